@@ -1,0 +1,8 @@
+"""The contract: openapi.yaml loaded once, and questions about it answered in one place.
+
+The mock, the conformance kit and the docs generator all ask this module; none of them
+retypes a status, a code, a scope or a header name from the spec.
+"""
+from contract.spec import CONTRACT, Contract, load_contract
+
+__all__ = ["CONTRACT", "Contract", "load_contract"]

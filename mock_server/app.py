@@ -1,0 +1,67 @@
+"""Assemble the mock: Connexion AsyncApp over openapi.yaml and control.yaml, one Store, one Clock.
+
+AsyncApp, not FlaskApp: the FlaskApp runs every request through an ASGI-to-WSGI thread bridge
+(a2wsgi), which stack-notes measured as most of its cost; the handlers here are plain async
+functions over SQLite, so nothing needs WSGI.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from connexion import AsyncApp
+from connexion.middleware import MiddlewarePosition
+from connexion.resolver import Resolver
+
+from contract.spec import SPEC_PATH
+from mock_server import errors, world
+from mock_server.clock import Clock
+from mock_server.control import ControlHandlers
+from mock_server.domain import Domain
+from mock_server.handlers import ApiHandlers
+from mock_server.middleware import CONTROL_PREFIX, RequestContextMiddleware
+from mock_server.security import security_handler_for
+from mock_server.store import Store
+
+CONTROL_SPEC = Path(__file__).with_name("control.yaml")
+STATE_ENV = "LAYERS_MOCK_STATE"
+ADMIN_TOKEN_ENV = "LAYERS_MOCK_ADMIN_TOKEN"
+VALIDATE_RESPONSES_ENV = "LAYERS_MOCK_VALIDATE_RESPONSES"
+FIXTURES_ENV = "LAYERS_MOCK_FIXTURES"
+
+
+def create_app(state_path: str, *, validate_responses: bool = True, admin_token: str | None = None,
+               default_world: dict | None = None, load_world: bool = False) -> AsyncApp:
+    """An ASGI app over the state file. `load_world` seeds an empty file with `default_world`."""
+    store = Store(state_path)
+    store.create_schema()
+    clock = Clock(store)
+    domain = Domain(store, clock)
+    default_world = default_world if default_world is not None else world.read_fixture(world.DEFAULT_WORLD)
+    if load_world:
+        world.load(store, default_world, clock.now())
+
+    api = ApiHandlers(domain)
+    control = ControlHandlers(domain, default_world)
+    app = AsyncApp(__name__, security_map={"bearer": security_handler_for(domain)})
+    app.add_api(SPEC_PATH, resolver=Resolver(function_resolver=lambda op: getattr(api, op)),
+                validate_responses=validate_responses, strict_validation=True,
+                swagger_ui_options=None)
+    app.add_api(CONTROL_SPEC, base_path=CONTROL_PREFIX, name="control",
+                resolver=Resolver(function_resolver=lambda op: getattr(control, op)),
+                strict_validation=True)
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       store=store, clock=clock, admin_token=admin_token)
+    app.state_store = store  # for in-process tests and the CLI's banner
+    return app
+
+
+def app_from_env() -> AsyncApp:
+    """Entry point for uvicorn workers (`--factory`): the CLI has seeded the state file already."""
+    return create_app(
+        os.environ[STATE_ENV],
+        validate_responses=os.environ.get(VALIDATE_RESPONSES_ENV, "1") == "1",
+        admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        default_world=world.read_fixture(os.environ.get(FIXTURES_ENV) or world.DEFAULT_WORLD),
+    )

@@ -1,0 +1,108 @@
+"""`layers-mock`: seed a state file from a fixture and serve the mock with uvicorn."""
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+
+from contract import CONTRACT
+from mock_server import app as app_module
+from mock_server import world
+from mock_server.clock import Clock
+from mock_server.store import Store
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="layers-mock", description="Stateful mock of Layers' revoke endpoint.")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=4010, help="port (default 4010; 0 picks a free one)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes sharing the state file")
+    p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (default: a fresh temporary world)")
+    p.add_argument("--fixtures", metavar="FILE", help="world fixture JSON (default: the shipped default world)")
+    p.add_argument("--reset", action="store_true", help="with --state: drop what the file holds and reload the fixtures")
+    p.add_argument("--admin-token", default=os.environ.get(app_module.ADMIN_TOKEN_ENV),
+                   help="require this token (header X-Mock-Admin-Token) on the control plane; allows it off loopback")
+    p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
+    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--quiet", action="store_true", help="do not print the banner")
+    return p.parse_args(argv)
+
+
+def seed_state(path: str, fixture: dict, reset: bool) -> bool:
+    """Create the schema; load the fixture into an empty (or reset) world. True if it was loaded."""
+    store = Store(path)
+    try:
+        store.create_schema()
+        if reset:
+            store.clear()
+        if store.counts()["organizations"]:
+            return False
+        world.load(store, fixture, Clock(store).now())
+        return True
+    finally:
+        store.close()
+
+
+def banner(base: str, fixture: dict, loaded: bool, state: str | None) -> str:
+    lines = [f"Layers mock on {base}   (control plane: {base}/_mock, API docs: {base}/ui/)"]
+    lines.append(f"state: {state or 'temporary (fresh world each start)'}" + ("" if loaded else " (kept from before)"))
+    lines.append("keys:")
+    for k in fixture.get("keys", []):
+        lines.append(f"  {k.get('label', k['id']):<24} {k['secret']}  scopes={','.join(k.get('scopes', []))}")
+    lines.append("accounts:")
+    for a in fixture.get("accounts", [])[:8]:
+        note = a.get("note") or ""
+        lines.append(f"  {a['id']}  {a.get('status', 'connected'):<15} {note}")
+    if fixture.get("testAccounts"):
+        lines.append("test accounts (always answer this status): " +
+                     ", ".join(f"{t['status']}=…{t['id'][-3:]}" for t in fixture["testAccounts"]))
+    key = next((k["secret"] for k in fixture.get("keys", []) if CONTRACT.required_scope in k.get("scopes", [])), "lp_...")
+    lines.append("try:")
+    lines.append(f'  curl -i -X DELETE {base}{CONTRACT.path_for(CONTRACT.example_account_id)} -H "Authorization: Bearer {key}"')
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        fixture = world.read_fixture(args.fixtures or world.DEFAULT_WORLD)
+    except world.WorldError as exc:
+        print(f"layers-mock: {exc}", file=sys.stderr)
+        return 2
+
+    state = args.state
+    if state is None:
+        tmp = tempfile.mkdtemp(prefix="layers-mock-")
+        atexit.register(shutil.rmtree, tmp, True)
+        state = os.path.join(tmp, "state.sqlite3")
+    try:
+        loaded = seed_state(state, fixture, args.reset)
+    except (sqlite3.DatabaseError, world.WorldError) as exc:
+        print(f"layers-mock: cannot use state file {state}: {exc}", file=sys.stderr)
+        return 2
+
+    os.environ[app_module.STATE_ENV] = os.path.abspath(state)
+    os.environ[app_module.VALIDATE_RESPONSES_ENV] = "0" if args.no_validate_responses else "1"
+    if args.fixtures:
+        os.environ[app_module.FIXTURES_ENV] = os.path.abspath(args.fixtures)
+    if args.admin_token:
+        os.environ[app_module.ADMIN_TOKEN_ENV] = args.admin_token
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.admin_token:
+        print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
+
+    if not args.quiet:
+        print(banner(f"http://{args.host}:{args.port}", fixture, loaded, args.state), flush=True)
+
+    import uvicorn
+
+    uvicorn.run("mock_server.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

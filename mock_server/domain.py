@@ -1,0 +1,200 @@
+"""The documented rules of the revoke endpoint, executed. No HTTP here.
+
+`Domain.authenticate` and `Domain.authorize` run in the security layer (before request
+validation, as Connexion orders it); `Domain.revoke` runs in the handler. The order of checks
+is the one decided in openapi.yaml's description (Contract decisions, item 1).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+from contract import CONTRACT
+from mock_server.clock import Clock, to_iso
+from mock_server.errors import ApiError
+from mock_server.store import Store
+
+REVOKE_REASON = CONTRACT.success_enum("disconnectedReason")
+DISCONNECTED = CONTRACT.success_enum("status")
+CANCELABLE_STATUS = "queued"
+WILDCARD_SCOPE = "*"
+
+# Where an armed fault can break a revoke: right after each step of its transaction.
+FAULT_STEPS = ("disconnect_account", "drop_token", "cancel_posts", "record_revocation")
+
+
+class InjectedFault(Exception):
+    """Raised mid-transaction by an armed fault; the transaction rolls back."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    key_hint: str
+    organization_id: str
+    scopes: tuple[str, ...]
+    tier: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a revoke produced: rendered by the handler, replayed verbatim by idempotency."""
+
+    status: int
+    body: dict
+    request_id: str
+    replayed: bool = False
+
+
+class Domain:
+    def __init__(self, store: Store, clock: Clock):
+        self.store = store
+        self.clock = clock
+
+    # -- security layer -------------------------------------------------------------------
+    def authenticate(self, authorization: str | None) -> Caller:
+        scheme, _, secret = (authorization or "").strip().partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret or " " in secret:
+            raise ApiError("UNAUTHENTICATED")
+        row = self.store.caller_by_secret(secret)
+        if row is None:
+            raise ApiError("UNAUTHENTICATED")
+        # Contract decision 8: the broadest switch wins.
+        for scope in reversed(CONTRACT.kill_switch_scopes):
+            if row["killed"][scope]:
+                raise ApiError("KILL_SWITCH", _KILL_MESSAGES[scope], details={"scope": scope})
+        return Caller(row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"])
+
+    @staticmethod
+    def authorize(caller: Caller, required_scopes: list[str]) -> None:
+        if WILDCARD_SCOPE in caller.scopes:
+            return
+        for scope in required_scopes:
+            if scope not in caller.scopes:
+                raise ApiError("FORBIDDEN_SCOPE", f"Key lacks {scope}.", details={"requiredScope": scope})
+
+    # -- the revoke -----------------------------------------------------------------------
+    def revoke(self, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str) -> Outcome:
+        forced = self.store.test_account_status(account_id)
+        if forced is not None:
+            return self._test_account(forced, account_id, request_id)
+
+        now = self.clock.now()
+        with self.store.write():
+            self._spend_budget(caller, now)
+            if idempotency_key is not None:
+                previous = self._previous_outcome(caller, idempotency_key, account_id, request_id, now)
+                if previous is not None:
+                    return previous
+            outcome = self._revoke_in_transaction(caller, account_id, request_id, now)
+            if idempotency_key is not None and outcome.status != 500:
+                self.store.remember_idempotency(caller.key_id, idempotency_key, account_id, outcome.status,
+                                                outcome.body, request_id, now)
+        return outcome
+
+    def _revoke_in_transaction(self, caller: Caller, account_id: str, request_id: str, now: float) -> Outcome:
+        if self.store.revocable_account(account_id, caller.organization_id) is None:
+            # Unknown, another organization's, or already disconnected: one answer for all three,
+            # so that cross-organization existence does not leak.
+            return _error_outcome("NOT_FOUND", request_id)
+        fault = self.store.take_fault(account_id)
+        at = to_iso(now)
+        try:
+            with self.store.savepoint("revoke"):
+                self.store.mark_disconnected(account_id, REVOKE_REASON, at)
+                _maybe_fail(fault, "disconnect_account")
+                self.store.drop_token(account_id)
+                _maybe_fail(fault, "drop_token")
+                canceled = self.store.cancel_posts(account_id, CANCELABLE_STATUS, REVOKE_REASON, at)
+                _maybe_fail(fault, "cancel_posts")
+                self.store.record_revocation(account_id, request_id, caller.key_id, at, canceled)
+                _maybe_fail(fault, "record_revocation")
+        except InjectedFault:
+            return _error_outcome("INTERNAL", request_id)
+        return Outcome(CONTRACT.success_status, _revoked_body(account_id, canceled, at), request_id)
+
+    def _previous_outcome(self, caller: Caller, idempotency_key: str, account_id: str, request_id: str,
+                          now: float) -> Outcome | None:
+        entry = self.store.idempotency_entry(caller.key_id, idempotency_key)
+        if entry is None:
+            return None
+        if now - entry["created_at"] >= CONTRACT.idempotency_window_seconds:
+            self.store.forget_idempotency(caller.key_id, idempotency_key)
+            return None
+        if entry["account_id"] != account_id:
+            return _error_outcome("IDEMPOTENCY_CONFLICT", request_id)
+        return Outcome(entry["status"], json.loads(entry["body"]), entry["request_id"], replayed=True)
+
+    def _spend_budget(self, caller: Caller, now: float) -> None:
+        """Fixed windows of one clock minute and one UTC day, per key (Contract decision 7)."""
+        limits = CONTRACT.rate_limit_tiers.get(caller.tier)
+        if limits is None:  # the undocumented `internal` tier: no limit (used by benchmarks)
+            return
+        windows = [(f"m:{int(now // 60)}", limits["perMinute"], 60 - now % 60),
+                   (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400)]
+        for window, limit, seconds_left in windows:
+            if self.store.window_count(caller.key_id, window) >= limit:
+                retry_after = max(1, math.ceil(seconds_left))
+                raise ApiError("RATE_LIMITED", headers={CONTRACT.retry_after_header: str(retry_after)})
+        self.store.spend(caller.key_id, [w for w, _, _ in windows])
+
+    def set_remaining_budget(self, key_id: str, remaining: int) -> dict:
+        """Control plane: leave `remaining` requests in the key's current minute window."""
+        row = self.store.key_row(key_id)
+        if row is None:
+            raise KeyError(key_id)
+        limits = CONTRACT.rate_limit_tiers.get(row["tier"])
+        if limits is None:
+            raise ValueError(f"tier {row['tier']!r} has no budget to set")
+        now = self.clock.now()
+        window = f"m:{int(now // 60)}"
+        with self.store.write():
+            self.store.set_window_count(key_id, window, max(0, limits["perMinute"] - remaining))
+        return {"keyId": key_id, "tier": row["tier"], "perMinute": limits["perMinute"],
+                "remaining": max(0, min(remaining, limits["perMinute"])),
+                "windowResetsInSeconds": max(1, math.ceil(60 - now % 60))}
+
+    # -- reserved test accounts -----------------------------------------------------------
+    def _test_account(self, status: int, account_id: str, request_id: str) -> Outcome:
+        """Reserved ids that always answer one status and never change state."""
+        if status == CONTRACT.success_status:
+            return Outcome(status, _revoked_body(account_id, 4, to_iso(self.clock.now())), request_id)
+        code = CONTRACT.code_for_status(status)
+        details, headers = None, None
+        if code == "FORBIDDEN_SCOPE":
+            details = {"requiredScope": CONTRACT.required_scope}
+        elif code == "KILL_SWITCH":
+            details = {"scope": CONTRACT.kill_switch_scopes[0]}
+        elif code == "RATE_LIMITED":
+            headers = {CONTRACT.retry_after_header: "1"}
+        raise ApiError(code, details=details, headers=headers)
+
+
+_KILL_MESSAGES = {
+    "key": "This API key has been disabled.",
+    "organization": "API access for your organization has been disabled.",
+    "global": "The partner API is disabled.",
+}
+
+
+def _maybe_fail(fault: str | None, step: str) -> None:
+    if fault == step:
+        raise InjectedFault(step)
+
+
+def _revoked_body(account_id: str, canceled: int, at: str) -> dict:
+    return {
+        "socialAccountId": account_id,
+        "status": DISCONNECTED,
+        "disconnectedReason": REVOKE_REASON,
+        "canceledScheduledPosts": canceled,
+        "disconnectedAt": at,
+    }
+
+
+def _error_outcome(code: str, request_id: str) -> Outcome:
+    status = CONTRACT.status_for_code(code)
+    message = CONTRACT.responses[status].example["error"]["message"]
+    return Outcome(status, {"error": {"code": code, "message": message, "requestId": request_id}}, request_id)

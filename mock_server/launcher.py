@@ -1,0 +1,105 @@
+"""Start the real mock (`layers-mock`) in a child process on loopback, and stop it.
+
+Used by the project's tests, the pytest plugin and the benchmarks, so that all of them talk
+HTTP to the same server partners run.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class MockProcess:
+    """A `layers-mock` child process. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, *, port: int | None = None, workers: int = 1, state: str | None = None,
+                 fixtures: str | None = None, extra_args: list[str] | None = None, host: str = "127.0.0.1",
+                 env: dict | None = None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.workers = workers
+        self.state = state
+        self.fixtures = fixtures
+        self.extra_args = list(extra_args or [])
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "MockProcess":
+        cmd = [sys.executable, "-m", "mock_server.cli", "--host", self.host, "--port", str(self.port),
+               "--workers", str(self.workers), "--quiet"]
+        if self.state:
+            cmd += ["--state", self.state]
+        if self.fixtures:
+            cmd += ["--fixtures", self.fixtures]
+        cmd += self.extra_args
+        self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)
+        env = {**os.environ, **(self.env or {})}
+        # The child must import this checkout's packages even when they are not installed.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
+                                                          env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"layers-mock exited with {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                if httpx.get(self.base_url + "/_mock/clock", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"layers-mock did not answer within {timeout}s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        if self._log is None:
+            return ""
+        return Path(self._log.name).read_text(errors="replace")[-4000:]
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group (uvicorn's workers too)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._log is not None:
+            self._log.close()
+            os.unlink(self._log.name)
+            self._log = None
+
+    def __enter__(self) -> "MockProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

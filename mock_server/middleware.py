@@ -1,0 +1,98 @@
+"""The outermost layer: a request id for every request, documented headers on every response,
+the journal, and the control plane's loopback/admin-token guard."""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+
+from contract import CONTRACT
+from mock_server.clock import to_iso
+from mock_server.errors import envelope_body
+from mock_server.request_context import current, open_context
+from mock_server.store import Store
+
+log = logging.getLogger("layers.mock")
+CONTROL_PREFIX = "/_mock"
+API_PREFIX = CONTRACT.route.split("/{", 1)[0].rsplit("/", 1)[0] + "/"  # "/v1/"
+_REQUEST_ID = CONTRACT.request_id_header.lower().encode()
+_RATE_CLASS = CONTRACT.rate_limit_class_header.lower().encode()
+_IDEMPOTENCY = CONTRACT.idempotency_header.lower().encode()
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RequestContextMiddleware:
+    def __init__(self, app, store: Store, clock, admin_token: str | None = None):
+        self.app = app
+        self.store = store
+        self.clock = clock
+        self.admin_token = admin_token
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        ctx = open_context()
+        path = scope.get("path", "")
+        headers = dict(scope.get("headers") or [])
+        idem = headers.get(_IDEMPOTENCY)
+        ctx["idempotencyKey"] = idem.decode("latin-1") if idem is not None else None
+        is_api = path.startswith(API_PREFIX)
+
+        if path.startswith(CONTROL_PREFIX):
+            refusal = self._control_refusal(scope, headers)
+            if refusal is not None:
+                return await self._send_error(send, *refusal)
+
+        status_holder = {}
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                raw = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in raw}
+                if _REQUEST_ID not in names:
+                    raw.append((_REQUEST_ID, ctx["requestId"].encode()))
+                if is_api and _RATE_CLASS not in names:
+                    raw.append((_RATE_CLASS, CONTRACT.rate_limit_class.encode()))
+                message = {**message, "headers": raw}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if is_api and "status" in status_holder:
+                self._journal(ctx, scope, status_holder["status"])
+
+    def _control_refusal(self, scope, headers) -> tuple[int, str, str] | None:
+        if self.admin_token:
+            given = headers.get(b"x-mock-admin-token", b"")
+            if not hmac.compare_digest(given, self.admin_token.encode()):
+                return 401, "UNAUTHENTICATED", "The control plane needs X-Mock-Admin-Token."
+            return None
+        client = scope.get("client")
+        if not _is_loopback(client[0] if client else None):
+            return 403, "FORBIDDEN", "The control plane answers only on loopback unless the mock runs with --admin-token."
+        return None
+
+    async def _send_error(self, send, status: int, code: str, message: str) -> None:
+        body = envelope_body(code, message)
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (_REQUEST_ID, current()["requestId"].encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    def _journal(self, ctx: dict, scope, status: int) -> None:
+        try:
+            self.store.journal_append({
+                "at": to_iso(self.clock.now()), "requestId": ctx["requestId"], "method": scope.get("method", ""),
+                "path": scope.get("path", "")[:2048], "status": status, "keyId": ctx["keyId"],
+                "keyHint": ctx["keyHint"], "idempotencyKey": ctx["idempotencyKey"], "code": ctx["code"],
+            })
+        except Exception:  # the journal must never break a response
+            log.exception("journal write failed")

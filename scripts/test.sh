@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up, then run every test: spec validation and lint, the mock through a real server on
+# loopback, the conformance kit and its broken-implementation catalog, docs drift, examples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/setup-node-tools.sh
+.venv/bin/python -m pytest -q -n 2 "$@"
