@@ -1,0 +1,41 @@
+"""Shared fixtures: the real mock, started as a child process on loopback, reset per test."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mock_server.control_client import ControlClient
+from mock_server.launcher import MockProcess
+from mock_server.world import DEFAULT_WORLD
+
+
+@pytest.fixture(scope="session")
+def default_world() -> dict:
+    return json.loads(DEFAULT_WORLD.read_text())
+
+
+@pytest.fixture(scope="session")
+def mock_server():
+    """One real `layers-mock` per test session (per xdist worker)."""
+    with MockProcess() as proc:
+        yield proc
+
+
+@pytest.fixture
+def control(mock_server):
+    """The control plane of a freshly reset default world."""
+    with ControlClient(mock_server.base_url) as client:
+        client.reset()
+        yield client
+
+
+@pytest.fixture
+def base_url(mock_server) -> str:
+    return mock_server.base_url
+
+
+@pytest.fixture(scope="session")
+def keys(default_world) -> dict:
+    """Default-world key secrets by label ('write', 'read-only', ...)."""
+    return {k["label"]: k for k in default_world["keys"]}
