@@ -1,0 +1,114 @@
+"""The mock as partners start it: the CLI, its banner, state files, several workers, schemathesis."""
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contract import CONTRACT
+from mock_server.control_client import ControlClient
+from mock_server.launcher import MockProcess, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_banner_curl_line_reproduces_the_page_example(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip().startswith("curl "):
+                break
+        curl = shlex.split(lines[-1].strip())
+        url, auth = curl[curl.index("DELETE") + 1], curl[curl.index("-H") + 1]
+        assert url == f"http://127.0.0.1:{port}" + CONTRACT.path_for(CONTRACT.example_account_id)
+        mock = MockProcess(port=port)
+        mock.proc = proc
+        mock.wait_ready(30)
+        first = httpx.delete(url, headers=dict([auth.split(": ", 1)]))
+        assert first.status_code == 200
+        assert set(first.json()) == set(CONTRACT.success_fields)
+        assert first.json()["canceledScheduledPosts"] == 4
+        again = httpx.delete(url, headers=dict([auth.split(": ", 1)]))
+        assert again.status_code == 404 and again.json()["error"]["code"] == "NOT_FOUND"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_state_file_survives_a_restart(tmp_path):
+    state = str(tmp_path / "world.sqlite3")
+    with MockProcess(state=state) as mock, ControlClient(mock.base_url) as control:
+        key = control.state()["keys"][0]
+        org = control.create_organization("Kept")
+        account = control.create_account(org["id"], queued=2)["socialAccountId"]
+        writer = control.create_key(org["id"], [CONTRACT.required_scope])
+        resp = httpx.delete(mock.base_url + CONTRACT.path_for(account), headers={"Authorization": f"Bearer {writer['secret']}"})
+        assert resp.status_code == 200
+    with MockProcess(state=state) as mock, ControlClient(mock.base_url) as control:
+        assert control.state()["keys"][0] == key
+        assert control.account(account)["status"] == "disconnected"
+        resp = httpx.delete(mock.base_url + CONTRACT.path_for(account), headers={"Authorization": f"Bearer {writer['secret']}"})
+        assert resp.status_code == 404
+
+
+def test_two_workers_share_one_state_file_without_losing_or_doubling(tmp_path):
+    with MockProcess(workers=2, state=str(tmp_path / "shared.sqlite3")) as mock, ControlClient(mock.base_url) as control:
+        org = control.create_organization("Workers")
+        key = control.create_key(org["id"], [CONTRACT.required_scope], tier="internal")["secret"]
+        accounts = [control.create_account(org["id"], queued=3)["socialAccountId"] for _ in range(20)]
+        attempts = accounts * 4  # every account revoked four times, concurrently
+
+        def hit(account_id):
+            with httpx.Client(base_url=mock.base_url) as client:  # new connections spread over workers
+                r = client.delete(CONTRACT.path_for(account_id), headers={"Authorization": f"Bearer {key}"})
+                return account_id, r.status_code, r.json()
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(hit, attempts))
+        wins = [r for r in results if r[1] == 200]
+        assert sorted(a for a, _, _ in wins) == sorted(accounts)
+        assert all(s == 404 for _, s, _ in results if s != 200)
+        assert sum(body["canceledScheduledPosts"] for _, _, body in wins) == 3 * len(accounts)
+        integrity = control.integrity()
+        assert integrity["ok"] and integrity["revocations"] == len(accounts), integrity
+
+
+def test_bad_fixture_file_names_the_problem(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"organizations": [\n  {"name": "x",}\n]}')
+    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "--fixtures", str(broken)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "line 2" in result.stderr and "Traceback" not in result.stderr
+
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"accounts": [{"organizationId": "org_x", "platform": "myspace"}]}))
+    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "--fixtures", str(wrong)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "accounts[0].platform" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_schemathesis_all_checks_pass_against_the_running_mock(mock_server, control, keys, tmp_path):
+    """The issue's acceptance command, run as a user would (the CLI, all checks)."""
+    cmd = [str(ROOT / ".venv" / "bin" / "schemathesis"), "run", str(ROOT / "openapi.yaml"),
+           "--url", mock_server.base_url, "--checks", "all", "--max-examples", "60", "--seed", "1",
+           "-H", f"Authorization: Bearer {keys['write']['secret']}",
+           "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    summary = result.stdout[-1500:]
+    assert result.returncode == 0, summary
+    generated = re.search(r"(\d+) generated", summary)
+    assert generated and int(generated.group(1)) >= 50, summary
+    assert "No issues found" in summary, summary
