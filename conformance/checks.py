@@ -1,0 +1,155 @@
+"""Response checks derived from the spec: each one rule, written once.
+
+Every function has schemathesis' check signature `(ctx, response, case)` and is registered with
+`@schemathesis.check`, so the fuzzing phase and the deterministic scenarios run the very same
+code (scenarios call them with `ctx=None, case=None`). They read only the response, and every
+fact (codes per status, the scope, the kill-switch enum, header names) comes from the contract.
+A check that does not apply to a response returns None; a violated rule raises AssertionError.
+"""
+from __future__ import annotations
+
+import re
+
+import jsonschema
+import schemathesis
+
+from contract import CONTRACT
+
+_ENVELOPE = jsonschema.Draft4Validator(CONTRACT.envelope_schema)
+_SUCCESS = jsonschema.Draft4Validator(CONTRACT.success_schema)
+_INTEGER_SECONDS = re.compile(r"^\d+$")
+_REQUEST_ID_PREFIX = CONTRACT.request_id_pattern.pattern.lstrip("^").split("[", 1)[0]  # "req_"
+
+
+def _header(response, name: str) -> str | None:
+    values = response.headers.get(name.lower())
+    if not values:
+        return None
+    return values[0] if isinstance(values, list) else values
+
+
+def _json(response):
+    try:
+        return response.json()
+    except Exception:  # noqa: BLE001 - any undecodable body is "not JSON" here
+        return None
+
+
+def _error(response) -> dict:
+    body = _json(response)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return {}
+
+
+def _is_error(response) -> bool:
+    return response.status_code >= 400
+
+
+@schemathesis.check
+def json_content_type(ctx, response, case):
+    """Every documented response is `application/json`; errors too (the envelope is JSON)."""
+    if not response.content:
+        return None
+    ctype = _header(response, "content-type") or ""
+    assert ctype.split(";")[0].strip().lower() == "application/json", (
+        f"{response.status_code} answered with Content-Type {ctype!r}, expected application/json")
+    return True
+
+
+@schemathesis.check
+def error_envelope_shape(ctx, response, case):
+    """Every 4xx/5xx body is the canonical envelope `{"error": {code, message, requestId[, details]}}`."""
+    if not _is_error(response):
+        return None
+    body = _json(response)
+    errors = sorted(_ENVELOPE.iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, (f"{response.status_code} body is not the error envelope: "
+                        f"{errors[0].message if errors else ''} (at {'/'.join(map(str, errors[0].path)) or 'root'});"
+                        f" body: {response.content[:300]!r}")
+    return True
+
+
+@schemathesis.check
+def error_code_matches_status(ctx, response, case):
+    """Each documented error status carries exactly the code the contract pins to it."""
+    if response.status_code not in CONTRACT.error_statuses:
+        return None
+    expected = CONTRACT.code_for_status(response.status_code)
+    actual = _error(response).get("code")
+    assert actual == expected, f"{response.status_code} carries error.code {actual!r}, the contract pins {expected!r}"
+    return True
+
+
+@schemathesis.check
+def request_id_matches_header(ctx, response, case):
+    """On errors, `error.requestId` is present, `req_`-prefixed and equal to the X-Request-Id header."""
+    if not _is_error(response):
+        return None
+    body_id = _error(response).get("requestId")
+    header_id = _header(response, CONTRACT.request_id_header)
+    assert isinstance(body_id, str) and body_id.startswith(_REQUEST_ID_PREFIX), (
+        f"{response.status_code}: error.requestId is {body_id!r}, expected a {_REQUEST_ID_PREFIX}… id")
+    assert header_id == body_id, (
+        f"{response.status_code}: error.requestId {body_id!r} differs from {CONTRACT.request_id_header} {header_id!r}")
+    return True
+
+
+@schemathesis.check
+def forbidden_names_required_scope(ctx, response, case):
+    """A 403 names the operation's scope in `details.requiredScope`."""
+    if response.status_code != CONTRACT.status_for_code("FORBIDDEN_SCOPE"):
+        return None
+    details = _error(response).get("details") or {}
+    actual = details.get("requiredScope") if isinstance(details, dict) else None
+    assert actual == CONTRACT.required_scope, (
+        f"403 details.requiredScope is {actual!r}, the operation requires {CONTRACT.required_scope!r}")
+    return True
+
+
+@schemathesis.check
+def retry_after_is_integer_seconds(ctx, response, case):
+    """A 429 carries Retry-After as a whole number of seconds (the docs: "Honor Retry-After")."""
+    if response.status_code != CONTRACT.status_for_code("RATE_LIMITED"):
+        return None
+    value = _header(response, CONTRACT.retry_after_header)
+    assert value is not None, f"429 without a {CONTRACT.retry_after_header} header"
+    assert _INTEGER_SECONDS.match(value.strip()), (
+        f"429 {CONTRACT.retry_after_header} is {value!r}, expected an integer number of seconds")
+    return True
+
+
+@schemathesis.check
+def kill_switch_scope_in_enum(ctx, response, case):
+    """A 503 says what was disabled: `details.scope` is one of the documented scopes."""
+    if response.status_code != CONTRACT.status_for_code("KILL_SWITCH"):
+        return None
+    details = _error(response).get("details") or {}
+    scope = details.get("scope") if isinstance(details, dict) else None
+    assert scope in CONTRACT.kill_switch_scopes, (
+        f"503 details.scope is {scope!r}, expected one of {CONTRACT.kill_switch_scopes}")
+    return True
+
+
+@schemathesis.check
+def success_body_shape(ctx, response, case):
+    """A 200 body has exactly the documented fields with their documented values and formats."""
+    if response.status_code != CONTRACT.success_status:
+        return None
+    body = _json(response)
+    errors = list(_SUCCESS.iter_errors(body))
+    assert not errors, f"200 body does not match the documented shape: {errors[0].message}; body: {body!r}"
+    return True
+
+
+RESPONSE_CHECKS = [
+    json_content_type,
+    error_envelope_shape,
+    error_code_matches_status,
+    request_id_matches_header,
+    forbidden_names_required_scope,
+    retry_after_is_integer_seconds,
+    kill_switch_scope_in_enum,
+    success_body_shape,
+]
+"""Run on every response the kit receives, in every phase."""

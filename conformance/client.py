@@ -1,0 +1,101 @@
+"""The kit's HTTP client: counts its requests, honours Retry-After, and judges every response.
+
+A conformance run must not become a load test against staging: the client stops at
+`--max-requests`, and when the target answers 429 to a request that did not aim for one, it
+waits the announced Retry-After and sends the request again instead of failing or hammering.
+Every response it receives, in every phase, goes through the response checks.
+"""
+from __future__ import annotations
+
+import re
+import sys
+
+import httpx
+import schemathesis
+
+from contract import CONTRACT
+from conformance.checks import RESPONSE_CHECKS
+from conformance.exchange import Exchange
+from conformance.results import Results
+
+RATE_LIMITED = CONTRACT.status_for_code("RATE_LIMITED")
+MAX_POLITE_RETRIES = 3
+
+
+class RequestBudgetExhausted(Exception):
+    pass
+
+
+class TargetUnreachable(Exception):
+    pass
+
+
+def judge(exchange: Exchange, results: Results) -> None:
+    """Run every response check on one exchange and record the outcome per check."""
+    response = schemathesis.Response.from_any(exchange.response)
+    for check in RESPONSE_CHECKS:
+        try:
+            applied = check(None, response, None)
+        except AssertionError as exc:
+            results.failed(check.__name__, "check", f"{exchange.label}: {exc}", exchange)
+        else:
+            if applied:
+                results.passed(check.__name__, "check")
+
+
+def retry_after_seconds(response: httpx.Response) -> int | None:
+    value = response.headers.get(CONTRACT.retry_after_header, "").strip()
+    return int(value) if re.fullmatch(r"\d+", value) else None
+
+
+class PoliteClient:
+    def __init__(self, base_url: str, results: Results, waiter, *, max_requests: int,
+                 secrets: dict[str, str], timeout: float = 15.0, progress=None):
+        self.base_url = base_url.rstrip("/")
+        self.results = results
+        self.waiter = waiter
+        self.max_requests = max_requests
+        self.secrets = secrets
+        self.http = httpx.Client(timeout=timeout)
+        self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def url_for(self, account_id: str) -> str:
+        return self.base_url + CONTRACT.path_for(account_id)
+
+    def revoke(self, account_id: str, *, token: str | None, label: str, headers: dict | None = None,
+               expect_429: bool = False) -> Exchange:
+        """DELETE the account as `token` (None: no Authorization header at all)."""
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        return self.send("DELETE", self.url_for(account_id), sent, label, expect_429=expect_429)
+
+    def send(self, method: str, url: str, headers: dict[str, str], label: str, *,
+             expect_429: bool = False) -> Exchange:
+        for attempt in range(MAX_POLITE_RETRIES + 1):
+            exchange = self._send_once(method, url, headers, label)
+            if exchange.status != RATE_LIMITED or expect_429 or attempt == MAX_POLITE_RETRIES:
+                return exchange
+            # Not what this request was about: be polite, wait as told, and ask again.
+            seconds = retry_after_seconds(exchange.response)
+            seconds = 1 if seconds is None else max(seconds, 1)
+            self.progress(f"  target answered 429 to {label!r}: waiting Retry-After {seconds}s, then retrying")
+            self.results.notes.append(f"honoured a 429 (Retry-After {seconds}s) during {label}")
+            self.waiter.wait(seconds)
+        return exchange
+
+    def _send_once(self, method: str, url: str, headers: dict[str, str], label: str) -> Exchange:
+        if self.results.requests >= self.max_requests:
+            raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
+        self.results.requests += 1
+        try:
+            response = self.http.request(method, url, headers=headers)
+        except httpx.TransportError as exc:
+            raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
+        exchange = Exchange(method, url, dict(headers), response, label, self.secrets)
+        self.results.saw(response.status_code)
+        judge(exchange, self.results)
+        return exchange

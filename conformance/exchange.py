@@ -1,0 +1,49 @@
+"""One request and its response, as the kit keeps them: enough to judge it and to replay it.
+
+A check failure is only useful to a partner if they can reproduce it, so every exchange can
+render itself as a ready-to-run curl line, with known secrets replaced by the environment
+variables the CLI reads them from (CI logs must not leak staging keys).
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+import httpx
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    response: httpx.Response
+    label: str = ""
+    secrets: dict[str, str] = field(default_factory=dict)  # secret value -> env var name
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    def json(self):
+        try:
+            return self.response.json()
+        except ValueError:
+            return None
+
+    def curl(self) -> str:
+        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
+        for name, value in self.request_headers.items():
+            if name.lower() in {"user-agent", "accept-encoding", "accept", "connection", "content-length",
+                                "x-schemathesis-testcaseid", "host"}:
+                continue
+            rendered = value
+            for secret, env in self.secrets.items():
+                if secret and secret in rendered:
+                    rendered = rendered.replace(secret, "${" + env + "}")
+            # Double quotes so that ${ENV} references expand; escape what the shell would eat.
+            escaped = rendered.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
+            if "${" not in rendered:
+                escaped = escaped.replace("$", "\\$")
+            parts += ["-H", f'"{name}: {escaped}"']
+        return " ".join(parts)

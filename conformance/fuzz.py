@@ -1,0 +1,74 @@
+"""The generated phase: schemathesis builds positive and negative requests from the spec.
+
+Requests go out through the kit's PoliteClient (bounded, Retry-After honoured, every response
+judged by the spec-derived checks) and are then validated with schemathesis' own built-in
+checks. Positive cases only ever name random, well-formed ids: the chance that one names a real
+account is nil, so this phase revokes nothing.
+"""
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi import checks as st_checks
+
+from contract import CONTRACT
+from conformance.client import PoliteClient, RequestBudgetExhausted, TargetUnreachable
+from conformance.results import Results
+
+# schemathesis' built-in response checks. Checks that send requests of their own
+# (ignored_auth, use_after_free, unsupported_method, ...) are left out: those requests would
+# escape the request bound and Retry-After handling; the scenarios cover the same ground.
+BUILTIN_CHECKS = [
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_headers_conformance,
+    st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,
+]
+
+
+def _operation():
+    schema = schemathesis.openapi.from_path(str(CONTRACT.path))
+    return schema[CONTRACT.route][CONTRACT.method]
+
+
+def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: int, seed: int | None,
+             progress) -> None:
+    operation = _operation()
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        count = [0]
+        stopped: list[Exception] = []
+
+        def one_case(case):
+            if stopped:
+                return
+            kwargs = case.as_transport_kwargs(base_url=client.base_url,
+                                              headers={"Authorization": f"Bearer {api_key}"})
+            label = f"generated {case.meta.generation.mode.value if case.meta else 'schemathesis'} case"
+            try:
+                exchange = client.send(kwargs["method"], kwargs["url"], kwargs["headers"], label)
+            except (RequestBudgetExhausted, TargetUnreachable) as exc:
+                # Raised inside hypothesis it would be shrunk and retried; stop quietly instead.
+                stopped.append(exc)
+                return
+            count[0] += 1
+            for check in BUILTIN_CHECKS:
+                try:
+                    case.validate_response(exchange.response, checks=[check], headers=kwargs["headers"])
+                except Exception as exc:  # noqa: BLE001 - schemathesis raises FailureGroup/CheckFailed
+                    message = str(exc).strip().splitlines()
+                    results.failed(check.__name__, "schemathesis", f"{label}: {' '.join(message[:4])}", exchange)
+                else:
+                    results.passed(check.__name__, "schemathesis")
+
+        test = settings(max_examples=examples, deadline=None, database=None, derandomize=seed is None,
+                        phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
+                        print_blob=False)(given(operation.as_strategy(generation_mode=mode))(one_case))
+        if seed is not None:
+            from hypothesis import seed as hypothesis_seed
+            test = hypothesis_seed(seed)(test)
+        test()
+        if stopped:
+            raise stopped[0]
+        progress(f"[fuzz] {mode.value}: {count[0]} generated requests")

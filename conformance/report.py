@@ -1,0 +1,100 @@
+"""Reports of a run: the console summary, JUnit XML (one test case per check) and JSON."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from http import HTTPStatus
+
+from contract import CONTRACT
+from conformance.results import Results
+
+
+def status_table(results: Results) -> list[dict]:
+    rows = []
+    for status in CONTRACT.documented_statuses:
+        code = CONTRACT.responses[status].code
+        rows.append({"status": status, "code": code, "seen": results.statuses[status] > 0,
+                     "count": results.statuses[status]})
+    return rows
+
+
+def render_console(results: Results, *, exit_code: int, error: str | None = None) -> str:
+    lines = ["", "== Documented statuses =="]
+    for row in status_table(results):
+        mark = "seen    " if row["seen"] else "not seen"
+        lines.append(f"  {row['status']} {row['code'] or HTTPStatus(row['status']).phrase:<22} {mark} ({row['count']})")
+    extra = sorted(s for s in results.statuses if s not in CONTRACT.responses)
+    if extra:
+        lines.append("  undocumented statuses answered: " + ", ".join(f"{s} ({results.statuses[s]})" for s in extra))
+    lines.append("")
+    lines.append("== Checks ==")
+    for rec in results.records.values():
+        tag = " [strict: this project's expectation, not a documented promise]" if rec.strict else ""
+        detail = f"{rec.passed} passed, {rec.failed} failed" if (rec.passed or rec.failed) else (rec.skipped or "")
+        lines.append(f"  {rec.outcome.upper():<13} {rec.name}{tag}: {detail}")
+    failed = [r for r in results.records.values() if r.failed]
+    if failed:
+        lines.append("")
+        lines.append("== Failures ==")
+        for rec in failed:
+            lines.append(f"- {rec.name}{' (strict)' if rec.strict else ''}: {rec.failed} failure(s)")
+            for f in rec.failures:
+                lines.append(f"    {f.message}")
+                if f.curl:
+                    lines.append(f"    reproduce: {f.curl}")
+    for note in dict.fromkeys(results.notes):
+        lines.append(f"note: {note}")
+    lines.append("")
+    lines.append(f"{results.requests} requests sent.")
+    if error:
+        lines.append(f"RUN NOT COMPLETED: {error}")
+    verdict = {0: "CONFORMANT", 1: f"NOT CONFORMANT: {len(failed)} check(s) failed: {', '.join(r.name for r in failed)}",
+               2: "ERROR: the run could not be made"}[exit_code]
+    lines.append(f"Result: {verdict} (exit {exit_code})")
+    return "\n".join(lines)
+
+
+def to_json(results: Results, *, exit_code: int, base_url: str, strict: bool, error: str | None) -> dict:
+    return {
+        "target": base_url,
+        "strict": strict,
+        "exitCode": exit_code,
+        "conformant": exit_code == 0,
+        "error": error,
+        "requests": results.requests,
+        "failedChecks": results.failed_names,
+        "statuses": [{**row, "status": row["status"]} for row in status_table(results)],
+        "undocumentedStatuses": {str(s): n for s, n in results.statuses.items() if s not in CONTRACT.responses},
+        "checks": [
+            {"name": r.name, "kind": r.kind, "strict": r.strict, "outcome": r.outcome, "passed": r.passed,
+             "failed": r.failed, "skipped": r.skipped,
+             "failures": [{"message": f.message, "curl": f.curl} for f in r.failures]}
+            for r in results.records.values()
+        ],
+        "notes": list(dict.fromkeys(results.notes)),
+    }
+
+
+def write_junit(results: Results, path: str, *, error: str | None) -> None:
+    records = list(results.records.values())
+    suite = ET.Element("testsuite", name="layers-conformance", tests=str(len(records) + (1 if error else 0)),
+                       failures=str(sum(1 for r in records if r.failed)),
+                       skipped=str(sum(1 for r in records if not r.failed and not r.passed)),
+                       errors="1" if error else "0")
+    for rec in records:
+        case = ET.SubElement(suite, "testcase", classname=f"conformance.{rec.kind}{'.strict' if rec.strict else ''}",
+                             name=rec.name)
+        if rec.failed:
+            text = "\n\n".join(f"{f.message}\n{f.curl or ''}" for f in rec.failures)
+            ET.SubElement(case, "failure", message=rec.failures[0].message[:500] if rec.failures else "failed").text = text
+        elif not rec.passed:
+            ET.SubElement(case, "skipped", message=rec.skipped or "not exercised")
+    if error:
+        case = ET.SubElement(suite, "testcase", classname="conformance.run", name="run")
+        ET.SubElement(case, "error", message=error).text = error
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_json(results: Results, path: str, **kw) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(to_json(results, **kw), fh, indent=2)

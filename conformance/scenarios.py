@@ -1,0 +1,360 @@
+"""Deterministic scenarios: each isolates one documented condition, everything else valid.
+
+A scenario records named expectations (`ctx.expect("second_revoke_answers_404", ...)`); the
+name is what the summary, JUnit and JSON report. No scenario depends on the order in which a
+server evaluates two failures at once: where two conditions meet (a read-only key on an unknown
+account), either documented answer is accepted, and the order itself is asserted only under
+`--strict`, labeled as this project's decision.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from contract import CONTRACT
+from conformance.client import PoliteClient, retry_after_seconds
+from conformance.exchange import Exchange
+from conformance.results import Results
+from conformance.target import Account, Target, unknown_account_id
+
+STATUS = {code: status for code, status in CONTRACT.codes.items()}
+OK = CONTRACT.success_status
+
+
+class ScenarioSkipped(Exception):
+    pass
+
+
+class ScenarioStopped(Exception):
+    """A precondition failed; the expectation that failed is already recorded."""
+
+
+@dataclass
+class Options:
+    strict: bool = False
+    burst: bool = False
+    burst_limit: int = 200
+
+
+class Context:
+    def __init__(self, client: PoliteClient, target: Target, results: Results, options: Options):
+        self.client = client
+        self.target = target
+        self.results = results
+        self.options = options
+        self.state: dict = {}
+
+    def expect(self, name: str, condition: bool, message: str, exchange: Exchange | None = None,
+               *, strict: bool = False, stop: bool = False) -> bool:
+        if condition:
+            self.results.passed(name, "scenario", strict)
+        else:
+            label = f"{exchange.label}: " if exchange else ""
+            self.results.failed(name, "scenario", label + message, exchange, strict)
+            if stop:
+                raise ScenarioStopped(name)
+        return condition
+
+    def expect_error(self, name: str, exchange: Exchange, code: str, *, strict: bool = False,
+                     stop: bool = False) -> bool:
+        """The exchange answered the status the contract pins to `code`, with that code."""
+        status = CONTRACT.status_for_code(code)
+        body = exchange.json()
+        actual = body.get("error", {}).get("code") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+        return self.expect(name, exchange.status == status and actual == code,
+                           f"expected {status} {code}, got {exchange.status} {actual or exchange.response.text[:120]!r}",
+                           exchange, strict=strict, stop=stop)
+
+    def account(self) -> Account:
+        account = self.target.take_account()
+        if account is None:
+            raise ScenarioSkipped("no account left to revoke (give more with --accounts)")
+        return account
+
+    def revoke(self, account_id: str, label: str, token: str | None = "default", **kw) -> Exchange:
+        token = self.target.scenario_key if token == "default" else token
+        return self.client.revoke(account_id, token=token, label=label, **kw)
+
+
+@dataclass
+class Scenario:
+    name: str
+    run: Callable[[Context], None]
+    strict: bool = False
+    needs: Callable[[Context], str | None] = lambda ctx: None  # a reason to skip, or None
+
+
+SCENARIOS: list[Scenario] = []
+
+
+def scenario(name: str, *, strict: bool = False, needs=None):
+    def register(fn):
+        SCENARIOS.append(Scenario(name, fn, strict, needs or (lambda ctx: None)))
+        return fn
+    return register
+
+
+def _needs_read_only(ctx):
+    return None if ctx.target.read_only_key else "needs --read-only-key"
+
+
+def _needs_foreign(ctx):
+    return None if ctx.target.foreign_account_id else "needs --foreign-account-id"
+
+
+def _needs_mock(ctx):
+    return None if ctx.target.mock else "needs --mock-control (cannot be triggered on purpose elsewhere)"
+
+
+def _needs_rate_limit(ctx):
+    if ctx.target.mock or ctx.options.burst:
+        return None
+    return "needs --burst (spends the key's rate budget) or --mock-control"
+
+
+# -- non-destructive: nothing here can revoke an account of the caller's organization ----------
+
+MALFORMED_IDS = ["sa_not-a-uuid", "not-an-account-id", "sa_", "sa_9c1e42a0-b7f3-4e5d-a2c1"]
+
+
+@scenario("malformed_id_answers_400")
+def malformed_id(ctx: Context) -> None:
+    for account_id in MALFORMED_IDS:
+        ctx.expect_error("malformed_id_answers_400", ctx.revoke(account_id, f"malformed id {account_id}",
+                                                               token=ctx.target.api_key), "VALIDATION")
+
+
+@scenario("missing_credentials_answer_401")
+def missing_credentials(ctx: Context) -> None:
+    ex = ctx.revoke(unknown_account_id(), "no Authorization header", token=None)
+    ctx.expect_error("missing_credentials_answer_401", ex, "UNAUTHENTICATED")
+
+
+@scenario("invalid_credentials_answer_401")
+def invalid_credentials(ctx: Context) -> None:
+    for token in (f"lp_invalid_{uuid.uuid4().hex}", ctx.target.api_key + "x"):
+        ex = ctx.revoke(unknown_account_id(), "unknown bearer token", token=token)
+        ctx.expect_error("invalid_credentials_answer_401", ex, "UNAUTHENTICATED")
+    # The key itself, but not as a bearer token: "Missing or invalid Authorization header".
+    ex = ctx.client.send("DELETE", ctx.client.url_for(unknown_account_id()),
+                         {"Authorization": f"Basic {ctx.target.api_key}"}, "key sent as Basic, not Bearer")
+    ctx.expect_error("invalid_credentials_answer_401", ex, "UNAUTHENTICATED")
+
+
+@scenario("unknown_account_answers_404")
+def unknown_account(ctx: Context) -> None:
+    ex = ctx.revoke(unknown_account_id(), "unknown account", token=ctx.target.api_key)
+    ctx.expect_error("unknown_account_answers_404", ex, "NOT_FOUND")
+
+
+@scenario("foreign_account_answers_404", needs=_needs_foreign)
+def foreign_account(ctx: Context) -> None:
+    ex = ctx.revoke(ctx.target.foreign_account_id, "another organization's account", token=ctx.target.api_key)
+    if ex.status == STATUS["FORBIDDEN_SCOPE"]:
+        ctx.expect("foreign_account_answers_404", False,
+                   "answered 403: it leaks that the account exists in another organization (the docs: 404, never 403)", ex)
+        return
+    ctx.expect_error("foreign_account_answers_404", ex, "NOT_FOUND")
+
+
+@scenario("read_only_key_answers_403", needs=_needs_read_only)
+def read_only_key(ctx: Context) -> None:
+    untouched = ctx.state.get("untouched")
+    if untouched is None and ctx.target.accounts:
+        # An account of the key's own organization that a correct server leaves connected: the
+        # only thing wrong with the request is the missing scope.
+        untouched = ctx.state["untouched"] = ctx.account()
+    if untouched is not None:
+        ex = ctx.revoke(untouched.id, "read-only key on an own account", token=ctx.target.read_only_key)
+        ctx.expect_error("read_only_key_answers_403", ex, "FORBIDDEN_SCOPE")
+        return
+    # No account to aim at: an unknown id adds a second failure, and the docs state no order,
+    # so 403 and 404 are both conformant; only 403 proves the scope is enforced.
+    ex = ctx.revoke(unknown_account_id(), "read-only key on an unknown account", token=ctx.target.read_only_key)
+    if ex.status == STATUS["NOT_FOUND"]:
+        raise ScenarioSkipped("answered 404 for an unknown account; give --accounts to isolate the scope check")
+    ctx.expect_error("read_only_key_answers_403", ex, "FORBIDDEN_SCOPE")
+
+
+# -- destructive: only accounts the kit was given or made itself ----------------------------------
+
+@scenario("revoke_succeeds")
+def revoke_succeeds(ctx: Context) -> None:
+    account = ctx.account()
+    ex = ctx.revoke(account.id, "revoke an account")
+    ctx.expect("revoke_answers_200", ex.status == OK, f"expected {OK}, got {ex.status} {ex.response.text[:160]!r}",
+               ex, stop=True)
+    ctx.state["revoked"] = account
+    body = ex.json() if isinstance(ex.json(), dict) else {}
+    ctx.expect("revoke_echoes_account_id", body.get("socialAccountId") == account.id,
+               f"socialAccountId is {body.get('socialAccountId')!r}, the path said {account.id!r}", ex)
+    ctx.expect("revoke_reports_disconnected",
+               body.get("status") == CONTRACT.success_enum("status")
+               and body.get("disconnectedReason") == CONTRACT.success_enum("disconnectedReason"),
+               f"status/disconnectedReason are {body.get('status')!r}/{body.get('disconnectedReason')!r}", ex)
+    ctx.expect("canceled_posts_equal_queued", body.get("canceledScheduledPosts") == account.queued,
+               f"canceledScheduledPosts is {body.get('canceledScheduledPosts')!r}, the account had "
+               f"{account.queued} queued posts", ex)
+
+
+@scenario("second_revoke_answers_404")
+def second_revoke(ctx: Context) -> None:
+    account = ctx.state.get("revoked")
+    if account is None:
+        raise ScenarioSkipped("the first revoke did not succeed")
+    ex = ctx.revoke(account.id, "revoke the same account again")
+    ctx.expect_error("second_revoke_answers_404", ex, "NOT_FOUND")
+
+
+@scenario("idempotent_replay_same_response")
+def idempotent_replay(ctx: Context) -> None:
+    account = ctx.account()
+    key = f"conformance-{uuid.uuid4()}"
+    headers = {CONTRACT.idempotency_header: key}
+    first = ctx.revoke(account.id, "revoke with an Idempotency-Key", headers=headers)
+    ctx.expect("revoke_answers_200", first.status == OK, f"expected {OK}, got {first.status}", first, stop=True)
+    again = ctx.revoke(account.id, "the same request with the same Idempotency-Key", headers=headers)
+    ctx.expect("idempotent_replay_same_response",
+               again.status == first.status and again.json() == first.json(),
+               f"the replay answered {again.status} {again.response.text[:160]!r}, the first request "
+               f"{first.status} {first.response.text[:160]!r}", again)
+    ctx.state["idempotency"] = (key, first, again)
+
+
+@scenario("strict_replay_is_verbatim", strict=True)
+def replay_verbatim(ctx: Context) -> None:
+    if "idempotency" not in ctx.state:
+        raise ScenarioSkipped("the replay scenario did not run")
+    _, first, again = ctx.state["idempotency"]
+    rid = CONTRACT.request_id_header
+    ctx.expect("strict_replay_is_verbatim",
+               again.response.headers.get(rid) == first.response.headers.get(rid)
+               and again.response.headers.get(CONTRACT.replay_header) == "true",
+               f"decision 3: a replay carries the first {rid} and {CONTRACT.replay_header}: true; got "
+               f"{again.response.headers.get(rid)!r} (first {first.response.headers.get(rid)!r}) and "
+               f"{again.response.headers.get(CONTRACT.replay_header)!r}", again, strict=True)
+
+
+@scenario("idempotency_key_reuse_answers_409")
+def idempotency_conflict(ctx: Context) -> None:
+    if "idempotency" not in ctx.state:
+        raise ScenarioSkipped("the replay scenario did not run")
+    key = ctx.state["idempotency"][0]
+    other = ctx.state.get("untouched") or ctx.account()
+    ctx.state["untouched"] = other
+    ex = ctx.revoke(other.id, "the same Idempotency-Key on another account",
+                    headers={CONTRACT.idempotency_header: key})
+    ctx.expect_error("idempotency_key_reuse_answers_409", ex, "IDEMPOTENCY_CONFLICT")
+
+
+@scenario("rate_limit_retry_after_succeeds", needs=_needs_rate_limit)
+def rate_limit(ctx: Context) -> None:
+    account = ctx.target.take_account()
+    if ctx.target.mock:
+        key = ctx.target.rate_limited_key
+        ctx.target.control.set_budget(key["id"], 0)
+        token = key["secret"]
+        blocked = ctx.revoke(account.id if account else unknown_account_id(), "revoke with an exhausted budget",
+                             token=token, expect_429=True)
+    else:
+        # A burst of revokes of unknown ids: they spend budget and change nothing.
+        token, blocked = ctx.target.api_key, None
+        for i in range(ctx.options.burst_limit):
+            ex = ctx.revoke(unknown_account_id(), f"burst request {i + 1}", token=token, expect_429=True)
+            if ex.status == STATUS["RATE_LIMITED"]:
+                blocked = ex
+                break
+        if blocked is None:
+            raise ScenarioSkipped(f"no 429 within --burst-limit {ctx.options.burst_limit} requests")
+    ctx.expect_error("rate_limit_answers_429", blocked, "RATE_LIMITED", stop=True)
+    seconds = retry_after_seconds(blocked.response)
+    ctx.expect("rate_limit_answers_429", seconds is not None, "no integer Retry-After to honour", blocked, stop=True)
+    ctx.client.waiter.wait(seconds)
+    target_id = account.id if account else unknown_account_id()
+    retry = ctx.revoke(target_id, f"retry after waiting Retry-After {seconds}s", token=token, expect_429=True)
+    expected = OK if account else STATUS["NOT_FOUND"]
+    ctx.expect("rate_limit_retry_after_succeeds", retry.status == expected,
+               f"after waiting Retry-After {seconds}s the retry answered {retry.status}, expected {expected}", retry)
+
+
+@scenario("internal_error_changes_nothing", needs=_needs_mock)
+def internal_error(ctx: Context) -> None:
+    account = ctx.account()
+    control = ctx.target.control
+    control.arm_fault(account_id=account.id)
+    ex = ctx.revoke(account.id, "revoke that fails mid-transaction (fault armed)")
+    ctx.expect_error("internal_error_answers_500", ex, "INTERNAL", stop=True)
+    after = control.account(account.id)
+    queued = (after.get("postCounts") or {}).get("queued", 0)
+    ctx.expect("internal_error_changes_nothing",
+               after.get("status") != CONTRACT.success_enum("status") and queued == account.queued,
+               f"after the 500 the account is {after.get('status')!r} with {queued} queued "
+               f"posts (had {account.queued}): the cancellation is not atomic", ex)
+    retry = ctx.revoke(account.id, "retry after the 500 (safe to retry)")
+    body = retry.json() if isinstance(retry.json(), dict) else {}
+    ctx.expect("internal_error_safe_to_retry",
+               retry.status == OK and body.get("canceledScheduledPosts") == account.queued,
+               f"the retry answered {retry.status} {retry.response.text[:160]!r}", retry)
+
+
+@scenario("kill_switch_answers_503", needs=_needs_mock)
+def kill_switch(ctx: Context) -> None:
+    control, key = ctx.target.control, ctx.target.kill_key
+    targets = {"key": key["id"], "organization": ctx.target.kill_org_id, "global": None}
+    for scope in CONTRACT.kill_switch_scopes:
+        control.kill_switch(scope, True, targets.get(scope))
+        try:
+            ex = ctx.revoke(unknown_account_id(), f"{scope} kill switch on", token=key["secret"])
+        finally:
+            control.kill_switch(scope, False, targets.get(scope))
+        if ctx.expect_error("kill_switch_answers_503", ex, "KILL_SWITCH"):
+            details = (ex.json().get("error") or {}).get("details") or {}
+            ctx.expect("kill_switch_names_scope", details.get("scope") == scope,
+                       f"details.scope is {details.get('scope')!r}, the {scope} switch was on", ex)
+
+
+# -- strict: this project's decisions where the docs are silent ------------------------------------
+
+@scenario("strict_id_shape_is_sa_uuid", strict=True)
+def strict_id_shape(ctx: Context) -> None:
+    bare = str(uuid.uuid4())
+    for account_id, why in ((bare, "a bare UUID"), ("sa_" + bare.upper(), "upper-case hex")):
+        ex = ctx.revoke(account_id, f"decision 2: {why} is not the sa_<uuid> shape", token=ctx.target.api_key)
+        ctx.expect_error("strict_id_shape_is_sa_uuid", ex, "VALIDATION", strict=True)
+
+
+@scenario("strict_order_of_checks", strict=True)
+def strict_order(ctx: Context) -> None:
+    ex = ctx.revoke("sa_not-a-uuid", "decision 1: no credentials and a malformed id", token=None)
+    ctx.expect_error("strict_order_of_checks", ex, "UNAUTHENTICATED", strict=True)
+    if ctx.target.read_only_key:
+        ex = ctx.revoke(unknown_account_id(), "decision 1: read-only key on an unknown account",
+                        token=ctx.target.read_only_key)
+        ctx.expect_error("strict_order_of_checks", ex, "FORBIDDEN_SCOPE", strict=True)
+        ex = ctx.revoke("sa_not-a-uuid", "decision 1: read-only key and a malformed id",
+                        token=ctx.target.read_only_key)
+        ctx.expect_error("strict_order_of_checks", ex, "FORBIDDEN_SCOPE", strict=True)
+
+
+def run_scenarios(ctx: Context, progress) -> None:
+    for sc in SCENARIOS:
+        if sc.strict and not ctx.options.strict:
+            continue
+        reason = sc.needs(ctx)
+        label = f"{sc.name}{' (strict)' if sc.strict else ''}"
+        if reason:
+            ctx.results.skipped(sc.name, "scenario", reason, sc.strict)
+            progress(f"[scenario] {label}: skipped ({reason})")
+            continue
+        before = {n: r.failed for n, r in ctx.results.records.items()}
+        try:
+            sc.run(ctx)
+        except ScenarioSkipped as exc:
+            ctx.results.skipped(sc.name, "scenario", str(exc), sc.strict)
+            progress(f"[scenario] {label}: skipped ({exc})")
+            continue
+        except ScenarioStopped:
+            pass
+        newly = [n for n, r in ctx.results.records.items() if r.failed > before.get(n, 0)]
+        progress(f"[scenario] {label}: {'FAILED ' + ', '.join(newly) if newly else 'ok'}")

@@ -1,0 +1,119 @@
+"""The implementation under test: where it is, which keys to use, which accounts it may revoke.
+
+Accounts come from two places only: a file the operator hands over (`--accounts`), or the
+mock's control plane (`--mock-control`), where the kit makes its own organization, keys and
+accounts. The kit never revokes anything else: fuzzing only ever targets random unknown ids.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contract import CONTRACT
+
+
+class UsageError(Exception):
+    """The run cannot be made as asked (exit 2)."""
+
+
+@dataclass
+class Account:
+    id: str
+    queued: int
+
+
+@dataclass
+class Target:
+    base_url: str
+    api_key: str
+    read_only_key: str | None = None
+    foreign_account_id: str | None = None
+    accounts: list[Account] = field(default_factory=list)
+    # Only with --mock-control:
+    control: object | None = None
+    write_key: str | None = None          # the provisioned write key scenarios revoke with
+    rate_limited_key: dict | None = None  # a budgeted (partner) key the 429 scenario exhausts
+    kill_key: dict | None = None          # a key and organization the 503 scenario switches off
+    kill_org_id: str | None = None
+
+    @property
+    def scenario_key(self) -> str:
+        return self.write_key or self.api_key
+
+    def take_account(self) -> Account | None:
+        return self.accounts.pop(0) if self.accounts else None
+
+    @property
+    def mock(self) -> bool:
+        return self.control is not None
+
+
+def unknown_account_id() -> str:
+    """A well-formed id that names no account: random, so no run collides with another."""
+    return "sa_" + str(uuid.uuid4())
+
+
+def load_accounts(path: str) -> list[Account]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--accounts {path}: cannot read it: {exc}") from exc
+    except ValueError as exc:
+        raise UsageError(f"--accounts {path}: not valid JSON: {exc}") from exc
+    items = data.get("accounts") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise UsageError(f'--accounts {path}: expected {{"accounts": [{{"socialAccountId": …, "queuedPosts": N}}]}}')
+    accounts = []
+    for i, item in enumerate(items):
+        account_id = item.get("socialAccountId") if isinstance(item, dict) else None
+        queued = item.get("queuedPosts") if isinstance(item, dict) else None
+        if not isinstance(account_id, str) or not CONTRACT.account_id_pattern.match(account_id):
+            raise UsageError(f"--accounts {path}: accounts[{i}].socialAccountId {account_id!r} is not a "
+                             f"{CONTRACT.path_parameter['schema']['pattern']} id")
+        if not isinstance(queued, int) or isinstance(queued, bool) or queued < 0:
+            raise UsageError(f"--accounts {path}: accounts[{i}].queuedPosts must be an integer >= 0")
+        accounts.append(Account(account_id, queued))
+    return accounts
+
+
+# Posts the kit gives each provisioned account: queued ones are what revoke must cancel; the
+# others are there so that an implementation counting them is caught.
+PROVISIONED_POSTS = {"queued": 3, "published": 2, "draft": 1, "failed": 1, "publishing": 1}
+PROVISIONED_ACCOUNTS = 7
+
+
+def provision_mock(base_url: str, api_key: str | None, admin_token: str | None = None) -> Target:
+    """Make an organization of the kit's own on the mock, with keys and accounts to revoke."""
+    from mock_server.control_client import ControlClient, ControlPlaneError
+
+    control = ControlClient(base_url, admin_token=admin_token)
+    try:
+        run = uuid.uuid4().hex[:8]
+        org = control.create_organization(f"conformance {run}")
+        # `internal` has no rate limit, so fuzzing and scenarios never hit 429 by accident.
+        write = control.create_key(org["id"], [CONTRACT.required_scope], tier="internal", label="kit write")
+        # Any scope but the required one: the key is valid, it just may not revoke.
+        read_only = control.create_key(org["id"], ["social:read"], tier="partner", label="kit read-only")
+        limited = control.create_key(org["id"], [CONTRACT.required_scope], tier="partner", label="kit rate-limited")
+        kill_org = control.create_organization(f"conformance {run} kill switch")
+        kill_key = control.create_key(kill_org["id"], [CONTRACT.required_scope], tier="internal", label="kit kill")
+        foreign_org = control.create_organization(f"conformance {run} foreign")
+        foreign = control.create_account(foreign_org["id"], posts=PROVISIONED_POSTS)
+        accounts = [control.create_account(org["id"], posts=PROVISIONED_POSTS) for _ in range(PROVISIONED_ACCOUNTS)]
+    except (ControlPlaneError, OSError, Exception) as exc:  # noqa: BLE001 - any failure means "no control plane"
+        control.close()
+        raise UsageError(f"--mock-control: could not provision through {base_url}/_mock: {exc}") from exc
+    return Target(
+        base_url=base_url,
+        api_key=api_key or write["secret"],
+        read_only_key=read_only["secret"],
+        foreign_account_id=foreign["socialAccountId"],
+        accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in accounts],
+        control=control,
+        write_key=write["secret"],
+        rate_limited_key=limited,
+        kill_key=kill_key,
+        kill_org_id=kill_org["id"],
+    )
