@@ -1,0 +1,220 @@
+"""Shared pieces of the benchmarks: tools, worlds, servers, wrk.
+
+Everything runs on loopback (127.0.0.1). Every load run is bounded by wrk's `-d` duration;
+every polling loop by a deadline.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+TOOLS = BENCH / ".tools"          # gitignored: Prism's node_modules
+OUT = BENCH / "out"               # gitignored: state files, id lists, logs
+SPEC = ROOT / "openapi.yaml"
+LUA = BENCH / "delete.lua"
+PRISM_PACKAGE = "@stoplight/prism-cli@5.14.2"
+HOST = "127.0.0.1"
+
+sys.path.insert(0, str(ROOT))
+
+from contract import CONTRACT  # noqa: E402
+from mock_server import world  # noqa: E402
+from mock_server.clock import Clock  # noqa: E402
+from mock_server.store import Store  # noqa: E402
+
+BENCH_ORG = "org_0b0b0b0b-0000-4000-8000-000000000001"
+BENCH_KEY_ID = "key_0b0b0b0b-0000-4000-8000-000000000001"
+BENCH_SECRET = "lp_test_bench_internal_0000000000000001"
+UNKNOWN_ID = "sa_ffffffff-ffff-4fff-8fff-ffffffffffff"        # well-formed, in no world: 404
+TEST_200_ID = "sa_00000000-0000-4000-8000-000000000200"       # reserved: always 200, no state change
+
+
+# -- tools -----------------------------------------------------------------------------------
+def run_quiet(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    print("installing wrk from Debian's packages ...", flush=True)
+    run_quiet(["apt-get", "update", "-qq"])
+    run_quiet(["apt-get", "install", "-y", "-qq", "wrk"])
+    return shutil.which("wrk") or sys.exit("wrk did not install")
+
+
+def ensure_prism() -> Path:
+    prism = TOOLS / "node_modules" / ".bin" / "prism"
+    if not prism.exists():
+        print(f"installing {PRISM_PACKAGE} into {TOOLS} ...", flush=True)
+        TOOLS.mkdir(parents=True, exist_ok=True)
+        run_quiet(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(TOOLS), PRISM_PACKAGE])
+    return prism
+
+
+def machine() -> dict:
+    mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    def version(cmd):
+        try:
+            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  timeout=30).stdout.strip().splitlines()[0]
+        except Exception:  # noqa: BLE001
+            return "?"
+    return {
+        "cores": os.cpu_count(), "cpu": model, "memory_gib": round(mem_kib / 2**20, 1),
+        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+        "node": version(["node", "--version"]), "wrk": version(["wrk", "-v"]),
+    }
+
+
+# -- worlds ----------------------------------------------------------------------------------
+def seed_world(path: Path, *, accounts: int, queued_per_account: int = 0) -> list[str]:
+    """A state file: the default world, plus one organization with an `internal`-tier key (no rate
+    limit) owning `accounts` fresh connected accounts. Returns the fresh accounts' ids."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    store = Store(str(path))
+    try:
+        store.create_schema()
+        now = Clock(store).now()
+        world.load(store, world.read_fixture(world.DEFAULT_WORLD), now)
+        ids = [f"sa_{uuid.UUID(int=(0xb0b << 112) | n, version=4)}" for n in range(accounts)]
+        connected = to_iso(now - 86400)
+        with store.write():
+            world.add_organization(store, {"id": BENCH_ORG, "name": "Benchmark"})
+            world.add_key(store, {"id": BENCH_KEY_ID, "secret": BENCH_SECRET, "organizationId": BENCH_ORG,
+                                  "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
+            for start in range(0, accounts, 10_000):
+                chunk = ids[start:start + 10_000]
+                store.db.executemany(
+                    "INSERT INTO accounts(id, organization_id, platform, handle, status, leased, token, connected_at)"
+                    " VALUES (?, ?, 'tiktok', ?, 'connected', 0, ?, ?)",
+                    [(a, BENCH_ORG, "@bench" + a[-6:], "ptok_" + a[-12:], connected) for a in chunk])
+                if queued_per_account:
+                    store.insert_posts([(f"sp_{uuid.uuid4()}", a, "queued", connected, None, None)
+                                        for a in chunk for _ in range(queued_per_account)])
+    finally:
+        store.close()
+    return ids
+
+
+def to_iso(ts: float) -> str:
+    from mock_server.clock import to_iso as iso
+    return iso(ts)
+
+
+def write_ids(path: Path, ids: list[str]) -> Path:
+    path.write_text("\n".join(ids) + "\n")
+    return path
+
+
+# -- servers ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server child process in its own process group; `ready_s` is start-to-first-200."""
+
+    def __init__(self, name: str, cmd: list[str], port: int, log: Path, env: dict | None = None):
+        self.name, self.cmd, self.port, self.log_path = name, cmd, port, log
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.ready_s: float | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "Server":
+        self.log = open(self.log_path, "w")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
+                                     cwd=ROOT, start_new_session=True)
+        self.ready_s = wait_first_200(self.base, self.proc, t0, timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wait_first_200(base: str, proc: subprocess.Popen, t0: float, timeout: float) -> float:
+    """Seconds from process start until DELETE on the reserved 200 account answers 200 (both
+    servers answer it: the mock by its test-account rule, Prism by its example)."""
+    url = base + CONTRACT.path_for(TEST_200_ID)
+    headers = {"Authorization": f"Bearer {BENCH_SECRET}"}
+    deadline = t0 + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                if client.delete(url, headers=headers).status_code == 200:
+                    return time.perf_counter() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.005)
+    raise RuntimeError(f"no 200 from {base} within {timeout}s")
+
+
+def mock_cmd(port: int, state: Path | None, extra: list[str] = ()) -> list[str]:
+    cmd = [str(ROOT / ".venv" / "bin" / "layers-mock"), "--host", HOST, "--port", str(port), "--quiet"]
+    if state is not None:
+        cmd += ["--state", str(state)]
+    return cmd + list(extra)
+
+
+def prism_cmd(port: int) -> list[str]:
+    # `-v warn`: Prism's logging at its default (info) costs it ~25% (stack notes); the mock logs
+    # nothing per request either, so both run without per-request logs.
+    return [str(ensure_prism()), "mock", str(SPEC), "-h", HOST, "-p", str(port), "-v", "warn"]
+
+
+# -- load ------------------------------------------------------------------------------------
+def wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 1, env: dict | None = None) -> dict:
+    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+           "-s", str(LUA), url]
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env={**os.environ, **(env or {})}, timeout=seconds + 60)
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk failed:\n{res.stdout}")
+    out = json.loads(line.split(" ", 1)[1])
+    out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
+    return out
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")

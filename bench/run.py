@@ -1,0 +1,293 @@
+"""The mock against Prism, side by side, on loopback; writes bench/RESULTS.md.
+
+    cd /work/main && .venv/bin/python bench/run.py            # everything (~6 minutes)
+    .venv/bin/python bench/run.py --only throughput,startup    # a part
+
+Parts:
+  throughput  wrk on three paths (401 no key, 404 unknown account, 200 fresh accounts), the two
+              servers alternating, several rounds; medians of req/s, p50, p99 and ours/Prism.
+  startup     process start to first 200, both servers (the mock on a fresh default world and on
+              the benchmark's state file).
+  revoke      one revoke of an account with 0 / 1k / 10k / 100k queued posts: time and peak memory
+              (bench/revoke_cost.py, one process per size), and over HTTP.
+  scale       worlds of 1,000 and 1,000,000 accounts: start-up with --state, and latency.
+  conformance the conformance kit against the mock as served here, if `conformance/` has its CLI.
+
+Both servers run in their default setting: `layers-mock --state FILE` (its default worker count)
+and `prism mock openapi.yaml -v warn`. wrk runs on the same machine (-t1 -c32).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common as c  # noqa: E402
+from common import CONTRACT  # noqa: E402
+
+PATHS = ("401", "404", "200")
+BEGIN, END = "<!-- bench:run.py:begin -->", "<!-- bench:run.py:end -->"
+
+
+def load_env(path: str, server: str, ids_file: Path, offset: int) -> dict:
+    env = {"BENCH_AUTH": "", "BENCH_ID": c.UNKNOWN_ID, "BENCH_IDS_FILE": "", "BENCH_OFFSET": "0",
+           "BENCH_PREFER": ""}
+    if path in ("404", "200"):
+        env["BENCH_AUTH"] = f"Bearer {c.BENCH_SECRET}"
+    if path == "404" and server == "prism":
+        env["BENCH_PREFER"] = "code=404"  # Prism has no state: this is how it answers its 404
+    if path == "200":
+        env["BENCH_IDS_FILE"] = str(ids_file)
+        env["BENCH_OFFSET"] = str(offset)
+    return env
+
+
+def throughput(args, report: dict) -> None:
+    c.OUT.mkdir(exist_ok=True)
+    state = c.OUT / "bench.sqlite3"
+    t0 = time.perf_counter()
+    ids = c.seed_world(state, accounts=args.accounts, queued_per_account=2)
+    ids_file = c.write_ids(c.OUT / "fresh_ids.txt", ids)
+    print(f"seeded {len(ids):,} fresh accounts (2 queued posts each) in {time.perf_counter() - t0:.1f}s", flush=True)
+
+    mport = c.free_port()
+    mock = c.Server("mock", c.mock_cmd(mport, state, args.mock_args), mport, c.OUT / "mock.log")
+    pport = c.free_port()
+    prism = c.Server("prism", c.prism_cmd(pport), pport, c.OUT / "prism.log")
+    used = {"mock": 0, "prism": 0}  # ids consumed on the 200 path, per server
+    results: dict = {p: {"mock": [], "prism": []} for p in PATHS}
+    with mock, prism:
+        url = {"mock": mock.base, "prism": prism.base}
+        for path in PATHS:
+            for server in ("mock", "prism"):  # warm-up, not recorded
+                r = c.wrk(url[server], seconds=args.warmup, env=load_env(path, server, ids_file, used[server]))
+                if path == "200":
+                    used[server] += r["requests"] + 200
+            for rnd in range(args.rounds):
+                for server in ("mock", "prism") if rnd % 2 == 0 else ("prism", "mock"):
+                    r = c.wrk(url[server], seconds=args.seconds, env=load_env(path, server, ids_file, used[server]))
+                    if path == "200":
+                        used[server] += r["requests"] + 200
+                    r["unexpected"] = r["requests"] - r["s" + path]
+                    results[path][server].append(r)
+                    print(f"  {path} {server:<5} round {rnd + 1}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms"
+                          f"  p99 {r['p99_us'] / 1000:6.2f} ms  statuses 200={r['s200']} 401={r['s401']}"
+                          f" 404={r['s404']} 429={r['s429']} 5xx={r['s5xx']} other={r['other']}"
+                          f" sockerr={r['socket_errors']}", flush=True)
+        if used["mock"] > len(ids):
+            print("WARNING: the 200 path ran out of fresh accounts; raise --accounts", flush=True)
+        with c.httpx.Client() as h:
+            integrity = h.get(mock.base + "/_mock/integrity").json()
+        workers = _mock_workers(mock)
+    report["throughput"] = {"results": results, "integrity": integrity, "accounts": len(ids),
+                            "mock_cmd": " ".join(mock.cmd), "prism_cmd": " ".join(prism.cmd),
+                            "mock_workers": workers, "rounds": args.rounds, "seconds": args.seconds}
+
+
+def _mock_workers(server: c.Server) -> int:
+    out = subprocess.run(["pgrep", "-g", str(server.proc.pid)], stdout=subprocess.PIPE, text=True).stdout.split()
+    # the uvicorn parent (+ its multiprocessing tracker) and N workers; with 1 worker there is one process
+    return max(1, len(out) - 2) if len(out) > 1 else 1
+
+
+def startup(args, report: dict) -> None:
+    c.OUT.mkdir(exist_ok=True)
+    state = c.OUT / "bench.sqlite3"
+    if not state.exists():
+        c.seed_world(state, accounts=args.accounts, queued_per_account=2)
+    kinds = {
+        "mock (default world)": lambda p: c.mock_cmd(p, None, args.mock_args),
+        f"mock (--state, {args.accounts:,} accounts)": lambda p: c.mock_cmd(p, state, args.mock_args),
+        "prism": lambda p: c.prism_cmd(p),
+    }
+    times: dict = {k: [] for k in kinds}
+    for rnd in range(args.startup_rounds):
+        for name, make in kinds.items():
+            port = c.free_port()
+            with c.Server(name, make(port), port, c.OUT / "startup.log") as s:
+                times[name].append(s.ready_s)
+    for name, ts in times.items():
+        print(f"  start-up {name}: median {c.median(ts):.2f}s  ({', '.join(f'{t:.2f}' for t in ts)})", flush=True)
+    report["startup"] = times
+
+
+def revoke(args, report: dict) -> None:
+    out = subprocess.run([sys.executable, str(c.BENCH / "revoke_cost.py"), "--json"], stdout=subprocess.PIPE,
+                         text=True, check=True, cwd=c.ROOT, timeout=1800).stdout
+    report["revoke"] = json.loads(out.strip().splitlines()[-1])
+    for row in report["revoke"]["rows"]:
+        print(f"  revoke {row['queued']:>7,} queued: domain {row['domain_ms']:.1f} ms, peak +{row['peak_rss_mib']:.1f} MiB"
+              f" rss, http {row['http_ms']:.1f} ms", flush=True)
+
+
+def scale(args, report: dict) -> None:
+    rows = []
+    for n in (1_000, 1_000_000):
+        state = c.OUT / f"world_{n}.sqlite3"
+        t0 = time.perf_counter()
+        ids = c.seed_world(state, accounts=n)
+        seeded = time.perf_counter() - t0
+        ids_file = c.write_ids(c.OUT / f"world_{n}_ids.txt", ids[-20_000:] if n > 20_000 else ids)
+        starts, lat = [], {}
+        for _ in range(args.startup_rounds):
+            port = c.free_port()
+            with c.Server("mock", c.mock_cmd(port, state, args.mock_args), port, c.OUT / "scale.log") as s:
+                starts.append(s.ready_s)
+        port = c.free_port()
+        with c.Server("mock", c.mock_cmd(port, state, args.mock_args), port, c.OUT / "scale.log") as s:
+            for path in ("404", "200"):
+                r = c.wrk(s.base, seconds=args.seconds, env=load_env(path, "mock", ids_file, 0))
+                r["unexpected"] = r["requests"] - r["s" + path]
+                lat[path] = r
+        rows.append({"accounts": n, "seed_s": seeded, "startup_s": starts, "load": lat,
+                     "file_mib": state.stat().st_size / 2**20})
+        print(f"  world {n:>9,}: file {rows[-1]['file_mib']:.0f} MiB, start-up median {c.median(starts):.2f}s, "
+              + ", ".join(f"{p}: {r['rps']:.0f} req/s p50 {r['p50_us'] / 1000:.2f} ms p99 {r['p99_us'] / 1000:.2f} ms"
+                          f" (unexpected {r['unexpected']})" for p, r in lat.items()), flush=True)
+    report["scale"] = rows
+
+
+def conformance(args, report: dict) -> None:
+    exe = c.ROOT / ".venv" / "bin" / "layers-conformance"
+    if not (c.ROOT / "conformance" / "cli.py").exists() or not exe.exists():
+        print("  conformance kit not present: skipped", flush=True)
+        report["conformance"] = None
+        return
+    state = c.OUT / "conformance.sqlite3"
+    c.seed_world(state, accounts=0)
+    rows = {}
+    port = c.free_port()
+    with c.Server("mock", c.mock_cmd(port, state, args.mock_args), port, c.OUT / "conformance-mock.log") as s:
+        for label, extra in (("full", []), ("non-destructive", ["--non-destructive"])):
+            cmd = [str(exe), "--base-url", s.base, "--mock-control"] + extra
+            t0 = time.perf_counter()
+            res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=c.ROOT,
+                                 timeout=600)
+            rows[label] = {"seconds": time.perf_counter() - t0, "exit": res.returncode, "cmd": " ".join(cmd),
+                           "tail": res.stdout[-1500:]}
+            print(f"  conformance {label}: {rows[label]['seconds']:.1f}s exit {res.returncode}", flush=True)
+    report["conformance"] = rows
+
+
+# -- RESULTS.md ------------------------------------------------------------------------------
+def ms(us: float) -> str:
+    return f"{us / 1000:.1f}"
+
+
+def render(report: dict, command: str) -> str:
+    m = report["machine"]
+    lines = [BEGIN, "", f"Generated by `{command}` on {report['date']}.", "",
+             f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB RAM, {m['os']}; Python {m['python']},"
+             f" Node {m['node']}, {m['wrk']}. Load generator, mock and Prism share the same cores.", ""]
+    t = report.get("throughput")
+    if t:
+        lines += [f"### Throughput ({t['rounds']} rounds of {t['seconds']} s per server and path, alternating;"
+                  " wrk -t1 -c32; medians)", "",
+                  f"- ours: `{t['mock_cmd']}` ({t['mock_workers']} uvicorn worker(s), the CLI default)",
+                  f"- Prism: `{t['prism_cmd']}`",
+                  "- 401: no `Authorization`. 404: the internal-tier key, an unknown well-formed id (Prism: "
+                  "`Prefer: code=404`). 200: the same key, each request a fresh account with 2 queued posts "
+                  f"({t['accounts']:,} seeded; Prism answers its example).", "",
+                  "| path | ours req/s | Prism req/s | ours/Prism | ours p50 ms | Prism p50 ms | ours p99 ms "
+                  "| Prism p99 ms | ours unexpected statuses |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for path in PATHS:
+            mo, pr = t["results"][path]["mock"], t["results"][path]["prism"]
+            mr, prr = c.median([r["rps"] for r in mo]), c.median([r["rps"] for r in pr])
+            lines.append(
+                f"| {path} | {mr:,.0f} | {prr:,.0f} | **{mr / prr:.2f}** | {ms(c.median([r['p50_us'] for r in mo]))} "
+                f"| {ms(c.median([r['p50_us'] for r in pr]))} | {ms(c.median([r['p99_us'] for r in mo]))} "
+                f"| {ms(c.median([r['p99_us'] for r in pr]))} | {sum(r['unexpected'] for r in mo)} |")
+        def rounds(path, server):
+            return ", ".join("%.0f" % r["rps"] for r in t["results"][path][server])
+        lines += ["", "Per round (req/s): " + "; ".join(
+            f"{p} ours {rounds(p, 'mock')} / Prism {rounds(p, 'prism')}" for p in PATHS) + ".",
+            "", f"Mock integrity after the load (`GET /_mock/integrity`): `{json.dumps(t['integrity'])[:300]}`", ""]
+    s = report.get("startup")
+    if s:
+        lines += ["### Start-up (process start to first 200 on `DELETE` of the reserved 200 account; median)", "",
+                  "| server | median s | runs |", "|---|---|---|"]
+        for name, ts in s.items():
+            lines.append(f"| {name} | {c.median(ts):.2f} | {', '.join(f'{x:.2f}' for x in ts)} |")
+        lines.append("")
+    r = report.get("revoke")
+    if r:
+        lines += ["### Revoke cost (one revoke, one transaction; `bench/revoke_cost.py`)", "",
+                  r["note"], "",
+                  "| queued posts | domain.revoke ms | peak RSS growth MiB | tracemalloc peak KiB | over HTTP ms | canceled |",
+                  "|---|---|---|---|---|---|"]
+        for row in r["rows"]:
+            lines.append(f"| {row['queued']:,} | {row['domain_ms']:.1f} | {row['peak_rss_mib']:.1f} "
+                         f"| {row['tracemalloc_kib']:.0f} | {row['http_ms']:.1f} | {row['canceled']:,} |")
+        lines.append("")
+    sc = report.get("scale")
+    if sc:
+        lines += ["### World size (`--state` with N accounts; start-up median, then wrk on the 404 and 200 paths)", "",
+                  "| accounts | state file MiB | start-up s | 404 req/s | 404 p50 / p99 ms | 200 req/s | 200 p50 / p99 ms |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in sc:
+            a, b = row["load"]["404"], row["load"]["200"]
+            lines.append(f"| {row['accounts']:,} | {row['file_mib']:.0f} | {c.median(row['startup_s']):.2f} "
+                         f"| {a['rps']:,.0f} | {ms(a['p50_us'])} / {ms(a['p99_us'])} | {b['rps']:,.0f} "
+                         f"| {ms(b['p50_us'])} / {ms(b['p99_us'])} |")
+        lines.append("")
+    cf = report.get("conformance", "absent")
+    if cf is None:
+        lines += ["### Conformance kit", "", "`conformance/` had no CLI when this ran: not measured.", ""]
+    elif cf != "absent":
+        lines += ["### Conformance kit against the mock as served above", "", "| run | seconds | exit | command |",
+                  "|---|---|---|---|"]
+        for label, row in cf.items():
+            lines.append(f"| {label} | {row['seconds']:.1f} | {row['exit']} | `{row['cmd']}` |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_results(block: str) -> None:
+    path = c.BENCH / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", default="throughput,startup,revoke,scale,conformance")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=int, default=8)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--startup-rounds", type=int, default=3)
+    p.add_argument("--accounts", type=int, default=150_000, help="fresh accounts for the 200 path")
+    p.add_argument("--mock-args", default="", help="extra layers-mock arguments (for experiments)")
+    p.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    args = p.parse_args()
+    args.mock_args = args.mock_args.split()
+    parts = [x.strip() for x in args.only.split(",") if x.strip()]
+    c.ensure_wrk()
+    c.ensure_prism()
+    report = {"machine": c.machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    for part in parts:
+        print(f"== {part}", flush=True)
+        globals()[part](args, report)
+    command = "cd /work/main && .venv/bin/python bench/run.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
+    (c.OUT / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    block = render(report, command)
+    print(block)
+    if not args.no_write:
+        write_results(block)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
