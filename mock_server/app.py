@@ -14,6 +14,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
 from contract.spec import SPEC_PATH
+from docs_gen.serving import add_docs_route
 from mock_server import errors, world
 from mock_server.clock import Clock
 from mock_server.control import ControlHandlers
@@ -45,11 +46,11 @@ def create_app(state_path: str, *, validate_responses: bool = True, admin_token:
     control = ControlHandlers(domain, default_world)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(domain)})
     app.add_api(SPEC_PATH, resolver=Resolver(function_resolver=lambda op: getattr(api, op)),
-                validate_responses=validate_responses, strict_validation=True,
-                swagger_ui_options=None)
+                validate_responses=validate_responses, strict_validation=True)  # Swagger UI at /ui/
     app.add_api(CONTROL_SPEC, base_path=CONTROL_PREFIX, name="control",
                 resolver=Resolver(function_resolver=lambda op: getattr(control, op)),
                 strict_validation=True)
+    add_docs_route(app)  # the generated reference page at /docs (docs_gen/serving.py)
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        store=store, clock=clock, admin_token=admin_token)

@@ -1,0 +1,64 @@
+"""`layers-docs`: write the reference page (Markdown and HTML) under docs/, or check it is current."""
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+
+from contract.spec import SPEC_PATH, load_contract
+from docs_gen.paths import DOCS_DIR
+from docs_gen.render import render_all
+
+REGENERATE_HINT = "run `layers-docs` to regenerate"
+
+
+def stale_files(generated: dict[str, str], out_dir: Path) -> dict[str, str]:
+    """File name -> unified diff (or a reason) for every file that differs from what is on disk."""
+    stale = {}
+    for name, text in generated.items():
+        path = out_dir / name
+        if not path.exists():
+            stale[name] = f"{path} is missing"
+            continue
+        on_disk = path.read_bytes().decode("utf-8")
+        if on_disk != text:
+            diff = difflib.unified_diff(on_disk.splitlines(), text.splitlines(), f"{name} (committed)",
+                                        f"{name} (from the spec)", lineterm="", n=1)
+            stale[name] = "\n".join(list(diff)[:60])
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="layers-docs", description="Render the revoke endpoint's reference page from openapi.yaml.")
+    p.add_argument("--spec", type=Path, default=SPEC_PATH, help="the OpenAPI file (default: the kit's openapi.yaml)")
+    p.add_argument("--out", type=Path, default=DOCS_DIR, help="output directory (default: docs/)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files under --out are stale")
+    p.add_argument("--fidelity", type=Path, metavar="PAGE",
+                   help="also check that every fact of the published page (a text file) appears in the Markdown")
+    args = p.parse_args(argv)
+
+    generated = render_all(load_contract(args.spec))
+    status = 0
+    if args.check:
+        stale = stale_files(generated, args.out)
+        for name, why in stale.items():
+            print(f"{name} is stale: {REGENERATE_HINT}\n{why}", file=sys.stderr)
+        status = 1 if stale else 0
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, text in generated.items():
+            (args.out / name).write_bytes(text.encode("utf-8"))
+            print(f"wrote {args.out / name}")
+    if args.fidelity:
+        from docs_gen.fidelity import check_page, published_facts
+
+        markdown = next(t for n, t in generated.items() if n.endswith(".md"))
+        report = check_page(published_facts(args.fidelity.read_text(encoding="utf-8")), markdown)
+        print(report.summary())
+        status = status or (0 if report.ok else 1)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
