@@ -56,8 +56,9 @@ def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: 
             for check in BUILTIN_CHECKS:
                 try:
                     case.validate_response(exchange.response, checks=[check], headers=kwargs["headers"])
-                except Exception as exc:  # noqa: BLE001 - schemathesis raises FailureGroup/CheckFailed
-                    message = str(exc).strip().splitlines()
+                except (AssertionError, BaseExceptionGroup, Exception) as exc:  # noqa: BLE001
+                    # schemathesis raises a FailureGroup (a BaseExceptionGroup) of its failures.
+                    message = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
                     results.failed(check.__name__, "schemathesis", f"{label}: {' '.join(message[:4])}", exchange)
                 else:
                     results.passed(check.__name__, "schemathesis")
