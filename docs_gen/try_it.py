@@ -93,9 +93,13 @@ class MockDocs:
         h.update({name.replace("_", "-"): v for name, v in headers.items()})
         return Step(say, self.contract.method.upper(), self.contract.path_for(account_id), expect, h)
 
+    def body_schema(self, operation_id: str) -> dict | None:
+        op = self.operations[operation_id][2]
+        return (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+
     def control_call(self, operation_id: str, body: Any = None, **path_params: str) -> Step:
         method, path, op = self.operations[operation_id]
-        schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+        schema = self.body_schema(operation_id)
         if body is not None:
             if schema is None:
                 raise ValueError(f"control operation {operation_id} takes no body")
@@ -105,7 +109,8 @@ class MockDocs:
         return Step(say, method, CONTROL_PREFIX + path.format(**path_params), ok, body=body)
 
     def reset(self) -> Step:
-        return self.control_call("reset")
+        # An empty JSON object, not no body: Connexion's strict validation refuses a bodiless POST.
+        return self.control_call("reset", {})
 
     def account_say(self, account: dict, default: str) -> str:
         return f"{default} (`{account.get('handle', account['id'])}`" + (f": {account['note']})" if account.get("note") else ")")
@@ -144,7 +149,7 @@ def _forbidden_scope(m: MockDocs) -> list[Way]:
     acct = m.revocable[0]
     return [Way(f"Use a key without `{m.contract.required_scope}` (the `{m.read_key['label']}` key)", [
         m.revoke(acct["id"], m.read_key, m.contract.status_for_code("FORBIDDEN_SCOPE"), "revoke with the read-only key"),
-    ], f"`details.requiredScope` is `{m.contract.required_scope}`.")]
+    ], _details_said(m, m.contract.status_for_code("FORBIDDEN_SCOPE")))]
 
 
 def _not_found(m: MockDocs) -> list[Way]:
@@ -186,6 +191,12 @@ def _rate_limited(m: MockDocs) -> list[Way]:
        "(or after `PUT /_mock/clock {\"advanceSeconds\": 60}`) the same request succeeds.")]
 
 
+def _details_said(m: MockDocs, status: int) -> str:
+    """The spec's example `details` for this status, as a sentence ("" when it has none)."""
+    details = (m.contract.responses[status].example or {}).get("error", {}).get("details") or {}
+    return " ".join(f"`details.{k}` is `{v}`." for k, v in details.items())
+
+
 def _extra_headers(m: MockDocs, status: int) -> str:
     """The headers a status documents beyond those on every response (for 429: the wait)."""
     common = {m.contract.request_id_header, m.contract.rate_limit_class_header}
@@ -207,13 +218,14 @@ def _internal(m: MockDocs) -> list[Way]:
 
 def _kill_switch(m: MockDocs) -> list[Way]:
     acct = m.revocable[0]
-    scope = m.contract.kill_switch_scopes[0]
+    scopes = m.body_schema("set_kill_switch")["properties"]["scope"]["enum"]  # what the mock accepts
+    scope = scopes[0]
     return [Way(f"Disable the key with a kill switch (`scope` may also be "
-                f"{', '.join(f'`{s}`' for s in m.contract.kill_switch_scopes[1:])})", [
+                f"{', '.join(f'`{s}`' for s in scopes[1:])})", [
         m.reset(),
         m.control_call("set_kill_switch", {"scope": scope, "target": m.write_key["id"], "enabled": True}),
         m.revoke(acct["id"], m.write_key, m.contract.status_for_code("KILL_SWITCH"), "revoke"),
-    ], f"`details.scope` is `{scope}`.")]
+    ], _details_said(m, m.contract.status_for_code("KILL_SWITCH")))]
 
 
 WAYS: dict[str | None, Callable[[MockDocs], list[Way]]] = {

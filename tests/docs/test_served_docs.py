@@ -1,0 +1,26 @@
+"""The mock serves Swagger UI for the API and the control plane, and the generated page at /docs."""
+from __future__ import annotations
+
+import httpx
+
+from docs_gen.paths import DOCS_DIR, PAGE_NAME
+from docs_gen.serving import DOCS_ROUTE
+from mock_server.middleware import CONTROL_PREFIX
+
+
+def test_swagger_ui_for_the_api_and_the_control_plane(base_url):
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        for prefix, title in (("", "Layers Partner API"), (CONTROL_PREFIX, "Layers mock - control plane")):
+            ui = client.get(f"{prefix}/ui/")
+            assert ui.status_code == 200 and "text/html" in ui.headers["content-type"]
+            assert "swagger-ui" in ui.text
+            assert client.get(f"{prefix}/ui/swagger-ui-bundle.js").status_code == 200
+            spec = client.get(f"{prefix}/openapi.json")
+            assert spec.status_code == 200
+            assert spec.json()["info"]["title"].startswith(title)
+
+
+def test_generated_page_at_docs(base_url):
+    r = httpx.get(base_url + DOCS_ROUTE, timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.text == (DOCS_DIR / f"{PAGE_NAME}.html").read_text(encoding="utf-8")
