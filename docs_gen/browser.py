@@ -56,6 +56,7 @@ class PageReport:
     probe: dict[str, Any]
     console_errors: list[str] = field(default_factory=list)
     screenshot: bytes = b""
+    selector_text: str | None = None  # text of the `wait_for` element, zero-width spaces removed
 
 
 class HeadlessChromium:
@@ -100,20 +101,18 @@ class HeadlessChromium:
         if self.profile:
             shutil.rmtree(self.profile, ignore_errors=True)
 
-    def open(self, url: str, full_page: bool = True, clip_height: int | None = None) -> PageReport:
-        """Load `url` in the first tab, wait for `load`, probe the DOM, take a PNG screenshot."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                targets = httpx.get(f"http://127.0.0.1:{self.port}/json/list", timeout=2).json()
-                page = next(t for t in targets if t["type"] == "page")
-                break
-            except (httpx.HTTPError, StopIteration):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout) as ws:
-            return _Session(ws, self.timeout).load(url, self.width, self.height, full_page, clip_height)
+    def open(self, url: str, full_page: bool = True, clip_height: int | None = None,
+             wait_for: str | None = None) -> PageReport:
+        """Load `url` in the first tab, wait for `load` (and for the `wait_for` CSS selector, for
+        pages that render with script), probe the DOM, take a PNG screenshot."""
+        # A new tab for every page: the Log domain replays earlier entries to a reused one.
+        devtools = f"http://127.0.0.1:{self.port}/json"
+        tab = httpx.put(f"{devtools}/new?about:blank", timeout=self.timeout).json()
+        try:
+            with connect(tab["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout) as ws:
+                return _Session(ws, self.timeout).load(url, self.width, self.height, full_page, clip_height, wait_for)
+        finally:
+            httpx.get(f"{devtools}/close/{tab['id']}", timeout=self.timeout)
 
 
 class _Session:
@@ -141,13 +140,26 @@ class _Session:
             if msg.get("method") == event:
                 return
 
-    def load(self, url: str, width: int, height: int, full_page: bool, clip_height: int | None) -> PageReport:
+    def evaluate(self, expression: str) -> Any:
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def load(self, url: str, width: int, height: int, full_page: bool, clip_height: int | None,
+             wait_for: str | None = None) -> PageReport:
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
         self.call("Page.navigate", url=url)
         self.wait_for("Page.loadEventFired")
-        probe = self.call("Runtime.evaluate", expression=_PAGE_PROBE, returnByValue=True)["result"]["value"]
+        selector_text = None
+        if wait_for:
+            deadline = time.monotonic() + self.timeout
+            query = f"(e => e && e.textContent)(document.querySelector({json.dumps(wait_for)}))"
+            while (selector_text := self.evaluate(query)) is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{wait_for!r} never appeared on {url}")
+                time.sleep(0.05)
+            selector_text = selector_text.replace("\u200b", "").strip()
+        probe = self.evaluate(_PAGE_PROBE)
         if full_page:
             self.call("Emulation.setDeviceMetricsOverride", width=width, height=int(probe["pageHeight"]),
                       deviceScaleFactor=1, mobile=False)
@@ -155,7 +167,7 @@ class _Session:
         if clip_height:  # the top of the page only (a smaller PNG to look at or commit)
             clip = {"clip": {"x": 0, "y": 0, "width": width, "height": clip_height, "scale": 1}}
         shot = self.call("Page.captureScreenshot", format="png", **clip)
-        return PageReport(probe, _console_errors(self.events), base64.b64decode(shot["data"]))
+        return PageReport(probe, _console_errors(self.events), base64.b64decode(shot["data"]), selector_text)
 
 
 def _console_errors(events: list[dict]) -> list[str]:

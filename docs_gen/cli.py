@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files under --out are stale")
     p.add_argument("--fidelity", type=Path, metavar="PAGE",
                    help="also check that every fact of the published page (a text file) appears in the Markdown")
+    p.add_argument("--screenshot", type=Path, metavar="PNG",
+                   help="also save a PNG of the HTML page as headless Chromium shows it (top of the page)")
+    p.add_argument("--screenshot-height", type=int, default=3300, help="height of that PNG in pixels (width 1280)")
     args = p.parse_args(argv)
 
     generated = render_all(load_contract(args.spec))
@@ -57,6 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         report = check_page(published_facts(args.fidelity.read_text(encoding="utf-8")), markdown)
         print(report.summary())
         status = status or (0 if report.ok else 1)
+    if args.screenshot:
+        from docs_gen.browser import HeadlessChromium
+
+        html = args.out / next(n for n in generated if n.endswith(".html"))
+        with HeadlessChromium(width=1280, height=args.screenshot_height) as browser:
+            shot = browser.open(html.resolve().as_uri(), full_page=False, clip_height=args.screenshot_height)
+        for error in shot.console_errors:
+            print(f"console error: {error}", file=sys.stderr)
+        args.screenshot.write_bytes(shot.screenshot)
+        print(f"wrote {args.screenshot}")
+        status = status or (1 if shot.console_errors else 0)
     return status
 
 

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-node-tools.sh
+bash scripts/setup-chromium.sh
 .venv/bin/python -m pytest -q -n 2 "$@"
