@@ -1,0 +1,61 @@
+"""The generated HTML page in headless Chromium: title and errors table on screen, no console
+errors, no external resources. And Swagger UI, served by the mock, renders the operation."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from contract import CONTRACT
+from docs_gen.browser import HeadlessChromium, chromium_path, png_size
+from docs_gen.paths import DOCS_DIR, PAGE_NAME
+
+PAGE = DOCS_DIR / f"{PAGE_NAME}.html"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if chromium_path() is None:
+        reason = "chromium is not installed: run scripts/setup-chromium.sh (scripts/test.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with HeadlessChromium(width=1280, height=2000) as b:
+        yield b
+
+
+def test_page_shows_title_and_errors_table_without_console_errors(browser, tmp_path):
+    report = browser.open(PAGE.as_uri())  # file://: readable without a server
+    probe = report.probe
+    (tmp_path / "screenshot.png").write_bytes(report.screenshot)
+
+    assert report.console_errors == []
+    assert probe["externalResources"] == []
+    title = f"{CONTRACT.method.upper()} {CONTRACT.route}"
+    assert probe["h1"] == title
+    assert probe["title"].startswith(title)
+    rows = [(int(r[0]), r[1]) for r in probe["errorsRows"]]
+    assert rows == [(s, CONTRACT.code_for_status(s)) for s in CONTRACT.error_statuses]
+
+    # Both are laid out (non-zero boxes) inside the full-page screenshot.
+    width, height = png_size(report.screenshot)
+    assert width == 1280
+    for box in (probe["h1Box"], probe["errorsTableBox"]):
+        assert box["width"] > 0 and box["height"] > 0
+        assert 0 <= box["top"] < box["bottom"] <= height
+
+
+def test_console_errors_are_caught(browser, tmp_path):
+    """The detector itself: a page that logs an error and loads a missing file is reported."""
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><title>t</title><h1>x</h1><img src="missing.png">'
+                    '<script>console.error("boom")</script>')
+    errors = browser.open(page.as_uri()).console_errors
+    assert any("boom" in e for e in errors), errors
+    assert any("missing.png" in e for e in errors), errors
+
+
+def test_swagger_ui_renders_the_operation(browser, base_url):
+    report = browser.open(base_url + "/ui/", full_page=False, wait_for=".opblock-summary-path")
+    assert report.console_errors == []
+    assert report.selector_text == CONTRACT.route
