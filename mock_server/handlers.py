@@ -7,6 +7,7 @@ from connexion.lifecycle import ConnexionResponse
 
 from contract import CONTRACT
 from mock_server.domain import Domain, Outcome
+from mock_server.errors import ApiError
 from mock_server.request_context import current
 
 
@@ -20,6 +21,8 @@ class ApiHandlers:
         ctx = current()
         caller = token_info["caller"]
         idempotency_key = ctx["idempotencyKey"]
+        if ctx.get("idempotencyKeyRepeated"):  # which key would it be? A 400, before any budget or state
+            raise ApiError("VALIDATION", f"Send at most one {CONTRACT.idempotency_header} header.")
         outcome = self.domain.revoke(caller, socialAccountId, idempotency_key, ctx["requestId"])
         return render(outcome)
 

@@ -42,6 +42,7 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         idem = headers.get(_IDEMPOTENCY)
         ctx["idempotencyKey"] = idem.decode("latin-1") if idem is not None else None
+        ctx["idempotencyKeyRepeated"] = sum(1 for k, _ in scope.get("headers") or [] if k == _IDEMPOTENCY) > 1
         is_api = path.startswith(API_PREFIX)
 
         if path.startswith(CONTROL_PREFIX):

@@ -18,7 +18,9 @@ def security_handler_for(domain: Domain) -> type[BearerSecurityHandler]:
 
             async def verify(request):
                 ctx = current()
-                caller = domain.authenticate(request.headers.get("Authorization"))
+                # A repeated Authorization header is ambiguous (which key is it?): invalid, 401.
+                values = request.headers.getlist("Authorization")
+                caller = domain.authenticate(values[0] if len(values) == 1 else None)
                 ctx["keyId"], ctx["keyHint"] = caller.key_id, caller.key_hint
                 domain.authorize(caller, scopes)
                 return {"sub": caller.key_id, "caller": caller}

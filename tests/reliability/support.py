@@ -267,10 +267,16 @@ def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: 
 
 
 # -- raw HTTP for what clients (and fuzzers) rarely send --------------------------------------
-def raw_exchange(port: int, data: bytes, *, timeout: float = REQUEST_TIMEOUT) -> bytes:
-    """Send bytes on a fresh loopback connection; read until the server closes it."""
+def raw_exchange(port: int, data: bytes, *, timeout: float = REQUEST_TIMEOUT, half_close: bool = False) -> bytes:
+    """Send bytes on a fresh loopback connection; read until the server closes it.
+
+    `half_close`: shut our sending side after the bytes, for requests that promise more than
+    they send (the server cannot know they never will, so without it, it rightly waits).
+    """
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         chunks = []
         while True:
             try:

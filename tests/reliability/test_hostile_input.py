@@ -1,0 +1,160 @@
+"""What fuzzers rarely send: huge ids, raw unicode and NUL in the path, a 100 KB Authorization
+header, repeated headers, invalid UTF-8, slow and vanishing clients.
+
+Each must get a 4xx envelope or a clean connection close (see `support.classify_hostile`),
+never a 5xx, a hang or a dead server. Every case is followed by a well-formed request.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+
+from contract import CONTRACT
+
+from .support import (NOT_FOUND, OK, REQUEST_TIMEOUT, assert_alive, classify_hostile, make_tenant,
+                      parse_response, raw_exchange, raw_request, revoke)
+
+PATH = CONTRACT.route.split("{", 1)[0].encode()   # b"/v1/social-accounts/"
+IDEM = CONTRACT.idempotency_header.encode()
+VALIDATION = CONTRACT.status_for_code("VALIDATION")
+UNAUTHENTICATED = CONTRACT.status_for_code("UNAUTHENTICATED")
+
+
+@pytest.fixture(scope="module")
+def tenant(multi_mock):
+    from mock_server.control_client import ControlClient
+    with ControlClient(multi_mock.base_url) as control:
+        return make_tenant(control, 6, queued_for=lambda i: 2, name="hostile")
+
+
+def _auth(secret: str) -> bytes:
+    return b"Authorization: Bearer " + secret.encode()
+
+
+HALF_CLOSED = {"body shorter than its Content-Length", "chunked body never finished"}
+
+
+def hostile_cases(secret: str, account: str) -> dict[str, tuple[bytes, int | None]]:
+    """name -> (raw request, the status the app must answer, or None: any clean rejection)."""
+    ok_path = PATH + account.encode()
+    a = _auth(secret)
+    return {
+        "10 KB id": (raw_request(PATH + b"sa_" + b"a" * 10240, [a]), VALIDATION),
+        "10 KB uuid-ish id": (raw_request(PATH + b"sa_" + b"0" * 10240 + b"-0000", [a]), VALIDATION),
+        "100 KB id": (raw_request(PATH + b"sa_" + b"a" * 102400, [a]), None),
+        "raw unicode in path": (raw_request(PATH + "sa_é€😀".encode(), [a]), None),
+        "percent-encoded unicode": (raw_request(PATH + b"sa_%C3%A9%E2%82%AC%F0%9F%98%80", [a]), VALIDATION),
+        "percent-encoded NUL": (raw_request(PATH + b"sa_%00", [a]), VALIDATION),
+        "NUL after a real id": (raw_request(ok_path + b"%00", [a]), VALIDATION),
+        "percent-encoded slash": (raw_request(PATH + b"sa_..%2F..%2F_mock%2Freset", [a]), None),
+        "invalid UTF-8 percent-encoded": (raw_request(PATH + b"sa_%ff%fe%80", [a]), VALIDATION),
+        "invalid UTF-8 raw in path": (raw_request(PATH + b"sa_\xff\xfe", [a]), None),
+        "100 KB Authorization": (raw_request(ok_path, [b"Authorization: Bearer " + b"x" * 102400]), UNAUTHENTICATED),
+        "100 KB Authorization, real key first": (raw_request(ok_path, [a + b"x" * 102400]), UNAUTHENTICATED),
+        "invalid UTF-8 Authorization": (raw_request(ok_path, [b"Authorization: Bearer lp_\xff\xfe\x80"]), UNAUTHENTICATED),
+        "repeated Authorization, valid first": (raw_request(ok_path, [a, b"Authorization: Bearer lp_nope"]), UNAUTHENTICATED),
+        "repeated Authorization, valid last": (raw_request(ok_path, [b"Authorization: Bearer lp_nope", a]), UNAUTHENTICATED),
+        "repeated Authorization, both valid": (raw_request(ok_path, [a, a]), UNAUTHENTICATED),
+        "repeated Idempotency-Key": (raw_request(ok_path, [a, IDEM + b": one", IDEM + b": two"]), VALIDATION),
+        "invalid UTF-8 Idempotency-Key": (raw_request(ok_path, [a, IDEM + b": \xff\xfe"]), VALIDATION),
+        "300-character Idempotency-Key": (raw_request(ok_path, [a, IDEM + b": " + b"k" * 300]), VALIDATION),
+        "NUL byte in a header": (raw_request(ok_path, [a, b"X-Evil: a\x00b"]), None),
+        "header without a colon": (raw_request(ok_path, [a, b"NoColonHere"]), None),
+        "request line garbage": (b"\x00\x01\x02 garbage\r\n\r\n", None),
+        "HTTP/0.9-ish": (b"DELETE " + ok_path + b"\r\n\r\n", None),
+        "unknown method": (raw_request(ok_path, [a], method=b"BREW"), None),
+        "chunked garbage": (raw_request(ok_path, [a, b"Transfer-Encoding: chunked"]) + b"zz\r\nxx\r\n", None),
+        "body shorter than its Content-Length": (
+            raw_request(ok_path, [a, b"Content-Type: application/json", b"Content-Length: 5"]) + b"{", None),
+        "chunked body never finished": (
+            raw_request(ok_path, [a, b"Content-Type: application/json", b"Transfer-Encoding: chunked"]) + b"5\r\n{", None),
+        "200 headers": (raw_request(PATH + f"sa_{uuid.uuid4()}".encode(),
+                                    [a] + [b"X-H%d: %d" % (i, i) for i in range(200)]), NOT_FOUND),
+    }
+
+
+def test_hostile_requests_get_envelopes_or_clean_closes(multi_mock, multi_control, tenant):
+    account = tenant.accounts[0]
+    before = multi_control.account(account)
+    outcomes = Counter()
+    for name, (data, expected) in hostile_cases(tenant.secret, account).items():
+        raw = raw_exchange(multi_mock.port, data, half_close=name in HALF_CLOSED)
+        try:
+            kind = classify_hostile(raw)
+            if expected is not None:
+                assert kind == "envelope" and parse_response(raw).status == expected, raw[:300]
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+        outcomes[kind] += 1
+        assert_alive(multi_mock.base_url, tenant.secret)
+    print(f"\nhostile: {sum(outcomes.values())} cases, {dict(outcomes)}, 0 5xx")
+    # None of it revoked the account it named (only well-formed, single-key requests may).
+    after = multi_control.account(account)
+    assert (after["status"], after["postCounts"]) == (before["status"], before["postCounts"])
+    assert multi_control.integrity()["ok"]
+
+
+def test_slow_clients_do_not_block_others(multi_mock, tenant):
+    """Eight clients dribble a request a few bytes at a time while others are served; then each
+    slow client gets its own answer."""
+    accounts = tenant.accounts[1:]
+    slow_target = f"sa_{uuid.uuid4()}"   # nobody's: a 404 envelope at the end
+    request = raw_request(PATH + slow_target.encode(), [_auth(tenant.secret)])
+    answers: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def slow_client():
+        try:
+            with socket.create_connection(("127.0.0.1", multi_mock.port), timeout=REQUEST_TIMEOUT) as s:
+                for i in range(0, len(request), 8):
+                    s.sendall(request[i:i + 8])
+                    time.sleep(0.05)  # pacing only; nothing asserts on time
+                chunks = []
+                while chunk := s.recv(65536):
+                    chunks.append(chunk)
+                answers.append(b"".join(chunks))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    slow = [threading.Thread(target=slow_client, daemon=True) for _ in range(8)]
+    for t in slow:
+        t.start()
+    # Meanwhile, normal clients get through: revoke the other accounts, once each.
+    with httpx.Client(base_url=multi_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
+        results = [revoke(http, tenant.secret, a) for a in accounts]
+        stalled_alive = any(t.is_alive() for t in slow)
+    for t in slow:
+        t.join(REQUEST_TIMEOUT * 2)
+    assert not errors and not any(t.is_alive() for t in slow)
+    assert [r.status for r in results] == [OK] * len(accounts)
+    assert stalled_alive, "the slow clients were done before the others ran: nothing was tested"
+    assert len(answers) == 8
+    for raw in answers:
+        resp = parse_response(raw)
+        assert classify_hostile(raw) == "envelope" and resp.status == NOT_FOUND
+
+
+def test_stalled_and_vanishing_clients(multi_mock, tenant):
+    """Half a request left hanging, and clients that hang up right after sending: the server
+    serves others meanwhile and afterwards."""
+    stalled = []
+    for _ in range(16):
+        s = socket.create_connection(("127.0.0.1", multi_mock.port), timeout=REQUEST_TIMEOUT)
+        s.sendall(b"DELETE " + PATH + b"sa_")  # never finished
+        stalled.append(s)
+    try:
+        for _ in range(30):  # send a full request, then vanish without reading
+            with socket.create_connection(("127.0.0.1", multi_mock.port), timeout=REQUEST_TIMEOUT) as s:
+                s.sendall(raw_request(PATH + f"sa_{uuid.uuid4()}".encode(), [_auth(tenant.secret)]))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+        assert_alive(multi_mock.base_url, tenant.secret)
+    finally:
+        for s in stalled:
+            s.close()
+    assert_alive(multi_mock.base_url, tenant.secret)
