@@ -143,16 +143,20 @@ class LayersMock:
         return self._http.request(CONTRACT.method.upper(), CONTRACT.path_for(account_id), headers=headers)
 
     # -- the control plane -----------------------------------------------------------------
+    def _skip_without_mock(self) -> None:
+        pytest.skip(f"needs the mock's control plane; running against {self.base_url}")
+
     @property
     def control(self):
         """The mock's `ControlClient`, for anything the helpers below do not cover."""
         if self._control is None:
-            pytest.skip(f"needs the mock's control plane; running against {self.base_url}")
+            self._skip_without_mock()
         return self._control
 
     def _world(self) -> _WorldKeys:
+        """The default world's keys and organizations (they exist only on the mock)."""
         if self._keys is None:
-            pytest.skip(f"needs the mock's default world; running against {self.base_url}")
+            self._skip_without_mock()
         return self._keys
 
     def create_account(self, *, queued: int = 0, published: int = 0, leased: bool = False,
