@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=float(_env("LAYERS_TIMEOUT", "15")),
                    help="per-request timeout in seconds [LAYERS_TIMEOUT]")
     p.add_argument("--no-fuzz", action="store_true", help="skip the generated (schemathesis) phase")
+    p.add_argument("--only", default=_env("LAYERS_ONLY", ""),
+                   help="comma-separated scenario names to run (default: all) [LAYERS_ONLY]")
     return p
 
 
@@ -70,6 +72,10 @@ def _build_target(args) -> Target:
         raise UsageError("--base-url (or LAYERS_BASE_URL) is required")
     if not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url {args.base_url!r} is not an http(s) URL")
+    from conformance.scenarios import SCENARIOS
+    unknown = set(filter(None, args.only.split(","))) - {sc.name for sc in SCENARIOS}
+    if unknown:
+        raise UsageError(f"--only: no such scenario {', '.join(sorted(unknown))}")
     if args.mock_control:
         if args.accounts:
             raise UsageError("--accounts and --mock-control exclude each other: the mock run provisions its own")
@@ -101,7 +107,8 @@ def run(args, results: Results, progress) -> tuple[int, str | None]:
             return EXIT_CANNOT_RUN, "the --api-key was rejected with 401: give a valid key"
         if not args.no_fuzz:
             run_fuzz(client, target.api_key, results, examples=args.examples, seed=args.seed, progress=progress)
-        run_scenarios(Context(client, target, results, Options(args.strict, args.burst, args.burst_limit)), progress)
+        run_scenarios(Context(client, target, results, Options(args.strict, args.burst, args.burst_limit,
+                                                                 frozenset(filter(None, args.only.split(","))))), progress)
     except TargetUnreachable as exc:
         return EXIT_CANNOT_RUN, f"target unreachable: {exc}"
     except (RequestBudgetExhausted, WaitTooLong) as exc:

@@ -2,8 +2,8 @@
 
 Requests go out through the kit's PoliteClient (bounded, Retry-After honoured, every response
 judged by the spec-derived checks) and are then validated with schemathesis' own built-in
-checks. Positive cases only ever name random, well-formed ids: the chance that one names a real
-account is nil, so this phase revokes nothing.
+checks. Generated cases only ever name random ids (see `_only_unknown_accounts`), so this phase
+revokes nothing.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from schemathesis.specs.openapi import checks as st_checks
 from contract import CONTRACT
 from conformance.client import PoliteClient, RequestBudgetExhausted, TargetUnreachable
 from conformance.results import Results
+from conformance.target import unknown_account_id
 
 # schemathesis' built-in response checks. Checks that send requests of their own
 # (ignored_auth, use_after_free, unsupported_method, ...) are left out: those requests would
@@ -33,6 +34,18 @@ def _operation():
     return schema[CONTRACT.route][CONTRACT.method]
 
 
+def _only_unknown_accounts(case) -> None:
+    """Swap any well-formed account id for a fresh random one.
+
+    Generation draws the spec's own examples, and the example id may name a real account (it
+    does in the mock's default world): a positive case, or a negative one whose only invalid
+    part is a header, would then revoke it. A random id keeps the case exactly as valid."""
+    name = CONTRACT.path_parameter["name"]
+    value = (case.path_parameters or {}).get(name)
+    if isinstance(value, str) and CONTRACT.account_id_pattern.match(value):
+        case.path_parameters[name] = unknown_account_id()
+
+
 def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: int, seed: int | None,
              progress) -> None:
     operation = _operation()
@@ -43,6 +56,7 @@ def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: 
         def one_case(case):
             if stopped:
                 return
+            _only_unknown_accounts(case)
             kwargs = case.as_transport_kwargs(base_url=client.base_url,
                                               headers={"Authorization": f"Bearer {api_key}"})
             label = f"generated {case.meta.generation.mode.value if case.meta else 'schemathesis'} case"

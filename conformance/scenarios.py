@@ -35,6 +35,7 @@ class Options:
     strict: bool = False
     burst: bool = False
     burst_limit: int = 200
+    only: frozenset[str] = frozenset()  # scenario names to run; empty: all
 
 
 class Context:
@@ -339,7 +340,7 @@ def strict_order(ctx: Context) -> None:
 
 def run_scenarios(ctx: Context, progress) -> None:
     for sc in SCENARIOS:
-        if sc.strict and not ctx.options.strict:
+        if (sc.strict and not ctx.options.strict) or (ctx.options.only and sc.name not in ctx.options.only):
             continue
         reason = sc.needs(ctx)
         label = f"{sc.name}{' (strict)' if sc.strict else ''}"
