@@ -19,6 +19,7 @@ from mock_server import errors, world
 from mock_server.clock import Clock
 from mock_server.control import ControlHandlers
 from mock_server.domain import Domain
+from mock_server.fastpath import RevokeFastPath
 from mock_server.handlers import ApiHandlers
 from mock_server.middleware import CONTROL_PREFIX, RequestContextMiddleware
 from mock_server.security import security_handler_for
@@ -54,6 +55,9 @@ def create_app(state_path: str, *, validate_responses: bool = True, admin_token:
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        store=store, clock=clock, admin_token=admin_token)
+    # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
+    app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       domain=domain, validate_responses=validate_responses)
     app.state_store = store  # for in-process tests and the CLI's banner
     return app
 
