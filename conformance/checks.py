@@ -16,7 +16,18 @@ import schemathesis
 from contract import CONTRACT
 
 _ENVELOPE = jsonschema.Draft4Validator(CONTRACT.envelope_schema)
-_SUCCESS = jsonschema.Draft4Validator(CONTRACT.success_schema)
+
+
+def open_success_schema(schema: dict) -> dict:
+    """The 200 schema without `additionalProperties: false`.
+
+    The page shows five fields; that no sixth may ever appear is this project's decision 13,
+    not a documented promise, so only `--strict` holds an implementation to it."""
+    return {k: v for k, v in schema.items() if k != "additionalProperties"}
+
+
+_SUCCESS = jsonschema.Draft4Validator(open_success_schema(CONTRACT.success_schema))
+_SUCCESS_CLOSED = jsonschema.Draft4Validator(CONTRACT.success_schema)
 _INTEGER_SECONDS = re.compile(r"^\d+$")
 _REQUEST_ID_PREFIX = CONTRACT.request_id_pattern.pattern.lstrip("^").split("[", 1)[0]  # "req_"
 
@@ -142,6 +153,16 @@ def success_body_shape(ctx, response, case):
     return True
 
 
+@schemathesis.check
+def strict_success_fields_exactly_documented(ctx, response, case):
+    """Strict (decision 13): the 200 body carries the documented fields and no others."""
+    if response.status_code != CONTRACT.success_status:
+        return None
+    errors = list(_SUCCESS_CLOSED.iter_errors(_json(response)))
+    assert not errors, f"decision 13: 200 body has fields beyond the documented ones: {errors[0].message}"
+    return True
+
+
 RESPONSE_CHECKS = [
     json_content_type,
     error_envelope_shape,
@@ -153,3 +174,6 @@ RESPONSE_CHECKS = [
     success_body_shape,
 ]
 """Run on every response the kit receives, in every phase."""
+
+STRICT_RESPONSE_CHECKS = [strict_success_fields_exactly_documented]
+"""Run on every response too, but only under --strict: this project's decisions."""

@@ -97,7 +97,7 @@ def run(args, results: Results, progress) -> tuple[int, str | None]:
     secrets = {k: env for k, env in ((args.api_key, "LAYERS_API_KEY"), (args.read_only_key, "LAYERS_READ_ONLY_KEY")) if k}
     waiter = MockClockWaiter(target.control) if target.mock else RealWaiter(args.max_wait)
     client = PoliteClient(target.base_url, results, waiter, max_requests=args.max_requests, secrets=secrets,
-                          timeout=args.timeout, progress=progress)
+                          timeout=args.timeout, progress=progress, strict=args.strict)
     mode = "mock (provisioned through /_mock)" if target.mock else "external"
     progress(f"layers-conformance: target {target.base_url} [{mode}], {len(target.accounts)} account(s) to revoke,"
              f" strict={'on' if args.strict else 'off'}, max {args.max_requests} requests")
@@ -106,7 +106,8 @@ def run(args, results: Results, progress) -> tuple[int, str | None]:
         if probe.status == 401:
             return EXIT_CANNOT_RUN, "the --api-key was rejected with 401: give a valid key"
         if not args.no_fuzz:
-            run_fuzz(client, target.api_key, results, examples=args.examples, seed=args.seed, progress=progress)
+            run_fuzz(client, target.api_key, results, examples=args.examples, seed=args.seed, progress=progress,
+                     strict=args.strict)
         run_scenarios(Context(client, target, results, Options(args.strict, args.burst, args.burst_limit,
                                                                  frozenset(filter(None, args.only.split(","))))), progress)
     except TargetUnreachable as exc:

@@ -14,7 +14,7 @@ import httpx
 import schemathesis
 
 from contract import CONTRACT
-from conformance.checks import RESPONSE_CHECKS
+from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS
 from conformance.exchange import Exchange
 from conformance.results import Results
 
@@ -30,17 +30,18 @@ class TargetUnreachable(Exception):
     pass
 
 
-def judge(exchange: Exchange, results: Results) -> None:
+def judge(exchange: Exchange, results: Results, strict: bool = False) -> None:
     """Run every response check on one exchange and record the outcome per check."""
     response = schemathesis.Response.from_any(exchange.response)
-    for check in RESPONSE_CHECKS:
+    checks = [(c, False) for c in RESPONSE_CHECKS] + [(c, True) for c in STRICT_RESPONSE_CHECKS if strict]
+    for check, is_strict in checks:
         try:
             applied = check(None, response, None)
         except AssertionError as exc:
-            results.failed(check.__name__, "check", f"{exchange.label}: {exc}", exchange)
+            results.failed(check.__name__, "check", f"{exchange.label}: {exc}", exchange, strict=is_strict)
         else:
             if applied:
-                results.passed(check.__name__, "check")
+                results.passed(check.__name__, "check", strict=is_strict)
 
 
 def retry_after_seconds(response: httpx.Response) -> int | None:
@@ -50,12 +51,13 @@ def retry_after_seconds(response: httpx.Response) -> int | None:
 
 class PoliteClient:
     def __init__(self, base_url: str, results: Results, waiter, *, max_requests: int,
-                 secrets: dict[str, str], timeout: float = 15.0, progress=None):
+                 secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False):
         self.base_url = base_url.rstrip("/")
         self.results = results
         self.waiter = waiter
         self.max_requests = max_requests
         self.secrets = secrets
+        self.strict = strict
         self.http = httpx.Client(timeout=timeout)
         self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
@@ -97,5 +99,5 @@ class PoliteClient:
             raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
         exchange = Exchange(method, url, dict(headers), response, label, self.secrets)
         self.results.saw(response.status_code)
-        judge(exchange, self.results)
+        judge(exchange, self.results, self.strict)
         return exchange

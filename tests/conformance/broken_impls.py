@@ -293,11 +293,13 @@ async def returns_other_id(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("success_with_extra_field", "the 200 body has exactly the documented fields", "success_body_shape")
-async def extra_field(p: Proxy, req: Request) -> Reply:
+@bug("success_without_disconnected_at", "the 200 body carries disconnectedAt", "success_body_shape")
+async def no_disconnected_at(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
-        return reply.with_json({**reply.data, "deleted": True})
+        data = reply.data
+        data.pop("disconnectedAt", None)
+        return reply.with_json(data)
     return reply
 
 
@@ -331,6 +333,15 @@ async def replay_not_marked(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.headers.pop(CONTRACT.replay_header.lower(), None) is not None:
         reply.headers["x-request-id"] = "req_" + uuid.uuid4().hex[:26].upper()
+    return reply
+
+
+@bug("success_with_extra_field", "decision 13: the 200 body has exactly the documented fields",
+     "strict_success_fields_exactly_documented", kit_args=["--strict"])
+async def extra_field(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200:
+        return reply.with_json({**reply.data, "deleted": True})
     return reply
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance import cli
 from contract import CONTRACT
 from mock_server.launcher import free_port
 
@@ -97,20 +98,33 @@ def test_without_accounts_nothing_is_revoked(kit_control, kit_mock, keys, defaul
 
 @pytest.mark.parametrize("args, says", [
     (["--api-key", "k"], "--base-url"),
-    (["--base-url", "http://127.0.0.1:{port}", "--api-key", "k"], "unreachable"),
     (["--base-url", "{mock}", "--api-key", "k", "--accounts", "{bad_json}"], "not valid JSON"),
     (["--base-url", "{mock}", "--api-key", "k", "--accounts", "{bad_shape}"], "socialAccountId"),
     (["--base-url", "{mock}", "--api-key", "lp_not_a_key"], "rejected with 401"),
+    (["--base-url", "{mock}", "--api-key", "k", "--only", "no_such_scenario"], "no such scenario"),
     (["--base-url", "{mock}", "--max-requests", "many"], "bad arguments"),
 ])
-def test_a_run_that_cannot_be_made_exits_2(args, says, kit_mock, tmp_path):
+def test_a_run_that_cannot_be_made_exits_2(args, says, kit_mock, tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "shape.json").write_text(json.dumps({"accounts": [{"socialAccountId": "acct-1", "queuedPosts": 1}]}))
-    subs = {"port": free_port(), "mock": kit_mock.base_url, "bad_json": tmp_path / "bad.json",
-            "bad_shape": tmp_path / "shape.json"}
-    proc = kit_process([a.format(**subs) for a in args])
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert says in proc.stdout + proc.stderr
+    subs = {"mock": kit_mock.base_url, "bad_json": tmp_path / "bad.json", "bad_shape": tmp_path / "shape.json"}
+    try:
+        code = cli.main([a.format(**subs) for a in args])
+    except SystemExit as exc:  # argparse's own exit
+        code = exc.code
+    out = capsys.readouterr()
+    assert code == 2, out.out + out.err
+    assert says in out.out + out.err
+
+
+def test_unreachable_target_exits_2_and_says_so(tmp_path):
+    junit = tmp_path / "junit.xml"
+    proc = kit_process(["--base-url", f"http://127.0.0.1:{free_port()}", "--api-key", "k",
+                        "--junit-xml", str(junit)])
+    assert proc.returncode == 2
+    assert "target unreachable" in proc.stderr
+    errors = list(ET.parse(junit).getroot().iter("error"))
+    assert errors and "unreachable" in errors[0].get("message")
 
 
 def test_request_bound_is_honoured(kit, kit_mock, keys):
