@@ -355,3 +355,56 @@ def assert_alive(base_url: str, secret: str) -> None:
     assert r.status_code == NOT_FOUND, r.text
     assert r.json()["error"]["code"] == CONTRACT.code_for_status(NOT_FOUND)
     assert r.json()["error"]["requestId"] == r.headers[CONTRACT.request_id_header]
+
+
+# -- schemathesis against the running mock ----------------------------------------------------
+SCHEMATHESIS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "schemathesis"
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+
+def run_schemathesis(base_url: str, secret: str, accounts: list[str], *, seed: int, max_examples: int,
+                     workdir: Path, timeout: float = 600.0) -> dict:
+    """One `schemathesis run --checks all -m all` (positive and negative cases) over the spec,
+    with a valid key, against the live mock; some ids drawn from `accounts` so that 200, 404
+    after revoke and 409 are reached. Returns the case, mode and status counts from its NDJSON
+    events, the failures and errors from its JSON report, and its exit code."""
+    import subprocess
+    import sys
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / f"schemathesis-{seed}.toml"
+    config.write_text(
+        "[dictionaries.known_accounts]\n"
+        f"values = {json.dumps(accounts)}\n"
+        "[parameters]\n"
+        '"path.socialAccountId" = { dictionary = "known_accounts", probability = 0.3 }\n')
+    report, events = workdir / f"run-{seed}.json", workdir / f"run-{seed}.ndjson"
+    exe = str(SCHEMATHESIS) if SCHEMATHESIS.exists() else None
+    cmd = ([exe] if exe else [sys.executable, "-m", "schemathesis.cli"]) + [
+        "--config-file", str(config), "run", str(SPEC), "--url", base_url,
+        "-H", f"Authorization: Bearer {secret}", "--checks", "all", "-m", "all",
+        "-n", str(max_examples), "--seed", str(seed), "-w", "1", "--request-timeout", str(REQUEST_TIMEOUT),
+        "--continue-on-failure", "--report", "json,ndjson",
+        "--report-json-path", str(report), "--report-ndjson-path", str(events)]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    summary = json.loads(report.read_text())
+    modes: dict[str, int] = {}
+    statuses: dict[int | None, int] = {}
+    cases = 0
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        if "ScenarioFinished" not in event:
+            continue
+        recorder = event["ScenarioFinished"]["recorder"]
+        for case_id, case in recorder["cases"].items():
+            cases += 1
+            mode = case["value"]["meta"]["generation"]["mode"]
+            modes[mode] = modes.get(mode, 0) + 1
+            interaction = recorder["interactions"].get(case_id) or {}
+            status = (interaction.get("response") or {}).get("status_code")
+            statuses[status] = statuses.get(status, 0) + 1
+    return {"seed": seed, "exit_code": proc.returncode, "generated": summary["test_cases"]["generated"],
+            "cases": cases, "modes": modes, "statuses": dict(sorted(statuses.items(), key=lambda kv: str(kv[0]))),
+            "failures": summary["failures"], "errors": summary["errors"],
+            "output_tail": proc.stdout[-3000:] + proc.stderr[-2000:]}
