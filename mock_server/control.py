@@ -33,6 +33,13 @@ def _post_view(row) -> dict:
             "scheduledFor": row["scheduled_for"], "canceledAt": row["canceled_at"], "cancelReason": row["cancel_reason"]}
 
 
+def _json_body(body) -> dict:
+    """A call with no body at all gets the schema's default, which Connexion hands over unparsed."""
+    if isinstance(body, (bytes, str)):
+        return json.loads(body or "{}")
+    return body or {}
+
+
 def _bad(message: str) -> ApiError:
     return ApiError("VALIDATION", message)
 
@@ -49,14 +56,14 @@ class ControlHandlers:
         self.default_world = default_world
 
     # -- whole world ----------------------------------------------------------------------
-    def reset(self, body: dict | None = None):
+    async def reset(self, body: dict | bytes | None = None):
         self.store.clear()
-        which = (body or {}).get("world", "default")
+        which = _json_body(body).get("world", "default")
         if which == "default":
             world.load(self.store, self.default_world, self.clock.now())
-        return self.get_state()
+        return await self.get_state()
 
-    def load_fixture(self, body: dict):
+    async def load_fixture(self, body: dict):
         try:
             data = world.validate(body, "request body")
             loaded = world.load(self.store, data, self.clock.now())
@@ -64,7 +71,7 @@ class ControlHandlers:
             raise _bad(str(exc)) from None
         return loaded, 201
 
-    def get_state(self):
+    async def get_state(self):
         return {
             "counts": self.store.counts(),
             "organizations": [{"id": r["id"], "name": r["name"], "killed": bool(r["killed"])}
@@ -73,17 +80,17 @@ class ControlHandlers:
             "testAccounts": [{"socialAccountId": r["id"], "status": r["status"], "note": r["note"]}
                              for r in self.store.list_test_accounts()],
             "globalKillSwitch": self.store.get_setting("global_kill") == "1",
-            "faults": self.list_faults(),
+            "faults": await self.list_faults(),
             "clock": self.clock.describe(),
         }
 
     # -- things ---------------------------------------------------------------------------
-    def create_organization(self, body: dict):
+    async def create_organization(self, body: dict):
         with self.store.write():
             org = world.add_organization(self.store, {"name": "Test organization", **body})
         return org, 201
 
-    def create_key(self, body: dict):
+    async def create_key(self, body: dict):
         try:
             with self.store.write():
                 key = world.add_key(self.store, body)
@@ -93,7 +100,7 @@ class ControlHandlers:
             raise _bad("a key with this id or secret already exists") from None
         return key, 201
 
-    def set_budget(self, keyId: str, body: dict):
+    async def set_budget(self, keyId: str, body: dict):
         try:
             return self.domain.set_remaining_budget(keyId, body["remaining"])
         except KeyError:
@@ -101,7 +108,7 @@ class ControlHandlers:
         except ValueError as exc:
             raise _bad(str(exc)) from None
 
-    def create_account(self, body: dict):
+    async def create_account(self, body: dict):
         if "id" in body and not CONTRACT.account_id_pattern.match(body["id"]):
             raise _bad("id must be of the form sa_<uuid> (lower-case hex)")
         try:
@@ -115,7 +122,7 @@ class ControlHandlers:
                 "platform": account["platform"], "handle": account["handle"], "status": account["status"],
                 "leased": account["leased"], "posts": account["posts"]}, 201
 
-    def get_account(self, accountId: str, postLimit: int = 100):
+    async def get_account(self, accountId: str, postLimit: int = 100):
         row = self.store.account(accountId)
         if row is None:
             raise _missing("account", accountId)
@@ -124,7 +131,7 @@ class ControlHandlers:
         view["posts"] = [_post_view(p) for p in self.store.posts_of(accountId, limit=postLimit)]
         return view
 
-    def create_posts(self, body: dict):
+    async def create_posts(self, body: dict):
         if self.store.account(body["socialAccountId"]) is None:
             raise _missing("account", body["socialAccountId"])
         with self.store.write():
@@ -134,7 +141,7 @@ class ControlHandlers:
                 "created": len(ids)}, 201
 
     # -- breaking it ----------------------------------------------------------------------
-    def set_kill_switch(self, body: dict):
+    async def set_kill_switch(self, body: dict):
         scope, enabled, target = body["scope"], body["enabled"], body.get("target")
         if scope == "global":
             self.store.set_setting("global_kill", "1" if enabled else "0")
@@ -146,24 +153,24 @@ class ControlHandlers:
             raise _missing("organization", target)
         return {"scope": scope, "target": target, "enabled": enabled}
 
-    def arm_fault(self, body: dict | None = None):
-        body = body or {}
+    async def arm_fault(self, body: dict | bytes | None = None):
+        body = _json_body(body)
         step, count = body.get("step", "cancel_posts"), body.get("count", 1)
         fault_id = self.store.arm_fault(step, count, body.get("socialAccountId"))
         return {"id": fault_id, "step": step, "remaining": count, "socialAccountId": body.get("socialAccountId")}, 201
 
-    def list_faults(self):
+    async def list_faults(self):
         return [{"id": r["id"], "step": r["step"], "remaining": r["remaining"], "socialAccountId": r["account_id"]}
                 for r in self.store.list_faults()]
 
-    def clear_faults(self):
+    async def clear_faults(self):
         self.store.clear_faults()
         return {"faults": []}
 
-    def get_clock(self):
+    async def get_clock(self):
         return self.clock.describe()
 
-    def set_clock(self, body: dict):
+    async def set_clock(self, body: dict):
         try:
             now = parse_iso(body["now"]) if "now" in body else None
         except ValueError:
@@ -171,14 +178,14 @@ class ControlHandlers:
         return self.clock.set(now=now, advance=body.get("advanceSeconds"), frozen=body.get("frozen"))
 
     # -- looking at it --------------------------------------------------------------------
-    def get_journal(self, limit: int = 100, after: int = 0):
+    async def get_journal(self, limit: int = 100, after: int = 0):
         rows = self.store.journal(limit, after)
         return {"entries": [{"id": r["id"], "at": r["at"], "requestId": r["request_id"], "method": r["method"],
                              "path": r["path"], "status": r["status"], "keyId": r["key_id"],
                              "keyHint": r["key_hint"], "idempotencyKey": r["idempotency_key"], "code": r["code"]}
                             for r in rows]}
 
-    def get_integrity(self):
+    async def get_integrity(self):
         violations = self.store.integrity_violations()
         return {"ok": not violations, "violations": violations,
                 "revocations": len(self.store.revocations(limit=10**9)), "checkedAt": to_iso(self.clock.now())}

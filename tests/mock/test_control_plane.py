@@ -1,0 +1,18 @@
+"""The control plane as partners call it by hand (curl), not only through ControlClient."""
+from __future__ import annotations
+
+import httpx
+
+
+def test_bodyless_calls_use_the_documented_defaults(base_url, control):
+    reset = httpx.post(base_url + "/_mock/reset")
+    assert reset.status_code == 200 and reset.json()["counts"]["accounts"] > 0
+    fault = httpx.post(base_url + "/_mock/faults")
+    assert fault.status_code == 201 and fault.json()["step"] == "cancel_posts"
+
+
+def test_control_plane_errors_use_the_envelope(base_url, control):
+    missing = httpx.get(base_url + "/_mock/accounts/sa_00000000-0000-4000-8000-00000000dead")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
+    bad = httpx.put(base_url + "/_mock/kill-switches", json={"scope": "key", "enabled": True})
+    assert bad.status_code == 400 and "target" in bad.json()["error"]["message"]
