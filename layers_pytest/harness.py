@@ -10,6 +10,7 @@ Against a live target (`--layers-base-url`) only `base_url`, the keys, `url_for`
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from contract import CONTRACT
 from layers_pytest.target import Target
 
 
+@cache
 def _default_world() -> dict:
     from mock_server.world import DEFAULT_WORLD
     return json.loads(DEFAULT_WORLD.read_text())
@@ -227,7 +229,7 @@ class LayersMock:
     @property
     def sleep(self) -> ClockSleep:
         """A `time.sleep` replacement that advances the mock clock and records durations."""
-        self.control
+        self.control  # skips here, against a live target, rather than at the first call
         if self._sleep is None:
             self._sleep = ClockSleep(self)
         return self._sleep

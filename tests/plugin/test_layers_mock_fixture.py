@@ -25,7 +25,8 @@ def _assert_fresh_then_dirty(layers_mock):
     layers_mock.freeze_clock(at="2020-01-01T00:00:00Z")
     layers_mock.exhaust_budget()
     layers_mock.fail_next_revoke(count=5)
-    layers_mock.kill_switch("global")
+    for scope in CONTRACT.kill_switch_scopes:
+        layers_mock.kill_switch(scope)
 
 
 # Two tests that each check for a fresh world and then dirty it: whichever runs second fails
