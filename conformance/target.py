@@ -37,6 +37,7 @@ class Target:
     rate_limited_key: dict | None = None  # a budgeted (partner) key the 429 scenario exhausts
     kill_key: dict | None = None          # a key and organization the 503 scenario switches off
     kill_org_id: str | None = None
+    kill_accounts: list[Account] = field(default_factory=list)  # connected accounts of that organization
 
     @property
     def scenario_key(self) -> str:
@@ -99,6 +100,8 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None =
         limited = control.create_key(org["id"], [CONTRACT.required_scope], tier="partner", label="kit rate-limited")
         kill_org = control.create_organization(f"conformance {run} kill switch")
         kill_key = control.create_key(kill_org["id"], [CONTRACT.required_scope], tier="internal", label="kit kill")
+        kill_accounts = [control.create_account(kill_org["id"], posts=PROVISIONED_POSTS)
+                         for _ in CONTRACT.kill_switch_scopes]
         foreign_org = control.create_organization(f"conformance {run} foreign")
         foreign = control.create_account(foreign_org["id"], posts=PROVISIONED_POSTS)
         accounts = [control.create_account(org["id"], posts=PROVISIONED_POSTS) for _ in range(PROVISIONED_ACCOUNTS)]
@@ -116,4 +119,5 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None =
         rate_limited_key=limited,
         kill_key=kill_key,
         kill_org_id=kill_org["id"],
+        kill_accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in kill_accounts],
     )

@@ -12,7 +12,7 @@ from broken_impls import CATALOG
 
 # Fewer generated cases than the default: the catalog proves the checks and scenarios, and
 # every intended check is exercised by the deterministic part of the run.
-FAST = ["--mock-control", "--examples", "8"]
+FAST = ["--mock-control", "--examples", "3"]
 
 
 def test_catalog_is_large_enough():
