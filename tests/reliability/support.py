@@ -254,6 +254,10 @@ def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: 
                     assert r.body["canceledScheduledPosts"] == tenant.queued[r.account]
             final = control.integrity()
             assert final["ok"], final
+            # The request journal is written after a response leaves (not in the revoke's
+            # transaction), so a kill in between may drop a line: counted, not asserted.
+            journaled = {e["requestId"] for e in control.journal(limit=10000)}
+            journal_missing = sum(1 for r in acknowledged if r.request_id not in journaled)
             assert {r["account_id"] for r in revocation_rows(state)} >= set(tenant.queued)
     finally:
         restarted.stop()
@@ -263,6 +267,7 @@ def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: 
         "committed_at_restart": len(by_account),
         "committed_unacknowledged": len(by_account) - len(acknowledged),
         "integrity_violations": len(integrity["violations"]),
+        "journal_lines_missing_for_acknowledged": journal_missing,
     }
 
 
