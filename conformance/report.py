@@ -63,7 +63,7 @@ def to_json(results: Results, *, exit_code: int, base_url: str, strict: bool, er
         "error": error,
         "requests": results.requests,
         "failedChecks": results.failed_names,
-        "statuses": [{**row, "status": row["status"]} for row in status_table(results)],
+        "statuses": status_table(results),
         "undocumentedStatuses": {str(s): n for s, n in results.statuses.items() if s not in CONTRACT.responses},
         "checks": [
             {"name": r.name, "kind": r.kind, "strict": r.strict, "outcome": r.outcome, "passed": r.passed,

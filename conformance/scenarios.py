@@ -18,7 +18,7 @@ from conformance.exchange import Exchange
 from conformance.results import Results
 from conformance.target import Account, Target, unknown_account_id
 
-STATUS = {code: status for code, status in CONTRACT.codes.items()}
+STATUS = CONTRACT.codes  # error code -> its documented status
 OK = CONTRACT.success_status
 
 
