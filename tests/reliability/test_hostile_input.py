@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
+from mock_server.control_client import ControlClient
 
 from .support import (NOT_FOUND, OK, REQUEST_TIMEOUT, assert_alive, classify_hostile, make_tenant,
                       parse_response, raw_exchange, raw_request, revoke)
@@ -28,7 +29,6 @@ UNAUTHENTICATED = CONTRACT.status_for_code("UNAUTHENTICATED")
 
 @pytest.fixture(scope="module")
 def tenant(multi_mock):
-    from mock_server.control_client import ControlClient
     with ControlClient(multi_mock.base_url) as control:
         return make_tenant(control, 6, queued_for=lambda i: 2, name="hostile")
 
