@@ -8,7 +8,8 @@ import pytest
 from contract import CONTRACT
 from mock_server.domain import FAULT_STEPS
 
-from .support import INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, make_tenant, revocation_rows, revoke
+from .support import (INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, LoadRun, account_is_whole, make_tenant,
+                      revocation_rows, revoke, shuffled_plans)
 
 
 def _snapshot(control, account):
@@ -59,3 +60,28 @@ def test_fault_for_another_account_does_not_touch_this_one(multi_mock, multi_con
         assert revoke(http, tenant.secret, a).status == OK
         assert revoke(http, tenant.secret, b).status == INTERNAL
         assert revoke(http, tenant.secret, b).status == OK
+
+
+def test_faults_under_concurrent_load_roll_back_exactly(multi_mock, multi_control):
+    """Eight faults armed on eight of the accounts (one each, steps in turn), 32 clients revoking 16 accounts on two workers: exactly
+    eight 500s (each fault fires once, in some worker), still exactly one 200 per account, the
+    counts add up, and no account is left half-revoked."""
+    tenant = make_tenant(multi_control, 16, queued_for=lambda i: 1 + i % 3)
+    faults = 8
+    # One per account, each at a different step; bound to this tenant's accounts so that no
+    # other test's revoke (the mock is shared) can take them.
+    armed = [multi_control.arm_fault(FAULT_STEPS[i % len(FAULT_STEPS)], 1, tenant.accounts[i]) for i in range(faults)]
+    assert len(armed) == faults
+    load = LoadRun(multi_mock.base_url, tenant.secret, shuffled_plans(tenant.accounts, 32, seed=5)).run()
+
+    assert load.transport_errors == [] and len(load.results) == 32 * 16
+    internal = [r for r in load.results if r.status == INTERNAL]
+    oks = [r for r in load.results if r.status == OK]
+    assert len(internal) == faults
+    assert all(r.body["error"]["code"] == CONTRACT.code_for_status(INTERNAL) for r in internal)
+    assert sorted(r.account for r in oks) == sorted(tenant.accounts)
+    assert len(load.results) - len(oks) - len(internal) == load.count(NOT_FOUND)
+    assert sum(r.body["canceledScheduledPosts"] for r in oks) == sum(tenant.queued.values())
+    for account, seeded in tenant.queued.items():
+        assert account_is_whole(multi_control.account(account), seeded) is None
+    assert multi_control.integrity()["ok"]
