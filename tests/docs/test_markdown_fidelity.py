@@ -9,7 +9,8 @@ import pytest
 
 from contract import CONTRACT
 from contract.spec import Contract
-from docs_gen.fidelity import _error_row, check_page, published_facts
+from contract.published_page import split_error_row
+from docs_gen.fidelity import check_page, published_facts
 from docs_gen.render import render_markdown
 
 PAGE = (Path(__file__).resolve().parents[1] / "fixtures" / "revoke-social-account.txt").read_text()
@@ -37,7 +38,7 @@ def test_facts_read_from_the_page_cover_the_documented_errors():
     ("See Errors for the canonical envelope", None),
 ])
 def test_flattened_error_rows_split_where_the_cells_were(line, row):
-    assert _error_row(line) == row
+    assert split_error_row(line) == row
 
 
 def _without(path: list, raw: dict) -> dict:
