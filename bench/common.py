@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -39,6 +40,8 @@ from mock_server.store import Store  # noqa: E402
 BENCH_ORG = "org_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_KEY_ID = "key_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_SECRET = "lp_test_bench_internal_0000000000000001"
+DEFAULT_WRITE_SECRET = next(k["secret"] for k in json.loads(world.DEFAULT_WORLD.read_text())["keys"]
+                            if CONTRACT.required_scope in k.get("scopes", []))  # in every world below
 UNKNOWN_ID = "sa_ffffffff-ffff-4fff-8fff-ffffffffffff"        # well-formed, in no world: 404
 TEST_200_ID = "sa_00000000-0000-4000-8000-000000000200"       # reserved: always 200, no state change
 
@@ -174,7 +177,7 @@ def wait_first_200(base: str, proc: subprocess.Popen, t0: float, timeout: float)
     """Seconds from process start until DELETE on the reserved 200 account answers 200 (both
     servers answer it: the mock by its test-account rule, Prism by its example)."""
     url = base + CONTRACT.path_for(TEST_200_ID)
-    headers = {"Authorization": f"Bearer {BENCH_SECRET}"}
+    headers = {"Authorization": f"Bearer {DEFAULT_WRITE_SECRET}"}
     deadline = t0 + timeout
     with httpx.Client(timeout=2.0) as client:
         while time.perf_counter() < deadline:
@@ -214,6 +217,67 @@ def wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 1, en
     out = json.loads(line.split(" ", 1)[1])
     out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
     return out
+
+
+# -- the machine's other load (other engineers' tests share these cores) --------------------
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_total() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / _TICK, sum(fields) / _TICK
+
+
+def _group_cpu(pgid: int) -> float:
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            parts = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[2]) == pgid:  # field 5: process group
+            total += (int(parts[11]) + int(parts[12])) / _TICK  # utime + stime
+    return total
+
+
+class CpuMeter:
+    """CPU used during a run by the server's process group, by wrk, and by everything else."""
+
+    def __init__(self, server_pgid: int):
+        self.pgid = server_pgid
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        self.busy0, self.all0 = _cpu_total()
+        self.srv0 = _group_cpu(self.pgid)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.kids0 = ru.ru_utime + ru.ru_stime
+        return self
+
+    def __exit__(self, *exc):
+        busy1, all1 = _cpu_total()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall = time.perf_counter() - self.t0
+        self.server_cores = (_group_cpu(self.pgid) - self.srv0) / wall
+        self.wrk_cores = (ru.ru_utime + ru.ru_stime - self.kids0) / wall
+        self.machine_cores = (busy1 - self.busy0) / wall
+        self.other_cores = max(0.0, self.machine_cores - self.server_cores - self.wrk_cores)
+
+
+def wait_for_quiet(max_wait: float, threshold_cores: float = 0.3) -> float:
+    """Wait (at most `max_wait` s) until the machine's CPU use over 1 s is below `threshold_cores`;
+    return the last measured use. Other engineers' test suites share this machine."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0, _ = _cpu_total()
+        time.sleep(1.0)
+        b1, _ = _cpu_total()
+        if b1 - b0 < threshold_cores or time.monotonic() >= deadline:
+            return b1 - b0
 
 
 def median(values):

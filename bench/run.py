@@ -64,6 +64,7 @@ def throughput(args, report: dict) -> None:
     results: dict = {p: {"mock": [], "prism": []} for p in PATHS}
     with mock, prism:
         url = {"mock": mock.base, "prism": prism.base}
+        procs = {"mock": mock, "prism": prism}
         for path in PATHS:
             for server in ("mock", "prism"):  # warm-up, not recorded
                 r = c.wrk(url[server], seconds=args.warmup, env=load_env(path, server, ids_file, used[server]))
@@ -71,7 +72,11 @@ def throughput(args, report: dict) -> None:
                     used[server] += r["requests"] + 200
             for rnd in range(args.rounds):
                 for server in ("mock", "prism") if rnd % 2 == 0 else ("prism", "mock"):
-                    r = c.wrk(url[server], seconds=args.seconds, env=load_env(path, server, ids_file, used[server]))
+                    c.wait_for_quiet(args.quiet_wait)
+                    with c.CpuMeter(procs[server].proc.pid) as cpu:
+                        r = c.wrk(url[server], seconds=args.seconds,
+                                  env=load_env(path, server, ids_file, used[server]))
+                    r.update(server_cores=cpu.server_cores, wrk_cores=cpu.wrk_cores, other_cores=cpu.other_cores)
                     if path == "200":
                         used[server] += r["requests"] + 200
                     r["unexpected"] = r["requests"] - r["s" + path]
@@ -79,7 +84,8 @@ def throughput(args, report: dict) -> None:
                     print(f"  {path} {server:<5} round {rnd + 1}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms"
                           f"  p99 {r['p99_us'] / 1000:6.2f} ms  statuses 200={r['s200']} 401={r['s401']}"
                           f" 404={r['s404']} 429={r['s429']} 5xx={r['s5xx']} other={r['other']}"
-                          f" sockerr={r['socket_errors']}", flush=True)
+                          f" sockerr={r['socket_errors']}  cores: server {r['server_cores']:.2f} wrk"
+                          f" {r['wrk_cores']:.2f} others {r['other_cores']:.2f}", flush=True)
         if used["mock"] > len(ids):
             print("WARNING: the 200 path ran out of fresh accounts; raise --accounts", flush=True)
         with c.httpx.Client() as h:
@@ -195,17 +201,22 @@ def render(report: dict, command: str) -> str:
                   "`Prefer: code=404`). 200: the same key, each request a fresh account with 2 queued posts "
                   f"({t['accounts']:,} seeded; Prism answers its example).", "",
                   "| path | ours req/s | Prism req/s | ours/Prism | ours p50 ms | Prism p50 ms | ours p99 ms "
-                  "| Prism p99 ms | ours unexpected statuses |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| Prism p99 ms | ours unexpected statuses | server cores ours / Prism | other load (cores) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for path in PATHS:
             mo, pr = t["results"][path]["mock"], t["results"][path]["prism"]
             mr, prr = c.median([r["rps"] for r in mo]), c.median([r["rps"] for r in pr])
             lines.append(
                 f"| {path} | {mr:,.0f} | {prr:,.0f} | **{mr / prr:.2f}** | {ms(c.median([r['p50_us'] for r in mo]))} "
                 f"| {ms(c.median([r['p50_us'] for r in pr]))} | {ms(c.median([r['p99_us'] for r in mo]))} "
-                f"| {ms(c.median([r['p99_us'] for r in pr]))} | {sum(r['unexpected'] for r in mo)} |")
+                f"| {ms(c.median([r['p99_us'] for r in pr]))} | {sum(r['unexpected'] for r in mo)} "
+                f"| {c.median([r['server_cores'] for r in mo]):.2f} / {c.median([r['server_cores'] for r in pr]):.2f} "
+                f"| {c.median([r['other_cores'] for r in mo + pr]):.2f} |")
         def rounds(path, server):
             return ", ".join("%.0f" % r["rps"] for r in t["results"][path][server])
+        lines += ["", "*server cores*: CPU the server's processes used during the run (2 = both cores); *other load*: "
+                  "CPU used meanwhile by everything but the server and wrk (this machine is shared; before each run "
+                  "the script waits up to --quiet-wait seconds for it to be idle)."]
         lines += ["", "Per round (req/s): " + "; ".join(
             f"{p} ours {rounds(p, 'mock')} / Prism {rounds(p, 'prism')}" for p in PATHS) + ".",
             "", f"Mock integrity after the load (`GET /_mock/integrity`): `{json.dumps(t['integrity'])[:300]}`", ""]
@@ -269,6 +280,8 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--startup-rounds", type=int, default=3)
     p.add_argument("--accounts", type=int, default=150_000, help="fresh accounts for the 200 path")
+    p.add_argument("--quiet-wait", type=float, default=30.0,
+                   help="before each load run, wait up to this many seconds for the machine to be idle")
     p.add_argument("--mock-args", default="", help="extra layers-mock arguments (for experiments)")
     p.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = p.parse_args()

@@ -16,11 +16,19 @@ from mock_server.clock import Clock
 from mock_server.store import Store
 
 
+# Two workers where there are two or more cores (the best throughput measured on the 2-core
+# benchmark machine, bench/RESULTS.md; every write still queues for SQLite's one write lock),
+# one on a one-core machine.
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="layers-mock", description="Stateful mock of Layers' revoke endpoint.")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=4010, help="port (default 4010; 0 picks a free one)")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes sharing the state file")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help=f"uvicorn worker processes sharing the state file (default {DEFAULT_WORKERS}:"
+                        " two, or one on a one-core machine; see bench/RESULTS.md)")
     p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (default: a fresh temporary world)")
     p.add_argument("--fixtures", metavar="FILE", help="world fixture JSON (default: the shipped default world)")
     p.add_argument("--reset", action="store_true", help="with --state: drop what the file holds and reload the fixtures")

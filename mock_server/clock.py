@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
 def to_iso(ts: float) -> str:
     """The API's timestamp form: UTC, seconds precision, trailing Z."""
-    return datetime.fromtimestamp(int(ts), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso_seconds(int(ts))
+
+
+@lru_cache(maxsize=64)  # under load most requests fall in the same few seconds
+def _iso_seconds(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str) -> float:

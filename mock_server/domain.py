@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from contract import CONTRACT
 from mock_server.clock import Clock, to_iso
-from mock_server.errors import ApiError
+from mock_server.errors import ApiError, status_and_message
 from mock_server.store import Store
 
 REVOKE_REASON = CONTRACT.success_enum("disconnectedReason")
@@ -195,6 +195,5 @@ def _revoked_body(account_id: str, canceled: int, at: str) -> dict:
 
 
 def _error_outcome(code: str, request_id: str) -> Outcome:
-    status = CONTRACT.status_for_code(code)
-    message = CONTRACT.responses[status].example["error"]["message"]
+    status, message = status_and_message(code)
     return Outcome(status, {"error": {"code": code, "message": message, "requestId": request_id}}, request_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
 from http import HTTPStatus
 
 from connexion.exceptions import (
@@ -22,13 +23,20 @@ from mock_server.request_context import current
 log = logging.getLogger("layers.mock")
 
 
+@lru_cache(maxsize=None)
+def status_and_message(code: str) -> tuple[int, str]:
+    """The contract's status for an error code, and its example message (looked up once)."""
+    status = CONTRACT.status_for_code(code)
+    return status, CONTRACT.responses[status].example["error"]["message"]
+
+
 class ApiError(Exception):
     """A documented failure: `code` is an envelope code from the spec; the status follows from it."""
 
     def __init__(self, code: str, message: str | None = None, *, details: dict | None = None,
                  headers: dict | None = None, status: int | None = None):
         self.code = code
-        self.status_code = status or CONTRACT.status_for_code(code)
+        self.status_code = status or status_and_message(code)[0]
         if message is None:
             message = CONTRACT.responses[self.status_code].example["error"]["message"]
         self.message = message

@@ -2,6 +2,7 @@
 the journal, and the control plane's loopback/admin-token guard."""
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -33,6 +34,7 @@ class RequestContextMiddleware:
         self.store = store
         self.clock = clock
         self.admin_token = admin_token
+        self._flush_scheduled = False
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -90,10 +92,22 @@ class RequestContextMiddleware:
 
     def _journal(self, ctx: dict, scope, status: int) -> None:
         try:
-            self.store.journal_append({
+            self.store.journal_buffer({
                 "at": to_iso(self.clock.now()), "requestId": ctx["requestId"], "method": scope.get("method", ""),
                 "path": scope.get("path", "")[:2048], "status": status, "keyId": ctx["keyId"],
                 "keyHint": ctx["keyHint"], "idempotencyKey": ctx["idempotencyKey"], "code": ctx["code"],
             })
+            # Written as soon as the event loop has run the other ready requests: the entries of
+            # all responses finished in one loop turn share one commit.
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush_journal)
+        except Exception:  # the journal must never break a response
+            log.exception("journal write failed")
+
+    def _flush_journal(self) -> None:
+        self._flush_scheduled = False
+        try:
+            self.store.flush_journal()
         except Exception:  # the journal must never break a response
             log.exception("journal write failed")

@@ -134,6 +134,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._journal_pending: list[dict[str, Any]] = []  # see journal_buffer
 
     def create_schema(self) -> None:
         self.db.executescript(SCHEMA)
@@ -387,7 +388,25 @@ class Store:
             "INSERT INTO journal(at, request_id, method, path, status, key_id, key_hint, idempotency_key, code)"
             " VALUES (:at, :requestId, :method, :path, :status, :keyId, :keyHint, :idempotencyKey, :code)", entry)
 
+    def journal_buffer(self, entry: dict[str, Any]) -> None:
+        """Queue an entry for `flush_journal`, which writes the queue in one transaction: under load,
+        one commit for many requests instead of one commit each (bench/RESULTS.md)."""
+        self._journal_pending.append(entry)
+
+    def flush_journal(self) -> None:
+        pending, self._journal_pending = self._journal_pending, []
+        if not pending:
+            return
+        sql = ("INSERT INTO journal(at, request_id, method, path, status, key_id, key_hint, idempotency_key, code)"
+               " VALUES (:at, :requestId, :method, :path, :status, :keyId, :keyHint, :idempotencyKey, :code)")
+        if self.db.in_transaction:
+            self.db.executemany(sql, pending)
+        else:
+            with self.write() as db:
+                db.executemany(sql, pending)
+
     def journal(self, limit: int, after_id: int = 0) -> list[sqlite3.Row]:
+        self.flush_journal()
         return self.db.execute("SELECT * FROM journal WHERE id > ? ORDER BY id LIMIT ?",
                                (after_id, limit)).fetchall()
 
@@ -424,5 +443,6 @@ class Store:
         return out
 
     def counts(self) -> dict[str, int]:
+        self.flush_journal()
         return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")}
