@@ -89,7 +89,7 @@ def throughput(args, report: dict) -> None:
         if used["mock"] > len(ids):
             print("WARNING: the 200 path ran out of fresh accounts; raise --accounts", flush=True)
         with c.httpx.Client() as h:
-            integrity = h.get(mock.base + "/_mock/integrity").json()
+            integrity = h.get(mock.base + "/_mock/integrity", timeout=300).json()
         workers = _mock_workers(mock)
     report["throughput"] = {"results": results, "integrity": integrity, "accounts": len(ids),
                             "mock_cmd": " ".join(mock.cmd), "prism_cmd": " ".join(prism.cmd),
@@ -97,9 +97,10 @@ def throughput(args, report: dict) -> None:
 
 
 def _mock_workers(server: c.Server) -> int:
-    out = subprocess.run(["pgrep", "-g", str(server.proc.pid)], stdout=subprocess.PIPE, text=True).stdout.split()
-    # the uvicorn parent (+ its multiprocessing tracker) and N workers; with 1 worker there is one process
-    return max(1, len(out) - 2) if len(out) > 1 else 1
+    """Processes of the mock that listen (uvicorn's workers; with one worker, the main process)."""
+    out = subprocess.run(["pgrep", "-g", str(server.proc.pid), "-a"], stdout=subprocess.PIPE, text=True).stdout
+    workers = [ln for ln in out.splitlines() if "multiprocessing" in ln and "resource_tracker" not in ln]
+    return len(workers) or 1
 
 
 def startup(args, report: dict) -> None:
@@ -107,9 +108,12 @@ def startup(args, report: dict) -> None:
     state = c.OUT / "bench.sqlite3"
     if not state.exists():
         c.seed_world(state, accounts=args.accounts, queued_per_account=2)
+    store = c.Store(str(state))
+    n_accounts = store.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
+    store.close()
     kinds = {
         "mock (default world)": lambda p: c.mock_cmd(p, None, args.mock_args),
-        f"mock (--state, {args.accounts:,} accounts)": lambda p: c.mock_cmd(p, state, args.mock_args),
+        f"mock (--state, {n_accounts:,} accounts)": lambda p: c.mock_cmd(p, state, args.mock_args),
         "prism": lambda p: c.prism_cmd(p),
     }
     times: dict = {k: [] for k in kinds}
@@ -167,11 +171,18 @@ def conformance(args, report: dict) -> None:
         return
     state = c.OUT / "conformance.sqlite3"
     c.seed_world(state, accounts=0)
+    fixture = json.loads(c.world.DEFAULT_WORLD.read_text())
+    keys = {k["label"]: k["secret"] for k in fixture["keys"]}
+    foreign = next(a["id"] for a in fixture["accounts"] if a["organizationId"] != fixture["keys"][0]["organizationId"])
     rows = {}
     port = c.free_port()
     with c.Server("mock", c.mock_cmd(port, state, args.mock_args), port, c.OUT / "conformance-mock.log") as s:
-        for label, extra in (("full", []), ("non-destructive", ["--non-destructive"])):
-            cmd = [str(exe), "--base-url", s.base, "--mock-control"] + extra
+        # full: the kit provisions through the control plane and runs every scenario (--strict too);
+        # non-destructive: no --accounts and no --mock-control, so nothing of the caller's is revoked.
+        for label, extra in (("full (--mock-control --strict)", ["--mock-control", "--strict"]),
+                             ("non-destructive", ["--read-only-key", keys["read-only"],
+                                                  "--foreign-account-id", foreign])):
+            cmd = [str(exe), "--base-url", s.base, "--api-key", keys["write"]] + extra
             t0 = time.perf_counter()
             res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=c.ROOT,
                                  timeout=600)
@@ -184,6 +195,10 @@ def conformance(args, report: dict) -> None:
 # -- RESULTS.md ------------------------------------------------------------------------------
 def ms(us: float) -> str:
     return f"{us / 1000:.1f}"
+
+
+def per_core(runs: list[dict]) -> float:
+    return c.median([r["rps"] / r["server_cores"] for r in runs if r["server_cores"] > 0])
 
 
 def render(report: dict, command: str) -> str:
@@ -201,8 +216,9 @@ def render(report: dict, command: str) -> str:
                   "`Prefer: code=404`). 200: the same key, each request a fresh account with 2 queued posts "
                   f"({t['accounts']:,} seeded; Prism answers its example).", "",
                   "| path | ours req/s | Prism req/s | ours/Prism | ours p50 ms | Prism p50 ms | ours p99 ms "
-                  "| Prism p99 ms | ours unexpected statuses | server cores ours / Prism | other load (cores) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| Prism p99 ms | ours unexpected statuses | server cores ours / Prism | req/s per server core, "
+                  "ours / Prism (ratio) | other load (cores) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for path in PATHS:
             mo, pr = t["results"][path]["mock"], t["results"][path]["prism"]
             mr, prr = c.median([r["rps"] for r in mo]), c.median([r["rps"] for r in pr])
@@ -211,10 +227,12 @@ def render(report: dict, command: str) -> str:
                 f"| {ms(c.median([r['p50_us'] for r in pr]))} | {ms(c.median([r['p99_us'] for r in mo]))} "
                 f"| {ms(c.median([r['p99_us'] for r in pr]))} | {sum(r['unexpected'] for r in mo)} "
                 f"| {c.median([r['server_cores'] for r in mo]):.2f} / {c.median([r['server_cores'] for r in pr]):.2f} "
+                f"| {per_core(mo):,.0f} / {per_core(pr):,.0f} ({per_core(mo) / per_core(pr):.2f}) "
                 f"| {c.median([r['other_cores'] for r in mo + pr]):.2f} |")
         def rounds(path, server):
             return ", ".join("%.0f" % r["rps"] for r in t["results"][path][server])
-        lines += ["", "*server cores*: CPU the server's processes used during the run (2 = both cores); *other load*: "
+        lines += ["", "*server cores*: CPU the server's processes used during the run (2 = both cores); *req/s per server "
+                  "core*: throughput divided by that, a measure that other load on the machine disturbs less; *other load*: "
                   "CPU used meanwhile by everything but the server and wrk (this machine is shared; before each run "
                   "the script waits up to --quiet-wait seconds for it to be idle)."]
         lines += ["", "Per round (req/s): " + "; ".join(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from contract import CONTRACT
@@ -82,6 +83,11 @@ class Domain:
             return self._test_account(forced, account_id, request_id)
 
         now = self.clock.now()
+        if (idempotency_key is None and caller.tier not in CONTRACT.rate_limit_tiers
+                and self.store.revocable_account(account_id, caller.organization_id) is None):
+            # No budget to spend (the `internal` tier), no outcome to remember, nothing to revoke:
+            # the 404 is decided without taking the write lock that every other worker queues for.
+            return _error_outcome("NOT_FOUND", request_id)
         with self.store.write():
             self._spend_budget(caller, now)
             if idempotency_key is not None:
@@ -102,7 +108,9 @@ class Domain:
         fault = self.store.take_fault(account_id)
         at = to_iso(now)
         try:
-            with self.store.savepoint("revoke"):
+            # The savepoint lets an injected fault undo these steps but keep the fault consumed;
+            # with no fault armed, any error rolls the whole transaction back anyway.
+            with self.store.savepoint("revoke") if fault else nullcontext():
                 self.store.mark_disconnected(account_id, REVOKE_REASON, at)
                 _maybe_fail(fault, "disconnect_account")
                 self.store.drop_token(account_id)
