@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -107,6 +108,8 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 """
 
+BUSY_TIMEOUT_MS = 30000
+
 TABLES_TO_CLEAR = (
     "journal", "revocations", "faults", "idempotency", "rate_windows", "settings",
     "test_accounts", "posts", "accounts", "api_keys", "organizations",
@@ -135,7 +138,7 @@ class Store:
         # NORMAL in WAL mode survives a killed process (only an OS crash can lose the newest
         # commits), at a fraction of FULL's cost per commit.
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._journal_pending: list[dict[str, Any]] = []  # see journal_buffer
 
@@ -149,13 +152,41 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front so that concurrent workers serialize."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin_immediate()
         try:
             yield self.db
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def _begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE. While another worker holds the write lock, retry after sleeps of 50 us
+        and up: SQLite's own busy handler sleeps 1 ms and more, several revokes' worth."""
+        self.db.execute("PRAGMA busy_timeout=0")
+        try:
+            self._begin_retrying()
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def _begin_retrying(self) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        delay, waited = 0.00005, 0.0
+        while True:
+            time.sleep(delay)
+            waited += delay
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or waited > 30:
+                    raise
+            delay = min(delay * 2, 0.002)
 
     @contextmanager
     def savepoint(self, name: str) -> Iterator[None]:
