@@ -162,7 +162,8 @@ def scale(args, report: dict) -> None:
         t0 = time.perf_counter()
         ids = c.seed_world(state, accounts=n)
         seeded = time.perf_counter() - t0
-        file_mib = state.stat().st_size / 2**20
+        file_mib = sum(Path(str(state) + x).stat().st_size for x in ("", "-wal")
+                       if Path(str(state) + x).exists()) / 2**20  # the main file and its WAL
         ids_file = c.write_ids(c.OUT / f"world_{n}_ids.txt", ids[-20_000:] if n > 20_000 else ids)
         starts, lat = [], {}
         for _ in range(args.startup_rounds):
