@@ -30,10 +30,11 @@ STATE_ENV = "LAYERS_MOCK_STATE"
 ADMIN_TOKEN_ENV = "LAYERS_MOCK_ADMIN_TOKEN"
 VALIDATE_RESPONSES_ENV = "LAYERS_MOCK_VALIDATE_RESPONSES"
 FIXTURES_ENV = "LAYERS_MOCK_FIXTURES"
+FAST_PATH_ENV = "LAYERS_MOCK_FAST_PATH"
 
 
 def create_app(state_path: str, *, validate_responses: bool = True, admin_token: str | None = None,
-               default_world: dict | None = None, load_world: bool = False) -> AsyncApp:
+               default_world: dict | None = None, load_world: bool = False, fast_path: bool = True) -> AsyncApp:
     """An ASGI app over the state file. `load_world` seeds an empty file with `default_world`."""
     store = Store(state_path)
     store.create_schema()
@@ -55,9 +56,11 @@ def create_app(state_path: str, *, validate_responses: bool = True, admin_token:
     errors.install(app)
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        store=store, clock=clock, admin_token=admin_token)
-    # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
-    app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       domain=domain, validate_responses=validate_responses)
+    if fast_path:
+        # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
+        # `--no-fast-path` serves everything through Connexion; the tests run both ways.
+        app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                           domain=domain, validate_responses=validate_responses)
     app.state_store = store  # for in-process tests and the CLI's banner
     return app
 
@@ -69,4 +72,5 @@ def app_from_env() -> AsyncApp:
         validate_responses=os.environ.get(VALIDATE_RESPONSES_ENV, "1") == "1",
         admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
         default_world=world.read_fixture(os.environ.get(FIXTURES_ENV) or world.DEFAULT_WORLD),
+        fast_path=os.environ.get(FAST_PATH_ENV, "1") == "1",
     )

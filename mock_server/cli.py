@@ -35,6 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--admin-token", default=os.environ.get(app_module.ADMIN_TOKEN_ENV),
                    help="require this token (header X-Mock-Admin-Token) on the control plane; allows it off loopback")
     p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
+    p.add_argument("--no-fast-path", action="store_true",
+                   help="serve well-formed revokes through Connexion's full stack too (slower; same answers)")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--quiet", action="store_true", help="do not print the banner")
     return p.parse_args(argv)
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ[app_module.STATE_ENV] = os.path.abspath(state)
     os.environ[app_module.VALIDATE_RESPONSES_ENV] = "0" if args.no_validate_responses else "1"
+    os.environ[app_module.FAST_PATH_ENV] = "0" if args.no_fast_path else "1"
     if args.fixtures:
         os.environ[app_module.FIXTURES_ENV] = os.path.abspath(args.fixtures)
     if args.admin_token:
