@@ -7,7 +7,6 @@ functions over SQLite, so nothing needs WSGI.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
@@ -18,14 +17,14 @@ from docs_gen.serving import add_docs_route
 from mock_server import errors, world
 from mock_server.clock import Clock
 from mock_server.control import ControlHandlers
+from mock_server.control_paths import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.domain import Domain
 from mock_server.fastpath import RevokeFastPath
 from mock_server.handlers import ApiHandlers
-from mock_server.middleware import CONTROL_PREFIX, RequestContextMiddleware
+from mock_server.middleware import RequestContextMiddleware
 from mock_server.security import security_handler_for
 from mock_server.store import Store
 
-CONTROL_SPEC = Path(__file__).with_name("control.yaml")
 STATE_ENV = "LAYERS_MOCK_STATE"
 ADMIN_TOKEN_ENV = "LAYERS_MOCK_ADMIN_TOKEN"
 VALIDATE_RESPONSES_ENV = "LAYERS_MOCK_VALIDATE_RESPONSES"

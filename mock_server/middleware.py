@@ -9,12 +9,12 @@ import logging
 
 from contract import CONTRACT
 from mock_server.clock import to_iso
+from mock_server.control_paths import CONTROL_PREFIX
 from mock_server.errors import envelope_body
 from mock_server.request_context import current, open_context
 from mock_server.store import Store
 
 log = logging.getLogger("layers.mock")
-CONTROL_PREFIX = "/_mock"
 API_PREFIX = CONTRACT.route.split("/{", 1)[0].rsplit("/", 1)[0] + "/"  # "/v1/"
 _REQUEST_ID = CONTRACT.request_id_header.lower().encode()
 _RATE_CLASS = CONTRACT.rate_limit_class_header.lower().encode()
