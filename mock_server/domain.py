@@ -115,7 +115,7 @@ class Domain:
                 _maybe_fail(fault, "disconnect_account")
                 self.store.drop_token(account_id)
                 _maybe_fail(fault, "drop_token")
-                canceled = self.store.cancel_posts(account_id, CANCELABLE_STATUS, REVOKE_REASON, at)
+                canceled = self.store.cancel_posts_by_revoke(account_id, CANCELABLE_STATUS)
                 _maybe_fail(fault, "cancel_posts")
                 self.store.record_revocation(account_id, request_id, caller.key_id, at, canceled)
                 _maybe_fail(fault, "record_revocation")
