@@ -77,7 +77,11 @@ class Domain:
                 raise ApiError("FORBIDDEN_SCOPE", f"Key lacks {scope}.", details={"requiredScope": scope})
 
     # -- the revoke -----------------------------------------------------------------------
-    def revoke(self, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str) -> Outcome:
+    def revoke(self, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str,
+               *, group: bool = False) -> Outcome:
+        """One revoke, all or nothing, committed before this returns; or, with `group=True`, run
+        inside `Store.run_grouped`'s batch (the fast path), in a savepoint of the batch's one
+        transaction, which commits after the turn's other revokes."""
         forced = self.store.test_account_status(account_id)
         if forced is not None:
             return self._test_account(forced, account_id, request_id)
@@ -88,7 +92,7 @@ class Domain:
             # No budget to spend (the `internal` tier), no outcome to remember, nothing to revoke:
             # the 404 is decided without taking the write lock that every other worker queues for.
             return _error_outcome("NOT_FOUND", request_id)
-        with self.store.write():
+        with self.store.group_write() if group else self.store.write():
             self._spend_budget(caller, now)
             if idempotency_key is not None:
                 previous = self._previous_outcome(caller, idempotency_key, account_id, request_id, now)
@@ -101,12 +105,23 @@ class Domain:
         return outcome
 
     def _revoke_in_transaction(self, caller: Caller, account_id: str, request_id: str, now: float) -> Outcome:
+        at = to_iso(now)
+        if not self.store.fault_armed_for(account_id):
+            # The common case, in the fewest statements under the write lock: one UPDATE checks
+            # that the account is revocable (its rowcount) while disconnecting it and dropping its
+            # token. No fault can fire, so the steps need no savepoint between them; an error
+            # rolls back this revoke (the transaction, or its batch savepoint) as before.
+            if not self.store.disconnect_revocable(account_id, caller.organization_id, REVOKE_REASON, at):
+                return _error_outcome("NOT_FOUND", request_id)
+            canceled = self.store.cancel_posts_by_revoke(account_id, CANCELABLE_STATUS)
+            self.store.record_revocation(account_id, request_id, caller.key_id, at, canceled)
+            return Outcome(CONTRACT.success_status, _revoked_body(account_id, canceled, at), request_id)
+        # A fault is armed: one statement per step, so that it can break the revoke after any.
         if self.store.revocable_account(account_id, caller.organization_id) is None:
             # Unknown, another organization's, or already disconnected: one answer for all three,
             # so that cross-organization existence does not leak.
             return _error_outcome("NOT_FOUND", request_id)
         fault = self.store.take_fault(account_id)
-        at = to_iso(now)
         try:
             # The savepoint lets an injected fault undo these steps but keep the fault consumed;
             # with no fault armed, any error rolls the whole transaction back anyway.

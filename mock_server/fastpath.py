@@ -92,7 +92,7 @@ class RevokeFastPath:
         if account_id is None:
             return await self.app(scope, receive, send)
         try:
-            status, headers, body = self._answer(scope, account_id)
+            status, headers, body = await self._answer(scope, account_id)
         except ApiError as exc:
             status = exc.status_code
             body = envelope_body(exc.code, exc.message, exc.details)
@@ -108,7 +108,7 @@ class RevokeFastPath:
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})
 
-    def _answer(self, scope, account_id: str) -> tuple[int, dict, bytes]:
+    async def _answer(self, scope, account_id: str) -> tuple[int, dict, bytes]:
         ctx = current()
         authorization = None
         for name, value in scope["headers"]:
@@ -118,7 +118,11 @@ class RevokeFastPath:
         caller = self.domain.authenticate(authorization)  # what security.py's verify does
         ctx["keyId"], ctx["keyHint"] = caller.key_id, caller.key_hint
         self.domain.authorize(caller, self.scopes)
-        outcome = self.domain.revoke(caller, account_id, ctx["idempotencyKey"], ctx["requestId"])
+        # In this process's group commit (store.run_grouped): the revokes of one event-loop turn
+        # share one transaction, each in its own savepoint; the outcome comes after the COMMIT.
+        idempotency_key, request_id = ctx["idempotencyKey"], ctx["requestId"]
+        outcome = await self.domain.store.run_grouped(
+            lambda: self.domain.revoke(caller, account_id, idempotency_key, request_id, group=True))
         response = render(outcome)  # what handlers.py's handler does
         if self.validate_responses:
             self._check_response(response.status_code, response.headers, outcome.body)

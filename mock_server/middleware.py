@@ -35,6 +35,11 @@ class RequestContextMiddleware:
         self.clock = clock
         self.admin_token = admin_token
         self._flush_scheduled = False
+        # A serving process's store: WAL checkpoints on a background thread, not inside the
+        # requests' COMMITs (store.py, bench/RESULTS.md). Stores used directly (tests) keep
+        # SQLite's automatic checkpoints.
+        if store is not None:
+            store.start_checkpointer()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -108,6 +113,11 @@ class RequestContextMiddleware:
     def _flush_journal(self) -> None:
         self._flush_scheduled = False
         try:
-            self.store.flush_journal()
+            # In a transaction of its own, but without blocking the event loop while another
+            # worker holds the write lock: then retried 1 ms later, unless the next group-commit
+            # batch (store.run_grouped) has carried the entries in its COMMIT meanwhile.
+            if not self.store.try_flush_journal():
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_later(0.001, self._flush_journal)
         except Exception:  # the journal must never break a response
             log.exception("journal write failed")
