@@ -77,21 +77,32 @@ class Domain:
                 raise ApiError("FORBIDDEN_SCOPE", f"Key lacks {scope}.", details={"requiredScope": scope})
 
     # -- the revoke -----------------------------------------------------------------------
-    def revoke(self, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str,
-               *, group: bool = False) -> Outcome:
-        """One revoke, all or nothing, committed before this returns; or, with `group=True`, run
-        inside `Store.run_grouped`'s batch (the fast path), in a savepoint of the batch's one
-        transaction, which commits after the turn's other revokes."""
+    def revoke(self, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str) -> Outcome:
+        """One revoke, all or nothing, committed before this returns."""
+        quick = self.answer_without_writing(caller, account_id, idempotency_key, request_id)
+        if quick is not None:
+            return quick
+        return self.revoke_writing(caller, account_id, idempotency_key, request_id)
+
+    def answer_without_writing(self, caller: Caller, account_id: str, idempotency_key: str | None,
+                               request_id: str) -> Outcome | None:
+        """The answers that change nothing, decided without the write lock; None for the rest."""
         forced = self.store.test_account_status(account_id)
         if forced is not None:
             return self._test_account(forced, account_id, request_id)
-
-        now = self.clock.now()
         if (idempotency_key is None and caller.tier not in CONTRACT.rate_limit_tiers
                 and self.store.revocable_account(account_id, caller.organization_id) is None):
             # No budget to spend (the `internal` tier), no outcome to remember, nothing to revoke:
             # the 404 is decided without taking the write lock that every other worker queues for.
             return _error_outcome("NOT_FOUND", request_id)
+        return None
+
+    def revoke_writing(self, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str,
+                       *, group: bool = False) -> Outcome:
+        """The revoke's write transaction (after `answer_without_writing` said None). With
+        `group=True` it runs inside `Store.run_grouped`'s batch (the fast path), in a savepoint of
+        the batch's one transaction, which commits after the turn's other revokes."""
+        now = self.clock.now()
         with self.store.group_write() if group else self.store.write():
             self._spend_budget(caller, now)
             if idempotency_key is not None:
