@@ -37,6 +37,10 @@ def create_app(state_path: str, *, validate_responses: bool = True, admin_token:
     """An ASGI app over the state file. `load_world` seeds an empty file with `default_world`."""
     store = Store(state_path)
     store.create_schema()
+    # A serving process's store: WAL checkpoints on a background thread, not inside the
+    # requests' COMMITs (store.py, bench/RESULTS.md). Stores used directly (the domain tests,
+    # the CLI's seeding) keep SQLite's automatic checkpoints.
+    store.start_checkpointer()
     clock = Clock(store)
     domain = Domain(store, clock)
     default_world = default_world if default_world is not None else world.read_fixture(world.DEFAULT_WORLD)

@@ -35,11 +35,6 @@ class RequestContextMiddleware:
         self.clock = clock
         self.admin_token = admin_token
         self._flush_scheduled = False
-        # A serving process's store: WAL checkpoints on a background thread, not inside the
-        # requests' COMMITs (store.py, bench/RESULTS.md). Stores used directly (tests) keep
-        # SQLite's automatic checkpoints.
-        if store is not None:
-            store.start_checkpointer()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
