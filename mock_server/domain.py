@@ -65,7 +65,7 @@ class Domain:
         # Contract decision 8: the broadest switch wins.
         for scope in reversed(CONTRACT.kill_switch_scopes):
             if row["killed"][scope]:
-                raise ApiError("KILL_SWITCH", _KILL_MESSAGES[scope], details={"scope": scope})
+                raise _kill_switch(scope)
         return Caller(row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"])
 
     @staticmethod
@@ -74,7 +74,7 @@ class Domain:
             return
         for scope in required_scopes:
             if scope not in caller.scopes:
-                raise ApiError("FORBIDDEN_SCOPE", f"Key lacks {scope}.", details={"requiredScope": scope})
+                raise _forbidden_scope(scope)
 
     # -- the revoke -----------------------------------------------------------------------
     def revoke(self, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str) -> Outcome:
@@ -166,12 +166,11 @@ class Domain:
         limits = CONTRACT.rate_limit_tiers.get(caller.tier)
         if limits is None:  # the undocumented `internal` tier: no limit (used by benchmarks)
             return
-        windows = [(f"m:{int(now // 60)}", limits["perMinute"], 60 - now % 60),
+        windows = [(_minute_window(now), limits["perMinute"], 60 - now % 60),
                    (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400)]
         for window, limit, seconds_left in windows:
             if self.store.window_count(caller.key_id, window) >= limit:
-                retry_after = max(1, math.ceil(seconds_left))
-                raise ApiError("RATE_LIMITED", headers={CONTRACT.retry_after_header: str(retry_after)})
+                raise _rate_limited(max(1, math.ceil(seconds_left)))
         self.store.spend(caller.key_id, [w for w, _, _ in windows])
 
     def set_remaining_budget(self, key_id: str, remaining: int) -> dict:
@@ -183,9 +182,8 @@ class Domain:
         if limits is None:
             raise ValueError(f"tier {row['tier']!r} has no budget to set")
         now = self.clock.now()
-        window = f"m:{int(now // 60)}"
         with self.store.write():
-            self.store.set_window_count(key_id, window, max(0, limits["perMinute"] - remaining))
+            self.store.set_window_count(key_id, _minute_window(now), max(0, limits["perMinute"] - remaining))
         return {"keyId": key_id, "tier": row["tier"], "perMinute": limits["perMinute"],
                 "remaining": max(0, min(remaining, limits["perMinute"])),
                 "windowResetsInSeconds": max(1, math.ceil(60 - now % 60))}
@@ -196,14 +194,11 @@ class Domain:
         if status == CONTRACT.success_status:
             return Outcome(status, _revoked_body(account_id, 4, to_iso(self.clock.now())), request_id)
         code = CONTRACT.code_for_status(status)
-        details, headers = None, None
-        if code == "FORBIDDEN_SCOPE":
-            details = {"requiredScope": CONTRACT.required_scope}
-        elif code == "KILL_SWITCH":
-            details = {"scope": CONTRACT.kill_switch_scopes[0]}
-        elif code == "RATE_LIMITED":
-            headers = {CONTRACT.retry_after_header: "1"}
-        raise ApiError(code, details=details, headers=headers)
+        # The same errors the real checks raise, with their details and headers.
+        forced = {"FORBIDDEN_SCOPE": lambda: _forbidden_scope(CONTRACT.required_scope),
+                  "KILL_SWITCH": lambda: _kill_switch(CONTRACT.kill_switch_scopes[0]),
+                  "RATE_LIMITED": lambda: _rate_limited(1)}.get(code, lambda: ApiError(code))
+        raise forced()
 
 
 _KILL_MESSAGES = {
@@ -211,6 +206,23 @@ _KILL_MESSAGES = {
     "organization": "API access for your organization has been disabled.",
     "global": "The partner API is disabled.",
 }
+
+
+def _kill_switch(scope: str) -> ApiError:
+    return ApiError("KILL_SWITCH", _KILL_MESSAGES[scope], details={"scope": scope})
+
+
+def _forbidden_scope(scope: str) -> ApiError:
+    return ApiError("FORBIDDEN_SCOPE", f"Key lacks {scope}.", details={"requiredScope": scope})
+
+
+def _rate_limited(retry_after: int) -> ApiError:
+    return ApiError("RATE_LIMITED", headers={CONTRACT.retry_after_header: str(retry_after)})
+
+
+def _minute_window(now: float) -> str:
+    """The rate-limit window key of the clock minute `now` falls in."""
+    return f"m:{int(now // 60)}"
 
 
 def _maybe_fail(fault: str | None, step: str) -> None:
