@@ -103,7 +103,8 @@ class MockDocs:
         if body is not None:
             if schema is None:
                 raise ValueError(f"control operation {operation_id} takes no body")
-            jsonschema.validate(body, schema)
+            # With the spec's components beside it, so the schema's $refs (its bounds) resolve.
+            jsonschema.validate(body, {**schema, "components": self.control.get("components", {})})
         ok = min(int(s) for s in op["responses"] if str(s).startswith("2"))
         say = f"`{method} {CONTROL_PREFIX}{path}`: {op.get('summary', operation_id)}"
         return Step(say, method, CONTROL_PREFIX + path.format(**path_params), ok, body=body)

@@ -10,6 +10,8 @@ import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
+from mock_server.control_bounds import clock_problem
+
 
 def to_iso(ts: float) -> str:
     """The API's timestamp form: UTC, seconds precision, trailing Z."""
@@ -48,6 +50,9 @@ class Clock:
         target = current if now is None else now
         if advance:
             target += advance
+        problem = clock_problem(target)
+        if problem is not None:  # refused before anything is stored (control_bounds.py says why)
+            raise ValueError(problem)
         keep_frozen = (cur_frozen is not None) if frozen is None else frozen
         if keep_frozen:
             self._store.set_clock(frozen=target, offset=0.0)

@@ -175,7 +175,10 @@ class ControlHandlers:
             now = parse_iso(body["now"]) if "now" in body else None
         except ValueError:
             raise _bad("now must be an ISO-8601 date-time") from None
-        return self.clock.set(now=now, advance=body.get("advanceSeconds"), frozen=body.get("frozen"))
+        try:
+            return self.clock.set(now=now, advance=body.get("advanceSeconds"), frozen=body.get("frozen"))
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
 
     # -- looking at it --------------------------------------------------------------------
     async def get_journal(self, limit: int = 100, after: int = 0):

@@ -81,7 +81,8 @@ def render_api_error(_request, exc: ApiError) -> ConnexionResponse:
 
 def _first_line(text: str) -> str:
     # jsonschema messages end with a multi-line dump of the schema; the first line says it all.
-    return str(text).split("\n", 1)[0].strip()
+    line = str(text).split("\n", 1)[0].strip()
+    return line if len(line) <= 300 else line[:300] + "…"  # a huge bad value is not echoed whole
 
 
 def render_connexion_error(_request, exc: Exception) -> ConnexionResponse:

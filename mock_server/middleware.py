@@ -1,14 +1,13 @@
 """The outermost layer: a request id for every request, documented headers on every response,
-the journal, and the control plane's loopback/admin-token guard."""
+the journal, and the hook to the control plane's guard (control_guard.py)."""
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import logging
 
 from contract import CONTRACT
 from mock_server.clock import to_iso
+from mock_server.control_guard import ControlGuard
 from mock_server.control_paths import CONTROL_PREFIX
 from mock_server.errors import envelope_body
 from mock_server.request_context import current, open_context
@@ -21,19 +20,12 @@ _RATE_CLASS = CONTRACT.rate_limit_class_header.lower().encode()
 _IDEMPOTENCY = CONTRACT.idempotency_header.lower().encode()
 
 
-def _is_loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class RequestContextMiddleware:
     def __init__(self, app, store: Store, clock, admin_token: str | None = None):
         self.app = app
         self.store = store
         self.clock = clock
-        self.admin_token = admin_token
+        self.control_guard = ControlGuard(admin_token)
         self._flush_scheduled = False
 
     async def __call__(self, scope, receive, send):
@@ -48,7 +40,7 @@ class RequestContextMiddleware:
         is_api = path.startswith(API_PREFIX)
 
         if path.startswith(CONTROL_PREFIX):
-            refusal = self._control_refusal(scope, headers)
+            refusal, receive = await self.control_guard.admit(scope, headers, receive)
             if refusal is not None:
                 return await self._send_error(send, *refusal)
 
@@ -71,17 +63,6 @@ class RequestContextMiddleware:
         finally:
             if is_api and "status" in status_holder:
                 self._journal(ctx, scope, status_holder["status"])
-
-    def _control_refusal(self, scope, headers) -> tuple[int, str, str] | None:
-        if self.admin_token:
-            given = headers.get(b"x-mock-admin-token", b"")
-            if not hmac.compare_digest(given, self.admin_token.encode()):
-                return 401, "UNAUTHENTICATED", "The control plane needs X-Mock-Admin-Token."
-            return None
-        client = scope.get("client")
-        if not _is_loopback(client[0] if client else None):
-            return 403, "FORBIDDEN", "The control plane answers only on loopback unless the mock runs with --admin-token."
-        return None
 
     async def _send_error(self, send, status: int, code: str, message: str) -> None:
         body = envelope_body(code, message)

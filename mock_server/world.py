@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 
 from contract import CONTRACT
+from mock_server import control_bounds
 from mock_server.clock import to_iso
 from mock_server.store import Store
 
@@ -23,54 +24,61 @@ ACCOUNT_STATUSES = ["connected", "reauth_required", "disconnected"]
 PLATFORMS = ["tiktok", "instagram"]
 KEY_TIERS = sorted(CONTRACT.rate_limit_tiers) + ["internal"]
 UUID_RE = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Sizes and counts come from control.yaml's schemas: a fixture file and a control call share bounds.
+_S = control_bounds.SCHEMAS
+
+
+def _list(items: dict) -> dict:
+    return {**_S["FixtureList"], "items": items}
+
 
 _ORG = {
     "type": "object", "additionalProperties": False, "required": ["name"],
-    "properties": {"id": {"type": "string", "pattern": f"^org_{UUID_RE}$"}, "name": {"type": "string", "minLength": 1},
+    "properties": {"id": {"type": "string", "pattern": f"^org_{UUID_RE}$"}, "name": _S["Name"],
                    "killed": {"type": "boolean"}},
 }
 _KEY = {
     "type": "object", "additionalProperties": False, "required": ["organizationId"],
     "properties": {
         "id": {"type": "string", "pattern": f"^key_{UUID_RE}$"},
-        "secret": {"type": "string", "pattern": "^lp_[A-Za-z0-9_]{8,200}$"},
-        "organizationId": {"type": "string"},
-        "scopes": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "secret": _S["Secret"],
+        "organizationId": _S["Id"],
+        "scopes": _S["Scopes"],
         "tier": {"enum": KEY_TIERS},
         "killed": {"type": "boolean"},
-        "label": {"type": "string"},
+        "label": _S["Text"],
     },
 }
 _POST_COUNTS = {
     "type": "object", "additionalProperties": False,
-    "properties": {s: {"type": "integer", "minimum": 0, "maximum": 1_000_000} for s in POST_STATUSES},
+    "properties": {s: _S["PostCount"] for s in POST_STATUSES},
 }
 _ACCOUNT = {
     "type": "object", "additionalProperties": False, "required": ["organizationId"],
     "properties": {
         "id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
-        "organizationId": {"type": "string"},
+        "organizationId": _S["Id"],
         "platform": {"enum": PLATFORMS},
-        "handle": {"type": "string", "minLength": 1},
+        "handle": _S["Handle"],
         "status": {"enum": ACCOUNT_STATUSES},
         "leased": {"type": "boolean"},
         "posts": _POST_COUNTS,
-        "note": {"type": "string"},
+        "note": _S["Text"],
     },
 }
 _TEST_ACCOUNT = {
     "type": "object", "additionalProperties": False, "required": ["id", "status"],
     "properties": {"id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
-                   "status": {"enum": CONTRACT.documented_statuses}, "note": {"type": "string"}},
+                   "status": {"enum": CONTRACT.documented_statuses}, "note": _S["Text"]},
 }
 WORLD_SCHEMA = {
     "type": "object", "additionalProperties": False,
     "properties": {
-        "description": {"type": "string"},
-        "organizations": {"type": "array", "items": _ORG},
-        "keys": {"type": "array", "items": _KEY},
-        "accounts": {"type": "array", "items": _ACCOUNT},
-        "testAccounts": {"type": "array", "items": _TEST_ACCOUNT},
+        "description": _S["Text"],
+        "organizations": _list(_ORG),
+        "keys": _list(_KEY),
+        "accounts": _list(_ACCOUNT),
+        "testAccounts": _list(_TEST_ACCOUNT),
     },
 }
 
@@ -158,6 +166,7 @@ def add_account(store: Store, acc: dict, now: float) -> dict:
 
 
 def add_posts(store: Store, account_id: str, counts: dict[str, int], now: float) -> list[str]:
+    _require_post_total(sum(counts.values()))
     rows, ids = [], []
     for status in POST_STATUSES:
         for i in range(counts.get(status, 0)):
@@ -170,6 +179,12 @@ def add_posts(store: Store, account_id: str, counts: dict[str, int], now: float)
     return ids
 
 
+def _require_post_total(total: int) -> None:
+    problem = control_bounds.posts_problem(total)
+    if problem is not None:
+        raise WorldError(problem)
+
+
 def _require_org(store: Store, org_id: str) -> None:
     if store.organization(org_id) is None:
         raise WorldError(f"organizationId {org_id!r} names no organization")
@@ -177,6 +192,7 @@ def _require_org(store: Store, org_id: str) -> None:
 
 def load(store: Store, world: dict, now: float) -> dict:
     """Add a validated world to the store in one transaction: all of it, or none of it."""
+    _require_post_total(sum(sum((a.get("posts") or {}).values()) for a in world.get("accounts", [])))
     try:
         with store.write():
             orgs = [add_organization(store, o) for o in world.get("organizations", [])]

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server import cli, middleware, store as store_module
+from mock_server import cli, control_guard, middleware, store as store_module
 from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess, free_port
 from mock_server.store import Store
@@ -120,7 +120,7 @@ def test_key_check_uses_a_constant_time_compare(tmp_path, monkeypatch):
     store.close()
 
     calls.clear()
-    monkeypatch.setattr(middleware.hmac, "compare_digest", spy)
+    monkeypatch.setattr(control_guard.hmac, "compare_digest", spy)
     status, called = _call_control_plane(("127.0.0.1", 1), admin_token="T0ken", sent=b"wrong")
     assert (status, called) == (401, False) and calls == [(b"wrong", b"T0ken")]
 
@@ -183,7 +183,7 @@ def _call_control_plane(client, *, admin_token=None, sent=None, path="/_mock/sta
     async def receive():
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    headers = [(b"host", b"mock")]
+    headers = [(b"host", b"127.0.0.1:4010")]
     if sent is not None:
         headers.append((b"x-mock-admin-token", sent))
     scope = {"type": "http", "method": "GET", "path": path, "headers": headers, "client": client,

@@ -1,0 +1,88 @@
+"""The control plane's bounds that JSON Schema cannot say, in one place.
+
+Sizes, ranges and item counts of every control input are in `control.yaml` (Connexion checks
+request bodies and parameters against it; `world.py` reads the same schemas for fixture files).
+What a schema cannot express lives here:
+
+- the size of a request body and the nesting depth of its JSON, both checked on the raw bytes
+  *before* anything parses them (a 100,000-level array made the parser raise RecursionError);
+- `NaN`/`Infinity`, which Python's parser accepts although they are not JSON, and which slip
+  past `minimum`/`maximum` (every comparison with NaN is false);
+- the range the mock's clock may be set to, so that nothing computed from it later (dates a day,
+  a year or a million hours ahead) can leave the years `datetime` can represent;
+- the number of posts one call may create across all statuses (the schema bounds each status).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import yaml
+
+from mock_server.control_paths import CONTROL_SPEC
+
+# 1 MiB: the shipped default world is under 4 KB; a fixture of several thousand accounts fits.
+MAX_BODY_BYTES = 1 << 20
+# A world fixture nests 4 levels (world > accounts > account > posts); 32 leaves room and keeps
+# every recursive reader (json, jsonschema) far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
+# Longest run of digits in a number literal: Python would turn 4,300 digits into an int (or
+# refuse with ValueError), and no bound in control.yaml needs more than 16.
+MAX_NUMBER_DIGITS = 32
+
+# The clock may be set anywhere in [2000-01-01, 3000-01-01). Posts are scheduled up to
+# 1,000,000 hours (~114 years) ahead of it and windows a day ahead; all stay below year 9999.
+CLOCK_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
+CLOCK_MAX = datetime(3000, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
+def _schemas() -> dict:
+    return yaml.safe_load(CONTROL_SPEC.read_text())["components"]["schemas"]
+
+
+SCHEMAS: dict = _schemas()
+# One call (POST /posts, POST /accounts, a fixture) creates at most this many posts in all: the
+# bound of one status count, read from control.yaml so it is written once.
+MAX_POSTS_PER_CALL: int = SCHEMAS["PostCount"]["maximum"]
+
+# Strings first (their contents may hold anything), then what is left is JSON structure.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+_NOT_JSON_NUMBER = re.compile(rb"NaN|Infinity")
+_LONG_NUMBER = re.compile(rb"[0-9]{%d}" % (MAX_NUMBER_DIGITS + 1))
+
+
+def json_text_problem(body: bytes) -> str | None:
+    """Why `body` must not reach a JSON parser (too deep, NaN, huge number), or None.
+
+    Cost is linear in the body and stops at the first bracket past the depth bound, so 100,000
+    opening brackets are refused after 33 of them. Malformed JSON is left for the parser,
+    whose message says where it broke."""
+    structure = _STRING.sub(b'""', body)
+    depth = 0
+    for match in _BRACKET.finditer(structure):
+        if match.group() in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        else:
+            depth -= 1
+    if _NOT_JSON_NUMBER.search(structure):
+        return "NaN and Infinity are not JSON numbers"
+    if _LONG_NUMBER.search(structure):
+        return f"a number with more than {MAX_NUMBER_DIGITS} digits"
+    return None
+
+
+def clock_problem(instant: float) -> str | None:
+    """Why the clock must not be set to `instant` (epoch seconds), or None."""
+    if not CLOCK_MIN <= instant < CLOCK_MAX:
+        return ("the clock must stay between 2000-01-01T00:00:00Z and 3000-01-01T00:00:00Z"
+                f" (this would set it to {instant:.0f} epoch seconds)")
+    return None
+
+
+def posts_problem(total: int) -> str | None:
+    if total > MAX_POSTS_PER_CALL:
+        return f"one call creates at most {MAX_POSTS_PER_CALL:,} posts in all (asked for {total:,})"
+    return None

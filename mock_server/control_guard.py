@@ -1,0 +1,181 @@
+"""Who and what may reach the control plane (`/_mock`): the one place that decides.
+
+The control plane can wipe the world, mint keys and switch the API off, so it must not be
+reachable from a web page, neither from another site in the developer's browser nor through
+DNS rebinding. The checks are those of the local dev servers that learnt this the hard way
+(Jupyter, webpack-dev-server's `allowedHosts`, Vite's `server.allowedHosts`), in this order:
+
+1. the client: loopback only, unless the mock runs with `--admin-token`, which every call must
+   then send (compared in constant time);
+2. `Host`: `localhost`, `*.localhost`, an IP address, or a name the user allowed
+   (`--allowed-host`, env LAYERS_MOCK_ALLOWED_HOSTS; a leading dot allows subdomains). DNS
+   rebinding needs a *name* that the attacker resolves to 127.0.0.1, so a name we do not know
+   is refused; an IP literal cannot be rebound (Vite and webpack-dev-server allow them too);
+3. `Origin` (and `Sec-Fetch-Site`, sent by browsers even where Origin is not): absent, or the
+   mock's own origin (a page served by the mock itself). Another port on loopback is another
+   origin, and `null` (sandboxed frames, files) is refused;
+4. calls that change state (POST, PUT, PATCH) only with `Content-Type: application/json`: a
+   page can send a cross-origin POST without asking (a form, `fetch` in `no-cors` mode, a
+   beacon) only with text/plain, form or no content type; JSON needs a CORS preflight, which
+   the mock never answers with CORS headers. DELETE always needs a preflight;
+5. the body: at most `MAX_BODY_BYTES`, and its JSON no deeper than `MAX_JSON_DEPTH`, checked on
+   the raw bytes before any parser sees them (`control_bounds`).
+
+The API routes get none of this: partners point apps at the mock under any host name.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from urllib.parse import urlsplit
+
+from mock_server import control_bounds
+from mock_server.errors import _code_for  # the code the rest of the app gives a status
+
+ALLOWED_HOSTS_ENV = "LAYERS_MOCK_ALLOWED_HOSTS"
+ADMIN_HEADER = b"x-mock-admin-token"
+_CHANGES_STATE = {"POST", "PUT", "PATCH"}
+_CROSS_SITE = {b"cross-site", b"same-site"}  # Sec-Fetch-Site: another port on loopback is same-site
+
+Refusal = tuple[int, str, str]
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def split_host(value: str) -> tuple[str, str]:
+    """`Host` (or an origin's netloc) -> (lower-case name without brackets or trailing dot, port)."""
+    value = value.strip().lower()
+    if value.startswith("["):  # [::1]:4010
+        name, _, rest = value[1:].partition("]")
+        return name, rest[1:] if rest.startswith(":") else ""
+    name, sep, port = value.rpartition(":")
+    if not sep or ":" in name:  # no port, or a bare IPv6 address
+        name, port = value, ""
+    return name.rstrip("."), port
+
+
+def allowed_hosts_from_env() -> tuple[str, ...]:
+    raw = os.environ.get(ALLOWED_HOSTS_ENV, "")
+    return tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
+
+
+class ControlGuard:
+    def __init__(self, admin_token: str | None = None, allowed_hosts: tuple[str, ...] | None = None):
+        self.admin_token = admin_token
+        self.allowed_hosts = allowed_hosts_from_env() if allowed_hosts is None else tuple(allowed_hosts)
+
+    def host_allowed(self, name: str) -> bool:
+        if name == "localhost" or name.endswith(".localhost") or _is_ip(name):
+            return True
+        return any(name == h or (h.startswith(".") and (name.endswith(h) or name == h[1:]))
+                   for h in self.allowed_hosts)
+
+    async def admit(self, scope, headers: dict, receive) -> tuple[Refusal | None, object]:
+        """None and a `receive` replaying the (checked) body, or the refusal to send instead."""
+        refusal = self._who(scope, headers) or self._from_where(headers) or self._what(scope, headers)
+        if refusal is not None:
+            return refusal, receive
+        if scope.get("method") not in _CHANGES_STATE:
+            return None, receive
+        return await self._body(headers, receive)
+
+    # -- 1. the client ----------------------------------------------------------------------
+    def _who(self, scope, headers) -> Refusal | None:
+        if self.admin_token:
+            given = headers.get(ADMIN_HEADER, b"")
+            if not hmac.compare_digest(given, self.admin_token.encode()):
+                return 401, "UNAUTHENTICATED", "The control plane needs X-Mock-Admin-Token."
+            return None
+        client = scope.get("client")
+        if not _is_loopback(client[0] if client else None):
+            return 403, "FORBIDDEN", "The control plane answers only on loopback unless the mock runs with --admin-token."
+        return None
+
+    # -- 2 and 3. the page it came from ------------------------------------------------------
+    def _from_where(self, headers) -> Refusal | None:
+        host = headers.get(b"host")
+        if host is not None:  # HTTP/1.0 clients may omit it; browsers never do
+            name, _ = split_host(host.decode("latin-1"))
+            if not self.host_allowed(name):
+                return 403, "FORBIDDEN", (
+                    f"The control plane does not answer to Host {name[:100]!r} (DNS rebinding guard). "
+                    "Use localhost or an IP address, or start the mock with --allowed-host NAME.")
+        origin = headers.get(b"origin")
+        if origin is not None and not self._own_origin(origin.decode("latin-1"), host):
+            return 403, "FORBIDDEN", "The control plane does not answer to web pages from another origin."
+        if headers.get(b"sec-fetch-site", b"").lower() in _CROSS_SITE:
+            return 403, "FORBIDDEN", "The control plane does not answer to web pages from another site."
+        return None
+
+    @staticmethod
+    def _own_origin(origin: str, host: bytes | None) -> bool:
+        """The page was served by the mock itself: same scheme-less host and port as `Host`."""
+        parts = urlsplit(origin.strip())
+        if parts.scheme not in ("http", "https") or host is None:
+            return False
+        origin_host = split_host(parts.netloc)
+        default_port = "443" if parts.scheme == "https" else "80"
+        request_host = split_host(host.decode("latin-1"))
+        return ((origin_host[0], origin_host[1] or default_port) ==
+                (request_host[0], request_host[1] or default_port))
+
+    # -- 4. what it sends --------------------------------------------------------------------
+    def _what(self, scope, headers) -> Refusal | None:
+        if scope.get("method") not in _CHANGES_STATE:
+            return None
+        media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if media != b"application/json":
+            shown = media.decode("latin-1")[:100] or "none"
+            return 415, _code_for(415), (
+                f"Control-plane calls that change state need Content-Type: application/json (got {shown});"
+                " send {} for no options.")
+        return None
+
+    # -- 5. the body -------------------------------------------------------------------------
+    async def _body(self, headers, receive) -> tuple[Refusal | None, object]:
+        limit = control_bounds.MAX_BODY_BYTES
+        too_large = (413, _code_for(413),
+                     f"A control-plane request body holds at most {limit:,} bytes.")
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return too_large, receive
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return (400, _code_for(400), "The client went away before sending the whole body."), receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return too_large, receive
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        problem = control_bounds.json_text_problem(body)
+        if problem is not None:
+            return (400, _code_for(400), f"Request validation failed: {problem}."), receive
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return None, replay
