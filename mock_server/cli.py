@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
-import shutil
 import sqlite3
 import sys
-import tempfile
 
 from contract import CONTRACT
 from mock_server import app as app_module
-from mock_server import world
+from mock_server import state_file, world
+from mock_server.control_guard import ALLOWED_HOSTS_ENV
 from mock_server.clock import Clock
 from mock_server.store import Store
 
@@ -32,6 +30,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (default: a fresh temporary world)")
     p.add_argument("--fixtures", metavar="FILE", help="world fixture JSON (default: the shipped default world)")
     p.add_argument("--reset", action="store_true", help="with --state: drop what the file holds and reload the fixtures")
+    p.add_argument("--force", action="store_true",
+                   help="with --reset: reset even while another layers-mock serves the state file")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   default=[h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()],
+                   help="a Host name the control plane answers to besides localhost and IP addresses"
+                        " (repeatable; '.example.test' allows its subdomains; env " + ALLOWED_HOSTS_ENV + ")")
     p.add_argument("--admin-token", default=os.environ.get(app_module.ADMIN_TOKEN_ENV),
                    help="require this token (header X-Mock-Admin-Token) on the control plane; allows it off loopback")
     p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
@@ -84,16 +88,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
 
-    state = args.state
-    if state is None:
-        tmp = tempfile.mkdtemp(prefix="layers-mock-")
-        atexit.register(shutil.rmtree, tmp, True)
-        state = os.path.join(tmp, "state.sqlite3")
+    state_file.exit_on_sigterm()  # so that a temporary world is removed on SIGTERM too
+    try:
+        with state_file.opened(args.state, reset=args.reset, force=args.force) as (state, lock):
+            return serve(args, fixture, state, lock)
+    except state_file.StateFileError as exc:
+        print(f"layers-mock: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve(args: argparse.Namespace, fixture: dict, state: str, lock: state_file.StateLock) -> int:
     try:
         loaded = seed_state(state, fixture, args.reset)
     except (sqlite3.DatabaseError, world.WorldError) as exc:
         print(f"layers-mock: cannot use state file {state}: {exc}", file=sys.stderr)
         return 2
+    lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
 
     os.environ[app_module.STATE_ENV] = os.path.abspath(state)
     os.environ[app_module.VALIDATE_RESPONSES_ENV] = "0" if args.no_validate_responses else "1"
@@ -102,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[app_module.FIXTURES_ENV] = os.path.abspath(args.fixtures)
     if args.admin_token:
         os.environ[app_module.ADMIN_TOKEN_ENV] = args.admin_token
+    os.environ[ALLOWED_HOSTS_ENV] = ",".join(args.allowed_host)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.admin_token:
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
 

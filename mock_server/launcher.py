@@ -65,7 +65,9 @@ class MockProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"layers-mock exited with {self.proc.returncode}:\n{self.log_text()}")
+                message = f"layers-mock exited with {self.proc.returncode}:\n{self.log_text()}"
+                self.stop()  # removes the log file: a failed start leaves nothing behind
+                raise RuntimeError(message)
             try:
                 if httpx.get(self.base_url + "/_mock/clock", timeout=1.0).status_code == 200:
                     return
