@@ -79,10 +79,15 @@ def render_api_error(_request, exc: ApiError) -> ConnexionResponse:
     return envelope_response(exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers)
 
 
+def abbreviate(line: str, limit: int = 300) -> str:
+    """A huge bad value is not echoed whole; the end of a jsonschema message says which rule
+    and field ("... is too long - 'name'"), so the middle goes."""
+    return line if len(line) <= limit else line[:limit // 3] + "…" + line[-limit // 2:]
+
+
 def _first_line(text: str) -> str:
     # jsonschema messages end with a multi-line dump of the schema; the first line says it all.
-    line = str(text).split("\n", 1)[0].strip()
-    return line if len(line) <= 300 else line[:300] + "…"  # a huge bad value is not echoed whole
+    return abbreviate(str(text).split("\n", 1)[0].strip())
 
 
 def render_connexion_error(_request, exc: Exception) -> ConnexionResponse:

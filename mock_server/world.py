@@ -16,6 +16,7 @@ import jsonschema
 from contract import CONTRACT
 from mock_server import control_bounds
 from mock_server.clock import to_iso
+from mock_server.errors import abbreviate
 from mock_server.store import Store
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.json")
@@ -97,7 +98,7 @@ def _where(path) -> str:
 def validate(data: object, source: str = "fixture") -> dict:
     errors = sorted(jsonschema.Draft7Validator(WORLD_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
-        lines = [f"{source}: {_where(e.absolute_path)}: {e.message}" for e in errors[:10]]
+        lines = [f"{source}: {_where(e.absolute_path)}: {abbreviate(e.message)}" for e in errors[:10]]
         raise WorldError("invalid world fixture:\n  " + "\n  ".join(lines))
     return data  # type: ignore[return-value]
 
