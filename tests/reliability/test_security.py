@@ -1,6 +1,6 @@
 """Keys compared in constant time and never logged; another organization's accounts
 indistinguishable from missing ones; the control plane refused off loopback without its
-admin token; the default bind is 127.0.0.1."""
+admin token and from web pages (Host, Origin, content type); the default bind is 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
@@ -294,3 +294,125 @@ def test_default_bind_is_loopback():
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+# -- a web page cannot reach the control plane (issue 14) ---------------------------------------
+# DNS rebinding: a page from evil.example, whose name the attacker then resolves to 127.0.0.1,
+# talks to the mock "same-origin": every request carries Host: evil.example. Raw requests here;
+# the cross-origin page in a real browser is tests/reliability/test_browser_control_plane.py.
+REBOUND_CALLS = [
+    ("GET", "/_mock/state", None),
+    ("POST", "/_mock/keys", {"organizationId": "ORG"}),
+    ("PUT", "/_mock/kill-switches", {"scope": "global", "enabled": True}),
+    ("POST", "/_mock/reset", {"world": "empty"}),
+    ("POST", "/_mock/faults", {}),
+    ("PUT", "/_mock/clock", {"advanceSeconds": 86400}),
+    ("DELETE", "/_mock/faults", None),
+]
+
+
+def _control_state(control: ControlClient) -> dict:
+    state = control.state()
+    clock = state.pop("clock")
+    return {**state, "clock": (clock["frozen"], round(clock["offsetSeconds"]))}
+
+
+@pytest.fixture(scope="module")
+def guarded_mock(tmp_path_factory):
+    state = tmp_path_factory.mktemp("guard") / "state.sqlite3"
+    with MockProcess(state=str(state), extra_args=["--allowed-host", "mock.test",
+                                                   "--allowed-host", ".team.test"]) as mock:
+        yield mock
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:4010", "EVIL.example.", "localhost.evil.example",
+                                  "127.0.0.1.nip.io", "sub.mock.test", "team.test.evil.example", "mock.test.evil"])
+def test_rebound_host_names_reach_nothing_on_the_control_plane(guarded_mock, host):
+    with ControlClient(guarded_mock.base_url) as control:
+        before = _control_state(control)
+        org = before["organizations"][0]["id"]
+        with httpx.Client(base_url=guarded_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
+            for method, path, body in REBOUND_CALLS:
+                if body is not None and "organizationId" in body:
+                    body = {"organizationId": org}
+                r = http.request(method, path, json=body, headers={"Host": host})
+                assert r.status_code == 403, (host, method, path, r.status_code, r.text[:200])
+                err = r.json()["error"]
+                assert err["code"] == "FORBIDDEN" and "--allowed-host" in err["message"]
+                assert "secret" not in r.text
+        assert _control_state(control) == before
+        # The API answers under any Host name, as before (partners point apps at the mock).
+        api = httpx.delete(guarded_mock.base_url + CONTRACT.path_for(f"sa_{uuid.uuid4()}"), headers={"Host": host},
+                           timeout=REQUEST_TIMEOUT)
+        assert api.status_code == CONTRACT.status_for_code("UNAUTHENTICATED")
+
+
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "localhost.", "app.localhost", "127.0.0.1", "127.9.9.9",
+                                  "[::1]", "10.0.0.5", "mock.test", "team.test", "a.b.team.test"])
+def test_local_ip_and_allowed_host_names_are_served(guarded_mock, host):
+    with httpx.Client(base_url=guarded_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
+        for value in (host, f"{host}:{guarded_mock.port}"):
+            r = http.get("/_mock/state", headers={"Host": value})
+            assert r.status_code == 200, (value, r.text[:200])
+        r = http.post("/_mock/faults", json={}, headers={"Host": host})
+        assert r.status_code == 201, r.text
+        http.delete("/_mock/faults", headers={"Host": host})
+
+
+def test_allowed_hosts_from_the_environment(tmp_path):
+    with MockProcess(env={"LAYERS_MOCK_ALLOWED_HOSTS": "compose-mock, .svc.test"}) as mock, \
+            httpx.Client(base_url=mock.base_url, timeout=REQUEST_TIMEOUT) as http:
+        assert http.get("/_mock/state", headers={"Host": "compose-mock:4010"}).status_code == 200
+        assert http.get("/_mock/state", headers={"Host": "mock.svc.test"}).status_code == 200
+        assert http.get("/_mock/state", headers={"Host": "other"}).status_code == 403
+
+
+@pytest.mark.parametrize("origin", ["http://127.0.0.1:1", "http://localhost:{port}0", "null", "https://evil.example",
+                                    "http://evil.example:{port}", "file://", "http://127.0.0.1:{port}.evil.example"])
+def test_other_origins_change_nothing(guarded_mock, origin):
+    origin = origin.format(port=guarded_mock.port)
+    with ControlClient(guarded_mock.base_url) as control:
+        before = _control_state(control)
+        with httpx.Client(base_url=guarded_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
+            for method, path, body in REBOUND_CALLS:
+                body = {"organizationId": before["organizations"][0]["id"]} if body and "organizationId" in body else body
+                r = http.request(method, path, json=body, headers={"Origin": origin})
+                assert r.status_code == 403 and "origin" in r.json()["error"]["message"], (origin, path, r.text)
+        assert _control_state(control) == before
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_sec_fetch_site_from_another_site_is_refused(guarded_mock, site):
+    """A GET from a page (an <img>, a no-cors fetch) carries no Origin, but Sec-Fetch-Site."""
+    r = httpx.get(guarded_mock.base_url + "/_mock/state", headers={"Sec-Fetch-Site": site}, timeout=REQUEST_TIMEOUT)
+    assert r.status_code == 403
+    ok = httpx.get(guarded_mock.base_url + "/_mock/state", headers={"Sec-Fetch-Site": "same-origin"},
+                   timeout=REQUEST_TIMEOUT)
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("origin", ["http://127.0.0.1:{port}", "http://localhost:{port}"])
+def test_the_mocks_own_origin_is_served(guarded_mock, origin):
+    """A page the mock serves itself (its docs, Swagger UI) is its own origin."""
+    host = origin.format(port=guarded_mock.port).split("//", 1)[1]
+    r = httpx.post(guarded_mock.base_url + "/_mock/faults", json={}, timeout=REQUEST_TIMEOUT,
+                   headers={"Origin": origin.format(port=guarded_mock.port), "Host": host})
+    assert r.status_code == 201, r.text
+    httpx.delete(guarded_mock.base_url + "/_mock/faults", timeout=REQUEST_TIMEOUT)
+
+
+def test_no_cors_headers_anywhere(guarded_mock):
+    """Still no CORS: a preflight gets no Access-Control-Allow-* header, so a browser never sends
+    the JSON call it asked about."""
+    for path in ("/_mock/reset", "/_mock/state", CONTRACT.path_for(f"sa_{uuid.uuid4()}")):
+        r = httpx.options(guarded_mock.base_url + path, timeout=REQUEST_TIMEOUT, headers={
+            "Origin": "http://127.0.0.1:1", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        assert not [h for h in r.headers if h.lower().startswith("access-control-")], (path, dict(r.headers))
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("localhost", ("localhost", "")), ("LocalHost:4010", ("localhost", "4010")), ("[::1]:80", ("::1", "80")),
+    ("[::1]", ("::1", "")), ("::1", ("::1", "")), ("example.test.:8080", ("example.test", "8080"))])
+def test_split_host(value, expected):
+    assert control_guard.split_host(value) == expected
