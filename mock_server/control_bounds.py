@@ -6,6 +6,7 @@ What a schema cannot express lives here:
 
 - the size of a request body and the nesting depth of its JSON, both checked on the raw bytes
   *before* anything parses them (a 100,000-level array made the parser raise RecursionError);
+- text that is not UTF-8 (a UTF-16 body made the parser guess its encoding, then answer 500);
 - `NaN`/`Infinity`, which Python's parser accepts although they are not JSON, and which slip
   past `minimum`/`maximum` (every comparison with NaN is false);
 - the range the mock's clock may be set to, so that nothing computed from it later (dates a day,
@@ -58,6 +59,10 @@ def json_text_problem(body: bytes) -> str | None:
     Cost is linear in the body and stops at the first bracket past the depth bound, so 100,000
     opening brackets are refused after 33 of them. Malformed JSON is left for the parser,
     whose message says where it broke."""
+    try:  # JSON between systems is UTF-8 (RFC 8259); json.loads would guess UTF-16/32 from bytes
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the body is not UTF-8 (byte {exc.start})"
     structure = _STRING.sub(b'""', body)
     depth = 0
     for match in _BRACKET.finditer(structure):

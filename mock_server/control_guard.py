@@ -86,7 +86,7 @@ class ControlGuard:
 
     async def admit(self, scope, headers: dict, receive) -> tuple[Refusal | None, object]:
         """None and a `receive` replaying the (checked) body, or the refusal to send instead."""
-        refusal = self._who(scope, headers) or self._from_where(headers) or self._what(scope, headers)
+        refusal = self._who(scope, headers) or self._from_where(scope, headers) or self._what(scope, headers)
         if refusal is not None:
             return refusal, receive
         if scope.get("method") not in _CHANGES_STATE:
@@ -106,7 +106,10 @@ class ControlGuard:
         return None
 
     # -- 2 and 3. the page it came from ------------------------------------------------------
-    def _from_where(self, headers) -> Refusal | None:
+    def _from_where(self, scope, headers) -> Refusal | None:
+        repeated = [n for n in (b"host", b"origin") if sum(1 for k, _ in scope.get("headers") or [] if k == n) > 1]
+        if repeated:  # `headers` kept only the last one: judge none
+            return 400, _code_for(400), f"The {repeated[0].decode().title()} header was sent more than once."
         host = headers.get(b"host")
         if host is not None:  # HTTP/1.0 clients may omit it; browsers never do
             name, _ = split_host(host.decode("latin-1"))

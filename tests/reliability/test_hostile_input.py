@@ -158,3 +158,72 @@ def test_stalled_and_vanishing_clients(multi_mock, tenant):
         for s in stalled:
             s.close()
     assert_alive(multi_mock.base_url, tenant.secret)
+
+
+# -- the control plane (issue 14) ---------------------------------------------------------------
+# Every case is refused before it can change anything. The carrier of body encodings is a kill
+# switch on a key nobody has: even if the JSON were accepted, it could only answer 404.
+CONTROL_RESET = b"/_mock/reset"
+NOBODY_SWITCH = b'{"scope": "key", "target": "key_nobody", "enabled": true}'
+
+
+def _json_headers(n: int) -> list[bytes]:
+    return [b"Content-Type: application/json", b"Content-Length: %d" % n]
+
+
+def control_cases() -> dict[str, tuple[bytes, int | None]]:
+    from mock_server import control_bounds
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    chunk = b" " * 65536
+    too_big_chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk)
+                               for _ in range(control_bounds.MAX_BODY_BYTES // len(chunk) + 2)) + b"0\r\n\r\n"
+    return {
+        "body-less POST /reset without Content-Type": (raw_request(CONTROL_RESET, method=b"POST"), 415),
+        "POST /reset with a JSON body but no Content-Type": (
+            raw_request(CONTROL_RESET, [b"Content-Length: 17"], method=b"POST") + b'{"world":"empty"}', 415),
+        "POST /reset text/plain": (raw_request(CONTROL_RESET, [b"Content-Type: text/plain", b"Content-Length: 2"],
+                                               method=b"POST") + b"{}", 415),
+        "declared 2 MiB body, never sent": (raw_request(CONTROL_RESET, [b"Content-Type: application/json",
+                                                                        b"Content-Length: 2097152"], method=b"POST"), 413),
+        "chunked body past the bound": (raw_request(CONTROL_RESET, [b"Content-Type: application/json",
+                                                                    b"Transfer-Encoding: chunked"], method=b"POST")
+                                        + too_big_chunked, 413),
+        "100,000 levels deep": (raw_request(CONTROL_RESET, _json_headers(len(deep)), method=b"POST") + deep, VALIDATION),
+        "invalid UTF-8 in the JSON": (raw_request(b"/_mock/kill-switches", _json_headers(13), method=b"PUT")
+                                      + b'{"scope":"\xff"}', VALIDATION),
+        "a BOM before the JSON": (raw_request(b"/_mock/kill-switches", _json_headers(len(NOBODY_SWITCH) + 3),
+                                              method=b"PUT") + b"\xef\xbb\xbf" + NOBODY_SWITCH, None),
+        "UTF-16 JSON": (raw_request(b"/_mock/kill-switches", _json_headers(len(NOBODY_SWITCH.decode().encode("utf-16"))),
+                                    method=b"PUT") + NOBODY_SWITCH.decode().encode("utf-16"), VALIDATION),
+        "NaN": (raw_request(b"/_mock/clock", _json_headers(22), method=b"PUT") + b'{"advanceSeconds": NaN}', VALIDATION),
+        "two Host headers, the foreign one first": (
+            raw_request(b"/_mock/state", [b"Host: evil.example"], method=b"GET"), None),
+        "two Origin headers, the foreign one first": (
+            raw_request(CONTROL_RESET, [b"Origin: http://evil.example", b"Origin: http://127.0.0.1",
+                                        b"Content-Type: application/json", b"Content-Length: 2"], method=b"POST")
+            + b"{}", VALIDATION),
+        "Host of a rebound name": (raw_request(b"/_mock/state", method=b"GET").replace(
+            b"Host: 127.0.0.1", b"Host: evil.example"), 403),
+    }
+
+
+def test_hostile_control_plane_requests_change_nothing(multi_mock, multi_control, tenant):
+    before = multi_control.state()
+    for name, (data, expected) in control_cases().items():
+        raw = raw_exchange(multi_mock.port, data)
+        try:
+            if expected == 403:  # the control plane's own 403 (FORBIDDEN), not the API's scope 403
+                resp = parse_response(raw)
+                assert resp.status == 403 and resp.envelope["error"]["code"] == "FORBIDDEN", raw[:300]
+            else:
+                kind = classify_hostile(raw)
+                if expected is not None:
+                    assert kind == "envelope" and parse_response(raw).status == expected, raw[:300]
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+        assert_alive(multi_mock.base_url, tenant.secret)
+    after = multi_control.state()
+    for part in ("organizations", "keys", "testAccounts", "globalKillSwitch", "faults"):
+        assert after[part] == before[part] or part == "organizations" and set(
+            o["id"] for o in before[part]) <= set(o["id"] for o in after[part]), part  # other tests add theirs
