@@ -338,3 +338,23 @@ def test_fixture_strings_share_the_control_bounds(http, control):
 def test_after_all_of_it_the_world_is_sound(control):
     assert control.integrity()["ok"]
     json.dumps(control.state())  # and it still reads back
+
+
+# -- the raw-bytes check itself -----------------------------------------------------------------
+@pytest.mark.parametrize("body,problem", [
+    (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', None),             # brackets in a string
+    (b'{"a": "\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', None),       # after an escaped quote
+    (b'{"a": "NaN Infinity 1234567890123456789012345678901234567890"}', None),
+    (b"[" * 32 + b"]" * 32, None),
+    (b"[" * 33 + b"]" * 33, "deeper"),
+    (b'{"a": [' + b"{}," * 100_000 + b"{}]}", None),                         # wide, not deep
+    (b'{"n": -Infinity}', "NaN"),
+    (b'{"n": 1' + b"0" * 32 + b"}", "digits"),
+    (b'{"n": 1' + b"0" * 31 + b"}", None),
+    ('{"s": "é"}'.encode("utf-16"), "UTF-8"),
+    (b'{"s": "' + bytes([0xFF]) + b'"}', "UTF-8"),
+    ('{"s": "é"}'.encode("utf-8"), None),
+])
+def test_json_text_problem(body, problem):
+    found = control_bounds.json_text_problem(body)
+    assert (found is None) if problem is None else (problem in found), found
