@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jsonschema
 import yaml
@@ -25,7 +25,7 @@ from contract.spec import Contract
 # The mock's own files, so the steps always match the mock that ships with them.
 from mock_server.app import CONTROL_SPEC
 from mock_server.control_paths import CONTROL_PREFIX
-from mock_server.world import DEFAULT_WORLD, read_fixture
+from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,29 @@ class Step:
         if self.body is not None:
             parts += ["-H", "Content-Type: application/json", "-d", json.dumps(self.body, separators=(",", ":"))]
         return " ".join(shlex.quote(p) if i > 3 else p for i, p in enumerate(parts))
+
+
+def control_step(control_spec: dict, operation_id: str, body: Any = None, **path_params: str) -> Step:
+    """A control-plane call read from control.yaml: its method, path, summary and success status;
+    the body is checked against the operation's request schema, so a stale step fails here."""
+    for path, item in control_spec["paths"].items():
+        for method, op in item.items():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                break
+        else:
+            continue
+        break
+    else:
+        raise ValueError(f"control.yaml has no operation {operation_id!r}")
+    schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+    if body is not None:
+        if schema is None:
+            raise ValueError(f"control operation {operation_id} takes no body")
+        jsonschema.validate(body, schema)
+    ok = min(int(s) for s in op["responses"] if str(s).startswith("2"))
+    say = f"`{method.upper()} {CONTROL_PREFIX}{path}`: {op.get('summary', operation_id)}"
+    return Step(say, method.upper(), CONTROL_PREFIX + path.format(**{k: quote(v, safe="") for k, v in path_params.items()}),
+                ok, body=body)
 
 
 @dataclass(frozen=True)
@@ -75,8 +98,7 @@ class MockDocs:
                            for path, item in control_spec["paths"].items()
                            for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
         scope = contract.required_scope
-        self.write_key = next(k for k in world["keys"] if scope in k.get("scopes", [])
-                              and k.get("tier", "standard") in contract.rate_limit_tiers)
+        self.write_key = default_write_key(world)
         org = self.write_key["organizationId"]
         self.read_key = next(k for k in world["keys"] if k["organizationId"] == org
                              and scope not in k.get("scopes", []) and "*" not in k.get("scopes", []))
@@ -98,15 +120,7 @@ class MockDocs:
         return (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
 
     def control_call(self, operation_id: str, body: Any = None, **path_params: str) -> Step:
-        method, path, op = self.operations[operation_id]
-        schema = self.body_schema(operation_id)
-        if body is not None:
-            if schema is None:
-                raise ValueError(f"control operation {operation_id} takes no body")
-            jsonschema.validate(body, schema)
-        ok = min(int(s) for s in op["responses"] if str(s).startswith("2"))
-        say = f"`{method} {CONTROL_PREFIX}{path}`: {op.get('summary', operation_id)}"
-        return Step(say, method, CONTROL_PREFIX + path.format(**path_params), ok, body=body)
+        return control_step(self.control, operation_id, body, **path_params)
 
     def reset(self) -> Step:
         # An empty JSON object, not no body: Connexion's strict validation refuses a bodiless POST.
