@@ -146,6 +146,7 @@ def _validation(m: MockDocs) -> list[Way]:
     if m.contract.account_id_pattern.match(bare):
         raise ValueError("the bare UUID unexpectedly matches the account id pattern")
     return [Way("Send an id that is not of the `sa_<uuid>` shape (here a bare UUID)", [
+        m.reset(),
         m.revoke(bare, m.write_key, m.contract.status_for_code("VALIDATION"), "a bare UUID, without the prefix"),
     ])]
 
@@ -154,6 +155,7 @@ def _unauthenticated(m: MockDocs) -> list[Way]:
     acct = m.revocable[0]
     status = m.contract.status_for_code("UNAUTHENTICATED")
     return [Way("Leave out the `Authorization` header, or send a key the mock does not know", [
+        m.reset(),
         m.revoke(acct["id"], None, status, "no Authorization header"),
         m.revoke(acct["id"], {"secret": "lp_unknown"}, status, "an unknown key"),
     ])]
@@ -162,6 +164,7 @@ def _unauthenticated(m: MockDocs) -> list[Way]:
 def _forbidden_scope(m: MockDocs) -> list[Way]:
     acct = m.revocable[0]
     return [Way(f"Use a key without `{m.contract.required_scope}` (the `{m.read_key['label']}` key)", [
+        m.reset(),
         m.revoke(acct["id"], m.read_key, m.contract.status_for_code("FORBIDDEN_SCOPE"), "revoke with the read-only key"),
     ], _details_said(m, m.contract.status_for_code("FORBIDDEN_SCOPE")))]
 
@@ -201,8 +204,11 @@ def _rate_limited(m: MockDocs) -> list[Way]:
         m.reset(),
         m.control_call("set_budget", {"remaining": 0}, keyId=m.write_key["id"]),
         m.revoke(acct["id"], m.write_key, status, "revoke"),
-    ], f"The response carries {_extra_headers(m, status)}; once that many seconds have passed "
-       "(or after `PUT /_mock/clock {\"advanceSeconds\": 60}`) the same request succeeds.")]
+        m.control_call("set_clock", {"advanceSeconds": 60}),
+        m.revoke(acct["id"], m.write_key, m.contract.success_status,
+                 "the same revoke once the window has passed: it succeeds"),
+    ], f"The 429 carries {_extra_headers(m, status)}: the seconds until the key's one-minute window "
+       "ends. Instead of waiting, step 4 moves the mock's clock past it.")]
 
 
 def _details_said(m: MockDocs, status: int) -> str:
@@ -239,6 +245,8 @@ def _kill_switch(m: MockDocs) -> list[Way]:
         m.reset(),
         m.control_call("set_kill_switch", {"scope": scope, "target": m.write_key["id"], "enabled": True}),
         m.revoke(acct["id"], m.write_key, m.contract.status_for_code("KILL_SWITCH"), "revoke"),
+        m.control_call("set_kill_switch", {"scope": scope, "target": m.write_key["id"], "enabled": False}),
+        m.revoke(acct["id"], m.write_key, m.contract.success_status, "the switch is off: the revoke succeeds"),
     ], _details_said(m, m.contract.status_for_code("KILL_SWITCH")))]
 
 
