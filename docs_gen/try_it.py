@@ -187,7 +187,8 @@ def _not_found(m: MockDocs) -> list[Way]:
 def _idempotency_conflict(m: MockDocs) -> list[Way]:
     first, second = m.revocable[0], m.revocable[1]
     key = m.contract.idempotency_header.replace("-", "_")
-    value = m.contract.parameter(m.contract.idempotency_header)["example"]
+    # Any value the caller chooses: the spec gives no example (Swagger UI would pre-fill it).
+    value = "offboard-acme-job-1"
     return [Way(f"Reuse one `{m.contract.idempotency_header}` on two different accounts", [
         m.reset(),
         m.revoke(first["id"], m.write_key, m.contract.success_status, "revoke one account with the key",
