@@ -9,7 +9,7 @@ import sqlite3
 import sys
 import tempfile
 
-from mock_server import access_log, banner, listen
+from mock_server import access_log, banner, cors, listen
 from mock_server import app as app_module
 from mock_server import world
 from mock_server.clock import Clock
@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
     p.add_argument("--no-fast-path", action="store_true",
                    help="serve well-formed revokes through Connexion's full stack too (slower; same answers)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let a browser app on ORIGIN (e.g. http://localhost:3000; repeatable; * for any) call the "
+                        "API routes; never the control plane")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--quiet", action="store_true", help="print neither the banner nor the access log (a line per request)")
     return p.parse_args(argv)
@@ -91,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.admin_token:
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
 
+    try:
+        os.environ[cors.ENV] = ",".join(cors.check_origin(o) for o in args.cors_origin)
+    except ValueError as exc:
+        print(f"layers-mock: --cors-origin: {exc}", file=sys.stderr)
+        return 2
     os.environ[access_log.ENV] = "0" if args.quiet else "1"
     if not args.quiet:
         print(banner.render(host=args.host, port=port, fixture=fixture, loaded=loaded, state=args.state,
