@@ -41,7 +41,8 @@ _PAGE_PROBE = """(() => {
     errorsTableBox: box(table),
     errorsRows: table ? [...table.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(c => c.textContent.trim())) : [],
     externalResources: [...document.querySelectorAll('link[href],script[src],img[src],iframe[src]')]
-                         .map(e => e.getAttribute('href') || e.getAttribute('src')),
+                         .map(e => e.getAttribute('href') || e.getAttribute('src'))
+                         .filter(u => !u.startsWith('data:')),  // inline (the empty favicon), not fetched
     pageHeight: document.documentElement.scrollHeight,
   };
 })()"""

@@ -72,12 +72,19 @@ def test_image_serves_api_and_control_plane_from_outside(image):
         assert httpx.post(base + "/_mock/reset", headers={**admin, "Content-Type": "application/json"},
                           content="{}").status_code == 200
         assert httpx.delete(revoke_url, headers=auth).status_code == 200  # the world is back
+        # The reference page (rendered from the installed spec: no docs/ in the image) and Swagger UI.
+        docs = httpx.get(base + "/docs")
+        assert docs.status_code == 200 and 'id="try-it-against-the-mock"' in docs.text
+        assert httpx.get(base + "/ui/").status_code == 200
+        served = httpx.get(base + "/openapi.json").json()["servers"][0]["url"]
+        assert served == base  # the published port, as the host reached it
 
         assert pm.podman("exec", name, "id", "-u").stdout.strip() == "10001"  # not root
         health = pm.podman("healthcheck", "run", name, check=False)
         assert health.returncode == 0, health.stderr
         logs = pm.podman("logs", name).stdout + pm.podman("logs", name).stderr
         assert token not in logs
+        assert f"DELETE {CONTRACT.path_for(CONTRACT.example_account_id)} 404 NOT_FOUND" in logs  # access log
     finally:
         pm.podman("rm", "-f", "-t", "2", name, check=False)
 
