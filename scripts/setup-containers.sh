@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Container tooling for tests/container/ (the image built from ./Containerfile and run):
+# Container tooling for tests/container/ (the image built from ./Containerfile and run), and curl
+# for README's commands (tests/readme/):
 # podman with runc (crun's setrlimit is refused on these machines), and a Python base image made
 # with mmdebstrap from Debian, because no container registry is reachable here (stack-notes.md,
 # "Containers"). Installs only what is missing; builds the base image only when podman does not
@@ -21,14 +22,14 @@ if [ "$(id -u)" != "0" ]; then
 fi
 
 missing=()
-for tool in podman runc mmdebstrap; do
+for tool in podman runc mmdebstrap curl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup-containers: installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -qq --no-install-recommends podman runc mmdebstrap uidmap ca-certificates
+  $SUDO apt-get install -y -qq --no-install-recommends podman runc mmdebstrap uidmap ca-certificates curl
 fi
 
 # crun/runc cannot set rlimits or a pids limit in these sandboxes: turn both off for our calls.

@@ -161,3 +161,15 @@ def test_accounts_default_to_the_write_keys_organization(mock):
     r = c.post("/_mock/accounts", json={})
     assert r.status_code == 400 and "organizationId is required" in r.json()["error"]["message"]
     c.post("/_mock/reset", json={})
+
+
+def test_banner_with_an_admin_token_shows_the_header_but_never_the_token(tmp_path):
+    token = "tok-" + os.urandom(8).hex()
+    mock = LoudMock(tmp_path, "--admin-token", token)
+    try:
+        banner = mock.stdout()
+        assert "needs X-Mock-Admin-Token" in banner
+        assert "-H \"X-Mock-Admin-Token: <your admin token>\"" in banner
+        assert token not in banner and token not in mock.err.read_text()
+    finally:
+        mock.stop()
