@@ -41,7 +41,8 @@ _PAGE_PROBE = """(() => {
     errorsTableBox: box(table),
     errorsRows: table ? [...table.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(c => c.textContent.trim())) : [],
     externalResources: [...document.querySelectorAll('link[href],script[src],img[src],iframe[src]')]
-                         .map(e => e.getAttribute('href') || e.getAttribute('src')),
+                         .map(e => e.getAttribute('href') || e.getAttribute('src'))
+                         .filter(u => !u.startsWith('data:')),  // inline (the empty favicon), not fetched
     pageHeight: document.documentElement.scrollHeight,
   };
 })()"""
@@ -57,6 +58,7 @@ class PageReport:
     console_errors: list[str] = field(default_factory=list)
     screenshot: bytes = b""
     selector_text: str | None = None  # text of the `wait_for` element, zero-width spaces removed
+    evaluated: Any = None  # what the `script` given to open() returned
 
 
 class HeadlessChromium:
@@ -102,7 +104,7 @@ class HeadlessChromium:
             shutil.rmtree(self.profile, ignore_errors=True)
 
     def open(self, url: str, full_page: bool = True, clip_height: int | None = None,
-             wait_for: str | None = None) -> PageReport:
+             wait_for: str | None = None, script: str | None = None) -> PageReport:
         """Load `url` in the first tab, wait for `load` (and for the `wait_for` CSS selector, for
         pages that render with script), probe the DOM, take a PNG screenshot."""
         # A new tab for every page: the Log domain replays earlier entries to a reused one.
@@ -110,7 +112,8 @@ class HeadlessChromium:
         tab = httpx.put(f"{devtools}/new?about:blank", timeout=self.timeout).json()
         try:
             with connect(tab["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout) as ws:
-                return _Session(ws, self.timeout).load(url, self.width, self.height, full_page, clip_height, wait_for)
+                return _Session(ws, self.timeout).load(url, self.width, self.height, full_page, clip_height, wait_for,
+                                                       script)
         finally:
             httpx.get(f"{devtools}/close/{tab['id']}", timeout=self.timeout)
 
@@ -144,7 +147,7 @@ class _Session:
         return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
 
     def load(self, url: str, width: int, height: int, full_page: bool, clip_height: int | None,
-             wait_for: str | None = None) -> PageReport:
+             wait_for: str | None = None, script: str | None = None) -> PageReport:
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
@@ -159,6 +162,10 @@ class _Session:
                     raise TimeoutError(f"{wait_for!r} never appeared on {url}")
                 time.sleep(0.05)
             selector_text = selector_text.replace("\u200b", "").strip()
+        evaluated = None
+        if script:  # e.g. click "Try it out" and read the form; may return a Promise
+            evaluated = self.call("Runtime.evaluate", expression=script, returnByValue=True,
+                                  awaitPromise=True)["result"].get("value")
         probe = self.evaluate(_PAGE_PROBE)
         if full_page:
             self.call("Emulation.setDeviceMetricsOverride", width=width, height=int(probe["pageHeight"]),
@@ -167,7 +174,7 @@ class _Session:
         if clip_height:  # the top of the page only (a smaller PNG to look at or commit)
             clip = {"clip": {"x": 0, "y": 0, "width": width, "height": clip_height, "scale": 1}}
         shot = self.call("Page.captureScreenshot", format="png", **clip)
-        return PageReport(probe, _console_errors(self.events), base64.b64decode(shot["data"]), selector_text)
+        return PageReport(probe, _console_errors(self.events), base64.b64decode(shot["data"]), selector_text, evaluated)
 
 
 def _console_errors(events: list[dict]) -> list[str]:

@@ -13,6 +13,7 @@ warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 
 from contract.spec import SPEC_PATH, load_contract
 from docs_gen.paths import DOCS_DIR
+from docs_gen.readme import README, readme_with_block
 from docs_gen.render import render_all
 
 REGENERATE_HINT = "run `layers-docs` to regenerate"
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spec", type=Path, default=SPEC_PATH, help="the OpenAPI file (default: the kit's openapi.yaml)")
     p.add_argument("--out", type=Path, default=DOCS_DIR, help="output directory (default: docs/)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files under --out are stale")
+    p.add_argument("--readme", type=Path, default=None,
+                   help="also write (or --check) README's status steps block in this file "
+                        "(default: the kit's README.md when --out is the default docs/)")
     p.add_argument("--fidelity", type=Path, metavar="PAGE",
                    help="also check that every fact of the published page (a text file) appears in the Markdown")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
@@ -58,6 +62,19 @@ def main(argv: list[str] | None = None) -> int:
         for name, text in generated.items():
             (args.out / name).write_bytes(text.encode("utf-8"))
             print(f"wrote {args.out / name}")
+    readme = args.readme or (README if args.out.resolve() == DOCS_DIR.resolve() and README.exists() else None)
+    if readme is not None:
+        on_disk, wanted = readme_with_block(load_contract(args.spec), readme)
+        if on_disk != wanted:
+            if args.check:
+                diff = difflib.unified_diff(on_disk.splitlines(), wanted.splitlines(), f"{readme.name} (committed)",
+                                            f"{readme.name} (from docs_gen/try_it.py)", lineterm="", n=1)
+                print(f"{readme.name}'s status steps are stale: {REGENERATE_HINT}\n" + "\n".join(list(diff)[:60]),
+                      file=sys.stderr)
+                status = 1
+            else:
+                readme.write_bytes(wanted.encode("utf-8"))
+                print(f"wrote {readme} (status steps)")
     if args.fidelity:
         from docs_gen.fidelity import check_page, published_facts
 

@@ -117,5 +117,11 @@ def published_facts(text: str) -> list[Fact]:
     return facts
 
 
+DECISIONS_HEADING = "\n## Contract decisions\n"
+
+
 def check_page(facts: list[Fact], markdown: str) -> Report:
-    return Report(len(facts), [f.name for f in facts if not f.present(markdown)])
+    # The published page's facts must be in the reference itself, not only in this kit's own
+    # decisions (the page's last section, which mentions Retry-After, the codes...).
+    reference = markdown.split(DECISIONS_HEADING, 1)[0]
+    return Report(len(facts), [f.name for f in facts if not f.present(reference)])

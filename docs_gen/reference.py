@@ -95,4 +95,5 @@ def page_context(contract: Contract) -> dict[str, Any]:
         "envelope_description": contract.envelope_schema.get("description", "").strip(),
         "leased_note": op.get("x-leased-accounts-note", "").strip(),
         "source": contract.path.name,
+        "decisions": contract.raw.get("x-contract-decisions", {}),
     }

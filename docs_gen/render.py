@@ -6,6 +6,7 @@ server and no network.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
@@ -68,8 +69,27 @@ def _highlight(code: str, lang: str, _attrs) -> str:
     return highlight(code, lexer, HtmlFormatter(nowrap=True))
 
 
+def slug(text: str) -> str:
+    """A heading's id, GitHub-style: lower case, code marks dropped, other runs of symbols as '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.replace("`", "").lower()).strip("-") or "section"
+
+
+def _heading_ids(md: MarkdownIt) -> None:
+    """Give every heading an id (unique on the page), so each section can be linked to."""
+    def rule(state) -> None:
+        seen: dict[str, int] = {}
+        for i, token in enumerate(state.tokens):
+            if token.type == "heading_open":
+                base = slug(state.tokens[i + 1].content)
+                n = seen.get(base, 0)
+                seen[base] = n + 1
+                token.attrSet("id", base if n == 0 else f"{base}-{n}")
+    md.core.ruler.push("heading_ids", rule)
+
+
 def render_html(contract: Contract, markdown: str) -> str:
     md = MarkdownIt("commonmark", {"highlight": _highlight, "html": True}).enable("table")
+    _heading_ids(md)
     body = md.render(markdown)
     return _environment().get_template("page.html.j2").render(
         title=f"{contract.method.upper()} {contract.route}",

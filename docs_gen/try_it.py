@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import jsonschema
 import yaml
@@ -25,7 +25,7 @@ from contract.spec import Contract
 # The mock's own files, so the steps always match the mock that ships with them.
 from mock_server.app import CONTROL_SPEC
 from mock_server.control_paths import CONTROL_PREFIX
-from mock_server.world import DEFAULT_WORLD, read_fixture
+from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,30 @@ class Step:
         if self.body is not None:
             parts += ["-H", "Content-Type: application/json", "-d", json.dumps(self.body, separators=(",", ":"))]
         return " ".join(shlex.quote(p) if i > 3 else p for i, p in enumerate(parts))
+
+
+def control_step(control_spec: dict, operation_id: str, body: Any = None, **path_params: str) -> Step:
+    """A control-plane call read from control.yaml: its method, path, summary and success status;
+    the body is checked against the operation's request schema, so a stale step fails here."""
+    for path, item in control_spec["paths"].items():
+        for method, op in item.items():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                break
+        else:
+            continue
+        break
+    else:
+        raise ValueError(f"control.yaml has no operation {operation_id!r}")
+    schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+    if body is not None:
+        if schema is None:
+            raise ValueError(f"control operation {operation_id} takes no body")
+        # With the spec's components beside it, so the schema's $refs (its bounds) resolve.
+        jsonschema.validate(body, {**schema, "components": control_spec.get("components", {})})
+    ok = min(int(s) for s in op["responses"] if str(s).startswith("2"))
+    say = f"`{method.upper()} {CONTROL_PREFIX}{path}`: {op.get('summary', operation_id)}"
+    return Step(say, method.upper(), CONTROL_PREFIX + path.format(**{k: quote(v, safe="") for k, v in path_params.items()}),
+                ok, body=body)
 
 
 @dataclass(frozen=True)
@@ -75,8 +99,7 @@ class MockDocs:
                            for path, item in control_spec["paths"].items()
                            for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
         scope = contract.required_scope
-        self.write_key = next(k for k in world["keys"] if scope in k.get("scopes", [])
-                              and k.get("tier", "standard") in contract.rate_limit_tiers)
+        self.write_key = default_write_key(world)
         org = self.write_key["organizationId"]
         self.read_key = next(k for k in world["keys"] if k["organizationId"] == org
                              and scope not in k.get("scopes", []) and "*" not in k.get("scopes", []))
@@ -98,16 +121,7 @@ class MockDocs:
         return (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
 
     def control_call(self, operation_id: str, body: Any = None, **path_params: str) -> Step:
-        method, path, op = self.operations[operation_id]
-        schema = self.body_schema(operation_id)
-        if body is not None:
-            if schema is None:
-                raise ValueError(f"control operation {operation_id} takes no body")
-            # With the spec's components beside it, so the schema's $refs (its bounds) resolve.
-            jsonschema.validate(body, {**schema, "components": self.control.get("components", {})})
-        ok = min(int(s) for s in op["responses"] if str(s).startswith("2"))
-        say = f"`{method} {CONTROL_PREFIX}{path}`: {op.get('summary', operation_id)}"
-        return Step(say, method, CONTROL_PREFIX + path.format(**path_params), ok, body=body)
+        return control_step(self.control, operation_id, body, **path_params)
 
     def reset(self) -> Step:
         # An empty JSON object, not no body: Connexion's strict validation refuses a bodiless POST.
@@ -133,6 +147,7 @@ def _validation(m: MockDocs) -> list[Way]:
     if m.contract.account_id_pattern.match(bare):
         raise ValueError("the bare UUID unexpectedly matches the account id pattern")
     return [Way("Send an id that is not of the `sa_<uuid>` shape (here a bare UUID)", [
+        m.reset(),
         m.revoke(bare, m.write_key, m.contract.status_for_code("VALIDATION"), "a bare UUID, without the prefix"),
     ])]
 
@@ -141,6 +156,7 @@ def _unauthenticated(m: MockDocs) -> list[Way]:
     acct = m.revocable[0]
     status = m.contract.status_for_code("UNAUTHENTICATED")
     return [Way("Leave out the `Authorization` header, or send a key the mock does not know", [
+        m.reset(),
         m.revoke(acct["id"], None, status, "no Authorization header"),
         m.revoke(acct["id"], {"secret": "lp_unknown"}, status, "an unknown key"),
     ])]
@@ -149,6 +165,7 @@ def _unauthenticated(m: MockDocs) -> list[Way]:
 def _forbidden_scope(m: MockDocs) -> list[Way]:
     acct = m.revocable[0]
     return [Way(f"Use a key without `{m.contract.required_scope}` (the `{m.read_key['label']}` key)", [
+        m.reset(),
         m.revoke(acct["id"], m.read_key, m.contract.status_for_code("FORBIDDEN_SCOPE"), "revoke with the read-only key"),
     ], _details_said(m, m.contract.status_for_code("FORBIDDEN_SCOPE")))]
 
@@ -171,7 +188,8 @@ def _not_found(m: MockDocs) -> list[Way]:
 def _idempotency_conflict(m: MockDocs) -> list[Way]:
     first, second = m.revocable[0], m.revocable[1]
     key = m.contract.idempotency_header.replace("-", "_")
-    value = m.contract.parameter(m.contract.idempotency_header)["example"]
+    # Any value the caller chooses: the spec gives no example (Swagger UI would pre-fill it).
+    value = "offboard-acme-job-1"
     return [Way(f"Reuse one `{m.contract.idempotency_header}` on two different accounts", [
         m.reset(),
         m.revoke(first["id"], m.write_key, m.contract.success_status, "revoke one account with the key",
@@ -188,8 +206,11 @@ def _rate_limited(m: MockDocs) -> list[Way]:
         m.reset(),
         m.control_call("set_budget", {"remaining": 0}, keyId=m.write_key["id"]),
         m.revoke(acct["id"], m.write_key, status, "revoke"),
-    ], f"The response carries {_extra_headers(m, status)}; once that many seconds have passed "
-       "(or after `PUT /_mock/clock {\"advanceSeconds\": 60}`) the same request succeeds.")]
+        m.control_call("set_clock", {"advanceSeconds": 60}),
+        m.revoke(acct["id"], m.write_key, m.contract.success_status,
+                 "the same revoke once the window has passed: it succeeds"),
+    ], f"The 429 carries {_extra_headers(m, status)}: the seconds until the key's one-minute window "
+       "ends. Instead of waiting, step 4 moves the mock's clock past it.")]
 
 
 def _details_said(m: MockDocs, status: int) -> str:
@@ -226,6 +247,8 @@ def _kill_switch(m: MockDocs) -> list[Way]:
         m.reset(),
         m.control_call("set_kill_switch", {"scope": scope, "target": m.write_key["id"], "enabled": True}),
         m.revoke(acct["id"], m.write_key, m.contract.status_for_code("KILL_SWITCH"), "revoke"),
+        m.control_call("set_kill_switch", {"scope": scope, "target": m.write_key["id"], "enabled": False}),
+        m.revoke(acct["id"], m.write_key, m.contract.success_status, "the switch is off: the revoke succeeds"),
     ], _details_said(m, m.contract.status_for_code("KILL_SWITCH")))]
 
 

@@ -14,7 +14,7 @@ from connexion.resolver import Resolver
 
 from contract.spec import SPEC_PATH
 from docs_gen.serving import add_docs_route
-from mock_server import errors, world
+from mock_server import access_log, cors, errors, served_spec, world
 from mock_server.clock import Clock
 from mock_server.control import ControlHandlers
 from mock_server.control_paths import CONTROL_PREFIX, CONTROL_SPEC
@@ -57,6 +57,9 @@ def create_app(state_path: str, *, validate_responses: bool = True, admin_token:
                 strict_validation=True)
     add_docs_route(app)  # the generated reference page at /docs (docs_gen/serving.py)
     errors.install(app)
+    access_log.install(app)  # added first, so outermost: one line per request when the CLI asks
+    cors.install(app)  # --cors-origin: API routes only, never the control plane
+    served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        store=store, clock=clock, admin_token=admin_token)
     if fast_path:

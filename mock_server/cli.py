@@ -6,7 +6,7 @@ import os
 import sqlite3
 import sys
 
-from contract import CONTRACT
+from mock_server import access_log, banner, cors, listen
 from mock_server import app as app_module
 from mock_server import state_file, world
 from mock_server.control_guard import ALLOWED_HOSTS_ENV
@@ -41,8 +41,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
     p.add_argument("--no-fast-path", action="store_true",
                    help="serve well-formed revokes through Connexion's full stack too (slower; same answers)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let a browser app on ORIGIN (e.g. http://localhost:3000; repeatable; * for any) call the "
+                        "API routes; never the control plane")
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
-    p.add_argument("--quiet", action="store_true", help="do not print the banner")
+    p.add_argument("--quiet", action="store_true", help="print neither the banner nor the access log (a line per request)")
     return p.parse_args(argv)
 
 
@@ -61,27 +64,13 @@ def seed_state(path: str, fixture: dict, reset: bool) -> bool:
         store.close()
 
 
-def banner(base: str, fixture: dict, loaded: bool, state: str | None) -> str:
-    lines = [f"Layers mock on {base}   (control plane: {base}/_mock, API docs: {base}/ui/)"]
-    lines.append(f"state: {state or 'temporary (fresh world each start)'}" + ("" if loaded else " (kept from before)"))
-    lines.append("keys:")
-    for k in fixture.get("keys", []):
-        lines.append(f"  {k.get('label', k['id']):<24} {k['secret']}  scopes={','.join(k.get('scopes', []))}")
-    lines.append("accounts:")
-    for a in fixture.get("accounts", [])[:8]:
-        note = a.get("note") or ""
-        lines.append(f"  {a['id']}  {a.get('status', 'connected'):<15} {note}")
-    if fixture.get("testAccounts"):
-        lines.append("test accounts (always answer this status): " +
-                     ", ".join(f"{t['status']}=…{t['id'][-3:]}" for t in fixture["testAccounts"]))
-    key = next((k["secret"] for k in fixture.get("keys", []) if CONTRACT.required_scope in k.get("scopes", [])), "lp_...")
-    lines.append("try:")
-    lines.append(f'  curl -i -X DELETE {base}{CONTRACT.path_for(CONTRACT.example_account_id)} -H "Authorization: Bearer {key}"')
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        port = listen.claim_port(args.host, args.port)  # before anything is printed or seeded
+    except listen.PortUnavailable as exc:
+        print(f"layers-mock: {exc}", file=sys.stderr)
+        return 2
     try:
         fixture = world.read_fixture(args.fixtures or world.DEFAULT_WORLD)
     except world.WorldError as exc:
@@ -116,12 +105,19 @@ def serve(args: argparse.Namespace, fixture: dict, state: str, lock: state_file.
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.admin_token:
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
 
+    try:
+        os.environ[cors.ENV] = ",".join(cors.check_origin(o) for o in args.cors_origin)
+    except ValueError as exc:
+        print(f"layers-mock: --cors-origin: {exc}", file=sys.stderr)
+        return 2
+    os.environ[access_log.ENV] = "0" if args.quiet else "1"
     if not args.quiet:
-        print(banner(f"http://{args.host}:{args.port}", fixture, loaded, args.state), flush=True)
+        print(banner.render(host=args.host, port=port, fixture=fixture, loaded=loaded, state=args.state,
+                            admin_token=bool(args.admin_token)), flush=True)
 
     import uvicorn
 
-    uvicorn.run("mock_server.app:app_from_env", factory=True, host=args.host, port=args.port,
+    uvicorn.run("mock_server.app:app_from_env", factory=True, host=args.host, port=port,
                 workers=args.workers, log_level=args.log_level, access_log=False)
     return 0
 

@@ -103,7 +103,26 @@ class ControlHandlers:
             raise _bad("a key with this id or secret already exists") from None
         return key, 201
 
+    def _key_id(self, ref: str) -> str:
+        """A key's id, or its label where an id is expected (`PUT /_mock/keys/write/budget`)."""
+        if self.store.key_row(ref) is not None:
+            return ref
+        labelled = [r["id"] for r in self.store.list_keys() if r["label"] == ref]
+        if len(labelled) > 1:
+            raise _bad(f"{len(labelled)} keys are labelled {ref!r}: use the key's id")
+        if not labelled:
+            raise _missing("key (by id or label)", ref)
+        return labelled[0]
+
+    def _default_organization(self) -> str:
+        key = world.default_write_key(self.default_world)
+        row = self.store.key_row(key["id"]) if key else None
+        if row is None:
+            raise _bad("organizationId is required: the default world's write key is not in the current world")
+        return row["organization_id"]
+
     async def set_budget(self, keyId: str, body: dict):
+        keyId = self._key_id(keyId)
         try:
             return self.domain.set_remaining_budget(keyId, body["remaining"])
         except KeyError:
@@ -114,6 +133,8 @@ class ControlHandlers:
     async def create_account(self, body: dict):
         if "id" in body and not CONTRACT.account_id_pattern.match(body["id"]):
             raise _bad("id must be of the form sa_<uuid> (lower-case hex)")
+        if "organizationId" not in body:
+            body = {**body, "organizationId": self._default_organization()}
         try:
             with self.store.write():
                 account = world.add_account(self.store, body, self.clock.now())
@@ -150,7 +171,7 @@ class ControlHandlers:
             self.store.set_setting("global_kill", "1" if enabled else "0")
         elif not target:
             raise _bad(f"a {scope} kill switch needs a target ({scope} id)")
-        elif scope == "key" and not self.store.set_key_killed(target, enabled):
+        elif scope == "key" and not self.store.set_key_killed(target := self._key_id(target), enabled):
             raise _missing("key", target)
         elif scope == "organization" and not self.store.set_org_killed(target, enabled):
             raise _missing("organization", target)

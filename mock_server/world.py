@@ -118,6 +118,14 @@ def read_fixture(path: str | Path) -> dict:
     return validate(data, str(path))
 
 
+def default_write_key(fixture: dict) -> dict | None:
+    """The key partners are pointed at first (banner, docs, `POST /_mock/accounts` without an
+    organizationId): the first one holding the required scope itself (not `*`) on a documented
+    rate-limit tier."""
+    return next((k for k in fixture.get("keys", []) if CONTRACT.required_scope in k.get("scopes", [])
+                 and k.get("tier", "standard") in CONTRACT.rate_limit_tiers), None)
+
+
 # -- building things (shared by fixtures and the control plane) ----------------------------
 def new_secret() -> str:
     return "lp_test_" + secrets.token_urlsafe(24).replace("-", "x").replace("_", "y")

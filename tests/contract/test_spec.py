@@ -80,7 +80,8 @@ def _examples():
     for status, resp in CONTRACT.responses.items():
         yield f"response {status}", resp.example, resp.schema
     for p in CONTRACT.operation["parameters"]:
-        yield f"parameter {p['name']}", p["example"], p["schema"]
+        if "example" in p:  # optional headers have none: Swagger UI would pre-fill it
+            yield f"parameter {p['name']}", p["example"], p["schema"]
     for name, header in CONTRACT.resolved["components"]["headers"].items():
         if "example" in header["schema"]:
             yield f"header {name}", header["schema"]["example"], header["schema"]

@@ -1,0 +1,46 @@
+// A Node.js partner's view of the Layers mock: the revoke call and the mock's control plane.
+// Global fetch (Node 18+), no dependencies. Point it elsewhere with LAYERS_MOCK_URL; with a
+// mock in a container add LAYERS_MOCK_ADMIN_TOKEN (the control plane then needs it).
+
+export const BASE_URL = (process.env.LAYERS_MOCK_URL ?? "http://127.0.0.1:4010").replace(/\/$/, "");
+// The default world's write key, as `layers-mock` prints it at start-up.
+export const API_KEY = process.env.LAYERS_API_KEY ?? "lp_test_acme_write_7Qm2xK9pL4vN8rT1";
+const ADMIN_TOKEN = process.env.LAYERS_MOCK_ADMIN_TOKEN;
+
+/** DELETE /v1/social-accounts/{id}: returns { status, headers, body }. */
+export async function revoke(socialAccountId, { apiKey = API_KEY, idempotencyKey } = {}) {
+  const headers = { Authorization: `Bearer ${apiKey}` };
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  const res = await fetch(`${BASE_URL}/v1/social-accounts/${encodeURIComponent(socialAccountId)}`, {
+    method: "DELETE",
+    headers,
+  });
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+/** One control-plane call (/_mock/...); throws unless it answers 2xx. */
+async function control(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (ADMIN_TOKEN) headers["X-Mock-Admin-Token"] = ADMIN_TOKEN;
+  const res = await fetch(`${BASE_URL}/_mock${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} /_mock${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+export const mock = {
+  reset: () => control("POST", "/reset", {}),
+  // Without organizationId the account belongs to the write key's organization.
+  createAccount: (posts = { queued: 3 }) => control("POST", "/accounts", { posts }),
+  account: (id) => control("GET", `/accounts/${encodeURIComponent(id)}`),
+  // A key's label ("write") works where its id is expected.
+  setBudget: (key, remaining) => control("PUT", `/keys/${encodeURIComponent(key)}/budget`, { remaining }),
+  freezeClock: () => control("PUT", "/clock", { frozen: true }),
+  advanceClock: (seconds) => control("PUT", "/clock", { advanceSeconds: seconds }),
+  killSwitch: (scope, target, enabled = true) => control("PUT", "/kill-switches", { scope, target, enabled }),
+};

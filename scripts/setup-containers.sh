@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Container tooling for tests/container/ (the image built from ./Containerfile and run), and curl
+# for README's commands (tests/readme/):
+# podman with runc (crun's setrlimit is refused on these machines), and a Python base image made
+# with mmdebstrap from Debian, because no container registry is reachable here (stack-notes.md,
+# "Containers"). Installs only what is missing; builds the base image only when podman does not
+# have it, from a cached tar when there is one. CI runs this as root on a fresh machine.
+#
+# Prints nothing but progress; the test reads the same locations from tests/container/podman.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE=${LAYERS_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/layers-kit/containers}
+BASE_IMAGE=${LAYERS_BASE_IMAGE:-localhost/layers-py-base:bookworm}
+mkdir -p "$CACHE"
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "setup-containers: not root and no sudo; the container test will skip (or fail in CI)" >&2
+    exit 0
+  fi
+fi
+
+missing=()
+for tool in podman runc mmdebstrap curl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-containers: installing ${missing[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -qq --no-install-recommends podman runc mmdebstrap uidmap ca-certificates curl
+fi
+
+# crun/runc cannot set rlimits or a pids limit in these sandboxes: turn both off for our calls.
+printf '[containers]\ndefault_ulimits = []\npids_limit = 0\n' > "$CACHE/containers.conf"
+export CONTAINERS_CONF="$CACHE/containers.conf"
+
+if podman --runtime runc image exists "$BASE_IMAGE"; then
+  exit 0
+fi
+if [ ! -s "$CACHE/py-base-bookworm.tar" ]; then
+  echo "setup-containers: building the base image with mmdebstrap (Debian bookworm minbase + python3; ~20 s)"
+  mmdebstrap --quiet --format=tar --variant=minbase --include=python3,python3-venv bookworm "$CACHE/py-base-bookworm.tar.part"
+  mv "$CACHE/py-base-bookworm.tar.part" "$CACHE/py-base-bookworm.tar"
+fi
+podman --runtime runc import --quiet "$CACHE/py-base-bookworm.tar" "$BASE_IMAGE" >/dev/null
+echo "setup-containers: base image $BASE_IMAGE ready"
