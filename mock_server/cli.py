@@ -67,7 +67,7 @@ def seed_state(path: str, fixture: dict, reset: bool) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        port = listen.claim_port(args.host, args.port)  # before anything is printed or seeded
+        args.port = listen.claim_port(args.host, args.port)  # before anything is printed or seeded
     except listen.PortUnavailable as exc:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
@@ -112,12 +112,12 @@ def serve(args: argparse.Namespace, fixture: dict, state: str, lock: state_file.
         return 2
     os.environ[access_log.ENV] = "0" if args.quiet else "1"
     if not args.quiet:
-        print(banner.render(host=args.host, port=port, fixture=fixture, loaded=loaded, state=args.state,
+        print(banner.render(host=args.host, port=args.port, fixture=fixture, loaded=loaded, state=args.state,
                             admin_token=bool(args.admin_token)), flush=True)
 
     import uvicorn
 
-    uvicorn.run("mock_server.app:app_from_env", factory=True, host=args.host, port=port,
+    uvicorn.run("mock_server.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, access_log=False)
     return 0
 
