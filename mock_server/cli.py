@@ -5,7 +5,6 @@ import argparse
 import atexit
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 
@@ -13,7 +12,7 @@ from contract import CONTRACT
 from mock_server import app as app_module
 from mock_server import world
 from mock_server.clock import Clock
-from mock_server.store import Store
+from mock_server.storage import is_postgres, open_storage, redacted
 
 
 # Two workers where there are two or more cores (the best throughput measured on the 2-core
@@ -29,9 +28,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"uvicorn worker processes sharing the state file (default {DEFAULT_WORKERS}:"
                         " two, or one on a one-core machine; see bench/RESULTS.md)")
-    p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (default: a fresh temporary world)")
+    p.add_argument("--database", metavar="URL", default=os.environ.get(app_module.DATABASE_ENV),
+                   help="where the world lives: postgresql://user@host:port/dbname (shared by any number of"
+                        " layers-mock instances), or sqlite:///relative.db / sqlite:////absolute.db"
+                        f" (also ${app_module.DATABASE_ENV}; default: a fresh temporary SQLite world)")
+    p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (shorthand for --database sqlite:///FILE)")
     p.add_argument("--fixtures", metavar="FILE", help="world fixture JSON (default: the shipped default world)")
-    p.add_argument("--reset", action="store_true", help="with --state: drop what the file holds and reload the fixtures")
+    p.add_argument("--reset", action="store_true",
+                   help="with --state/--database: drop what it holds and reload the fixtures")
     p.add_argument("--admin-token", default=os.environ.get(app_module.ADMIN_TOKEN_ENV),
                    help="require this token (header X-Mock-Admin-Token) on the control plane; allows it off loopback")
     p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
@@ -42,19 +46,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def seed_state(path: str, fixture: dict, reset: bool) -> bool:
-    """Create the schema; load the fixture into an empty (or reset) world. True if it was loaded."""
-    store = Store(path)
+def seed_state(database: str, fixture: dict, reset: bool) -> bool:
+    """Make (or check) the schema; load the fixture into an empty (or reset) world, once however
+    many instances start together on one database. True if it was loaded."""
+    storage = open_storage(database)
     try:
-        store.create_schema()
-        if reset:
-            store.clear()
-        if store.counts()["organizations"]:
-            return False
-        world.load(store, fixture, Clock(store).now())
-        return True
+        return storage.prepare(lambda q: world.load(q, fixture, Clock.now(q), report=False), reset=reset)
     finally:
-        store.close()
+        storage.close()
 
 
 def banner(base: str, fixture: dict, loaded: bool, state: str | None) -> str:
@@ -84,18 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
 
-    state = args.state
-    if state is None:
+    if args.state and args.database:
+        print("layers-mock: give --state or --database, not both", file=sys.stderr)
+        return 2
+    database = args.database or args.state
+    if database is None:
         tmp = tempfile.mkdtemp(prefix="layers-mock-")
         atexit.register(shutil.rmtree, tmp, True)
-        state = os.path.join(tmp, "state.sqlite3")
+        database = os.path.join(tmp, "state.sqlite3")
+    elif not is_postgres(database) and not database.startswith("sqlite:"):
+        database = os.path.abspath(database)
     try:
-        loaded = seed_state(state, fixture, args.reset)
-    except (sqlite3.DatabaseError, world.WorldError) as exc:
-        print(f"layers-mock: cannot use state file {state}: {exc}", file=sys.stderr)
+        loaded = seed_state(database, fixture, args.reset)
+    except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
+        print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
 
-    os.environ[app_module.STATE_ENV] = os.path.abspath(state)
+    os.environ[app_module.DATABASE_ENV] = database
     os.environ[app_module.VALIDATE_RESPONSES_ENV] = "0" if args.no_validate_responses else "1"
     os.environ[app_module.FAST_PATH_ENV] = "0" if args.no_fast_path else "1"
     if args.fixtures:
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
 
     if not args.quiet:
-        print(banner(f"http://{args.host}:{args.port}", fixture, loaded, args.state), flush=True)
+        shown = redacted(database) if (args.state or args.database) else None
+        print(banner(f"http://{args.host}:{args.port}", fixture, loaded, shown), flush=True)
 
     import uvicorn
 

@@ -27,17 +27,23 @@ class MockProcess:
     """A `layers-mock` child process. Use as a context manager or call start()/stop()."""
 
     def __init__(self, *, port: int | None = None, workers: int = 1, state: str | None = None,
-                 fixtures: str | None = None, extra_args: list[str] | None = None, host: str = "127.0.0.1",
-                 env: dict | None = None):
+                 database: str | None = None, fixtures: str | None = None, extra_args: list[str] | None = None,
+                 host: str = "127.0.0.1", env: dict | None = None):
         self.host = host
         self.port = port or free_port(host)
         self.workers = workers
         self.state = state
+        self.database_url = database
         self.fixtures = fixtures
         self.extra_args = list(extra_args or [])
         self.env = env
         self.proc: subprocess.Popen | None = None
         self._log = None
+
+    @property
+    def database(self) -> str | None:
+        """Where its world lives (a SQLite path or a database URL), when one was given."""
+        return self.database_url or self.state
 
     @property
     def base_url(self) -> str:
@@ -48,6 +54,8 @@ class MockProcess:
                "--workers", str(self.workers), "--quiet"]
         if self.state:
             cmd += ["--state", self.state]
+        if self.database_url:
+            cmd += ["--database", self.database_url]
         if self.fixtures:
             cmd += ["--fixtures", self.fixtures]
         cmd += self.extra_args

@@ -7,6 +7,7 @@ same things one at a time with the same functions.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import uuid
 from pathlib import Path
@@ -15,7 +16,7 @@ import jsonschema
 
 from contract import CONTRACT
 from mock_server.clock import to_iso
-from mock_server.store import Store
+from mock_server.storage import Conflict
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.json")
 POST_STATUSES = ["queued", "publishing", "published", "failed", "canceled", "draft"]
@@ -86,7 +87,23 @@ def _where(path) -> str:
     return out or "(top level)"
 
 
+def _fast_validity_check():
+    """jsonschema_rs's yes/no (a million accounts in about a second); the messages, when the
+    answer is no, come from jsonschema as before."""
+    try:
+        import jsonschema_rs
+
+        return jsonschema_rs.Draft7Validator(WORLD_SCHEMA).is_valid
+    except Exception:  # noqa: BLE001 - not installed: jsonschema does both
+        return lambda _data: False
+
+
+_is_valid = _fast_validity_check()
+
+
 def validate(data: object, source: str = "fixture") -> dict:
+    if _is_valid(data):
+        return data  # type: ignore[return-value]
     errors = sorted(jsonschema.Draft7Validator(WORLD_SCHEMA).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         lines = [f"{source}: {_where(e.absolute_path)}: {e.message}" for e in errors[:10]]
@@ -110,17 +127,30 @@ def read_fixture(path: str | Path) -> dict:
 
 
 # -- building things (shared by fixtures and the control plane) ----------------------------
+# Each takes `q`, the queries of a write transaction the caller opened: a fixture loads in one
+# transaction (all of it or none), the control plane makes one thing per transaction.
 def new_secret() -> str:
     return "lp_test_" + secrets.token_urlsafe(24).replace("-", "x").replace("_", "y")
 
 
-def add_organization(store: Store, org: dict) -> dict:
+def _uuid4s(n: int) -> list[str]:
+    """n random (version 4) UUIDs from one read of the OS's randomness: uuid.uuid4() per post
+    was most of the time of loading a big fixture."""
+    raw = os.urandom(16 * n).hex()
+    out = []
+    for i in range(0, 32 * n, 32):
+        h = raw[i:i + 32]
+        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
+    return out
+
+
+def add_organization(q, org: dict) -> dict:
     org = {"id": org.get("id") or f"org_{uuid.uuid4()}", "name": org["name"], "killed": org.get("killed", False)}
-    store.insert_organization(org)
+    q.insert_organization(org)
     return org
 
 
-def add_key(store: Store, key: dict) -> dict:
+def add_key(q, key: dict) -> dict:
     key = {
         "id": key.get("id") or f"key_{uuid.uuid4()}",
         "secret": key.get("secret") or new_secret(),
@@ -130,61 +160,90 @@ def add_key(store: Store, key: dict) -> dict:
         "killed": key.get("killed", False),
         "label": key.get("label"),
     }
-    _require_org(store, key["organizationId"])
-    store.insert_key(key)
+    _require_orgs(q, [key["organizationId"]])
+    q.insert_key(key)
     return key
 
 
-def add_account(store: Store, acc: dict, now: float) -> dict:
-    status = acc.get("status", "connected")
-    account = {
-        "id": acc.get("id") or f"sa_{uuid.uuid4()}",
-        "organizationId": acc["organizationId"],
-        "platform": acc.get("platform", "tiktok"),
-        "handle": acc.get("handle") or "@user" + secrets.token_hex(3),
-        "status": status,
-        "leased": bool(acc.get("leased", False)),
-        "leaseStatus": "active" if acc.get("leased") else None,
-        "token": None if status == "disconnected" else "ptok_" + secrets.token_hex(8),
-        "connectedAt": to_iso(now - 86400),
-        "disconnectedReason": None,
-        "disconnectedAt": to_iso(now - 3600) if status == "disconnected" else None,
-    }
-    _require_org(store, account["organizationId"])
-    store.insert_account(account)
-    counts = {s: int(n) for s, n in (acc.get("posts") or {}).items()}
-    add_posts(store, account["id"], counts, now)
-    return {**account, "posts": counts}
+def add_account(q, acc: dict, now: float) -> dict:
+    (account,) = add_accounts(q, [acc], now, report=True)
+    return account
 
 
-def add_posts(store: Store, account_id: str, counts: dict[str, int], now: float) -> list[str]:
-    rows, ids = [], []
-    for status in POST_STATUSES:
-        for i in range(counts.get(status, 0)):
-            post_id = f"sp_{uuid.uuid4()}"
-            ids.append(post_id)
-            canceled_at = to_iso(now - 60) if status == "canceled" else None
-            reason = "canceled_by_partner" if status == "canceled" else None
-            rows.append((post_id, account_id, status, to_iso(now + 3600 * (i + 1)), canceled_at, reason))
-    store.insert_posts(rows)
-    return ids
+def add_accounts(q, accounts: list[dict], now: float, *, report: bool = False) -> list[dict]:
+    """Accounts and their posts in two bulk inserts. `report`: return what was made."""
+    _require_orgs(q, {a["organizationId"] for a in accounts})
+    connected_at, disconnected_at = to_iso(now - 86400), to_iso(now - 3600)
+    n_tokens = sum(1 for a in accounts if a.get("status", "connected") != "disconnected")
+    tokens = iter(os.urandom(8 * n_tokens).hex()[i:i + 16] for i in range(0, 16 * n_tokens, 16))
+    rows, made = [], []
+    post_counts: list[tuple[str, dict[str, int]]] = []
+    for acc in accounts:
+        status = acc.get("status", "connected")
+        account_id = acc.get("id") or f"sa_{uuid.uuid4()}"
+        leased = bool(acc.get("leased", False))
+        row = (account_id, acc["organizationId"], acc.get("platform", "tiktok"),
+               acc.get("handle") or "@user" + secrets.token_hex(3), status, None,
+               disconnected_at if status == "disconnected" else None, int(leased), "active" if leased else None,
+               None if status == "disconnected" else "ptok_" + next(tokens), connected_at)
+        rows.append(row)
+        counts = acc.get("posts")
+        if counts:
+            post_counts.append((account_id, counts))
+        if report:
+            made.append({"id": account_id, "organizationId": row[1], "platform": row[2], "handle": row[3],
+                         "status": status, "leased": leased, "leaseStatus": row[8], "token": row[9],
+                         "connectedAt": connected_at, "disconnectedReason": None, "disconnectedAt": row[6],
+                         "posts": {s: int(n) for s, n in (counts or {}).items()}})
+    q.insert_accounts(rows)
+    _insert_posts(q, post_counts, now)
+    return made
 
 
-def _require_org(store: Store, org_id: str) -> None:
-    if store.organization(org_id) is None:
-        raise WorldError(f"organizationId {org_id!r} names no organization")
+def add_posts(q, account_id: str, counts: dict[str, int], now: float) -> list[str]:
+    return _insert_posts(q, [(account_id, counts)], now)
 
 
-def load(store: Store, world: dict, now: float) -> dict:
-    """Add a validated world to the store in one transaction: all of it, or none of it."""
-    try:
-        with store.write():
-            orgs = [add_organization(store, o) for o in world.get("organizations", [])]
-            keys = [add_key(store, k) for k in world.get("keys", [])]
-            accounts = [add_account(store, a, now) for a in world.get("accounts", [])]
-            for t in world.get("testAccounts", []):
-                store.insert_test_account(t["id"], t["status"], t.get("note"))
-    except store.db.IntegrityError as exc:  # a duplicate id or secret
-        raise WorldError(f"fixture conflicts with the current world: {exc}") from None
+def _insert_posts(q, post_counts: list[tuple[str, dict[str, int]]], now: float) -> list[str]:
+    total = sum(int(n) for _, counts in post_counts for n in counts.values())
+    ids = iter(_uuid4s(total))
+    canceled_at = to_iso(now - 60)
+    scheduled = {}  # the i-th post of a status is scheduled i hours from now: few distinct values
+    made, rows = [], []
+    for account_id, counts in post_counts:
+        for status in POST_STATUSES:
+            canceled = status == "canceled"
+            for i in range(int(counts.get(status, 0))):
+                post_id = "sp_" + next(ids)
+                made.append(post_id)
+                when = scheduled.get(i) or scheduled.setdefault(i, to_iso(now + 3600 * (i + 1)))
+                rows.append((post_id, account_id, status, when, canceled_at if canceled else None,
+                             "canceled_by_partner" if canceled else None))
+    q.insert_posts(rows)
+    return made
+
+
+def _require_orgs(q, org_ids) -> None:
+    missing = set(org_ids) - q.organization_ids(org_ids)
+    if missing:
+        raise WorldError(f"organizationId {sorted(missing)[0]!r} names no organization")
+
+
+def load(q, world: dict, now: float, *, report: bool = True) -> dict:
+    """Add a validated world inside the caller's transaction (so: all of it, or none of it)."""
+    orgs = [add_organization(q, o) for o in world.get("organizations", [])]
+    keys = [add_key(q, k) for k in world.get("keys", [])]
+    accounts = add_accounts(q, world.get("accounts", []), now, report=report)
+    for t in world.get("testAccounts", []):
+        q.insert_test_account(t["id"], t["status"], t.get("note"))
     return {"organizations": orgs, "keys": keys, "accounts": accounts,
             "testAccounts": world.get("testAccounts", [])}
+
+
+def load_into(storage, world: dict, clock) -> dict:
+    """`load` in a transaction of its own; a duplicate id or secret is a WorldError, nothing kept."""
+    try:
+        with storage.transaction() as q:
+            return load(q, world, clock.now(q))
+    except Conflict as exc:
+        raise WorldError(f"fixture conflicts with the current world: {exc}") from None
