@@ -97,8 +97,9 @@ class LoadRun:
     died), so a run always ends by itself.
     """
 
-    def __init__(self, base_url: str, secret: str, plans: list[list[tuple[str, str | None]]]):
-        self.base_url = base_url
+    def __init__(self, base_url: str | list[str], secret: str, plans: list[list[tuple[str, str | None]]]):
+        # Several base URLs (instances on one database): client i talks to base_url[i % n].
+        self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.secret = secret
         self.plans = plans
         self.results: list[Result] = []
@@ -109,7 +110,7 @@ class LoadRun:
                          for i in range(len(plans))]
 
     def _client(self, index: int) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=REQUEST_TIMEOUT) as http:
+        with httpx.Client(base_url=self.base_urls[index % len(self.base_urls)], timeout=REQUEST_TIMEOUT) as http:
             try:
                 self._barrier.wait(timeout=REQUEST_TIMEOUT)
             except threading.BrokenBarrierError:
