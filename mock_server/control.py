@@ -145,10 +145,10 @@ class ControlHandlers:
         with self.storage.transaction() as q:
             if q.account(body["socialAccountId"]) is None:
                 raise _missing("account", body["socialAccountId"])
-            ids = world.add_posts(q, body["socialAccountId"], {body["status"]: body.get("count", 1)},
-                                  self.clock.now(q))
-        return {"socialAccountId": body["socialAccountId"], "status": body["status"], "postIds": ids[:1000],
-                "created": len(ids)}, 201
+            ids, created = world.add_posts(q, body["socialAccountId"], {body["status"]: body.get("count", 1)},
+                                           self.clock.now(q))
+        return {"socialAccountId": body["socialAccountId"], "status": body["status"], "postIds": ids,
+                "created": created}, 201
 
     # -- breaking it ----------------------------------------------------------------------
     def set_kill_switch(self, body: dict):

@@ -43,10 +43,10 @@ def keys(default_world) -> dict:
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A real PostgreSQL server of our own for the session (per xdist worker): tests/pg_server.py."""
-    from pg_server import PostgresServer
+    """A real PostgreSQL server of our own for the session (per xdist worker, fsync off)."""
+    from mock_server.launcher import PostgresServer
 
-    with PostgresServer() as server:
+    with PostgresServer(durable=False) as server:
         yield server
 
 

@@ -18,7 +18,6 @@ import asyncio
 import threading
 from urllib.parse import urlsplit, urlunsplit
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
 from mock_server.storage.queries import Queries
