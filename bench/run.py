@@ -91,6 +91,7 @@ def throughput(args, report: dict) -> None:
             if t == "prism":
                 port = c.free_port()
                 servers[t] = [c.Server("prism", c.prism_cmd(port), port, c.OUT / "prism.log").start()]
+                c.write_ids(c.OUT / "fresh_ids_prism.txt", [CONTRACT.example_account_id])  # stateless: any id
                 continue
             database = c.OUT / "bench.sqlite3" if t == "sqlite" else pg.new_database(t)
             t0 = time.perf_counter()

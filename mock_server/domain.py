@@ -83,11 +83,19 @@ class Domain:
         return Outcome(status, envelope(code, message, request_id), request_id)
 
     # -- security step --------------------------------------------------------------------
-    def authenticate(self, q, authorization: str | None) -> Caller:
+    def bearer_secret(self, authorization: str | None) -> str:
+        """The secret of a well-formed `Bearer` header; 401 without looking anything up."""
         scheme, _, secret = (authorization or "").strip().partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret or " " in secret:
             raise self.error("UNAUTHENTICATED")
+        return secret
+
+    def authenticate(self, q, authorization: str | None) -> Caller:
+        return self.caller(q, self.bearer_secret(authorization))
+
+    def caller(self, q, secret: str) -> Caller:
+        """The key behind a secret: 401 if none, 503 if a kill switch covers it."""
         row = q.caller_by_secret(secret)
         if row is None:
             raise self.error("UNAUTHENTICATED")

@@ -97,8 +97,8 @@ class RevokePipeline:
 
     async def authenticate(self, authorization: tuple[str, ...], ctx: RequestContext) -> Caller:
         """401 (missing, malformed, unknown or repeated key), 503 (kill switch), 403 (scope)."""
-        header = authorization[0] if len(authorization) == 1 else None
-        caller = await self.storage.read(lambda q: self.domain.authenticate(q, header))
+        secret = self.domain.bearer_secret(authorization[0] if len(authorization) == 1 else None)
+        caller = await self.storage.read(lambda q: self.domain.caller(q, secret))
         ctx.key_id, ctx.key_hint = caller.key_id, caller.key_hint
         self.domain.authorize(caller)
         return caller
