@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Callable, Iterator, TypeVar
 
 from mock_server.storage.queries import Queries
-from mock_server.storage.schema import SCHEMA_VERSION, SchemaMismatch
+from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
 
 T = TypeVar("T")
 
@@ -71,6 +71,35 @@ class Storage(ABC):
     def prepare(self, seed: Callable[[Queries], Any] | None, *, reset: bool = False) -> bool:
         """Make the schema (or check its version) and run `seed` if the world is empty (or
         `reset`): once, however many processes start at the same moment. True if seeded."""
+
+    # What `_build_world` needs from a backend: its DDL, and the names of the tables it holds.
+    ddl: list[str]
+    index_ddl: list[str]
+
+    def _table_names(self, q: Queries) -> set[str]:
+        raise NotImplementedError
+
+    def _build_world(self, q: Queries, seed, reset: bool, where: str) -> bool:
+        """`prepare`'s work, inside the backend's locked transaction."""
+        tables = self._table_names(q)
+        version = q.scalar("SELECT value FROM meta WHERE name='schema_version'") if "meta" in tables else None
+        if reset:
+            for table in ALL_TABLES:
+                q.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        else:
+            check_version(version, "organizations" in tables, where)
+        for stmt in self.ddl:
+            q.conn.execute(stmt)
+        q.many("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+               [("schema_version", str(SCHEMA_VERSION))])
+        seeding = seed is not None and not q.scalar("SELECT COUNT(*) AS n FROM organizations")
+        if seeding:
+            for name in INDEX_NAMES:  # bulk loading: build the indexes once, after the rows
+                q.conn.execute(f"DROP INDEX IF EXISTS {name}")
+            seed(q)
+        for stmt in self.index_ddl:
+            q.conn.execute(stmt)
+        return seeding
 
     def close(self) -> None:
         pass

@@ -13,9 +13,9 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from mock_server.storage.base import Conflict, Storage, T, check_version, no_event_loop_here
+from mock_server.storage.base import Conflict, Storage, T, no_event_loop_here
 from mock_server.storage.queries import SQLITE, Queries
-from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, INDEXES, SCHEMA_VERSION, TABLES, statements
+from mock_server.storage.schema import INDEXES, TABLES, statements
 
 BUSY_TIMEOUT_MS = 30000
 # Checkpoints: a background thread copies the WAL into the main file every CHECKPOINT_INTERVAL_S
@@ -239,6 +239,11 @@ class SqliteStorage(Storage):
             raise
 
     # -- schema and seeding -----------------------------------------------------------------
+    ddl, index_ddl = _DDL, _INDEXES
+
+    def _table_names(self, q: Queries) -> set[str]:
+        return {r["name"] for r in q.rows("SELECT name FROM sqlite_master WHERE type='table'")}
+
     def prepare(self, seed, *, reset: bool = False) -> bool:
         no_event_loop_here("storage.prepare()")
         conn = self._thread_conn()
@@ -249,28 +254,7 @@ class SqliteStorage(Storage):
         conn.execute("PRAGMA cache_size=-262144")
         try:
             with self.transaction() as q:
-                tables = {r["name"] for r in q.rows("SELECT name FROM sqlite_master WHERE type='table'")}
-                version = q.scalar("SELECT value FROM meta WHERE name='schema_version'") if "meta" in tables else None
-                if reset:
-                    for table in ALL_TABLES:
-                        conn.execute(f"DROP TABLE IF EXISTS {table}")
-                    tables = set()
-                else:
-                    check_version(version, "organizations" in tables, self.path)
-                for stmt in _DDL:
-                    conn.execute(stmt)
-                q.many("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-                       [("schema_version", str(SCHEMA_VERSION))])
-                if seed is None or q.scalar("SELECT COUNT(*) FROM organizations"):
-                    for stmt in _INDEXES:
-                        conn.execute(stmt)
-                    return False
-                for name in INDEX_NAMES:  # bulk loading: build the indexes once, after the rows
-                    conn.execute(f"DROP INDEX IF EXISTS {name}")
-                seed(q)
-                for stmt in _INDEXES:
-                    conn.execute(stmt)
-                return True
+                return self._build_world(q, seed, reset, self.path)
         finally:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA cache_size=-2000")
