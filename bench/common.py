@@ -11,7 +11,6 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,8 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from contract import CONTRACT  # noqa: E402
 from mock_server import world  # noqa: E402
+from mock_server.cli import DEFAULT_WORKERS  # noqa: E402
 from mock_server.clock import Clock  # noqa: E402
-from mock_server.store import Store  # noqa: E402
+from mock_server.launcher import MockProcess, PostgresServer, free_port  # noqa: E402,F401
+from mock_server.storage import is_postgres, open_storage  # noqa: E402
 
 BENCH_ORG = "org_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_KEY_ID = "key_0b0b0b0b-0000-4000-8000-000000000001"
@@ -88,33 +89,30 @@ def machine() -> dict:
 
 
 # -- worlds ----------------------------------------------------------------------------------
-def seed_world(path: Path, *, accounts: int, queued_per_account: int = 0) -> list[str]:
-    """A state file: the default world, plus one organization with an `internal`-tier key (no rate
-    limit) owning `accounts` fresh connected accounts. Returns the fresh accounts' ids."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    store = Store(str(path))
+def seed_world(database: Path | str, *, accounts: int, queued_per_account: int = 0) -> list[str]:
+    """A world (a SQLite file, or a PostgreSQL database URL), made afresh: the default world,
+    plus one organization with an `internal`-tier key (no rate limit) owning `accounts` fresh
+    connected accounts. Returns the fresh accounts' ids."""
+    database = str(database)
+    if not is_postgres(database):
+        for suffix in ("", "-wal", "-shm"):
+            Path(database + suffix).unlink(missing_ok=True)
+    ids = [f"sa_{uuid.UUID(int=(0xb0b << 112) | n, version=4)}" for n in range(accounts)]
+    posts = {"queued": queued_per_account} if queued_per_account else None
+
+    def seed(q):
+        now = Clock.now(q)
+        world.load(q, world.read_fixture(world.DEFAULT_WORLD), now, report=False)
+        world.add_organization(q, {"id": BENCH_ORG, "name": "Benchmark"})
+        world.add_key(q, {"id": BENCH_KEY_ID, "secret": BENCH_SECRET, "organizationId": BENCH_ORG,
+                          "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
+        world.add_accounts(q, [{"id": a, "organizationId": BENCH_ORG, "posts": posts} for a in ids], now)
+
+    storage = open_storage(database)
     try:
-        store.create_schema()
-        now = Clock(store).now()
-        world.load(store, world.read_fixture(world.DEFAULT_WORLD), now)
-        ids = [f"sa_{uuid.UUID(int=(0xb0b << 112) | n, version=4)}" for n in range(accounts)]
-        connected = to_iso(now - 86400)
-        with store.write():
-            world.add_organization(store, {"id": BENCH_ORG, "name": "Benchmark"})
-            world.add_key(store, {"id": BENCH_KEY_ID, "secret": BENCH_SECRET, "organizationId": BENCH_ORG,
-                                  "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
-            for start in range(0, accounts, 10_000):
-                chunk = ids[start:start + 10_000]
-                store.db.executemany(
-                    "INSERT INTO accounts(id, organization_id, platform, handle, status, leased, token, connected_at)"
-                    " VALUES (?, ?, 'tiktok', ?, 'connected', 0, ?, ?)",
-                    [(a, BENCH_ORG, "@bench" + a[-6:], "ptok_" + a[-12:], connected) for a in chunk])
-                if queued_per_account:
-                    store.insert_posts([(f"sp_{uuid.uuid4()}", a, "queued", connected, None, None)
-                                        for a in chunk for _ in range(queued_per_account)])
+        storage.prepare(seed, reset=True)
     finally:
-        store.close()
+        storage.close()
     return ids
 
 
@@ -129,12 +127,6 @@ def write_ids(path: Path, ids: list[str]) -> Path:
 
 
 # -- servers ---------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """A server child process in its own process group; `ready_s` is start-to-first-200."""
 
@@ -192,11 +184,17 @@ def wait_first_200(base: str, proc: subprocess.Popen, t0: float, timeout: float)
     raise RuntimeError(f"no 200 from {base} within {timeout}s")
 
 
-def mock_cmd(port: int, state: Path | None, extra: list[str] = ()) -> list[str]:
+def mock_cmd(port: int, database: Path | str | None, extra: list[str] = ()) -> list[str]:
+    """The mock as partners start it (for start-up timing; load runs use launcher.MockProcess)."""
     cmd = [str(ROOT / ".venv" / "bin" / "layers-mock"), "--host", HOST, "--port", str(port), "--quiet"]
-    if state is not None:
-        cmd += ["--state", str(state)]
+    if database is not None:
+        cmd += ["--database", str(database)]
     return cmd + list(extra)
+
+
+def mock_process(database: Path | str, extra: list[str] = ()) -> MockProcess:
+    """The mock for a load run: the CLI's default worker count, on `database`."""
+    return MockProcess(host=HOST, workers=DEFAULT_WORKERS, database=str(database), extra_args=list(extra))
 
 
 def prism_cmd(port: int) -> list[str]:
@@ -247,13 +245,13 @@ def _group_cpu(pgid: int) -> float:
 class CpuMeter:
     """CPU used during a run by the server's process group, by wrk, and by everything else."""
 
-    def __init__(self, server_pgid: int):
-        self.pgid = server_pgid
+    def __init__(self, server_pgids: int | list[int]):
+        self.pgids = [server_pgids] if isinstance(server_pgids, int) else list(server_pgids)
 
     def __enter__(self):
         self.t0 = time.perf_counter()
         self.busy0, self.all0 = _cpu_total()
-        self.srv0 = _group_cpu(self.pgid)
+        self.srv0 = sum(_group_cpu(g) for g in self.pgids)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.kids0 = ru.ru_utime + ru.ru_stime
         return self
@@ -262,7 +260,7 @@ class CpuMeter:
         busy1, all1 = _cpu_total()
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = time.perf_counter() - self.t0
-        self.server_cores = (_group_cpu(self.pgid) - self.srv0) / wall
+        self.server_cores = (sum(_group_cpu(g) for g in self.pgids) - self.srv0) / wall
         self.wrk_cores = (ru.ru_utime + ru.ru_stime - self.kids0) / wall
         self.machine_cores = (busy1 - self.busy0) / wall
         self.other_cores = max(0.0, self.machine_cores - self.server_cores - self.wrk_cores)

@@ -8,15 +8,15 @@ KIND=${1:-404}
 PORT=${PORT:-4789}
 OUT=bench/out
 [ -x .venv/bin/py-spy ] || .venv/bin/pip install -q "py-spy==0.4.3"
-[ -f $OUT/bench.sqlite3 ] || { echo "run bench/run.py first (it seeds $OUT/bench.sqlite3)"; exit 2; }
-.venv/bin/layers-mock --host 127.0.0.1 --port "$PORT" --workers 1 --quiet --state $OUT/bench.sqlite3 > $OUT/profile-mock.log 2>&1 &
+[ -f $OUT/bench.sqlite3 ] || { echo "run bench/run.py --only throughput first (it seeds $OUT/bench.sqlite3)"; exit 2; }
+.venv/bin/layers-mock --host 127.0.0.1 --port "$PORT" --workers 1 --quiet --database $OUT/bench.sqlite3 > $OUT/profile-mock.log 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/_mock/clock" && break; sleep 0.1; done
 export BENCH_AUTH="Bearer lp_test_bench_internal_0000000000000001" BENCH_ID=sa_ffffffff-ffff-4fff-8fff-ffffffffffff
 [ "$KIND" = 401 ] && export BENCH_AUTH=""
 # the 200 path takes fresh ids from the far end of the list (bench/run.py uses the start)
-[ "$KIND" = 200 ] && export BENCH_IDS_FILE=$PWD/$OUT/fresh_ids.txt BENCH_OFFSET=${OFFSET:-100000}
+[ "$KIND" = 200 ] && export BENCH_IDS_FILE=$PWD/$OUT/fresh_ids_sqlite.txt BENCH_OFFSET=${OFFSET:-100000}
 wrk -t1 -c32 -d12s -s bench/delete.lua "http://127.0.0.1:$PORT" > $OUT/profile-wrk.txt &
 sleep 2
 .venv/bin/py-spy record -p $PID -d 8 -r 200 -f raw -o $OUT/profile-$KIND.txt --nonblocking > /dev/null 2>&1
@@ -29,7 +29,7 @@ for line in open(sys.argv[1]):
     stack, _, n = line.rstrip().rpartition(" "); n = int(n); total += n
     leaf = stack.split(";")[-1]; self_c[leaf] += n
     f = (re.search(r"\(([^:]+)", leaf) or [None, leaf])[1]
-    key = ("sqlite (mock_server/store.py)" if "mock_server/store" in f else "mock_server, contract" if "mock_server" in f or "contract/" in f
+    key = ("storage (mock_server/storage/)" if "mock_server/storage" in f else "mock_server, contract" if "mock_server" in f or "contract/" in f
            else "uvicorn socket write" if "httptools_impl" in f and re.search(r":(524|551)\)", leaf)
            else "uvicorn" if "uvicorn" in f else "connexion/jsonschema validation" if re.search("jsonschema|validat", f)
            else "connexion" if "connexion" in f else "starlette" if "starlette" in f else "other")

@@ -4,7 +4,7 @@ For each size a fresh state file holds the default world, the benchmark organiza
 accounts with 5,000 queued posts each (so the index, not luck, finds the target's posts), and the
 target account with N queued posts. Then:
 
-- directly: a child process opens the store and runs `Domain.revoke` once (one transaction,
+- directly: a child process opens the storage and runs `Domain.revoke_writing` once (one transaction,
   BEGIN IMMEDIATE .. COMMIT): wall time, growth of peak RSS (getrusage ru_maxrss, which includes
   SQLite's own memory) and tracemalloc's peak (Python objects only);
 - over HTTP: `layers-mock --state` on an identical file, one warm-up request, then the timed DELETE.
@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,19 +33,16 @@ TARGET = "sa_7a7a7a7a-0000-4000-8000-000000000001"
 
 def seed(path: Path, queued: int) -> None:
     c.seed_world(path, accounts=20, queued_per_account=5_000)
-    store = c.Store(str(path))
+    storage = c.open_storage(str(path))
     try:
-        now = c.Clock(store).now()
-        with store.write():
-            store.db.execute(
-                "INSERT INTO accounts(id, organization_id, platform, handle, status, leased, token, connected_at)"
-                " VALUES (?, ?, 'tiktok', '@target', 'connected', 0, 'ptok_target', ?)",
-                (TARGET, c.BENCH_ORG, c.to_iso(now - 86400)))
-            store.insert_posts([(f"sp_{uuid.uuid4()}", TARGET, "queued", c.to_iso(now + 60 * i), None, None)
-                                for i in range(queued)])
-        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with storage.transaction() as q:
+            c.world.add_accounts(q, [{"id": TARGET, "organizationId": c.BENCH_ORG, "handle": "@target",
+                                      "posts": {"queued": queued}}], c.Clock.now(q))
     finally:
-        store.close()
+        storage.close()
+    con = c.sqlite3.connect(str(path))
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
 
 
 def _status_kib(field: str) -> int:
@@ -68,14 +64,16 @@ def child(state: str) -> None:
     """Runs in its own process: measure one Domain.revoke."""
     from mock_server.domain import Domain
 
-    store = c.Store(state)
-    domain = Domain(store, c.Clock(store))
-    caller = domain.authenticate(f"Bearer {c.BENCH_SECRET}")
+    storage = c.open_storage(state)
+    domain = Domain(c.CONTRACT)
+    with storage.snapshot() as q:
+        caller = domain.authenticate(q, f"Bearer {c.BENCH_SECRET}")
     _reset_peak_rss()
     rss_before = _status_kib("VmRSS")
     tracemalloc.start()
     t0 = time.perf_counter()
-    outcome = domain.revoke(caller, TARGET, None, "req_bench")
+    with storage.transaction() as q:  # the revoke's one transaction, BEGIN IMMEDIATE .. COMMIT
+        outcome = domain.revoke_writing(q, caller, TARGET, None, "req_bench")
     elapsed = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -86,10 +84,9 @@ def child(state: str) -> None:
 
 
 def over_http(state: Path, queued: int) -> float:
-    port = c.free_port()
-    with c.Server("mock", c.mock_cmd(port, state), port, c.OUT / "revoke-mock.log") as s:
+    with c.mock_process(state) as s:
         headers = {"Authorization": f"Bearer {c.BENCH_SECRET}"}
-        with c.httpx.Client(base_url=s.base, headers=headers, timeout=60) as h:
+        with c.httpx.Client(base_url=s.base_url, headers=headers, timeout=60) as h:
             assert h.delete(c.CONTRACT.path_for(c.UNKNOWN_ID)).status_code == 404  # warm-up
             t0 = time.perf_counter()
             r = h.delete(c.CONTRACT.path_for(TARGET))

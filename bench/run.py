@@ -4,12 +4,14 @@
     .venv/bin/python bench/run.py --only throughput,startup    # a part
 
 Parts:
-  throughput  wrk on three paths (401 no key, 404 unknown account, 200 fresh accounts), the two
-              servers alternating, several rounds; medians of req/s, p50, p99 and ours/Prism.
+  throughput  wrk on three paths (401 no key, 404 unknown account, 200 fresh accounts) against ours
+              on SQLite, ours on PostgreSQL (one instance, two instances on one database) and
+              Prism, alternating, several rounds; medians of req/s, p50, p99 and ours/Prism.
   startup     process start to first 200, both servers (the mock on a fresh default world and on
               the benchmark's state file).
   revoke      one revoke of an account with 0 / 1k / 10k / 100k queued posts: time and peak memory
               (bench/revoke_cost.py, one process per size), and over HTTP.
+  fixtures    a 1,000,000-account fixture (3 queued posts each): `--fixtures FILE` to first 200.
   scale       worlds of 1,000 and 1,000,000 accounts: start-up with --state, and latency.
   conformance the conformance kit against the mock as served here, if `conformance/` has its CLI.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -47,59 +50,114 @@ def load_env(path: str, server: str, ids_file: Path, offset: int) -> dict:
     return env
 
 
-def throughput(args, report: dict) -> None:
-    c.OUT.mkdir(exist_ok=True)
-    state = c.OUT / "bench.sqlite3"
-    t0 = time.perf_counter()
-    ids = c.seed_world(state, accounts=args.accounts, queued_per_account=2)
-    ids_file = c.write_ids(c.OUT / "fresh_ids.txt", ids)
-    print(f"seeded {len(ids):,} fresh accounts (2 queued posts each) in {time.perf_counter() - t0:.1f}s", flush=True)
+TARGETS = ("sqlite", "pg1", "pg2", "prism")
+TARGET_NAMES = {"sqlite": "ours, SQLite", "pg1": "ours, PostgreSQL x1", "pg2": "ours, PostgreSQL x2", "prism": "Prism"}
 
-    mport = c.free_port()
-    mock = c.Server("mock", c.mock_cmd(mport, state, args.mock_args), mport, c.OUT / "mock.log")
-    pport = c.free_port()
-    prism = c.Server("prism", c.prism_cmd(pport), pport, c.OUT / "prism.log")
-    used = {"mock": 0, "prism": 0}  # ids consumed on the 200 path, per server
-    results: dict = {p: {"mock": [], "prism": []} for p in PATHS}
-    with mock, prism:
-        url = {"mock": mock.base, "prism": prism.base}
-        procs = {"mock": mock, "prism": prism}
+
+def _combined(runs: list[dict]) -> dict:
+    """Several wrk runs at once (one per instance): summed throughput and statuses, the worst
+    of their percentiles (a conservative stand-in for the percentile of the union)."""
+    if len(runs) == 1:
+        return runs[0]
+    out = {k: sum(r[k] for r in runs) for k in ("requests", "s200", "s401", "s404", "s429", "s5xx", "other",
+                                                   "socket_errors", "rps")}
+    out.update(p50_us=max(r["p50_us"] for r in runs), p99_us=max(r["p99_us"] for r in runs),
+               duration_us=max(r["duration_us"] for r in runs))
+    return out
+
+
+def _wrk_all(urls: list[str], seconds: float, envs: list[dict], connections: int = 32) -> dict:
+    """wrk against each URL at once, the connections split between them."""
+    import concurrent.futures
+
+    each = connections // len(urls)
+    with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
+        runs = list(pool.map(lambda ue: c.wrk(ue[0], seconds=seconds, connections=each, env=ue[1]), zip(urls, envs)))
+    return _combined(runs)
+
+
+def throughput(args, report: dict) -> None:
+    """The three paths on each target: ours on SQLite (the default), ours on PostgreSQL with one
+    and two instances, and Prism; targets alternate within each round."""
+    c.OUT.mkdir(exist_ok=True)
+    targets = [t for t in args.targets if t in TARGETS]
+    pg = c.PostgresServer().start() if {"pg1", "pg2"} & set(targets) else None  # durable (fsync on)
+    servers: dict[str, list] = {}
+    ids: dict[str, list[str]] = {}
+    used: dict[str, int] = {}
+    results: dict = {p: {t: [] for t in targets} for p in PATHS}
+    try:
+        for t in targets:
+            if t == "prism":
+                port = c.free_port()
+                servers[t] = [c.Server("prism", c.prism_cmd(port), port, c.OUT / "prism.log").start()]
+                c.write_ids(c.OUT / "fresh_ids_prism.txt", [CONTRACT.example_account_id])  # stateless: any id
+                continue
+            database = c.OUT / "bench.sqlite3" if t == "sqlite" else pg.new_database(t)
+            t0 = time.perf_counter()
+            ids[t] = c.seed_world(database, accounts=args.accounts, queued_per_account=2)
+            c.write_ids(c.OUT / f"fresh_ids_{t}.txt", ids[t])
+            print(f"{t}: seeded {len(ids[t]):,} fresh accounts (2 queued posts each) in "
+                  f"{time.perf_counter() - t0:.1f}s", flush=True)
+            servers[t] = [c.mock_process(database, args.mock_args).start() for _ in range(2 if t == "pg2" else 1)]
+            used[t] = 0
+
+        def urls(t):
+            return [getattr(s, "base", None) or s.base_url for s in servers[t]]
+
+        def envs(path, t):
+            n = len(servers[t])
+            ids_file = c.OUT / f"fresh_ids_{t}.txt"
+            # each instance takes ids from its own part of the list, so that no id is sent twice
+            spread = (len(ids.get(t, [])) - used.get(t, 0)) // n
+            return [load_env(path, "prism" if t == "prism" else "mock", ids_file, used.get(t, 0) + k * spread)
+                    for k in range(n)]
+
         for path in args.paths:
-            for server in ("mock", "prism"):  # warm-up, not recorded
-                r = c.wrk(url[server], seconds=args.warmup, env=load_env(path, server, ids_file, used[server]))
-                if path == "200":
-                    used[server] += r["requests"] + 200
+            for t in targets:  # warm-up, not recorded
+                r = _wrk_all(urls(t), args.warmup, envs(path, t))
+                if path == "200" and t in used:
+                    used[t] += r["requests"] + 200 * len(servers[t])
             for rnd in range(args.rounds):
-                for server in ("mock", "prism") if rnd % 2 == 0 else ("prism", "mock"):
+                for t in targets if rnd % 2 == 0 else list(reversed(targets)):
                     c.wait_for_quiet(args.quiet_wait)
-                    with c.CpuMeter(procs[server].proc.pid) as cpu:
-                        r = c.wrk(url[server], seconds=args.seconds,
-                                  env=load_env(path, server, ids_file, used[server]))
-                    r.update(server_cores=cpu.server_cores, wrk_cores=cpu.wrk_cores, other_cores=cpu.other_cores)
-                    if path == "200":
-                        used[server] += r["requests"] + 200
+                    load_before = os.getloadavg()[0]
+                    with c.CpuMeter([s.proc.pid for s in servers[t]]) as cpu:
+                        r = _wrk_all(urls(t), args.seconds, envs(path, t))
+                    r.update(server_cores=cpu.server_cores, wrk_cores=cpu.wrk_cores, other_cores=cpu.other_cores,
+                             loadavg=load_before)
+                    if path == "200" and t in used:
+                        used[t] += r["requests"] + 200 * len(servers[t])
                     r["unexpected"] = r["requests"] - r["s" + path]
-                    results[path][server].append(r)
-                    print(f"  {path} {server:<5} round {rnd + 1}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms"
+                    results[path][t].append(r)
+                    print(f"  {path} {t:<6} round {rnd + 1}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms"
                           f"  p99 {r['p99_us'] / 1000:6.2f} ms  statuses 200={r['s200']} 401={r['s401']}"
                           f" 404={r['s404']} 429={r['s429']} 5xx={r['s5xx']} other={r['other']}"
                           f" sockerr={r['socket_errors']}  cores: server {r['server_cores']:.2f} wrk"
-                          f" {r['wrk_cores']:.2f} others {r['other_cores']:.2f}", flush=True)
-        if used["mock"] > len(ids):
-            print("WARNING: the 200 path ran out of fresh accounts; raise --accounts", flush=True)
-        with c.httpx.Client() as h:
-            integrity = h.get(mock.base + "/_mock/integrity", timeout=300).json()
-        workers = _mock_workers(mock)
-    report["throughput"] = {"results": results, "integrity": integrity, "accounts": len(ids),
-                            "mock_cmd": " ".join(mock.cmd), "prism_cmd": " ".join(prism.cmd),
-                            "mock_workers": workers, "rounds": args.rounds, "seconds": args.seconds}
+                          f" {r['wrk_cores']:.2f} others {r['other_cores']:.2f}  load avg {load_before:.1f}",
+                          flush=True)
+        integrity = {}
+        for t in targets:
+            if t in used:
+                if used[t] > len(ids[t]):
+                    print(f"WARNING: {t}: the 200 path ran out of fresh accounts; raise --accounts", flush=True)
+                with c.httpx.Client() as h:
+                    integrity[t] = h.get(urls(t)[0] + "/_mock/integrity", timeout=300).json()
+        mock_cmds = {t: " ".join(c.mock_cmd(0, "DATABASE", args.mock_args)) for t in targets if t != "prism"}
+        report["throughput"] = {"results": results, "integrity": integrity, "accounts": args.accounts,
+                                "targets": targets, "mock_cmd": mock_cmds.get("sqlite") or next(iter(mock_cmds.values()), ""),
+                                "prism_cmd": " ".join(c.prism_cmd(0)), "mock_workers": c.DEFAULT_WORKERS,
+                                "rounds": args.rounds, "seconds": args.seconds, "uptime": _uptime()}
+    finally:
+        for group in servers.values():
+            for s in group:
+                s.stop()
+        if pg is not None:
+            pg.stop()
 
 
-def _mock_workers(server: c.Server) -> int:
-    """Processes of the mock that listen (uvicorn's workers; with one worker, the main process)."""
-    out = subprocess.run(["pgrep", "-g", str(server.proc.pid), "-a"], stdout=subprocess.PIPE, text=True).stdout
-    workers = [ln for ln in out.splitlines() if "multiprocessing" in ln and "resource_tracker" not in ln]
-    return len(workers) or 1
+def _uptime() -> str:
+    return subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
 
 
 def startup(args, report: dict) -> None:
@@ -107,9 +165,10 @@ def startup(args, report: dict) -> None:
     state = c.OUT / "bench.sqlite3"
     if not state.exists():
         c.seed_world(state, accounts=args.accounts, queued_per_account=2)
-    store = c.Store(str(state))
-    n_accounts = store.db.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
-    store.close()
+    storage = c.open_storage(str(state))
+    with storage.snapshot() as q:
+        n_accounts = q.counts()["accounts"]
+    storage.close()
     kinds = {
         "mock (default world)": lambda p: c.mock_cmd(p, None, args.mock_args),
         f"mock (--state, {n_accounts:,} accounts)": lambda p: c.mock_cmd(p, state, args.mock_args),
@@ -183,6 +242,54 @@ def scale(args, report: dict) -> None:
     report["scale"] = rows
 
 
+FIXTURE_ACCOUNTS = 1_000_000
+
+
+def fixture_file(path: Path, accounts: int, posts: int = 3) -> Path:
+    """The default world plus `accounts` accounts (random ids, `posts` queued posts each) as JSON."""
+    import uuid
+
+    data = json.loads(c.world.DEFAULT_WORLD.read_text())
+    data["organizations"].append({"id": c.BENCH_ORG, "name": "Benchmark"})
+    data["keys"].append({"id": c.BENCH_KEY_ID, "secret": c.BENCH_SECRET, "organizationId": c.BENCH_ORG,
+                         "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
+    data["accounts"] += [{"id": f"sa_{uuid.uuid4()}", "organizationId": c.BENCH_ORG, "posts": {"queued": posts}}
+                         for _ in range(accounts)]
+    path.write_text(json.dumps(data))
+    return path
+
+
+def fixtures(args, report: dict) -> None:
+    """`layers-mock --fixtures FILE` with 1,000,000 accounts (3 queued posts each): process start
+    to first 200 on a fresh SQLite world; and what a broken file says (it must still say where)."""
+    c.OUT.mkdir(exist_ok=True)
+    path = c.OUT / f"fixture_{args.fixture_accounts}.json"
+    if not path.exists():
+        t0 = time.perf_counter()
+        fixture_file(path, args.fixture_accounts)
+        print(f"  wrote {path} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f}s", flush=True)
+    times = []
+    for _ in range(args.startup_rounds):
+        state = c.OUT / "fixture_state.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(state) + suffix).unlink(missing_ok=True)
+        load_before = os.getloadavg()[0]
+        port = c.free_port()
+        cmd = c.mock_cmd(port, state, ["--fixtures", str(path)] + args.mock_args)
+        with c.Server("mock", cmd, port, c.OUT / "fixture.log") as s:
+            times.append({"ready_s": s.ready_s, "loadavg": load_before})
+        print(f"  {args.fixture_accounts:,} accounts: ready in {s.ready_s:.1f}s (load avg before {load_before:.1f})",
+              flush=True)
+    broken = c.OUT / "fixture_broken.json"
+    broken.write_text(path.read_text()[:5000])  # cut mid-way
+    res = subprocess.run(c.mock_cmd(c.free_port(), None, ["--fixtures", str(broken)]), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=120)
+    report["fixtures"] = {"accounts": args.fixture_accounts, "posts_each": 3, "runs": times,
+                          "file_mib": path.stat().st_size / 2**20, "broken_exit": res.returncode,
+                          "broken_message": res.stdout.strip()[-300:]}
+    print(f"  broken file: exit {res.returncode}: {res.stdout.strip()[-200:]}", flush=True)
+
+
 def conformance(args, report: dict) -> None:
     exe = c.ROOT / ".venv" / "bin" / "layers-conformance"
     if not (c.ROOT / "conformance" / "cli.py").exists() or not exe.exists():
@@ -217,10 +324,6 @@ def ms(us: float) -> str:
     return f"{us / 1000:.1f}"
 
 
-def per_core(runs: list[dict]) -> float:
-    return c.median([r["rps"] / r["server_cores"] for r in runs if r["server_cores"] > 0])
-
-
 def render(report: dict, command: str) -> str:
     m = report["machine"]
     lines = [BEGIN, "", f"Generated by `{command}` on {report['date']}.", "",
@@ -228,36 +331,41 @@ def render(report: dict, command: str) -> str:
              f" Node {m['node']}, {m['wrk']}. Load generator, mock and Prism share the same cores.", ""]
     t = report.get("throughput")
     if t:
-        lines += [f"### Throughput ({t['rounds']} rounds of {t['seconds']} s per server and path, alternating;"
-                  " wrk -t1 -c32; medians)", "",
-                  f"- ours: `{t['mock_cmd']}` ({t['mock_workers']} uvicorn worker(s), the CLI default)",
+        targets = t["targets"]
+        lines += [f"### Throughput ({t['rounds']} rounds of {t['seconds']} s per target and path, alternating;"
+                  " wrk -c32 in all (two wrk of -c16 for two instances); medians)", "",
+                  f"- ours: `{t['mock_cmd']}` ({t['mock_workers']} uvicorn worker(s) per instance, the CLI default);"
+                  " DATABASE is a SQLite file, or a database on one local PostgreSQL server (fsync on, defaults);"
+                  " x2 = two instances (separate processes and ports) on the same database",
                   f"- Prism: `{t['prism_cmd']}`",
                   "- 401: no `Authorization`. 404: the internal-tier key, an unknown well-formed id (Prism: "
                   "`Prefer: code=404`). 200: the same key, each request a fresh account with 2 queued posts "
-                  f"({t['accounts']:,} seeded; Prism answers its example).", "",
-                  "| path | ours req/s | Prism req/s | ours/Prism | ours p50 ms | Prism p50 ms | ours p99 ms "
-                  "| Prism p99 ms | ours unexpected statuses | server cores ours / Prism | req/s per server core, "
-                  "ours / Prism (ratio) | other load (cores) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for path in [p for p in PATHS if t["results"][p]["mock"]]:
-            mo, pr = t["results"][path]["mock"], t["results"][path]["prism"]
-            mr, prr = c.median([r["rps"] for r in mo]), c.median([r["rps"] for r in pr])
-            lines.append(
-                f"| {path} | {mr:,.0f} | {prr:,.0f} | **{mr / prr:.2f}** | {ms(c.median([r['p50_us'] for r in mo]))} "
-                f"| {ms(c.median([r['p50_us'] for r in pr]))} | {ms(c.median([r['p99_us'] for r in mo]))} "
-                f"| {ms(c.median([r['p99_us'] for r in pr]))} | {sum(r['unexpected'] for r in mo)} "
-                f"| {c.median([r['server_cores'] for r in mo]):.2f} / {c.median([r['server_cores'] for r in pr]):.2f} "
-                f"| {per_core(mo):,.0f} / {per_core(pr):,.0f} ({per_core(mo) / per_core(pr):.2f}) "
-                f"| {c.median([r['other_cores'] for r in mo + pr]):.2f} |")
-        def rounds(path, server):
-            return ", ".join("%.0f" % r["rps"] for r in t["results"][path][server])
-        lines += ["", "*server cores*: CPU the server's processes used during the run (2 = both cores); *req/s per server "
-                  "core*: throughput divided by that, a measure that other load on the machine disturbs less; *other load*: "
-                  "CPU used meanwhile by everything but the server and wrk (this machine is shared; before each run "
-                  "the script waits up to --quiet-wait seconds for it to be idle)."]
+                  f"({t['accounts']:,} seeded per target; Prism answers its example).",
+                  f"- Machine load while measuring (`uptime` at the end): `{t.get('uptime', '?')}`", "",
+                  "| path | target | req/s | x Prism | p50 ms | p99 ms | unexpected statuses | server cores "
+                  "| other load (cores) | load avg (1 min) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for path in [p for p in PATHS if any(t["results"][p][x] for x in targets)]:
+            prism = t["results"][path].get("prism") or []
+            prr = c.median([r["rps"] for r in prism]) if prism else None
+            for x in targets:
+                runs = t["results"][path][x]
+                if not runs:
+                    continue
+                rps = c.median([r["rps"] for r in runs])
+                ratio = f"**{rps / prr:.2f}**" if prr and x != "prism" else ""
+                lines.append(
+                    f"| {path} | {TARGET_NAMES[x]} | {rps:,.0f} | {ratio} | {ms(c.median([r['p50_us'] for r in runs]))} "
+                    f"| {ms(c.median([r['p99_us'] for r in runs]))} | {sum(r['unexpected'] for r in runs)} "
+                    f"| {c.median([r['server_cores'] for r in runs]):.2f} | {c.median([r['other_cores'] for r in runs]):.2f} "
+                    f"| {c.median([r.get('loadavg', float('nan')) for r in runs]):.1f} |")
+        lines += ["", "*server cores*: CPU the mock's processes (or Prism's) used during the run (2 = both cores; "
+                  "PostgreSQL's own processes count as *other load*); *other load*: CPU used meanwhile by everything "
+                  "but the server and wrk."]
         lines += ["", "Per round (req/s): " + "; ".join(
-            f"{p} ours {rounds(p, 'mock')} / Prism {rounds(p, 'prism')}" for p in PATHS if t["results"][p]["mock"]) + ".",
-            "", f"Mock integrity after the load (`GET /_mock/integrity`): `{json.dumps(t['integrity'])[:300]}`", ""]
+            f"{p} " + ", ".join(f"{x} " + "/".join("%.0f" % r["rps"] for r in t["results"][p][x]) for x in targets)
+            for p in PATHS if any(t["results"][p][x] for x in targets)) + ".",
+            "", f"Integrity after the load (`GET /_mock/integrity`): `{json.dumps(t['integrity'])[:400]}`", ""]
     s = report.get("startup")
     if s:
         lines += ["### Start-up (process start to first 200 on `DELETE` of the reserved 200 account; median)", "",
@@ -288,6 +396,15 @@ def render(report: dict, command: str) -> str:
                          f"| {a['rps']:,.0f} | {ms(a['p50_us'])} / {ms(a['p99_us'])} | {b['rps']:,.0f} "
                          f"| {ms(b['p50_us'])} / {ms(b['p99_us'])} |")
         lines.append("")
+    fx = report.get("fixtures")
+    if fx:
+        lines += [f"### A {fx['accounts']:,}-account fixture ({fx['posts_each']} queued posts each, "
+                  f"{fx['file_mib']:.0f} MiB of JSON): `layers-mock --fixtures FILE --database NEW.sqlite3`, "
+                  "process start to first 200", "",
+                  "| run | ready s | load avg (1 min) before |", "|---|---|---|"]
+        for i, r in enumerate(fx["runs"], 1):
+            lines.append(f"| {i} | {r['ready_s']:.1f} | {r['loadavg']:.1f} |")
+        lines += ["", f"A file cut mid-way: exit {fx['broken_exit']}, `{fx['broken_message']}`", ""]
     cf = report.get("conformance", "absent")
     if cf is None:
         lines += ["### Conformance kit", "", "`conformance/` had no CLI when this ran: not measured.", ""]
@@ -314,9 +431,13 @@ def write_results(block: str) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default="throughput,startup,revoke,scale,conformance")
+    p.add_argument("--only", default="throughput,fixtures,startup,revoke,scale,conformance")
+    p.add_argument("--fixture-accounts", type=int, default=FIXTURE_ACCOUNTS)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--paths", default=",".join(PATHS), help="throughput paths to run (default: 401,404,200)")
+    p.add_argument("--targets", default=",".join(TARGETS),
+                   help="throughput targets (default: sqlite,pg1,pg2,prism: ours on SQLite, on PostgreSQL with one"
+                        " and two instances, and Prism)")
     p.add_argument("--seconds", type=int, default=8)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--startup-rounds", type=int, default=3)
@@ -328,6 +449,7 @@ def main() -> int:
     args = p.parse_args()
     args.mock_args = args.mock_args.split()
     args.paths = [x for x in args.paths.split(",") if x]
+    args.targets = [x for x in args.targets.split(",") if x]
     parts = [x.strip() for x in args.only.split(",") if x.strip()]
     c.ensure_wrk()
     c.ensure_prism()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 
 from mock_server import access_log, banner, cors, listen
@@ -11,7 +10,7 @@ from mock_server import app as app_module
 from mock_server import state_file, world
 from mock_server.control_guard import ALLOWED_HOSTS_ENV
 from mock_server.clock import Clock
-from mock_server.store import Store
+from mock_server.storage import is_postgres, open_storage, redacted, sqlite_path
 
 
 # Two workers where there are two or more cores (the best throughput measured on the 2-core
@@ -27,9 +26,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help=f"uvicorn worker processes sharing the state file (default {DEFAULT_WORKERS}:"
                         " two, or one on a one-core machine; see bench/RESULTS.md)")
-    p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (default: a fresh temporary world)")
+    p.add_argument("--database", metavar="URL", default=os.environ.get(app_module.DATABASE_ENV),
+                   help="where the world lives: postgresql://user@host:port/dbname (shared by any number of"
+                        " layers-mock instances), or sqlite:///relative.db / sqlite:////absolute.db"
+                        f" (also ${app_module.DATABASE_ENV}; default: a fresh temporary SQLite world)")
+    p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (shorthand for --database sqlite:///FILE)")
     p.add_argument("--fixtures", metavar="FILE", help="world fixture JSON (default: the shipped default world)")
-    p.add_argument("--reset", action="store_true", help="with --state: drop what the file holds and reload the fixtures")
+    p.add_argument("--reset", action="store_true",
+                   help="with --state/--database: drop what it holds and reload the fixtures")
     p.add_argument("--force", action="store_true",
                    help="with --reset: reset even while another layers-mock serves the state file")
     p.add_argument("--allowed-host", action="append", metavar="NAME",
@@ -49,19 +53,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def seed_state(path: str, fixture: dict, reset: bool) -> bool:
-    """Create the schema; load the fixture into an empty (or reset) world. True if it was loaded."""
-    store = Store(path)
+def seed_state(database: str, fixture: dict, reset: bool) -> bool:
+    """Make (or check) the schema; load the fixture into an empty (or reset) world, once however
+    many instances start together on one database. True if it was loaded."""
+    storage = open_storage(database)
     try:
-        store.create_schema()
-        if reset:
-            store.clear()
-        if store.counts()["organizations"]:
-            return False
-        world.load(store, fixture, Clock(store).now())
-        return True
+        return storage.prepare(lambda q: world.load(q, fixture, Clock.now(q), report=False), reset=reset)
     finally:
-        store.close()
+        storage.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,24 +76,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
 
+    if args.state and args.database:
+        print("layers-mock: give --state or --database, not both", file=sys.stderr)
+        return 2
+    database = args.database or args.state
     state_file.exit_on_sigterm()  # so that a temporary world is removed on SIGTERM too
+    if database is not None and is_postgres(database):
+        # PostgreSQL guards itself: seeding takes an advisory lock, and a damaged server says so.
+        return serve(args, fixture, database, None)
     try:
-        with state_file.opened(args.state, reset=args.reset, force=args.force) as (state, lock):
+        path = None if database is None else os.path.abspath(sqlite_path(database))
+        with state_file.opened(path, reset=args.reset, force=args.force) as (state, lock):
             return serve(args, fixture, state, lock)
-    except state_file.StateFileError as exc:
+    except (state_file.StateFileError, ValueError) as exc:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
 
 
-def serve(args: argparse.Namespace, fixture: dict, state: str, lock: state_file.StateLock) -> int:
+def serve(args: argparse.Namespace, fixture: dict, database: str, lock: state_file.StateLock | None) -> int:
     try:
-        loaded = seed_state(state, fixture, args.reset)
-    except (sqlite3.DatabaseError, world.WorldError) as exc:
-        print(f"layers-mock: cannot use state file {state}: {exc}", file=sys.stderr)
+        loaded = seed_state(database, fixture, args.reset)
+    except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
+        print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
-    lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
+    if lock is not None:
+        lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
 
-    os.environ[app_module.STATE_ENV] = os.path.abspath(state)
+    os.environ[app_module.DATABASE_ENV] = database
     os.environ[app_module.VALIDATE_RESPONSES_ENV] = "0" if args.no_validate_responses else "1"
     os.environ[app_module.FAST_PATH_ENV] = "0" if args.no_fast_path else "1"
     if args.fixtures:
@@ -112,7 +120,8 @@ def serve(args: argparse.Namespace, fixture: dict, state: str, lock: state_file.
         return 2
     os.environ[access_log.ENV] = "0" if args.quiet else "1"
     if not args.quiet:
-        print(banner.render(host=args.host, port=args.port, fixture=fixture, loaded=loaded, state=args.state,
+        shown = redacted(database) if (args.state or args.database) else None
+        print(banner.render(host=args.host, port=args.port, fixture=fixture, loaded=loaded, state=shown,
                             admin_token=bool(args.admin_token)), flush=True)
 
     import uvicorn

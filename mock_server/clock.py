@@ -1,8 +1,10 @@
 """The one clock of the mock.
 
 Rules never call datetime.now(): they ask the Clock, whose offset (or frozen instant) lives in
-the shared SQLite state so that every worker process sees the same time, and the control plane
-can move it (to expire idempotency keys or refill a rate-limit window without waiting).
+the shared state (a settings row) so that every worker process, and every instance on a shared
+PostgreSQL database, sees the same time, and the control plane can move it (to expire
+idempotency keys or refill a rate-limit window without waiting). Its methods read the settings
+through the transaction they are given, so the time a revoke uses is the one its transaction saw.
 """
 from __future__ import annotations
 
@@ -27,27 +29,28 @@ def parse_iso(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def mock_time(wall: float, frozen: float | None, offset: float) -> float:
+    """The mock's time at wall-clock `wall`: the frozen instant, or wall time plus the offset."""
+    return frozen if frozen is not None else wall + offset
+
+
 class Clock:
-    """Wall time plus an offset, or a frozen instant; both read from the store's settings."""
+    """Wall time plus an offset, or a frozen instant; both read from the settings (`q`)."""
 
-    def __init__(self, store):
-        self._store = store
+    @staticmethod
+    def now(q) -> float:
+        frozen, offset = q.clock_settings()
+        return mock_time(time.time(), frozen, offset)
 
-    def now(self) -> float:
-        frozen, offset = self._store.clock_settings()
-        if frozen is not None:
-            return frozen
-        return time.time() + offset
+    def describe(self, q) -> dict:
+        frozen, _ = q.clock_settings()
+        now = self.now(q)
+        return {"now": to_iso(now), "epochSeconds": now, "frozen": frozen is not None,
+                "offsetSeconds": q.clock_settings()[1]}
 
-    def describe(self) -> dict:
-        frozen, offset = self._store.clock_settings()
-        now = self.now()
-        return {"now": to_iso(now), "epochSeconds": now, "frozen": frozen is not None, "offsetSeconds": offset}
-
-    def set(self, *, now: float | None = None, advance: float | None = None, frozen: bool | None = None) -> dict:
-        cur_frozen, offset = self._store.clock_settings()
-        current = self.now()
-        target = current if now is None else now
+    def set(self, q, *, now: float | None = None, advance: float | None = None, frozen: bool | None = None) -> dict:
+        cur_frozen, _ = q.clock_settings()
+        target = self.now(q) if now is None else now
         if advance:
             target += advance
         problem = clock_problem(target)
@@ -55,7 +58,7 @@ class Clock:
             raise ValueError(problem)
         keep_frozen = (cur_frozen is not None) if frozen is None else frozen
         if keep_frozen:
-            self._store.set_clock(frozen=target, offset=0.0)
+            q.set_clock(frozen=target, offset=0.0)
         else:
-            self._store.set_clock(frozen=None, offset=target - time.time())
-        return self.describe()
+            q.set_clock(frozen=None, offset=target - time.time())
+        return self.describe(q)

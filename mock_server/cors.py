@@ -14,7 +14,7 @@ import re
 from starlette.middleware.cors import CORSMiddleware
 
 from contract import CONTRACT
-from mock_server.middleware import API_PREFIX
+from mock_server.pipeline import RevokeRoute
 
 ENV = "LAYERS_MOCK_CORS_ORIGINS"  # comma-separated, set by the CLI for its workers
 _ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:]+\](:\d{1,5})?)$")
@@ -31,6 +31,7 @@ def check_origin(origin: str) -> str:
 class ApiOnlyCors:
     def __init__(self, app, origins: list[str]):
         self.app = app
+        self.route = RevokeRoute(CONTRACT)
         self.origins = set(origins)
         self.cors = CORSMiddleware(
             app, allow_origins=origins, allow_methods=[CONTRACT.method.upper()],
@@ -40,7 +41,7 @@ class ApiOnlyCors:
             max_age=600)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("path", "").startswith(API_PREFIX):
+        if scope["type"] == "http" and self.route.is_api(scope.get("path", "")):
             origin = dict(scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
             if "*" in self.origins or origin in self.origins:
                 return await self.cors(scope, receive, send)

@@ -1,25 +1,43 @@
-"""Per-request facts (request id, caller, code) shared by the layers of one request.
+"""The facts of one request (its id, caller, idempotency key, error code), shared by the layers
+that handle it: the outermost middleware opens it, security and the pipeline fill it, the
+journal reads it when the response leaves.
 
-The outermost middleware opens a context; security, handlers and error rendering fill it; the
-middleware stamps headers and writes the journal from it when the response leaves.
+It exists only inside a request: `current()` outside one is a bug and says so (it used to make a
+new context silently, with a new request id that no response carried).
 """
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass
 
-from mock_server.ids import request_id
-
-_CURRENT: ContextVar[dict] = ContextVar("layers_request")
+from mock_server.ids import request_id as new_request_id
 
 
-def open_context() -> dict:
-    ctx = {"requestId": request_id(), "keyId": None, "keyHint": None, "idempotencyKey": None, "code": None}
+@dataclass
+class RequestContext:
+    request_id: str
+    idempotency_key: str | None = None
+    idempotency_key_repeated: bool = False
+    key_id: str | None = None
+    key_hint: str | None = None
+    code: str | None = None  # the error code of the answer, for the journal
+
+
+_CURRENT: ContextVar[RequestContext] = ContextVar("layers_request")
+
+
+class NoRequestContext(RuntimeError):
+    pass
+
+
+def open_context(**facts) -> RequestContext:
+    ctx = RequestContext(request_id=new_request_id(), **facts)
     _CURRENT.set(ctx)
     return ctx
 
 
-def current() -> dict:
+def current() -> RequestContext:
     try:
         return _CURRENT.get()
-    except LookupError:  # outside a request (tests calling the rules directly)
-        return open_context()
+    except LookupError:
+        raise NoRequestContext("no request context: current() is only for code running inside a request") from None

@@ -39,3 +39,18 @@ def base_url(mock_server) -> str:
 def keys(default_world) -> dict:
     """Default-world key secrets by label ('write', 'read-only', ...)."""
     return {k["label"]: k for k in default_world["keys"]}
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server of our own for the session (per xdist worker, fsync off)."""
+    from mock_server.launcher import PostgresServer
+
+    with PostgresServer(durable=False) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A fresh empty database on the session's server."""
+    return postgres.new_database()

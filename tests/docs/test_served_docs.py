@@ -4,7 +4,7 @@ from __future__ import annotations
 import httpx
 
 from docs_gen.paths import DOCS_DIR, PAGE_NAME
-from docs_gen.serving import DOCS_ROUTE
+from mock_server.docs_route import DOCS_ROUTE
 from mock_server.middleware import CONTROL_PREFIX
 
 

@@ -1,71 +1,126 @@
-"""The rules without HTTP (moto-style: models apart from responses), on a real SQLite file."""
+"""The rules without HTTP (moto-style: models apart from responses), on a real SQLite file,
+through the storage's blocking transactions."""
 from __future__ import annotations
 
 import pytest
 
 from contract import CONTRACT
-from mock_server import world
-from mock_server.clock import Clock
+from mock_server import invariants, world
 from mock_server.domain import FAULT_STEPS, Domain
 from mock_server.errors import ApiError
-from mock_server.store import Store
+from mock_server.request_context import NoRequestContext, current
+from mock_server.storage import open_storage
 
 
 @pytest.fixture
-def domain(tmp_path):
-    store = Store(str(tmp_path / "state.sqlite3"))
-    store.create_schema()
-    d = Domain(store, Clock(store))
-    world.load(store, world.read_fixture(world.DEFAULT_WORLD), d.clock.now())
-    yield d
-    store.close()
+def storage(tmp_path):
+    s = open_storage(str(tmp_path / "state.sqlite3"))
+    s.prepare(lambda q: world.load(q, world.read_fixture(world.DEFAULT_WORLD), Domain().clock.now(q)))
+    yield s
+    s.close()
 
 
-def caller(domain, label):
+@pytest.fixture
+def domain() -> Domain:
+    return Domain(CONTRACT)
+
+
+def caller(storage, domain, label):
     secret = next(k["secret"] for k in world.read_fixture(world.DEFAULT_WORLD)["keys"] if k["label"] == label)
-    return domain.authenticate(f"Bearer {secret}")
+    with storage.snapshot() as q:
+        return domain.authenticate(q, f"Bearer {secret}")
 
 
-def test_kill_switch_precedence_is_broadest_first(domain):
-    c = caller(domain, "write")
-    domain.store.set_key_killed(c.key_id, True)
-    domain.store.set_org_killed(c.organization_id, True)
-    with pytest.raises(ApiError) as exc:
-        domain.authenticate("Bearer lp_test_acme_write_7Qm2xK9pL4vN8rT1")
+def revoke(storage, domain, c, account, key=None, rid="req_TEST"):
+    with storage.snapshot() as q:
+        quick = domain.answer_without_writing(q, c, account, key, rid)
+    if quick is not None:
+        return quick
+    with storage.transaction() as q:
+        return domain.revoke_writing(q, c, account, key, rid)
+
+
+def test_kill_switch_precedence_is_broadest_first(storage, domain):
+    c = caller(storage, domain, "write")
+    with storage.transaction() as q:
+        q.set_key_killed(c.key_id, True)
+        q.set_org_killed(c.organization_id, True)
+    with pytest.raises(ApiError) as exc, storage.snapshot() as q:
+        domain.authenticate(q, "Bearer lp_test_acme_write_7Qm2xK9pL4vN8rT1")
     assert exc.value.details == {"scope": "organization"}
-    domain.store.set_setting("global_kill", "1")
-    with pytest.raises(ApiError) as exc:
-        domain.authenticate("Bearer lp_test_acme_write_7Qm2xK9pL4vN8rT1")
+    with storage.transaction() as q:
+        q.set_setting("global_kill", "1")
+    with pytest.raises(ApiError) as exc, storage.snapshot() as q:
+        domain.authenticate(q, "Bearer lp_test_acme_write_7Qm2xK9pL4vN8rT1")
     assert exc.value.status_code == CONTRACT.status_for_code("KILL_SWITCH") and exc.value.details == {"scope": "global"}
 
 
 @pytest.mark.parametrize("header", ["", "Bearer ", "bearer  ", "Token abc", "Bearer a b"])
-def test_malformed_authorization_is_unauthenticated(domain, header):
-    with pytest.raises(ApiError) as exc:
-        domain.authenticate(header)
+def test_malformed_authorization_is_unauthenticated(storage, domain, header):
+    with pytest.raises(ApiError) as exc, storage.snapshot() as q:
+        domain.authenticate(q, header)
     assert exc.value.code == "UNAUTHENTICATED"
 
 
 @pytest.mark.parametrize("step", FAULT_STEPS)
-def test_a_fault_at_any_step_rolls_the_whole_revoke_back(domain, step):
-    c = caller(domain, "write")
+def test_a_fault_at_any_step_rolls_the_whole_revoke_back(storage, domain, step):
+    c = caller(storage, domain, "write")
     account = CONTRACT.example_account_id
-    before = (dict(domain.store.account(account)), domain.store.post_counts(account))
-    domain.store.arm_fault(step, 1, None)
-    outcome = domain.revoke(c, account, None, "req_TEST")
+
+    def look():
+        with storage.snapshot() as q:
+            return dict(q.account(account)), q.post_counts(account), q.revocations()
+
+    before = look()
+    with storage.transaction() as q:
+        q.arm_fault(step, 1, None)
+    outcome = revoke(storage, domain, c, account)
     assert outcome.status == 500 and outcome.body["error"]["code"] == "INTERNAL"
-    assert (dict(domain.store.account(account)), domain.store.post_counts(account)) == before
-    assert domain.store.revocations() == []
-    retry = domain.revoke(c, account, None, "req_TEST2")
+    assert look() == before and before[2] == []
+    retry = revoke(storage, domain, c, account, rid="req_TEST2")
     assert retry.status == 200 and retry.body["canceledScheduledPosts"] == 4
-    assert domain.store.integrity_violations() == []
+    with storage.snapshot() as q:
+        assert invariants.violations(q, domain) == []
 
 
-def test_revoke_counts_only_queued_posts_at_scale(domain):
-    c = caller(domain, "write")
-    with domain.store.write():
-        acc = world.add_account(domain.store, {"organizationId": c.organization_id,
-                                               "posts": {"queued": 5000, "published": 300, "draft": 7}}, domain.clock.now())
-    outcome = domain.revoke(c, acc["id"], None, "req_X")
+def test_revoke_counts_only_queued_posts_at_scale(storage, domain):
+    c = caller(storage, domain, "write")
+    with storage.transaction() as q:
+        acc = world.add_account(q, {"organizationId": c.organization_id,
+                                    "posts": {"queued": 5000, "published": 300, "draft": 7}}, domain.clock.now(q))
+    outcome = revoke(storage, domain, c, acc["id"])
     assert outcome.body["canceledScheduledPosts"] == 5000
-    assert domain.store.post_counts(acc["id"]) == {"canceled": 5000, "published": 300, "draft": 7}
+    with storage.snapshot() as q:
+        assert q.post_counts(acc["id"]) == {"canceled": 5000, "published": 300, "draft": 7}
+
+
+def test_a_refused_request_spends_no_budget(storage, domain):
+    """429 is decided after counting; the rollback takes the count back (one window, one rule)."""
+    c = caller(storage, domain, "write")
+    with storage.transaction() as q:
+        domain.set_remaining_budget(q, c.key_id, 1)
+    assert revoke(storage, domain, c, f"sa_{'0' * 8}-0000-4000-8000-{'0' * 12}").status == 404
+    for _ in range(2):
+        with pytest.raises(ApiError) as exc:
+            revoke(storage, domain, c, CONTRACT.example_account_id)
+        assert exc.value.code == "RATE_LIMITED"
+    with storage.snapshot() as q:
+        per_minute = CONTRACT.rate_limit_tiers[c.tier]["perMinute"]
+        assert q.scalar("SELECT MAX(count) AS n FROM rate_windows WHERE key_id=? AND window_key LIKE 'm:%'",
+                        (c.key_id,)) == per_minute
+
+
+def test_the_request_context_refuses_to_exist_outside_a_request():
+    with pytest.raises(NoRequestContext):
+        current()
+
+
+def test_a_blocking_transaction_is_refused_on_the_event_loop(storage):
+    import asyncio
+
+    async def on_the_loop():
+        with storage.transaction():
+            pass
+
+    with pytest.raises(RuntimeError, match="blocks"):
+        asyncio.run(on_the_loop())

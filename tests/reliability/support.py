@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ import httpx
 from contract import CONTRACT
 from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess
+from mock_server.storage import open_storage
 
 OK = CONTRACT.success_status
 NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
@@ -97,8 +97,9 @@ class LoadRun:
     died), so a run always ends by itself.
     """
 
-    def __init__(self, base_url: str, secret: str, plans: list[list[tuple[str, str | None]]]):
-        self.base_url = base_url
+    def __init__(self, base_url: str | list[str], secret: str, plans: list[list[tuple[str, str | None]]]):
+        # Several base URLs (instances on one database): client i talks to base_url[i % n].
+        self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.secret = secret
         self.plans = plans
         self.results: list[Result] = []
@@ -109,7 +110,7 @@ class LoadRun:
                          for i in range(len(plans))]
 
     def _client(self, index: int) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=REQUEST_TIMEOUT) as http:
+        with httpx.Client(base_url=self.base_urls[index % len(self.base_urls)], timeout=REQUEST_TIMEOUT) as http:
             try:
                 self._barrier.wait(timeout=REQUEST_TIMEOUT)
             except threading.BrokenBarrierError:
@@ -170,14 +171,15 @@ def shuffled_plans(accounts: list[str], clients: int, seed: int, idem_every: int
 
 
 # -- the state file, read directly ------------------------------------------------------------
-def revocation_rows(state_path: str | Path) -> list[dict]:
-    """The `revocations` table, the durable record of every committed revoke."""
-    con = sqlite3.connect(str(state_path), timeout=30)
+def revocation_rows(database: str | Path) -> list[dict]:
+    """The `revocations` table, the durable record of every committed revoke (read directly
+    from the SQLite file or the PostgreSQL database, not through the mock)."""
+    storage = open_storage(str(database))
     try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute("SELECT * FROM revocations ORDER BY rowid")]
+        with storage.snapshot() as q:
+            return [dict(r) for r in q.revocations(limit=10**9)]
     finally:
-        con.close()
+        storage.close()
 
 
 def account_is_whole(view: dict, seeded_queued: int) -> str | None:
@@ -197,13 +199,14 @@ def account_is_whole(view: dict, seeded_queued: int) -> str | None:
 
 # -- the crash test, one iteration (CI runs a few, the soak runs 20+) --------------------------
 def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: int = 16,
-                    kill_after_oks: int = 12, workers: int = 2) -> dict:
-    """Load a multi-worker mock, SIGKILL it mid-load, restart it on the same state file, check.
+                    kill_after_oks: int = 12, workers: int = 2, database: str | None = None) -> dict:
+    """Load a multi-worker mock, SIGKILL it mid-load, restart it on the same state (a SQLite
+    file in `workdir`, or the PostgreSQL `database`), check.
 
     Returns a summary; raises AssertionError (with details) on any broken promise.
     """
-    state = Path(workdir) / f"crash-{seed}.sqlite3"
-    mock = MockProcess(workers=workers, state=str(state)).start()
+    state = database or str(Path(workdir) / f"crash-{seed}.sqlite3")
+    mock = MockProcess(workers=workers, database=state).start()
     try:
         with ControlClient(mock.base_url) as control:
             tenant = make_tenant(control, n_accounts, queued_for=lambda i: (i * 7 + seed) % 6, name=f"crash {seed}")
@@ -220,7 +223,7 @@ def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: 
     unexpected = [r for r in load.results if r.status not in (OK, NOT_FOUND)]
     assert not unexpected, f"unexpected answers under load: {unexpected[:3]}"
 
-    restarted = MockProcess(workers=workers, state=str(state)).start()
+    restarted = MockProcess(workers=workers, database=state).start()
     try:
         with ControlClient(restarted.base_url) as control:
             integrity = control.integrity()

@@ -1,4 +1,4 @@
-"""64 concurrent clients against a two-worker mock on one state file.
+"""64 concurrent clients against a two-worker mock on one shared state (SQLite file, then PostgreSQL).
 
 The promises: each account is revoked exactly once (one 200, every other attempt 404), the
 canceled posts add up to exactly what was queued, nothing stays queued on a disconnected
@@ -16,10 +16,10 @@ CLIENTS = 64
 ACCOUNTS = 24
 
 
-def test_overlapping_concurrent_revokes_count_exactly(multi_mock, multi_control):
-    tenant = make_tenant(multi_control, ACCOUNTS, queued_for=lambda i: (i * 5) % 9)
-    before = len(revocation_rows(multi_mock.state))
-    load = LoadRun(multi_mock.base_url, tenant.secret, shuffled_plans(tenant.accounts, CLIENTS, seed=8)).run()
+def test_overlapping_concurrent_revokes_count_exactly(backend_mock, backend_control):
+    tenant = make_tenant(backend_control, ACCOUNTS, queued_for=lambda i: (i * 5) % 9)
+    before = len(revocation_rows(backend_mock.database))
+    load = LoadRun(backend_mock.base_url, tenant.secret, shuffled_plans(tenant.accounts, CLIENTS, seed=8)).run()
 
     assert load.transport_errors == []
     revokes = len(load.results)
@@ -39,26 +39,26 @@ def test_overlapping_concurrent_revokes_count_exactly(multi_mock, multi_control)
         assert r.body["canceledScheduledPosts"] == tenant.queued[r.account], r
 
     for account, seeded in tenant.queued.items():
-        view = multi_control.account(account)
+        view = backend_control.account(account)
         assert view["status"] == CONTRACT.success_enum("status")
         assert account_is_whole(view, seeded) is None, (account, view["postCounts"])
-    integrity = multi_control.integrity()
+    integrity = backend_control.integrity()
     assert integrity["ok"], integrity["violations"]
-    rows = revocation_rows(multi_mock.state)[before:]
+    rows = revocation_rows(backend_mock.database)[before:]
     mine = {r["account_id"]: r for r in rows if r["account_id"] in tenant.queued}
     assert len(mine) == ACCOUNTS == len([r for r in rows if r["account_id"] in tenant.queued])
     assert {r.account: r.request_id for r in oks} == {a: r["request_id"] for a, r in mine.items()}
 
 
-def _same_key_everywhere(multi_mock, tenant, targets: list[str], key: str):
+def _same_key_everywhere(backend_mock, tenant, targets: list[str], key: str):
     plans = [[(targets[c % len(targets)], key)] for c in range(CLIENTS)]
-    return LoadRun(multi_mock.base_url, tenant.secret, plans).run()
+    return LoadRun(backend_mock.base_url, tenant.secret, plans).run()
 
 
-def test_same_idempotency_key_sent_concurrently_executes_once(multi_mock, multi_control):
-    tenant = make_tenant(multi_control, 1, queued_for=lambda i: 5)
+def test_same_idempotency_key_sent_concurrently_executes_once(backend_mock, backend_control):
+    tenant = make_tenant(backend_control, 1, queued_for=lambda i: 5)
     (account,) = tenant.accounts
-    load = _same_key_everywhere(multi_mock, tenant, [account], "same-key-64")
+    load = _same_key_everywhere(backend_mock, tenant, [account], "same-key-64")
 
     assert load.transport_errors == [] and len(load.results) == CLIENTS
     assert {r.status for r in load.results} == {OK}
@@ -67,17 +67,17 @@ def test_same_idempotency_key_sent_concurrently_executes_once(multi_mock, multi_
     assert {r.request_id for r in load.results} == {fresh[0].request_id}     # replays are verbatim
     assert all(r.body == fresh[0].body for r in load.results)
     assert fresh[0].body["canceledScheduledPosts"] == 5
-    rows = [r for r in revocation_rows(multi_mock.state) if r["account_id"] == account]
+    rows = [r for r in revocation_rows(backend_mock.database) if r["account_id"] == account]
     assert len(rows) == 1 and rows[0]["request_id"] == fresh[0].request_id
-    assert multi_control.integrity()["ok"]
+    assert backend_control.integrity()["ok"]
 
 
-def test_same_idempotency_key_on_two_accounts_concurrently(multi_mock, multi_control):
+def test_same_idempotency_key_on_two_accounts_concurrently(backend_mock, backend_control):
     """Half the clients aim the key at A, half at B: whichever runs first wins, the other
     account gets only 409s and stays untouched."""
-    tenant = make_tenant(multi_control, 2, queued_for=lambda i: 3 + i)
+    tenant = make_tenant(backend_control, 2, queued_for=lambda i: 3 + i)
     a, b = tenant.accounts
-    load = _same_key_everywhere(multi_mock, tenant, [a, b], "split-key-64")
+    load = _same_key_everywhere(backend_mock, tenant, [a, b], "split-key-64")
 
     assert load.transport_errors == [] and len(load.results) == CLIENTS
     winners = {r.account for r in load.results if r.status == OK}
@@ -87,6 +87,6 @@ def test_same_idempotency_key_on_two_accounts_concurrently(multi_mock, multi_con
     for r in load.results:
         assert r.status == (OK if r.account == winner else CONFLICT), r
     assert len([r for r in load.results if r.status == OK and not r.replayed]) == 1
-    assert multi_control.account(loser)["status"] != CONTRACT.success_enum("status")
-    assert account_is_whole(multi_control.account(loser), tenant.queued[loser]) is None
-    assert account_is_whole(multi_control.account(winner), tenant.queued[winner]) is None
+    assert backend_control.account(loser)["status"] != CONTRACT.success_enum("status")
+    assert account_is_whole(backend_control.account(loser), tenant.queued[loser]) is None
+    assert account_is_whole(backend_control.account(winner), tenant.queued[winner]) is None

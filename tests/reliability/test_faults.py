@@ -19,21 +19,21 @@ def _snapshot(control, account):
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "idempotency-key"])
 @pytest.mark.parametrize("step", FAULT_STEPS)
-def test_fault_at_each_step_rolls_back_and_retry_succeeds(multi_mock, multi_control, step, with_key):
-    tenant = make_tenant(multi_control, 1, queued_for=lambda i: 4)
+def test_fault_at_each_step_rolls_back_and_retry_succeeds(backend_mock, backend_control, step, with_key):
+    tenant = make_tenant(backend_control, 1, queued_for=lambda i: 4)
     (account,) = tenant.accounts
     key = f"fault-{step}" if with_key else None
-    before = _snapshot(multi_control, account)
-    multi_control.arm_fault(step, 1, account)
+    before = _snapshot(backend_control, account)
+    backend_control.arm_fault(step, 1, account)
 
-    with httpx.Client(base_url=multi_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
+    with httpx.Client(base_url=backend_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
         failed = revoke(http, tenant.secret, account, key)
         assert failed.status == INTERNAL, failed
         assert failed.body["error"]["code"] == CONTRACT.code_for_status(INTERNAL)
         assert failed.body["error"]["requestId"] == failed.request_id
-        assert _snapshot(multi_control, account) == before          # nothing changed, at any step
-        assert not [r for r in revocation_rows(multi_mock.state) if r["account_id"] == account]
-        assert multi_control.integrity()["ok"]
+        assert _snapshot(backend_control, account) == before          # nothing changed, at any step
+        assert not [r for r in revocation_rows(backend_mock.database) if r["account_id"] == account]
+        assert backend_control.integrity()["ok"]
 
         retry = revoke(http, tenant.secret, account, key)
         assert retry.status == OK and not retry.replayed, retry      # a 500 is not stored
@@ -44,35 +44,35 @@ def test_fault_at_each_step_rolls_back_and_retry_succeeds(multi_mock, multi_cont
         assert again.request_id == retry.request_id
     else:
         assert again.status == NOT_FOUND
-    rows = [r for r in revocation_rows(multi_mock.state) if r["account_id"] == account]
+    rows = [r for r in revocation_rows(backend_mock.database) if r["account_id"] == account]
     assert [(r["request_id"], r["canceled_posts"]) for r in rows] == [(retry.request_id, 4)]
-    after = multi_control.account(account)
+    after = backend_control.account(account)
     assert after["status"] == CONTRACT.success_enum("status") and not after["hasToken"]
     assert "queued" not in after["postCounts"]
-    assert multi_control.integrity()["ok"]
+    assert backend_control.integrity()["ok"]
 
 
-def test_fault_for_another_account_does_not_touch_this_one(multi_mock, multi_control):
-    tenant = make_tenant(multi_control, 2, queued_for=lambda i: 2)
+def test_fault_for_another_account_does_not_touch_this_one(backend_mock, backend_control):
+    tenant = make_tenant(backend_control, 2, queued_for=lambda i: 2)
     a, b = tenant.accounts
-    multi_control.arm_fault(FAULT_STEPS[-1], 1, b)
-    with httpx.Client(base_url=multi_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
+    backend_control.arm_fault(FAULT_STEPS[-1], 1, b)
+    with httpx.Client(base_url=backend_mock.base_url, timeout=REQUEST_TIMEOUT) as http:
         assert revoke(http, tenant.secret, a).status == OK
         assert revoke(http, tenant.secret, b).status == INTERNAL
         assert revoke(http, tenant.secret, b).status == OK
 
 
-def test_faults_under_concurrent_load_roll_back_exactly(multi_mock, multi_control):
+def test_faults_under_concurrent_load_roll_back_exactly(backend_mock, backend_control):
     """Eight faults armed on eight of the accounts (one each, steps in turn), 32 clients revoking 16 accounts on two workers: exactly
     eight 500s (each fault fires once, in some worker), still exactly one 200 per account, the
     counts add up, and no account is left half-revoked."""
-    tenant = make_tenant(multi_control, 16, queued_for=lambda i: 1 + i % 3)
+    tenant = make_tenant(backend_control, 16, queued_for=lambda i: 1 + i % 3)
     faults = 8
     # One per account, each at a different step; bound to this tenant's accounts so that no
     # other test's revoke (the mock is shared) can take them.
-    armed = [multi_control.arm_fault(FAULT_STEPS[i % len(FAULT_STEPS)], 1, tenant.accounts[i]) for i in range(faults)]
+    armed = [backend_control.arm_fault(FAULT_STEPS[i % len(FAULT_STEPS)], 1, tenant.accounts[i]) for i in range(faults)]
     assert len(armed) == faults
-    load = LoadRun(multi_mock.base_url, tenant.secret, shuffled_plans(tenant.accounts, 32, seed=5)).run()
+    load = LoadRun(backend_mock.base_url, tenant.secret, shuffled_plans(tenant.accounts, 32, seed=5)).run()
 
     assert load.transport_errors == [] and len(load.results) == 32 * 16
     internal = [r for r in load.results if r.status == INTERNAL]
@@ -83,5 +83,5 @@ def test_faults_under_concurrent_load_roll_back_exactly(multi_mock, multi_contro
     assert len(load.results) - len(oks) - len(internal) == load.count(NOT_FOUND)
     assert sum(r.body["canceledScheduledPosts"] for r in oks) == sum(tenant.queued.values())
     for account, seeded in tenant.queued.items():
-        assert account_is_whole(multi_control.account(account), seeded) is None
-    assert multi_control.integrity()["ok"]
+        assert account_is_whole(backend_control.account(account), seeded) is None
+    assert backend_control.integrity()["ok"]

@@ -20,10 +20,11 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server import cli, control_guard, middleware, store as store_module
+from mock_server import cli, control_guard, middleware
+from mock_server.storage import open_storage
+from mock_server.storage import queries as store_module
 from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess, free_port
-from mock_server.store import Store
 
 from .support import NOT_FOUND, OK, REQUEST_TIMEOUT, bearer, make_tenant, raw_exchange, raw_request, revoke
 
@@ -107,17 +108,18 @@ def test_key_check_uses_a_constant_time_compare(tmp_path, monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(store_module.hmac, "compare_digest", spy)
-    store = Store(str(tmp_path / "s.sqlite3"))
-    store.create_schema()
-    with store.write():
+    storage = open_storage(str(tmp_path / "s.sqlite3"))
+    storage.prepare(None)
+    with storage.transaction() as store:
         store.insert_organization({"id": "org_1", "name": "o"})
         store.insert_key({"id": "key_1", "secret": "lp_test_secret_value", "organizationId": "org_1",
                           "scopes": ["*"], "tier": "internal"})
-    assert store.caller_by_secret("lp_test_secret_value")["keyId"] == "key_1"
-    assert calls and calls[-1] == (store_module.hash_secret("lp_test_secret_value"),) * 2
-    assert store.caller_by_secret("lp_test_secret_valuX") is None
-    assert "lp_test_secret_value" not in json.dumps([dict(r) for r in store.list_keys()])
-    store.close()
+    with storage.snapshot() as store:
+        assert store.caller_by_secret("lp_test_secret_value")["keyId"] == "key_1"
+        assert calls and calls[-1] == (store_module.hash_secret("lp_test_secret_value"),) * 2
+        assert store.caller_by_secret("lp_test_secret_valuX") is None
+        assert "lp_test_secret_value" not in json.dumps([dict(r) for r in store.list_keys()])
+    storage.close()
 
     calls.clear()
     monkeypatch.setattr(control_guard.hmac, "compare_digest", spy)
@@ -188,7 +190,7 @@ def _call_control_plane(client, *, admin_token=None, sent=None, path="/_mock/sta
         headers.append((b"x-mock-admin-token", sent))
     scope = {"type": "http", "method": "GET", "path": path, "headers": headers, "client": client,
              "query_string": b""}
-    mw = middleware.RequestContextMiddleware(inner, store=None, clock=None, admin_token=admin_token)
+    mw = middleware.RequestContextMiddleware(inner, storage=None, admin_token=admin_token)
     asyncio.run(mw(scope, receive, send))
     start = sent_messages[0]
     if start["status"] >= 400:

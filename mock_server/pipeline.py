@@ -1,0 +1,126 @@
+"""The one place a revoke happens over HTTP, whichever edge received it.
+
+Request facts in (`RevokeRequest`), a whole answer out (`errors.Reply`: status, headers, JSON
+bytes). Both edges call it: the Connexion edge (`security.py` for the security step,
+`handlers.py` for the rest, because Connexion validates the request between the two) and the
+fast edge (`fastpath.py`, one call to `handle`). Neither edge decides anything: they translate
+bytes or Connexion's objects into facts and the Reply back.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from mock_server.domain import Caller, Domain, Outcome
+from mock_server.errors import Reply, dumps, reply_for
+from mock_server.request_context import RequestContext
+from mock_server.storage import Storage
+
+log = logging.getLogger("layers.mock")
+
+
+@dataclass(frozen=True)
+class RevokeRequest:
+    """What the revoke needs from an HTTP request."""
+
+    account_id: str
+    authorization: tuple[str, ...]  # every Authorization header, in order (two is ambiguous: 401)
+    context: RequestContext         # request id, Idempotency-Key (and whether it was repeated)
+
+
+class RevokeRoute:
+    """The one parser of the contract's route (`/v1/social-accounts/{socialAccountId}`)."""
+
+    def __init__(self, contract):
+        self.method = contract.method.upper()
+        self.prefix, self.suffix = contract.route.split("{" + contract.path_parameter["name"] + "}")
+        self.api_prefix = self.prefix.rstrip("/").rsplit("/", 1)[0] + "/"  # "/v1/"
+
+    def account_id(self, path: str) -> str | None:
+        """The raw path parameter if `path` is the route's shape, else None (not validated)."""
+        if not path.startswith(self.prefix) or not path.endswith(self.suffix):
+            return None
+        value = path[len(self.prefix):len(path) - len(self.suffix)] if self.suffix else path[len(self.prefix):]
+        return value if value and "/" not in value else None
+
+    def is_api(self, path: str) -> bool:
+        return path.startswith(self.api_prefix)
+
+
+def compile_schema(schema: dict):
+    """A fast `is_valid(instance)` for one schema, formats checked (as Connexion does)."""
+    try:
+        import jsonschema_rs
+
+        return jsonschema_rs.Draft4Validator(schema, validate_formats=True).is_valid
+    except Exception:  # noqa: BLE001 - not installed, or a schema it cannot compile
+        import jsonschema
+
+        return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER).is_valid
+
+
+class ResponseCheck:
+    """The spec's required headers and body schema per status, compiled once (microseconds a check)."""
+
+    def __init__(self, contract):
+        raw = {int(s): r for s, r in contract.operation["responses"].items()}
+        self.body_valid = {s: compile_schema(r["content"]["application/json"]["schema"]) for s, r in raw.items()}
+        self.required = {s: {k.lower() for k, h in r.get("headers", {}).items() if h.get("required")}
+                         for s, r in raw.items()}
+
+    def problem(self, status: int, headers: dict, body: dict) -> str | None:
+        if status not in self.body_valid:  # Connexion does not reject undocumented statuses either
+            return None
+        missing = self.required[status] - {k.lower() for k in headers}
+        if missing:
+            return f"missing headers {sorted(missing)}"
+        if not self.body_valid[status](body):
+            return f"body does not match the {status} schema"
+        return None
+
+
+class RevokePipeline:
+    def __init__(self, storage: Storage, domain: Domain, *, validate_responses: bool = True):
+        self.storage = storage
+        self.domain = domain
+        self.contract = domain.contract
+        self.check = ResponseCheck(domain.contract) if validate_responses else None
+        self._headers = {self.contract.rate_limit_class_header: self.contract.rate_limit_class}
+
+    async def handle(self, request: RevokeRequest) -> Reply:
+        """The whole revoke; every failure becomes its envelope here."""
+        try:
+            caller = await self.authenticate(request.authorization, request.context)
+            return await self.revoke(caller, request.account_id, request.context)
+        except Exception as exc:  # noqa: BLE001 - each becomes its documented answer (or a 500)
+            return reply_for(exc, request.context.request_id, self.contract)
+
+    async def authenticate(self, authorization: tuple[str, ...], ctx: RequestContext) -> Caller:
+        """401 (missing, malformed, unknown or repeated key), 503 (kill switch), 403 (scope)."""
+        secret = self.domain.bearer_secret(authorization[0] if len(authorization) == 1 else None)
+        caller = await self.storage.read(lambda q: self.domain.caller(q, secret))
+        ctx.key_id, ctx.key_hint = caller.key_id, caller.key_hint
+        self.domain.authorize(caller)
+        return caller
+
+    async def revoke(self, caller: Caller, account_id: str, ctx: RequestContext) -> Reply:
+        """After the security step and request validation: 400, 404, 409, 429, 500 or 200."""
+        if ctx.idempotency_key_repeated:  # which key would it be? A 400, before any budget or state
+            raise self.domain.error("VALIDATION", f"Send at most one {self.contract.idempotency_header} header.")
+        key, rid = ctx.idempotency_key, ctx.request_id
+        outcome = await self.storage.read(lambda q: self.domain.answer_without_writing(q, caller, account_id, key, rid))
+        if outcome is None:
+            outcome = await self.storage.write(lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid))
+        return self.render(outcome)
+
+    def render(self, outcome: Outcome) -> Reply:
+        headers = {self.contract.request_id_header: outcome.request_id, **self._headers}
+        if outcome.replayed:
+            headers[self.contract.replay_header] = "true"
+        if self.check is not None:
+            problem = self.check.problem(outcome.status, headers, outcome.body)
+            if problem is not None:
+                log.error("response rejected: %s", problem)
+                raise self.domain.error(self.contract.code_for_status(500))
+        code = outcome.body["error"]["code"] if outcome.status >= 400 else None
+        return Reply(outcome.status, headers, dumps(outcome.body), code)

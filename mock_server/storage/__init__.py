@@ -1,0 +1,41 @@
+"""The mock's state, behind one interface (`Storage`) with two backends.
+
+- `schema.py`: the tables and their version; `queries.py`: every query, one text for both
+  backends; `base.py`: the interface, transactions and the journal buffer;
+- `sqlite.py`: the embedded default (a file; group commit on the event loop);
+- `postgres.py`: one database shared by many `layers-mock` processes (psycopg 3, row locks).
+
+`open_storage` takes `sqlite:///path`, a plain path, or `postgresql://user@host:port/dbname`.
+"""
+from __future__ import annotations
+
+from mock_server.storage.base import Conflict, Storage, redacted
+from mock_server.storage.queries import Queries, hash_secret, secret_hint
+from mock_server.storage.schema import SCHEMA_VERSION, SchemaMismatch
+
+__all__ = ["Conflict", "Queries", "SCHEMA_VERSION", "SchemaMismatch", "Storage", "hash_secret", "open_storage",
+           "secret_hint", "is_postgres", "redacted"]
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(url: str) -> str:
+    """SQLAlchemy's spelling: `sqlite:///relative.db`, `sqlite:////absolute/path.db`; or a plain path."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):]
+    if url.startswith("sqlite:"):
+        raise ValueError(f"a SQLite database is sqlite:///relative/file or sqlite:////absolute/file, not {url!r}")
+    return url
+
+
+def open_storage(url: str, *, serving: bool = False) -> Storage:
+    """The storage at `url`. `serving`: a server's storage (background checkpoints for SQLite)."""
+    if is_postgres(url):
+        from mock_server.storage.postgres import PostgresStorage
+
+        return PostgresStorage(url, serving=serving)
+    from mock_server.storage.sqlite import SqliteStorage
+
+    return SqliteStorage(sqlite_path(url), serving=serving)

@@ -1,0 +1,164 @@
+"""What the domain and the control plane ask of storage, whatever the backend.
+
+Two ways in:
+- `transaction()` / `snapshot()`: blocking, on the calling thread's own connection. For the CLI,
+  tests, and the control plane (whose handlers Connexion runs in its thread pool). Refused on
+  a thread that runs an event loop: there it would stall every request in flight.
+- `await write(fn)` / `await read(fn)`: the request path. `fn(queries)` runs in one
+  transaction without blocking the event loop: SQLite runs it in this process's group commit
+  (never waiting for another process's lock on the loop), PostgreSQL in a small pool of
+  threads with a connection each.
+
+A later sandbox scope (issue #13) enters here: a `Storage` bound to one world id, passing it to
+every query; the domain and the edges would not change.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from urllib.parse import urlsplit, urlunsplit
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Iterator, TypeVar
+
+from mock_server.storage.queries import Queries
+from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
+
+T = TypeVar("T")
+
+
+class Conflict(Exception):
+    """A write broke a uniqueness or reference rule (a duplicate id or secret); nothing was kept."""
+
+
+def no_event_loop_here(what: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"{what} blocks; on the event loop use `await storage.write/read(fn)`")
+
+
+class Storage(ABC):
+    """One world's state. `url` names it without credentials (for banners and messages)."""
+
+    url: str
+    backend: str
+
+    def __init__(self) -> None:
+        self._journal_lock = threading.Lock()
+        self._journal_pending: list[tuple] = []
+
+    # -- blocking, off the event loop ------------------------------------------------------
+    @abstractmethod
+    def transaction(self) -> Iterator[Queries]:
+        """A write transaction: all of it commits, or (on any exception) none of it."""
+
+    @abstractmethod
+    def snapshot(self) -> Iterator[Queries]:
+        """Reads that see one consistent state."""
+
+    # -- the request path ------------------------------------------------------------------
+    @abstractmethod
+    async def write(self, fn: Callable[[Queries], T]) -> T:
+        """`fn` in a write transaction, committed before this returns; its exception rolls it back."""
+
+    @abstractmethod
+    async def read(self, fn: Callable[[Queries], T]) -> T:
+        """`fn` over committed state."""
+
+    # -- schema and seeding ----------------------------------------------------------------
+    @abstractmethod
+    def prepare(self, seed: Callable[[Queries], Any] | None, *, reset: bool = False) -> bool:
+        """Make the schema (or check its version) and run `seed` if the world is empty (or
+        `reset`): once, however many processes start at the same moment. True if seeded."""
+
+    # What `_build_world` needs from a backend: its DDL, and the names of the tables it holds.
+    ddl: list[str]
+    index_ddl: list[str]
+
+    def _table_names(self, q: Queries) -> set[str]:
+        raise NotImplementedError
+
+    def _build_world(self, q: Queries, seed, reset: bool, where: str) -> bool:
+        """`prepare`'s work, inside the backend's locked transaction."""
+        tables = self._table_names(q)
+        version = q.scalar("SELECT value FROM meta WHERE name='schema_version'") if "meta" in tables else None
+        if reset:
+            for table in ALL_TABLES:
+                q.conn.execute(f"DROP TABLE IF EXISTS {table}")
+        else:
+            check_version(version, "organizations" in tables, where)
+        for stmt in self.ddl:
+            q.conn.execute(stmt)
+        q.many("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+               [("schema_version", str(SCHEMA_VERSION))])
+        seeding = seed is not None and not q.scalar("SELECT COUNT(*) AS n FROM organizations")
+        if seeding:
+            for name in INDEX_NAMES:  # bulk loading: build the indexes once, after the rows
+                q.conn.execute(f"DROP INDEX IF EXISTS {name}")
+            seed(q)
+        for stmt in self.index_ddl:
+            q.conn.execute(stmt)
+        return seeding
+
+    def close(self) -> None:
+        pass
+
+    # -- the request journal ---------------------------------------------------------------
+    # Written after the response leaves, outside the revoke's transaction: many responses'
+    # entries share one commit. `wall` is time.time() when the response left; the mock's
+    # clock (offset or frozen) is applied when the entries are written.
+    def journal(self, entry: tuple) -> None:
+        """entry: (wall, request_id, method, path, status, key_id, key_hint, idempotency_key, code)."""
+        with self._journal_lock:
+            self._journal_pending.append(entry)
+        self._journal_added()
+
+    def _journal_added(self) -> None:
+        """Schedule a flush (backends decide how)."""
+
+    def _take_journal(self) -> list[tuple]:
+        with self._journal_lock:
+            pending, self._journal_pending = self._journal_pending, []
+        return pending
+
+    def _restore_journal(self, pending: list[tuple]) -> None:
+        with self._journal_lock:
+            self._journal_pending[:0] = pending
+
+    @staticmethod
+    def _write_journal(q: Queries, pending: list[tuple]) -> None:
+        from mock_server.clock import mock_time, to_iso
+
+        frozen, offset = q.clock_settings()
+        q.insert_journal([(to_iso(mock_time(e[0], frozen, offset)),) + tuple(e[1:]) for e in pending])
+
+    def flush_journal(self) -> None:
+        """Write what is buffered now (blocking; the control plane does before reading it)."""
+        pending = self._take_journal()
+        if not pending:
+            return
+        try:
+            with self.transaction() as q:
+                self._write_journal(q, pending)
+        except BaseException:
+            self._restore_journal(pending)
+            raise
+
+
+def check_version(found: str | None, has_tables: bool, where: str) -> None:
+    if found is None and not has_tables:
+        return
+    if found == str(SCHEMA_VERSION):
+        return
+    made_by = f"schema version {found}" if found else "an older layers-mock (no schema version)"
+    raise SchemaMismatch(f"{where} holds a world made by {made_by}; this layers-mock uses schema version "
+                         f"{SCHEMA_VERSION}. Start it with --reset to rebuild that world, or use a new one.")
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, for banners and messages."""
+    parts = urlsplit(url)
+    if parts.scheme in ("", "sqlite") or parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))

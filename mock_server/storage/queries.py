@@ -1,0 +1,359 @@
+"""Every query the domain, the world builders and the control plane run: one text for both
+backends, over one open transaction.
+
+The SQL is written once with `?` placeholders; `Dialect` turns it into what the backend
+speaks (`%s` for psycopg, `FOR UPDATE` row locks where PostgreSQL needs them and SQLite, whose
+write lock already serializes writers, does not). Nothing here knows HTTP or the documented
+rules: it stores and fetches (the rules are in `domain.py`, the world's invariants in
+`invariants.py`).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Iterator
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def secret_hint(secret: str) -> str:
+    """What may be shown of a key: its first 12 characters, never the rest."""
+    return secret[:12] + "…"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    placeholder: str          # what `?` becomes
+    for_update: str           # a row lock on what a write transaction read, where needed
+    lock_idempotency: str | None  # a transaction-scoped lock on one (key, Idempotency-Key)
+    new_post_id: str          # an expression minting a post id (`sp_<uuid>`) inside the database
+
+    def __post_init__(self):
+        object.__setattr__(self, "sql", lru_cache(maxsize=None)(self._translate))
+
+    def _translate(self, text: str) -> str:
+        text = text.replace("{FOR_UPDATE}", self.for_update)
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+
+# SQLite has no UUID function, and formatting six randomblob() calls per row was most of the
+# cost of generating three million posts. Its post ids are UUID-shaped instead: 60 random bits
+# drawn once per load ({salt}), then a 48-bit number unique within the load.
+SQLITE = Dialect("sqlite", "?", "", None, "'sp_{salt}' || printf('%012x', s.ord * 1048576 + p.i)")
+# Two transactions on one idempotency key would both see no entry and both revoke; the
+# transaction-scoped advisory lock makes the second wait for the first's COMMIT and then see it.
+POSTGRES = Dialect("postgresql", "%s", " FOR UPDATE",
+                   "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", "'sp_' || gen_random_uuid()")
+
+
+class Queries:
+    """The queries, bound to one connection whose transaction the storage opened."""
+
+    def __init__(self, conn, dialect: Dialect):
+        self.conn = conn
+        self.dialect = dialect
+        self._sql = dialect.sql if dialect.placeholder != "?" else (lambda s: s.replace("{FOR_UPDATE}", ""))
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _x(self, sql: str, params: tuple | list = ()):
+        return self.conn.execute(self._sql(sql), params)
+
+    def one(self, sql: str, params: tuple | list = ()) -> Any:
+        return self._x(sql, params).fetchone()
+
+    def rows(self, sql: str, params: tuple | list = ()) -> list:
+        return self._x(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: tuple | list = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else next(iter(_values(row)))
+
+    def many(self, sql: str, rows: Iterable[tuple]) -> None:
+        cur = self.conn.cursor()
+        cur.executemany(self._sql(sql), rows)
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """A nested all-or-nothing step inside the transaction."""
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.conn.execute(f"RELEASE SAVEPOINT {name}")
+
+    # -- world loading --------------------------------------------------------------------
+    def clear(self, tables: Iterable[str]) -> None:
+        for table in tables:
+            self._x(f"DELETE FROM {table}")
+
+    def insert_organization(self, org: dict) -> None:
+        self._x("INSERT INTO organizations(id, name, killed) VALUES (?, ?, ?)",
+                (org["id"], org["name"], int(org.get("killed", False))))
+
+    def insert_key(self, key: dict) -> None:
+        self._x("INSERT INTO api_keys(id, secret_sha256, secret_hint, organization_id, scopes, tier, killed, label)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key["id"], hash_secret(key["secret"]), secret_hint(key["secret"]), key["organizationId"],
+                 json.dumps(key["scopes"]), key["tier"], int(key.get("killed", False)), key.get("label")))
+
+    ACCOUNT_COLUMNS = ("id", "organization_id", "platform", "handle", "status", "disconnected_reason",
+                       "disconnected_at", "leased", "lease_status", "token", "connected_at")
+
+    def bulk_insert(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+        """Many rows at once (PostgreSQL overrides this with COPY)."""
+        self.many(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
+
+    def insert_accounts(self, rows: Iterable[tuple]) -> None:
+        """rows: tuples in ACCOUNT_COLUMNS order."""
+        self.bulk_insert("accounts", self.ACCOUNT_COLUMNS, rows)
+
+    def generate_posts(self, counts: Iterable[tuple[str, str, int]], schedule: list[str], canceled_at: str,
+                       cancel_reason: str) -> int:
+        """Posts made inside the database from (account id, status, how many) rows: the i-th post
+        of a row is scheduled at schedule[i-1]; canceled ones carry `canceled_at` and
+        `cancel_reason`. Ids are minted by the database (`Dialect.new_post_id`): three million
+        posts never pass through Python one by one. Returns the `seq` before the first new post."""
+        self._x("CREATE TEMP TABLE IF NOT EXISTS staged_posts"
+                " (ord INTEGER PRIMARY KEY, account_id TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL)")
+        self._x("CREATE TEMP TABLE IF NOT EXISTS post_slots (i INTEGER PRIMARY KEY, scheduled_for TEXT NOT NULL)")
+        self._x("DELETE FROM staged_posts")
+        self._x("DELETE FROM post_slots")
+        self.bulk_insert("staged_posts", ("ord", "account_id", "status", "n"),
+                         ((i, a, s, n) for i, (a, s, n) in enumerate(counts)))
+        self.bulk_insert("post_slots", ("i", "scheduled_for"), enumerate(schedule, 1))
+        before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM posts")
+        h = secrets.token_hex(10)  # the load's salt, shaped "xxxxxxxx-xxxx-4xxx-[89ab]xxx-"
+        salt = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
+        new_id = self.dialect.new_post_id.replace("{salt}", salt)
+        self._x(f"INSERT INTO posts(id, account_id, status, scheduled_for, canceled_at, cancel_reason)"
+                f" SELECT {new_id}, s.account_id, s.status, p.scheduled_for,"
+                f" CASE WHEN s.status = 'canceled' THEN ? END, CASE WHEN s.status = 'canceled' THEN ? END"
+                f" FROM staged_posts s JOIN post_slots p ON p.i <= s.n ORDER BY s.ord, p.i",
+                (canceled_at, cancel_reason))
+        return int(before)
+
+    def post_ids_after(self, seq: int, account_id: str, limit: int) -> list[str]:
+        return [r["id"] for r in self.rows("SELECT id FROM posts WHERE seq > ? AND account_id = ? ORDER BY seq"
+                                           " LIMIT ?", (seq, account_id, limit))]
+
+    def insert_test_account(self, account_id: str, status: int, note: str | None) -> None:
+        self._x("INSERT INTO test_accounts(id, status, note) VALUES (?,?,?)", (account_id, status, note))
+
+    def organization_ids(self, ids: Iterable[str]) -> set[str]:
+        ids = list(set(ids))
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            found |= {r["id"] for r in self.rows(
+                f"SELECT id FROM organizations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+        return found
+
+    # -- settings (global kill switch, clock) ---------------------------------------------
+    def get_setting(self, name: str) -> str | None:
+        return self.scalar("SELECT value FROM settings WHERE name=?", (name,))
+
+    def set_setting(self, name: str, value: str | None) -> None:
+        self._x("INSERT INTO settings(name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value=excluded.value", (name, value))
+
+    def clock_settings(self) -> tuple[float | None, float]:
+        found = {r["name"]: r["value"] for r in self.rows(
+            "SELECT name, value FROM settings WHERE name IN ('clock_frozen', 'clock_offset')")}
+        frozen = found.get("clock_frozen")
+        return (float(frozen) if frozen not in (None, "") else None, float(found.get("clock_offset") or 0.0))
+
+    def set_clock(self, *, frozen: float | None, offset: float) -> None:
+        self.set_setting("clock_frozen", "" if frozen is None else repr(frozen))
+        self.set_setting("clock_offset", repr(offset))
+
+    # -- callers --------------------------------------------------------------------------
+    def caller_by_secret(self, secret: str) -> dict | None:
+        """The key behind a bearer secret, with its organization's and the global kill switch."""
+        digest = hash_secret(secret)
+        row = self.one(
+            "SELECT k.id, k.secret_sha256, k.secret_hint, k.organization_id, k.scopes, k.tier,"
+            " k.killed AS key_killed, o.killed AS org_killed,"
+            " (SELECT value FROM settings WHERE name='global_kill') AS global_killed"
+            " FROM api_keys k JOIN organizations o ON o.id = k.organization_id WHERE k.secret_sha256=?",
+            (digest,))
+        # The index lookup finds the row; the constant-time compare is the actual check.
+        if row is None or not hmac.compare_digest(row["secret_sha256"], digest):
+            return None
+        return {
+            "keyId": row["id"], "keyHint": row["secret_hint"], "organizationId": row["organization_id"],
+            "scopes": json.loads(row["scopes"]), "tier": row["tier"],
+            "killed": {"key": bool(row["key_killed"]), "organization": bool(row["org_killed"]),
+                       "global": row["global_killed"] == "1"},
+        }
+
+    def set_key_killed(self, key_id: str, killed: bool) -> bool:
+        return self._x("UPDATE api_keys SET killed=? WHERE id=?", (int(killed), key_id)).rowcount == 1
+
+    def set_org_killed(self, org_id: str, killed: bool) -> bool:
+        return self._x("UPDATE organizations SET killed=? WHERE id=?", (int(killed), org_id)).rowcount == 1
+
+    def key_row(self, key_id: str):
+        return self.one("SELECT * FROM api_keys WHERE id=?", (key_id,))
+
+    def list_keys(self) -> list:
+        return self.rows("SELECT * FROM api_keys ORDER BY seq")
+
+    def list_organizations(self) -> list:
+        return self.rows("SELECT * FROM organizations ORDER BY seq")
+
+    def organization(self, org_id: str):
+        return self.one("SELECT * FROM organizations WHERE id=?", (org_id,))
+
+    # -- rate windows ---------------------------------------------------------------------
+    def spend(self, key_id: str, windows: list[str]) -> list[int]:
+        """Count one request in each window; the counts after it. The upsert locks each
+        window's row until COMMIT, so two transactions never both spend the last unit."""
+        return [self.scalar(
+            "INSERT INTO rate_windows(key_id, window_key, count) VALUES (?, ?, 1)"
+            " ON CONFLICT(key_id, window_key) DO UPDATE SET count = rate_windows.count + 1 RETURNING count",
+            (key_id, w)) for w in windows]
+
+    def set_window_count(self, key_id: str, window: str, count: int) -> None:
+        self._x("INSERT INTO rate_windows(key_id, window_key, count) VALUES (?, ?, ?)"
+                " ON CONFLICT(key_id, window_key) DO UPDATE SET count = excluded.count", (key_id, window, count))
+
+    # -- idempotency ----------------------------------------------------------------------
+    def lock_idempotency_key(self, key_id: str, idem_key: str) -> None:
+        if self.dialect.lock_idempotency:
+            # one lock per (key, Idempotency-Key); a hash collision only serializes two more
+            self.conn.execute(self.dialect.lock_idempotency, (f"{key_id} {idem_key}",))
+
+    def idempotency_entry(self, key_id: str, idem_key: str):
+        return self.one("SELECT * FROM idempotency WHERE key_id=? AND idempotency_key=?", (key_id, idem_key))
+
+    def forget_idempotency(self, key_id: str, idem_key: str) -> None:
+        self._x("DELETE FROM idempotency WHERE key_id=? AND idempotency_key=?", (key_id, idem_key))
+
+    def remember_idempotency(self, key_id: str, idem_key: str, account_id: str, status: int,
+                             body: dict, request_id: str, at: float) -> None:
+        self._x("INSERT INTO idempotency(key_id, idempotency_key, account_id, status, body, request_id, created_at)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(key_id, idempotency_key) DO UPDATE SET"
+                " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
+                " request_id=excluded.request_id, created_at=excluded.created_at",
+                (key_id, idem_key, account_id, status, json.dumps(body, separators=(",", ":")), request_id, at))
+
+    # -- faults ---------------------------------------------------------------------------
+    def take_fault(self, account_id: str) -> str | None:
+        """Consume one armed fault that applies to this account; return its step. The row lock
+        makes a concurrent taker wait and then see `remaining` already spent."""
+        row = self.one("SELECT id, step FROM faults WHERE remaining > 0 AND (account_id IS NULL OR account_id=?)"
+                       " ORDER BY id LIMIT 1{FOR_UPDATE}", (account_id,))
+        if row is None:
+            return None
+        self._x("UPDATE faults SET remaining = remaining - 1 WHERE id=?", (row["id"],))
+        return row["step"]
+
+    def fault_armed_for(self, account_id: str) -> bool:
+        """Whether `take_fault` would consume a fault for this account (consumes nothing)."""
+        return self.one("SELECT 1 AS one FROM faults WHERE remaining > 0 AND (account_id IS NULL OR account_id=?)"
+                        " LIMIT 1", (account_id,)) is not None
+
+    def arm_fault(self, step: str, count: int, account_id: str | None) -> int:
+        return self.scalar("INSERT INTO faults(step, remaining, account_id) VALUES (?,?,?) RETURNING id",
+                           (step, count, account_id))
+
+    def list_faults(self) -> list:
+        return self.rows("SELECT * FROM faults WHERE remaining > 0 ORDER BY id")
+
+    def clear_faults(self) -> None:
+        self._x("DELETE FROM faults")
+
+    # -- accounts and posts ---------------------------------------------------------------
+    def test_account_status(self, account_id: str) -> int | None:
+        return self.scalar("SELECT status FROM test_accounts WHERE id=?", (account_id,))
+
+    def list_test_accounts(self) -> list:
+        return self.rows("SELECT * FROM test_accounts ORDER BY status")
+
+    def account(self, account_id: str):
+        return self.one("SELECT * FROM accounts WHERE id=?", (account_id,))
+
+    _POST_VIEW = (
+        "p.id, p.account_id, p.status, p.scheduled_for,"
+        " CASE WHEN p.by_revoke = 1 THEN a.disconnected_at ELSE p.canceled_at END AS canceled_at,"
+        " CASE WHEN p.by_revoke = 1 THEN a.disconnected_reason ELSE p.cancel_reason END AS cancel_reason"
+        " FROM posts p JOIN accounts a ON a.id = p.account_id")
+
+    def posts_of(self, account_id: str, limit: int | None = None) -> list:
+        sql = f"SELECT {self._POST_VIEW} WHERE p.account_id=? ORDER BY p.seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.rows(sql, (account_id,))
+
+    def post_counts(self, account_id: str) -> dict[str, int]:
+        return {r["status"]: int(r["n"]) for r in self.rows(
+            "SELECT status, COUNT(*) AS n FROM posts WHERE account_id=? GROUP BY status", (account_id,))}
+
+    def list_accounts(self, organization_id: str | None = None, limit: int = 100) -> list:
+        if organization_id:
+            return self.rows("SELECT * FROM accounts WHERE organization_id=? ORDER BY seq LIMIT ?",
+                             (organization_id, limit))
+        return self.rows("SELECT * FROM accounts ORDER BY seq LIMIT ?", (limit,))
+
+    def revocable_account(self, account_id: str, organization_id: str, *, lock: bool = False):
+        return self.one("SELECT id FROM accounts WHERE id=? AND organization_id=? AND status != 'disconnected'"
+                        + ("{FOR_UPDATE}" if lock else ""), (account_id, organization_id))
+
+    def mark_disconnected(self, account_id: str, reason: str, at: str) -> None:
+        self._x("UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=? WHERE id=?",
+                (reason, at, account_id))
+
+    def disconnect_revocable(self, account_id: str, organization_id: str, reason: str, at: str) -> bool:
+        """`revocable_account`, `mark_disconnected` and `drop_token` in one statement: True if the
+        account was revocable (and is now disconnected, token dropped). A concurrent revoke of
+        the same account waits for this row and then finds it disconnected."""
+        return self._x(
+            "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
+            " WHERE id=? AND organization_id=? AND status != 'disconnected'",
+            (reason, at, account_id, organization_id)).rowcount == 1
+
+    def drop_token(self, account_id: str) -> None:
+        self._x("UPDATE accounts SET token=NULL WHERE id=?", (account_id,))
+
+    def cancel_posts_by_revoke(self, account_id: str, from_status: str) -> int:
+        """Cancel the account's posts in `from_status`; their time and reason are the account's."""
+        return self._x("UPDATE posts SET status='canceled', by_revoke=1 WHERE account_id=? AND status=?",
+                       (account_id, from_status)).rowcount
+
+    def record_revocation(self, account_id: str, request_id: str, key_id: str, at: str, canceled: int) -> None:
+        self._x("INSERT INTO revocations(account_id, request_id, key_id, at, canceled_posts) VALUES (?,?,?,?,?)",
+                (account_id, request_id, key_id, at, canceled))
+
+    def revocations(self, limit: int = 1000) -> list:
+        return self.rows("SELECT * FROM revocations ORDER BY seq LIMIT ?", (limit,))
+
+    def revocation_count(self) -> int:
+        return int(self.scalar("SELECT COUNT(*) AS n FROM revocations"))
+
+    # -- journal --------------------------------------------------------------------------
+    JOURNAL_COLUMNS = ("at", "request_id", "method", "path", "status", "key_id", "key_hint", "idempotency_key", "code")
+
+    def insert_journal(self, rows: list[tuple]) -> None:
+        self.many(f"INSERT INTO journal({', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+    def journal(self, limit: int, after_id: int = 0) -> list:
+        return self.rows("SELECT * FROM journal WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+
+    def counts(self) -> dict[str, int]:
+        return {t: int(self.scalar(f"SELECT COUNT(*) AS n FROM {t}"))
+                for t in ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")}
+
+
+def _values(row) -> Iterable:
+    return row.values() if isinstance(row, dict) else row

@@ -1,0 +1,280 @@
+"""SQLite, the embedded default: one file, every worker process of one host.
+
+WAL mode lets readers run beside the one writer; every write runs inside `BEGIN IMMEDIATE`, so
+two workers never interleave a revoke. On the request path, writes join this process's group
+commit (`write`) and never wait for another process's lock on the event loop; everything
+blocking (`transaction`) runs on its own thread's connection, where SQLite's busy timeout may wait.
+"""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from mock_server.storage.base import Conflict, Storage, T, no_event_loop_here
+from mock_server.storage.queries import SQLITE, Queries
+from mock_server.storage.schema import INDEXES, TABLES, statements
+
+BUSY_TIMEOUT_MS = 30000
+# Checkpoints: a background thread copies the WAL into the main file every CHECKPOINT_INTERVAL_S
+# on its own connection, so request connections do not pay the checkpoint's fsyncs inside
+# COMMIT while they hold the write lock (bench/RESULTS.md). Request connections still
+# checkpoint by themselves past FALLBACK_AUTOCHECKPOINT_PAGES (~80 MiB of WAL).
+CHECKPOINT_INTERVAL_S = 0.05
+FALLBACK_AUTOCHECKPOINT_PAGES = 20000
+
+_DDL = statements(TABLES, seq="INTEGER PRIMARY KEY", real="REAL")
+_INDEXES = statements(INDEXES, seq="", real="")
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+class SqliteStorage(Storage):
+    backend = "sqlite"
+
+    def __init__(self, path: str, *, serving: bool = False):
+        super().__init__()
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._loop_q: Queries | None = None
+        # Group commit: the writes queued in this event-loop turn, with the futures they await.
+        self._batch: list[tuple[Callable[[Queries], Any], asyncio.Future]] = []
+        self._batch_scheduled = False
+        self._batch_attempts = 0
+        self._journal_scheduled = False
+        self._checkpointer: threading.Thread | None = None
+        self._stop = threading.Event()
+        if serving:
+            self._start_checkpointer()
+
+    # -- connections ------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction spans exactly
+        # the statements we choose.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (only an OS crash can lose the newest
+        # commits), at a fraction of FULL's cost per commit.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if self._checkpointer is not None:
+            conn.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _thread_conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _loop_queries(self) -> Queries:
+        """The event loop's own connection (one loop per process)."""
+        if self._loop_q is None:
+            self._loop_q = Queries(self._connect(), SQLITE)
+        return self._loop_q
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+            self._checkpointer = None
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+        self._loop_q = None
+
+    # -- blocking transactions --------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Queries]:
+        no_event_loop_here("storage.transaction()")
+        conn = self._thread_conn()
+        conn.execute("BEGIN IMMEDIATE")  # waits (busy timeout) on this thread, never on the loop
+        try:
+            yield Queries(conn, SQLITE)
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise Conflict(str(exc)) from None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Queries]:
+        no_event_loop_here("storage.snapshot()")
+        conn = self._thread_conn()
+        conn.execute("BEGIN")
+        try:
+            yield Queries(conn, SQLITE)
+        finally:
+            conn.execute("COMMIT")
+
+    # -- the request path -------------------------------------------------------------------
+    async def read(self, fn: Callable[[Queries], T]) -> T:
+        # WAL readers never wait for the writer: a read on the loop's connection takes microseconds.
+        return fn(self._loop_queries())
+
+    # Group commit. Under load a worker has many revokes ready in one event-loop turn; each
+    # taking the write lock and committing on its own made the lock, not the CPU, the limit
+    # (bench/RESULTS.md). `write` queues them; at the end of the turn `_run_batch` takes the
+    # lock once (without waiting: if another worker holds it, it tries again on a later turn),
+    # runs each queued write in its own SAVEPOINT (an error rolls back that write only),
+    # COMMITs, and only then hands each request its outcome. An acknowledged revoke is as
+    # durable as with one transaction each; no request ever reads a batch's uncommitted state.
+    async def write(self, fn: Callable[[Queries], T]) -> T:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._batch.append((fn, fut))
+        if not self._batch_scheduled:
+            self._batch_scheduled = True
+            loop.call_soon(self._run_batch)
+        return await fut
+
+    def _try_begin(self, conn: sqlite3.Connection) -> bool:
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def _run_batch(self) -> None:
+        self._batch_scheduled = False
+        queue = [(fn, fut) for fn, fut in self._batch if not fut.done()]  # gone clients: nothing done
+        self._batch = []
+        if not queue:
+            return
+        q = self._loop_queries()
+        conn = q.conn
+        if not self._try_begin(conn):
+            # Another worker is writing: try again on the next loop turns (which keep reading
+            # requests into this batch), then every 1 ms; never by blocking the event loop.
+            self._batch = queue + self._batch
+            self._batch_attempts += 1
+            self._batch_scheduled = True
+            loop = asyncio.get_running_loop()
+            if self._batch_attempts < 4:
+                loop.call_soon(self._run_batch)
+            else:
+                loop.call_later(0.001, self._run_batch)
+            return
+        self._batch_attempts = 0
+        done: list[tuple[asyncio.Future, BaseException | None, Any]] = []
+        try:
+            for fn, fut in queue:
+                conn.execute("SAVEPOINT batch_item")
+                try:
+                    result = fn(q)
+                except Exception as exc:  # noqa: BLE001 - that request's answer (e.g. a 429)
+                    conn.execute("ROLLBACK TO SAVEPOINT batch_item")
+                    conn.execute("RELEASE SAVEPOINT batch_item")
+                    done.append((fut, Conflict(str(exc)) if isinstance(exc, sqlite3.IntegrityError) else exc, None))
+                    continue
+                conn.execute("RELEASE SAVEPOINT batch_item")
+                done.append((fut, None, result))
+            pending = self._take_journal()  # entries buffered meanwhile ride along
+            if pending:
+                self._write_journal(q, pending)
+            conn.execute("COMMIT")
+        except BaseException as exc:  # noqa: BLE001 - nothing of the batch was kept: every request fails
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _, fut in queue:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for fut, exc, result in done:
+            if not fut.done():
+                fut.set_exception(exc) if exc is not None else fut.set_result(result)
+
+    # -- journal ----------------------------------------------------------------------------
+    def _journal_added(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # written by the next flush_journal
+        if not self._journal_scheduled:
+            self._journal_scheduled = True
+            loop.call_soon(self._flush_on_loop)
+
+    def _flush_on_loop(self) -> None:
+        """After the other ready requests of this turn; not at all if a batch took them."""
+        self._journal_scheduled = False
+        if not self._journal_pending:
+            return
+        conn = self._loop_queries().conn
+        if not self._try_begin(conn):
+            self._journal_scheduled = True
+            asyncio.get_running_loop().call_later(0.001, self._flush_on_loop)
+            return
+        pending = self._take_journal()
+        try:
+            self._write_journal(self._loop_queries(), pending)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._restore_journal(pending)
+            raise
+
+    # -- schema and seeding -----------------------------------------------------------------
+    ddl, index_ddl = _DDL, _INDEXES
+
+    def _table_names(self, q: Queries) -> set[str]:
+        return {r["name"] for r in q.rows("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def prepare(self, seed, *, reset: bool = False) -> bool:
+        no_event_loop_here("storage.prepare()")
+        conn = self._thread_conn()
+        # References are checked by the world loader before it writes (and re-enabled below):
+        # row-by-row checks are most of what a million-account fixture would cost.
+        conn.execute("PRAGMA foreign_keys=OFF")
+        # A big page cache while loading: a million random account ids go into one unique index.
+        conn.execute("PRAGMA cache_size=-262144")
+        try:
+            with self.transaction() as q:
+                return self._build_world(q, seed, reset, self.path)
+        finally:
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-2000")
+
+    # -- checkpoints off the request path ---------------------------------------------------
+    def _start_checkpointer(self) -> None:
+        """PASSIVE checkpoints on a daemon thread: they never take the write lock nor wait for
+        readers; writers keep committing (their COMMIT, synchronous=NORMAL in WAL, does no fsync)."""
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=0")  # another process's checkpoint running: skip a beat
+            while not self._stop.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy or transient: try again next beat
+        finally:
+            db.close()
