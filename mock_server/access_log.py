@@ -14,7 +14,7 @@ import time
 
 from connexion.middleware import MiddlewarePosition
 
-from mock_server.request_context import current
+from mock_server.request_context import NoRequestContext, current
 
 ENV = "LAYERS_MOCK_ACCESS_LOG"
 MAX_TARGET = 200  # characters of path + query shown; the rest is counted, not printed
@@ -65,9 +65,13 @@ class AccessLog:
             await self.app(scope, receive, send_and_note)
         finally:
             # The request context opened inside (RequestContextMiddleware) is this task's context.
-            ctx = current()
+            try:
+                ctx = current()
+                code, request_id = ctx.code, ctx.request_id
+            except NoRequestContext:  # refused before a context was opened: the line says so with '-'
+                code = request_id = None
             log.info(format_line(scope.get("method", ""), request_target(scope), seen.get("status"),
-                                 ctx.get("code"), ctx.get("requestId"), (time.perf_counter() - started) * 1000))
+                                 code, request_id, (time.perf_counter() - started) * 1000))
 
 
 def _configure_logger() -> None:

@@ -76,7 +76,7 @@ def error_reply(status: int, code: str, message: str, request_id: str, *, detail
                  dumps(envelope(code, message, request_id, details)), code)
 
 
-def _code_for(status: int, contract: Contract) -> str:
+def _code_for(status: int, contract: Contract = CONTRACT) -> str:
     """The contract's code for a documented status; a plain name for the few the spec omits (405, 413, 415)."""
     if status in contract.responses and status >= 400:
         return contract.code_for_status(status)
