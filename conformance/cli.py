@@ -11,6 +11,7 @@ import os
 import sys
 
 from conformance.client import PoliteClient, RequestBudgetExhausted, TargetUnreachable
+from conformance.pipeline import Pipeline
 from conformance.results import Results
 from conformance.target import Target, UsageError, load_accounts, provision_mock, unknown_account_id
 from conformance.waiting import MockClockWaiter, RealWaiter, WaitTooLong
@@ -63,8 +64,78 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-request timeout in seconds [LAYERS_TIMEOUT]")
     p.add_argument("--no-fuzz", action="store_true", help="skip the generated (schemathesis) phase")
     p.add_argument("--only", default=_env("LAYERS_ONLY", ""),
-                   help="comma-separated scenario names to run (default: all) [LAYERS_ONLY]")
+                   help="comma-separated scenario names to run (default: all; --list names them) [LAYERS_ONLY]")
+    # -- selection, skips, gateways and TLS interception (issue 11) --------------------------------
+    p.add_argument("--list", action="store_true", help="print the scenarios and the checks, then exit")
+    p.add_argument("--fail-on-skip", action="store_true", default=_env("LAYERS_FAIL_ON_SKIP", "").lower() in TRUE,
+                   help="exit 1 when any selected scenario or check was skipped [LAYERS_FAIL_ON_SKIP]")
+    p.add_argument("-H", "--header", action="append", metavar="NAME:VALUE",
+                   default=[h for h in _env("LAYERS_HEADERS", "").splitlines() if h.strip()],
+                   help="send this header on every request (a gateway's key, a tenant header); repeatable; "
+                        "values are shown as ${LAYERS_HEADER_<NAME>} in curl lines [LAYERS_HEADERS, one per line]")
+    p.add_argument("--proxy", default=_env("LAYERS_PROXY"), help="send every request through this HTTP(S) proxy [LAYERS_PROXY]")
+    p.add_argument("--ca-bundle", default=_env("LAYERS_CA_BUNDLE"),
+                   help="PEM file of CAs to trust (TLS interception, a private CA) [LAYERS_CA_BUNDLE]")
+    p.add_argument("--insecure", action="store_true", default=_env("LAYERS_INSECURE", "").lower() in TRUE,
+                   help="do not verify the target's TLS certificate (says so in the report) [LAYERS_INSECURE]")
+    p.add_argument("--concurrency", type=int, default=int(_env("LAYERS_CONCURRENCY", "8")),
+                   help="simultaneous revokes of one account in the race scenario (>= 2) [LAYERS_CONCURRENCY, default 8]")
     return p
+
+
+def parse_headers(values: list[str]) -> dict[str, str]:
+    import re
+
+    headers = {}
+    for value in values or []:
+        name, sep, rest = value.partition(":")
+        name = name.strip()
+        if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+            raise UsageError(f"-H/--header {value.split(':', 1)[0][:40]!r}…: expected NAME:VALUE with a valid header name")
+        headers[name] = rest.strip()
+    return headers
+
+
+def header_env_name(name: str) -> str:
+    import re
+
+    return "LAYERS_HEADER_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def tls_verify(args) -> bool | str:
+    if args.insecure and args.ca_bundle:
+        raise UsageError("--insecure and --ca-bundle exclude each other: trust a CA bundle, or verify nothing")
+    if args.insecure:
+        return False
+    if args.ca_bundle:
+        if not os.path.isfile(args.ca_bundle):
+            raise UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
+        import ssl
+
+        try:
+            return ssl.create_default_context(cafile=args.ca_bundle)
+        except (ssl.SSLError, ValueError) as exc:
+            raise UsageError(f"--ca-bundle {args.ca_bundle}: not a PEM bundle of certificates: {exc}") from exc
+    return True
+
+
+def list_everything(strict: bool = True) -> str:
+    from conformance.pipeline import all_checks, is_strict
+    from conformance.scenarios import SCENARIOS
+
+    lines = ["Scenarios (run in this order; --only NAME,... selects):"]
+    probe = Target("http://x", "k")
+    for sc in SCENARIOS:
+        from conformance.scenarios import Context, Options
+        need = sc.needs(Context(None, probe, None, Options()))
+        lines.append(f"  {sc.name}{'  [strict]' if sc.strict else ''}{'  (' + need + ')' if need else ''}")
+    lines.append("Checks (run on every response they apply to, in every phase):")
+    for check in all_checks(strict):
+        lines.append(f"  {check.__name__}{'  [strict]' if is_strict(check) else ''}: {check.applies_to}")
+    from conformance.fuzz import BUILTIN_CHECKS
+    lines.append("Schemathesis checks (on generated requests):")
+    lines += [f"  {c.__name__}" for c in BUILTIN_CHECKS]
+    return "\n".join(lines)
 
 
 def _build_target(args) -> Target:
@@ -75,7 +146,10 @@ def _build_target(args) -> Target:
     from conformance.scenarios import SCENARIOS
     unknown = set(filter(None, args.only.split(","))) - {sc.name for sc in SCENARIOS}
     if unknown:
-        raise UsageError(f"--only: no such scenario {', '.join(sorted(unknown))}")
+        raise UsageError(f"--only: no such scenario {', '.join(sorted(unknown))}; valid names: "
+                         f"{', '.join(sc.name for sc in SCENARIOS)}")
+    if args.concurrency < 2:
+        raise UsageError("--concurrency must be at least 2")
     if args.mock_control:
         if args.accounts:
             raise UsageError("--accounts and --mock-control exclude each other: the mock run provisions its own")
@@ -95,9 +169,26 @@ def run(args, results: Results, progress) -> tuple[int, str | None]:
     except UsageError as exc:
         return EXIT_CANNOT_RUN, str(exc)
     secrets = {k: env for k, env in ((args.api_key, "LAYERS_API_KEY"), (args.read_only_key, "LAYERS_READ_ONLY_KEY")) if k}
+    try:
+        extra_headers, verify = parse_headers(args.header), tls_verify(args)
+    except UsageError as exc:
+        return EXIT_CANNOT_RUN, str(exc)
+    secrets.update({v: header_env_name(n) for n, v in extra_headers.items() if v})
+    if verify is False:
+        progress("layers-conformance: WARNING: --insecure: the target's TLS certificate is not verified")
+        results.notes.append("--insecure: the target's TLS certificate was not verified")
     waiter = MockClockWaiter(target.control) if target.mock else RealWaiter(args.max_wait)
+    pipeline = Pipeline(results, strict=args.strict)
+    for account in target.accounts + target.kill_accounts:
+        pipeline.know(account.id, account.queued)
+    if target.accounts and not any(a.queued for a in target.accounts):
+        warning = ("no account in --accounts has queued posts: a server that cancels nothing cannot be told"
+                   " apart; give at least one account with queuedPosts > 0")
+        progress(f"layers-conformance: WARNING: {warning}")
+        results.notes.append(warning)
     client = PoliteClient(target.base_url, results, waiter, max_requests=args.max_requests, secrets=secrets,
-                          timeout=args.timeout, progress=progress, strict=args.strict)
+                          timeout=args.timeout, progress=progress, strict=args.strict, extra_headers=extra_headers,
+                          proxy=args.proxy, verify=verify, pipeline=pipeline)
     mode = "mock (provisioned through /_mock)" if target.mock else "external"
     progress(f"layers-conformance: target {target.base_url} [{mode}], {len(target.accounts)} account(s) to revoke,"
              f" strict={'on' if args.strict else 'off'}, max {args.max_requests} requests")
@@ -109,7 +200,9 @@ def run(args, results: Results, progress) -> tuple[int, str | None]:
             run_fuzz(client, target.api_key, results, examples=args.examples, seed=args.seed, progress=progress,
                      strict=args.strict)
         run_scenarios(Context(client, target, results, Options(args.strict, args.burst, args.burst_limit,
-                                                                 frozenset(filter(None, args.only.split(","))))), progress)
+                                                                 frozenset(filter(None, args.only.split(","))),
+                                                                 args.concurrency)), progress)
+        pipeline.finish()
     except TargetUnreachable as exc:
         return EXIT_CANNOT_RUN, f"target unreachable: {exc}"
     except (RequestBudgetExhausted, WaitTooLong) as exc:
@@ -118,22 +211,31 @@ def run(args, results: Results, progress) -> tuple[int, str | None]:
         client.close()
         if target.control is not None:
             target.control.close()
-    return (EXIT_CONFORMANT if results.conformant else EXIT_VIOLATIONS), None
+    if not results.conformant or (args.fail_on_skip and results.skipped_names):
+        return EXIT_VIOLATIONS, None
+    return EXIT_CONFORMANT, None
 
 
 def main(argv: list[str] | None = None) -> int:
     from conformance.report import render_console, write_json, write_junit
 
+    import time
+
     args = build_parser().parse_args(argv)
+    if args.list:
+        print(list_everything())
+        return EXIT_CONFORMANT
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     results = Results()
+    started = time.perf_counter()
     try:
         code, error = run(args, results, progress)
     except Exception as exc:  # noqa: BLE001 - a kit failure is "could not run", never "conformant"
         import traceback
         traceback.print_exc()
         code, error = EXIT_CANNOT_RUN, f"the kit failed: {exc.__class__.__name__}: {exc}"
-    print(render_console(results, exit_code=code, error=error), flush=True)
+    results.seconds = time.perf_counter() - started
+    print(render_console(results, exit_code=code, error=error, fail_on_skip=args.fail_on_skip), flush=True)
     if code == EXIT_CANNOT_RUN and error:
         print(f"layers-conformance: {error}", file=sys.stderr)
     if args.junit_xml:
