@@ -46,6 +46,7 @@ class Context:
         self.results = results
         self.options = options
         self.state: dict = {}
+        self.had_accounts = bool(target.accounts)
 
     def expect(self, name: str, condition: bool, message: str, exchange: Exchange | None = None,
                *, strict: bool = False, stop: bool = False) -> bool:
@@ -68,11 +69,17 @@ class Context:
                            f"expected {status} {code}, got {exchange.status} {actual or exchange.response.text[:120]!r}",
                            exchange, strict=strict, stop=stop)
 
+    def skipped_because(self, scenario_name: str) -> str | None:
+        """Why an earlier scenario this one builds on was skipped (the same reason applies)."""
+        rec = self.results.records.get(scenario_name)
+        return rec.skipped if rec is not None and not rec.passed else None
+
     def account(self, prefer: str = "queued") -> Account:
         """An account to use up. `queued`: the one with most queued posts, so that a revoke that
         cancels nothing cannot pass; `empty`: the one with fewest (it will not be revoked)."""
         if not self.target.accounts:
-            raise ScenarioSkipped("no account left to revoke (give more with --accounts)")
+            raise ScenarioSkipped("no account left to revoke (give more with --accounts)" if self.had_accounts
+                                  else "needs --accounts or --mock-control (accounts the run may revoke)")
         pick = (max if prefer == "queued" else min)(self.target.accounts, key=lambda a: a.queued)
         self.target.accounts.remove(pick)
         return pick
@@ -210,7 +217,7 @@ def revoke_succeeds(ctx: Context) -> None:
 def second_revoke(ctx: Context) -> None:
     account = ctx.state.get("revoked")
     if account is None:
-        raise ScenarioSkipped("the first revoke did not succeed")
+        raise ScenarioSkipped(ctx.skipped_because("revoke_succeeds") or "the first revoke did not succeed")
     ex = ctx.revoke(account.id, "revoke the same account again")
     ctx.expect_error("second_revoke_answers_404", ex, "NOT_FOUND")
     ctx.state["revoked_404"] = ex
@@ -248,7 +255,7 @@ def replay_verbatim(ctx: Context) -> None:
 @scenario("idempotency_key_reuse_answers_409")
 def idempotency_conflict(ctx: Context) -> None:
     if "idempotency" not in ctx.state:
-        raise ScenarioSkipped("the replay scenario did not run")
+        raise ScenarioSkipped(ctx.skipped_because("idempotent_replay_same_response") or "the replay scenario did not run")
     key = ctx.state["idempotency"][0]
     other = ctx.state.get("untouched") or ctx.account(prefer="empty")
     ctx.state["untouched"] = other
