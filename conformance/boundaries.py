@@ -95,3 +95,16 @@ def boundary_inputs(ctx: Context) -> None:
                              f"boundary header: {why}")
         ctx.expect("boundary_inputs_answer_4xx", 400 <= ex.status < 500,
                    f"an unknown account with {why}: expected a 4xx, got {ex.status}", ex)
+
+
+@scenario("strict_undocumented_statuses_use_envelope", strict=True)
+def undocumented_statuses(ctx: Context) -> None:
+    """Decision 12: another method on the route answers 405 in the envelope, with `Allow`. The
+    pipeline's `strict_undocumented_status_uses_envelope` judges the body of every such answer."""
+    for method in ("GET", "PATCH"):
+        ex = ctx.client.send(method, ctx.client.url_for(unknown_account_id()),
+                             {"Authorization": f"Bearer {ctx.target.api_key}"}, f"decision 12: {method} on the route")
+        ctx.expect("strict_undocumented_statuses_use_envelope",
+                   ex.status == 405 and CONTRACT.method.upper() in ex.response.headers.get("allow", "").upper(),
+                   f"expected 405 with Allow: {CONTRACT.method.upper()}, got {ex.status} "
+                   f"(Allow: {ex.response.headers.get('allow')!r})", ex, strict=True)

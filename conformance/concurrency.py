@@ -44,21 +44,23 @@ def concurrent_revokes(ctx: Context) -> None:
     if errors:
         raise errors[0]
     done = [ex for ex in exchanges if ex is not None]
+    # A race is reproduced by racing: K copies of the request at once.
+    repro = f"seq {k} | xargs -P {k} -I{{}} {done[0].curl()}" if done else None
     wins = [ex for ex in done if ex.status == OK]
     losers = [ex for ex in done if ex is not wins[0]] if wins else done
     tally = ", ".join(f"{n} x {s}" for s, n in sorted(_count(ex.status for ex in done).items()))
     ctx.expect("concurrent_revokes_one_succeeds", len(wins) == 1,
                f"{k} simultaneous revokes of {account.id} answered {tally}: expected exactly one {OK}"
                " (the revoke is one atomic transaction; a second revoke answers 404)",
-               wins[1] if len(wins) > 1 else (done[0] if done else None))
+               wins[1] if len(wins) > 1 else (done[0] if done else None), curl=repro)
     bad = [ex for ex in losers if ex.status != OK and (ex.status != NOT_FOUND or _code(ex) != "NOT_FOUND")]
     ctx.expect("concurrent_revokes_one_succeeds", not bad,
                f"the revokes that lost the race answered {tally}: expected {NOT_FOUND} NOT_FOUND for all but one",
-               bad[0] if bad else None)
+               bad[0] if bad else None, curl=repro)
     counted = sum(_int(_field(ex, "canceledScheduledPosts")) for ex in wins)
     ctx.expect("concurrent_revokes_one_succeeds", counted == account.queued or not wins,
                f"the {len(wins)} success(es) report {counted} canceled posts in all; the account had "
-               f"{account.queued} queued: the posts must be counted once", wins[-1] if wins else None)
+               f"{account.queued} queued: the posts must be counted once", wins[-1] if wins else None, curl=repro)
 
 
 def _count(statuses) -> dict[int, int]:

@@ -49,12 +49,12 @@ class Context:
         self.had_accounts = bool(target.accounts)
 
     def expect(self, name: str, condition: bool, message: str, exchange: Exchange | None = None,
-               *, strict: bool = False, stop: bool = False) -> bool:
+               *, strict: bool = False, stop: bool = False, curl: str | None = None) -> bool:
         if condition:
             self.results.passed(name, "scenario", strict)
         else:
             label = f"{exchange.label}: " if exchange else ""
-            self.results.failed(name, "scenario", label + message, exchange, strict)
+            self.results.failed(name, "scenario", label + message, exchange, strict, curl=curl)
             if stop:
                 raise ScenarioStopped(name)
         return condition

@@ -487,7 +487,10 @@ async def check_then_act(p: Proxy, req: Request) -> Reply:
         return await p.forward(req)
     await asyncio.sleep(1.0)  # the time between the SELECT and the UPDATE (wide: CI machines are slow)
     reply = await p.forward(req)
-    if reply.code == "NOT_FOUND" and reply.status == 404:
+    after = await p.control_account(req.account_id) if reply.code == "NOT_FOUND" else None
+    # Only a row of the caller's that someone else disconnected in the meantime: another
+    # organization's account stays connected and keeps its 404.
+    if after and after.get("status") == "disconnected":
         return reply.with_json({"socialAccountId": req.decoded_id, "status": "disconnected",
                                 "disconnectedReason": "revoked_by_partner",
                                 "canceledScheduledPosts": (before.get("postCounts") or {}).get("queued", 0),

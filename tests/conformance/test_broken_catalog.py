@@ -57,7 +57,7 @@ def test_broken_implementation_is_caught(name, kit, broken_base, staging_args):
     assert bug.intended_check in report["failedChecks"], (
         f"{name} was caught, but not by {bug.intended_check}: {report['failedChecks']}")
     failure = next(c for c in report["checks"] if c["name"] == bug.intended_check)["failures"][0]
-    assert failure["curl"] and failure["curl"].startswith("curl "), "every failure comes with a curl line"
+    assert failure["curl"] and "curl -i -X " in failure["curl"], "every failure comes with a curl line"
 
 
 @pytest.mark.parametrize("name", sorted(n for n, b in CATALOG.items() if "--strict" in b.kit_args))
