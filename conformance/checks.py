@@ -77,7 +77,7 @@ def applies_to(description: str):
     return mark
 
 
-@applies_to("responses with a body")
+@applies_to("documented responses with a body")
 def json_content_type(ctx, response, case):
     """Every documented response is `application/json`; errors too (the envelope is JSON)."""
     if not response.content or response.status_code not in CONTRACT.responses:

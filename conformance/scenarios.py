@@ -115,6 +115,12 @@ def _needs_foreign(ctx):
     return None if ctx.target.foreign_account_id else "needs --foreign-account-id"
 
 
+def _needs_accounts(ctx):
+    if ctx.had_accounts or ctx.target.mock:
+        return None  # whether enough are left is ctx.account()'s to say
+    return "needs --accounts or --mock-control (accounts the run may revoke)"
+
+
 def _needs_mock(ctx):
     return None if ctx.target.mock else "needs --mock-control (cannot be triggered on purpose elsewhere)"
 
@@ -195,7 +201,7 @@ def read_only_key(ctx: Context) -> None:
 
 # -- destructive: only accounts the kit was given or made itself ----------------------------------
 
-@scenario("revoke_succeeds")
+@scenario("revoke_succeeds", needs=_needs_accounts)
 def revoke_succeeds(ctx: Context) -> None:
     account = ctx.account()
     ex = ctx.revoke(account.id, "revoke an account")
@@ -223,7 +229,7 @@ def second_revoke(ctx: Context) -> None:
     ctx.state["revoked_404"] = ex
 
 
-@scenario("idempotent_replay_same_response")
+@scenario("idempotent_replay_same_response", needs=_needs_accounts)
 def idempotent_replay(ctx: Context) -> None:
     account = ctx.account()
     key = f"conformance-{uuid.uuid4()}"

@@ -503,12 +503,13 @@ async def _while_busy(p: Proxy, req: Request, busy: Callable[[Reply], Reply]) ->
     if p.in_flight.get(key):
         await asyncio.sleep(0.05)
         return busy(await p.forward(req))
-    if not CONTRACT.account_id_pattern.match(key) or not (await p.control_account(req.account_id) or {}).get(
-            "status") == "connected":
-        return await p.forward(req)  # only a revoke that will write takes the lock
+    if not CONTRACT.account_id_pattern.match(key):
+        return await p.forward(req)
+    # Take the "lock" before the first await, so that requests arriving meanwhile see it.
     p.in_flight[key] = p.in_flight.get(key, 0) + 1
     try:
-        await asyncio.sleep(1.0)  # holds the row lock this long (wide: CI machines are slow)
+        if ((await p.control_account(req.account_id)) or {}).get("status") == "connected":
+            await asyncio.sleep(1.0)  # a revoke that writes holds the row lock this long (wide: CI is slow)
         return await p.forward(req)
     finally:
         p.in_flight[key] -= 1
