@@ -120,19 +120,18 @@ def tls_verify(args) -> bool | str:
 
 
 def list_everything(strict: bool = True) -> str:
+    from conformance.fuzz import BUILTIN_CHECKS
     from conformance.pipeline import all_checks, is_strict
-    from conformance.scenarios import SCENARIOS
+    from conformance.scenarios import SCENARIOS, Context, Options
 
     lines = ["Scenarios (run in this order; --only NAME,... selects):"]
-    probe = Target("http://x", "k")
+    bare = Context(None, Target("http://x", "k"), None, Options())  # what each needs beyond --api-key
     for sc in SCENARIOS:
-        from conformance.scenarios import Context, Options
-        need = sc.needs(Context(None, probe, None, Options()))
+        need = sc.needs(bare)
         lines.append(f"  {sc.name}{'  [strict]' if sc.strict else ''}{'  (' + need + ')' if need else ''}")
     lines.append("Checks (run on every response they apply to, in every phase):")
     for check in all_checks(strict):
         lines.append(f"  {check.__name__}{'  [strict]' if is_strict(check) else ''}: {check.applies_to}")
-    from conformance.fuzz import BUILTIN_CHECKS
     lines.append("Schemathesis checks (on generated requests):")
     lines += [f"  {c.__name__}" for c in BUILTIN_CHECKS]
     return "\n".join(lines)

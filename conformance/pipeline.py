@@ -48,8 +48,8 @@ def no_unexpected_server_error(pipeline: "Pipeline", exchange: Exchange):
     if exchange.status < 500:
         return True
     hint = ""
-    code = (_body(exchange).get("error") or {}).get("code") if isinstance(_body(exchange).get("error"), dict) else None
-    if code == "KILL_SWITCH":
+    error = _body(exchange).get("error")
+    if isinstance(error, dict) and error.get("code") == "KILL_SWITCH":
         hint = " (if your key or organization is switched off on purpose, switch it on and run again)"
     raise AssertionError(f"answered {exchange.status} to a request the kit did not mean to fail{hint};"
                          f" body: {body_text(exchange.response)}")
