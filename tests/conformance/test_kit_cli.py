@@ -183,3 +183,31 @@ def test_tls_with_ca_bundle_insecure_and_neither(kit, tls_target, keys, capsys):
     assert "WARNING: --insecure" in capsys.readouterr().err
     code, report = kit(*args, "--insecure", "--ca-bundle", ca)
     assert code == 2 and "exclude each other" in report["error"]
+
+
+def test_first_revoke_aims_at_queued_posts(kit, broken_base, staging_args):
+    """The accounts file lists empty accounts first: the revoke still lands on the one with posts,
+    so a server that cancels nothing is caught by the revoke scenario alone."""
+    code, report = kit("--base-url", f"{broken_base}/bug/never_cancels_posts", "--no-fuzz",
+                       *staging_args([0, 0, 0, 0, 3]), "--only", "revoke_succeeds")
+    assert code == 1 and report["failedChecks"] == ["canceled_posts_equal_queued"]
+    failure = next(c for c in report["checks"] if c["name"] == "canceled_posts_equal_queued")["failures"][0]
+    assert "canceledScheduledPosts is 0, the account had 3 queued posts" in failure["message"]
+
+
+def test_a_404_shape_ignores_what_differs_per_request():
+    """The leak comparison normalises the asked id and request ids, and ignores transport headers."""
+    from conformance.exchange import Exchange
+    from conformance.leaks import differences, shape
+
+    def ex(account_id, message, headers):
+        body = {"error": {"code": "NOT_FOUND", "message": message.format(id=account_id), "requestId": "req_X1"}}
+        response = httpx.Response(404, json=body, headers=headers)
+        return Exchange("DELETE", f"https://h/prefix/v1/social-accounts/{account_id}", {}, response)
+
+    a = ex("sa_a", "No account {id} (req_ABC).", {"x-request-id": "req_1", "date": "Mon", "content-length": "9"})
+    b = ex("sa_b", "No account {id} (req_DEF).", {"x-request-id": "req_2", "server": "edge"})
+    assert differences(shape(a), shape(b)) == []
+    c = ex("sa_c", "No account {id} (req_DEF).", {"x-request-id": "req_2", "www-authenticate": "Bearer"})
+    assert differences(shape(a), shape(c)) == ["header names: ['content-type', 'x-request-id'] vs "
+                                               "['content-type', 'www-authenticate', 'x-request-id']"]
