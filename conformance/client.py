@@ -17,17 +17,26 @@ from contract import CONTRACT
 from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS
 from conformance.exchange import Exchange
 from conformance.results import Results
+from conformance.transport import BODY_CHECKS, Bounds, RunStopped, install_deadlines, send_bounded
 
 RATE_LIMITED = CONTRACT.status_for_code("RATE_LIMITED")
 MAX_POLITE_RETRIES = 3
 
 
-class RequestBudgetExhausted(Exception):
+class RequestBudgetExhausted(RunStopped):
     pass
+
+
+class RateLimitedThroughout(RunStopped):
+    """The target still answers 429 after its Retry-After was waited out, again and again."""
 
 
 class TargetUnreachable(Exception):
     pass
+
+
+class TargetTooSlow(TargetUnreachable):
+    """No complete answer within --timeout (the whole request, not one read)."""
 
 
 def judge(exchange: Exchange, results: Results, strict: bool = False) -> None:
@@ -46,19 +55,24 @@ def judge(exchange: Exchange, results: Results, strict: bool = False) -> None:
 
 def retry_after_seconds(response: httpx.Response) -> int | None:
     value = response.headers.get(CONTRACT.retry_after_header, "").strip()
-    return int(value) if re.fullmatch(r"\d+", value) else None
+    if not re.fullmatch(r"\d+", value):
+        return None
+    # A hostile value may have thousands of digits (int() refuses > 4300); any such is "too long".
+    return int(value) if len(value) <= 12 else 10**12
 
 
 class PoliteClient:
     def __init__(self, base_url: str, results: Results, waiter, *, max_requests: int,
-                 secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False):
+                 secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False,
+                 bounds: Bounds | None = None):
         self.base_url = base_url.rstrip("/")
         self.results = results
         self.waiter = waiter
         self.max_requests = max_requests
         self.secrets = secrets
         self.strict = strict
-        self.http = httpx.Client(timeout=timeout)
+        self.bounds = bounds or Bounds(timeout=timeout)
+        self.http = install_deadlines(httpx.Client(timeout=timeout))
         self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def close(self) -> None:
@@ -79,25 +93,37 @@ class PoliteClient:
              expect_429: bool = False) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
             exchange = self._send_once(method, url, headers, label)
-            if exchange.status != RATE_LIMITED or expect_429 or attempt == MAX_POLITE_RETRIES:
+            if exchange.status != RATE_LIMITED or expect_429:
                 return exchange
+            if attempt == MAX_POLITE_RETRIES:
+                break
             # Not what this request was about: be polite, wait as told, and ask again.
             seconds = retry_after_seconds(exchange.response)
             seconds = 1 if seconds is None else max(seconds, 1)
             self.progress(f"  target answered 429 to {label!r}: waiting Retry-After {seconds}s, then retrying")
             self.results.notes.append(f"honoured a 429 (Retry-After {seconds}s) during {label}")
             self.waiter.wait(seconds)
-        return exchange
+        # Still 429 after waiting as told, MAX_POLITE_RETRIES times: waiting more will not help, and
+        # going on would only turn a rate-limited run into hours of sleeping (see issue 14).
+        raise RateLimitedThroughout(f"the target still answered 429 to {label!r} after waiting Retry-After "
+                                    f"{MAX_POLITE_RETRIES} times ({self.waiter.waited:g}s waited in all)")
 
     def _send_once(self, method: str, url: str, headers: dict[str, str], label: str) -> Exchange:
         if self.results.requests >= self.max_requests:
             raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
         self.results.requests += 1
         try:
-            response = self.http.request(method, url, headers=headers)
+            response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
+        except httpx.TimeoutException as exc:
+            raise TargetTooSlow(f"{method} {url}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
-        exchange = Exchange(method, url, dict(headers), response, label, self.secrets)
+        exchange = Exchange(method, url, dict(headers), response, label, self.secrets, body_problem=body_problem)
         self.results.saw(response.status_code)
-        judge(exchange, self.results, self.strict)
+        if body_problem is None:
+            for name in BODY_CHECKS:
+                self.results.passed(name, "check")
+            judge(exchange, self.results, self.strict)
+        else:  # a body the checks cannot judge (too big, too deep) is a finding of its own
+            self.results.failed(body_problem.check, "check", f"{label}: {body_problem.message}", exchange)
         return exchange

@@ -20,15 +20,18 @@ class Exchange:
     response: httpx.Response
     label: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # secret value -> env var name
+    body_problem: object | None = None  # transport.BodyProblem: too big or too deep to judge
 
     @property
     def status(self) -> int:
         return self.response.status_code
 
     def json(self):
+        if self.body_problem is not None:  # never parse a body already judged hostile
+            return None
         try:
             return self.response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
     def curl(self) -> str:
