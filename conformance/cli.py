@@ -14,7 +14,7 @@ from conformance import secrets
 from conformance.client import PoliteClient, TargetTooSlow, TargetUnreachable
 from conformance.results import Results
 from conformance.settings import (EnvError, FromEnv, cleartext_refusal, flag, integer, is_cleartext_off_loopback,
-                                  resolve_env, seconds)
+                                  report_path_problem, resolve_env, seconds)
 from conformance.target import Target, UsageError, load_accounts, provision_mock, unknown_account_id
 from conformance.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TIME, Bounds, RunStopped
 from conformance.waiting import MockClockWaiter, RealWaiter
@@ -99,14 +99,7 @@ def _build_target(args) -> Target:
         raise UsageError("--base-url (or LAYERS_BASE_URL) is required")
     if not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url {args.base_url!r} is not an http(s) URL")
-    for attr, option, env, pattern in SECRET_OPTIONS:
-        if getattr(args, attr):
-            try:
-                secrets.check_secret(option, env, getattr(args, attr), pattern)
-            except secrets.SecretError as exc:
-                raise UsageError(str(exc)) from None
-    if is_cleartext_off_loopback(args.base_url) and not args.allow_insecure_http:
-        raise UsageError(cleartext_refusal(args.base_url))
+    _refuse_unsafe(args)
     from conformance.scenarios import SCENARIOS
     unknown = set(filter(None, args.only.split(","))) - {sc.name for sc in SCENARIOS}
     if unknown:
@@ -119,6 +112,21 @@ def _build_target(args) -> Target:
         raise UsageError("--api-key (or LAYERS_API_KEY) is required without --mock-control")
     accounts = load_accounts(args.accounts) if args.accounts else []
     return Target(args.base_url.rstrip("/"), args.api_key, args.read_only_key, args.foreign_account_id, accounts)
+
+
+def _refuse_unsafe(args) -> None:
+    """Before anything is sent: malformed secrets, keys in cleartext, reports that could not be written."""
+    for attr, option, env, pattern in SECRET_OPTIONS:
+        if getattr(args, attr):
+            try:
+                secrets.check_secret(option, env, getattr(args, attr), pattern)
+            except secrets.SecretError as exc:
+                raise UsageError(str(exc)) from None
+    if is_cleartext_off_loopback(args.base_url) and not args.allow_insecure_http:
+        raise UsageError(cleartext_refusal(args.base_url))
+    for option, path in (("--junit-xml", args.junit_xml), ("--report-json", args.report_json)):
+        if report_path_problem(option, path):
+            raise UsageError(report_path_problem(option, path))
 
 
 def _bounds(args) -> Bounds:

@@ -111,6 +111,7 @@ class PoliteClient:
     def _send_once(self, method: str, url: str, headers: dict[str, str], label: str) -> Exchange:
         if self.results.requests >= self.max_requests:
             raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
+        self.bounds.check_time("the next request")  # a request stopped before it is sent is not counted
         self.results.requests += 1
         try:
             response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)

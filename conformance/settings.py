@@ -12,6 +12,7 @@ import argparse
 import ipaddress
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -111,3 +112,15 @@ def cleartext_refusal(url: str) -> str:
     return (f"--base-url {url} is plain http to a host that is not loopback: the keys would cross the network "
             f"in cleartext. Use https://, or pass --allow-insecure-http (LAYERS_ALLOW_INSECURE_HTTP=1) if this "
             f"network is trusted. Nothing was sent.")
+
+
+def report_path_problem(option: str, path: str | None) -> str | None:
+    """Why a report could not be written there, known before the run spends any time."""
+    if not path:
+        return None
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        return f"{option} {path}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK):
+        return f"{option} {path}: the directory {parent} is not writable"
+    return None

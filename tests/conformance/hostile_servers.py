@@ -13,6 +13,7 @@ import argparse
 import json
 import socket
 import socketserver
+import sys
 import threading
 import time
 import uuid
@@ -196,6 +197,20 @@ class HostileServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def measured(argv: list[str], kill_after: float = 3600) -> list[str]:
+    """`argv` run by a wrapper process whose only child it is; the wrapper's last stderr line is
+    `PEAK_RSS_KB=<the child's max RSS> KILLED=<0|1>` (getrusage(RUSAGE_CHILDREN) after the child
+    ended or was killed at `kill_after` seconds), and it exits with the child's code (-9 if killed)."""
+    code = ("import resource, subprocess, sys\n"
+            "try:\n"
+            "    r = subprocess.run(sys.argv[2:], timeout=float(sys.argv[1])).returncode; k = 0\n"
+            "except subprocess.TimeoutExpired:\n"
+            "    r, k = -9, 1\n"
+            "sys.stderr.write(f'\\nPEAK_RSS_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} KILLED={k}\\n')\n"
+            "sys.exit(r if r >= 0 else 128 - r)\n")
+    return [sys.executable, "-c", code, str(kill_after), *argv]
 
 
 def main() -> None:
