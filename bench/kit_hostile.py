@@ -7,7 +7,8 @@
 Each case starts one server of tests/conformance/hostile_servers.py on 127.0.0.1 and runs
 `layers-conformance --base-url <it> --api-key <key> [case args] --junit-xml … --report-json …`
 as a separate process, under a wrapper whose only child it is: peak memory is that child's max
-RSS (getrusage(RUSAGE_CHILDREN)). A run still going at --kill-after seconds is killed and shown as
+RSS (getrusage(RUSAGE_CHILDREN)), every run in one working directory after a warm-up run (see
+below: hypothesis' first run in a directory costs ~200 MB more). A run still going at --kill-after seconds is killed and shown as
 such (the kit of `--before` never ends against a dribbling server). Results: printed, and written
 to bench/out/kit_hostile.json.
 """
@@ -58,7 +59,7 @@ def kit_tree(rev: str, into: Path) -> Path:
     return into
 
 
-def run_case(name: str, pythonpath: Path, kill_after: float, workdir: Path) -> dict:
+def run_case(name: str, pythonpath: Path, kill_after: float, workdir: Path, cwd: Path) -> dict:
     behaviour, opts, args, _ = CASES[name]
     with HostileServer(behaviour, **opts) as server:
         argv = ["--base-url", server.base_url, "--api-key", KEY, *args,
@@ -67,7 +68,7 @@ def run_case(name: str, pythonpath: Path, kill_after: float, workdir: Path) -> d
             (workdir / f).unlink(missing_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
         started = time.monotonic()
-        proc = subprocess.run(measured(KIT + argv, kill_after), capture_output=True, text=True, cwd=workdir,
+        proc = subprocess.run(measured(KIT + argv, kill_after), capture_output=True, text=True, cwd=cwd,
                               env={**env, "PYTHONPATH": str(pythonpath)})
         wall = time.monotonic() - started
         requests = len(server.requests)
@@ -99,13 +100,21 @@ def main() -> int:
         tmp = Path(tmp)
         if args.before:
             kits.append((f"before ({args.before})", kit_tree(args.before, tmp / "before")))
+        # One working directory for every run: hypothesis builds its unicode tables into
+        # ./.hypothesis the first time it runs in a directory (~200 MB more, once); a warm-up run
+        # pays that, so that each row measures the case and not a cold cache.
+        cwd = tmp / "cwd"
+        cwd.mkdir()
+        (tmp / "warm-up").mkdir()
+        warm = run_case("honest", REPO, args.kill_after, tmp / "warm-up", cwd)
+        print(f"warm-up run (not in the table): peak {warm['peak_rss_mb']} MB", file=sys.stderr, flush=True)
         rows = []
         for name in names:
             for label, path in kits:
                 work = tmp / f"{name}-{len(rows)}"
                 work.mkdir()
                 print(f"[{label}] {name}: {CASES[name][3]} …", file=sys.stderr, flush=True)
-                row = {"kit": label, **run_case(name, path, args.kill_after, work)}
+                row = {"kit": label, **run_case(name, path, args.kill_after, work, cwd)}
                 rows.append(row)
                 print(f"    exit {row['exit'] if not row['killed'] else 'killed'}, {row['wall_s']} s, "
                       f"peak {row['peak_rss_mb']} MB, reports {'written' if row['reports_written'] else 'none'}",
