@@ -41,7 +41,9 @@ def _describe(ch: str) -> str:
 
 def mask(value: str) -> str:
     """A hint that identifies a value to its owner without giving it away: a short prefix and a length."""
-    shown = value[:4] if len(value) >= 16 else ""
+    # Whitespace and control characters as "·": a hint must not move the cursor or break a line.
+    shown = "".join(ch if ch.isprintable() and not ch.isspace() else "·" for ch in value[:4])
+    shown = shown if len(value) >= 16 else ""
     return f"{shown}… ({len(value)} characters)"
 
 
