@@ -21,6 +21,7 @@ class Exchange:
     label: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # secret value -> env var name
     deliberate_5xx: bool = False  # the kit caused a 5xx on purpose (fault armed, kill switch on)
+    body_problem: object | None = None  # transport.BodyProblem: too big or too deep to judge
 
     @property
     def path_account_id(self) -> str | None:
@@ -32,9 +33,11 @@ class Exchange:
         return self.response.status_code
 
     def json(self):
+        if self.body_problem is not None:  # never parse a body already judged hostile
+            return None
         try:
             return self.response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
     def curl(self) -> str:

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from http import HTTPStatus
 
 from contract import CONTRACT
 from conformance.results import Results
+from conformance.secrets import redact
+
+# Characters XML 1.0 cannot hold; a hostile target's body may put them in a failure message.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def status_table(results: Results) -> list[dict]:
@@ -64,7 +69,7 @@ def render_console(results: Results, *, exit_code: int, error: str | None = None
     if error:
         lines.append(f"RUN NOT COMPLETED: {error}")
     lines.append(f"Result: {verdict(results, exit_code, fail_on_skip)} (exit {exit_code})")
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def to_json(results: Results, *, exit_code: int, base_url: str, strict: bool, error: str | None) -> dict:
@@ -74,6 +79,7 @@ def to_json(results: Results, *, exit_code: int, base_url: str, strict: bool, er
         "exitCode": exit_code,
         "conformant": exit_code == 0,
         "error": error,
+        "complete": error is None,  # False: a bound stopped the run (or it could not start); never conformant
         "requests": results.requests,
         "seconds": round(results.seconds, 3),
         "passedChecks": results.passed_names,
@@ -108,9 +114,11 @@ def write_junit(results: Results, path: str, *, error: str | None) -> None:
     if error:
         case = ET.SubElement(suite, "testcase", classname="conformance.run", name="run", time="0.000")
         ET.SubElement(case, "error", message=error).text = error
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    text = _NOT_XML.sub("\ufffd", redact(ET.tostring(suite, encoding="unicode")))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("<?xml version='1.0' encoding='utf-8'?>\n" + text)
 
 
 def write_json(results: Results, path: str, **kw) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(to_json(results, **kw), fh, indent=2)
+        fh.write(redact(json.dumps(to_json(results, **kw), indent=2)))
