@@ -1,17 +1,18 @@
 """Response checks derived from the spec: each one rule, written once.
 
-Every function has schemathesis' check signature `(ctx, response, case)` and is registered with
-`@schemathesis.check`, so the fuzzing phase and the deterministic scenarios run the very same
-code (scenarios call them with `ctx=None, case=None`). They read only the response, and every
-fact (codes per status, the scope, the kill-switch enum, header names) comes from the contract.
-A check that does not apply to a response returns None; a violated rule raises AssertionError.
+Every function has schemathesis' check signature `(ctx, response, case)`, but none registers
+itself with schemathesis on import: a process that imports `conformance` must not judge every
+other API by the revoke schema. The kit calls them explicitly, through `conformance.pipeline`,
+on every response of every phase; `conformance.hooks` registers them for a schemathesis run
+that opts in (`--hooks conformance.hooks`). They read only the response, and every fact (codes
+per status, the scope, the kill-switch enum, header names) comes from the contract. A check
+that does not apply to a response returns None; a violated rule raises AssertionError.
 """
 from __future__ import annotations
 
 import re
 
 import jsonschema
-import schemathesis
 
 from contract import CONTRACT
 
@@ -54,13 +55,32 @@ def _error(response) -> dict:
 
 
 def _is_error(response) -> bool:
-    return response.status_code >= 400
+    """An error status the docs describe: only there do they promise the envelope.
+
+    Statuses the page does not list (405, 414, a gateway's 502, ...) using the envelope too is
+    this project's decision 12, held under --strict by `strict_undocumented_status_uses_envelope`."""
+    return response.status_code in CONTRACT.error_statuses
 
 
-@schemathesis.check
+def body_text(response, limit: int = 300) -> str:
+    """The body as a reader wants it in a log: text, shortened, never a Python bytes literal."""
+    raw = response.content if hasattr(response, "content") else b""
+    text = raw[:limit].decode("utf-8", errors="replace")
+    return text + (f"… ({len(raw)} bytes)" if len(raw) > limit else "")
+
+
+def applies_to(description: str):
+    """Say which responses a check judges; a check that judged none is reported as skipped."""
+    def mark(fn):
+        fn.applies_to = description
+        return fn
+    return mark
+
+
+@applies_to("documented responses with a body")
 def json_content_type(ctx, response, case):
     """Every documented response is `application/json`; errors too (the envelope is JSON)."""
-    if not response.content:
+    if not response.content or response.status_code not in CONTRACT.responses:
         return None
     ctype = _header(response, "content-type") or ""
     assert ctype.split(";")[0].strip().lower() == "application/json", (
@@ -68,7 +88,7 @@ def json_content_type(ctx, response, case):
     return True
 
 
-@schemathesis.check
+@applies_to("documented error responses (400-503)")
 def error_envelope_shape(ctx, response, case):
     """Every 4xx/5xx body is the canonical envelope `{"error": {code, message, requestId[, details]}}`."""
     if not _is_error(response):
@@ -77,11 +97,11 @@ def error_envelope_shape(ctx, response, case):
     errors = sorted(_ENVELOPE.iter_errors(body), key=lambda e: list(e.path))
     assert not errors, (f"{response.status_code} body is not the error envelope: "
                         f"{errors[0].message if errors else ''} (at {'/'.join(map(str, errors[0].path)) or 'root'});"
-                        f" body: {response.content[:300]!r}")
+                        f" body: {body_text(response)}")
     return True
 
 
-@schemathesis.check
+@applies_to("documented error responses (400-503)")
 def error_code_matches_status(ctx, response, case):
     """Each documented error status carries exactly the code the contract pins to it."""
     if response.status_code not in CONTRACT.error_statuses:
@@ -92,7 +112,7 @@ def error_code_matches_status(ctx, response, case):
     return True
 
 
-@schemathesis.check
+@applies_to("documented error responses (400-503)")
 def request_id_matches_header(ctx, response, case):
     """On errors, `error.requestId` is present, `req_`-prefixed and equal to the X-Request-Id header."""
     if not _is_error(response):
@@ -106,7 +126,7 @@ def request_id_matches_header(ctx, response, case):
     return True
 
 
-@schemathesis.check
+@applies_to("403 responses")
 def forbidden_names_required_scope(ctx, response, case):
     """A 403 names the operation's scope in `details.requiredScope`."""
     if response.status_code != CONTRACT.status_for_code("FORBIDDEN_SCOPE"):
@@ -118,7 +138,7 @@ def forbidden_names_required_scope(ctx, response, case):
     return True
 
 
-@schemathesis.check
+@applies_to("429 responses")
 def retry_after_is_integer_seconds(ctx, response, case):
     """A 429 carries Retry-After as a whole number of seconds (the docs: "Honor Retry-After")."""
     if response.status_code != CONTRACT.status_for_code("RATE_LIMITED"):
@@ -130,7 +150,7 @@ def retry_after_is_integer_seconds(ctx, response, case):
     return True
 
 
-@schemathesis.check
+@applies_to("503 responses")
 def kill_switch_scope_in_enum(ctx, response, case):
     """A 503 says what was disabled: `details.scope` is one of the documented scopes."""
     if response.status_code != CONTRACT.status_for_code("KILL_SWITCH"):
@@ -142,7 +162,7 @@ def kill_switch_scope_in_enum(ctx, response, case):
     return True
 
 
-@schemathesis.check
+@applies_to("200 responses")
 def success_body_shape(ctx, response, case):
     """A 200 body has exactly the documented fields with their documented values and formats."""
     if response.status_code != CONTRACT.success_status:
@@ -153,13 +173,40 @@ def success_body_shape(ctx, response, case):
     return True
 
 
-@schemathesis.check
+@applies_to("200 responses")
 def strict_success_fields_exactly_documented(ctx, response, case):
     """Strict (decision 13): the 200 body carries the documented fields and no others."""
     if response.status_code != CONTRACT.success_status:
         return None
     errors = list(_SUCCESS_CLOSED.iter_errors(_json(response)))
     assert not errors, f"decision 13: 200 body has fields beyond the documented ones: {errors[0].message}"
+    return True
+
+
+@applies_to("documented responses")
+def documented_headers_present(ctx, response, case):
+    """Each documented status carries the headers the spec marks required (X-Request-Id, ...).
+
+    Schemathesis checks this on the responses it generated; here it runs on every response, so
+    a scenario's 200 (which a non-destructive fuzz phase never sees) is held to it as well."""
+    documented = CONTRACT.responses.get(response.status_code)
+    if documented is None:
+        return None
+    missing = [name for name in documented.required_headers if _header(response, name) is None]
+    assert not missing, f"{response.status_code} lacks the required header(s) {', '.join(missing)}"
+    return True
+
+
+@applies_to("undocumented error statuses (405, 414, 502, ...)")
+def strict_undocumented_status_uses_envelope(ctx, response, case):
+    """Strict (decision 12): statuses the page does not list still answer the JSON envelope."""
+    if response.status_code < 400 or response.status_code in CONTRACT.responses:
+        return None
+    ctype = (_header(response, "content-type") or "").split(";")[0].strip().lower()
+    errors = list(_ENVELOPE.iter_errors(_json(response)))
+    assert ctype == "application/json" and not errors, (
+        f"decision 12: {response.status_code} is not the JSON error envelope ({ctype or 'no Content-Type'});"
+        f" body: {body_text(response)}")
     return True
 
 
@@ -172,8 +219,9 @@ RESPONSE_CHECKS = [
     retry_after_is_integer_seconds,
     kill_switch_scope_in_enum,
     success_body_shape,
+    documented_headers_present,
 ]
 """Run on every response the kit receives, in every phase."""
 
-STRICT_RESPONSE_CHECKS = [strict_success_fields_exactly_documented]
+STRICT_RESPONSE_CHECKS = [strict_success_fields_exactly_documented, strict_undocumented_status_uses_envelope]
 """Run on every response too, but only under --strict: this project's decisions."""

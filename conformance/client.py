@@ -3,62 +3,69 @@
 A conformance run must not become a load test against staging: the client stops at
 `--max-requests`, and when the target answers 429 to a request that did not aim for one, it
 waits the announced Retry-After and sends the request again instead of failing or hammering.
-Every response it receives, in every phase, goes through the response checks.
+Every response it receives, in every phase, goes through one pipeline of checks
+(`conformance.pipeline`).
 """
 from __future__ import annotations
 
 import re
 import sys
+import threading
 
 import httpx
-import schemathesis
 
 from contract import CONTRACT
-from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS
 from conformance.exchange import Exchange
+from conformance.pipeline import Pipeline
 from conformance.results import Results
+from conformance.transport import BODY_CHECKS, Bounds, RunStopped, install_deadlines, send_bounded
 
 RATE_LIMITED = CONTRACT.status_for_code("RATE_LIMITED")
 MAX_POLITE_RETRIES = 3
 
 
-class RequestBudgetExhausted(Exception):
+class RequestBudgetExhausted(RunStopped):
     pass
+
+
+class RateLimitedThroughout(RunStopped):
+    """The target still answers 429 after its Retry-After was waited out, again and again."""
 
 
 class TargetUnreachable(Exception):
     pass
 
 
-def judge(exchange: Exchange, results: Results, strict: bool = False) -> None:
-    """Run every response check on one exchange and record the outcome per check."""
-    response = schemathesis.Response.from_any(exchange.response)
-    checks = [(c, False) for c in RESPONSE_CHECKS] + [(c, True) for c in STRICT_RESPONSE_CHECKS if strict]
-    for check, is_strict in checks:
-        try:
-            applied = check(None, response, None)
-        except AssertionError as exc:
-            results.failed(check.__name__, "check", f"{exchange.label}: {exc}", exchange, strict=is_strict)
-        else:
-            if applied:
-                results.passed(check.__name__, "check", strict=is_strict)
+class TargetTooSlow(TargetUnreachable):
+    """No complete answer within --timeout (the whole request, not one read)."""
 
 
 def retry_after_seconds(response: httpx.Response) -> int | None:
     value = response.headers.get(CONTRACT.retry_after_header, "").strip()
-    return int(value) if re.fullmatch(r"\d+", value) else None
+    if not re.fullmatch(r"\d+", value):
+        return None
+    # A hostile value may have thousands of digits (int() refuses > 4300); any such is "too long".
+    return int(value) if len(value) <= 12 else 10**12
 
 
 class PoliteClient:
     def __init__(self, base_url: str, results: Results, waiter, *, max_requests: int,
-                 secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False):
+                 secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False,
+                 extra_headers: dict[str, str] | None = None, proxy: str | None = None,
+                 verify: bool | str = True, pipeline: Pipeline | None = None, bounds: Bounds | None = None):
         self.base_url = base_url.rstrip("/")
         self.results = results
         self.waiter = waiter
         self.max_requests = max_requests
         self.secrets = secrets
         self.strict = strict
-        self.http = httpx.Client(timeout=timeout)
+        self.pipeline = pipeline or Pipeline(results, strict=strict)
+        # -H headers (a gateway's key, a tenant header) go on every request; where the kit sets a
+        # header itself (Authorization, Idempotency-Key) the kit's value is what is under test.
+        self.extra_headers = dict(extra_headers or {})
+        self._count_lock = threading.Lock()
+        self.bounds = bounds or Bounds(timeout=timeout)
+        self.http = install_deadlines(httpx.Client(timeout=timeout, proxy=proxy, verify=verify))
         self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def close(self) -> None:
@@ -68,36 +75,56 @@ class PoliteClient:
         return self.base_url + CONTRACT.path_for(account_id)
 
     def revoke(self, account_id: str, *, token: str | None, label: str, headers: dict | None = None,
-               expect_429: bool = False) -> Exchange:
+               expect_429: bool = False, deliberate_5xx: bool = False) -> Exchange:
         """DELETE the account as `token` (None: no Authorization header at all)."""
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        return self.send("DELETE", self.url_for(account_id), sent, label, expect_429=expect_429)
+        return self.send("DELETE", self.url_for(account_id), sent, label, expect_429=expect_429,
+                         deliberate_5xx=deliberate_5xx)
 
     def send(self, method: str, url: str, headers: dict[str, str], label: str, *,
-             expect_429: bool = False) -> Exchange:
+             expect_429: bool = False, deliberate_5xx: bool = False) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
-            exchange = self._send_once(method, url, headers, label)
-            if exchange.status != RATE_LIMITED or expect_429 or attempt == MAX_POLITE_RETRIES:
+            exchange = self._send_once(method, url, headers, label, deliberate_5xx)
+            if exchange.status != RATE_LIMITED or expect_429:
                 return exchange
+            if attempt == MAX_POLITE_RETRIES:
+                break
             # Not what this request was about: be polite, wait as told, and ask again.
             seconds = retry_after_seconds(exchange.response)
             seconds = 1 if seconds is None else max(seconds, 1)
             self.progress(f"  target answered 429 to {label!r}: waiting Retry-After {seconds}s, then retrying")
             self.results.notes.append(f"honoured a 429 (Retry-After {seconds}s) during {label}")
             self.waiter.wait(seconds)
-        return exchange
+        # Still 429 after waiting as told, MAX_POLITE_RETRIES times: waiting more will not help, and
+        # going on would only turn a rate-limited run into hours of sleeping (see issue 14).
+        raise RateLimitedThroughout(f"the target still answered 429 to {label!r} after waiting Retry-After "
+                                    f"{MAX_POLITE_RETRIES} times ({self.waiter.waited:g}s waited in all)")
 
-    def _send_once(self, method: str, url: str, headers: dict[str, str], label: str) -> Exchange:
-        if self.results.requests >= self.max_requests:
-            raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
-        self.results.requests += 1
+    def _send_once(self, method: str, url: str, headers: dict[str, str], label: str,
+                   deliberate_5xx: bool = False) -> Exchange:
+        with self._count_lock:
+            if self.results.requests >= self.max_requests:
+                raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
+            self.bounds.check_time("the next request")  # a request stopped before it is sent is not counted
+            self.results.requests += 1
+        taken = {name.lower() for name in headers}
+        headers = {**{k: v for k, v in self.extra_headers.items() if k.lower() not in taken}, **headers}
         try:
-            response = self.http.request(method, url, headers=headers)
+            response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
+        except httpx.TimeoutException as exc:
+            raise TargetTooSlow(f"{method} {url}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
-        exchange = Exchange(method, url, dict(headers), response, label, self.secrets)
-        self.results.saw(response.status_code)
-        judge(exchange, self.results, self.strict)
+        exchange = Exchange(method, url, dict(headers), response, label, self.secrets, deliberate_5xx,
+                            body_problem=body_problem)
+        if body_problem is None:
+            for name in BODY_CHECKS:
+                self.results.passed(name, "check")
+            self.pipeline.judge(exchange)
+        else:  # a body the checks cannot judge (too big, too deep) is a finding of its own
+            with self.pipeline.lock:
+                self.results.saw(response.status_code)
+                self.results.failed(body_problem.check, "check", f"{label}: {body_problem.message}", exchange)
         return exchange

@@ -20,15 +20,24 @@ class Exchange:
     response: httpx.Response
     label: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # secret value -> env var name
+    deliberate_5xx: bool = False  # the kit caused a 5xx on purpose (fault armed, kill switch on)
+    body_problem: object | None = None  # transport.BodyProblem: too big or too deep to judge
+
+    @property
+    def path_account_id(self) -> str | None:
+        from conformance.pipeline import path_account_id
+        return path_account_id(self.url)
 
     @property
     def status(self) -> int:
         return self.response.status_code
 
     def json(self):
+        if self.body_problem is not None:  # never parse a body already judged hostile
+            return None
         try:
             return self.response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
     def curl(self) -> str:
@@ -37,7 +46,7 @@ class Exchange:
             if name.lower() in {"user-agent", "accept-encoding", "accept", "connection", "content-length",
                                 "x-schemathesis-testcaseid", "host"}:
                 continue
-            rendered = value
+            rendered = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
             for secret, env in self.secrets.items():
                 if secret and secret in rendered:
                     rendered = rendered.replace(secret, "${" + env + "}")

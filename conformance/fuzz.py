@@ -16,9 +16,10 @@ from schemathesis.specs.openapi import checks as st_checks
 
 from contract import CONTRACT
 from conformance.checks import open_success_schema
-from conformance.client import PoliteClient, RequestBudgetExhausted, TargetUnreachable
+from conformance.client import PoliteClient, TargetUnreachable
 from conformance.results import Results
 from conformance.target import unknown_account_id
+from conformance.transport import RunStopped
 
 # schemathesis' built-in response checks. Checks that send requests of their own
 # (ignored_auth, use_after_free, unsupported_method, ...) are left out: those requests would
@@ -77,11 +78,13 @@ def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: 
             label = f"generated {case.meta.generation.mode.value if case.meta else 'schemathesis'} case"
             try:
                 exchange = client.send(kwargs["method"], kwargs["url"], kwargs["headers"], label)
-            except (RequestBudgetExhausted, TargetUnreachable) as exc:
+            except (RunStopped, TargetUnreachable) as exc:
                 # Raised inside hypothesis it would be shrunk and retried; stop quietly instead.
                 stopped.append(exc)
                 return
             count[0] += 1
+            if exchange.body_problem is not None:  # too big or too deep: already a finding, not judgeable
+                return
             for check in BUILTIN_CHECKS:
                 try:
                     case.validate_response(exchange.response, checks=[check], headers=kwargs["headers"])

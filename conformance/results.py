@@ -29,6 +29,7 @@ class CheckRecord:
     failed: int = 0
     failures: list[Failure] = field(default_factory=list)
     skipped: str | None = None
+    seconds: float = 0.0  # time spent on it: the scenario's requests, or the check's own work
 
     @property
     def outcome(self) -> str:
@@ -45,6 +46,7 @@ class Results:
         self.statuses: Counter[int] = Counter()
         self.requests = 0
         self.notes: list[str] = []
+        self.seconds = 0.0  # the whole run
 
     def _record(self, name: str, kind: str, strict: bool) -> CheckRecord:
         rec = self.records.get(name)
@@ -66,12 +68,35 @@ class Results:
         rec = self._record(name, kind, strict)
         rec.skipped = rec.skipped or reason
 
+    def add_time(self, name: str, seconds: float) -> None:
+        rec = self.records.get(name)
+        if rec is not None:
+            rec.seconds += seconds
+
     def saw(self, status: int) -> None:
         self.statuses[status] += 1
 
     @property
     def failed_names(self) -> list[str]:
         return [r.name for r in self.records.values() if r.failed]
+
+    @property
+    def passed_names(self) -> list[str]:
+        return [r.name for r in self.records.values() if r.outcome == "passed"]
+
+    @property
+    def skipped_names(self) -> list[str]:
+        return [r.name for r in self.records.values() if r.outcome in ("skipped", "not exercised")]
+
+    def skip_summary(self) -> str:
+        """"needs --mock-control: a, b; needs --read-only-key: c", grouped by reason."""
+        groups: dict[str, list[str]] = {}
+        for rec in self.records.values():
+            if rec.outcome in ("skipped", "not exercised"):
+                reason = (rec.skipped or "not exercised").split(" (", 1)[0]
+                reason = reason.replace("no response it applies to: ", "no ")
+                groups.setdefault(reason, []).append(rec.name)
+        return "; ".join(f"{reason}: {', '.join(names)}" for reason, names in groups.items())
 
     @property
     def conformant(self) -> bool:

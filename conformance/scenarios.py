@@ -36,6 +36,7 @@ class Options:
     burst: bool = False
     burst_limit: int = 200
     only: frozenset[str] = frozenset()  # scenario names to run; empty: all
+    concurrency: int = 8  # simultaneous revokes of one account in the race scenario
 
 
 class Context:
@@ -45,14 +46,15 @@ class Context:
         self.results = results
         self.options = options
         self.state: dict = {}
+        self.had_accounts = bool(target.accounts)
 
     def expect(self, name: str, condition: bool, message: str, exchange: Exchange | None = None,
-               *, strict: bool = False, stop: bool = False) -> bool:
+               *, strict: bool = False, stop: bool = False, curl: str | None = None) -> bool:
         if condition:
             self.results.passed(name, "scenario", strict)
         else:
             label = f"{exchange.label}: " if exchange else ""
-            self.results.failed(name, "scenario", label + message, exchange, strict)
+            self.results.failed(name, "scenario", label + message, exchange, strict, curl=curl)
             if stop:
                 raise ScenarioStopped(name)
         return condition
@@ -67,11 +69,20 @@ class Context:
                            f"expected {status} {code}, got {exchange.status} {actual or exchange.response.text[:120]!r}",
                            exchange, strict=strict, stop=stop)
 
-    def account(self) -> Account:
-        account = self.target.take_account()
-        if account is None:
-            raise ScenarioSkipped("no account left to revoke (give more with --accounts)")
-        return account
+    def skipped_because(self, scenario_name: str) -> str | None:
+        """Why an earlier scenario this one builds on was skipped (the same reason applies)."""
+        rec = self.results.records.get(scenario_name)
+        return rec.skipped if rec is not None and not rec.passed else None
+
+    def account(self, prefer: str = "queued") -> Account:
+        """An account to use up. `queued`: the one with most queued posts, so that a revoke that
+        cancels nothing cannot pass; `empty`: the one with fewest (it will not be revoked)."""
+        if not self.target.accounts:
+            raise ScenarioSkipped("no account left to revoke (give more with --accounts)" if self.had_accounts
+                                  else "needs --accounts or --mock-control (accounts the run may revoke)")
+        pick = (max if prefer == "queued" else min)(self.target.accounts, key=lambda a: a.queued)
+        self.target.accounts.remove(pick)
+        return pick
 
     def revoke(self, account_id: str, label: str, token: str | None = "default", **kw) -> Exchange:
         token = self.target.scenario_key if token == "default" else token
@@ -102,6 +113,12 @@ def _needs_read_only(ctx):
 
 def _needs_foreign(ctx):
     return None if ctx.target.foreign_account_id else "needs --foreign-account-id"
+
+
+def _needs_accounts(ctx):
+    if ctx.had_accounts or ctx.target.mock:
+        return None  # whether enough are left is ctx.account()'s to say
+    return "needs --accounts or --mock-control (accounts the run may revoke)"
 
 
 def _needs_mock(ctx):
@@ -149,6 +166,7 @@ def invalid_credentials(ctx: Context) -> None:
 def unknown_account(ctx: Context) -> None:
     ex = ctx.revoke(unknown_account_id(), "unknown account", token=ctx.target.api_key)
     ctx.expect_error("unknown_account_answers_404", ex, "NOT_FOUND")
+    ctx.state["unknown_404"] = ex
 
 
 @scenario("foreign_account_answers_404", needs=_needs_foreign)
@@ -159,6 +177,7 @@ def foreign_account(ctx: Context) -> None:
                    "answered 403: it leaks that the account exists in another organization (the docs: 404, never 403)", ex)
         return
     ctx.expect_error("foreign_account_answers_404", ex, "NOT_FOUND")
+    ctx.state["foreign_404"] = ex
 
 
 @scenario("read_only_key_answers_403", needs=_needs_read_only)
@@ -167,7 +186,7 @@ def read_only_key(ctx: Context) -> None:
     if untouched is None and ctx.target.accounts:
         # An account of the key's own organization that a correct server leaves connected: the
         # only thing wrong with the request is the missing scope.
-        untouched = ctx.state["untouched"] = ctx.account()
+        untouched = ctx.state["untouched"] = ctx.account(prefer="empty")
     if untouched is not None:
         ex = ctx.revoke(untouched.id, "read-only key on an own account", token=ctx.target.read_only_key)
         ctx.expect_error("read_only_key_answers_403", ex, "FORBIDDEN_SCOPE")
@@ -182,7 +201,7 @@ def read_only_key(ctx: Context) -> None:
 
 # -- destructive: only accounts the kit was given or made itself ----------------------------------
 
-@scenario("revoke_succeeds")
+@scenario("revoke_succeeds", needs=_needs_accounts)
 def revoke_succeeds(ctx: Context) -> None:
     account = ctx.account()
     ex = ctx.revoke(account.id, "revoke an account")
@@ -190,27 +209,27 @@ def revoke_succeeds(ctx: Context) -> None:
                ex, stop=True)
     ctx.state["revoked"] = account
     body = ex.json() if isinstance(ex.json(), dict) else {}
-    ctx.expect("revoke_echoes_account_id", body.get("socialAccountId") == account.id,
-               f"socialAccountId is {body.get('socialAccountId')!r}, the path said {account.id!r}", ex)
     ctx.expect("revoke_reports_disconnected",
                body.get("status") == CONTRACT.success_enum("status")
                and body.get("disconnectedReason") == CONTRACT.success_enum("disconnectedReason"),
                f"status/disconnectedReason are {body.get('status')!r}/{body.get('disconnectedReason')!r}", ex)
-    ctx.expect("canceled_posts_equal_queued", body.get("canceledScheduledPosts") == account.queued,
-               f"canceledScheduledPosts is {body.get('canceledScheduledPosts')!r}, the account had "
-               f"{account.queued} queued posts", ex)
+    # The echoed id and canceledScheduledPosts are judged by the pipeline, on this and every 200.
+    if account.queued == 0:
+        ctx.results.notes.append("the first revoke hit an account with no queued posts: canceledScheduledPosts"
+                                 " was only checked against 0 (give --accounts with queuedPosts > 0)")
 
 
 @scenario("second_revoke_answers_404")
 def second_revoke(ctx: Context) -> None:
     account = ctx.state.get("revoked")
     if account is None:
-        raise ScenarioSkipped("the first revoke did not succeed")
+        raise ScenarioSkipped(ctx.skipped_because("revoke_succeeds") or "the first revoke did not succeed")
     ex = ctx.revoke(account.id, "revoke the same account again")
     ctx.expect_error("second_revoke_answers_404", ex, "NOT_FOUND")
+    ctx.state["revoked_404"] = ex
 
 
-@scenario("idempotent_replay_same_response")
+@scenario("idempotent_replay_same_response", needs=_needs_accounts)
 def idempotent_replay(ctx: Context) -> None:
     account = ctx.account()
     key = f"conformance-{uuid.uuid4()}"
@@ -242,9 +261,9 @@ def replay_verbatim(ctx: Context) -> None:
 @scenario("idempotency_key_reuse_answers_409")
 def idempotency_conflict(ctx: Context) -> None:
     if "idempotency" not in ctx.state:
-        raise ScenarioSkipped("the replay scenario did not run")
+        raise ScenarioSkipped(ctx.skipped_because("idempotent_replay_same_response") or "the replay scenario did not run")
     key = ctx.state["idempotency"][0]
-    other = ctx.state.get("untouched") or ctx.account()
+    other = ctx.state.get("untouched") or ctx.account(prefer="empty")
     ctx.state["untouched"] = other
     ex = ctx.revoke(other.id, "the same Idempotency-Key on another account",
                     headers={CONTRACT.idempotency_header: key})
@@ -286,7 +305,7 @@ def internal_error(ctx: Context) -> None:
     account = ctx.account()
     control = ctx.target.control
     control.arm_fault(account_id=account.id)
-    ex = ctx.revoke(account.id, "revoke that fails mid-transaction (fault armed)")
+    ex = ctx.revoke(account.id, "revoke that fails mid-transaction (fault armed)", deliberate_5xx=True)
     ctx.expect_error("internal_error_answers_500", ex, "INTERNAL", stop=True)
     after = control.account(account.id)
     queued = (after.get("postCounts") or {}).get("queued", 0)
@@ -310,7 +329,7 @@ def kill_switch(ctx: Context) -> None:
     for scope, account in zip(CONTRACT.kill_switch_scopes, ctx.target.kill_accounts):
         control.kill_switch(scope, True, targets.get(scope))
         try:
-            ex = ctx.revoke(account.id, f"{scope} kill switch on", token=key["secret"])
+            ex = ctx.revoke(account.id, f"{scope} kill switch on", token=key["secret"], deliberate_5xx=True)
         finally:
             control.kill_switch(scope, False, targets.get(scope))
         if ctx.expect_error("kill_switch_answers_503", ex, "KILL_SWITCH"):
@@ -324,7 +343,9 @@ def kill_switch(ctx: Context) -> None:
 @scenario("strict_id_shape_is_sa_uuid", strict=True)
 def strict_id_shape(ctx: Context) -> None:
     bare = str(uuid.uuid4())
-    for account_id, why in ((bare, "a bare UUID"), ("sa_" + bare.upper(), "upper-case hex")):
+    for account_id, why in ((bare, "a bare UUID"), ("sa_" + bare.upper(), "upper-case hex"),
+                            ("sa_" + bare.replace("-", ""), "a UUID without hyphens"),
+                            ("sa_%7B" + bare + "%7D", "a UUID in braces"), ("sa_urn:uuid:" + bare, "a URN")):
         ex = ctx.revoke(account_id, f"decision 2: {why} is not the sa_<uuid> shape", token=ctx.target.api_key)
         ctx.expect_error("strict_id_shape_is_sa_uuid", ex, "VALIDATION", strict=True)
 
@@ -342,10 +363,15 @@ def strict_order(ctx: Context) -> None:
         ctx.expect_error("strict_order_of_checks", ex, "FORBIDDEN_SCOPE", strict=True)
 
 
+def selected(options: Options) -> list[Scenario]:
+    return [sc for sc in SCENARIOS
+            if (options.strict or not sc.strict) and (not options.only or sc.name in options.only)]
+
+
 def run_scenarios(ctx: Context, progress) -> None:
-    for sc in SCENARIOS:
-        if (sc.strict and not ctx.options.strict) or (ctx.options.only and sc.name not in ctx.options.only):
-            continue
+    import time
+
+    for sc in selected(ctx.options):
         reason = sc.needs(ctx)
         label = f"{sc.name}{' (strict)' if sc.strict else ''}"
         if reason:
@@ -353,6 +379,8 @@ def run_scenarios(ctx: Context, progress) -> None:
             progress(f"[scenario] {label}: skipped ({reason})")
             continue
         before = {n: r.failed for n, r in ctx.results.records.items()}
+        touched = {n: r.passed + r.failed for n, r in ctx.results.records.items()}
+        started = time.perf_counter()
         try:
             sc.run(ctx)
         except ScenarioSkipped as exc:
@@ -361,5 +389,16 @@ def run_scenarios(ctx: Context, progress) -> None:
             continue
         except ScenarioStopped:
             pass
+        finally:
+            # JUnit's `time` of a scenario expectation: the scenario that produced it.
+            elapsed = time.perf_counter() - started
+            for n, r in ctx.results.records.items():
+                if r.kind == "scenario" and r.passed + r.failed > touched.get(n, 0):
+                    r.seconds += elapsed
         newly = [n for n, r in ctx.results.records.items() if r.failed > before.get(n, 0)]
         progress(f"[scenario] {label}: {'FAILED ' + ', '.join(newly) if newly else 'ok'}")
+
+
+# Scenarios kept in modules of their own; importing them registers them, after the ones above
+# (the existence-leak comparison needs the account the revoke scenario disconnected).
+from conformance import boundaries, credentials, concurrency, leaks  # noqa: E402,F401

@@ -89,7 +89,10 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None =
     """Make an organization of the kit's own on the mock, with keys and accounts to revoke."""
     from mock_server.control_client import ControlClient, ControlPlaneError
 
+    from conformance.transport import install_deadlines
+
     control = ControlClient(base_url, admin_token=admin_token)
+    install_deadlines(control.http)  # control-plane calls end by --max-time too
     try:
         run = uuid.uuid4().hex[:8]
         org = control.create_organization(f"conformance {run}")

@@ -11,10 +11,13 @@ Run: python tests/conformance/broken_impls.py --upstream http://127.0.0.1:4010 -
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email.utils
 import json
+import random
 import sys
 import uuid
+from urllib.parse import quote, unquote
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
@@ -60,6 +63,14 @@ class Request:
     def account_id(self) -> str:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def decoded_id(self) -> str:
+        """The id as an application sees it after the framework decoded the path."""
+        return unquote(self.path.split("?", 1)[0].split("/social-accounts/", 1)[-1])
+
+    def with_id(self, account_id: str) -> "Request":
+        return Request(self.method, "/v1/social-accounts/" + quote(account_id, safe=""), dict(self.headers))
+
     def without(self, name: str) -> "Request":
         return Request(self.method, self.path, {k: v for k, v in self.headers.items() if k != name.lower()})
 
@@ -74,9 +85,12 @@ Forward = Callable[[Request], Awaitable[Reply]]
 class Proxy:
     upstream: httpx.AsyncClient
     good_tokens: list[str] = field(default_factory=list)  # tokens the real server accepted with the scope
+    in_flight: dict[str, int] = field(default_factory=dict)  # account id -> requests being served
 
     async def forward(self, req: Request) -> Reply:
-        r = await self.upstream.request(req.method, req.path, headers=req.headers)
+        # Header values arrive as latin-1 text; send the very bytes on (httpx would refuse non-ASCII str).
+        r = await self.upstream.request(req.method, req.path,
+                                        headers={k: v.encode("latin-1") for k, v in req.headers.items()})
         reply = Reply(r.status_code, {k.lower(): v for k, v in r.headers.items() if k.lower() not in HOP_HEADERS},
                       r.content)
         auth = req.headers.get("authorization", "")
@@ -96,14 +110,39 @@ class Bug:
     intended_check: str     # the kit check that must name it
     apply: Callable[[Proxy, Request], Awaitable[Reply]]
     kit_args: list[str] = field(default_factory=list)
+    bug_class: str = ""     # the README's class: one of CLASSES
 
+    @property
+    def needs_control(self) -> bool:
+        """Only a few rules can be reached only through the mock's control plane (a 500 armed on
+        purpose, a kill switch, a spent rate budget); every other entry runs staging-style."""
+        return "--mock-control" in self.kit_args
+
+
+CLASSES = {
+    "pipeline": "a rule checked on every response, whichever phase produced it",
+    "success": "weak success: the 200 body and its canceledScheduledPosts",
+    "concurrency": "races: simultaneous revokes of one account",
+    "leak": "existence leaks: another organization's account told apart from a missing one",
+    "5xx": "server errors on bad input (boundary ids and headers)",
+    "credentials": "lenient credentials",
+    "rules": "the documented statuses, codes and envelope",
+}
 
 CATALOG: dict[str, Bug] = {}
+VARIANTS: dict[str, Bug] = {}  # correct implementations, different from the mock: never flagged
 
 
-def bug(name: str, rule: str, intended_check: str, kit_args: list[str] | None = None):
+def bug(name: str, rule: str, intended_check: str, kit_args: list[str] | None = None, bug_class: str = "rules"):
     def register(fn):
-        CATALOG[name] = Bug(name, rule, intended_check, fn, kit_args or [])
+        CATALOG[name] = Bug(name, rule, intended_check, fn, kit_args or [], bug_class)
+        return fn
+    return register
+
+
+def variant(name: str, why: str, kit_args: list[str] | None = None):
+    def register(fn):
+        VARIANTS[name] = Bug(name, why, "", fn, kit_args or [], "correct")
         return fn
     return register
 
@@ -125,7 +164,7 @@ def _rewrite_error(reply: Reply, code: str, message: str, details: dict | None =
 
 # -- organizations and existence --------------------------------------------------------------
 
-@bug("foreign_account_403", "another organization's account answers 404, never 403", "foreign_account_answers_404")
+@bug("foreign_account_403", "another organization's account answers 404, never 403", "foreign_account_answers_404", bug_class="leak")
 async def foreign_account_403(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "NOT_FOUND":
@@ -158,7 +197,7 @@ async def malformed_id_looked_up(p: Proxy, req: Request) -> Reply:
 
 # -- credentials and scope ---------------------------------------------------------------------
 
-@bug("any_bearer_accepted", "an invalid Authorization answers 401", "invalid_credentials_answer_401")
+@bug("any_bearer_accepted", "an invalid Authorization answers 401", "invalid_credentials_answer_401", bug_class="credentials")
 async def any_bearer_accepted(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 401 and req.headers.get("authorization", "").startswith("Bearer ") and p.good_tokens:
@@ -166,7 +205,7 @@ async def any_bearer_accepted(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("missing_auth_answers_403", "a missing Authorization header answers 401", "missing_credentials_answer_401")
+@bug("missing_auth_answers_403", "a missing Authorization header answers 401", "missing_credentials_answer_401", bug_class="credentials")
 async def missing_auth_403(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 401 and "authorization" not in req.headers:
@@ -174,7 +213,7 @@ async def missing_auth_403(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("scope_not_enforced", "a key without social:write answers 403", "read_only_key_answers_403")
+@bug("scope_not_enforced", "a key without social:write answers 403", "read_only_key_answers_403", bug_class="credentials")
 async def scope_not_enforced(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "FORBIDDEN_SCOPE" and p.good_tokens:
@@ -239,14 +278,14 @@ async def errors_as_problem_json(p: Proxy, req: Request) -> Reply:
 
 # -- rate limits and kill switches -------------------------------------------------------------
 
-@bug("rate_limited_without_retry_after", "429 carries Retry-After", "retry_after_is_integer_seconds")
+@bug("rate_limited_without_retry_after", "429 carries Retry-After", "retry_after_is_integer_seconds", kit_args=["--mock-control"])
 async def no_retry_after(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     reply.headers.pop("retry-after", None)
     return reply
 
 
-@bug("retry_after_http_date", "Retry-After is an integer number of seconds", "retry_after_is_integer_seconds")
+@bug("retry_after_http_date", "Retry-After is an integer number of seconds", "retry_after_is_integer_seconds", kit_args=["--mock-control"])
 async def retry_after_date(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if "retry-after" in reply.headers:
@@ -254,7 +293,7 @@ async def retry_after_date(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("retry_after_too_short", "retrying after Retry-After succeeds", "rate_limit_retry_after_succeeds")
+@bug("retry_after_too_short", "retrying after Retry-After succeeds", "rate_limit_retry_after_succeeds", kit_args=["--mock-control"])
 async def retry_after_too_short(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if "retry-after" in reply.headers:
@@ -262,7 +301,7 @@ async def retry_after_too_short(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("kill_switch_unknown_scope", "503 details.scope is key, organization or global", "kill_switch_scope_in_enum")
+@bug("kill_switch_unknown_scope", "503 details.scope is key, organization or global", "kill_switch_scope_in_enum", kit_args=["--mock-control"])
 async def kill_switch_scope(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "KILL_SWITCH":
@@ -272,7 +311,7 @@ async def kill_switch_scope(p: Proxy, req: Request) -> Reply:
 
 # -- the revoke itself ----------------------------------------------------------------------------
 
-@bug("counts_published_as_canceled", "canceledScheduledPosts counts only the queued posts", "canceled_posts_equal_queued")
+@bug("counts_published_as_canceled", "canceledScheduledPosts counts only the queued posts", "canceled_posts_equal_queued", bug_class="success")
 async def counts_published(p: Proxy, req: Request) -> Reply:
     before = await p.control_account(req.account_id) if req.method == "DELETE" else None
     reply = await p.forward(req)
@@ -283,7 +322,7 @@ async def counts_published(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("revoke_returns_other_id", "the 200 body echoes the revoked socialAccountId", "revoke_echoes_account_id")
+@bug("revoke_returns_other_id", "the 200 body echoes the revoked socialAccountId", "revoke_echoes_account_id", bug_class="success")
 async def returns_other_id(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -293,7 +332,7 @@ async def returns_other_id(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("success_without_disconnected_at", "the 200 body carries disconnectedAt", "success_body_shape")
+@bug("success_without_disconnected_at", "the 200 body carries disconnectedAt", "success_body_shape", bug_class="success")
 async def no_disconnected_at(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -317,7 +356,7 @@ async def conflict_ignored(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("not_atomic_on_failure", "a 500 means nothing changed", "internal_error_changes_nothing")
+@bug("not_atomic_on_failure", "a 500 means nothing changed", "internal_error_changes_nothing", kit_args=["--mock-control"])
 async def not_atomic(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "INTERNAL":
@@ -342,6 +381,443 @@ async def extra_field(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
         return reply.with_json({**reply.data, "deleted": True})
+    return reply
+
+
+# -- issue 11: one pipeline: rules that hold on every response, a scenario's 200 included ---------
+
+def _request_id() -> str:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return "req_" + "".join(random.choice(alphabet) for _ in range(26))
+
+
+def _fresh_error(code: str, message: str, details: dict | None = None, status: int | None = None) -> Reply:
+    """An error an implementation answers from its own code path, not the mock's."""
+    rid = _request_id()
+    err = {"code": code, "message": message, "requestId": rid}
+    if details is not None:
+        err["details"] = details
+    return Reply(status or STATUS[code], {"content-type": "application/json", "x-request-id": rid,
+                                          "x-ratelimit-endpoint-class": CONTRACT.rate_limit_class},
+                 json.dumps({"error": err}).encode())
+
+
+def _crash(text: str = "Internal Server Error", content_type: str = "text/plain; charset=utf-8",
+           status: int = 500) -> Reply:
+    """What a framework answers when the handler raised: no envelope, no request id."""
+    return Reply(status, {"content-type": content_type}, text.encode())
+
+
+@bug("success_without_request_id", "every documented response carries X-Request-Id", "documented_headers_present",
+     bug_class="pipeline")
+async def success_without_request_id(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200:
+        reply.headers.pop("x-request-id", None)  # the success path forgot the middleware
+    return reply
+
+
+@bug("success_without_rate_limit_class", "every documented response carries X-RateLimit-Endpoint-Class",
+     "documented_headers_present", bug_class="pipeline")
+async def success_without_class(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200:
+        reply.headers.pop("x-ratelimit-endpoint-class", None)
+    return reply
+
+
+@bug("success_as_text_plain", "responses are application/json", "json_content_type", bug_class="pipeline")
+async def success_as_text(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200:
+        reply.headers["content-type"] = "text/plain; charset=utf-8"
+    return reply
+
+
+# -- weak success: what a single "canceled == queued" on a zero-post account lets through --------
+
+def _with_count(reply: Reply, count) -> Reply:
+    return reply.with_json({**reply.data, "canceledScheduledPosts": count})
+
+
+@bug("never_cancels_posts", "every queued post is canceled and counted", "canceled_posts_equal_queued",
+     bug_class="success")
+async def never_cancels(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    return _with_count(reply, 0) if reply.status == 200 else reply
+
+
+@bug("cancels_first_page_only", "every queued post is canceled (not the first page of two)",
+     "canceled_posts_equal_queued", bug_class="success")
+async def cancels_first_page(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200:
+        return _with_count(reply, min(reply.data["canceledScheduledPosts"], 2))  # LIMIT 2 without a loop
+    return reply
+
+
+@bug("replay_recounts_zero", "a replay repeats the first response, count included", "canceled_posts_equal_queued",
+     bug_class="success")
+async def replay_recounts(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200 and reply.headers.get(CONTRACT.replay_header.lower()) == "true":
+        return _with_count(reply, 0)  # recomputed from the now-empty queue
+    return reply
+
+
+@bug("counts_every_post", "canceledScheduledPosts counts the queued posts only", "canceled_posts_equal_queued",
+     bug_class="success")
+async def counts_every_post(p: Proxy, req: Request) -> Reply:
+    before = await p.control_account(req.account_id) if req.method == "DELETE" else None
+    reply = await p.forward(req)
+    if reply.status == 200 and before:
+        return _with_count(reply, sum((before.get("postCounts") or {}).values()))
+    return reply
+
+
+# -- races: the page promises one atomic revoke ----------------------------------------------------
+
+@bug("check_then_act_race", "simultaneous revokes: exactly one 200, the others 404", "concurrent_revokes_one_succeeds",
+     bug_class="concurrency")
+async def check_then_act(p: Proxy, req: Request) -> Reply:
+    """Reads the account, then updates it without re-checking: every request that read
+    "connected" before the first update committed answers 200 and counts the posts again."""
+    before = await p.control_account(req.account_id) if req.method == "DELETE" else None
+    if not before or before.get("status") != "connected":
+        return await p.forward(req)
+    await asyncio.sleep(1.0)  # the time between the SELECT and the UPDATE (wide: CI machines are slow)
+    reply = await p.forward(req)
+    after = await p.control_account(req.account_id) if reply.code == "NOT_FOUND" else None
+    # Only a row of the caller's that someone else disconnected in the meantime: another
+    # organization's account stays connected and keeps its 404.
+    if after and after.get("status") == "disconnected":
+        return reply.with_json({"socialAccountId": req.decoded_id, "status": "disconnected",
+                                "disconnectedReason": "revoked_by_partner",
+                                "canceledScheduledPosts": (before.get("postCounts") or {}).get("queued", 0),
+                                "disconnectedAt": before.get("disconnectedAt") or "2026-01-01T00:00:00Z"}, 200)
+    return reply
+
+
+async def _while_busy(p: Proxy, req: Request, busy: Callable[[Reply], Reply]) -> Reply:
+    key = req.decoded_id
+    if p.in_flight.get(key):
+        await asyncio.sleep(0.05)
+        return busy(await p.forward(req))
+    if not CONTRACT.account_id_pattern.match(key):
+        return await p.forward(req)
+    # Take the "lock" before the first await, so that requests arriving meanwhile see it.
+    p.in_flight[key] = p.in_flight.get(key, 0) + 1
+    try:
+        if ((await p.control_account(req.account_id)) or {}).get("status") == "connected":
+            await asyncio.sleep(1.0)  # a revoke that writes holds the row lock this long (wide: CI is slow)
+        return await p.forward(req)
+    finally:
+        p.in_flight[key] -= 1
+
+
+@bug("race_losers_answer_409", "simultaneous revokes: the losers answer 404 NOT_FOUND", "concurrent_revokes_one_succeeds",
+     bug_class="concurrency")
+async def race_409(p: Proxy, req: Request) -> Reply:
+    return await _while_busy(p, req, lambda r: _fresh_error("IDEMPOTENCY_CONFLICT", "Account is being modified."))
+
+
+@bug("race_losers_answer_500", "simultaneous revokes: no 500 (database is locked)", "concurrent_revokes_one_succeeds",
+     bug_class="concurrency")
+async def race_500(p: Proxy, req: Request) -> Reply:
+    return await _while_busy(p, req, lambda r: _fresh_error("INTERNAL", "database is locked"))
+
+
+# -- existence leaks: the 404 for another organization's account ----------------------------------
+
+async def _foreign(p: Proxy, req: Request, reply: Reply) -> bool:
+    if reply.code != "NOT_FOUND":
+        return False
+    account = await p.control_account(req.account_id)
+    return bool(account) and account["status"] == "connected"  # exists, just not the caller's
+
+
+@bug("foreign_404_names_other_org", "the cross-org 404 does not reveal the account exists",
+     "not_found_reveals_nothing", bug_class="leak")
+async def foreign_names_org(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if await _foreign(p, req, reply):
+        return _rewrite_error(reply, "NOT_FOUND", f"Account {req.decoded_id} belongs to another organization.")
+    return reply
+
+
+@bug("foreign_404_owner_in_details", "the cross-org 404 does not reveal the owner", "not_found_reveals_nothing",
+     bug_class="leak")
+async def foreign_owner(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if await _foreign(p, req, reply):
+        account = await p.control_account(req.account_id)
+        err = _error(reply)
+        return _rewrite_error(reply, "NOT_FOUND", err.get("message", "Not found."),
+                              {"organizationId": account.get("organizationId")})
+    return reply
+
+
+@bug("foreign_404_other_message", "the cross-org 404 is worded like any other 404", "foreign_404_indistinguishable",
+     bug_class="leak")
+async def foreign_message(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if await _foreign(p, req, reply):
+        return _rewrite_error(reply, "NOT_FOUND", "You do not have access to this social account.")
+    return reply
+
+
+@bug("foreign_404_extra_header", "the cross-org 404 carries the same headers as any other 404",
+     "foreign_404_indistinguishable", bug_class="leak")
+async def foreign_header(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if await _foreign(p, req, reply):
+        reply.headers["www-authenticate"] = 'Bearer error="insufficient_scope"'  # from the authz layer
+    return reply
+
+
+@bug("foreign_404_extra_detail_key", "the cross-org 404 has the same detail keys as any other 404",
+     "foreign_404_indistinguishable", bug_class="leak")
+async def foreign_details(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if await _foreign(p, req, reply):
+        return _rewrite_error(reply, "NOT_FOUND", _error(reply).get("message", ""), {"reason": "not_accessible"})
+    return reply
+
+
+@bug("revoked_404_says_disconnected", "already disconnected, missing and foreign accounts answer the same 404",
+     "foreign_404_indistinguishable", bug_class="leak")
+async def revoked_message(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.code == "NOT_FOUND":
+        account = await p.control_account(req.account_id)
+        if account and account["status"] == "disconnected":
+            return _rewrite_error(reply, "NOT_FOUND", "This social account is already disconnected.")
+    return reply
+
+
+# -- server errors on bad input -------------------------------------------------------------------
+
+@bug("long_id_500", "a malformed id answers 400, never 500 (VARCHAR(255) overflow)", "no_unexpected_server_error",
+     bug_class="5xx")
+async def long_id(p: Proxy, req: Request) -> Reply:
+    if len(req.decoded_id) > 255:
+        return _fresh_error("INTERNAL", "value too long for type character varying(255)")
+    return await p.forward(req)
+
+
+@bug("huge_url_502", "a 10 KB id answers 4xx, never 502 from the gateway", "no_unexpected_server_error",
+     bug_class="5xx")
+async def huge_url(p: Proxy, req: Request) -> Reply:
+    if len(req.path) > 8 * 1024:
+        return _crash("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", 502)
+    return await p.forward(req)
+
+
+@bug("unicode_id_500", "a non-ASCII id answers 400, never 500 (UnicodeEncodeError)", "no_unexpected_server_error",
+     bug_class="5xx")
+async def unicode_id(p: Proxy, req: Request) -> Reply:
+    if not req.decoded_id.isascii():
+        return _crash()
+    return await p.forward(req)
+
+
+@bug("nul_in_id_500", "an id with a NUL byte answers 400, never 500", "no_unexpected_server_error", bug_class="5xx")
+async def nul_id(p: Proxy, req: Request) -> Reply:
+    if "\x00" in req.decoded_id:
+        return _crash("A string literal cannot contain NUL (0x00) characters.")
+    return await p.forward(req)
+
+
+@bug("numeric_id_500", "a numeric id answers 400, never 500 (integer overflow)", "no_unexpected_server_error",
+     bug_class="5xx")
+async def numeric_id(p: Proxy, req: Request) -> Reply:
+    if req.decoded_id.lstrip("-").isdigit() and abs(int(req.decoded_id)) >= 2 ** 63:
+        return _fresh_error("INTERNAL", "bigint out of range")
+    return await p.forward(req)
+
+
+@bug("format_string_id_500", "an id with % answers 400, never 500", "no_unexpected_server_error", bug_class="5xx")
+async def format_id(p: Proxy, req: Request) -> Reply:
+    if "%" in req.decoded_id:
+        return _crash("TypeError: not enough arguments for format string")
+    return await p.forward(req)
+
+
+@bug("empty_id_500", "an empty id answers 4xx, never 500", "no_unexpected_server_error", bug_class="5xx")
+async def empty_id(p: Proxy, req: Request) -> Reply:
+    if req.path.split("?", 1)[0].endswith("/social-accounts/"):
+        return _crash("KeyError: 'socialAccountId'")
+    return await p.forward(req)
+
+
+@bug("long_idempotency_key_500", "an Idempotency-Key past 255 characters answers 4xx, never 500",
+     "no_unexpected_server_error", bug_class="5xx")
+async def long_key(p: Proxy, req: Request) -> Reply:
+    if len(req.headers.get("idempotency-key", "")) > 255:
+        return _fresh_error("INTERNAL", "value too long for type character varying(255)")
+    return await p.forward(req)
+
+
+@bug("utf8_idempotency_key_500", "a non-ASCII Idempotency-Key answers 4xx, never 500", "no_unexpected_server_error",
+     bug_class="5xx")
+async def utf8_key(p: Proxy, req: Request) -> Reply:
+    if not req.headers.get("idempotency-key", "").isascii():
+        return _crash()
+    return await p.forward(req)
+
+
+@bug("whitespace_id_trimmed", "an id with whitespace is malformed: 400, not looked up", "boundary_ids_answer_400",
+     bug_class="5xx")
+async def whitespace_trimmed(p: Proxy, req: Request) -> Reply:
+    trimmed = req.decoded_id.strip()
+    if trimmed != req.decoded_id and CONTRACT.account_id_pattern.match(trimmed):
+        return await p.forward(req.with_id(trimmed))
+    return await p.forward(req)
+
+
+@bug("uuid_parsed_leniently", "an id that is not sa_<uuid> answers 400 (uuid.UUID() takes fullwidth digits, braces, ...)",
+     "boundary_ids_answer_400", bug_class="5xx")
+async def uuid_lenient(p: Proxy, req: Request) -> Reply:
+    raw = req.decoded_id
+    if raw.startswith("sa_") and not CONTRACT.account_id_pattern.match(raw):
+        try:
+            canonical = "sa_" + str(uuid.UUID(raw[3:]))  # accepts no hyphens, braces, urn:uuid:
+        except ValueError:
+            return await p.forward(req)
+        return await p.forward(req.with_id(canonical))
+    return await p.forward(req)
+
+
+@bug("uuid_without_hyphens_accepted", "decision 2: only sa_ + the canonical lower-case UUID is an id",
+     "strict_id_shape_is_sa_uuid", kit_args=["--strict"], bug_class="5xx")
+async def hyphenless(p: Proxy, req: Request) -> Reply:
+    raw = req.decoded_id
+    if len(raw) == 35 and raw.startswith("sa_") and all(c in "0123456789abcdef" for c in raw[3:]):
+        h = raw[3:]
+        return await p.forward(req.with_id(f"sa_{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"))
+    return await p.forward(req)
+
+
+# -- lenient credentials ---------------------------------------------------------------------------
+
+def _token(req: Request) -> str:
+    return req.headers.get("authorization", "")
+
+
+def _as_good(p: Proxy, req: Request, secret: str) -> Request | None:
+    for good in p.good_tokens:
+        if good == f"Bearer {secret}":
+            return req.with_header("Authorization", good)
+    return None
+
+
+@bug("key_without_scheme_accepted", "only `Authorization: Bearer <key>` is accepted", "lenient_credentials_answer_401",
+     bug_class="credentials")
+async def no_scheme(p: Proxy, req: Request) -> Reply:
+    value = _token(req)
+    fixed = _as_good(p, req, value) if value and " " not in value else None
+    return await p.forward(fixed or req)
+
+
+@bug("any_scheme_accepted", "a wrong scheme (Token, Basic) answers 401", "lenient_credentials_answer_401",
+     bug_class="credentials")
+async def any_scheme(p: Proxy, req: Request) -> Reply:
+    scheme, _, secret = _token(req).partition(" ")
+    fixed = _as_good(p, req, secret) if scheme and scheme.lower() != "bearer" else None
+    return await p.forward(fixed or req)
+
+
+@bug("extra_text_after_key_accepted", "a token with extra text answers 401 (split()[1])",
+     "lenient_credentials_answer_401", bug_class="credentials")
+async def extra_text(p: Proxy, req: Request) -> Reply:
+    parts = _token(req).split()
+    fixed = _as_good(p, req, parts[1].rstrip(",")) if len(parts) > 2 and parts[0] == "Bearer" else None
+    return await p.forward(fixed or req)
+
+
+@bug("secret_not_verified", "a key with a wrong secret answers 401 (looked up by its prefix only)",
+     "lenient_credentials_answer_401", bug_class="credentials")
+async def prefix_lookup(p: Proxy, req: Request) -> Reply:
+    value = _token(req)
+    for good in p.good_tokens:
+        if value != good and len(value) >= len(good) - 1 and value[:len(good) - 1] == good[:-1]:
+            return await p.forward(req.with_header("Authorization", good))
+    return await p.forward(req)
+
+
+@bug("empty_bearer_500", "an empty bearer token answers 401, never 500 (IndexError)", "lenient_credentials_answer_401",
+     bug_class="credentials")
+async def empty_bearer(p: Proxy, req: Request) -> Reply:
+    if _token(req).strip() == "Bearer":
+        return _crash("IndexError: list index out of range")
+    return await p.forward(req)
+
+
+@bug("legacy_x_api_key_accepted", "the legacy X-Api-Key header alone answers 401 (Bearer is the only form)",
+     "lenient_credentials_answer_401", bug_class="credentials")
+async def legacy_header(p: Proxy, req: Request) -> Reply:
+    if "authorization" not in req.headers and req.headers.get("x-api-key"):
+        fixed = _as_good(p, req, req.headers["x-api-key"])
+        if fixed is not None:
+            return await p.forward(fixed)
+    return await p.forward(req)
+
+
+@bug("bearer_scheme_case_sensitive", "decision 14: the scheme is case-insensitive (RFC 7235)",
+     "strict_bearer_scheme_case_insensitive", kit_args=["--strict"], bug_class="credentials")
+async def scheme_case(p: Proxy, req: Request) -> Reply:
+    if _token(req).split(" ", 1)[0] not in ("", "Bearer") and _token(req).split(" ", 1)[0].lower() == "bearer":
+        return _fresh_error("UNAUTHENTICATED", "Missing or invalid Authorization header.")
+    return await p.forward(req)
+
+
+# -- correct variants: different from the mock, still conformant -----------------------------------
+
+@variant("ok_other_order_of_checks", "validates the id before the credentials, and looks the account up before the scope")
+async def other_order(p: Proxy, req: Request) -> Reply:
+    if req.method == "DELETE" and not CONTRACT.account_id_pattern.match(req.decoded_id):
+        reply = await p.forward(req)
+        if reply.status == 401:  # the mock said "no key" first; this server says "bad id" first
+            return _fresh_error("VALIDATION", "socialAccountId must be of the form sa_<uuid>.")
+        return reply
+    reply = await p.forward(req)
+    if reply.code == "FORBIDDEN_SCOPE":
+        account = await p.control_account(req.account_id)
+        if not account or account["status"] != "connected":
+            return _fresh_error("NOT_FOUND", CONTRACT.responses[404].example["error"]["message"])
+    return reply
+
+
+@variant("ok_additive_fields", "adds fields to the 200 body (the versioning page allows additive fields in v1)")
+async def additive(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200:
+        return reply.with_json({**reply.data, "platform": "tiktok", "leased": False, "canceledPostIds": []})
+    return reply
+
+
+@variant("ok_slow", "takes 1-2 s per answer", kit_args=["--no-fuzz", "--only", "unknown_account_answers_404,"
+         "foreign_account_answers_404,revoke_succeeds,second_revoke_answers_404,concurrent_revokes_one_succeeds,"
+         "foreign_404_indistinguishable"])
+async def slow(p: Proxy, req: Request) -> Reply:
+    await asyncio.sleep(1 + random.random())
+    return await p.forward(req)
+
+
+@variant("ok_uniform_404_wording", "every 404 says 'not in your organization, or already disconnected'")
+async def uniform_404(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.code == "NOT_FOUND":
+        return _rewrite_error(reply, "NOT_FOUND", "Account not in your organization, or already disconnected.")
+    return reply
+
+
+@variant("ok_gateway_headers", "a gateway adds headers of its own to every answer")
+async def gateway(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    reply.headers["via"] = "1.1 edge"
+    reply.headers["x-envoy-upstream-service-time"] = str(random.randint(1, 40))
+    reply.headers["cache-control"] = "no-store"
     return reply
 
 
@@ -370,19 +846,21 @@ def make_app(upstream_url: str):
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         parts = raw_path.split("/", 3)  # "", "bug", name, rest
         reply = Reply(404, {"content-type": "application/json"}, b'{"error": "unknown bug"}')
-        if len(parts) == 4 and parts[1] == "bug" and (parts[2] in CATALOG or parts[2] == "none"):
+        known = {**CATALOG, **VARIANTS}
+        if len(parts) == 4 and parts[1] == "bug" and (parts[2] in known or parts[2] == "none"):
             name, path = parts[2], "/" + parts[3]
             if scope.get("query_string"):
                 path += "?" + scope["query_string"].decode("latin-1")
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
                        if k.decode("latin-1").lower() not in {"host", "content-length"}}
             if path.startswith(CONTROL_PREFIX) or name == "none":
-                r = await client.request(scope["method"], path, headers=headers, content=body)
+                r = await client.request(scope["method"], path, content=body,
+                                         headers={k: v.encode("latin-1") for k, v in headers.items()})
                 reply = Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()
                                               if k.lower() not in HOP_HEADERS}, r.content)
             else:
                 proxy = proxies.setdefault(name, Proxy(client))
-                reply = await CATALOG[name].apply(proxy, Request(scope["method"], path, headers))
+                reply = await known[name].apply(proxy, Request(scope["method"], path, headers))
         await send({"type": "http.response.start", "status": reply.status,
                     "headers": [(k.encode(), v.encode()) for k, v in reply.headers.items()]})
         await send({"type": "http.response.body", "body": reply.body})
@@ -396,8 +874,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (the kit's TLS tests)")
+    parser.add_argument("--ssl-keyfile")
     args = parser.parse_args()
-    uvicorn.run(make_app(args.upstream), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(make_app(args.upstream), host="127.0.0.1", port=args.port, log_level="warning",
+                ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess, free_port
 from conformance import cli
+from servers import serve_broken_impls
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,24 +37,8 @@ def kit_control(kit_mock):
 @pytest.fixture(scope="session")
 def broken_base(kit_mock):
     """One proxy process serving every broken implementation under /bug/<name>."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "broken_impls.py"), "--upstream", kit_mock.base_url,
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = serve_broken_impls(kit_mock.base_url)
     try:
-        for _ in range(200):
-            if proc.poll() is not None:
-                raise RuntimeError(f"broken_impls.py exited: {proc.stderr.read().decode()}")
-            try:
-                if httpx.get(f"{base}/bug/none/_mock/clock", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            import time
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("broken_impls.py did not answer")
         yield base
     finally:
         proc.terminate()
@@ -70,3 +55,32 @@ def run_kit(args: list[str], tmp_path: Path) -> tuple[int, dict]:
 @pytest.fixture
 def kit(tmp_path):
     return lambda *args: run_kit(list(args), tmp_path)
+
+
+QUEUED = [4, 3, 0, 5, 2, 6, 1]
+"""Queued posts of the accounts handed to a staging-style run: one with none (the read-only and
+409 scenarios aim there), the others different, so a count taken from the wrong account shows."""
+
+
+def make_staging_world(control, tmp_path: Path, queued: list[int] = QUEUED) -> list[str]:
+    """What an operator prepares for a run against staging, made through the mock's control plane
+    (by the test, not the kit): keys, accounts with queued posts, another organization's account.
+    Returns the kit's arguments: `--api-key --read-only-key --foreign-account-id --accounts`."""
+    from contract import CONTRACT
+
+    org = control.create_organization("staging-like")
+    write = control.create_key(org["id"], [CONTRACT.required_scope], tier="partner")
+    read_only = control.create_key(org["id"], ["social:read"], tier="partner")
+    accounts = [control.create_account(org["id"], posts={"queued": n, "published": 2, "draft": 1, "failed": 1})
+                for n in queued]
+    foreign = control.create_account(control.create_organization("other")["id"], posts={"queued": 3, "published": 1})
+    path = tmp_path / f"accounts-{org['id']}.json"
+    path.write_text(json.dumps({"accounts": [{"socialAccountId": a["socialAccountId"], "queuedPosts": n}
+                                             for a, n in zip(accounts, queued)]}))
+    return ["--api-key", write["secret"], "--read-only-key", read_only["secret"],
+            "--foreign-account-id", foreign["socialAccountId"], "--accounts", str(path)]
+
+
+@pytest.fixture
+def staging_args(kit_control, tmp_path):
+    return lambda queued=QUEUED: make_staging_world(kit_control, tmp_path, queued)

@@ -47,11 +47,14 @@ def test_mock_control_run_sees_all_nine_statuses(kit_mock, keys, tmp_path):
     data = json.loads(report.read_text())
     assert [row["status"] for row in data["statuses"] if row["seen"]] == CONTRACT.documented_statuses
     assert "[fuzz] positive" in proc.stderr and "[scenario] revoke_succeeds: ok" in proc.stderr
-    assert "== Documented statuses ==" in proc.stdout and "Result: CONFORMANT (exit 0)" in proc.stdout
+    assert "== Documented statuses ==" in proc.stdout
+    assert f"Result: CONFORMANT: {len(data['passedChecks'])} checks passed, 0 skipped (exit 0)" in proc.stdout
     suite = ET.parse(junit).getroot()
     names = {case.get("name") for case in suite.iter("testcase")}
-    assert {"error_code_matches_status", "second_revoke_answers_404", "response_schema_conformance"} <= names
+    assert {"error_code_matches_status", "second_revoke_answers_404", "response_schema_conformance",
+            "concurrent_revokes_one_succeeds", "foreign_404_indistinguishable", "no_unexpected_server_error"} <= names
     assert suite.get("failures") == "0" and len(names) == len(data["checks"])
+    assert all(case.get("time") is not None for case in suite.iter("testcase"))
     assert not any(c["strict"] for c in data["checks"]), "strict checks run only under --strict"
 
 
@@ -71,7 +74,8 @@ def test_accounts_file_run_is_conformant_and_revokes_only_given_accounts(kit_con
     outcomes = {c["name"]: c["outcome"] for c in data["checks"]}
     for name in ("revoke_answers_200", "canceled_posts_equal_queued", "second_revoke_answers_404",
                  "idempotent_replay_same_response", "idempotency_key_reuse_answers_409",
-                 "read_only_key_answers_403", "foreign_account_answers_404"):
+                 "read_only_key_answers_403", "foreign_account_answers_404", "concurrent_revokes_one_succeeds",
+                 "foreign_404_indistinguishable", "boundary_ids_answer_400", "lenient_credentials_answer_401"):
         assert outcomes[name] == "passed", (name, outcomes[name])
     seen = {row["status"]: row["seen"] for row in data["statuses"]}
     assert not seen[500] and not seen[503], "500 and 503 cannot be caused without the control plane"
