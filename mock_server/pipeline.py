@@ -108,9 +108,9 @@ class RevokePipeline:
         if ctx.idempotency_key_repeated:  # which key would it be? A 400, before any budget or state
             raise self.domain.error("VALIDATION", f"Send at most one {self.contract.idempotency_header} header.")
         key, rid = ctx.idempotency_key, ctx.request_id
-        outcome = await self.storage.read(lambda q: self.domain.answer_without_writing(q, caller, account_id, key, rid))
-        if outcome is None:
-            outcome = await self.storage.write(lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid))
+        outcome = await self.storage.read_or_write(
+            lambda q: self.domain.answer_without_writing(q, caller, account_id, key, rid),
+            lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid))
         return self.render(outcome)
 
     def render(self, outcome: Outcome) -> Reply:

@@ -66,6 +66,12 @@ class Storage(ABC):
     async def read(self, fn: Callable[[Queries], T]) -> T:
         """`fn` over committed state."""
 
+    async def read_or_write(self, read: Callable[[Queries], T | None], write: Callable[[Queries], T]) -> T:
+        """`read`'s answer if it has one (not None), else `write`'s, committed. A backend whose reads
+        cost a round trip does both in one transaction (PostgreSQL overrides this)."""
+        answer = await self.read(read)
+        return answer if answer is not None else await self.write(write)
+
     # -- schema and seeding ----------------------------------------------------------------
     @abstractmethod
     def prepare(self, seed: Callable[[Queries], Any] | None, *, reset: bool = False) -> bool:

@@ -100,6 +100,10 @@ class PostgresStorage(Storage):
 
     read = write
 
+    async def read_or_write(self, read, write):
+        # One round trip to a thread and one transaction, instead of two.
+        return await self.write(lambda q: _first_answer(q, read, write))
+
     # -- journal ----------------------------------------------------------------------------
     def _journal_added(self) -> None:
         try:
@@ -138,3 +142,8 @@ class PostgresStorage(Storage):
             if seeded:
                 q.conn.execute("ANALYZE")  # fresh statistics for the planner after a bulk load
             return seeded
+
+
+def _first_answer(q, read, write):
+    answer = read(q)
+    return answer if answer is not None else write(q)
