@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-node-tools.sh
 bash scripts/setup-chromium.sh
+bash scripts/setup-postgresql.sh
 bash scripts/setup-containers.sh
 .venv/bin/python -m pytest -q -n 2 "$@"
