@@ -10,7 +10,7 @@ import tempfile
 
 from contract import CONTRACT
 from mock_server import app as app_module
-from mock_server import world
+from mock_server import sandboxes, world
 from mock_server.clock import Clock
 from mock_server.storage import is_postgres, open_storage, redacted
 
@@ -41,17 +41,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
     p.add_argument("--no-fast-path", action="store_true",
                    help="serve well-formed revokes through Connexion's full stack too (slower; same answers)")
+    sandboxes.add_arguments(p)
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--quiet", action="store_true", help="do not print the banner")
     return p.parse_args(argv)
 
 
-def seed_state(database: str, fixture: dict, reset: bool) -> bool:
+def seed_state(database: str, fixture: dict, reset: bool, *, hosted: bool = False) -> bool:
     """Make (or check) the schema; load the fixture into an empty (or reset) world, once however
-    many instances start together on one database. True if it was loaded."""
+    many instances start together on one database. True if it was loaded. Hosted mode seeds no
+    local world: every world is a sandbox made by the operator."""
     storage = open_storage(database)
     try:
-        return storage.prepare(lambda q: world.load(q, fixture, Clock.now(q), report=False), reset=reset)
+        seed = None if hosted else (lambda q: world.load(q, fixture, Clock.now(q), report=False))
+        return storage.prepare(seed, reset=reset)
     finally:
         storage.close()
 
@@ -83,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
 
+    problem = sandboxes.check_arguments(args)
+    if problem:
+        print(f"layers-mock: {problem}", file=sys.stderr)
+        return 2
     if args.state and args.database:
         print("layers-mock: give --state or --database, not both", file=sys.stderr)
         return 2
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     elif not is_postgres(database) and not database.startswith("sqlite:"):
         database = os.path.abspath(database)
     try:
-        loaded = seed_state(database, fixture, args.reset)
+        loaded = seed_state(database, fixture, args.reset, hosted=bool(args.operator_token))
     except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
         print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
@@ -106,10 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[app_module.FIXTURES_ENV] = os.path.abspath(args.fixtures)
     if args.admin_token:
         os.environ[app_module.ADMIN_TOKEN_ENV] = args.admin_token
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.admin_token:
+    sandboxes.export_env(args, os.environ)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not (args.admin_token or args.operator_token):
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
 
-    if not args.quiet:
+    if not args.quiet and args.operator_token:
+        print(sandboxes.hosted_banner(f"http://{args.host}:{args.port}", sandboxes.from_env(os.environ)[1]), flush=True)
+    elif not args.quiet:
         shown = redacted(database) if (args.state or args.database) else None
         print(banner(f"http://{args.host}:{args.port}", fixture, loaded, shown), flush=True)
 

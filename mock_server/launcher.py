@@ -75,7 +75,9 @@ class MockProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"layers-mock exited with {self.proc.returncode}:\n{self.log_text()}")
             try:
-                if httpx.get(self.base_url + "/_mock/clock", timeout=1.0).status_code == 200:
+                # Any answer: the schema is made before uvicorn listens. (With --admin-token or
+                # --operator-token, a call without a token answers 401.)
+                if httpx.get(self.base_url + "/_mock/clock", timeout=1.0).status_code < 500:
                     return
             except httpx.HTTPError:
                 pass

@@ -80,7 +80,8 @@ class ResponseCheck:
 
 
 class RevokePipeline:
-    def __init__(self, storage: Storage, domain: Domain, *, validate_responses: bool = True):
+    def __init__(self, storage: Storage, domain: Domain, *, validate_responses: bool = True, on_caller=None):
+        self.on_caller = on_caller  # hosted mode: Sandboxes.seen (the key's sandbox was used)
         self.storage = storage
         self.domain = domain
         self.contract = domain.contract
@@ -99,7 +100,9 @@ class RevokePipeline:
         """401 (missing, malformed, unknown or repeated key), 503 (kill switch), 403 (scope)."""
         header = authorization[0] if len(authorization) == 1 else None
         caller = await self.storage.read(lambda q: self.domain.authenticate(q, header))
-        ctx.key_id, ctx.key_hint = caller.key_id, caller.key_hint
+        ctx.key_id, ctx.key_hint, ctx.sandbox = caller.key_id, caller.key_hint, caller.sandbox
+        if self.on_caller is not None:
+            self.on_caller(caller.sandbox)
         self.domain.authorize(caller)
         return caller
 

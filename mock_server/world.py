@@ -17,6 +17,7 @@ import jsonschema
 from contract import CONTRACT
 from mock_server.clock import to_iso
 from mock_server.storage import Conflict
+from mock_server.storage.queries import LOCAL_SANDBOX
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.json")
 POST_STATUSES = ["queued", "publishing", "published", "failed", "canceled", "draft"]
@@ -240,10 +241,13 @@ def load(q, world: dict, now: float, *, report: bool = True) -> dict:
             "testAccounts": world.get("testAccounts", [])}
 
 
-def load_into(storage, world: dict, clock) -> dict:
-    """`load` in a transaction of its own; a duplicate id or secret is a WorldError, nothing kept."""
+def load_into(storage, world: dict, clock, sandbox: str = LOCAL_SANDBOX, before=None) -> dict:
+    """`load` into one sandbox's world in a transaction of its own; a duplicate id or secret is a
+    WorldError, nothing kept. `before(q)` runs first in the same transaction (a limit check)."""
     try:
-        with storage.transaction() as q:
+        with storage.sandbox_transaction(sandbox) as q:
+            if before is not None:
+                before(q)
             return load(q, world, clock.now(q))
     except Conflict as exc:
         raise WorldError(f"fixture conflicts with the current world: {exc}") from None

@@ -139,7 +139,7 @@ class PostgresStorage(Storage):
                 q.conn.execute(stmt)
             q.conn.execute("INSERT INTO meta(name, value) VALUES (%s, %s) ON CONFLICT(name) DO NOTHING",
                            ("schema_version", str(SCHEMA_VERSION)))
-            if seed is None or q.scalar("SELECT COUNT(*) AS n FROM organizations"):
+            if seed is None or q.scalar("SELECT COUNT(*) AS n FROM organizations WHERE sandbox='local'"):
                 for stmt in _INDEXES:
                     q.conn.execute(stmt)
                 return False

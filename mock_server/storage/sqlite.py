@@ -259,7 +259,7 @@ class SqliteStorage(Storage):
                     conn.execute(stmt)
                 q.many("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
                        [("schema_version", str(SCHEMA_VERSION))])
-                if seed is None or q.scalar("SELECT COUNT(*) FROM organizations"):
+                if seed is None or q.scalar("SELECT COUNT(*) FROM organizations WHERE sandbox='local'"):
                     for stmt in _INDEXES:
                         conn.execute(stmt)
                     return False
