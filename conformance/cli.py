@@ -12,7 +12,7 @@ import sys
 
 from conformance.client import PoliteClient, RequestBudgetExhausted, TargetUnreachable
 from conformance.results import Results
-from conformance.target import Target, UsageError, load_accounts, provision_mock, unknown_account_id
+from conformance.target import Target, UsageError, load_accounts, provision_mock, provision_sandbox, unknown_account_id
 from conformance.waiting import MockClockWaiter, RealWaiter, WaitTooLong
 
 EXIT_CONFORMANT, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mock-control", action="store_true", default=_env("LAYERS_MOCK_CONTROL", "").lower() in TRUE,
                    help="the target is layers-mock: provision keys and accounts through its control plane [LAYERS_MOCK_CONTROL]")
     p.add_argument("--admin-token", default=_env("LAYERS_MOCK_ADMIN_TOKEN"), help="the mock's --admin-token, if any [LAYERS_MOCK_ADMIN_TOKEN]")
+    p.add_argument("--operator-token", default=_env("LAYERS_MOCK_OPERATOR_TOKEN"),
+                   help="a hosted mock's operator token: with --mock-control the run provisions inside a sandbox"
+                        " of its own, deleted at the end (a sandbox's adminToken goes in --admin-token)"
+                        " [LAYERS_MOCK_OPERATOR_TOKEN]")
     p.add_argument("--junit-xml", default=_env("LAYERS_JUNIT_XML"), help="write JUnit XML here [LAYERS_JUNIT_XML]")
     p.add_argument("--report-json", default=_env("LAYERS_REPORT_JSON"), help="write the JSON report here [LAYERS_REPORT_JSON]")
     p.add_argument("--strict", action="store_true", default=_env("LAYERS_STRICT", "").lower() in TRUE,
@@ -79,6 +83,8 @@ def _build_target(args) -> Target:
     if args.mock_control:
         if args.accounts:
             raise UsageError("--accounts and --mock-control exclude each other: the mock run provisions its own")
+        if args.operator_token:
+            return provision_sandbox(args.base_url, args.api_key, args.operator_token)
         return provision_mock(args.base_url, args.api_key, args.admin_token)
     if not args.api_key:
         raise UsageError("--api-key (or LAYERS_API_KEY) is required without --mock-control")
@@ -116,8 +122,7 @@ def run(args, results: Results, progress) -> tuple[int, str | None]:
         return EXIT_CANNOT_RUN, f"run stopped before the end: {exc}"
     finally:
         client.close()
-        if target.control is not None:
-            target.control.close()
+        target.release()
     return (EXIT_CONFORMANT if results.conformant else EXIT_VIOLATIONS), None
 
 

@@ -102,7 +102,9 @@ class Domain:
         # Contract decision 8: the broadest switch wins.
         for scope in reversed(self.contract.kill_switch_scopes):
             if row["killed"][scope]:
-                raise self.kill_switch(scope)
+                refused = self.kill_switch(scope)
+                refused.sandbox = row["sandbox"]  # a known key's refusal belongs in its sandbox's journal
+                raise refused
         return Caller(row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"],
                       row["sandbox"])
 

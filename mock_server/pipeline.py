@@ -99,7 +99,11 @@ class RevokePipeline:
     async def authenticate(self, authorization: tuple[str, ...], ctx: RequestContext) -> Caller:
         """401 (missing, malformed, unknown or repeated key), 503 (kill switch), 403 (scope)."""
         header = authorization[0] if len(authorization) == 1 else None
-        caller = await self.storage.read(lambda q: self.domain.authenticate(q, header))
+        try:
+            caller = await self.storage.read(lambda q: self.domain.authenticate(q, header))
+        except Exception as exc:
+            ctx.sandbox = getattr(exc, "sandbox", None)  # a killed key's sandbox (else unknown)
+            raise
         ctx.key_id, ctx.key_hint, ctx.sandbox = caller.key_id, caller.key_hint, caller.sandbox
         if self.on_caller is not None:
             self.on_caller(caller.sandbox)

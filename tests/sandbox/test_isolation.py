@@ -252,3 +252,19 @@ def test_local_mode_has_no_sandboxes(base_url):
         assert_envelope(r, 403, "FORBIDDEN", "POST /sandboxes in local mode")
         assert "--operator-token" in r.json()["error"]["message"]
         assert http.get(CONTROL_PREFIX + "/state").status_code == 200
+
+
+def test_a_database_used_locally_then_hosted_does_not_serve_its_local_world(tmp_path, default_world):
+    """The local world's published secrets stay unknown in hosted mode even when the database
+    still holds that world (Domain.hosted)."""
+    from mock_server.launcher import MockProcess
+
+    from .support import hosted_mock
+
+    database = str(tmp_path / "both.sqlite3")
+    secret = default_world["keys"][0]["secret"]
+    with MockProcess(database=database) as local, httpx.Client(base_url=local.base_url, timeout=30) as http:
+        assert revoke(http, secret, f"sa_{uuid.uuid4()}").status_code == 404  # a known key: past authentication
+    with hosted_mock(database) as hosted, httpx.Client(base_url=hosted.base_url, timeout=30) as http:
+        assert revoke(http, secret, CONTRACT.example_account_id).status_code == 401
+        assert http.get(CONTROL_PREFIX + "/state").status_code == 401

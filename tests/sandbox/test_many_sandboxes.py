@@ -83,6 +83,8 @@ def test_one_sandbox_global_kill_switch_clock_and_reset_leave_the_others_untouch
         killed = revoke(http, sa, f"sa_{uuid.uuid4()}")
         assert killed.status_code == CONTRACT.status_for_code("KILL_SWITCH")
         assert killed.json()["error"]["details"] == {"scope": "global"}
+        # A known key's refusal is journaled in its own sandbox (and only there).
+        assert wait_for(lambda: [e["code"] for e in ca.journal()] == ["KILL_SWITCH"], timeout=30), ca.journal()
         assert cb.state()["globalKillSwitch"] is False
         other = [acc["socialAccountId"] for acc in b.created["accounts"] if acc["status"] == "connected"][1]
         assert revoke(http, sb, other).status_code == OK  # B keeps working
