@@ -110,6 +110,7 @@ class ControlHandlers:
     # -- things ---------------------------------------------------------------------------
     def create_organization(self, body: dict):
         with self._tx() as q:
+            self.worlds.check_growth(q, others=1)
             org = world.add_organization(q, {"name": "Test organization", **body})
         return org, 201
 
@@ -119,6 +120,7 @@ class ControlHandlers:
             if admin_token is not None and body.get("secret"):
                 body = {**body, "secret": self.worlds.rewrite({"keys": [body]}, admin_token)["keys"][0]["secret"]}
             with self._tx() as q:
+                self.worlds.check_growth(q, others=1)
                 key = world.add_key(q, body)
         except world.WorldError as exc:
             raise _bad(str(exc)) from None

@@ -65,7 +65,8 @@ class Limits:
     - max_sandboxes 200: a few hundred partners or parallel CI jobs per deployment; at the
       per-sandbox ceilings below that is at most 2,000,000 accounts and 20,000,000 posts, a
       database of a few GB, not an unbounded one.
-    - max_accounts 10,000 and max_posts 100,000 per sandbox: far beyond what a test needs,
+    - max_accounts 10,000 and max_posts 100,000 per sandbox (organizations, keys and test
+      accounts together: as many as accounts, at least 1,000): far beyond what a test needs,
       and small enough that one revoke (at most every post of the sandbox canceled in one
       transaction, ~0.1 s for 100,000 posts in bench/) or a sandbox's deletion never stalls
       the others. A bigger world is what local mode (`--fixtures`, a million accounts) is for.
@@ -76,9 +77,14 @@ class Limits:
     max_accounts: int = 10_000
     max_posts: int = 100_000
 
+    @property
+    def max_others(self) -> int:
+        return max(self.max_accounts, 1000)
+
     def describe(self) -> dict:
         return {"idleTtlSeconds": self.idle_ttl, "maxSandboxes": self.max_sandboxes,
-                "maxAccountsPerSandbox": self.max_accounts, "maxPostsPerSandbox": self.max_posts}
+                "maxAccountsPerSandbox": self.max_accounts, "maxPostsPerSandbox": self.max_posts,
+                "maxOrganizationsKeysAndTestAccountsPerSandbox": self.max_others}
 
 
 def limit_exceeded(what: str, limit: int, current: int, adding: int) -> ApiError:
@@ -134,23 +140,30 @@ class SandboxWorlds:
             stored = json.loads(row["world"]) if row is not None and row["world"] else None
         return self.rewrite(stored or self._default_world(), admin_token)
 
-    def check_growth(self, q, accounts: int = 0, posts: int = 0) -> None:
+    def check_growth(self, q, accounts: int = 0, posts: int = 0, others: int = 0) -> None:
         """Refuse (409 LIMIT_EXCEEDED, nothing written) what would take a hosted sandbox past its
-        limits. Holds the sandbox's row (PostgreSQL) so two writers check one after the other."""
-        if self.limits is None or q.sandbox == LOCAL_SANDBOX or not (accounts or posts):
+        limits. `others`: organizations, keys and test accounts, bounded together by the
+        accounts' limit. Holds the sandbox's row (PostgreSQL) so two writers check one after the other."""
+        if self.limits is None or q.sandbox == LOCAL_SANDBOX or not (accounts or posts or others):
             return
         q.sandbox_row(q.sandbox, lock=True)
-        counts = q.counts(("accounts", "posts"))
+        counts = q.counts(("accounts", "posts", "organizations", "api_keys", "test_accounts"))
+        existing_others = counts["organizations"] + counts["api_keys"] + counts["test_accounts"]
+        if existing_others + others > self.limits.max_others:
+            raise limit_exceeded("organizations, keys and test accounts", self.limits.max_others,
+                                 existing_others, others)
         if counts["accounts"] + accounts > self.limits.max_accounts:
             raise limit_exceeded("accounts", self.limits.max_accounts, counts["accounts"], accounts)
         if counts["posts"] + posts > self.limits.max_posts:
             raise limit_exceeded("posts", self.limits.max_posts, counts["posts"], posts)
 
 
-def fixture_size(fixture: dict) -> tuple[int, int]:
-    """(accounts, posts) a validated fixture would add."""
+def fixture_size(fixture: dict) -> tuple[int, int, int]:
+    """(accounts, posts, others) a validated fixture would add (`others`: organizations, keys
+    and test accounts)."""
     accounts = fixture.get("accounts", [])
-    return len(accounts), sum(int(n) for a in accounts for n in (a.get("posts") or {}).values())
+    others = sum(len(fixture.get(k, [])) for k in ("organizations", "keys", "testAccounts"))
+    return len(accounts), sum(int(n) for a in accounts for n in (a.get("posts") or {}).values()), others
 
 
 class Sandboxes:
@@ -256,11 +269,13 @@ class Sandboxes:
         self.sweep(force=True)
         made_from = fixture
         fixture = fixture if fixture is not None else self.worlds._default_world()
-        accounts, posts = fixture_size(fixture)
+        accounts, posts, others = fixture_size(fixture)
         if accounts > self.limits.max_accounts:
             raise limit_exceeded("accounts", self.limits.max_accounts, 0, accounts)
         if posts > self.limits.max_posts:
             raise limit_exceeded("posts", self.limits.max_posts, 0, posts)
+        if others > self.limits.max_others:
+            raise limit_exceeded("organizations, keys and test accounts", self.limits.max_others, 0, others)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         sandbox_id = ID_PREFIX + secrets.token_hex(8)
         now = time.time()

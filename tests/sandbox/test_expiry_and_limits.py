@@ -93,6 +93,10 @@ def test_limits_answer_409_at_the_bound_plus_one_and_write_nothing(backend, requ
         r = operator.post(CONTROL_PREFIX + "/sandboxes", json={"fixtures": too_big})
         assert r.status_code == 409 and r.json()["error"]["details"]["limit"] == "accounts", r.text
         assert len(operator.get(CONTROL_PREFIX + "/sandboxes").json()["sandboxes"]) == 2
+        many_orgs = {"organizations": [{"name": f"o{i}"} for i in range(1001)]}  # past max(accounts, 1000)
+        r = operator.post(CONTROL_PREFIX + "/sandboxes", json={"fixtures": many_orgs})
+        assert r.status_code == 409 and r.json()["error"]["details"]["limit"].startswith("organizations"), r.text
+        assert len(operator.get(CONTROL_PREFIX + "/sandboxes").json()["sandboxes"]) == 2
 
         a = boxes[0]
         org = default_world["organizations"][0]["id"]
