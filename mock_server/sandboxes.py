@@ -37,6 +37,7 @@ from mock_server.clock import Clock, to_iso
 from mock_server.control_paths import CONTROL_PREFIX
 from mock_server.errors import ApiError
 from mock_server.request_context import current
+from mock_server.storage import Conflict
 from mock_server.storage.queries import LOCAL_SANDBOX, hash_secret
 from mock_server.storage.schema import TABLES_TO_CLEAR
 
@@ -283,7 +284,7 @@ class Sandboxes:
             with self.storage.transaction() as q:
                 # One creation at a time across instances (the meta row's lock), so the count is exact.
                 q.one("SELECT value FROM meta WHERE name='schema_version'{FOR_UPDATE}")
-                existing = q.count_sandboxes()
+                existing = q.count_sandboxes(now)
                 if existing >= self.limits.max_sandboxes:
                     raise limit_exceeded("sandboxes", self.limits.max_sandboxes, existing, 1)
                 q.insert_sandbox(sandbox_id, label, hash_secret(token), now, self.limits.idle_ttl,
@@ -292,6 +293,8 @@ class Sandboxes:
                 loaded = world.load(sq, self.worlds.rewrite(fixture, token), Clock.now(sq))
         except world.WorldError as exc:
             raise ApiError("VALIDATION", str(exc)) from None
+        except Conflict as exc:  # e.g. two keys of the fixture with one id, or one secret
+            raise ApiError("VALIDATION", f"fixtures: {exc}") from None
         return {
             "sandboxId": sandbox_id, "adminToken": token, "label": label,
             "keys": [{"id": k["id"], "label": k["label"], "secret": k["secret"], "scopes": k["scopes"],

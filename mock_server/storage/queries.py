@@ -387,8 +387,10 @@ class Queries:
         return self.rows("SELECT * FROM sandboxes WHERE admin_token_sha256 IS NOT NULL ORDER BY created_at LIMIT ?",
                          (limit,))
 
-    def count_sandboxes(self) -> int:
-        return int(self.scalar("SELECT COUNT(*) AS n FROM sandboxes WHERE admin_token_sha256 IS NOT NULL"))
+    def count_sandboxes(self, now: float) -> int:
+        """Live ones: an expired sandbox no longer counts, even before its rows are deleted."""
+        return int(self.scalar("SELECT COUNT(*) AS n FROM sandboxes WHERE admin_token_sha256 IS NOT NULL"
+                               " AND (expires_at IS NULL OR expires_at > ?)", (now,)))
 
     def touch_sandbox(self, sandbox_id: str, now: float) -> None:
         self._x("UPDATE sandboxes SET last_used_at=?, expires_at=? + idle_ttl WHERE id=? AND idle_ttl IS NOT NULL",

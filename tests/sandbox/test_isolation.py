@@ -268,3 +268,18 @@ def test_a_database_used_locally_then_hosted_does_not_serve_its_local_world(tmp_
     with hosted_mock(database) as hosted, httpx.Client(base_url=hosted.base_url, timeout=30) as http:
         assert revoke(http, secret, CONTRACT.example_account_id).status_code == 401
         assert http.get(CONTROL_PREFIX + "/state").status_code == 401
+
+
+def test_bad_sandbox_requests_get_a_clear_400_and_make_nothing(operator, default_world):
+    org = default_world["organizations"][0]
+    twice = {"organizations": [org], "keys": [{"organizationId": org["id"], "secret": "lp_test_twice_123456"},
+                                              {"organizationId": org["id"], "secret": "lp_test_twice_123456"}]}
+    before = operator.get(CONTROL_PREFIX + "/sandboxes").json()["sandboxes"]
+    for body in ({"fixtures": twice}, {"fixtures": {"accounts": [{"organizationId": "org_nowhere"}]}},
+                 {"label": "x" * 201}, {"unknown": 1}, {"fixtures": []}):
+        r = operator.post(CONTROL_PREFIX + "/sandboxes", json=body)
+        assert r.status_code == 400 and r.json()["error"]["code"], (body, r.text)
+        assert "lp_test_twice" not in r.text
+    assert operator.get(CONTROL_PREFIX + "/sandboxes").json()["sandboxes"] == before
+    r = operator.delete(CONTROL_PREFIX + "/sandboxes/sbx_" + "0" * 16)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
