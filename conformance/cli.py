@@ -16,7 +16,7 @@ from conformance.pipeline import Pipeline
 from conformance.results import Results
 from conformance.settings import (EnvError, FromEnv, cleartext_refusal, flag, integer, is_cleartext_off_loopback,
                                   report_path_problem, resolve_env, seconds)
-from conformance.target import Target, UsageError, load_accounts, provision_mock, unknown_account_id
+from conformance.target import Target, UsageError, load_accounts, provision_mock, provision_sandbox, unknown_account_id
 from conformance.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TIME, Bounds, RunStopped
 from conformance.waiting import MockClockWaiter, RealWaiter
 
@@ -29,7 +29,8 @@ BODY_BYTES = integer(1024, 1 << 30)
 # The secrets the kit sends, with the variables they may come from; checked before anything is sent.
 SECRET_OPTIONS = (("api_key", "--api-key", "LAYERS_API_KEY", secrets.BEARER_TOKEN),
                   ("read_only_key", "--read-only-key", "LAYERS_READ_ONLY_KEY", secrets.BEARER_TOKEN),
-                  ("admin_token", "--admin-token", "LAYERS_MOCK_ADMIN_TOKEN", secrets.HEADER_TOKEN))
+                  ("admin_token", "--admin-token", "LAYERS_MOCK_ADMIN_TOKEN", secrets.HEADER_TOKEN),
+                  ("operator_token", "--operator-token", "LAYERS_MOCK_OPERATOR_TOKEN", secrets.HEADER_TOKEN))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mock-control", action="store_true", default=FromEnv("LAYERS_MOCK_CONTROL", flag, False),
                    help="the target is layers-mock: provision keys and accounts through its control plane [LAYERS_MOCK_CONTROL]")
     p.add_argument("--admin-token", default=_env("LAYERS_MOCK_ADMIN_TOKEN"), help="the mock's --admin-token, if any [LAYERS_MOCK_ADMIN_TOKEN]")
+    p.add_argument("--operator-token", default=_env("LAYERS_MOCK_OPERATOR_TOKEN"),
+                   help="a hosted mock's operator token: with --mock-control the run provisions inside a sandbox"
+                        " of its own, deleted at the end (a sandbox's adminToken goes in --admin-token)"
+                        " [LAYERS_MOCK_OPERATOR_TOKEN]")
     p.add_argument("--junit-xml", default=_env("LAYERS_JUNIT_XML"), help="write JUnit XML here [LAYERS_JUNIT_XML]")
     p.add_argument("--report-json", default=_env("LAYERS_REPORT_JSON"), help="write the JSON report here [LAYERS_REPORT_JSON]")
     p.add_argument("--strict", action="store_true", default=FromEnv("LAYERS_STRICT", flag, False),
@@ -181,6 +186,8 @@ def _build_target(args) -> Target:
     if args.mock_control:
         if args.accounts:
             raise UsageError("--accounts and --mock-control exclude each other: the mock run provisions its own")
+        if args.operator_token:
+            return provision_sandbox(args.base_url, args.api_key, args.operator_token)
         return provision_mock(args.base_url, args.api_key, args.admin_token)
     if not args.api_key:
         raise UsageError("--api-key (or LAYERS_API_KEY) is required without --mock-control")
@@ -264,8 +271,7 @@ def run(args, results: Results, progress, bounds: Bounds | None = None) -> tuple
         if waiter.waited and not target.mock:
             results.notes.append(f"waited {waiter.waited:g}s in all for Retry-After ({waiter.waits} wait(s))")
         client.close()
-        if target.control is not None:
-            target.control.close()
+        target.release()  # closes the control client; deletes the run's own sandbox (hosted mock)
     if not results.conformant or (args.fail_on_skip and results.skipped_names):
         return EXIT_VIOLATIONS, None
     return EXIT_CONFORMANT, None

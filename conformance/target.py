@@ -38,6 +38,19 @@ class Target:
     kill_key: dict | None = None          # a key and organization the 503 scenario switches off
     kill_org_id: str | None = None
     kill_accounts: list[Account] = field(default_factory=list)  # connected accounts of that organization
+    # With --operator-token (a hosted mock): the sandbox made for this run, deleted by `release`.
+    sandbox: tuple | None = field(default=None, repr=False)  # (operator ControlClient, sandboxId)
+
+    def release(self) -> None:
+        """Close the control plane's client; delete the run's own sandbox, if it made one."""
+        if self.control is not None:
+            self.control.close()
+        if self.sandbox is not None:
+            operator, sandbox_id = self.sandbox
+            try:
+                operator.delete_sandbox(sandbox_id)
+            finally:
+                operator.close()
 
     @property
     def scenario_key(self) -> str:
@@ -83,6 +96,27 @@ def load_accounts(path: str) -> list[Account]:
 # others are there so that an implementation counting them is caught.
 PROVISIONED_POSTS = {"queued": 3, "published": 2, "draft": 1, "failed": 1, "publishing": 1}
 PROVISIONED_ACCOUNTS = 7
+
+
+def provision_sandbox(base_url: str, api_key: str | None, operator_token: str) -> Target:
+    """On a hosted mock (`layers-mock --operator-token`): an empty sandbox of the run's own, then
+    `provision_mock` inside it. `Target.release` deletes it."""
+    from mock_server.control_client import ControlClient, ControlPlaneError
+
+    operator = ControlClient(base_url, admin_token=operator_token)
+    try:
+        made = operator.create_sandbox(label="layers-conformance", fixtures={})
+    except (ControlPlaneError, OSError) as exc:
+        operator.close()
+        raise UsageError(f"--operator-token: could not make a sandbox at {base_url}/_mock/sandboxes: {exc}") from exc
+    try:
+        target = provision_mock(base_url, api_key, made["adminToken"])
+    except UsageError:
+        operator.delete_sandbox(made["sandboxId"])
+        operator.close()
+        raise
+    target.sandbox = (operator, made["sandboxId"])
+    return target
 
 
 def provision_mock(base_url: str, api_key: str | None, admin_token: str | None = None) -> Target:

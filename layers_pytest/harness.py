@@ -72,6 +72,11 @@ class LayersMock:
         self._sleep: ClockSleep | None = None
         if target.live:
             self._keys = None
+        elif target.key_secrets:
+            # A hosted mock's sandbox: the default world's keys, with the sandbox's own secrets.
+            world = _default_world()
+            keys = [{**k, "secret": target.key_secrets.get(k["id"], k["secret"])} for k in world["keys"]]
+            self._keys = _WorldKeys({**world, "keys": keys})
         else:
             self._keys = _WorldKeys(_default_world())
 

@@ -9,7 +9,9 @@ Fixtures (named `layers_*` so they never clash with a suite's own `mock_server`,
   `LayersMock` (keys, account helpers, kill switches, budgets, faults, clock, journal).
 
 `--layers-base-url URL` (or `LAYERS_BASE_URL`) runs the same tests against a live target instead;
-tests that need the control plane skip there.
+tests that need the control plane skip there. `--layers-mock-url URL` with
+`--layers-operator-token` (or `--layers-sandbox-token`) runs them on a hosted mock, in a sandbox
+of the session's own.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import warnings
 
 import pytest
 
-from layers_pytest.target import Target, add_options
+from layers_pytest.target import Target, add_options, option_value
 
 # How much of the journal to show under a failed test that used the mock.
 JOURNAL_LINES_ON_FAILURE = 30
@@ -34,10 +36,39 @@ def layers_target(request):
     if live is not None:
         yield live
         return
+    hosted_url = option_value(request.config, "layers_mock_url")
+    if hosted_url is not None:
+        yield from _hosted_target(request.config, hosted_url.rstrip("/"))
+        return
     from mock_server.launcher import MockProcess
 
     with MockProcess() as proc:
         yield Target(base_url=proc.base_url, live=False)
+
+
+def _hosted_target(config, base_url: str):
+    """A sandbox of this session's own on a hosted mock (deleted after it, if made here)."""
+    sandbox_token = option_value(config, "layers_sandbox_token")
+    if sandbox_token is not None:
+        from mock_server.sandboxes import derive_secret
+        from layers_pytest.harness import _default_world
+
+        # A sandbox made from the default world: its keys' secrets follow from its token.
+        secrets = {k["id"]: derive_secret(sandbox_token, k["secret"]) for k in _default_world()["keys"]}
+        yield Target(base_url=base_url, live=False, admin_token=sandbox_token, key_secrets=secrets)
+        return
+    operator_token = option_value(config, "layers_operator_token")
+    if operator_token is None:
+        raise pytest.UsageError("--layers-mock-url needs --layers-operator-token (LAYERS_MOCK_OPERATOR_TOKEN)"
+                                " or --layers-sandbox-token (LAYERS_SANDBOX_TOKEN)")
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    with _control_client_class()(base_url, admin_token=operator_token) as operator:
+        made = operator.create_sandbox(label=f"pytest session ({worker})")
+        try:
+            yield Target(base_url=base_url, live=False, admin_token=made["adminToken"],
+                         key_secrets={k["id"]: k["secret"] for k in made["keys"]})
+        finally:
+            operator.delete_sandbox(made["sandboxId"])
 
 
 def _control_client_class():
@@ -60,7 +91,7 @@ def layers_mock(layers_target):
         harness.close()
         return
 
-    with _control_client_class()(layers_target.base_url) as control:
+    with _control_client_class()(layers_target.base_url, admin_token=layers_target.admin_token) as control:
         # Reset *before* the test: a test never depends on the previous one having cleaned up.
         control.reset()
         harness = LayersMock(layers_target, control)
@@ -74,6 +105,9 @@ def pytest_report_header(config) -> str | None:
     live = Target.live_from_config(config)
     if live is not None:
         return f"layers_mock: {live.describe()}"
+    hosted_url = option_value(config, "layers_mock_url")
+    if hosted_url is not None:
+        return f"layers_mock: hosted layers-mock at {hosted_url}, a sandbox per session"
     return None
 
 

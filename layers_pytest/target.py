@@ -2,11 +2,15 @@
 
 The live target comes from `--layers-base-url` (or `LAYERS_BASE_URL`); its keys from options or
 the environment. A live target has no control plane, so the helpers that need one skip.
+
+A hosted mock (`--layers-mock-url`, a `layers-mock --operator-token` deployment) gives each
+session (each xdist worker) a sandbox of its own: made with `--layers-operator-token` and
+deleted at the end, or an existing one named by its `--layers-sandbox-token`.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Command-line option -> environment variable that supplies it when the option is absent.
 OPTIONS = {
@@ -16,6 +20,12 @@ OPTIONS = {
                        "live target: an API key that has the revoke scope"),
     "layers_read_only_key": ("--layers-read-only-key", "LAYERS_READ_ONLY_KEY",
                              "live target: an API key without the revoke scope"),
+    "layers_mock_url": ("--layers-mock-url", "LAYERS_MOCK_URL",
+                        "a hosted layers-mock (started with --operator-token): the session gets its own sandbox"),
+    "layers_operator_token": ("--layers-operator-token", "LAYERS_MOCK_OPERATOR_TOKEN",
+                              "hosted mock: the operator token, to make (and delete) the session's sandbox"),
+    "layers_sandbox_token": ("--layers-sandbox-token", "LAYERS_SANDBOX_TOKEN",
+                             "hosted mock: an existing sandbox's adminToken (made from the default world)"),
 }
 
 
@@ -41,6 +51,9 @@ class Target:
     live: bool
     write_key: str | None = None
     read_only_key: str | None = None
+    # A hosted mock's sandbox: the token for its control plane, and its keys' secrets by key id.
+    admin_token: str | None = field(default=None, repr=False)
+    key_secrets: dict | None = field(default=None, repr=False)
 
     @classmethod
     def live_from_config(cls, config) -> "Target | None":
@@ -52,6 +65,8 @@ class Target:
                    read_only_key=option_value(config, "layers_read_only_key"))
 
     def describe(self) -> str:
+        if self.admin_token:
+            return f"hosted layers-mock at {self.base_url}, this session's own sandbox, reset before each test"
         if self.live:
             return f"live target {self.base_url} (control-plane helpers skip)"
         return f"local layers-mock at {self.base_url}, reset before each test"

@@ -23,7 +23,7 @@ from connexion.resolver import Resolver
 
 from contract import CONTRACT
 from contract.spec import Contract
-from mock_server import access_log, cors, errors, served_spec, world
+from mock_server import access_log, cors, errors, sandboxes as sandboxes_module, served_spec, world
 from mock_server.control import ControlHandlers
 from mock_server.control_paths import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.docs_route import add_docs_route
@@ -43,24 +43,32 @@ FAST_PATH_ENV = "LAYERS_MOCK_FAST_PATH"
 
 
 def create_app(database: str, *, contract: Contract = CONTRACT, validate_responses: bool = True,
-               admin_token: str | None = None, fixtures: str | None = None, fast_path: bool = True) -> AsyncApp:
+               admin_token: str | None = None, fixtures: str | None = None, fast_path: bool = True,
+               operator_token: str | None = None, limits: sandboxes_module.Limits | None = None) -> AsyncApp:
     """An ASGI app over the storage at `database` (a SQLite path or URL, or a PostgreSQL URL),
-    whose schema the CLI has prepared. `fixtures`: the world `/_mock/reset` restores."""
+    whose schema the CLI has prepared. `fixtures`: the world `/_mock/reset` restores.
+    `operator_token`: hosted mode, many sandboxes (mock_server/sandboxes.py)."""
     storage = open_storage(database, serving=True)
-    domain = Domain(contract)
-    pipeline = RevokePipeline(storage, domain, validate_responses=validate_responses)
+    hosted = operator_token is not None
+    domain = Domain(contract, hosted=hosted)
 
     @lru_cache(maxsize=1)
     def default_world() -> dict:
         return world.read_fixture(fixtures or world.DEFAULT_WORLD)
 
+    limits = (limits or sandboxes_module.Limits()) if hosted else None
+    worlds = sandboxes_module.SandboxWorlds(limits, default_world)
+    registry = sandboxes_module.Sandboxes(storage, operator_token, limits, worlds) if hosted else None
+    pipeline = RevokePipeline(storage, domain, validate_responses=validate_responses,
+                              on_caller=registry.seen if registry else None)
     api = ApiHandlers(pipeline)
-    control = ControlHandlers(storage, domain, default_world)
+    control = ControlHandlers(storage, domain, default_world, worlds)
+    sandbox_ops = sandboxes_module.SandboxHandlers(registry)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     app.add_api(contract.path, resolver=Resolver(function_resolver=lambda op: getattr(api, op)),
                 validate_responses=validate_responses, strict_validation=True)  # Swagger UI at /ui/
     app.add_api(CONTROL_SPEC, base_path=CONTROL_PREFIX, name="control",
-                resolver=Resolver(function_resolver=lambda op: getattr(control, op)),
+                resolver=Resolver(function_resolver=lambda op: getattr(control, op, None) or getattr(sandbox_ops, op)),
                 strict_validation=True)
     add_docs_route(app)  # the generated reference page at /docs
     errors.install(app, contract)
@@ -68,19 +76,22 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
     cors.install(app)  # --cors-origin: API routes only, never the control plane
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       storage=storage, admin_token=admin_token, contract=contract)
+                       storage=storage, admin_token=admin_token, contract=contract, sandboxes=registry)
     if fast_path:
         # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
         # `--no-fast-path` serves everything through Connexion; the tests run both ways.
         app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION, pipeline=pipeline)
     app.storage = storage  # for in-process tests
+    app.sandboxes = registry
     return app
 
 
 def app_from_env() -> AsyncApp:
     """Entry point for uvicorn workers (`--factory`): the CLI has prepared the database already."""
+    operator_token, limits = sandboxes_module.from_env(os.environ)
     app = create_app(
         os.environ[DATABASE_ENV],
+        operator_token=operator_token, limits=limits,
         validate_responses=os.environ.get(VALIDATE_RESPONSES_ENV, "1") == "1",
         admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
         fixtures=os.environ.get(FIXTURES_ENV) or None,

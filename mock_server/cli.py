@@ -7,7 +7,7 @@ import sys
 
 from mock_server import access_log, banner, cors, listen
 from mock_server import app as app_module
-from mock_server import state_file, world
+from mock_server import sandboxes, state_file, world
 from mock_server.control_guard import ALLOWED_HOSTS_ENV
 from mock_server.clock import Clock
 from mock_server.storage import is_postgres, open_storage, redacted, sqlite_path
@@ -48,17 +48,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let a browser app on ORIGIN (e.g. http://localhost:3000; repeatable; * for any) call the "
                         "API routes; never the control plane")
+    sandboxes.add_arguments(p)
     p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--quiet", action="store_true", help="print neither the banner nor the access log (a line per request)")
     return p.parse_args(argv)
 
 
-def seed_state(database: str, fixture: dict, reset: bool) -> bool:
+def seed_state(database: str, fixture: dict, reset: bool, *, hosted: bool = False) -> bool:
     """Make (or check) the schema; load the fixture into an empty (or reset) world, once however
-    many instances start together on one database. True if it was loaded."""
+    many instances start together on one database. True if it was loaded. Hosted mode seeds no
+    local world: every world is a sandbox made by the operator."""
     storage = open_storage(database)
     try:
-        return storage.prepare(lambda q: world.load(q, fixture, Clock.now(q), report=False), reset=reset)
+        seed = None if hosted else (lambda q: world.load(q, fixture, Clock.now(q), report=False))
+        return storage.prepare(seed, reset=reset)
     finally:
         storage.close()
 
@@ -76,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
 
+    problem = sandboxes.check_arguments(args)
+    if problem:
+        print(f"layers-mock: {problem}", file=sys.stderr)
+        return 2
     if args.state and args.database:
         print("layers-mock: give --state or --database, not both", file=sys.stderr)
         return 2
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace, fixture: dict, database: str, lock: state_file.StateLock | None) -> int:
     try:
-        loaded = seed_state(database, fixture, args.reset)
+        loaded = seed_state(database, fixture, args.reset, hosted=bool(args.operator_token))
     except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
         print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
@@ -110,7 +117,8 @@ def serve(args: argparse.Namespace, fixture: dict, database: str, lock: state_fi
     if args.admin_token:
         os.environ[app_module.ADMIN_TOKEN_ENV] = args.admin_token
     os.environ[ALLOWED_HOSTS_ENV] = ",".join(args.allowed_host)
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.admin_token:
+    sandboxes.export_env(args, os.environ)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not (args.admin_token or args.operator_token):
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
 
     try:
@@ -119,7 +127,9 @@ def serve(args: argparse.Namespace, fixture: dict, database: str, lock: state_fi
         print(f"layers-mock: --cors-origin: {exc}", file=sys.stderr)
         return 2
     os.environ[access_log.ENV] = "0" if args.quiet else "1"
-    if not args.quiet:
+    if not args.quiet and args.operator_token:
+        print(sandboxes.hosted_banner(f"http://{args.host}:{args.port}", sandboxes.from_env(os.environ)[1]), flush=True)
+    elif not args.quiet:
         shown = redacted(database) if (args.state or args.database) else None
         print(banner.render(host=args.host, port=args.port, fixture=fixture, loaded=loaded, state=shown,
                             admin_token=bool(args.admin_token)), flush=True)

@@ -1,7 +1,9 @@
 """The control plane's HTTP edge (`/_mock`, described in control.yaml).
 
 It changes the world only through the storage's transactions, the world builders and the
-domain: the same code paths the fixtures and the API use.
+domain: the same code paths the fixtures and the API use. Every call acts on one sandbox's world
+(`_tx`/`_snap`): the implicit `local` one, or in hosted mode the one the admin token named
+(mock_server/sandboxes.py, which also holds the limits and the secret rewriting used here).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from mock_server import invariants, world
 from mock_server.clock import parse_iso, to_iso
 from mock_server.domain import Domain
 from mock_server.errors import ApiError
+from mock_server.sandboxes import SandboxWorlds, fixture_size, request_scope
 from mock_server.storage import Conflict
 from mock_server.storage.schema import TABLES_TO_CLEAR
 
@@ -54,32 +57,44 @@ class ControlHandlers:
     """Plain (blocking) functions: Connexion runs them on its thread pool, so their transactions
     wait for locks there, never on the event loop."""
 
-    def __init__(self, storage, domain: Domain, default_world):
+    def __init__(self, storage, domain: Domain, default_world, worlds: SandboxWorlds | None = None):
         self.storage = storage
         self.domain = domain
         self.clock = domain.clock
         self._default_world = default_world  # a callable: a big fixture is read only if a reset needs it
+        self.worlds = worlds or SandboxWorlds(None, default_world)
+
+    # -- the sandbox this call acts on ----------------------------------------------------
+    def _tx(self):
+        return self.storage.sandbox_transaction(request_scope()[0])
+
+    def _snap(self):
+        return self.storage.sandbox_transaction(request_scope()[0], write=False)
 
     # -- whole world ----------------------------------------------------------------------
     def reset(self, body: dict | bytes | None = None):
         which = _json_body(body).get("world", "default")
-        with self.storage.transaction() as q:
+        admin_token = request_scope()[1]
+        with self._tx() as q:
+            restore = self.worlds.world_for_reset(q, admin_token) if which == "default" else None
             q.clear(TABLES_TO_CLEAR)
-            if which == "default":
-                world.load(q, self._default_world(), self.clock.now(q), report=False)
+            if restore is not None:
+                world.load(q, restore, self.clock.now(q), report=False)
         return self.get_state()
 
     def load_fixture(self, body: dict):
         try:
             data = world.validate(body, "request body", control=True)
-            loaded = world.load_into(self.storage, data, self.clock)
+            sandbox, admin_token = request_scope()
+            loaded = world.load_into(self.storage, self.worlds.rewrite(data, admin_token), self.clock, sandbox,
+                                     before=lambda q: self.worlds.check_growth(q, *fixture_size(data)))
         except world.WorldError as exc:
             raise _bad(str(exc)) from None
         return loaded, 201
 
     def get_state(self):
         self.storage.flush_journal()
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             return {
                 "counts": q.counts(),
                 "organizations": [{"id": r["id"], "name": r["name"], "killed": bool(r["killed"])}
@@ -95,7 +110,8 @@ class ControlHandlers:
     # -- things ---------------------------------------------------------------------------
     def create_organization(self, body: dict):
         try:
-            with self.storage.transaction() as q:
+            with self._tx() as q:
+                self.worlds.check_growth(q, others=1)
                 org = world.add_organization(q, {"name": "Test organization", **body})
         except Conflict:  # found by schemathesis over control.yaml: was a 500
             raise _bad(f"an organization with id {body.get('id')!r} already exists") from None
@@ -103,7 +119,11 @@ class ControlHandlers:
 
     def create_key(self, body: dict):
         try:
-            with self.storage.transaction() as q:
+            admin_token = request_scope()[1]
+            if admin_token is not None and body.get("secret"):
+                body = {**body, "secret": self.worlds.rewrite({"keys": [body]}, admin_token)["keys"][0]["secret"]}
+            with self._tx() as q:
+                self.worlds.check_growth(q, others=1)
                 key = world.add_key(q, body)
         except world.WorldError as exc:
             raise _bad(str(exc)) from None
@@ -125,17 +145,17 @@ class ControlHandlers:
 
     def _default_organization(self) -> str:
         key = world.default_write_key(self._default_world())
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             row = q.key_row(key["id"]) if key else None
         if row is None:
             raise _bad("organizationId is required: the default world's write key is not in the current world")
         return row["organization_id"]
 
     def set_budget(self, keyId: str, body: dict):
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             keyId = self._key_id(q, keyId)
         try:
-            with self.storage.transaction() as q:
+            with self._tx() as q:
                 return self.domain.set_remaining_budget(q, keyId, body["remaining"])
         except KeyError:
             raise _missing("key", keyId) from None
@@ -148,7 +168,8 @@ class ControlHandlers:
         if "organizationId" not in body:
             body = {**body, "organizationId": self._default_organization()}
         try:
-            with self.storage.transaction() as q:
+            with self._tx() as q:
+                self.worlds.check_growth(q, 1, sum((body.get("posts") or {}).values()))
                 account = world.add_account(q, body, self.clock.now(q))
         except world.WorldError as exc:
             raise _bad(str(exc)) from None
@@ -159,7 +180,7 @@ class ControlHandlers:
                 "leased": account["leased"], "posts": account["posts"]}, 201
 
     def get_account(self, accountId: str, postLimit: int = 100):
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             row = q.account(accountId)
             if row is None:
                 raise _missing("account", accountId)
@@ -169,9 +190,10 @@ class ControlHandlers:
         return view
 
     def create_posts(self, body: dict):
-        with self.storage.transaction() as q:
+        with self._tx() as q:
             if q.account(body["socialAccountId"]) is None:
                 raise _missing("account", body["socialAccountId"])
+            self.worlds.check_growth(q, 0, body.get("count", 1))
             ids, created = world.add_posts(q, body["socialAccountId"], {body["status"]: body.get("count", 1)},
                                            self.clock.now(q))
         return {"socialAccountId": body["socialAccountId"], "status": body["status"], "postIds": ids,
@@ -182,7 +204,7 @@ class ControlHandlers:
         scope, enabled, target = body["scope"], body["enabled"], body.get("target")
         if scope != "global" and not target:
             raise _bad(f"a {scope} kill switch needs a target ({scope} id)")
-        with self.storage.transaction() as q:
+        with self._tx() as q:
             if scope == "global":
                 q.set_setting("global_kill", "1" if enabled else "0")
             elif scope == "key" and not q.set_key_killed(target := self._key_id(q, target), enabled):
@@ -194,21 +216,23 @@ class ControlHandlers:
     def arm_fault(self, body: dict | bytes | None = None):
         body = _json_body(body)
         step, count = body.get("step", "cancel_posts"), body.get("count", 1)
-        with self.storage.transaction() as q:
+        with self._tx() as q:
+            if body.get("socialAccountId") and q.account(body["socialAccountId"]) is None:
+                raise _missing("account", body["socialAccountId"])
             fault_id = q.arm_fault(step, count, body.get("socialAccountId"))
         return {"id": fault_id, "step": step, "remaining": count, "socialAccountId": body.get("socialAccountId")}, 201
 
     def list_faults(self):
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             return _faults_view(q)
 
     def clear_faults(self):
-        with self.storage.transaction() as q:
+        with self._tx() as q:
             q.clear_faults()
         return {"faults": []}
 
     def get_clock(self):
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             return self.clock.describe(q)
 
     def set_clock(self, body: dict):
@@ -217,7 +241,7 @@ class ControlHandlers:
         except ValueError:
             raise _bad("now must be an ISO-8601 date-time") from None
         try:
-            with self.storage.transaction() as q:
+            with self._tx() as q:
                 return self.clock.set(q, now=now, advance=body.get("advanceSeconds"), frozen=body.get("frozen"))
         except ValueError as exc:
             raise _bad(str(exc)) from None
@@ -225,7 +249,7 @@ class ControlHandlers:
     # -- looking at it --------------------------------------------------------------------
     def get_journal(self, limit: int = 100, after: int = 0):
         self.storage.flush_journal()
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             rows = q.journal(limit, after)
         return {"entries": [{"id": r["id"], "at": r["at"], "requestId": r["request_id"], "method": r["method"],
                              "path": r["path"], "status": r["status"], "keyId": r["key_id"],
@@ -233,7 +257,7 @@ class ControlHandlers:
                             for r in rows]}
 
     def get_integrity(self):
-        with self.storage.snapshot() as q:
+        with self._snap() as q:
             found = invariants.violations(q, self.domain)
             return {"ok": not found, "violations": found, "revocations": q.revocation_count(),
                     "checkedAt": to_iso(self.clock.now(q))}

@@ -90,6 +90,22 @@ class ControlClient:
         """e.g. set_clock(advanceSeconds=60), set_clock(frozen=True), set_clock(now="2026-01-01T00:00:00Z")."""
         return self._call("PUT", "/clock", body)
 
+    # -- hosted sandboxes (the operator's token as admin_token) ----------------------------
+    def create_sandbox(self, label: str | None = None, fixtures: dict | None = None) -> dict:
+        """201: sandboxId, adminToken, keys (with secrets), organizations, accounts, expiresAt."""
+        body: dict = {}
+        if label is not None:
+            body["label"] = label
+        if fixtures is not None:
+            body["fixtures"] = fixtures
+        return self._call("POST", "/sandboxes", body)
+
+    def list_sandboxes(self) -> dict:
+        return self._call("GET", "/sandboxes")
+
+    def delete_sandbox(self, sandbox_id: str) -> dict:
+        return self._call("DELETE", f"/sandboxes/{sandbox_id}")
+
     # -- looking at it --------------------------------------------------------------------
     def journal(self, limit: int = 100, after: int = 0) -> list[dict]:
         return self._call("GET", "/journal", params={"limit": limit, "after": after})["entries"]

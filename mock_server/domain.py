@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from contract import CONTRACT
 from contract.spec import Contract
 from mock_server.clock import Clock, to_iso
 from mock_server.errors import ApiError, envelope, status_and_message
+from mock_server.storage.queries import LOCAL_SANDBOX
 
 CANCELABLE_STATUS = "queued"
 WILDCARD_SCOPE = "*"
@@ -42,6 +44,7 @@ class Caller:
     organization_id: str
     scopes: tuple[str, ...]
     tier: str
+    sandbox: str = LOCAL_SANDBOX  # the world the key belongs to: everything after authentication is scoped by it
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,11 @@ class Outcome:
 class Domain:
     """The rules of one contract (its statuses, codes, messages, limits and enums)."""
 
-    def __init__(self, contract: Contract = CONTRACT):
+    def __init__(self, contract: Contract = CONTRACT, *, hosted: bool = False):
         self.contract = contract
+        # Hosted mode serves only the sandboxes made by POST /_mock/sandboxes: keys of the
+        # implicit local world (whose secrets are published) are unknown there.
+        self.hosted = hosted
         self.clock = Clock()
         self.revoke_reason = contract.success_enum("disconnectedReason")
         self.disconnected = contract.success_enum("status")
@@ -97,13 +103,18 @@ class Domain:
     def caller(self, q, secret: str) -> Caller:
         """The key behind a secret: 401 if none, 503 if a kill switch covers it."""
         row = q.caller_by_secret(secret)
-        if row is None:
+        if row is None or (self.hosted and row["sandbox"] == LOCAL_SANDBOX) or (
+                row["expiresAt"] is not None and row["expiresAt"] <= time.time()):
+            # An expired sandbox's keys are unknown at once, before its rows are cleaned up.
             raise self.error("UNAUTHENTICATED")
         # Contract decision 8: the broadest switch wins.
         for scope in reversed(self.contract.kill_switch_scopes):
             if row["killed"][scope]:
-                raise self.kill_switch(scope)
-        return Caller(row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"])
+                refused = self.kill_switch(scope)
+                refused.sandbox = row["sandbox"]  # a known key's refusal belongs in its sandbox's journal
+                raise refused
+        return Caller(row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"],
+                      row["sandbox"])
 
     def authorize(self, caller: Caller, required_scopes: list[str] | None = None) -> None:
         if WILDCARD_SCOPE in caller.scopes:
@@ -117,6 +128,7 @@ class Domain:
                                request_id: str) -> Outcome | None:
         """The answers that change nothing, decided over committed state without a write
         transaction; None for the rest (then `revoke_writing`)."""
+        q = q.within(caller.sandbox)
         forced = q.test_account_status(account_id)
         if forced is not None:
             return self._test_account(q, forced, account_id, request_id)
@@ -129,6 +141,7 @@ class Domain:
     def revoke_writing(self, q, caller: Caller, account_id: str, idempotency_key: str | None,
                        request_id: str) -> Outcome:
         """One revoke inside a write transaction. A raised ApiError (429) rolls it back whole."""
+        q = q.within(caller.sandbox)
         now = self.clock.now(q)
         self._spend_budget(q, caller, now)
         if idempotency_key is not None:

@@ -11,31 +11,35 @@ from mock_server.domain import CANCELABLE_STATUS, Domain
 
 
 def violations(q, domain: Domain) -> list[dict]:
+    """In `q`'s sandbox."""
     reason = domain.revoke_reason
+    sb = q.sandbox
     out = []
     for row in q.rows(
-            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.account_id=a.id"
-            " WHERE a.status='disconnected' AND a.disconnected_reason=? AND p.status=? GROUP BY a.id",
-            (reason, CANCELABLE_STATUS)):
+            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_id=a.id"
+            " WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=? AND p.status=? GROUP BY a.id",
+            (sb, reason, CANCELABLE_STATUS)):
         out.append({"accountId": row["id"], "problem": f"revoked but {row['n']} posts still {CANCELABLE_STATUS}"})
     for row in q.rows(
-            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.account_id=a.id"
-            " WHERE a.status != 'disconnected' AND p.by_revoke=1 GROUP BY a.id"):
+            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_id=a.id"
+            " WHERE a.sandbox=? AND a.status != 'disconnected' AND p.by_revoke=1 GROUP BY a.id", (sb,)):
         out.append({"accountId": row["id"], "problem": f"not revoked but {row['n']} posts canceled by a revoke"})
     for row in q.rows(
-            "SELECT a.id FROM accounts a WHERE a.status='disconnected' AND a.disconnected_reason=?"
-            " AND a.token IS NOT NULL", (reason,)):
+            "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=?"
+            " AND a.token IS NOT NULL", (sb, reason)):
         out.append({"accountId": row["id"], "problem": "revoked but the token is still stored"})
     for row in q.rows(
-            "SELECT a.id FROM accounts a WHERE a.disconnected_reason=?"
-            " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.account_id=a.id)", (reason,)):
+            "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.disconnected_reason=?"
+            " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sandbox=a.sandbox AND r.account_id=a.id)",
+            (sb, reason)):
         out.append({"accountId": row["id"], "problem": "revoked with no revocation record"})
     for row in q.rows(
-            "SELECT account_id, COUNT(*) AS n FROM revocations GROUP BY account_id HAVING COUNT(*) > 1"):
+            "SELECT account_id, COUNT(*) AS n FROM revocations WHERE sandbox=? GROUP BY account_id HAVING COUNT(*) > 1",
+            (sb,)):
         out.append({"accountId": row["account_id"], "problem": f"revoked {row['n']} times"})
     for row in q.rows(
-            "SELECT r.account_id, r.canceled_posts, (SELECT COUNT(*) FROM posts p WHERE p.account_id=r.account_id"
-            " AND p.by_revoke=1) AS actual FROM revocations r"):
+            "SELECT r.account_id, r.canceled_posts, (SELECT COUNT(*) FROM posts p WHERE p.sandbox=r.sandbox"
+            " AND p.account_id=r.account_id AND p.by_revoke=1) AS actual FROM revocations r WHERE r.sandbox=?", (sb,)):
         if row["canceled_posts"] != row["actual"]:
             out.append({"accountId": row["account_id"],
                         "problem": f"recorded {row['canceled_posts']} canceled posts, found {row['actual']}"})

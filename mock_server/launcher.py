@@ -86,7 +86,9 @@ class MockProcess:
                 self.stop()  # removes the log file: a failed start leaves nothing behind
                 raise RuntimeError(message)
             try:
-                if httpx.get(self.base_url + "/_mock/clock", timeout=1.0).status_code == 200:
+                # Any answer: the schema is made before uvicorn listens. (With --admin-token or
+                # --operator-token, a call without a token answers 401.)
+                if httpx.get(self.base_url + "/_mock/clock", timeout=1.0).status_code < 500:
                     return
             except httpx.HTTPError:
                 pass

@@ -12,15 +12,21 @@ from mock_server.control_paths import CONTROL_PREFIX
 from mock_server.errors import error_reply, send_reply
 from mock_server.pipeline import RevokeRoute
 from mock_server.request_context import open_context
+from mock_server.storage.queries import LOCAL_SANDBOX
 
 log = logging.getLogger("layers.mock")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app, storage=None, admin_token: str | None = None, contract: Contract = CONTRACT):
+    def __init__(self, app, storage=None, admin_token: str | None = None, contract: Contract = CONTRACT,
+                 sandboxes=None):
         self.app = app
+        # Hosted mode (mock_server/sandboxes.py): tokens decide who may call the control plane and
+        # on which sandbox; API requests of no known key are journaled nowhere.
+        self.sandboxes = sandboxes
+        self._unknown_callers_sandbox = None if sandboxes is not None else LOCAL_SANDBOX
         self.storage = storage
-        self.control_guard = ControlGuard(admin_token)
+        self.control_guard = ControlGuard(admin_token, hosted=sandboxes is not None)
         self.contract = contract
         self.route = RevokeRoute(contract)
         self._request_id = contract.request_id_header.lower().encode()
@@ -39,6 +45,11 @@ class RequestContextMiddleware:
 
         if path.startswith(CONTROL_PREFIX):
             refusal, receive = await self.control_guard.admit(scope, dict(scope.get("headers") or []), receive)
+            if refusal is None:
+                if self.sandboxes is not None:
+                    refusal = await self.sandboxes.authorize(scope, path, ctx)
+                else:
+                    ctx.sandbox = LOCAL_SANDBOX
             if refusal is not None:
                 reply = error_reply(*refusal, ctx.request_id, contract=self.contract)
                 ctx.code = reply.code
@@ -65,7 +76,8 @@ class RequestContextMiddleware:
                 try:
                     self.storage.journal((time.time(), ctx.request_id, scope.get("method", ""),
                                           path[:2048], status_holder["status"], ctx.key_id, ctx.key_hint,
-                                          ctx.idempotency_key, ctx.code))
+                                          ctx.idempotency_key, ctx.code,
+                                          ctx.sandbox or self._unknown_callers_sandbox))
                 except Exception:  # noqa: BLE001 - the journal must never break a response
                     log.exception("journal write failed")
 

@@ -80,7 +80,8 @@ class ResponseCheck:
 
 
 class RevokePipeline:
-    def __init__(self, storage: Storage, domain: Domain, *, validate_responses: bool = True):
+    def __init__(self, storage: Storage, domain: Domain, *, validate_responses: bool = True, on_caller=None):
+        self.on_caller = on_caller  # hosted mode: Sandboxes.seen (the key's sandbox was used)
         self.storage = storage
         self.domain = domain
         self.contract = domain.contract
@@ -97,9 +98,16 @@ class RevokePipeline:
 
     async def authenticate(self, authorization: tuple[str, ...], ctx: RequestContext) -> Caller:
         """401 (missing, malformed, unknown or repeated key), 503 (kill switch), 403 (scope)."""
+        # A malformed header is a 401 without a lookup; only a well-formed secret reaches storage.
         secret = self.domain.bearer_secret(authorization[0] if len(authorization) == 1 else None)
-        caller = await self.storage.read(lambda q: self.domain.caller(q, secret))
-        ctx.key_id, ctx.key_hint = caller.key_id, caller.key_hint
+        try:
+            caller = await self.storage.read(lambda q: self.domain.caller(q, secret))
+        except Exception as exc:
+            ctx.sandbox = getattr(exc, "sandbox", None)  # a killed key's sandbox (else unknown)
+            raise
+        ctx.key_id, ctx.key_hint, ctx.sandbox = caller.key_id, caller.key_hint, caller.sandbox
+        if self.on_caller is not None:
+            self.on_caller(caller.sandbox)
         self.domain.authorize(caller)
         return caller
 

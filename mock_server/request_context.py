@@ -8,7 +8,7 @@ new context silently, with a new request id that no response carried).
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mock_server.ids import request_id as new_request_id
 
@@ -21,6 +21,11 @@ class RequestContext:
     key_id: str | None = None
     key_hint: str | None = None
     code: str | None = None  # the error code of the answer, for the journal
+    # Whose world the request acts on (mock_server/sandboxes.py): set from the caller's key on
+    # the API, from the admin token on the control plane; None until known.
+    sandbox: str | None = None
+    admin_token: str | None = field(default=None, repr=False)  # a hosted sandbox's, to derive its key secrets
+    operator: bool = False  # the call carried the operator token
 
 
 _CURRENT: ContextVar[RequestContext] = ContextVar("layers_request")

@@ -19,6 +19,7 @@ from mock_server import control_bounds
 from mock_server.clock import to_iso
 from mock_server.errors import abbreviate
 from mock_server.storage import Conflict
+from mock_server.storage.queries import LOCAL_SANDBOX
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.json")
 POST_STATUSES = ["queued", "publishing", "published", "failed", "canceled", "draft"]
@@ -267,11 +268,14 @@ def load(q, world: dict, now: float, *, report: bool = True) -> dict:
             "testAccounts": world.get("testAccounts", [])}
 
 
-def load_into(storage, world: dict, clock) -> dict:
-    """`load` in a transaction of its own; a duplicate id or secret is a WorldError, nothing kept."""
+def load_into(storage, world: dict, clock, sandbox: str = LOCAL_SANDBOX, before=None) -> dict:
+    """`load` into one sandbox's world in a transaction of its own; a duplicate id or secret is a
+    WorldError, nothing kept. `before(q)` runs first in the same transaction (a limit check)."""
     _require_post_total(sum(sum((a.get("posts") or {}).values()) for a in world.get("accounts", [])))
     try:
-        with storage.transaction() as q:
+        with storage.sandbox_transaction(sandbox) as q:
+            if before is not None:
+                before(q)
             return load(q, world, clock.now(q))
     except Conflict as exc:
         raise WorldError(f"fixture conflicts with the current world: {exc}") from None

@@ -9,8 +9,10 @@ Two ways in:
   (never waiting for another process's lock on the loop), PostgreSQL in a small pool of
   threads with a connection each.
 
-A later sandbox scope (issue #13) enters here: a `Storage` bound to one world id, passing it to
-every query; the domain and the edges would not change.
+Sandboxes (issue #13): one database holds many worlds, each query scoped by a sandbox id
+(queries.py). `transaction()`/`snapshot()` give the implicit `local` sandbox's queries;
+`sandbox_transaction(id)` another's; the request path rescopes with `q.within(caller.sandbox)`
+once the bearer secret has named the sandbox (domain.py).
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ import asyncio
 import threading
 from urllib.parse import urlsplit, urlunsplit
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
-from mock_server.storage.queries import Queries
+from mock_server.storage.queries import LOCAL_SANDBOX, Queries
 from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
 
 T = TypeVar("T")
@@ -56,6 +59,12 @@ class Storage(ABC):
     @abstractmethod
     def snapshot(self) -> Iterator[Queries]:
         """Reads that see one consistent state."""
+
+    @contextmanager
+    def sandbox_transaction(self, sandbox: str, *, write: bool = True) -> Iterator[Queries]:
+        """`transaction()` (or, `write=False`, `snapshot()`) over one sandbox's world."""
+        with (self.transaction() if write else self.snapshot()) as q:
+            yield q.within(sandbox)
 
     # -- the request path ------------------------------------------------------------------
     @abstractmethod
@@ -98,7 +107,9 @@ class Storage(ABC):
             q.conn.execute(stmt)
         q.many("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
                [("schema_version", str(SCHEMA_VERSION))])
-        seeding = seed is not None and not q.scalar("SELECT COUNT(*) AS n FROM organizations")
+        # Seeded means the local world (hosted mode's sandboxes never count: `seed` makes the local one).
+        seeding = seed is not None and not q.scalar("SELECT COUNT(*) AS n FROM organizations WHERE sandbox=?",
+                                                    (LOCAL_SANDBOX,))
         if seeding:
             for name in INDEX_NAMES:  # bulk loading: build the indexes once, after the rows
                 q.conn.execute(f"DROP INDEX IF EXISTS {name}")
@@ -115,7 +126,8 @@ class Storage(ABC):
     # entries share one commit. `wall` is time.time() when the response left; the mock's
     # clock (offset or frozen) is applied when the entries are written.
     def journal(self, entry: tuple) -> None:
-        """entry: (wall, request_id, method, path, status, key_id, key_hint, idempotency_key, code)."""
+        """entry: (wall, request_id, method, path, status, key_id, key_hint, idempotency_key, code, sandbox);
+        an entry of no sandbox (None: an unknown caller in hosted mode) is dropped when written."""
         with self._journal_lock:
             self._journal_pending.append(entry)
         self._journal_added()
@@ -136,8 +148,15 @@ class Storage(ABC):
     def _write_journal(q: Queries, pending: list[tuple]) -> None:
         from mock_server.clock import mock_time, to_iso
 
-        frozen, offset = q.clock_settings()
-        q.insert_journal([(to_iso(mock_time(e[0], frozen, offset)),) + tuple(e[1:]) for e in pending])
+        by_sandbox: dict[str, list[tuple]] = {}
+        for e in pending:
+            sandbox = e[9] if len(e) > 9 else LOCAL_SANDBOX
+            if sandbox is not None:
+                by_sandbox.setdefault(sandbox, []).append(e)
+        for sandbox, entries in by_sandbox.items():
+            sq = q.within(sandbox)  # each sandbox's entries at its own clock
+            frozen, offset = sq.clock_settings()
+            sq.insert_journal([(to_iso(mock_time(e[0], frozen, offset)),) + tuple(e[1:9]) for e in entries])
 
     def flush_journal(self) -> None:
         """Write what is buffered now (blocking; the control plane does before reading it)."""

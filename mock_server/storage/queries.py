@@ -6,6 +6,10 @@ speaks (`%s` for psycopg, `FOR UPDATE` row locks where PostgreSQL needs them and
 write lock already serializes writers, does not). Nothing here knows HTTP or the documented
 rules: it stores and fetches (the rules are in `domain.py`, the world's invariants in
 `invariants.py`).
+
+Every world query is scoped by `self.sandbox` (schema.py): a `Queries` belongs to one sandbox,
+and `within(other)` gives the same transaction's queries for another. Only the lookup of a
+bearer secret (`caller_by_secret`) and the sandboxes' own bookkeeping look across sandboxes.
 """
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
+
+
+LOCAL_SANDBOX = "local"  # the one implicit world of local (single-user) mode
 
 
 def hash_secret(secret: str) -> str:
@@ -57,10 +64,17 @@ POSTGRES = Dialect("postgresql", "%s", " FOR UPDATE",
 class Queries:
     """The queries, bound to one connection whose transaction the storage opened."""
 
-    def __init__(self, conn, dialect: Dialect):
+    def __init__(self, conn, dialect: Dialect, sandbox: str = LOCAL_SANDBOX):
         self.conn = conn
         self.dialect = dialect
+        self.sandbox = sandbox
         self._sql = dialect.sql if dialect.placeholder != "?" else (lambda s: s.replace("{FOR_UPDATE}", ""))
+
+    def within(self, sandbox: str) -> "Queries":
+        """This transaction's queries for another sandbox."""
+        if sandbox == self.sandbox:
+            return self
+        return type(self)(self.conn, self.dialect, sandbox)
 
     # -- plumbing -------------------------------------------------------------------------
     def _x(self, sql: str, params: tuple | list = ()):
@@ -94,19 +108,22 @@ class Queries:
 
     # -- world loading --------------------------------------------------------------------
     def clear(self, tables: Iterable[str]) -> None:
+        """Delete this sandbox's rows of `tables` (children first: schema.TABLES_TO_CLEAR)."""
         for table in tables:
-            self._x(f"DELETE FROM {table}")
+            self._x(f"DELETE FROM {table} WHERE sandbox=?", (self.sandbox,))
 
     def insert_organization(self, org: dict) -> None:
-        self._x("INSERT INTO organizations(id, name, killed) VALUES (?, ?, ?)",
-                (org["id"], org["name"], int(org.get("killed", False))))
+        self._x("INSERT INTO organizations(sandbox, id, name, killed) VALUES (?, ?, ?, ?)",
+                (self.sandbox, org["id"], org["name"], int(org.get("killed", False))))
 
     def insert_key(self, key: dict) -> None:
-        self._x("INSERT INTO api_keys(id, secret_sha256, secret_hint, organization_id, scopes, tier, killed, label)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key["id"], hash_secret(key["secret"]), secret_hint(key["secret"]), key["organizationId"],
-                 json.dumps(key["scopes"]), key["tier"], int(key.get("killed", False)), key.get("label")))
+        self._x("INSERT INTO api_keys(sandbox, id, secret_sha256, secret_hint, organization_id, scopes, tier, killed,"
+                " label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.sandbox, key["id"], hash_secret(key["secret"]), secret_hint(key["secret"]),
+                 key["organizationId"], json.dumps(key["scopes"]), key["tier"], int(key.get("killed", False)),
+                 key.get("label")))
 
+    # Row tuples in these orders (without the sandbox, which insert_accounts/insert_posts add).
     ACCOUNT_COLUMNS = ("id", "organization_id", "platform", "handle", "status", "disconnected_reason",
                        "disconnected_at", "leased", "lease_status", "token", "connected_at")
 
@@ -116,7 +133,8 @@ class Queries:
 
     def insert_accounts(self, rows: Iterable[tuple]) -> None:
         """rows: tuples in ACCOUNT_COLUMNS order."""
-        self.bulk_insert("accounts", self.ACCOUNT_COLUMNS, rows)
+        sandbox = (self.sandbox,)
+        self.bulk_insert("accounts", ("sandbox",) + self.ACCOUNT_COLUMNS, (sandbox + r for r in rows))
 
     def generate_posts(self, counts: Iterable[tuple[str, str, int]], schedule: list[str], canceled_at: str,
                        cancel_reason: str) -> int:
@@ -132,23 +150,24 @@ class Queries:
         self.bulk_insert("staged_posts", ("ord", "account_id", "status", "n"),
                          ((i, a, s, n) for i, (a, s, n) in enumerate(counts)))
         self.bulk_insert("post_slots", ("i", "scheduled_for"), enumerate(schedule, 1))
-        before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM posts")
+        before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM posts")  # over all sandboxes: seq is global
         h = secrets.token_hex(10)  # the load's salt, shaped "xxxxxxxx-xxxx-4xxx-[89ab]xxx-"
         salt = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
         new_id = self.dialect.new_post_id.replace("{salt}", salt)
-        self._x(f"INSERT INTO posts(id, account_id, status, scheduled_for, canceled_at, cancel_reason)"
-                f" SELECT {new_id}, s.account_id, s.status, p.scheduled_for,"
+        self._x(f"INSERT INTO posts(sandbox, id, account_id, status, scheduled_for, canceled_at, cancel_reason)"
+                f" SELECT ?, {new_id}, s.account_id, s.status, p.scheduled_for,"
                 f" CASE WHEN s.status = 'canceled' THEN ? END, CASE WHEN s.status = 'canceled' THEN ? END"
                 f" FROM staged_posts s JOIN post_slots p ON p.i <= s.n ORDER BY s.ord, p.i",
-                (canceled_at, cancel_reason))
+                (self.sandbox, canceled_at, cancel_reason))
         return int(before)
 
     def post_ids_after(self, seq: int, account_id: str, limit: int) -> list[str]:
-        return [r["id"] for r in self.rows("SELECT id FROM posts WHERE seq > ? AND account_id = ? ORDER BY seq"
-                                           " LIMIT ?", (seq, account_id, limit))]
+        return [r["id"] for r in self.rows("SELECT id FROM posts WHERE seq > ? AND sandbox = ? AND account_id = ?"
+                                           " ORDER BY seq LIMIT ?", (seq, self.sandbox, account_id, limit))]
 
     def insert_test_account(self, account_id: str, status: int, note: str | None) -> None:
-        self._x("INSERT INTO test_accounts(id, status, note) VALUES (?,?,?)", (account_id, status, note))
+        self._x("INSERT INTO test_accounts(sandbox, id, status, note) VALUES (?,?,?,?)",
+                (self.sandbox, account_id, status, note))
 
     def organization_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(set(ids))
@@ -156,20 +175,22 @@ class Queries:
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             found |= {r["id"] for r in self.rows(
-                f"SELECT id FROM organizations WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
+                f"SELECT id FROM organizations WHERE sandbox=? AND id IN ({','.join('?' * len(chunk))})",
+                [self.sandbox, *chunk])}
         return found
 
     # -- settings (global kill switch, clock) ---------------------------------------------
     def get_setting(self, name: str) -> str | None:
-        return self.scalar("SELECT value FROM settings WHERE name=?", (name,))
+        return self.scalar("SELECT value FROM settings WHERE sandbox=? AND name=?", (self.sandbox, name))
 
     def set_setting(self, name: str, value: str | None) -> None:
-        self._x("INSERT INTO settings(name, value) VALUES (?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET value=excluded.value", (name, value))
+        self._x("INSERT INTO settings(sandbox, name, value) VALUES (?, ?, ?)"
+                " ON CONFLICT(sandbox, name) DO UPDATE SET value=excluded.value", (self.sandbox, name, value))
 
     def clock_settings(self) -> tuple[float | None, float]:
         found = {r["name"]: r["value"] for r in self.rows(
-            "SELECT name, value FROM settings WHERE name IN ('clock_frozen', 'clock_offset')")}
+            "SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')",
+            (self.sandbox,))}
         frozen = found.get("clock_frozen")
         return (float(frozen) if frozen not in (None, "") else None, float(found.get("clock_offset") or 0.0))
 
@@ -179,18 +200,23 @@ class Queries:
 
     # -- callers --------------------------------------------------------------------------
     def caller_by_secret(self, secret: str) -> dict | None:
-        """The key behind a bearer secret, with its organization's and the global kill switch."""
+        """The key behind a bearer secret, in whichever sandbox holds it (secrets are unique
+        across sandboxes), with its organization's and its sandbox's global kill switch and the
+        sandbox's expiry (None: never)."""
         digest = hash_secret(secret)
         row = self.one(
-            "SELECT k.id, k.secret_sha256, k.secret_hint, k.organization_id, k.scopes, k.tier,"
+            "SELECT k.sandbox, k.id, k.secret_sha256, k.secret_hint, k.organization_id, k.scopes, k.tier,"
             " k.killed AS key_killed, o.killed AS org_killed,"
-            " (SELECT value FROM settings WHERE name='global_kill') AS global_killed"
-            " FROM api_keys k JOIN organizations o ON o.id = k.organization_id WHERE k.secret_sha256=?",
+            " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='global_kill') AS global_killed,"
+            " (SELECT expires_at FROM sandboxes s WHERE s.id=k.sandbox) AS expires_at"
+            " FROM api_keys k JOIN organizations o ON o.sandbox = k.sandbox AND o.id = k.organization_id"
+            " WHERE k.secret_sha256=?",
             (digest,))
         # The index lookup finds the row; the constant-time compare is the actual check.
         if row is None or not hmac.compare_digest(row["secret_sha256"], digest):
             return None
         return {
+            "sandbox": row["sandbox"], "expiresAt": row["expires_at"],
             "keyId": row["id"], "keyHint": row["secret_hint"], "organizationId": row["organization_id"],
             "scopes": json.loads(row["scopes"]), "tier": row["tier"],
             "killed": {"key": bool(row["key_killed"]), "organization": bool(row["org_killed"]),
@@ -198,62 +224,69 @@ class Queries:
         }
 
     def set_key_killed(self, key_id: str, killed: bool) -> bool:
-        return self._x("UPDATE api_keys SET killed=? WHERE id=?", (int(killed), key_id)).rowcount == 1
+        return self._x("UPDATE api_keys SET killed=? WHERE sandbox=? AND id=?",
+                       (int(killed), self.sandbox, key_id)).rowcount == 1
 
     def set_org_killed(self, org_id: str, killed: bool) -> bool:
-        return self._x("UPDATE organizations SET killed=? WHERE id=?", (int(killed), org_id)).rowcount == 1
+        return self._x("UPDATE organizations SET killed=? WHERE sandbox=? AND id=?",
+                       (int(killed), self.sandbox, org_id)).rowcount == 1
 
     def key_row(self, key_id: str):
-        return self.one("SELECT * FROM api_keys WHERE id=?", (key_id,))
+        return self.one("SELECT * FROM api_keys WHERE sandbox=? AND id=?", (self.sandbox, key_id))
 
     def list_keys(self) -> list:
-        return self.rows("SELECT * FROM api_keys ORDER BY seq")
+        return self.rows("SELECT * FROM api_keys WHERE sandbox=? ORDER BY seq", (self.sandbox,))
 
     def list_organizations(self) -> list:
-        return self.rows("SELECT * FROM organizations ORDER BY seq")
+        return self.rows("SELECT * FROM organizations WHERE sandbox=? ORDER BY seq", (self.sandbox,))
 
     def organization(self, org_id: str):
-        return self.one("SELECT * FROM organizations WHERE id=?", (org_id,))
+        return self.one("SELECT * FROM organizations WHERE sandbox=? AND id=?", (self.sandbox, org_id))
 
     # -- rate windows ---------------------------------------------------------------------
     def spend(self, key_id: str, windows: list[str]) -> list[int]:
         """Count one request in each window; the counts after it. The upsert locks each
         window's row until COMMIT, so two transactions never both spend the last unit."""
         return [self.scalar(
-            "INSERT INTO rate_windows(key_id, window_key, count) VALUES (?, ?, 1)"
-            " ON CONFLICT(key_id, window_key) DO UPDATE SET count = rate_windows.count + 1 RETURNING count",
-            (key_id, w)) for w in windows]
+            "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
+            " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
+            " RETURNING count", (self.sandbox, key_id, w)) for w in windows]
 
     def set_window_count(self, key_id: str, window: str, count: int) -> None:
-        self._x("INSERT INTO rate_windows(key_id, window_key, count) VALUES (?, ?, ?)"
-                " ON CONFLICT(key_id, window_key) DO UPDATE SET count = excluded.count", (key_id, window, count))
+        self._x("INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = excluded.count",
+                (self.sandbox, key_id, window, count))
 
     # -- idempotency ----------------------------------------------------------------------
     def lock_idempotency_key(self, key_id: str, idem_key: str) -> None:
         if self.dialect.lock_idempotency:
             # one lock per (key, Idempotency-Key); a hash collision only serializes two more
-            self.conn.execute(self.dialect.lock_idempotency, (f"{key_id} {idem_key}",))
+            self.conn.execute(self.dialect.lock_idempotency, (f"{self.sandbox} {key_id} {idem_key}",))
 
     def idempotency_entry(self, key_id: str, idem_key: str):
-        return self.one("SELECT * FROM idempotency WHERE key_id=? AND idempotency_key=?", (key_id, idem_key))
+        return self.one("SELECT * FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=?",
+                        (self.sandbox, key_id, idem_key))
 
     def forget_idempotency(self, key_id: str, idem_key: str) -> None:
-        self._x("DELETE FROM idempotency WHERE key_id=? AND idempotency_key=?", (key_id, idem_key))
+        self._x("DELETE FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=?",
+                (self.sandbox, key_id, idem_key))
 
     def remember_idempotency(self, key_id: str, idem_key: str, account_id: str, status: int,
                              body: dict, request_id: str, at: float) -> None:
-        self._x("INSERT INTO idempotency(key_id, idempotency_key, account_id, status, body, request_id, created_at)"
-                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(key_id, idempotency_key) DO UPDATE SET"
+        self._x("INSERT INTO idempotency(sandbox, key_id, idempotency_key, account_id, status, body, request_id,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sandbox, key_id, idempotency_key) DO UPDATE SET"
                 " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
                 " request_id=excluded.request_id, created_at=excluded.created_at",
-                (key_id, idem_key, account_id, status, json.dumps(body, separators=(",", ":")), request_id, at))
+                (self.sandbox, key_id, idem_key, account_id, status, json.dumps(body, separators=(",", ":")),
+                 request_id, at))
 
     # -- faults ---------------------------------------------------------------------------
     def take_fault(self, account_id: str) -> str | None:
         """Consume one armed fault that applies to this account; return its step. The row lock
         makes a concurrent taker wait and then see `remaining` already spent."""
-        row = self.one("SELECT id, step FROM faults WHERE remaining > 0 AND (account_id IS NULL OR account_id=?)"
-                       " ORDER BY id LIMIT 1{FOR_UPDATE}", (account_id,))
+        row = self.one("SELECT id, step FROM faults WHERE sandbox=? AND remaining > 0"
+                       " AND (account_id IS NULL OR account_id=?) ORDER BY id LIMIT 1{FOR_UPDATE}",
+                       (self.sandbox, account_id))
         if row is None:
             return None
         self._x("UPDATE faults SET remaining = remaining - 1 WHERE id=?", (row["id"],))
@@ -261,58 +294,60 @@ class Queries:
 
     def fault_armed_for(self, account_id: str) -> bool:
         """Whether `take_fault` would consume a fault for this account (consumes nothing)."""
-        return self.one("SELECT 1 AS one FROM faults WHERE remaining > 0 AND (account_id IS NULL OR account_id=?)"
-                        " LIMIT 1", (account_id,)) is not None
+        return self.one("SELECT 1 AS one FROM faults WHERE sandbox=? AND remaining > 0"
+                        " AND (account_id IS NULL OR account_id=?) LIMIT 1", (self.sandbox, account_id)) is not None
 
     def arm_fault(self, step: str, count: int, account_id: str | None) -> int:
-        return self.scalar("INSERT INTO faults(step, remaining, account_id) VALUES (?,?,?) RETURNING id",
-                           (step, count, account_id))
+        return self.scalar("INSERT INTO faults(sandbox, step, remaining, account_id) VALUES (?,?,?,?) RETURNING id",
+                           (self.sandbox, step, count, account_id))
 
     def list_faults(self) -> list:
-        return self.rows("SELECT * FROM faults WHERE remaining > 0 ORDER BY id")
+        return self.rows("SELECT * FROM faults WHERE sandbox=? AND remaining > 0 ORDER BY id", (self.sandbox,))
 
     def clear_faults(self) -> None:
-        self._x("DELETE FROM faults")
+        self._x("DELETE FROM faults WHERE sandbox=?", (self.sandbox,))
 
     # -- accounts and posts ---------------------------------------------------------------
     def test_account_status(self, account_id: str) -> int | None:
-        return self.scalar("SELECT status FROM test_accounts WHERE id=?", (account_id,))
+        return self.scalar("SELECT status FROM test_accounts WHERE sandbox=? AND id=?", (self.sandbox, account_id))
 
     def list_test_accounts(self) -> list:
-        return self.rows("SELECT * FROM test_accounts ORDER BY status")
+        return self.rows("SELECT * FROM test_accounts WHERE sandbox=? ORDER BY status", (self.sandbox,))
 
     def account(self, account_id: str):
-        return self.one("SELECT * FROM accounts WHERE id=?", (account_id,))
+        return self.one("SELECT * FROM accounts WHERE sandbox=? AND id=?", (self.sandbox, account_id))
 
     _POST_VIEW = (
         "p.id, p.account_id, p.status, p.scheduled_for,"
         " CASE WHEN p.by_revoke = 1 THEN a.disconnected_at ELSE p.canceled_at END AS canceled_at,"
         " CASE WHEN p.by_revoke = 1 THEN a.disconnected_reason ELSE p.cancel_reason END AS cancel_reason"
-        " FROM posts p JOIN accounts a ON a.id = p.account_id")
+        " FROM posts p JOIN accounts a ON a.sandbox = p.sandbox AND a.id = p.account_id")
 
     def posts_of(self, account_id: str, limit: int | None = None) -> list:
-        sql = f"SELECT {self._POST_VIEW} WHERE p.account_id=? ORDER BY p.seq"
+        sql = f"SELECT {self._POST_VIEW} WHERE p.sandbox=? AND p.account_id=? ORDER BY p.seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self.rows(sql, (account_id,))
+        return self.rows(sql, (self.sandbox, account_id))
 
     def post_counts(self, account_id: str) -> dict[str, int]:
         return {r["status"]: int(r["n"]) for r in self.rows(
-            "SELECT status, COUNT(*) AS n FROM posts WHERE account_id=? GROUP BY status", (account_id,))}
+            "SELECT status, COUNT(*) AS n FROM posts WHERE sandbox=? AND account_id=? GROUP BY status",
+            (self.sandbox, account_id))}
 
     def list_accounts(self, organization_id: str | None = None, limit: int = 100) -> list:
         if organization_id:
-            return self.rows("SELECT * FROM accounts WHERE organization_id=? ORDER BY seq LIMIT ?",
-                             (organization_id, limit))
-        return self.rows("SELECT * FROM accounts ORDER BY seq LIMIT ?", (limit,))
+            return self.rows("SELECT * FROM accounts WHERE sandbox=? AND organization_id=? ORDER BY seq LIMIT ?",
+                             (self.sandbox, organization_id, limit))
+        return self.rows("SELECT * FROM accounts WHERE sandbox=? ORDER BY seq LIMIT ?", (self.sandbox, limit))
 
     def revocable_account(self, account_id: str, organization_id: str, *, lock: bool = False):
-        return self.one("SELECT id FROM accounts WHERE id=? AND organization_id=? AND status != 'disconnected'"
-                        + ("{FOR_UPDATE}" if lock else ""), (account_id, organization_id))
+        return self.one("SELECT id FROM accounts WHERE sandbox=? AND id=? AND organization_id=?"
+                        " AND status != 'disconnected'" + ("{FOR_UPDATE}" if lock else ""),
+                        (self.sandbox, account_id, organization_id))
 
     def mark_disconnected(self, account_id: str, reason: str, at: str) -> None:
-        self._x("UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=? WHERE id=?",
-                (reason, at, account_id))
+        self._x("UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?"
+                " WHERE sandbox=? AND id=?", (reason, at, self.sandbox, account_id))
 
     def disconnect_revocable(self, account_id: str, organization_id: str, reason: str, at: str) -> bool:
         """`revocable_account`, `mark_disconnected` and `drop_token` in one statement: True if the
@@ -320,39 +355,83 @@ class Queries:
         the same account waits for this row and then finds it disconnected."""
         return self._x(
             "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
-            " WHERE id=? AND organization_id=? AND status != 'disconnected'",
-            (reason, at, account_id, organization_id)).rowcount == 1
+            " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected'",
+            (reason, at, self.sandbox, account_id, organization_id)).rowcount == 1
 
     def drop_token(self, account_id: str) -> None:
-        self._x("UPDATE accounts SET token=NULL WHERE id=?", (account_id,))
+        self._x("UPDATE accounts SET token=NULL WHERE sandbox=? AND id=?", (self.sandbox, account_id))
 
     def cancel_posts_by_revoke(self, account_id: str, from_status: str) -> int:
         """Cancel the account's posts in `from_status`; their time and reason are the account's."""
-        return self._x("UPDATE posts SET status='canceled', by_revoke=1 WHERE account_id=? AND status=?",
-                       (account_id, from_status)).rowcount
+        return self._x("UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_id=? AND status=?",
+                       (self.sandbox, account_id, from_status)).rowcount
 
     def record_revocation(self, account_id: str, request_id: str, key_id: str, at: str, canceled: int) -> None:
-        self._x("INSERT INTO revocations(account_id, request_id, key_id, at, canceled_posts) VALUES (?,?,?,?,?)",
-                (account_id, request_id, key_id, at, canceled))
+        self._x("INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts)"
+                " VALUES (?,?,?,?,?,?)", (self.sandbox, account_id, request_id, key_id, at, canceled))
 
     def revocations(self, limit: int = 1000) -> list:
-        return self.rows("SELECT * FROM revocations ORDER BY seq LIMIT ?", (limit,))
+        return self.rows("SELECT * FROM revocations WHERE sandbox=? ORDER BY seq LIMIT ?", (self.sandbox, limit))
 
     def revocation_count(self) -> int:
-        return int(self.scalar("SELECT COUNT(*) AS n FROM revocations"))
+        return int(self.scalar("SELECT COUNT(*) AS n FROM revocations WHERE sandbox=?", (self.sandbox,)))
 
     # -- journal --------------------------------------------------------------------------
     JOURNAL_COLUMNS = ("at", "request_id", "method", "path", "status", "key_id", "key_hint", "idempotency_key", "code")
 
     def insert_journal(self, rows: list[tuple]) -> None:
-        self.many(f"INSERT INTO journal({', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        """rows: tuples in JOURNAL_COLUMNS order, all of this sandbox."""
+        sandbox = (self.sandbox,)
+        self.many(f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                  [sandbox + tuple(r) for r in rows])
 
     def journal(self, limit: int, after_id: int = 0) -> list:
-        return self.rows("SELECT * FROM journal WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
+        return self.rows("SELECT * FROM journal WHERE sandbox=? AND id > ? ORDER BY id LIMIT ?",
+                         (self.sandbox, after_id, limit))
 
-    def counts(self) -> dict[str, int]:
-        return {t: int(self.scalar(f"SELECT COUNT(*) AS n FROM {t}"))
-                for t in ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")}
+    COUNTED = ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")
+
+    def counts(self, tables: Iterable[str] = COUNTED) -> dict[str, int]:
+        return {t: int(self.scalar(f"SELECT COUNT(*) AS n FROM {t} WHERE sandbox=?", (self.sandbox,)))
+                for t in tables}
+
+    # -- sandboxes (their own table; mock_server/sandboxes.py holds the rules) -------------
+    def insert_sandbox(self, sandbox_id: str, label: str | None, token_sha256: str | None, now: float,
+                       idle_ttl: float | None, world: str | None) -> None:
+        self._x("INSERT INTO sandboxes(id, label, admin_token_sha256, created_at, last_used_at, idle_ttl, expires_at,"
+                " world) VALUES (?,?,?,?,?,?,?,?)",
+                (sandbox_id, label, token_sha256, now, now, idle_ttl, None if idle_ttl is None else now + idle_ttl,
+                 world))
+
+    def sandbox_by_token(self, token_sha256: str):
+        return self.one("SELECT * FROM sandboxes WHERE admin_token_sha256=?", (token_sha256,))
+
+    def sandbox_row(self, sandbox_id: str, *, lock: bool = False):
+        """`lock`: hold the row until COMMIT (PostgreSQL), so that two writers to one sandbox
+        check its limits one after the other."""
+        return self.one("SELECT * FROM sandboxes WHERE id=?" + ("{FOR_UPDATE}" if lock else ""), (sandbox_id,))
+
+    def list_sandboxes(self, limit: int) -> list:
+        return self.rows("SELECT * FROM sandboxes WHERE admin_token_sha256 IS NOT NULL ORDER BY created_at LIMIT ?",
+                         (limit,))
+
+    def count_sandboxes(self, now: float) -> int:
+        """Live ones: an expired sandbox no longer counts, even before its rows are deleted."""
+        return int(self.scalar("SELECT COUNT(*) AS n FROM sandboxes WHERE admin_token_sha256 IS NOT NULL"
+                               " AND (expires_at IS NULL OR expires_at > ?)", (now,)))
+
+    def touch_sandbox(self, sandbox_id: str, now: float) -> None:
+        self._x("UPDATE sandboxes SET last_used_at=?, expires_at=? + idle_ttl WHERE id=? AND idle_ttl IS NOT NULL",
+                (now, now, sandbox_id))
+
+    def expired_sandboxes(self, now: float, limit: int) -> list[str]:
+        return [r["id"] for r in self.rows("SELECT id FROM sandboxes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+                                           (now, limit))]
+
+    def delete_sandbox(self, sandbox_id: str, tables: Iterable[str]) -> bool:
+        """The sandbox's world (`tables`, children first) and its row."""
+        self.within(sandbox_id).clear(tables)
+        return self._x("DELETE FROM sandboxes WHERE id=?", (sandbox_id,)).rowcount == 1
 
 
 def _values(row) -> Iterable:

@@ -2,41 +2,62 @@
 
 `{SEQ}` is each backend's auto-numbered key (SQLite's rowid alias, PostgreSQL's identity
 column): listings come back in insertion order on both. `{REAL}` is a double. Everything else is
-the SQL both understand. A later `sandbox` scope (issue #13) becomes one more column in the
-keys of the world's tables and one more parameter of every query; nothing here assumes one world.
+the SQL both understand.
+
+Many worlds in one database (hosted sandboxes, mock_server/sandboxes.py): every world table has
+a `sandbox` column, first in its keys, and every query names it (storage/queries.py). Ids are
+unique within a sandbox (each sandbox may hold the default world's ids); a key's secret hash is
+unique across all of them, since a bearer secret alone must name its sandbox. Local mode is the
+one implicit sandbox `local`.
 """
 from __future__ import annotations
 
 # Bump when a table changes shape: a state made by another version is refused with a clear
 # message (start with --reset, or a new file / database), never read wrongly.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the sandbox column (issue #13)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sandboxes (
+    id TEXT PRIMARY KEY,
+    label TEXT,
+    admin_token_sha256 TEXT UNIQUE,      -- the token itself is never stored
+    created_at {REAL} NOT NULL,          -- wall-clock seconds (never the sandbox's own clock)
+    last_used_at {REAL} NOT NULL,
+    idle_ttl {REAL},                     -- NULL: never expires (the implicit `local` sandbox)
+    expires_at {REAL},                   -- last_used_at + idle_ttl
+    world TEXT                           -- the fixture it was made from (JSON); NULL: the default world
+);
 CREATE TABLE IF NOT EXISTS organizations (
     seq {SEQ},
-    id TEXT NOT NULL UNIQUE,
+    sandbox TEXT NOT NULL,
+    id TEXT NOT NULL,
     name TEXT NOT NULL,
-    killed INTEGER NOT NULL DEFAULT 0
+    killed INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (sandbox, id)
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     seq {SEQ},
-    id TEXT NOT NULL UNIQUE,
+    sandbox TEXT NOT NULL,
+    id TEXT NOT NULL,
     secret_sha256 TEXT NOT NULL UNIQUE,  -- the secret itself is never stored
     secret_hint TEXT NOT NULL,           -- first characters, for the journal and listings
-    organization_id TEXT NOT NULL REFERENCES organizations(id),
+    organization_id TEXT NOT NULL,
     scopes TEXT NOT NULL,                -- JSON list
     tier TEXT NOT NULL,
     killed INTEGER NOT NULL DEFAULT 0,
-    label TEXT
+    label TEXT,
+    UNIQUE (sandbox, id),
+    FOREIGN KEY (sandbox, organization_id) REFERENCES organizations(sandbox, id)
 );
 CREATE TABLE IF NOT EXISTS accounts (
     seq {SEQ},
-    id TEXT NOT NULL UNIQUE,
-    organization_id TEXT NOT NULL REFERENCES organizations(id),
+    sandbox TEXT NOT NULL,
+    id TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
     platform TEXT NOT NULL,
     handle TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -45,14 +66,17 @@ CREATE TABLE IF NOT EXISTS accounts (
     leased INTEGER NOT NULL DEFAULT 0,
     lease_status TEXT,                   -- 'active' or 'released' for leased accounts
     token TEXT,                          -- the stored platform token; revoke drops it
-    connected_at TEXT NOT NULL
+    connected_at TEXT NOT NULL,
+    UNIQUE (sandbox, id),
+    FOREIGN KEY (sandbox, organization_id) REFERENCES organizations(sandbox, id)
 );
 -- posts.id is minted by the mock (sp_<uuid4>), never chosen by a caller, and never looked up
 -- alone: no unique index to maintain, which is most of what loading 3,000,000 posts costs.
 CREATE TABLE IF NOT EXISTS posts (
     seq {SEQ},
+    sandbox TEXT NOT NULL,
     id TEXT NOT NULL,
-    account_id TEXT NOT NULL REFERENCES accounts(id),
+    account_id TEXT NOT NULL,
     status TEXT NOT NULL,
     scheduled_for TEXT,
     canceled_at TEXT,                    -- set for posts canceled some other way (fixtures)
@@ -60,24 +84,31 @@ CREATE TABLE IF NOT EXISTS posts (
     -- 1 when a revoke canceled the post. Its canceledAt and reason are then the account's
     -- disconnectedAt and disconnectedReason (same transaction, same values), so a revoke
     -- writes one small integer per post instead of two strings: 100,000 posts in one go.
-    by_revoke INTEGER NOT NULL DEFAULT 0
+    by_revoke INTEGER NOT NULL DEFAULT 0,
+    FOREIGN KEY (sandbox, account_id) REFERENCES accounts(sandbox, id)
 );
 CREATE TABLE IF NOT EXISTS test_accounts (
-    id TEXT PRIMARY KEY,
+    sandbox TEXT NOT NULL,
+    id TEXT NOT NULL,
     status INTEGER NOT NULL,
-    note TEXT
+    note TEXT,
+    PRIMARY KEY (sandbox, id)
 );
 CREATE TABLE IF NOT EXISTS settings (
-    name TEXT PRIMARY KEY,
-    value TEXT
+    sandbox TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT,
+    PRIMARY KEY (sandbox, name)
 );
 CREATE TABLE IF NOT EXISTS rate_windows (
+    sandbox TEXT NOT NULL,
     key_id TEXT NOT NULL,
     window_key TEXT NOT NULL,            -- 'm:<minute since epoch>' or 'd:<day since epoch>'
     count INTEGER NOT NULL,
-    PRIMARY KEY (key_id, window_key)
+    PRIMARY KEY (sandbox, key_id, window_key)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
+    sandbox TEXT NOT NULL,
     key_id TEXT NOT NULL,
     idempotency_key TEXT NOT NULL,
     account_id TEXT NOT NULL,
@@ -85,16 +116,18 @@ CREATE TABLE IF NOT EXISTS idempotency (
     body TEXT NOT NULL,
     request_id TEXT NOT NULL,
     created_at {REAL} NOT NULL,
-    PRIMARY KEY (key_id, idempotency_key)
+    PRIMARY KEY (sandbox, key_id, idempotency_key)
 );
 CREATE TABLE IF NOT EXISTS faults (
     id {SEQ},
+    sandbox TEXT NOT NULL,
     step TEXT NOT NULL,
     remaining INTEGER NOT NULL,
     account_id TEXT
 );
 CREATE TABLE IF NOT EXISTS revocations (
     seq {SEQ},
+    sandbox TEXT NOT NULL,
     account_id TEXT NOT NULL,
     request_id TEXT NOT NULL,
     key_id TEXT NOT NULL,
@@ -103,6 +136,7 @@ CREATE TABLE IF NOT EXISTS revocations (
 );
 CREATE TABLE IF NOT EXISTS journal (
     id {SEQ},
+    sandbox TEXT NOT NULL,
     at TEXT NOT NULL,
     request_id TEXT NOT NULL,
     method TEXT NOT NULL,
@@ -120,18 +154,21 @@ INDEXES = """
 -- Indexed by account only: a revoke changes the status of every queued post, and with status
 -- in no index the UPDATE rewrites rows but no index entries (100,000 posts: ~85 ms, against
 -- ~280 ms with an (account_id, status) index; bench/revoke_cost.py).
-CREATE INDEX IF NOT EXISTS posts_by_account ON posts(account_id);
+-- The sandbox comes first: the same index counts a sandbox's posts (its limit) and clears them.
+CREATE INDEX IF NOT EXISTS posts_by_account ON posts(sandbox, account_id);
 -- GET /_mock/integrity joins accounts to revocations: without this index that is quadratic.
-CREATE INDEX IF NOT EXISTS revocations_by_account ON revocations(account_id);
+CREATE INDEX IF NOT EXISTS revocations_by_account ON revocations(sandbox, account_id);
+-- A sandbox's journal, read and cleared by sandbox.
+CREATE INDEX IF NOT EXISTS journal_by_sandbox ON journal(sandbox, id);
 """
-INDEX_NAMES = ("posts_by_account", "revocations_by_account")
+INDEX_NAMES = ("posts_by_account", "revocations_by_account", "journal_by_sandbox")
 
 # Children first, so that clearing in this order never breaks a reference.
 TABLES_TO_CLEAR = (
     "journal", "revocations", "faults", "idempotency", "rate_windows", "settings",
     "test_accounts", "posts", "accounts", "api_keys", "organizations",
 )
-ALL_TABLES = TABLES_TO_CLEAR + ("meta",)
+ALL_TABLES = TABLES_TO_CLEAR + ("sandboxes", "meta")
 
 
 def statements(text: str, *, seq: str, real: str) -> list[str]:
