@@ -353,7 +353,7 @@ class SandboxHandlers:
         fixture = body.get("fixtures")
         if fixture is not None:
             try:
-                fixture = world.validate(fixture, "fixtures")
+                fixture = world.validate(fixture, "fixtures", control=True)
             except world.WorldError as exc:
                 raise ApiError("VALIDATION", str(exc)) from None
         return registry.create(label, fixture), 201
