@@ -13,23 +13,15 @@ CACHE=${LAYERS_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/layers-kit/conta
 BASE_IMAGE=${LAYERS_BASE_IMAGE:-localhost/layers-py-base:bookworm}
 mkdir -p "$CACHE"
 
-SUDO=""
-if [ "$(id -u)" != "0" ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "setup-containers: not root and no sudo; the container test will skip (or fail in CI)" >&2
-    exit 0
-  fi
-fi
-
 missing=()
 for tool in podman runc mmdebstrap curl; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup-containers: installing ${missing[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q
-  $SUDO apt-get install -y -qq --no-install-recommends podman runc mmdebstrap uidmap ca-certificates curl
+  if ! bash scripts/apt-install.sh setup-containers podman runc mmdebstrap uidmap ca-certificates curl; then
+    echo "setup-containers: the container test will skip (or fail in CI)" >&2
+    exit 0
+  fi
 fi
 
 # crun/runc cannot set rlimits or a pids limit in these sandboxes: turn both off for our calls.

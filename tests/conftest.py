@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -54,3 +55,16 @@ def postgres():
 def postgres_url(postgres) -> str:
     """A fresh empty database on the session's server."""
     return postgres.new_database()
+
+
+@pytest.fixture(scope="session")
+def require_chromium() -> None:
+    """Debian's chromium for the browser tests: skipped without it, but a failure in CI, where
+    scripts/test.sh installs it."""
+    from docs_gen.browser import chromium_path
+
+    if chromium_path() is None:
+        reason = "chromium is not installed: run scripts/setup-chromium.sh (scripts/test.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)

@@ -2,24 +2,18 @@
 errors, no external resources. And Swagger UI, served by the mock, renders the operation."""
 from __future__ import annotations
 
-import os
 
 import pytest
 
 from contract import CONTRACT
-from docs_gen.browser import HeadlessChromium, chromium_path, png_size
+from docs_gen.browser import HeadlessChromium, png_size
 from docs_gen.paths import DOCS_DIR, PAGE_NAME
 
 PAGE = DOCS_DIR / f"{PAGE_NAME}.html"
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        reason = "chromium is not installed: run scripts/setup-chromium.sh (scripts/test.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+def browser(require_chromium):
     with HeadlessChromium(width=1280, height=2000) as b:
         yield b
 

@@ -14,7 +14,6 @@ raw requests in test_security.py.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +24,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from docs_gen.browser import HeadlessChromium, chromium_path
+from docs_gen.browser import HeadlessChromium
 from mock_server.control_client import ControlClient, ControlPlaneError
 from mock_server.control_paths import CONTROL_PREFIX
 from mock_server.launcher import MockProcess
@@ -77,12 +76,7 @@ class _Server:
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if chromium_path() is None:
-        reason = "chromium is not installed: run scripts/setup-chromium.sh (scripts/test.sh does)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+def browser(require_chromium):
     with HeadlessChromium(width=800, height=600, timeout=120) as b:
         yield b
 
