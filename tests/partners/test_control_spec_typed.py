@@ -87,19 +87,39 @@ def _calls(account_id: str) -> list[tuple[str, dict, dict]]:
     ]
 
 
+# Hosted mode's operations: checked against a mock started with --operator-token (below).
+SANDBOX_OPERATIONS = ("create_sandbox", "list_sandboxes", "delete_sandbox")
+
+
+def _assert_typed(operation_id: str, r: httpx.Response) -> None:
+    op = OPERATIONS[operation_id][2]
+    status = str(r.status_code)
+    assert status in op["responses"] and status.startswith("2"), f"{operation_id}: {r.status_code} {r.text}"
+    schema = op["responses"][status]["content"]["application/json"]["schema"]
+    errors = [e.message for e in OAS30Validator(schema).iter_errors(r.json())]
+    assert not errors, f"{operation_id} answered outside its schema: {errors[:3]}"
+
+
+def test_hosted_mode_answers_match_the_declared_types():
+    operator = "operator-token-for-the-typing-test"
+    with MockProcess(extra_args=["--operator-token", operator]) as mock:
+        c = httpx.Client(base_url=mock.base_url + CONTROL_PREFIX,
+                         headers={"X-Mock-Admin-Token": operator, "Content-Type": "application/json"})
+        created = c.post("/sandboxes", json={"label": "typing"})
+        _assert_typed("create_sandbox", created)
+        _assert_typed("list_sandboxes", c.get("/sandboxes"))
+        _assert_typed("delete_sandbox", c.delete(f"/sandboxes/{created.json()['sandboxId']}"))
+
+
 def test_live_answers_match_the_declared_types():
     with MockProcess() as mock:
         c = httpx.Client(base_url=mock.base_url + CONTROL_PREFIX)
         calls = _calls(CONTRACT.example_account_id)
-        assert {c_[0] for c_ in calls} == set(OPERATIONS), "a control operation is not exercised"
+        assert {c_[0] for c_ in calls} | set(SANDBOX_OPERATIONS) == set(OPERATIONS), "a control operation is not exercised"
         for operation_id, params, body in calls:
             method, path, op = OPERATIONS[operation_id]
             r = c.request(method.upper(), path.format(**params), json=body)
-            status = str(r.status_code)
-            assert status in op["responses"] and status.startswith("2"), f"{operation_id}: {r.status_code} {r.text}"
+            _assert_typed(operation_id, r)
             if operation_id == "reset":  # then a revoke, so the journal and the account have content to check
                 assert httpx.delete(mock.base_url + CONTRACT.path_for(CONTRACT.example_account_id),
                                     headers={"Authorization": f"Bearer {WRITE['secret']}"}).status_code == 200
-            schema = op["responses"][status]["content"]["application/json"]["schema"]
-            errors = [e.message for e in OAS30Validator(schema).iter_errors(r.json())]
-            assert not errors, f"{operation_id} answered outside its schema: {errors[:3]}"

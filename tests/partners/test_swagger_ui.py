@@ -71,9 +71,9 @@ def test_swagger_ui_servers_description_and_no_prefilled_optional_header(browser
 def test_control_plane_ui_is_tagged_and_summarised(browser, mock):
     report = browser.open(mock.base_url + "/_mock/ui/", full_page=False, wait_for=".opblock-tag", script=TAGS)
     assert report.console_errors == []
-    assert report.evaluated["tags"] == ["World", "Seed", "Break", "Clock", "Inspect"]
+    assert report.evaluated["tags"] == ["World", "Seed", "Break", "Clock", "Inspect", "Sandboxes"]
     summaries = report.evaluated["summaries"]
-    assert len(summaries) == 17 and all(s.strip() for s in summaries)
+    assert len(summaries) == 20 and all(s.strip() for s in summaries)
     served = httpx.get(mock.base_url + "/_mock/openapi.json").json()["servers"]
     assert served == [{"url": mock.base_url + "/_mock", "description": "This mock's control plane"}]
 

@@ -107,7 +107,8 @@ def test_a_page_from_another_origin_changes_nothing(browser, tmp_path):
         org = control.create_organization("browser victim")["id"]
         key = control.create_key(org, [CONTRACT.required_scope], tier="standard")
         acc = control.create_account(org, queued=2)["socialAccountId"]
-        control.arm_fault(account_id=f"sa_{uuid.uuid4()}")   # so that DELETE /faults would show
+        bystander = control.create_account(org)["socialAccountId"]  # a fault must name an existing account
+        control.arm_fault(account_id=bystander)   # so that DELETE /faults would show
         world = {"org": org, "acc": acc, "key": key["id"]}
 
         # 1. Against a recorder: the browser does send the attacks (else this test proves nothing).

@@ -2,6 +2,7 @@
 its HTTP control plane, as a partner's CI would."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from mock_server.control_client import ControlClient
@@ -44,3 +45,14 @@ def new_sandbox(base_url: str, label: str = "test", fixtures: dict | None = None
     with ControlClient(base_url, admin_token=OPERATOR) as operator:
         made = operator.create_sandbox(label, fixtures)
     return Sandbox(made["sandboxId"], made["adminToken"], made, base_url)
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05) -> bool:
+    """Poll `predicate` until it holds or `timeout` passes (the journal is written just after a
+    response leaves, so a test reads it once it has caught up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -11,9 +11,8 @@ import pytest
 
 from contract import CONTRACT
 
-from pg_server import wait_for
 from reliability.support import OK, NOT_FOUND, LoadRun, make_tenant, shuffled_plans
-from .support import hosted_mock, new_sandbox
+from .support import hosted_mock, new_sandbox, wait_for
 
 SANDBOXES = 20
 ACCOUNTS = 6          # per sandbox
