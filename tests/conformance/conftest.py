@@ -6,15 +6,12 @@ mock process of their own instead of the session-wide one other tests share.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess, free_port
+from mock_server.launcher import MockProcess
 from conformance import cli
 from servers import serve_broken_impls
 
