@@ -30,6 +30,7 @@ import httpx
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_MAX_TIME = 600.0
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+OVERSIZE_PREVIEW = 4096  # what is kept of a body over the cap, for the failure messages
 # The documented bodies nest at most three levels (error.details.requiredScope); 64 leaves room for
 # any extra an implementation may add, and stays far below what Python's recursion limit allows.
 MAX_JSON_DEPTH = 64
@@ -204,11 +205,14 @@ def _read_capped(response: httpx.Response, cap: int) -> BodyProblem | None:
             over = True
             break
     raw = b"".join(chunks)
+    del chunks
     content, decoded_over = _decode(raw, response.headers.get("content-encoding", ""), cap)
-    response._content = content[:cap]  # noqa: SLF001
     if over or decoded_over:
+        # Not judged, so only a preview is kept (for messages), not a megabyte per exchange.
+        response._content = content[:OVERSIZE_PREVIEW]  # noqa: SLF001
         return BodyProblem(SIZE_CHECK, f"the body is larger than the kit's cap of {cap:,} bytes "
                                        f"(--max-body-bytes); reading stopped there")
+    response._content = content  # noqa: SLF001
     return None
 
 
