@@ -17,6 +17,7 @@ import argparse
 import json
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ def seed(path: Path, queued: int) -> None:
                                       "posts": {"queued": queued}}], c.Clock.now(q))
     finally:
         storage.close()
-    con = c.sqlite3.connect(str(path))
+    con = sqlite3.connect(str(path))
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
 

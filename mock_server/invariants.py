@@ -16,12 +16,12 @@ def violations(q, domain: Domain) -> list[dict]:
     sb = q.sandbox
     out = []
     for row in q.rows(
-            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_id=a.id"
+            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_seq=a.seq"
             " WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=? AND p.status=? GROUP BY a.id",
             (sb, reason, CANCELABLE_STATUS)):
         out.append({"accountId": row["id"], "problem": f"revoked but {row['n']} posts still {CANCELABLE_STATUS}"})
     for row in q.rows(
-            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_id=a.id"
+            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_seq=a.seq"
             " WHERE a.sandbox=? AND a.status != 'disconnected' AND p.by_revoke=1 GROUP BY a.id", (sb,)):
         out.append({"accountId": row["id"], "problem": f"not revoked but {row['n']} posts canceled by a revoke"})
     for row in q.rows(
@@ -38,8 +38,8 @@ def violations(q, domain: Domain) -> list[dict]:
             (sb,)):
         out.append({"accountId": row["account_id"], "problem": f"revoked {row['n']} times"})
     for row in q.rows(
-            "SELECT r.account_id, r.canceled_posts, (SELECT COUNT(*) FROM posts p WHERE p.sandbox=r.sandbox"
-            " AND p.account_id=r.account_id AND p.by_revoke=1) AS actual FROM revocations r WHERE r.sandbox=?", (sb,)):
+            "SELECT r.account_id, r.canceled_posts, (SELECT COUNT(*) FROM posts p JOIN accounts a ON a.sandbox=p.sandbox"
+            " AND a.seq=p.account_seq WHERE a.sandbox=r.sandbox AND a.id=r.account_id AND p.by_revoke=1) AS actual FROM revocations r WHERE r.sandbox=?", (sb,)):
         if row["canceled_posts"] != row["actual"]:
             out.append({"accountId": row["account_id"],
                         "problem": f"recorded {row['canceled_posts']} canceled posts, found {row['actual']}"})

@@ -22,8 +22,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
+from mock_server.storage.schema import ACCOUNTS_BY_ID
+
 
 LOCAL_SANDBOX = "local"  # the one implicit world of local (single-user) mode
+# Posts name their account by its seq (schema.py); a query given the account's id (sandbox, id
+# as parameters) finds the seq with this.
+_SEQ_OF = "(SELECT seq FROM accounts WHERE sandbox = ? AND id = ?)"
 
 
 def hash_secret(secret: str) -> str:
@@ -42,6 +47,9 @@ class Dialect:
     for_update: str           # a row lock on what a write transaction read, where needed
     lock_idempotency: str | None  # a transaction-scoped lock on one (key, Idempotency-Key)
     new_post_id: str          # an expression minting a post id (`sp_<uuid>`) inside the database
+    # SQLite: a bulk load builds the accounts' id index right after their rows (storage/base.py
+    # drops it first), so that their posts can find them; PostgreSQL joins by hash without it.
+    index_accounts_after_insert: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "sql", lru_cache(maxsize=None)(self._translate))
@@ -54,7 +62,7 @@ class Dialect:
 # SQLite has no UUID function, and formatting six randomblob() calls per row was most of the
 # cost of generating three million posts. Its post ids are UUID-shaped instead: 60 random bits
 # drawn once per load ({salt}), then a 48-bit number unique within the load.
-SQLITE = Dialect("sqlite", "?", "", None, "'sp_{salt}' || printf('%012x', s.ord * 1048576 + p.i)")
+SQLITE = Dialect("sqlite", "?", "", None, "'sp_{salt}' || printf('%012x', s.ord * 1048576 + p.i)", True)
 # Two transactions on one idempotency key would both see no entry and both revoke; the
 # transaction-scoped advisory lock makes the second wait for the first's COMMIT and then see it.
 POSTGRES = Dialect("postgresql", "%s", " FOR UPDATE",
@@ -131,39 +139,56 @@ class Queries:
         """Many rows at once (PostgreSQL overrides this with COPY)."""
         self.many(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
 
-    def insert_accounts(self, rows: Iterable[tuple]) -> None:
-        """rows: tuples in ACCOUNT_COLUMNS order."""
+    def insert_accounts(self, rows: list[tuple]) -> int | None:
+        """rows: tuples in ACCOUNT_COLUMNS order. Returns the seq of the first when the rows got
+        consecutive seqs (then row i's is that + i; always so on SQLite, whose write lock this
+        transaction holds), else None."""
         sandbox = (self.sandbox,)
+        before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM accounts")
         self.bulk_insert("accounts", ("sandbox",) + self.ACCOUNT_COLUMNS, (sandbox + r for r in rows))
+        if self.dialect.index_accounts_after_insert:
+            self._x(ACCOUNTS_BY_ID)  # a no-op unless a bulk load dropped it
+        # n new seqs, all above `before`, the largest before + n: exactly before+1 .. before+n.
+        after = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM accounts")
+        return int(before) + 1 if rows and int(after) - int(before) == len(rows) else None
 
-    def generate_posts(self, counts: Iterable[tuple[str, str, int]], schedule: list[str], canceled_at: str,
-                       cancel_reason: str) -> int:
-        """Posts made inside the database from (account id, status, how many) rows: the i-th post
+    def generate_posts(self, counts: Iterable[tuple[int | None, str | None, str, int]], schedule: list[str],
+                       canceled_at: str, cancel_reason: str) -> int:
+        """Posts made inside the database from (account seq, account id, status, how many) rows,
+        the account named by its seq (a bulk load knows it: `insert_accounts`) or else by its id
+        (the other None): the i-th post
         of a row is scheduled at schedule[i-1]; canceled ones carry `canceled_at` and
         `cancel_reason`. Ids are minted by the database (`Dialect.new_post_id`): three million
         posts never pass through Python one by one. Returns the `seq` before the first new post."""
         self._x("CREATE TEMP TABLE IF NOT EXISTS staged_posts"
-                " (ord INTEGER PRIMARY KEY, account_id TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL)")
+                " (ord INTEGER PRIMARY KEY, account_seq BIGINT, account_id TEXT, status TEXT NOT NULL,"
+                " n INTEGER NOT NULL)")
         self._x("CREATE TEMP TABLE IF NOT EXISTS post_slots (i INTEGER PRIMARY KEY, scheduled_for TEXT NOT NULL)")
         self._x("DELETE FROM staged_posts")
         self._x("DELETE FROM post_slots")
-        self.bulk_insert("staged_posts", ("ord", "account_id", "status", "n"),
-                         ((i, a, s, n) for i, (a, s, n) in enumerate(counts)))
+        self.bulk_insert("staged_posts", ("ord", "account_seq", "account_id", "status", "n"),
+                         ((i, seq, a, s, n) for i, (seq, a, s, n) in enumerate(counts)))
         self.bulk_insert("post_slots", ("i", "scheduled_for"), enumerate(schedule, 1))
         before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM posts")  # over all sandboxes: seq is global
         h = secrets.token_hex(10)  # the load's salt, shaped "xxxxxxxx-xxxx-4xxx-[89ab]xxx-"
         salt = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
         new_id = self.dialect.new_post_id.replace("{salt}", salt)
-        self._x(f"INSERT INTO posts(sandbox, id, account_id, status, scheduled_for, canceled_at, cancel_reason)"
-                f" SELECT ?, {new_id}, s.account_id, s.status, p.scheduled_for,"
+        self._x(f"INSERT INTO posts(sandbox, id, account_seq, status, scheduled_for, canceled_at, cancel_reason)"
+                f" SELECT ?, {new_id}, COALESCE(s.account_seq, a.seq), s.status, p.scheduled_for,"
                 f" CASE WHEN s.status = 'canceled' THEN ? END, CASE WHEN s.status = 'canceled' THEN ? END"
-                f" FROM staged_posts s JOIN post_slots p ON p.i <= s.n ORDER BY s.ord, p.i",
-                (self.sandbox, canceled_at, cancel_reason))
+                # A row named by its seq looks nothing up (a NULL id matches no account): a
+                # million index probes were ~2 s of a million-account load. LEFT JOIN: SQLite
+                # then keeps the staged rows outermost, in order (with a plain JOIN its planner,
+                # knowing nothing of the temp tables' sizes, looped over the accounts instead: 10 s
+                # for a million). An account not found gives a NULL seq, which NOT NULL refuses.
+                f" FROM staged_posts s LEFT JOIN accounts a ON a.sandbox = ? AND a.id = s.account_id"
+                f" JOIN post_slots p ON p.i <= s.n ORDER BY s.ord, p.i",
+                (self.sandbox, canceled_at, cancel_reason, self.sandbox))
         return int(before)
 
     def post_ids_after(self, seq: int, account_id: str, limit: int) -> list[str]:
-        return [r["id"] for r in self.rows("SELECT id FROM posts WHERE seq > ? AND sandbox = ? AND account_id = ?"
-                                           " ORDER BY seq LIMIT ?", (seq, self.sandbox, account_id, limit))]
+        return [r["id"] for r in self.rows(f"SELECT id FROM posts WHERE seq > ? AND sandbox = ? AND account_seq = {_SEQ_OF}"
+                                           " ORDER BY seq LIMIT ?", (seq, self.sandbox, self.sandbox, account_id, limit))]
 
     def insert_test_account(self, account_id: str, status: int, note: str | None) -> None:
         self._x("INSERT INTO test_accounts(sandbox, id, status, note) VALUES (?,?,?,?)",
@@ -318,21 +343,21 @@ class Queries:
         return self.one("SELECT * FROM accounts WHERE sandbox=? AND id=?", (self.sandbox, account_id))
 
     _POST_VIEW = (
-        "p.id, p.account_id, p.status, p.scheduled_for,"
+        "p.id, a.id AS account_id, p.status, p.scheduled_for,"
         " CASE WHEN p.by_revoke = 1 THEN a.disconnected_at ELSE p.canceled_at END AS canceled_at,"
         " CASE WHEN p.by_revoke = 1 THEN a.disconnected_reason ELSE p.cancel_reason END AS cancel_reason"
-        " FROM posts p JOIN accounts a ON a.sandbox = p.sandbox AND a.id = p.account_id")
+        " FROM posts p JOIN accounts a ON a.sandbox = p.sandbox AND a.seq = p.account_seq")
 
     def posts_of(self, account_id: str, limit: int | None = None) -> list:
-        sql = f"SELECT {self._POST_VIEW} WHERE p.sandbox=? AND p.account_id=? ORDER BY p.seq"
+        sql = f"SELECT {self._POST_VIEW} WHERE a.sandbox=? AND a.id=? ORDER BY p.seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self.rows(sql, (self.sandbox, account_id))
 
     def post_counts(self, account_id: str) -> dict[str, int]:
         return {r["status"]: int(r["n"]) for r in self.rows(
-            "SELECT status, COUNT(*) AS n FROM posts WHERE sandbox=? AND account_id=? GROUP BY status",
-            (self.sandbox, account_id))}
+            f"SELECT status, COUNT(*) AS n FROM posts WHERE sandbox=? AND account_seq={_SEQ_OF} GROUP BY status",
+            (self.sandbox, self.sandbox, account_id))}
 
     def list_accounts(self, organization_id: str | None = None, limit: int = 100) -> list:
         if organization_id:
@@ -363,8 +388,8 @@ class Queries:
 
     def cancel_posts_by_revoke(self, account_id: str, from_status: str) -> int:
         """Cancel the account's posts in `from_status`; their time and reason are the account's."""
-        return self._x("UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_id=? AND status=?",
-                       (self.sandbox, account_id, from_status)).rowcount
+        return self._x(f"UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq={_SEQ_OF}"
+                       " AND status=?", (self.sandbox, self.sandbox, account_id, from_status)).rowcount
 
     def record_revocation(self, account_id: str, request_id: str, key_id: str, at: str, canceled: int) -> None:
         self._x("INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts)"

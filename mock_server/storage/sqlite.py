@@ -257,8 +257,11 @@ class SqliteStorage(Storage):
         # (a million accounts' world is ~700 MiB). Still atomic; back to WAL before serving.
         try:
             conn.execute("PRAGMA journal_mode=DELETE")
-        except sqlite3.OperationalError:
-            pass  # another mock serves this file in WAL mode (`--reset --force`): seed through the WAL
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+            # Another layers-mock serves this file (leaving WAL needs it alone): stay in WAL,
+            # the world is there already, or `--reset --force` reseeds it through the WAL.
         try:
             with self.transaction() as q:
                 return self._build_world(q, seed, reset, self.path)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import re
 import shlex
 import subprocess
@@ -97,6 +98,29 @@ def test_bad_fixture_file_names_the_problem(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "accounts[0].platform" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_fixture_with_a_duplicate_account_id_is_refused_and_nothing_is_kept(tmp_path):
+    """A bulk load builds the accounts' id index after their rows (storage/schema.py): a repeated
+    id must still fail the whole load, with SQLite's words, and leave no half world behind."""
+    org, acc = "org_11111111-1111-4111-8111-111111111111", "sa_11111111-1111-4111-8111-111111111111"
+    dup = tmp_path / "dup.json"
+    dup.write_text(json.dumps({"organizations": [{"id": org, "name": "x"}],
+                               "accounts": [{"id": acc, "organizationId": org, "posts": {"queued": 2}},
+                                            {"id": acc, "organizationId": org}]}))
+    state = tmp_path / "state.sqlite3"
+    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "--port", "0", "--state", str(state),
+                             "--fixtures", str(dup)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "UNIQUE constraint failed: accounts.sandbox, accounts.id" in result.stderr
+    assert "Traceback" not in result.stderr
+    db = sqlite3.connect(state)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        for table in {"organizations", "accounts", "posts"} & tables:  # the schema may be rolled back too
+            assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+    finally:
+        db.close()
 
 
 def test_schemathesis_all_checks_pass_against_the_running_mock(mock_server, control, keys, tmp_path):
