@@ -79,19 +79,24 @@ def hostile_cases(secret: str, account: str) -> dict[str, tuple[bytes, int | Non
     }
 
 
+def _expect_answer(name: str, raw: bytes, expected: int | None) -> str:
+    """The kind of answer a hostile request got; with `expected`, an envelope of that status."""
+    try:
+        kind = classify_hostile(raw)
+        if expected is not None:
+            assert kind == "envelope" and parse_response(raw).status == expected, raw[:300]
+    except AssertionError as exc:
+        raise AssertionError(f"{name}: {exc}") from None
+    return kind
+
+
 def test_hostile_requests_get_envelopes_or_clean_closes(multi_mock, multi_control, tenant):
     account = tenant.accounts[0]
     before = multi_control.account(account)
     outcomes = Counter()
     for name, (data, expected) in hostile_cases(tenant.secret, account).items():
         raw = raw_exchange(multi_mock.port, data, half_close=name in HALF_CLOSED)
-        try:
-            kind = classify_hostile(raw)
-            if expected is not None:
-                assert kind == "envelope" and parse_response(raw).status == expected, raw[:300]
-        except AssertionError as exc:
-            raise AssertionError(f"{name}: {exc}") from None
-        outcomes[kind] += 1
+        outcomes[_expect_answer(name, raw, expected)] += 1
         assert_alive(multi_mock.base_url, tenant.secret)
     print(f"\nhostile: {sum(outcomes.values())} cases, {dict(outcomes)}, 0 5xx")
     # None of it revoked the account it named (only well-formed, single-key requests may).
@@ -212,16 +217,11 @@ def test_hostile_control_plane_requests_change_nothing(multi_mock, multi_control
     before = multi_control.state()
     for name, (data, expected) in control_cases().items():
         raw = raw_exchange(multi_mock.port, data)
-        try:
-            if expected == 403:  # the control plane's own 403 (FORBIDDEN), not the API's scope 403
-                resp = parse_response(raw)
-                assert resp.status == 403 and resp.envelope["error"]["code"] == "FORBIDDEN", raw[:300]
-            else:
-                kind = classify_hostile(raw)
-                if expected is not None:
-                    assert kind == "envelope" and parse_response(raw).status == expected, raw[:300]
-        except AssertionError as exc:
-            raise AssertionError(f"{name}: {exc}") from None
+        if expected == 403:  # the control plane's own 403 (FORBIDDEN), not the API's scope 403
+            resp = parse_response(raw)
+            assert resp.status == 403 and resp.envelope["error"]["code"] == "FORBIDDEN", f"{name}: {raw[:300]}"
+        else:
+            _expect_answer(name, raw, expected)
         assert_alive(multi_mock.base_url, tenant.secret)
     after = multi_control.state()
     for part in ("organizations", "keys", "testAccounts", "globalKillSwitch", "faults"):
