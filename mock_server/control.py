@@ -152,11 +152,9 @@ class ControlHandlers:
         return row["organization_id"]
 
     def set_budget(self, keyId: str, body: dict):
-        with self._snap() as q:
-            keyId = self._key_id(q, keyId)
         try:
-            with self._tx() as q:
-                return self.domain.set_remaining_budget(q, keyId, body["remaining"])
+            with self._tx() as q:  # the label resolved in the same transaction as the write
+                return self.domain.set_remaining_budget(q, self._key_id(q, keyId), body["remaining"])
         except KeyError:
             raise _missing("key", keyId) from None
         except ValueError as exc:
