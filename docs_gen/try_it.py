@@ -23,7 +23,7 @@ import yaml
 from contract.spec import Contract
 
 # The mock's own files, so the steps always match the mock that ships with them.
-from mock_server.control_paths import CONTROL_PREFIX, CONTROL_SPEC
+from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
 
 

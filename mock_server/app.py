@@ -25,7 +25,7 @@ from contract import CONTRACT
 from contract.spec import Contract
 from mock_server import access_log, cors, errors, sandboxes as sandboxes_module, served_spec, world
 from mock_server.control import ControlHandlers
-from mock_server.control_paths import CONTROL_PREFIX, CONTROL_SPEC
+from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.docs_route import add_docs_route
 from mock_server.domain import Domain
 from mock_server.fastpath import RevokeFastPath

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 import yaml
 
-from mock_server.control_paths import CONTROL_SPEC
+from contract.control import CONTROL_SPEC
 
 # 1 MiB: the shipped default world is under 4 KB; a fixture of several thousand accounts fits.
 MAX_BODY_BYTES = 1 << 20

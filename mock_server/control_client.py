@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from mock_server.control_paths import CONTROL_PREFIX
+from contract.control import CONTROL_PREFIX
 
 
 class ControlPlaneError(RuntimeError):

@@ -8,7 +8,7 @@ import time
 from contract import CONTRACT
 from contract.spec import Contract
 from mock_server.control_guard import ControlGuard
-from mock_server.control_paths import CONTROL_PREFIX
+from contract.control import CONTROL_PREFIX
 from mock_server.errors import error_reply, send_reply
 from mock_server.pipeline import RevokeRoute
 from mock_server.request_context import open_context

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from mock_server import world
 from mock_server.clock import Clock, to_iso
-from mock_server.control_paths import CONTROL_PREFIX
+from contract.control import CONTROL_PREFIX
 from mock_server.errors import ApiError
 from mock_server.request_context import current
 from mock_server.storage import Conflict
@@ -371,7 +371,7 @@ def add_arguments(parser) -> None:
     import os
 
     d = Limits()
-    g = parser.add_argument_group("hosted sandboxes (one deployment, many isolated worlds; mock_server/control.yaml)")
+    g = parser.add_argument_group("hosted sandboxes (one deployment, many isolated worlds; contract/control.yaml)")
     g.add_argument("--operator-token", default=os.environ.get(OPERATOR_TOKEN_ENV),
                    help=f"turn hosted mode on: this token (X-Mock-Admin-Token) creates, lists and deletes sandboxes"
                         f" at /_mock/sandboxes; each sandbox has its own adminToken (also ${OPERATOR_TOKEN_ENV})")

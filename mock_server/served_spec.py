@@ -10,7 +10,7 @@ import json
 import re
 
 from contract import CONTRACT
-from mock_server.control_paths import CONTROL_PREFIX
+from contract.control import CONTROL_PREFIX
 
 API_SPEC = "/openapi.json"
 CONTROL_SPEC = CONTROL_PREFIX + "/openapi.json"

@@ -10,7 +10,7 @@ from openapi_schema_validator import OAS30Validator
 
 from contract import CONTRACT
 from contract.spec import _deref
-from mock_server.control_paths import CONTROL_PREFIX, CONTROL_SPEC
+from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.launcher import MockProcess
 from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
 

@@ -11,7 +11,7 @@ import yaml
 
 from contract import CONTRACT
 from docs_gen.browser import HeadlessChromium
-from mock_server.control_paths import CONTROL_SPEC
+from contract.control import CONTROL_SPEC
 from mock_server.launcher import MockProcess
 
 TRY_IT_OUT = """(async () => {

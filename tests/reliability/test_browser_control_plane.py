@@ -26,7 +26,7 @@ import pytest
 from contract import CONTRACT
 from docs_gen.browser import HeadlessChromium
 from mock_server.control_client import ControlClient, ControlPlaneError
-from mock_server.control_paths import CONTROL_PREFIX
+from contract.control import CONTROL_PREFIX
 from mock_server.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer

@@ -17,7 +17,7 @@ import yaml
 from contract import CONTRACT
 from mock_server import control_bounds
 from mock_server.control_client import ControlClient
-from mock_server.control_paths import CONTROL_PREFIX
+from contract.control import CONTROL_PREFIX
 from mock_server.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer

@@ -12,7 +12,7 @@ import sys
 import yaml
 
 from mock_server.control_client import ControlClient
-from mock_server.control_paths import CONTROL_PREFIX, CONTROL_SPEC
+from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.launcher import MockProcess
 
 from .support import SCHEMATHESIS

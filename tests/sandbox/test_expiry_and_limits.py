@@ -13,7 +13,7 @@ import pytest
 
 from contract import CONTRACT
 from mock_server.control_client import ControlClient
-from mock_server.control_paths import CONTROL_PREFIX
+from contract.control import CONTROL_PREFIX
 from mock_server.storage import open_storage
 from mock_server.storage.schema import TABLES_TO_CLEAR
 

@@ -1,4 +1,4 @@
-"""Where the control plane lives, read from its own spec (control.yaml's server URL).
+"""The control plane's own spec (control.yaml, beside openapi.yaml) and where it lives (its server URL).
 
 A module of its own, importing no web framework, so that light clients (ControlClient, the
 pytest plugin) do not pull in Connexion just to know a prefix.
