@@ -32,16 +32,17 @@ HOST = "127.0.0.1"
 sys.path.insert(0, str(ROOT))
 
 from contract import CONTRACT  # noqa: E402
-from mock_server import world  # noqa: E402
+from contract.world import DEFAULT_WORLD  # noqa: E402
+from mock_server.core import world  # noqa: E402
 from mock_server.cli import DEFAULT_WORKERS  # noqa: E402
-from mock_server.clock import Clock  # noqa: E402
+from mock_server.core.clock import Clock  # noqa: E402
 from mock_server.launcher import MockProcess, PostgresServer, free_port  # noqa: E402,F401
 from mock_server.storage import is_postgres, open_storage  # noqa: E402
 
 BENCH_ORG = "org_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_KEY_ID = "key_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_SECRET = "lp_test_bench_internal_0000000000000001"
-DEFAULT_WRITE_SECRET = next(k["secret"] for k in json.loads(world.DEFAULT_WORLD.read_text())["keys"]
+DEFAULT_WRITE_SECRET = next(k["secret"] for k in json.loads(DEFAULT_WORLD.read_text())["keys"]
                             if CONTRACT.required_scope in k.get("scopes", []))  # in every world below
 UNKNOWN_ID = "sa_ffffffff-ffff-4fff-8fff-ffffffffffff"        # well-formed, in no world: 404
 TEST_200_ID = "sa_00000000-0000-4000-8000-000000000200"       # reserved: always 200, no state change
@@ -102,7 +103,7 @@ def seed_world(database: Path | str, *, accounts: int, queued_per_account: int =
 
     def seed(q):
         now = Clock.now(q)
-        world.load(q, world.read_fixture(world.DEFAULT_WORLD), now, report=False)
+        world.load(q, world.read_fixture(DEFAULT_WORLD), now, report=False)
         world.add_organization(q, {"id": BENCH_ORG, "name": "Benchmark"})
         world.add_key(q, {"id": BENCH_KEY_ID, "secret": BENCH_SECRET, "organizationId": BENCH_ORG,
                           "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
@@ -117,7 +118,7 @@ def seed_world(database: Path | str, *, accounts: int, queued_per_account: int =
 
 
 def to_iso(ts: float) -> str:
-    from mock_server.clock import to_iso as iso
+    from mock_server.core.clock import to_iso as iso
     return iso(ts)
 
 

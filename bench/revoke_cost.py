@@ -63,7 +63,7 @@ def _reset_peak_rss() -> None:
 
 def child(state: str) -> None:
     """Runs in its own process: measure one Domain.revoke."""
-    from mock_server.domain import Domain
+    from mock_server.core.domain import Domain
 
     storage = c.open_storage(state)
     domain = Domain(c.CONTRACT)

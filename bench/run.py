@@ -249,7 +249,7 @@ def fixture_file(path: Path, accounts: int, posts: int = 3) -> Path:
     """The default world plus `accounts` accounts (random ids, `posts` queued posts each) as JSON."""
     import uuid
 
-    data = json.loads(c.world.DEFAULT_WORLD.read_text())
+    data = json.loads(c.DEFAULT_WORLD.read_text())
     data["organizations"].append({"id": c.BENCH_ORG, "name": "Benchmark"})
     data["keys"].append({"id": c.BENCH_KEY_ID, "secret": c.BENCH_SECRET, "organizationId": c.BENCH_ORG,
                          "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
@@ -298,7 +298,7 @@ def conformance(args, report: dict) -> None:
         return
     state = c.OUT / "conformance.sqlite3"
     c.seed_world(state, accounts=0)
-    fixture = json.loads(c.world.DEFAULT_WORLD.read_text())
+    fixture = json.loads(c.DEFAULT_WORLD.read_text())
     keys = {k["label"]: k["secret"] for k in fixture["keys"]}
     foreign = next(a["id"] for a in fixture["accounts"] if a["organizationId"] != fixture["keys"][0]["organizationId"])
     rows = {}

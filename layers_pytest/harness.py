@@ -22,8 +22,8 @@ from layers_pytest.target import Target
 
 @cache
 def _default_world() -> dict:
-    from mock_server.world import DEFAULT_WORLD
-    return json.loads(DEFAULT_WORLD.read_text())
+    from contract.world import default_world
+    return default_world()
 
 
 class _WorldKeys:

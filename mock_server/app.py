@@ -23,16 +23,21 @@ from connexion.resolver import Resolver
 
 from contract import CONTRACT
 from contract.spec import Contract
-from mock_server import access_log, cors, errors, sandboxes as sandboxes_module, served_spec, world
-from mock_server.control import ControlHandlers
+from contract.world import DEFAULT_WORLD
+from mock_server.core import world
+from mock_server.edge import access_log, cors, errors, served_spec
+from mock_server.tenancy import sandboxes as sandboxes_module
+from mock_server.control.handlers import ControlHandlers
+from mock_server.control.sandboxes import SandboxHandlers
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
-from mock_server.docs_route import add_docs_route
-from mock_server.domain import Domain
-from mock_server.fastpath import RevokeFastPath
-from mock_server.handlers import ApiHandlers
-from mock_server.middleware import RequestContextMiddleware
-from mock_server.pipeline import RevokePipeline
-from mock_server.security import security_handler_for
+from mock_server.edge.docs_route import add_docs_route
+from mock_server.core.clock import journal_stamp
+from mock_server.core.domain import Domain
+from mock_server.edge.fastpath import RevokeFastPath
+from mock_server.edge.handlers import ApiHandlers
+from mock_server.edge.middleware import RequestContextMiddleware
+from mock_server.core.pipeline import RevokePipeline
+from mock_server.edge.security import security_handler_for
 from mock_server.storage import open_storage
 
 DATABASE_ENV = "LAYERS_MOCK_DATABASE"
@@ -48,13 +53,13 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
     """An ASGI app over the storage at `database` (a SQLite path or URL, or a PostgreSQL URL),
     whose schema the CLI has prepared. `fixtures`: the world `/_mock/reset` restores.
     `operator_token`: hosted mode, many sandboxes (mock_server/sandboxes.py)."""
-    storage = open_storage(database, serving=True)
+    storage = open_storage(database, serving=True, stamp=journal_stamp)
     hosted = operator_token is not None
     domain = Domain(contract, hosted=hosted)
 
     @lru_cache(maxsize=1)
     def default_world() -> dict:
-        return world.read_fixture(fixtures or world.DEFAULT_WORLD)
+        return world.read_fixture(fixtures or DEFAULT_WORLD)
 
     limits = (limits or sandboxes_module.Limits()) if hosted else None
     worlds = sandboxes_module.SandboxWorlds(limits, default_world)
@@ -63,7 +68,7 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
                               on_caller=registry.seen if registry else None)
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
-    sandbox_ops = sandboxes_module.SandboxHandlers(registry)
+    sandbox_ops = SandboxHandlers(registry)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     app.add_api(contract.path, resolver=Resolver(function_resolver=lambda op: getattr(api, op)),
                 validate_responses=validate_responses, strict_validation=True)  # Swagger UI at /ui/

@@ -4,7 +4,8 @@ be looked up in the source or in `/_mock/state`."""
 from __future__ import annotations
 
 from contract import CONTRACT
-from mock_server.world import default_write_key
+from contract.steps import Step, control_step, load_control_spec
+from contract.world import default_write_key
 
 MAX_ACCOUNTS = 8
 ADMIN_HEADER_HINT = '-H "X-Mock-Admin-Token: <your admin token>"'
@@ -21,8 +22,6 @@ def connect_host(host: str) -> str:
 
 def render(*, host: str, port: int, fixture: dict, loaded: bool, state: str | None,
            admin_token: bool = False) -> str:
-    from docs_gen.try_it import Step, control_step, load_control_spec  # the docs' step builder
-
     base = f"http://{connect_host(host)}:{port}"
     orgs = {o["id"]: o.get("name", "") for o in fixture.get("organizations", [])}
     out = [f"Layers mock on {base}" + (f"   (listening on {host})" if connect_host(host) != host else ""),

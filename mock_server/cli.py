@@ -6,11 +6,15 @@ import gc
 import os
 import sys
 
-from mock_server import access_log, banner, cors, listen
+from contract.world import DEFAULT_WORLD
+from mock_server import banner, listen
+from mock_server.edge import access_log, cors
 from mock_server import app as app_module
-from mock_server import sandboxes, state_file, world
-from mock_server.control_guard import ALLOWED_HOSTS_ENV
-from mock_server.clock import Clock
+from mock_server import state_file
+from mock_server.core import world
+from mock_server.tenancy import sandboxes
+from mock_server.control.guard import ALLOWED_HOSTS_ENV
+from mock_server.core.clock import Clock
 from mock_server.storage import is_postgres, open_storage, redacted, sqlite_path
 
 
@@ -86,7 +90,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
     try:
-        fixture = world.read_fixture(args.fixtures or world.DEFAULT_WORLD)
+        fixture = world.read_fixture(args.fixtures or DEFAULT_WORLD)
     except world.WorldError as exc:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ import pytest
 
 from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess
-from mock_server.world import DEFAULT_WORLD
+from contract.world import DEFAULT_WORLD
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from mock_server.storage.base import Conflict, Storage, redacted
+from mock_server.storage.base import Conflict, Stamp, Storage, redacted
 from mock_server.storage.queries import Queries, hash_secret, secret_hint
 from mock_server.storage.schema import SCHEMA_VERSION, SchemaMismatch
 
@@ -30,12 +30,13 @@ def sqlite_path(url: str) -> str:
     return url
 
 
-def open_storage(url: str, *, serving: bool = False) -> Storage:
-    """The storage at `url`. `serving`: a server's storage (background checkpoints for SQLite)."""
+def open_storage(url: str, *, serving: bool = False, stamp: Stamp | None = None) -> Storage:
+    """The storage at `url`. `serving`: a server's storage (background checkpoints for SQLite).
+    `stamp`: how the journal's entries are dated (the core's clock); needed to write the journal."""
     if is_postgres(url):
         from mock_server.storage.postgres import PostgresStorage
 
-        return PostgresStorage(url, serving=serving)
+        return PostgresStorage(url, serving=serving, stamp=stamp)
     from mock_server.storage.sqlite import SqliteStorage
 
-    return SqliteStorage(sqlite_path(url), serving=serving)
+    return SqliteStorage(sqlite_path(url), serving=serving, stamp=stamp)

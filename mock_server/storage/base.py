@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterator, TypeVar
 from mock_server.storage.queries import LOCAL_SANDBOX, Queries
 from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
 
+# (wall time, frozen instant or None, offset) -> the journal's timestamp text
+Stamp = Callable[[float, float | None, float], str]
 T = TypeVar("T")
 
 
@@ -47,7 +49,10 @@ class Storage(ABC):
     url: str
     backend: str
 
-    def __init__(self) -> None:
+    def __init__(self, stamp: Stamp | None = None) -> None:
+        # How a journal entry's wall time becomes the mock's time (the core's clock decides;
+        # storage only hands it the clock settings its write transaction read).
+        self._stamp = stamp
         self._journal_lock = threading.Lock()
         self._journal_pending: list[tuple] = []
 
@@ -144,10 +149,9 @@ class Storage(ABC):
         with self._journal_lock:
             self._journal_pending[:0] = pending
 
-    @staticmethod
-    def _write_journal(q: Queries, pending: list[tuple]) -> None:
-        from mock_server.clock import mock_time, to_iso
-
+    def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
+        if self._stamp is None:
+            raise RuntimeError("this storage was opened without a journal stamp (open_storage(stamp=...))")
         by_sandbox: dict[str, list[tuple]] = {}
         for e in pending:
             sandbox = e[9] if len(e) > 9 else LOCAL_SANDBOX
@@ -156,7 +160,7 @@ class Storage(ABC):
         for sandbox, entries in by_sandbox.items():
             sq = q.within(sandbox)  # each sandbox's entries at its own clock
             frozen, offset = sq.clock_settings()
-            sq.insert_journal([(to_iso(mock_time(e[0], frozen, offset)),) + tuple(e[1:9]) for e in entries])
+            sq.insert_journal([(self._stamp(e[0], frozen, offset),) + tuple(e[1:9]) for e in entries])
 
     def flush_journal(self) -> None:
         """Write what is buffered now (blocking; the control plane does before reading it)."""

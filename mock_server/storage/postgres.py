@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 import psycopg
 from psycopg.rows import dict_row
 
-from mock_server.storage.base import Conflict, Storage, T, no_event_loop_here, redacted
+from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here, redacted
 from mock_server.storage.queries import POSTGRES, Queries
 from mock_server.storage.schema import INDEXES, TABLES, statements
 
@@ -43,8 +43,8 @@ class PgQueries(Queries):
 class PostgresStorage(Storage):
     backend = "postgresql"
 
-    def __init__(self, url: str, *, serving: bool = False):
-        super().__init__()
+    def __init__(self, url: str, *, serving: bool = False, stamp: Stamp | None = None):
+        super().__init__(stamp)
         self._dsn = url
         self.url = redacted(url)
         self._local = threading.local()

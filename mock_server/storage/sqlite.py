@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-from mock_server.storage.base import Conflict, Storage, T, no_event_loop_here
+from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here
 from mock_server.storage.queries import SQLITE, Queries
 from mock_server.storage.schema import INDEXES, TABLES, statements
 
@@ -36,8 +36,8 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 class SqliteStorage(Storage):
     backend = "sqlite"
 
-    def __init__(self, path: str, *, serving: bool = False):
-        super().__init__()
+    def __init__(self, path: str, *, serving: bool = False, stamp: Stamp | None = None):
+        super().__init__(stamp)
         self.path = path
         self.url = f"sqlite:///{path}"
         self._local = threading.local()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import httpx
 
 from docs_gen.paths import DOCS_DIR, PAGE_NAME
-from mock_server.docs_route import DOCS_ROUTE
-from mock_server.middleware import CONTROL_PREFIX
+from mock_server.edge.docs_route import DOCS_ROUTE
+from mock_server.edge.middleware import CONTROL_PREFIX
 
 
 def test_swagger_ui_for_the_api_and_the_control_plane(base_url):

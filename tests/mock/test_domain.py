@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 
 from contract import CONTRACT
-from mock_server import invariants, world
-from mock_server.domain import FAULT_STEPS, Domain
-from mock_server.errors import ApiError
-from mock_server.request_context import NoRequestContext, current
+from contract.world import DEFAULT_WORLD
+from mock_server.core import invariants, world
+from mock_server.core.domain import FAULT_STEPS, Domain
+from mock_server.core.errors import ApiError
+from mock_server.core.request_context import NoRequestContext, current
 from mock_server.storage import open_storage
 
 
 @pytest.fixture
 def storage(tmp_path):
     s = open_storage(str(tmp_path / "state.sqlite3"))
-    s.prepare(lambda q: world.load(q, world.read_fixture(world.DEFAULT_WORLD), Domain().clock.now(q)))
+    s.prepare(lambda q: world.load(q, world.read_fixture(DEFAULT_WORLD), Domain().clock.now(q)))
     yield s
     s.close()
 
@@ -26,7 +27,7 @@ def domain() -> Domain:
 
 
 def caller(storage, domain, label):
-    secret = next(k["secret"] for k in world.read_fixture(world.DEFAULT_WORLD)["keys"] if k["label"] == label)
+    secret = next(k["secret"] for k in world.read_fixture(DEFAULT_WORLD)["keys"] if k["label"] == label)
     with storage.snapshot() as q:
         return domain.authenticate(q, f"Bearer {secret}")
 

@@ -12,7 +12,8 @@ from contract import CONTRACT
 from contract.spec import _deref
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.launcher import MockProcess
-from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
+from contract.world import DEFAULT_WORLD, default_write_key
+from mock_server.core.world import read_fixture
 
 RAW = yaml.safe_load(CONTROL_SPEC.read_text())
 SPEC = _deref(RAW, RAW)

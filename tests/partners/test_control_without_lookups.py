@@ -17,7 +17,8 @@ import pytest
 
 from contract import CONTRACT
 from mock_server.launcher import MockProcess, free_port
-from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
+from contract.world import DEFAULT_WORLD, default_write_key
+from mock_server.core.world import read_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 WORLD = read_fixture(DEFAULT_WORLD)

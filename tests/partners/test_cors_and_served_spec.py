@@ -10,7 +10,8 @@ import pytest
 
 from contract import CONTRACT
 from mock_server.launcher import MockProcess
-from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
+from contract.world import DEFAULT_WORLD, default_write_key
+from mock_server.core.world import read_fixture
 
 APP = "http://localhost:3000"
 WRITE = default_write_key(read_fixture(DEFAULT_WORLD))

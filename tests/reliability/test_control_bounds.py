@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from contract import CONTRACT
-from mock_server import control_bounds
+from mock_server.core import bounds as control_bounds
 from mock_server.control_client import ControlClient
 from contract.control import CONTROL_PREFIX
 from mock_server.launcher import MockProcess

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.domain import FAULT_STEPS
+from mock_server.core.domain import FAULT_STEPS
 
 from .support import (INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, LoadRun, account_is_whole, make_tenant,
                       revocation_rows, revoke, shuffled_plans)

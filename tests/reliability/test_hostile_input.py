@@ -177,7 +177,7 @@ def _json_headers(n: int) -> list[bytes]:
 
 
 def control_cases() -> dict[str, tuple[bytes, int | None]]:
-    from mock_server import control_bounds
+    from mock_server.core import bounds as control_bounds
 
     deep = b"[" * 100_000 + b"]" * 100_000
     chunk = b" " * 65536

@@ -14,7 +14,7 @@ import pytest
 from contract import CONTRACT
 from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess
-from mock_server.world import DEFAULT_WORLD
+from contract.world import DEFAULT_WORLD
 
 from .support import (CONFLICT, INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, LoadRun, account_is_whole, make_tenant,
                       revocation_rows, revoke, shuffled_plans)

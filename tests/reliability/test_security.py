@@ -20,7 +20,9 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server import cli, control_guard, middleware
+from mock_server import cli
+from mock_server.control import guard as control_guard
+from mock_server.edge import middleware
 from mock_server.storage import open_storage
 from mock_server.storage import queries as store_module
 from mock_server.control_client import ControlClient

@@ -15,13 +15,12 @@ from pathlib import Path
 import jsonschema
 
 from contract import CONTRACT
-from mock_server import control_bounds
-from mock_server.clock import to_iso
-from mock_server.errors import abbreviate
+from mock_server.core import bounds as control_bounds
+from mock_server.core.clock import to_iso
+from mock_server.core.errors import abbreviate
 from mock_server.storage import Conflict
 from mock_server.storage.queries import LOCAL_SANDBOX
 
-DEFAULT_WORLD = Path(__file__).with_name("default_world.json")
 POST_STATUSES = ["queued", "publishing", "published", "failed", "canceled", "draft"]
 ACCOUNT_STATUSES = ["connected", "reauth_required", "disconnected"]
 PLATFORMS = ["tiktok", "instagram"]
@@ -146,14 +145,6 @@ def read_fixture(path: str | Path) -> dict:
     except json.JSONDecodeError as exc:
         raise WorldError(f"{path}: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     return validate(data, str(path))
-
-
-def default_write_key(fixture: dict) -> dict | None:
-    """The key partners are pointed at first (banner, docs, `POST /_mock/accounts` without an
-    organizationId): the first one holding the required scope itself (not `*`) on a documented
-    rate-limit tier."""
-    return next((k for k in fixture.get("keys", []) if CONTRACT.required_scope in k.get("scopes", [])
-                 and k.get("tier", "standard") in CONTRACT.rate_limit_tiers), None)
 
 
 # -- building things (shared by fixtures and the control plane) ----------------------------

@@ -7,7 +7,7 @@ they hold on both backends.
 """
 from __future__ import annotations
 
-from mock_server.domain import CANCELABLE_STATUS, Domain
+from mock_server.core.domain import CANCELABLE_STATUS, Domain
 
 
 def violations(q, domain: Domain) -> list[dict]:

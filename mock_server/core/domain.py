@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from contract import CONTRACT
 from contract.spec import Contract
-from mock_server.clock import Clock, to_iso
-from mock_server.errors import ApiError, envelope, status_and_message
+from mock_server.core.clock import Clock, to_iso
+from mock_server.core.errors import ApiError, envelope, status_and_message
 from mock_server.storage.queries import LOCAL_SANDBOX
 
 CANCELABLE_STATUS = "queued"

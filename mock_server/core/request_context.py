@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from mock_server.ids import request_id as new_request_id
+from mock_server.core.ids import request_id as new_request_id
 
 
 @dataclass

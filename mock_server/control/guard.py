@@ -30,8 +30,8 @@ import ipaddress
 import os
 from urllib.parse import urlsplit
 
-from mock_server import control_bounds
-from mock_server.errors import _code_for  # the code the rest of the app gives a status
+from mock_server.core import bounds as control_bounds
+from mock_server.core.errors import code_for  # the code the rest of the app gives a status
 
 ALLOWED_HOSTS_ENV = "LAYERS_MOCK_ALLOWED_HOSTS"
 ADMIN_HEADER = b"x-mock-admin-token"
@@ -116,7 +116,7 @@ class ControlGuard:
     def _from_where(self, scope, headers) -> Refusal | None:
         repeated = [n for n in (b"host", b"origin") if sum(1 for k, _ in scope.get("headers") or [] if k == n) > 1]
         if repeated:  # `headers` kept only the last one: judge none
-            return 400, _code_for(400), f"The {repeated[0].decode().title()} header was sent more than once."
+            return 400, code_for(400), f"The {repeated[0].decode().title()} header was sent more than once."
         host = headers.get(b"host")
         token_bearing = self.hosted and ADMIN_HEADER in headers
         if host is not None and not token_bearing:  # HTTP/1.0 clients may omit it; browsers never do
@@ -151,7 +151,7 @@ class ControlGuard:
         media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
         if media != b"application/json":
             shown = media.decode("latin-1")[:100] or "none"
-            return 415, _code_for(415), (
+            return 415, code_for(415), (
                 f"Control-plane calls that change state need Content-Type: application/json (got {shown});"
                 " send {} for no options.")
         return None
@@ -159,7 +159,7 @@ class ControlGuard:
     # -- 5. the body -------------------------------------------------------------------------
     async def _body(self, headers, receive) -> tuple[Refusal | None, object]:
         limit = control_bounds.MAX_BODY_BYTES
-        too_large = (413, _code_for(413),
+        too_large = (413, code_for(413),
                      f"A control-plane request body holds at most {limit:,} bytes.")
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -168,7 +168,7 @@ class ControlGuard:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return (400, _code_for(400), "The client went away before sending the whole body."), receive
+                return (400, code_for(400), "The client went away before sending the whole body."), receive
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -179,7 +179,7 @@ class ControlGuard:
         body = b"".join(chunks)
         problem = control_bounds.json_text_problem(body)
         if problem is not None:
-            return (400, _code_for(400), f"Request validation failed: {problem}."), receive
+            return (400, code_for(400), f"Request validation failed: {problem}."), receive
         replayed = False
 
         async def replay():

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from connexion.lifecycle import ConnexionResponse
 
-from mock_server.errors import to_connexion
-from mock_server.pipeline import RevokePipeline
-from mock_server.request_context import current
+from mock_server.edge.errors import to_connexion
+from mock_server.core.pipeline import RevokePipeline
+from mock_server.core.request_context import current
 
 
 class ApiHandlers:

@@ -14,7 +14,7 @@ import time
 
 from connexion.middleware import MiddlewarePosition
 
-from mock_server.request_context import NoRequestContext, current
+from mock_server.core.request_context import NoRequestContext, current
 
 ENV = "LAYERS_MOCK_ACCESS_LOG"
 MAX_TARGET = 200  # characters of path + query shown; the rest is counted, not printed

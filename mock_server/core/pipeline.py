@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from mock_server.domain import Caller, Domain, Outcome
-from mock_server.errors import Reply, dumps, reply_for
-from mock_server.request_context import RequestContext
+from mock_server.core.domain import Caller, Domain, Outcome
+from mock_server.core.errors import Reply, dumps, reply_for
+from mock_server.core.validation import compile_schema
+from mock_server.core.request_context import RequestContext
 from mock_server.storage import Storage
 
 log = logging.getLogger("layers.mock")
@@ -26,37 +27,6 @@ class RevokeRequest:
     account_id: str
     authorization: tuple[str, ...]  # every Authorization header, in order (two is ambiguous: 401)
     context: RequestContext         # request id, Idempotency-Key (and whether it was repeated)
-
-
-class RevokeRoute:
-    """The one parser of the contract's route (`/v1/social-accounts/{socialAccountId}`)."""
-
-    def __init__(self, contract):
-        self.method = contract.method.upper()
-        self.prefix, self.suffix = contract.route.split("{" + contract.path_parameter["name"] + "}")
-        self.api_prefix = self.prefix.rstrip("/").rsplit("/", 1)[0] + "/"  # "/v1/"
-
-    def account_id(self, path: str) -> str | None:
-        """The raw path parameter if `path` is the route's shape, else None (not validated)."""
-        if not path.startswith(self.prefix) or not path.endswith(self.suffix):
-            return None
-        value = path[len(self.prefix):len(path) - len(self.suffix)] if self.suffix else path[len(self.prefix):]
-        return value if value and "/" not in value else None
-
-    def is_api(self, path: str) -> bool:
-        return path.startswith(self.api_prefix)
-
-
-def compile_schema(schema: dict):
-    """A fast `is_valid(instance)` for one schema, formats checked (as Connexion does)."""
-    try:
-        import jsonschema_rs
-
-        return jsonschema_rs.Draft4Validator(schema, validate_formats=True).is_valid
-    except Exception:  # noqa: BLE001 - not installed, or a schema it cannot compile
-        import jsonschema
-
-        return jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER).is_valid
 
 
 class ResponseCheck:

@@ -10,7 +10,7 @@ rest, in one place:
   everything else, acting on that sandbox only. Wrong, missing or repeated token: 401; the
   operator token on a sandbox's call, a sandbox token on `/sandboxes`, or an `X-Mock-Sandbox`
   naming another sandbox than the token's: 403. Refused calls change nothing anywhere.
-- making, listing, deleting and expiring sandboxes (`SandboxHandlers`, the operator's calls);
+- making, listing, deleting and expiring sandboxes (the operator's calls, served by `mock_server/control/sandboxes.py`);
 - the key secrets of a sandbox (`SandboxWorlds.rewrite`): a secret given in a fixture or a key
   is replaced by HMAC(adminToken, given), so the same fixture makes different secrets in every
   sandbox (a bearer secret alone names its sandbox), and a reset restores the same secrets
@@ -32,11 +32,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from mock_server import world
-from mock_server.clock import Clock, to_iso
+from mock_server.core import world
+from mock_server.core.clock import Clock, to_iso
 from contract.control import CONTROL_PREFIX
-from mock_server.errors import ApiError
-from mock_server.request_context import current
+from mock_server.core.errors import ApiError
+from mock_server.core.request_context import current
 from mock_server.storage import Conflict
 from mock_server.storage.queries import LOCAL_SANDBOX, hash_secret
 from mock_server.storage.schema import TABLES_TO_CLEAR
@@ -330,39 +330,6 @@ def _view(row) -> dict:
     return {"sandboxId": row["id"], "label": row["label"], "createdAt": to_iso(row["created_at"]),
             "lastUsedAt": to_iso(row["last_used_at"]),
             "expiresAt": None if row["expires_at"] is None else to_iso(row["expires_at"])}
-
-
-class SandboxHandlers:
-    """The `/sandboxes` operations of control.yaml (blocking: Connexion's thread pool)."""
-
-    def __init__(self, sandboxes: Sandboxes | None):
-        self.sandboxes = sandboxes
-
-    def _registry(self) -> Sandboxes:
-        if self.sandboxes is None:
-            raise ApiError("FORBIDDEN", "Sandboxes need hosted mode: start layers-mock with --operator-token"
-                                        f" (or ${OPERATOR_TOKEN_ENV}).", status=403)
-        if not getattr(current(), "operator", False):  # the middleware let only the operator through
-            raise ApiError("FORBIDDEN", "Only the operator token manages sandboxes.", status=403)
-        return self.sandboxes
-
-    def create_sandbox(self, body=None):
-        registry = self._registry()
-        body = json.loads(body or "{}") if isinstance(body, (bytes, str)) else (body or {})
-        label = body.get("label")
-        fixture = body.get("fixtures")
-        if fixture is not None:
-            try:
-                fixture = world.validate(fixture, "fixtures", control=True)
-            except world.WorldError as exc:
-                raise ApiError("VALIDATION", str(exc)) from None
-        return registry.create(label, fixture), 201
-
-    def list_sandboxes(self):
-        return self._registry().list()
-
-    def delete_sandbox(self, sandboxId: str):
-        return self._registry().delete(sandboxId)
 
 
 # -- configuration: the CLI's options and the workers' environment ------------------------

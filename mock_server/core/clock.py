@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from mock_server.control_bounds import clock_problem
+from mock_server.core.bounds import clock_problem
 
 
 def to_iso(ts: float) -> str:
@@ -32,6 +32,11 @@ def parse_iso(text: str) -> float:
 def mock_time(wall: float, frozen: float | None, offset: float) -> float:
     """The mock's time at wall-clock `wall`: the frozen instant, or wall time plus the offset."""
     return frozen if frozen is not None else wall + offset
+
+
+def journal_stamp(wall: float, frozen: float | None, offset: float) -> str:
+    """A journal entry's time: the mock's time when its response left, as the API writes it."""
+    return to_iso(mock_time(wall, frozen, offset))
 
 
 class Clock:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 
 from contract import CONTRACT
-from mock_server import invariants, world
-from mock_server.clock import parse_iso, to_iso
-from mock_server.domain import Domain
-from mock_server.errors import ApiError
-from mock_server.sandboxes import SandboxWorlds, fixture_size, request_scope
+from contract.world import default_write_key
+from mock_server.core import invariants, world
+from mock_server.core.clock import parse_iso, to_iso
+from mock_server.core.domain import Domain
+from mock_server.core.errors import ApiError
+from mock_server.tenancy.sandboxes import SandboxWorlds, fixture_size, request_scope
 from mock_server.storage import Conflict
 from mock_server.storage.schema import TABLES_TO_CLEAR
 
@@ -144,7 +145,7 @@ class ControlHandlers:
         return labelled[0]
 
     def _default_organization(self) -> str:
-        key = world.default_write_key(self._default_world())
+        key = default_write_key(self._default_world())
         with self._snap() as q:
             row = q.key_row(key["id"]) if key else None
         if row is None:

@@ -10,9 +10,11 @@ here. Everything else goes on to Connexion, untouched.
 """
 from __future__ import annotations
 
-from mock_server.errors import send_reply
-from mock_server.pipeline import RevokePipeline, RevokeRequest, RevokeRoute, compile_schema
-from mock_server.request_context import current
+from mock_server.core.pipeline import RevokePipeline, RevokeRequest
+from mock_server.core.validation import compile_schema
+from mock_server.edge.errors import send_reply
+from mock_server.edge.route import RevokeRoute
+from mock_server.core.request_context import current
 
 
 class RevokeFastPath:

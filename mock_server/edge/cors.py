@@ -14,7 +14,7 @@ import re
 from starlette.middleware.cors import CORSMiddleware
 
 from contract import CONTRACT
-from mock_server.pipeline import RevokeRoute
+from mock_server.edge.route import RevokeRoute
 
 ENV = "LAYERS_MOCK_CORS_ORIGINS"  # comma-separated, set by the CLI for its workers
 _ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:]+\](:\d{1,5})?)$")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from connexion.security import BearerSecurityHandler
 
-from mock_server.pipeline import RevokePipeline
-from mock_server.request_context import current
+from mock_server.core.pipeline import RevokePipeline
+from mock_server.core.request_context import current
 
 
 def security_handler_for(pipeline: RevokePipeline) -> type[BearerSecurityHandler]:

@@ -7,11 +7,12 @@ import time
 
 from contract import CONTRACT
 from contract.spec import Contract
-from mock_server.control_guard import ControlGuard
+from mock_server.control.guard import ControlGuard
 from contract.control import CONTROL_PREFIX
-from mock_server.errors import error_reply, send_reply
-from mock_server.pipeline import RevokeRoute
-from mock_server.request_context import open_context
+from mock_server.core.errors import error_reply
+from mock_server.edge.errors import send_reply
+from mock_server.edge.route import RevokeRoute
+from mock_server.core.request_context import open_context
 from mock_server.storage.queries import LOCAL_SANDBOX
 
 log = logging.getLogger("layers.mock")

@@ -1,0 +1,99 @@
+"""One error type carrying a contract code, and the envelope every error becomes.
+
+Errors raised by the rules (`ApiError`) and anything unexpected become a `Reply` here;
+the HTTP edge (`mock_server/edge/errors.py`) maps Connexion's own errors (validation, security,
+routing) onto the same envelope and writes the bytes. Nothing here knows HTTP frameworks.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from contract import CONTRACT
+from contract.spec import Contract
+
+log = logging.getLogger("layers.mock")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole answer, edge-neutral: status, headers (besides content-type and -length), JSON bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    code: str | None = field(default=None, compare=False)  # the envelope's code, for the journal
+
+
+def status_and_message(code: str, contract: Contract = CONTRACT) -> tuple[int, str]:
+    """The contract's status for an error code, and its example message."""
+    status = contract.status_for_code(code)
+    return status, contract.responses[status].example["error"]["message"]
+
+
+class ApiError(Exception):
+    """A documented failure: `code` is an envelope code from the spec; the status follows from it
+    (in the contract that raised it; the control plane's errors use the default one)."""
+
+    def __init__(self, code: str, message: str | None = None, *, details: dict | None = None,
+                 headers: dict | None = None, status: int | None = None):
+        self.code = code
+        if status is None or message is None:
+            doc_status, doc_message = status_and_message(code)
+            status = status or doc_status
+            message = message if message is not None else doc_message
+        self.status_code = status
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(f"{code}: {message}")
+
+
+def envelope(code: str, message: str, request_id: str, details: dict | None = None) -> dict:
+    error = {"code": code, "message": message, "requestId": request_id}
+    if details is not None:
+        error["details"] = details
+    return {"error": error}
+
+
+def dumps(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def error_reply(status: int, code: str, message: str, request_id: str, *, details: dict | None = None,
+                headers: dict | None = None, contract: Contract = CONTRACT) -> Reply:
+    return Reply(status, {**(headers or {}), contract.request_id_header: request_id},
+                 dumps(envelope(code, message, request_id, details)), code)
+
+
+def code_for(status: int, contract: Contract = CONTRACT) -> str:
+    """The contract's code for a documented status; a plain name for the few the spec omits (405, 413, 415)."""
+    if status in contract.responses and status >= 400:
+        return contract.code_for_status(status)
+    try:
+        return HTTPStatus(status).name
+    except ValueError:
+        return "ERROR"
+
+
+def abbreviate(line: str, limit: int = 300) -> str:
+    """A huge bad value is not echoed whole; the end of a jsonschema message says which rule
+    and field ("... is too long - 'name'"), so the middle goes."""
+    return line if len(line) <= limit else line[:limit // 3] + "…" + line[-limit // 2:]
+
+
+def first_line(text: str) -> str:
+    # jsonschema messages end with a multi-line dump of the schema; the first line says it all.
+    return abbreviate(str(text).split("\n", 1)[0].strip())
+
+
+def reply_for(exc: BaseException, request_id: str, contract: Contract = CONTRACT) -> Reply:
+    """The envelope for a rule's error, or the documented 500 for anything unexpected."""
+    if isinstance(exc, ApiError):
+        return error_reply(exc.status_code, exc.code, exc.message, request_id, details=exc.details,
+                           headers=exc.headers, contract=contract)
+    log.exception("unexpected error", exc_info=exc)
+    return error_reply(500, code_for(500, contract), contract.responses[500].example["error"]["message"],
+                       request_id, contract=contract)
