@@ -27,7 +27,7 @@ def _deref(node: Any, root: dict, seen: tuple[str, ...] = ()) -> Any:
             target: Any = root
             for part in ref[2:].split("/"):
                 target = target[part.replace("~1", "/").replace("~0", "~")]
-            return _deref(target, root, seen + (ref,))
+            return _deref(target, root, (*seen, ref))
         return {k: _deref(v, root, seen) for k, v in node.items()}
     if isinstance(node, list):
         return [_deref(v, root, seen) for v in node]

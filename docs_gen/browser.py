@@ -73,20 +73,21 @@ class HeadlessChromium:
         exe = chromium_path()
         if exe is None:
             raise FileNotFoundError("chromium is not installed (scripts/setup-chromium.sh installs it)")
-        self.profile = tempfile.mkdtemp(prefix="layers-docs-chromium-")
-        self.proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
-                                      f"--window-size={self.width},{self.height}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.port = self._devtools_port()
+        self.profile = profile = tempfile.mkdtemp(prefix="layers-docs-chromium-")
+        self.proc = proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                                             f"--window-size={self.width},{self.height}", "about:blank"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            start_new_session=True)
+        self.port = self._devtools_port(proc, Path(profile))
         return self
 
-    def _devtools_port(self) -> int:
+    def _devtools_port(self, proc: subprocess.Popen, profile: Path) -> int:
         # With --remote-debugging-port=0 Chromium picks a free port and writes it to this file.
-        marker = Path(self.profile) / "DevToolsActivePort"
+        marker = profile / "DevToolsActivePort"
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chromium exited with {self.proc.returncode}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"chromium exited with {proc.returncode}")
             if marker.exists() and marker.read_text().strip():
                 return int(marker.read_text().split()[0])
             time.sleep(0.05)

@@ -55,7 +55,10 @@ class MockDocs:
                            for path, item in control_spec["paths"].items()
                            for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
         scope = contract.required_scope
-        self.write_key = default_write_key(world)
+        write_key = default_write_key(world)
+        if write_key is None:
+            raise ValueError("the fixture has no key holding the required scope: every recipe revokes with one")
+        self.write_key: dict = write_key
         org = self.write_key["organizationId"]
         self.read_key = next(k for k in world["keys"] if k["organizationId"] == org
                              and scope not in k.get("scopes", []) and "*" not in k.get("scopes", []))
@@ -72,9 +75,12 @@ class MockDocs:
         h.update({name.replace("_", "-"): v for name, v in headers.items()})
         return Step(say, self.contract.method.upper(), self.contract.path_for(account_id), expect, h)
 
-    def body_schema(self, operation_id: str) -> dict | None:
+    def body_schema(self, operation_id: str) -> dict:
         op = self.operations[operation_id][2]
-        return (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+        schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            raise KeyError(f"control.yaml's {operation_id} documents no JSON body")
+        return schema
 
     def control_call(self, operation_id: str, body: Any = None, **path_params: str) -> Step:
         return control_step(self.control, operation_id, body, **path_params)
