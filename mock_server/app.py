@@ -63,7 +63,8 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
 
     limits = (limits or sandboxes_module.Limits()) if hosted else None
     worlds = sandboxes_module.SandboxWorlds(limits, default_world)
-    registry = sandboxes_module.Sandboxes(storage, operator_token, limits, worlds) if hosted else None
+    registry = (sandboxes_module.Sandboxes(storage, operator_token, limits, worlds)
+                if operator_token is not None and limits is not None else None)  # hosted
     pipeline = RevokePipeline(storage, domain, validate_responses=validate_responses,
                               on_caller=registry.seen if registry else None)
     api = ApiHandlers(pipeline)

@@ -21,7 +21,9 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -47,7 +49,7 @@ class MockProcess:
         self.extra_args = list(extra_args or [])
         self.env = env
         self.proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def database(self) -> str | None:
@@ -68,7 +70,8 @@ class MockProcess:
         if self.fixtures:
             cmd += ["--fixtures", self.fixtures]
         cmd += self.extra_args
-        self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)
+        # Open for the process's life, not a block's: stop() closes and removes it.
+        self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)  # noqa: SIM115
         env = {**os.environ, **(self.env or {})}
         # The child must import this checkout's packages even when they are not installed.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
@@ -79,10 +82,13 @@ class MockProcess:
         return self
 
     def wait_ready(self, timeout: float) -> None:
+        proc = self.proc
+        if proc is None:
+            raise RuntimeError("layers-mock was not started: start() starts it")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                message = f"layers-mock exited with {self.proc.returncode}:\n{self.log_text()}"
+            if proc.poll() is not None:
+                message = f"layers-mock exited with {proc.returncode}:\n{self.log_text()}"
                 self.stop()  # removes the log file: a failed start leaves nothing behind
                 raise RuntimeError(message)
             try:
@@ -138,9 +144,10 @@ def postgres_binary(name: str) -> str | None:
 class PostgresServer:
     def __init__(self, *, durable: bool = True):
         self.durable = durable
-        self.initdb, self.pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
-        if not (self.initdb and self.pg_ctl):
+        initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
+        if not (initdb and pg_ctl):
             raise RuntimeError("PostgreSQL's initdb/pg_ctl not found: run `bash scripts/setup-postgresql.sh`")
+        self.initdb, self.pg_ctl = initdb, pg_ctl
         self.dir = Path(tempfile.mkdtemp(prefix="layers-pg-"))
         self.port = free_port()
         self.as_root = os.geteuid() == 0
@@ -182,10 +189,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self._started:
-            try:
+            with suppress(RuntimeError):
                 self._run(self.pg_ctl, "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
-            except RuntimeError:
-                pass
             self._started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -11,6 +11,7 @@ import os
 import secrets
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
@@ -78,7 +79,7 @@ _TEST_ACCOUNT = {
     "properties": {"id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
                    "status": {"enum": CONTRACT.documented_statuses}, "note": _S["Text"]},
 }
-WORLD_SCHEMA = {
+WORLD_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False,
     "properties": {
         "description": _S["Text"],

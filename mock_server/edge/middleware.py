@@ -52,7 +52,8 @@ class RequestContextMiddleware:
                 else:
                     ctx.sandbox = LOCAL_SANDBOX
             if refusal is not None:
-                reply = error_reply(*refusal, ctx.request_id, contract=self.contract)
+                status, code, message = refusal
+                reply = error_reply(status, code, message, ctx.request_id, contract=self.contract)
                 ctx.code = reply.code
                 return await send_reply(send, reply)
 

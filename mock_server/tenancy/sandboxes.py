@@ -269,7 +269,7 @@ class Sandboxes:
     def create(self, label: str | None, fixture: dict | None) -> dict:
         self.sweep(force=True)
         made_from = fixture
-        fixture = fixture if fixture is not None else self.worlds._default_world()
+        fixture = fixture if fixture is not None else self.worlds._default_world()  # noqa: SLF001 - one module
         accounts, posts, others = fixture_size(fixture)
         if accounts > self.limits.max_accounts:
             raise limit_exceeded("accounts", self.limits.max_accounts, 0, accounts)
