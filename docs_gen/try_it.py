@@ -10,20 +10,14 @@ every documented status, or generation stops. (Entries for codes the spec no lon
 from __future__ import annotations
 
 import ipaddress
-import json
-import shlex
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-import jsonschema
-import yaml
 
 from contract.spec import Contract
 
 # The mock's own files, so the steps always match the mock that ships with them.
-from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from contract.steps import Step, control_step, load_control_spec
 from contract.world import default_world, default_write_key
 

@@ -9,7 +9,6 @@ Against a live target (`--layers-base-url`) only `base_url`, the keys, `url_for`
 """
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any, NoReturn
 
