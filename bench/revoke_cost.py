@@ -47,7 +47,7 @@ def seed(path: Path, queued: int) -> None:
 
 
 def _status_kib(field: str) -> int:
-    for line in open("/proc/self/status"):
+    for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -9,6 +9,7 @@ import sys
 import threading
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -102,7 +103,7 @@ def test_accounts_without_queued_posts_warn(kit, kit_mock, staging_args, capsys)
 
 class _Recorder(BaseHTTPRequestHandler):
     """A forward proxy that remembers what went through it."""
-    seen: list[tuple[str, dict]] = []
+    seen: ClassVar[list[tuple[str, dict]]] = []
 
     def _any(self):
         length = int(self.headers.get("content-length") or 0)

@@ -118,7 +118,7 @@ def test_live_answers_match_the_declared_types():
         calls = _calls(CONTRACT.example_account_id)
         assert {c_[0] for c_ in calls} | set(SANDBOX_OPERATIONS) == set(OPERATIONS), "a control operation is not exercised"
         for operation_id, params, body in calls:
-            method, path, op = OPERATIONS[operation_id]
+            method, path, _ = OPERATIONS[operation_id]
             r = c.request(method.upper(), path.format(**params), json=body)
             _assert_typed(operation_id, r)
             if operation_id == "reset":  # then a revoke, so the journal and the account have content to check

@@ -137,7 +137,7 @@ def test_key_label_where_an_id_is_expected(mock):
     assert revoke.status_code == 503
     unknown = c.put("/_mock/keys/no-such-label/budget", json={"remaining": 0})
     assert unknown.status_code == 404 and "no-such-label" in unknown.json()["error"]["message"]
-    spaced = [k for k in WORLD["keys"] if " " in (k.get("label") or "")][0]
+    spaced = next(k for k in WORLD["keys"] if " " in (k.get("label") or ""))
     assert c.put(f"/_mock/keys/{spaced['label']}/budget", json={"remaining": 1}).json()["keyId"] == spaced["id"]
     c.post("/_mock/reset", json={})
 

@@ -37,7 +37,7 @@ def test_20_sandboxes_used_at_once_across_two_instances_on_one_postgresql(postgr
             run.join(180)
 
         lines = []
-        for box, tenant, run in zip(boxes, tenants, runs):
+        for box, tenant, run in zip(boxes, tenants, runs, strict=True):
             assert not run.transport_errors, run.transport_errors
             statuses = Counter(r.status for r in run.results)
             # Every client revoked every account of its sandbox: exactly one 200 per account.
@@ -48,7 +48,7 @@ def test_20_sandboxes_used_at_once_across_two_instances_on_one_postgresql(postgr
             assert canceled == sum(tenant.queued.values())
             with box.control() as control:
                 # Each instance writes its journal entries just after its responses: wait (bounded).
-                assert wait_for(lambda: len(control.journal(limit=10000)) >= len(run.results), timeout=30)
+                assert wait_for(lambda run=run: len(control.journal(limit=10000)) >= len(run.results), timeout=30)
                 state, integrity = control.state(), control.integrity()
                 journal = control.journal(limit=10000)
             # Only this sandbox's requests, revocations and posts are in it.
