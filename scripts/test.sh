@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Set up, then run every test: spec validation and lint, the mock through a real server on
-# loopback, the conformance kit and its broken-implementation catalog, docs drift, examples.
+# Set up, run the code checks (scripts/check.sh: ruff, mypy, import-linter), then run every test:
+# spec validation and lint, the mock through a real server on loopback, the conformance kit and its
+# broken-implementation catalog, docs drift, examples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/check.sh  # before the slower setup steps: a lint or type error fails in seconds
 bash scripts/setup-node-tools.sh
 bash scripts/setup-chromium.sh
 bash scripts/setup-postgresql.sh
