@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common as c  # noqa: E402
-from common import CONTRACT  # noqa: E402
+import common as c
+from common import CONTRACT
 
 PATHS = ("401", "404", "200")
 BEGIN, END = "<!-- bench:run.py:begin -->", "<!-- bench:run.py:end -->"

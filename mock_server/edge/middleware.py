@@ -80,6 +80,6 @@ class RequestContextMiddleware:
                                           path[:2048], status_holder["status"], ctx.key_id, ctx.key_hint,
                                           ctx.idempotency_key, ctx.code,
                                           ctx.sandbox or self._unknown_callers_sandbox))
-                except Exception:  # noqa: BLE001 - the journal must never break a response
+                except Exception:  # the journal must never break a response
                     log.exception("journal write failed")
 

@@ -13,7 +13,7 @@ from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sandbox.support import OPERATOR, new_sandbox  # noqa: E402
+from sandbox.support import OPERATOR, new_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -124,7 +124,7 @@ def test_slow_clients_do_not_block_others(multi_mock, tenant):
                 while chunk := s.recv(65536):
                     chunks.append(chunk)
                 answers.append(b"".join(chunks))
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     slow = [threading.Thread(target=slow_client, daemon=True) for _ in range(8)]
