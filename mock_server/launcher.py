@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from mock_server.settings import environment_for_child
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -69,7 +71,7 @@ class MockProcess:
             cmd += ["--fixtures", self.fixtures]
         cmd += self.extra_args
         self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)
-        env = {**os.environ, **(self.env or {})}
+        env = environment_for_child(self.env)
         # The child must import this checkout's packages even when they are not installed.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                           env.get("PYTHONPATH")]))
