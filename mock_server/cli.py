@@ -75,10 +75,10 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
     if lock is not None:
         lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
 
-    # What the workers serve: the world just prepared, and the fixture by a path that holds
-    # whatever their working directory.
-    settings.replace(database=database, fixtures=settings.fixtures and os.path.abspath(settings.fixtures)
-                     ).hand_to_workers()
+    # What the workers serve: the world just prepared (--state resolved into it), and the fixture
+    # by a path that holds whatever their working directory.
+    settings.replace(database=database, state=None,
+                     fixtures=settings.fixtures and os.path.abspath(settings.fixtures)).hand_to_workers()
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not (settings.admin_token or settings.operator_token):
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
     if not settings.quiet and settings.hosted:
