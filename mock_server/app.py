@@ -62,9 +62,10 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
     def default_world() -> dict:
         return world.read_fixture(settings.fixtures or DEFAULT_WORLD)
 
-    limits = settings.limits if settings.hosted else None
-    worlds = sandboxes_module.SandboxWorlds(limits, default_world)
-    registry = sandboxes_module.Sandboxes(storage, settings.operator_token, limits, worlds) if settings.hosted else None
+    worlds = sandboxes_module.SandboxWorlds(settings.limits if settings.hosted else None, default_world)
+    registry = None
+    if settings.operator_token is not None:  # hosted mode
+        registry = sandboxes_module.Sandboxes(storage, settings.operator_token, settings.limits, worlds)
     pipeline = RevokePipeline(storage, domain, validate_responses=settings.validate_responses,
                               on_caller=registry.seen if registry else None)
     api = ApiHandlers(pipeline)

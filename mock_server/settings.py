@@ -14,6 +14,7 @@ touches the process environment (ruff's TID251 forbids `os.environ` elsewhere; p
 Secrets (the admin and operator tokens, the database URL's password) are never shown: the repr
 masks them, and the banner and messages use `redacted` / booleans.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,68 +74,156 @@ def _origins(origins: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(check_origin(o) for o in origins)
 
 
-def setting(default, help: str, *, flag: str | None = None, env: str | None = None, metavar: str | None = None,
-            choices: tuple[str, ...] = (), group: str | None = None, secret: bool = False,
-            check: Callable | None = None, shown_default: str | None = None):
+def setting(
+    default,
+    help: str,
+    *,
+    flag: str | None = None,
+    env: str | None = None,
+    metavar: str | None = None,
+    choices: tuple[str, ...] = (),
+    group: str | None = None,
+    secret: bool = False,
+    check: Callable | None = None,
+    shown_default: str | None = None,
+):
     """A field of MockSettings. `flag` defaults to --name-with-dashes; a bool whose default is True
     is turned off by its flag (--no-...); `check` validates (ValueError: what is wrong) and may
     normalize the value; `shown_default` is the default as the table shows it where it depends on
     the machine."""
-    return field(default=default, metadata={
-        "flag": flag, "env": env, "help": help, "metavar": metavar, "choices": choices, "group": group,
-        "secret": secret, "check": check, "shown_default": shown_default})
+    return field(
+        default=default,
+        metadata={
+            "flag": flag,
+            "env": env,
+            "help": help,
+            "metavar": metavar,
+            "choices": choices,
+            "group": group,
+            "secret": secret,
+            "check": check,
+            "shown_default": shown_default,
+        },
+    )
 
 
 @dataclass(frozen=True)
 class MockSettings:
-    host: str = setting("127.0.0.1", "bind address; the control plane answers non-loopback clients only with a token",
-                        metavar="ADDRESS")
-    port: int = setting(4010, "port; 0 picks a free one; a port in use is refused before anything is printed (exit 2)",
-                        metavar="N", check=_between(0, 65535))
-    workers: int = setting(DEFAULT_WORKERS, "uvicorn worker processes sharing one world (bench/RESULTS.md)",
-                           metavar="N", check=_at_least_one, shown_default="2 (1 on a one-core machine)")
+    host: str = setting(
+        "127.0.0.1", "bind address; the control plane answers non-loopback clients only with a token", metavar="ADDRESS"
+    )
+    port: int = setting(
+        4010,
+        "port; 0 picks a free one; a port in use is refused before anything is printed (exit 2)",
+        metavar="N",
+        check=_between(0, 65535),
+    )
+    workers: int = setting(
+        DEFAULT_WORKERS,
+        "uvicorn worker processes sharing one world (bench/RESULTS.md)",
+        metavar="N",
+        check=_at_least_one,
+        shown_default="2 (1 on a one-core machine)",
+    )
     database: str | None = setting(
-        None, "where the world lives: postgresql://user@host:port/dbname (shared by any number of layers-mock"
-              " instances), or sqlite:///relative.db / sqlite:////absolute.db; default: a fresh temporary SQLite"
-              " world", env="LAYERS_MOCK_DATABASE", metavar="URL")
-    state: str | None = setting(None, "SQLite state file kept across restarts (shorthand for --database sqlite:///FILE)",
-                                metavar="FILE")
+        None,
+        "where the world lives: postgresql://user@host:port/dbname (shared by any number of layers-mock"
+        " instances), or sqlite:///relative.db / sqlite:////absolute.db; default: a fresh temporary SQLite"
+        " world",
+        env="LAYERS_MOCK_DATABASE",
+        metavar="URL",
+    )
+    state: str | None = setting(
+        None, "SQLite state file kept across restarts (shorthand for --database sqlite:///FILE)", metavar="FILE"
+    )
     fixtures: str | None = setting(
-        None, "world fixture JSON (same format as mock_server/default_world.json; default: that world); checked"
-              " against a schema, errors name the line or field", env="LAYERS_MOCK_FIXTURES", metavar="FILE")
+        None,
+        "world fixture JSON (same format as mock_server/default_world.json; default: that world); checked"
+        " against a schema, errors name the line or field",
+        env="LAYERS_MOCK_FIXTURES",
+        metavar="FILE",
+    )
     reset: bool = setting(False, "with --state/--database: drop what it holds and reload the fixtures")
     force: bool = setting(False, "with --reset: reset even while another layers-mock serves the state file")
     allowed_hosts: tuple[str, ...] = setting(
-        (), "a Host name the control plane answers to besides localhost and IP addresses (repeatable;"
-            " '.example.test' allows its subdomains; the variable: comma-separated)",
-        flag="--allowed-host", env="LAYERS_MOCK_ALLOWED_HOSTS", metavar="NAME")
+        (),
+        "a Host name the control plane answers to besides localhost and IP addresses (repeatable;"
+        " '.example.test' allows its subdomains; the variable: comma-separated)",
+        flag="--allowed-host",
+        env="LAYERS_MOCK_ALLOWED_HOSTS",
+        metavar="NAME",
+    )
     admin_token: str | None = setting(
-        None, "require this token (header X-Mock-Admin-Token) on the control plane; allows it off loopback",
-        env="LAYERS_MOCK_ADMIN_TOKEN", metavar="TOKEN", secret=True)
-    validate_responses: bool = setting(True, "validate every response against openapi.yaml (the flag turns it off)",
-                                       flag="--no-validate-responses", env="LAYERS_MOCK_VALIDATE_RESPONSES")
+        None,
+        "require this token (header X-Mock-Admin-Token) on the control plane; allows it off loopback",
+        env="LAYERS_MOCK_ADMIN_TOKEN",
+        metavar="TOKEN",
+        secret=True,
+    )
+    validate_responses: bool = setting(
+        True,
+        "validate every response against openapi.yaml (the flag turns it off)",
+        flag="--no-validate-responses",
+        env="LAYERS_MOCK_VALIDATE_RESPONSES",
+    )
     fast_path: bool = setting(
-        True, "serve well-formed revokes on the fast path; the flag serves them through Connexion's full stack"
-              " too (slower; same answers)", flag="--no-fast-path", env="LAYERS_MOCK_FAST_PATH")
+        True,
+        "serve well-formed revokes on the fast path; the flag serves them through Connexion's full stack"
+        " too (slower; same answers)",
+        flag="--no-fast-path",
+        env="LAYERS_MOCK_FAST_PATH",
+    )
     cors_origins: tuple[str, ...] = setting(
-        (), "let a browser app on ORIGIN (e.g. http://localhost:3000; repeatable; * for any) call the API"
-            " routes; never the control plane", flag="--cors-origin", env="LAYERS_MOCK_CORS_ORIGINS",
-        metavar="ORIGIN", check=_origins)
+        (),
+        "let a browser app on ORIGIN (e.g. http://localhost:3000; repeatable; * for any) call the API"
+        " routes; never the control plane",
+        flag="--cors-origin",
+        env="LAYERS_MOCK_CORS_ORIGINS",
+        metavar="ORIGIN",
+        check=_origins,
+    )
     operator_token: str | None = setting(
-        None, "turn hosted mode on: this token (X-Mock-Admin-Token) creates, lists and deletes sandboxes at"
-              " /_mock/sandboxes; each sandbox has its own adminToken", env=OPERATOR_TOKEN_ENV,
-        metavar="TOKEN", group=HOSTED_GROUP, secret=True, check=_operator_token)
-    sandbox_idle_ttl: float = setting(
-        _LIMITS.idle_ttl, "a sandbox unused this long expires and is deleted (24 h)", env="LAYERS_MOCK_SANDBOX_IDLE_TTL",
-        metavar="SECONDS", group=HOSTED_GROUP, check=_between(1, 365 * 86400, "1 second and 365 days"))
-    max_sandboxes: int = setting(_LIMITS.max_sandboxes, "sandboxes at once", env="LAYERS_MOCK_MAX_SANDBOXES",
-                                 metavar="N", group=HOSTED_GROUP, check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"))
-    sandbox_max_accounts: int = setting(
-        _LIMITS.max_accounts, "accounts per sandbox", env="LAYERS_MOCK_SANDBOX_MAX_ACCOUNTS", metavar="N",
+        None,
+        "turn hosted mode on: this token (X-Mock-Admin-Token) creates, lists and deletes sandboxes at"
+        " /_mock/sandboxes; each sandbox has its own adminToken",
+        env=OPERATOR_TOKEN_ENV,
+        metavar="TOKEN",
         group=HOSTED_GROUP,
-        check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"))
-    sandbox_max_posts: int = setting(_LIMITS.max_posts, "posts per sandbox", env="LAYERS_MOCK_SANDBOX_MAX_POSTS",
-                                     metavar="N", group=HOSTED_GROUP, check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"))
+        secret=True,
+        check=_operator_token,
+    )
+    sandbox_idle_ttl: float = setting(
+        _LIMITS.idle_ttl,
+        "a sandbox unused this long expires and is deleted (24 h)",
+        env="LAYERS_MOCK_SANDBOX_IDLE_TTL",
+        metavar="SECONDS",
+        group=HOSTED_GROUP,
+        check=_between(1, 365 * 86400, "1 second and 365 days"),
+    )
+    max_sandboxes: int = setting(
+        _LIMITS.max_sandboxes,
+        "sandboxes at once",
+        env="LAYERS_MOCK_MAX_SANDBOXES",
+        metavar="N",
+        group=HOSTED_GROUP,
+        check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"),
+    )
+    sandbox_max_accounts: int = setting(
+        _LIMITS.max_accounts,
+        "accounts per sandbox",
+        env="LAYERS_MOCK_SANDBOX_MAX_ACCOUNTS",
+        metavar="N",
+        group=HOSTED_GROUP,
+        check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"),
+    )
+    sandbox_max_posts: int = setting(
+        _LIMITS.max_posts,
+        "posts per sandbox",
+        env="LAYERS_MOCK_SANDBOX_MAX_POSTS",
+        metavar="N",
+        group=HOSTED_GROUP,
+        check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"),
+    )
     log_level: str = setting("warning", "uvicorn's own messages", metavar="LEVEL", choices=LOG_LEVELS)
     quiet: bool = setting(False, "print neither the banner nor the access log (a line per request)")
 
@@ -151,7 +240,9 @@ class MockSettings:
         if self.state and self.database:
             raise SettingsError("give --state or --database, not both")
         if self.operator_token and self.admin_token:
-            raise SettingsError("give --operator-token (hosted sandboxes) or --admin-token (one shared world), not both")
+            raise SettingsError(
+                "give --operator-token (hosted sandboxes) or --admin-token (one shared world), not both"
+            )
 
     def __repr__(self) -> str:
         shown = []
@@ -176,8 +267,12 @@ class MockSettings:
 
     @property
     def limits(self) -> Limits:
-        return Limits(idle_ttl=self.sandbox_idle_ttl, max_sandboxes=self.max_sandboxes,
-                      max_accounts=self.sandbox_max_accounts, max_posts=self.sandbox_max_posts)
+        return Limits(
+            idle_ttl=self.sandbox_idle_ttl,
+            max_sandboxes=self.max_sandboxes,
+            max_accounts=self.sandbox_max_accounts,
+            max_posts=self.sandbox_max_posts,
+        )
 
     # -- the workers' copy ----------------------------------------------------------------------
     def to_json(self) -> str:
@@ -186,8 +281,11 @@ class MockSettings:
     @classmethod
     def from_json(cls, text: str) -> MockSettings:
         hints = typing.get_type_hints(cls)
-        given = json.loads(text)
-        return cls(**{name: tuple(value) if hints[name] == tuple[str, ...] else value for name, value in given.items()})
+        given: dict[str, typing.Any] = json.loads(text)  # JSON has lists where the settings hold tuples
+        values: dict[str, typing.Any] = {
+            name: tuple(value) if hints[name] == tuple[str, ...] else value for name, value in given.items()
+        }
+        return cls(**values)
 
     def hand_to_workers(self) -> None:
         """Serialize the settings once, for uvicorn's workers (`for_worker`); they inherit the variable."""
@@ -233,7 +331,9 @@ def _from_text(f: dataclasses.Field, text: str):
     try:
         return kind(text)
     except ValueError:
-        raise SettingsError(f"{env} must be {'an integer' if kind is int else 'a number'} (got {text[:40]!r})") from None
+        raise SettingsError(
+            f"{env} must be {'an integer' if kind is int else 'a number'} (got {text[:40]!r})"
+        ) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -252,14 +352,15 @@ def parser() -> argparse.ArgumentParser:
         elif kind is tuple:
             target.add_argument(flag_of(f), action="append", metavar=meta["metavar"], **common)
         else:
-            target.add_argument(flag_of(f), type=kind, metavar=meta["metavar"], choices=meta["choices"] or None,
-                                **common)
+            target.add_argument(
+                flag_of(f), type=kind, metavar=meta["metavar"], choices=meta["choices"] or None, **common
+            )
     return p
 
 
-def from_sources(given: Mapping[str, object], environ: Mapping[str, str]) -> MockSettings:
+def from_sources(given: Mapping[str, typing.Any], environ: Mapping[str, str]) -> MockSettings:
     """The settings from parsed options (None: not given), else the environment, else the defaults."""
-    values = {}
+    values: dict[str, typing.Any] = {}
     for f in dataclasses.fields(MockSettings):
         value = given.get(f.name)
         if value is None and f.metadata["env"] and environ.get(f.metadata["env"]):
@@ -294,8 +395,7 @@ def shown_default(f: dataclasses.Field) -> str:
 
 def markdown_table() -> str:
     """README's settings table: every setting, from the one list."""
-    rows = ["| Setting | Flag | Environment variable | Type | Default | What it does |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| Setting | Flag | Environment variable | Type | Default | What it does |", "|---|---|---|---|---|---|"]
     names = {bool: "boolean", int: "integer", float: "number", str: "text", tuple: "list"}
     for f in dataclasses.fields(MockSettings):
         meta = f.metadata
@@ -303,8 +403,10 @@ def markdown_table() -> str:
         if meta["choices"]:
             kind = " / ".join(meta["choices"])
         flag = flag_of(f) + (f" {meta['metavar']}" if meta["metavar"] else "")
-        rows.append(f"| `{f.name}` | `{flag}` | {'`' + meta['env'] + '`' if meta['env'] else '—'} | {kind} |"
-                    f" {shown_default(f)} | {meta['help'].replace('|', '/')} |")
+        rows.append(
+            f"| `{f.name}` | `{flag}` | {'`' + meta['env'] + '`' if meta['env'] else '—'} | {kind} |"
+            f" {shown_default(f)} | {meta['help'].replace('|', '/')} |"
+        )
     return "\n".join(rows)
 
 
