@@ -230,13 +230,16 @@ class MockSettings:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value, meta = getattr(self, f.name), f.metadata
+            if isinstance(value, list):  # from argparse's append, or JSON: the settings hold tuples
+                value = tuple(value)
             try:
                 if meta["choices"] and value not in meta["choices"]:
                     raise ValueError(f"must be one of {', '.join(meta['choices'])}")
                 if meta["check"] is not None:
-                    object.__setattr__(self, f.name, meta["check"](value))  # frozen: a normalized value
+                    value = meta["check"](value)
             except ValueError as exc:
                 raise SettingsError(f"{label(f)}: {exc}") from None
+            object.__setattr__(self, f.name, value)  # frozen: the normalized value
         if self.state and self.database:
             raise SettingsError("give --state or --database, not both")
         if self.operator_token and self.admin_token:
@@ -280,11 +283,7 @@ class MockSettings:
 
     @classmethod
     def from_json(cls, text: str) -> MockSettings:
-        hints = typing.get_type_hints(cls)
-        given: dict[str, typing.Any] = json.loads(text)  # JSON has lists where the settings hold tuples
-        values: dict[str, typing.Any] = {
-            name: tuple(value) if hints[name] == tuple[str, ...] else value for name, value in given.items()
-        }
+        values: dict[str, typing.Any] = json.loads(text)
         return cls(**values)
 
     def hand_to_workers(self) -> None:
@@ -343,7 +342,9 @@ def parser() -> argparse.ArgumentParser:
     groups: dict[str | None, argparse._ActionsContainer] = {None: p}
     for f in dataclasses.fields(MockSettings):
         meta, kind = f.metadata, _kind(f)
-        target = groups.get(meta["group"]) or groups.setdefault(meta["group"], p.add_argument_group(meta["group"]))
+        if meta["group"] not in groups:
+            groups[meta["group"]] = p.add_argument_group(meta["group"])
+        target = groups[meta["group"]]
         shown = "" if kind is bool or f.default in (None, ()) else f" (default {shown_default(f)})"
         text = meta["help"] + shown + (f" (env {meta['env']})" if meta["env"] else "")
         common = {"dest": f.name, "default": None, "help": text.replace("%", "%%")}
@@ -366,7 +367,7 @@ def from_sources(given: Mapping[str, typing.Any], environ: Mapping[str, str]) ->
         if value is None and f.metadata["env"] and environ.get(f.metadata["env"]):
             value = _from_text(f, environ[f.metadata["env"]])
         if value is not None:
-            values[f.name] = tuple(value) if isinstance(value, list) else value
+            values[f.name] = value
     return MockSettings(**values)
 
 
