@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from contract import CONTRACT  # noqa: E402
 from contract.world import DEFAULT_WORLD  # noqa: E402
 from mock_server.core import world  # noqa: E402
-from mock_server.cli import DEFAULT_WORKERS  # noqa: E402
+from mock_server.settings import DEFAULT_WORKERS  # noqa: E402
 from mock_server.core.clock import Clock  # noqa: E402
 from mock_server.launcher import MockProcess, PostgresServer, free_port  # noqa: E402,F401
 from mock_server.storage import is_postgres, open_storage  # noqa: E402

@@ -19,26 +19,32 @@ import warnings
 
 import pytest
 
-from layers_pytest.target import Target, add_options, option_value
+from layers_pytest.target import PluginSettings, Target, add_options
 
 # How much of the journal to show under a failed test that used the mock.
 JOURNAL_LINES_ON_FAILURE = 30
+SETTINGS = pytest.StashKey[PluginSettings]()
 
 
 def pytest_addoption(parser) -> None:
     add_options(parser)
 
 
+def pytest_configure(config) -> None:
+    """The plugin's settings, read once from the options and the environment."""
+    config.stash[SETTINGS] = PluginSettings.from_config(config)
+
+
 @pytest.fixture(scope="session")
 def layers_target(request):
     """The live target from the options, or a fresh `layers-mock` for this session (worker)."""
-    live = Target.live_from_config(request.config)
+    settings = request.config.stash[SETTINGS]
+    live = Target.live_from(settings)
     if live is not None:
         yield live
         return
-    hosted_url = option_value(request.config, "layers_mock_url")
-    if hosted_url is not None:
-        yield from _hosted_target(request.config, hosted_url.rstrip("/"))
+    if settings.layers_mock_url is not None:
+        yield from _hosted_target(request.config, settings, settings.layers_mock_url.rstrip("/"))
         return
     from mock_server.launcher import MockProcess
 
@@ -46,9 +52,9 @@ def layers_target(request):
         yield Target(base_url=proc.base_url, live=False)
 
 
-def _hosted_target(config, base_url: str):
+def _hosted_target(config, settings: PluginSettings, base_url: str):
     """A sandbox of this session's own on a hosted mock (deleted after it, if made here)."""
-    sandbox_token = option_value(config, "layers_sandbox_token")
+    sandbox_token = settings.layers_sandbox_token
     if sandbox_token is not None:
         from mock_server.tenancy.sandboxes import derive_secret
         from layers_pytest.harness import _default_world
@@ -57,7 +63,7 @@ def _hosted_target(config, base_url: str):
         secrets = {k["id"]: derive_secret(sandbox_token, k["secret"]) for k in _default_world()["keys"]}
         yield Target(base_url=base_url, live=False, admin_token=sandbox_token, key_secrets=secrets)
         return
-    operator_token = option_value(config, "layers_operator_token")
+    operator_token = settings.layers_operator_token
     if operator_token is None:
         raise pytest.UsageError("--layers-mock-url needs --layers-operator-token (LAYERS_MOCK_OPERATOR_TOKEN)"
                                 " or --layers-sandbox-token (LAYERS_SANDBOX_TOKEN)")
@@ -102,12 +108,12 @@ def layers_mock(layers_target):
 
 
 def pytest_report_header(config) -> str | None:
-    live = Target.live_from_config(config)
+    settings = config.stash[SETTINGS]
+    live = Target.live_from(settings)
     if live is not None:
         return f"layers_mock: {live.describe()}"
-    hosted_url = option_value(config, "layers_mock_url")
-    if hosted_url is not None:
-        return f"layers_mock: hosted layers-mock at {hosted_url}, a sandbox per session"
+    if settings.layers_mock_url is not None:
+        return f"layers_mock: hosted layers-mock at {settings.layers_mock_url}, a sandbox per session"
     return None
 
 

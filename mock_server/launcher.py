@@ -27,6 +27,8 @@ from typing import IO
 
 import httpx
 
+from mock_server.settings import environment_for_child
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -72,7 +74,7 @@ class MockProcess:
         cmd += self.extra_args
         # Open for the process's life, not a block's: stop() closes and removes it.
         self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)  # noqa: SIM115
-        env = {**os.environ, **(self.env or {})}
+        env = environment_for_child(self.env)
         # The child must import this checkout's packages even when they are not installed.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                           env.get("PYTHONPATH")]))

@@ -8,7 +8,8 @@ DNS rebinding. The checks are those of the local dev servers that learnt this th
 1. the client: loopback only, unless the mock runs with `--admin-token`, which every call must
    then send (compared in constant time);
 2. `Host`: `localhost`, `*.localhost`, an IP address, or a name the user allowed
-   (`--allowed-host`, env LAYERS_MOCK_ALLOWED_HOSTS; a leading dot allows subdomains). DNS
+   (the `allowed_hosts` setting: `--allowed-host`, env LAYERS_MOCK_ALLOWED_HOSTS; a leading dot
+   allows subdomains). DNS
    rebinding needs a *name* that the attacker resolves to 127.0.0.1, so a name we do not know
    is refused; an IP literal cannot be rebound (Vite and webpack-dev-server allow them too);
 3. `Origin` (and `Sec-Fetch-Site`, sent by browsers even where Origin is not): absent, or the
@@ -27,13 +28,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 from urllib.parse import urlsplit
 
 from mock_server.core import bounds as control_bounds
 from mock_server.core.errors import code_for  # the code the rest of the app gives a status
 
-ALLOWED_HOSTS_ENV = "LAYERS_MOCK_ALLOWED_HOSTS"
 ADMIN_HEADER = b"x-mock-admin-token"
 _CHANGES_STATE = {"POST", "PUT", "PATCH"}
 _CROSS_SITE = {b"cross-site", b"same-site"}  # Sec-Fetch-Site: another port on loopback is same-site
@@ -68,20 +67,15 @@ def split_host(value: str) -> tuple[str, str]:
     return name.rstrip("."), port
 
 
-def allowed_hosts_from_env() -> tuple[str, ...]:
-    raw = os.environ.get(ALLOWED_HOSTS_ENV, "")
-    return tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
-
-
 class ControlGuard:
-    def __init__(self, admin_token: str | None = None, allowed_hosts: tuple[str, ...] | None = None,
-                 hosted: bool = False):
+    def __init__(self, admin_token: str | None = None, allowed_hosts: tuple[str, ...] = (), hosted: bool = False):
         self.admin_token = admin_token
         # Hosted mode (sandboxes.py): every call carries a sandbox's or the operator's token, which
         # sandboxes.authorize checks instead of the loopback rule; a call that must carry a token in
         # a header cannot be forged by a web page, so its Host may be the deployment's public name.
         self.hosted = hosted
-        self.allowed_hosts = allowed_hosts_from_env() if allowed_hosts is None else tuple(allowed_hosts)
+        # Compared as `split_host` gives names: lower case, no trailing dot.
+        self.allowed_hosts = tuple(h.strip().lower().rstrip(".") for h in allowed_hosts if h.strip())
 
     def host_allowed(self, name: str) -> bool:
         if name == "localhost" or name.endswith(".localhost") or _is_ip(name):
