@@ -27,6 +27,11 @@ from contract.world import DEFAULT_WORLD
 from mock_server.core import world
 from mock_server.edge import access_log, cors, errors, served_spec
 from mock_server.tenancy import sandboxes as sandboxes_module
+from mock_server.tenancy.lifecycle import Lifecycle
+from mock_server.tenancy.limits import Limits
+from mock_server.tenancy.registry import Sandboxes
+from mock_server.tenancy.routing import SandboxRouter
+from mock_server.tenancy.worlds import SandboxWorlds
 from mock_server.control.handlers import ControlHandlers
 from mock_server.control.sandboxes import SandboxHandlers
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
@@ -49,10 +54,10 @@ FAST_PATH_ENV = "LAYERS_MOCK_FAST_PATH"
 
 def create_app(database: str, *, contract: Contract = CONTRACT, validate_responses: bool = True,
                admin_token: str | None = None, fixtures: str | None = None, fast_path: bool = True,
-               operator_token: str | None = None, limits: sandboxes_module.Limits | None = None) -> AsyncApp:
+               operator_token: str | None = None, limits: Limits | None = None) -> AsyncApp:
     """An ASGI app over the storage at `database` (a SQLite path or URL, or a PostgreSQL URL),
     whose schema the CLI has prepared. `fixtures`: the world `/_mock/reset` restores.
-    `operator_token`: hosted mode, many sandboxes (mock_server/sandboxes.py)."""
+    `operator_token`: hosted mode, many sandboxes (mock_server/tenancy/)."""
     storage = open_storage(database, serving=True, stamp=journal_stamp)
     hosted = operator_token is not None
     domain = Domain(contract, hosted=hosted)
@@ -61,11 +66,17 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
     def default_world() -> dict:
         return world.read_fixture(fixtures or DEFAULT_WORLD)
 
-    limits = (limits or sandboxes_module.Limits()) if hosted else None
-    worlds = sandboxes_module.SandboxWorlds(limits, default_world)
-    registry = sandboxes_module.Sandboxes(storage, operator_token, limits, worlds) if hosted else None
+    lifecycle = registry = router = None
+    if operator_token is None:
+        worlds = SandboxWorlds(None, default_world)
+    else:  # hosted mode: tenancy/
+        limits = limits or Limits()
+        worlds = SandboxWorlds(limits, default_world)
+        lifecycle = Lifecycle(storage, limits)
+        registry = Sandboxes(storage, limits, worlds, lifecycle)
+        router = SandboxRouter(storage, operator_token, lifecycle.seen)
     pipeline = RevokePipeline(storage, domain, validate_responses=validate_responses,
-                              on_caller=registry.seen if registry else None)
+                              on_caller=lifecycle.seen if lifecycle else None)
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
@@ -81,7 +92,7 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
     cors.install(app)  # --cors-origin: API routes only, never the control plane
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       storage=storage, admin_token=admin_token, contract=contract, sandboxes=registry)
+                       storage=storage, admin_token=admin_token, contract=contract, sandboxes=router)
     if fast_path:
         # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
         # `--no-fast-path` serves everything through Connexion; the tests run both ways.

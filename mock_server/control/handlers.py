@@ -3,7 +3,7 @@
 It changes the world only through the storage's transactions, the world builders and the
 domain: the same code paths the fixtures and the API use. Every call acts on one sandbox's world
 (`_tx`/`_snap`): the implicit `local` one, or in hosted mode the one the admin token named
-(mock_server/sandboxes.py, which also holds the limits and the secret rewriting used here).
+(mock_server/tenancy/: routing, and the limits and secret rewriting used here).
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from mock_server.core import invariants, world
 from mock_server.core.clock import parse_iso, to_iso
 from mock_server.core.domain import Domain
 from mock_server.core.errors import ApiError, control_error
-from mock_server.tenancy.sandboxes import SandboxWorlds, fixture_size, request_scope
+from mock_server.tenancy.limits import fixture_size
+from mock_server.tenancy.routing import request_scope
+from mock_server.tenancy.worlds import SandboxWorlds
 from mock_server.storage import Conflict
 from mock_server.storage.schema import TABLES_TO_CLEAR
 

@@ -6,7 +6,8 @@ import json
 from mock_server.core import world
 from mock_server.core.errors import control_error
 from mock_server.core.request_context import current
-from mock_server.tenancy.sandboxes import OPERATOR_TOKEN_ENV, Sandboxes
+from mock_server.tenancy.registry import Sandboxes
+from mock_server.tenancy.sandboxes import OPERATOR_TOKEN_ENV
 
 
 class SandboxHandlers:
