@@ -50,6 +50,11 @@ class ControlSpec:
         return float(bound["minimum"]), float(bound["maximum"])
 
     @property
+    def request_bounds(self) -> dict[str, int]:
+        """What a request body is held to before parsing (`x-request-bounds`: maxBodyBytes, ...)."""
+        return dict(self.raw["x-request-bounds"])
+
+    @property
     def limit_defaults(self) -> dict[str, Any]:
         """A hosted deployment's default limits, by their name in the answers (`maxSandboxes`...)."""
         return {name: prop["default"] for name, prop in self.schemas["Limits"]["properties"].items()
@@ -83,13 +88,17 @@ class ControlSpec:
         return code
 
     # -- headers --------------------------------------------------------------------------
+    def parameter(self, component: str) -> dict:
+        """A header the middleware reads before routing (components.parameters)."""
+        return self.resolved["components"]["parameters"][component]
+
     @property
     def admin_token_header(self) -> str:
-        return self.resolved["components"]["parameters"]["AdminToken"]["name"]
+        return self.parameter("AdminToken")["name"]
 
     @property
     def sandbox_header(self) -> str:
-        return self.resolved["components"]["parameters"]["Sandbox"]["name"]
+        return self.parameter("Sandbox")["name"]
 
 
 def _pinned_code(response: dict) -> str | None:

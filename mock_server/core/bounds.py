@@ -18,14 +18,11 @@ import re
 
 from contract.control import CONTROL
 
-# 1 MiB: the shipped default world is under 4 KB; a fixture of several thousand accounts fits.
-MAX_BODY_BYTES = 1 << 20
-# A world fixture nests 4 levels (world > accounts > account > posts); 32 leaves room and keeps
-# every recursive reader (json, jsonschema) far from Python's recursion limit.
-MAX_JSON_DEPTH = 32
-# Longest run of digits in a number literal: Python would turn 4,300 digits into an int (or
-# refuse with ValueError), and no bound in control.yaml needs more than 16.
-MAX_NUMBER_DIGITS = 32
+# Body size, JSON depth and the longest run of digits in a number literal: control.yaml's
+# x-request-bounds (which says why each).
+MAX_BODY_BYTES: int = CONTROL.request_bounds["maxBodyBytes"]
+MAX_JSON_DEPTH: int = CONTROL.request_bounds["maxJsonDepth"]
+MAX_NUMBER_DIGITS: int = CONTROL.request_bounds["maxNumberDigits"]
 
 # One call (POST /posts, POST /accounts, a fixture) creates at most this many posts in all: the
 # bound of one status count, read from control.yaml so it is written once.

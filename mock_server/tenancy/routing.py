@@ -19,7 +19,8 @@ ADMIN_TOKEN_HEADER = CONTROL.admin_token_header.lower().encode()
 SANDBOX_HEADER = CONTROL.sandbox_header.lower().encode()
 SANDBOXES_PATH = CONTROL_PREFIX + CONTROL.operations["create_sandbox"][1]
 TOKEN_PREFIX = "sbt_"
-MAX_TOKEN_LENGTH = 256  # longer is no token of ours: refused before any lookup
+# Longer is no token of ours: refused before any lookup.
+MAX_TOKEN_LENGTH: int = CONTROL.parameter("AdminToken")["schema"]["maxLength"]
 
 Refusal = tuple[int, str, str]
 

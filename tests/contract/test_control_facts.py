@@ -20,6 +20,8 @@ from contract import CONTRACT
 from contract.control import CONTROL, CONTROL_SPEC, ControlSpec
 from mock_server.control.guard import ControlGuard
 from mock_server.core import bounds, clock, world
+from mock_server.core.domain import FAULT_STEPS
+from mock_server.tenancy import routing
 from mock_server.tenancy.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +73,12 @@ def test_the_mocks_world_is_built_from_the_shipped_spec():
     assert world.ACCOUNT_STATUSES == CONTROL.enum("AccountStatus")
 
 
+def test_the_revokes_fault_steps_are_the_specs_in_order():
+    called = [node.args[1].value for node in ast.walk(ast.parse((MOCK / "core" / "domain.py").read_text()))
+              if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_maybe_fail"]
+    assert called == CONTROL.enum("FaultStep") == list(FAULT_STEPS)
+
+
 def test_clock_range_and_limits_follow_the_spec():
     def move(raw):
         raw["components"]["schemas"]["Clock"]["properties"]["epochSeconds"]["minimum"] = 0
@@ -87,6 +95,14 @@ def test_clock_range_and_limits_follow_the_spec():
     assert Limits().describe() | {"maxOrganizationsKeysAndTestAccountsPerSandbox": 0} == d | {
         "maxOrganizationsKeysAndTestAccountsPerSandbox": 0}
     assert bounds.MAX_POSTS_PER_CALL == CONTROL.schemas["PostCount"]["maximum"]
+
+
+def test_request_bounds_and_token_length_are_the_specs():
+    assert (bounds.MAX_BODY_BYTES, bounds.MAX_JSON_DEPTH, bounds.MAX_NUMBER_DIGITS) == tuple(
+        CONTROL.request_bounds[k] for k in ("maxBodyBytes", "maxJsonDepth", "maxNumberDigits"))
+    assert routing.MAX_TOKEN_LENGTH == CONTROL.parameter("AdminToken")["schema"]["maxLength"]
+    deeper = _copy_with(lambda raw: raw["x-request-bounds"].update(maxJsonDepth=3))
+    assert deeper.request_bounds["maxJsonDepth"] == 3
 
 
 def test_error_codes_follow_the_spec():
