@@ -16,11 +16,11 @@ from mock_server.core import invariants, world
 from mock_server.core.clock import parse_iso, to_iso
 from mock_server.core.domain import Domain
 from mock_server.core.errors import ApiError, control_error
+from mock_server.storage import Conflict
+from mock_server.storage.schema import TABLES_TO_CLEAR
 from mock_server.tenancy.limits import fixture_size
 from mock_server.tenancy.routing import request_scope
 from mock_server.tenancy.worlds import SandboxWorlds
-from mock_server.storage import Conflict
-from mock_server.storage.schema import TABLES_TO_CLEAR
 
 
 def _key_view(row) -> dict:

@@ -65,7 +65,7 @@ def world_schemas(control: ControlSpec = CONTROL) -> tuple[dict, dict]:
     }
     post_counts = {
         "type": "object", "additionalProperties": False,
-        "properties": {status: s["PostCount"] for status in control.enum("PostStatus")},
+        "properties": dict.fromkeys(control.enum("PostStatus"), s["PostCount"]),
     }
     account = {
         "type": "object", "additionalProperties": False, "required": ["organizationId"],

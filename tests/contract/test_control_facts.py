@@ -61,16 +61,16 @@ def test_world_validation_follows_a_changed_vocabulary_and_bound():
         raw["components"]["schemas"]["FixtureList"]["maxItems"] = 0
 
     _, control_schema = world.world_schemas(_copy_with(narrow))
-    with pytest.raises(jsonschema.ValidationError, match="too long|is not valid|maxItems|non-empty"):
+    with pytest.raises(jsonschema.ValidationError, match=r"too long|is not valid|maxItems|non-empty"):
         jsonschema.validate({"accounts": [{"organizationId": "org_1"}]}, control_schema)
 
 
 def test_the_mocks_world_is_built_from_the_shipped_spec():
-    assert (world.WORLD_SCHEMA, world.CONTROL_WORLD_SCHEMA) == world.world_schemas(CONTROL)
-    assert world.KEY_TIERS == CONTROL.enum("KeyTier")
-    assert world.POST_STATUSES == CONTROL.enum("PostStatus")
-    assert world.PLATFORMS == CONTROL.enum("Platform")
-    assert world.ACCOUNT_STATUSES == CONTROL.enum("AccountStatus")
+    assert world.world_schemas(CONTROL) == (world.WORLD_SCHEMA, world.CONTROL_WORLD_SCHEMA)
+    assert CONTROL.enum("KeyTier") == world.KEY_TIERS
+    assert CONTROL.enum("PostStatus") == world.POST_STATUSES
+    assert CONTROL.enum("Platform") == world.PLATFORMS
+    assert CONTROL.enum("AccountStatus") == world.ACCOUNT_STATUSES
 
 
 def test_the_revokes_fault_steps_are_the_specs_in_order():
@@ -87,20 +87,20 @@ def test_clock_range_and_limits_follow_the_spec():
     moved = _copy_with(move)
     assert moved.clock_range[0] == 0 and moved.limit_defaults["maxSandboxes"] == 7
     # ... and what the mock holds is what the shipped spec says
-    assert (clock.CLOCK_MIN, clock.CLOCK_MAX) == CONTROL.clock_range
+    assert CONTROL.clock_range == (clock.CLOCK_MIN, clock.CLOCK_MAX)
     assert "2000-01-01T00:00:00Z" in clock.clock_problem(CONTROL.clock_range[0] - 1)
     assert clock.clock_problem(CONTROL.clock_range[0]) is None
     assert clock.clock_problem(CONTROL.clock_range[1]) is not None  # half-open
     d = CONTROL.limit_defaults
     assert Limits().describe() | {"maxOrganizationsKeysAndTestAccountsPerSandbox": 0} == d | {
         "maxOrganizationsKeysAndTestAccountsPerSandbox": 0}
-    assert bounds.MAX_POSTS_PER_CALL == CONTROL.schemas["PostCount"]["maximum"]
+    assert CONTROL.schemas["PostCount"]["maximum"] == bounds.MAX_POSTS_PER_CALL
 
 
 def test_request_bounds_and_token_length_are_the_specs():
-    assert (bounds.MAX_BODY_BYTES, bounds.MAX_JSON_DEPTH, bounds.MAX_NUMBER_DIGITS) == tuple(
-        CONTROL.request_bounds[k] for k in ("maxBodyBytes", "maxJsonDepth", "maxNumberDigits"))
-    assert routing.MAX_TOKEN_LENGTH == CONTROL.parameter("AdminToken")["schema"]["maxLength"]
+    assert tuple(
+        CONTROL.request_bounds[k] for k in ("maxBodyBytes", "maxJsonDepth", "maxNumberDigits")) == (bounds.MAX_BODY_BYTES, bounds.MAX_JSON_DEPTH, bounds.MAX_NUMBER_DIGITS)
+    assert CONTROL.parameter("AdminToken")["schema"]["maxLength"] == routing.MAX_TOKEN_LENGTH
     deeper = _copy_with(lambda raw: raw["x-request-bounds"].update(maxJsonDepth=3))
     assert deeper.request_bounds["maxJsonDepth"] == 3
 
