@@ -26,10 +26,6 @@ class SandboxWorlds:
         self.limits = limits  # None: local mode, no limits
         self.default_world = default_world  # a callable: a big fixture is read only when needed
 
-    @property
-    def hosted(self) -> bool:
-        return self.limits is not None
-
     def rewrite(self, fixture: dict, admin_token: str | None) -> dict:
         """`fixture` with every given key secret replaced by this sandbox's own (a copy)."""
         if admin_token is None or not fixture.get("keys"):
