@@ -57,6 +57,15 @@ def control_error(code: str, message: str, *, details: dict | None = None) -> Ap
     return ApiError(code, message, details=details, status=CONTROL.status_for_code(code))
 
 
+Refusal = tuple[int, str, str]
+
+
+def control_refusal(status: int, message: str) -> Refusal:
+    """A control-plane call turned away before any handler (status, code, message): the code is
+    the one control.yaml documents for `status`."""
+    return status, CONTROL.code_for_status(status), message
+
+
 def envelope(code: str, message: str, request_id: str, details: dict | None = None) -> dict:
     error = {"code": code, "message": message, "requestId": request_id}
     if details is not None:

@@ -11,7 +11,7 @@ import hmac
 import time
 
 from contract.control import CONTROL, CONTROL_PREFIX
-from mock_server.core.errors import control_error
+from mock_server.core.errors import Refusal, control_error, control_refusal
 from mock_server.core.request_context import current
 from mock_server.storage.queries import hash_secret
 
@@ -21,13 +21,6 @@ SANDBOXES_PATH = CONTROL_PREFIX + CONTROL.operations["create_sandbox"][1]
 TOKEN_PREFIX = "sbt_"
 # Longer is no token of ours: refused before any lookup.
 MAX_TOKEN_LENGTH: int = CONTROL.parameter("AdminToken")["schema"]["maxLength"]
-
-Refusal = tuple[int, str, str]
-
-
-def _refusal(status: int, message: str) -> Refusal:
-    return status, CONTROL.code_for_status(status), message
-
 
 def request_scope() -> tuple[str, str | None]:
     """The sandbox the current control-plane call acts on, and its adminToken (None locally).
@@ -55,30 +48,30 @@ class SandboxRouter:
         given = [v for k, v in headers if k == ADMIN_TOKEN_HEADER]
         operator_call = path == SANDBOXES_PATH or path.startswith(SANDBOXES_PATH + "/")
         if len(given) != 1 or not given[0]:
-            return _refusal(401, "Hosted mode: send the sandbox's adminToken (or, for /sandboxes, the operator"
-                                 f" token) as one {CONTROL.admin_token_header} header.")
+            return control_refusal(401, "Hosted mode: send the sandbox's adminToken (or, for /sandboxes, the"
+                                        f" operator token) as one {CONTROL.admin_token_header} header.")
         token = given[0]
         if hmac.compare_digest(token, self.operator_token):
             if not operator_call:
-                return _refusal(403, "The operator token manages sandboxes (/sandboxes) only; act on a sandbox"
-                                     " with its own adminToken.")
+                return control_refusal(403, "The operator token manages sandboxes (/sandboxes) only; act on a"
+                                            " sandbox with its own adminToken.")
             ctx.operator = True
             return None
         text = token.decode("latin-1")
         if not text.startswith(TOKEN_PREFIX) or len(text) > MAX_TOKEN_LENGTH:
-            return _refusal(401, f"Unknown {CONTROL.admin_token_header}.")
+            return control_refusal(401, f"Unknown {CONTROL.admin_token_header}.")
         digest = hash_secret(text)
         row = await self.storage.read(lambda q: q.sandbox_by_token(digest))
         if row is None or not hmac.compare_digest(row["admin_token_sha256"], digest):
-            return _refusal(401, f"Unknown {CONTROL.admin_token_header} (or its sandbox expired and was deleted).")
+            return control_refusal(401, f"Unknown {CONTROL.admin_token_header} (or its sandbox expired and was deleted).")
         if row["expires_at"] is not None and row["expires_at"] <= time.time():
-            return _refusal(401, f"Sandbox {row['id']} expired after {row['idle_ttl']:g} s unused;"
-                                 f" ask the operator for a new one.")
+            return control_refusal(401, f"Sandbox {row['id']} expired after {row['idle_ttl']:g} s unused;"
+                                        " ask the operator for a new one.")
         if operator_call:
-            return _refusal(403, "Only the operator token manages sandboxes.")
+            return control_refusal(403, "Only the operator token manages sandboxes.")
         named = [v for k, v in headers if k == SANDBOX_HEADER]
         if named and (len(named) > 1 or named[0].decode("latin-1") != row["id"]):
-            return _refusal(403, f"{CONTROL.sandbox_header} names another sandbox than this adminToken's.")
+            return control_refusal(403, f"{CONTROL.sandbox_header} names another sandbox than this adminToken's.")
         ctx.sandbox, ctx.admin_token = row["id"], text
         self.seen(row["id"])
         return None
