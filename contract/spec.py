@@ -201,26 +201,42 @@ class Contract:
     def envelope_schema(self) -> dict:
         return self.resolved["components"]["schemas"]["ErrorEnvelope"]
 
-    @property
-    def request_id_pattern(self) -> re.Pattern:
-        return re.compile(self.resolved["components"]["headers"]["X-Request-Id"]["schema"]["pattern"])
+    # -- headers: found by what the spec says of them, never by a name typed here --------------
+    @cached_property
+    def _headers_on_every_response(self) -> dict[str, dict]:
+        names = set.intersection(*(set(r.headers) for r in self.responses.values()))
+        return {name: self.responses[self.success_status].headers[name] for name in sorted(names)}
 
-    @property
+    @cached_property
     def request_id_header(self) -> str:
-        return "X-Request-Id"
-
-    @property
-    def rate_limit_class_header(self) -> str:
-        return "X-RateLimit-Endpoint-Class"
-
-    @property
-    def retry_after_header(self) -> str:
-        (name,) = self.responses[self.status_for_code("RATE_LIMITED")].required_headers[:1]
+        """The header on every response that carries the envelope's `requestId` (same pattern)."""
+        pattern = self.envelope_schema["properties"]["error"]["properties"]["requestId"]["pattern"]
+        (name,) = [n for n, h in self._headers_on_every_response.items() if h["schema"].get("pattern") == pattern]
         return name
 
     @property
+    def request_id_pattern(self) -> re.Pattern:
+        return re.compile(self._headers_on_every_response[self.request_id_header]["schema"]["pattern"])
+
+    @cached_property
+    def rate_limit_class_header(self) -> str:
+        """The header on every response whose one value is the operation's rate-limit class."""
+        (name,) = [n for n, h in self._headers_on_every_response.items()
+                   if h["schema"].get("enum") == [self.rate_limit_class]]
+        return name
+
+    @cached_property
+    def retry_after_header(self) -> str:
+        """The header RATE_LIMITED requires that not every response carries."""
+        (name,) = [n for n in self.responses[self.status_for_code("RATE_LIMITED")].required_headers
+                   if n not in self._headers_on_every_response]
+        return name
+
+    @cached_property
     def replay_header(self) -> str:
-        return "Idempotent-Replayed"
+        """The success response's optional header: present on a replay only."""
+        (name,) = [n for n, h in self.responses[self.success_status].headers.items() if not h.get("required")]
+        return name
 
     @property
     def kill_switch_scopes(self) -> list[str]:

@@ -56,7 +56,7 @@ def _hosted_target(config, settings: PluginSettings, base_url: str):
     """A sandbox of this session's own on a hosted mock (deleted after it, if made here)."""
     sandbox_token = settings.layers_sandbox_token
     if sandbox_token is not None:
-        from mock_server.tenancy.sandboxes import derive_secret
+        from mock_server.tenancy.worlds import derive_secret
         from layers_pytest.harness import _default_world
 
         # A sandbox made from the default world: its keys' secrets follow from its token.

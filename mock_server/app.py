@@ -25,7 +25,10 @@ from contract.spec import Contract
 from contract.world import DEFAULT_WORLD
 from mock_server.core import world
 from mock_server.edge import access_log, cors, errors, served_spec
-from mock_server.tenancy import sandboxes as sandboxes_module
+from mock_server.tenancy.lifecycle import Lifecycle
+from mock_server.tenancy.registry import Sandboxes
+from mock_server.tenancy.routing import SandboxRouter
+from mock_server.tenancy.worlds import SandboxWorlds
 from mock_server.control.handlers import ControlHandlers
 from mock_server.control.sandboxes import SandboxHandlers
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
@@ -62,12 +65,17 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
     def default_world() -> dict:
         return world.read_fixture(settings.fixtures or DEFAULT_WORLD)
 
-    worlds = sandboxes_module.SandboxWorlds(settings.limits if settings.hosted else None, default_world)
-    registry = None
-    if settings.operator_token is not None:  # hosted mode
-        registry = sandboxes_module.Sandboxes(storage, settings.operator_token, settings.limits, worlds)
+    lifecycle = registry = router = None
+    if settings.operator_token is None:
+        worlds = SandboxWorlds(None, default_world)
+    else:  # hosted mode: tenancy/
+        limits = settings.limits
+        worlds = SandboxWorlds(limits, default_world)
+        lifecycle = Lifecycle(storage, limits)
+        registry = Sandboxes(storage, limits, worlds, lifecycle)
+        router = SandboxRouter(storage, settings.operator_token, lifecycle.seen)
     pipeline = RevokePipeline(storage, domain, validate_responses=settings.validate_responses,
-                              on_caller=registry.seen if registry else None)
+                              on_caller=lifecycle.seen if lifecycle else None)
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
@@ -84,7 +92,7 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        storage=storage, admin_token=settings.admin_token, allowed_hosts=settings.allowed_hosts,
-                       contract=contract, sandboxes=registry)
+                       contract=contract, sandboxes=router)
     if settings.fast_path:
         # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
         # `--no-fast-path` serves everything through Connexion; the tests run both ways.

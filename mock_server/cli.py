@@ -11,7 +11,8 @@ from mock_server.core import world
 from mock_server.core.clock import Clock
 from mock_server.settings import MockSettings, SettingsError, from_command_line
 from mock_server.storage import is_postgres, open_storage, redacted, sqlite_path
-from mock_server.tenancy.sandboxes import SANDBOXES_PATH, Limits
+from mock_server.tenancy.limits import Limits
+from mock_server.tenancy.routing import SANDBOXES_PATH
 
 
 def parse_args(argv: list[str] | None) -> MockSettings:

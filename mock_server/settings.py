@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from mock_server.edge.cors import check_origin
 from mock_server.storage import redacted
-from mock_server.tenancy.sandboxes import MAX_TOKEN_LENGTH, OPERATOR_TOKEN_ENV, TOKEN_PREFIX, Limits
+from mock_server.tenancy.limits import Limits
+from mock_server.tenancy.routing import MAX_TOKEN_LENGTH, OPERATOR_TOKEN_ENV, TOKEN_PREFIX
 
 # The serialized settings, from the CLI to uvicorn's workers (one variable, written once).
 SETTINGS_ENV = "LAYERS_MOCK_SETTINGS"
