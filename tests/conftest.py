@@ -45,7 +45,7 @@ def keys(default_world) -> dict:
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server of our own for the session (per xdist worker, fsync off)."""
-    from mock_server.launcher import PostgresServer
+    from postgres_server import PostgresServer  # tests/postgres_server.py (pytest-postgresql)
 
     with PostgresServer(durable=False) as server:
         yield server
