@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import CONTRACT
+from mock_control import ControlClient, ControlPlaneError
 
 
 class UsageError(Exception):
@@ -32,14 +33,14 @@ class Target:
     foreign_account_id: str | None = None
     accounts: list[Account] = field(default_factory=list)
     # Only with --mock-control:
-    control: object | None = None
+    control: ControlClient | None = None
     write_key: str | None = None          # the provisioned write key scenarios revoke with
     rate_limited_key: dict | None = None  # a budgeted (partner) key the 429 scenario exhausts
     kill_key: dict | None = None          # a key and organization the 503 scenario switches off
     kill_org_id: str | None = None
     kill_accounts: list[Account] = field(default_factory=list)  # connected accounts of that organization
     # With --operator-token (a hosted mock): the sandbox made for this run, deleted by `release`.
-    sandbox: tuple | None = field(default=None, repr=False)  # (operator ControlClient, sandboxId)
+    sandbox: tuple[ControlClient, str] | None = field(default=None, repr=False)  # (operator, sandboxId)
 
     def release(self) -> None:
         """Close the control plane's client; delete the run's own sandbox, if it made one."""
@@ -101,8 +102,6 @@ PROVISIONED_ACCOUNTS = 7
 def provision_sandbox(base_url: str, api_key: str | None, operator_token: str) -> Target:
     """On a hosted mock (`layers-mock --operator-token`): an empty sandbox of the run's own, then
     `provision_mock` inside it. `Target.release` deletes it."""
-    from mock_server.control_client import ControlClient, ControlPlaneError
-
     operator = ControlClient(base_url, admin_token=operator_token)
     try:
         made = operator.create_sandbox(label="layers-conformance", fixtures={})
@@ -121,8 +120,6 @@ def provision_sandbox(base_url: str, api_key: str | None, operator_token: str) -
 
 def provision_mock(base_url: str, api_key: str | None, admin_token: str | None = None) -> Target:
     """Make an organization of the kit's own on the mock, with keys and accounts to revoke."""
-    from mock_server.control_client import ControlClient, ControlPlaneError
-
     from conformance.transport import install_deadlines
 
     control = ControlClient(base_url, admin_token=admin_token)

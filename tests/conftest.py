@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from mock_server.launcher import MockProcess
 from mock_server.world import DEFAULT_WORLD
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from mock_server.launcher import MockProcess
 from conformance import cli
 from servers import serve_broken_impls

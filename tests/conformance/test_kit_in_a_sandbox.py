@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from mock_server.launcher import MockProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from mock_server.launcher import MockProcess
 
 BACKENDS = ["sqlite", "postgresql"]

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from contract import CONTRACT
+from mock_control import ControlClient
 from mock_server import control_bounds
-from mock_server.control_client import ControlClient
 from contract.control import CONTROL_PREFIX
 from mock_server.launcher import MockProcess
 

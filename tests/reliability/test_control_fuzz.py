@@ -11,7 +11,7 @@ import sys
 
 import yaml
 
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_server.launcher import MockProcess
 

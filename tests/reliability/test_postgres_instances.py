@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from mock_server.launcher import MockProcess
 from mock_server.world import DEFAULT_WORLD
 

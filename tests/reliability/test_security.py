@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from contract import CONTRACT
+from mock_control import ControlClient
 from mock_server import cli, control_guard, middleware
 from mock_server.storage import open_storage
 from mock_server.storage import queries as store_module
-from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess, free_port
 
 from .support import NOT_FOUND, OK, REQUEST_TIMEOUT, bearer, make_tenant, raw_exchange, raw_request, revoke

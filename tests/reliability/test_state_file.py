@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mock_control import ControlClient
 from mock_server import state_file
-from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]

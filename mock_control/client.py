@@ -1,7 +1,7 @@
-"""A small HTTP client for the mock's control plane (`/_mock`, see control.yaml).
+"""A small HTTP client for the mock's control plane (`/_mock`, see contract/control.yaml).
 
 The conformance kit (`--mock-control`), the pytest plugin and the tests provision through it,
-so no caller hand-writes control-plane URLs.
+so no caller hand-writes control-plane URLs. It imports only `contract` and httpx.
 """
 from __future__ import annotations
 
