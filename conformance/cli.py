@@ -13,14 +13,13 @@ import sys
 from conformance import secrets
 from conformance.client import PoliteClient, TargetTooSlow, TargetUnreachable
 from conformance.pipeline import Pipeline
-from conformance.results import Results
+from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, Results
 from conformance.settings import (EnvError, FromEnv, cleartext_refusal, flag, integer, is_cleartext_off_loopback,
                                   report_path_problem, resolve_env, seconds)
 from conformance.target import Target, UsageError, load_accounts, provision_mock, provision_sandbox, unknown_account_id
 from conformance.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TIME, Bounds, RunStopped
 from conformance.waiting import MockClockWaiter, RealWaiter
 
-EXIT_CONFORMANT, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = 0, 1, 2
 # Every number an option takes has a bound (settings.py); the same converter reads its LAYERS_* variable.
 COUNT, EXAMPLES, SEED = integer(1, 1_000_000), integer(1, 100_000), integer(0, 2**64 - 1)
 CONCURRENCY = integer(2, 64)
@@ -272,9 +271,7 @@ def run(args, results: Results, progress, bounds: Bounds | None = None) -> tuple
             results.notes.append(f"waited {waiter.waited:g}s in all for Retry-After ({waiter.waits} wait(s))")
         client.close()
         target.release()  # closes the control client; deletes the run's own sandbox (hosted mock)
-    if not results.conformant or (args.fail_on_skip and results.skipped_names):
-        return EXIT_VIOLATIONS, None
-    return EXIT_CONFORMANT, None
+    return results.judged_exit_code(), None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,10 +295,10 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args) -> int:
     import time
 
-    from conformance.report import render_console, write_json, write_junit
+    from conformance.report import json_text, junit_xml, render_console, write
 
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    results = Results()
+    results = Results(target=args.base_url, strict=args.strict, fail_on_skip=args.fail_on_skip)
     started = time.perf_counter()
     bounds = _bounds(args)
     try:
@@ -311,16 +308,15 @@ def _main(args) -> int:
         import traceback
         traceback.print_exc()
         code, error = EXIT_CANNOT_RUN, f"the kit failed: {exc.__class__.__name__}: {exc}"
-    results.seconds = time.perf_counter() - started
-    print(render_console(results, exit_code=code, error=error, fail_on_skip=args.fail_on_skip), flush=True)
+    results.end(code, error, time.perf_counter() - started)
+    print(render_console(results), flush=True)
     if code == EXIT_CANNOT_RUN and error:
         print(f"layers-conformance: {error}", file=sys.stderr)
     try:
         if args.junit_xml:
-            write_junit(results, args.junit_xml, error=error)
+            write(args.junit_xml, junit_xml(results))
         if args.report_json:
-            write_json(results, args.report_json, exit_code=code, base_url=args.base_url, strict=args.strict,
-                       error=error)
+            write(args.report_json, json_text(results))
     except OSError as exc:
         print(f"layers-conformance: cannot write the report: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN

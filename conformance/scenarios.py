@@ -291,9 +291,9 @@ def run_scenarios(ctx: Context, progress) -> None:
         finally:
             # JUnit's `time` of a scenario expectation: the scenario that produced it.
             elapsed = time.perf_counter() - started
-            for n, r in ctx.results.records.items():
+            for n, r in list(ctx.results.records.items()):
                 if r.kind == "scenario" and r.passed + r.failed > touched.get(n, 0):
-                    r.seconds += elapsed
+                    ctx.results.add_time(n, elapsed)
         newly = [n for n, r in ctx.results.records.items() if r.failed > before.get(n, 0)]
         progress(f"[scenario] {label}: {'FAILED ' + ', '.join(newly) if newly else 'ok'}")
 
