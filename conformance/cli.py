@@ -90,7 +90,7 @@ def list_everything(strict: bool = True) -> str:
     return "\n".join(lines)
 
 
-def _build_target(settings: KitSettings) -> Target:
+def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
     if not settings.base_url:
         raise UsageError("--base-url (or LAYERS_BASE_URL) is required")
     if not settings.base_url.startswith(("http://", "https://")):
@@ -107,8 +107,8 @@ def _build_target(settings: KitSettings) -> Target:
         if settings.accounts:
             raise UsageError("--accounts and --mock-control exclude each other: the mock run provisions its own")
         if settings.operator_token:
-            return provision_sandbox(settings.base_url, settings.api_key, settings.operator_token)
-        return provision_mock(settings.base_url, settings.api_key, settings.admin_token)
+            return provision_sandbox(settings.base_url, settings.api_key, settings.operator_token, bounds)
+        return provision_mock(settings.base_url, settings.api_key, settings.admin_token, bounds)
     if not settings.api_key:
         raise UsageError("--api-key (or LAYERS_API_KEY) is required without --mock-control")
     accounts = load_accounts(settings.accounts) if settings.accounts else []
@@ -140,7 +140,7 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
 
     bounds = bounds or _bounds(settings)
     try:
-        target = _build_target(settings)
+        target = _build_target(settings, bounds)
     except UsageError as exc:
         return EXIT_CANNOT_RUN, str(exc)
     if is_cleartext_off_loopback(target.base_url):  # allowed by --allow-insecure-http, but not silently
@@ -223,8 +223,7 @@ def _main(settings: KitSettings) -> int:
     started = time.perf_counter()
     bounds = _bounds(settings)
     try:
-        with bounds.whole_run():  # no network call outlives --max-time, control-plane calls included
-            code, error = run(settings, results, progress, bounds)
+        code, error = run(settings, results, progress, bounds)  # no network call outlives --max-time
     except Exception as exc:  # noqa: BLE001 - a kit failure is "could not run", never "conformant"
         import traceback
         traceback.print_exc()

@@ -18,7 +18,7 @@ from contract import CONTRACT
 from conformance.exchange import Exchange
 from conformance.pipeline import Pipeline
 from conformance.results import Results
-from conformance.transport import BODY_CHECKS, Bounds, RunStopped, install_deadlines, send_bounded
+from conformance.transport import BODY_CHECKS, Bounds, BoundedTransport, RunStopped, send_bounded
 
 RATE_LIMITED = CONTRACT.status_for_code("RATE_LIMITED")
 MAX_POLITE_RETRIES = 3
@@ -65,7 +65,8 @@ class PoliteClient:
         self.extra_headers = dict(extra_headers or {})
         self._count_lock = threading.Lock()
         self.bounds = bounds or Bounds(timeout=timeout)
-        self.http = install_deadlines(httpx.Client(timeout=timeout, proxy=proxy, verify=verify))
+        transport = BoundedTransport(self.bounds, max_body_bytes=self.bounds.max_body_bytes, proxy=proxy, verify=verify)
+        self.http = httpx.Client(timeout=timeout, transport=transport)
         self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def close(self) -> None:

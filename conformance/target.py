@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import CONTRACT
+from conformance.transport import BoundedTransport, Bounds
 from mock_control import ControlClient, ControlPlaneError
 
 
@@ -99,17 +100,17 @@ PROVISIONED_POSTS = {"queued": 3, "published": 2, "draft": 1, "failed": 1, "publ
 PROVISIONED_ACCOUNTS = 7
 
 
-def provision_sandbox(base_url: str, api_key: str | None, operator_token: str) -> Target:
+def provision_sandbox(base_url: str, api_key: str | None, operator_token: str, bounds: Bounds) -> Target:
     """On a hosted mock (`layers-mock --operator-token`): an empty sandbox of the run's own, then
     `provision_mock` inside it. `Target.release` deletes it."""
-    operator = ControlClient(base_url, admin_token=operator_token)
+    operator = ControlClient(base_url, admin_token=operator_token, transport=BoundedTransport(bounds))
     try:
         made = operator.create_sandbox(label="layers-conformance", fixtures={})
     except (ControlPlaneError, OSError) as exc:
         operator.close()
         raise UsageError(f"--operator-token: could not make a sandbox at {base_url}/_mock/sandboxes: {exc}") from exc
     try:
-        target = provision_mock(base_url, api_key, made["adminToken"])
+        target = provision_mock(base_url, api_key, made["adminToken"], bounds)
     except UsageError:
         operator.delete_sandbox(made["sandboxId"])
         operator.close()
@@ -118,12 +119,10 @@ def provision_sandbox(base_url: str, api_key: str | None, operator_token: str) -
     return target
 
 
-def provision_mock(base_url: str, api_key: str | None, admin_token: str | None = None) -> Target:
+def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, bounds: Bounds) -> Target:
     """Make an organization of the kit's own on the mock, with keys and accounts to revoke."""
-    from conformance.transport import install_deadlines
-
-    control = ControlClient(base_url, admin_token=admin_token)
-    install_deadlines(control.http)  # control-plane calls end by --max-time too
+    # Control-plane calls end by --max-time too (not by --timeout: they keep the client's 30 s per read).
+    control = ControlClient(base_url, admin_token=admin_token, transport=BoundedTransport(bounds))
     try:
         run = uuid.uuid4().hex[:8]
         org = control.create_organization(f"conformance {run}")
