@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
+from collections.abc import Iterable
 
 from conformance import secrets
 from conformance.client import PoliteClient, TargetTooSlow, TargetUnreachable
@@ -36,11 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_headers(values: list[str]) -> dict[str, str]:
+def parse_headers(values: Iterable[str]) -> dict[str, str]:
     import re
 
     headers = {}
-    for value in values or []:
+    for value in values:
         name, sep, rest = value.partition(":")
         name = name.strip()
         if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
@@ -55,7 +57,7 @@ def header_env_name(name: str) -> str:
     return "LAYERS_HEADER_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
-def tls_verify(settings: KitSettings) -> bool | str:
+def tls_verify(settings: KitSettings) -> bool | ssl.SSLContext:
     if settings.insecure and settings.ca_bundle:
         raise UsageError("--insecure and --ca-bundle exclude each other: trust a CA bundle, or verify nothing")
     if settings.insecure:
@@ -63,8 +65,6 @@ def tls_verify(settings: KitSettings) -> bool | str:
     if settings.ca_bundle:
         if not os.path.isfile(settings.ca_bundle):
             raise UsageError(f"--ca-bundle {settings.ca_bundle}: no such file")
-        import ssl
-
         try:
             return ssl.create_default_context(cafile=settings.ca_bundle)
         except (ssl.SSLError, ValueError) as exc:
@@ -95,7 +95,7 @@ def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
         raise UsageError("--base-url (or LAYERS_BASE_URL) is required")
     if not settings.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url {settings.base_url!r} is not an http(s) URL")
-    _refuse_unsafe(settings)
+    _refuse_unsafe(settings, settings.base_url)
     from conformance.scenarios import SCENARIOS
     unknown = set(settings.only_names) - {sc.name for sc in SCENARIOS}
     if unknown:
@@ -115,7 +115,7 @@ def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
     return Target(settings.base_url.rstrip("/"), settings.api_key, settings.read_only_key, settings.foreign_account_id, accounts)
 
 
-def _refuse_unsafe(settings: KitSettings) -> None:
+def _refuse_unsafe(settings: KitSettings, base_url: str) -> None:
     """Before anything is sent: malformed secrets, keys in cleartext, reports that could not be written."""
     for attr, option, env, pattern in secret_settings():
         if getattr(settings, attr):
@@ -123,8 +123,8 @@ def _refuse_unsafe(settings: KitSettings) -> None:
                 secrets.check_secret(option, env, getattr(settings, attr), pattern)
             except secrets.SecretError as exc:
                 raise UsageError(str(exc)) from None
-    if is_cleartext_off_loopback(settings.base_url) and not settings.allow_insecure_http:
-        raise UsageError(cleartext_refusal(settings.base_url))
+    if is_cleartext_off_loopback(base_url) and not settings.allow_insecure_http:
+        raise UsageError(cleartext_refusal(base_url))
     for option, path in (("--junit-xml", settings.junit_xml), ("--report-json", settings.report_json)):
         if report_path_problem(option, path):
             raise UsageError(report_path_problem(option, path))

@@ -9,6 +9,7 @@ Every response it receives, in every phase, goes through one pipeline of checks
 from __future__ import annotations
 
 import re
+import ssl
 import sys
 import threading
 
@@ -52,7 +53,7 @@ class PoliteClient:
     def __init__(self, base_url: str, results: Results, waiter, *, max_requests: int,
                  secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False,
                  extra_headers: dict[str, str] | None = None, proxy: str | None = None,
-                 verify: bool | str = True, pipeline: Pipeline | None = None, bounds: Bounds | None = None):
+                 verify: bool | ssl.SSLContext = True, pipeline: Pipeline | None = None, bounds: Bounds | None = None):
         self.base_url = base_url.rstrip("/")
         self.results = results
         self.waiter = waiter

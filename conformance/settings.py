@@ -173,7 +173,7 @@ class KitSettings:
         """Each setting from its option (parsed by `add_options`' parser), else its variable, else
         its default. A bad variable raises EnvError naming it; the option, when given, wins over it."""
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             given, meta = getattr(args, f.name), f.metadata
             if meta["kind"] == LIST:  # the variable's entries, then the options' (as before: both count)

@@ -89,7 +89,7 @@ class BoundedTransport(httpx.BaseTransport):
     stay synchronous, and may send from several threads at once (the concurrency scenario)."""
 
     def __init__(self, bounds: Bounds, *, max_body_bytes: int | None = None, proxy: str | None = None,
-                 verify: bool | str | ssl.SSLContext = True):
+                 verify: bool | ssl.SSLContext = True):
         self.bounds = bounds
         self.max_body_bytes = max_body_bytes
         self._portal_cm = anyio.from_thread.start_blocking_portal()
