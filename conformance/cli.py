@@ -75,7 +75,8 @@ def tls_verify(settings: KitSettings) -> bool | ssl.SSLContext:
 def list_everything(strict: bool = True) -> str:
     from conformance.fuzz import BUILTIN_CHECKS
     from conformance.pipeline import all_checks, is_strict
-    from conformance.scenarios import SCENARIOS, Context, Options
+    from conformance.scenario_base import Context, Options
+    from conformance.scenarios import SCENARIOS
 
     lines = ["Scenarios (run in this order; --only NAME,... selects):"]
     bare = Context(None, Target("http://x", "k"), None, Options())  # what each needs beyond --api-key
@@ -136,7 +137,8 @@ def _bounds(settings: KitSettings) -> Bounds:
 
 def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None = None) -> tuple[int, str | None]:
     from conformance.fuzz import run_fuzz
-    from conformance.scenarios import Context, Options, run_scenarios
+    from conformance.scenario_base import Context, Options
+    from conformance.scenarios import run_scenarios
 
     bounds = bounds or _bounds(settings)
     try:

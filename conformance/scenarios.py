@@ -19,7 +19,7 @@ from conformance.scenario_base import (OK, STATUS, Context, Options, Scenario, S
                                        scenario)
 from conformance.target import unknown_account_id
 
-__all__ = ["SCENARIOS", "Context", "Options", "Scenario", "run_scenarios", "selected"]
+__all__ = ["SCENARIOS", "run_scenarios", "selected"]
 
 # -- non-destructive: nothing here can revoke an account of the caller's organization ----------
 
