@@ -75,13 +75,13 @@ def tls_verify(settings: KitSettings) -> bool | ssl.SSLContext:
 def list_everything(strict: bool = True) -> str:
     from conformance.fuzz import BUILTIN_CHECKS
     from conformance.pipeline import all_checks, is_strict
-    from conformance.scenario_base import Context, Options
+    from conformance.scenario_base import Options
     from conformance.scenarios import SCENARIOS
 
     lines = ["Scenarios (run in this order; --only NAME,... selects):"]
-    bare = Context(None, Target("http://x", "k"), None, Options())  # what each needs beyond --api-key
+    bare = Target("http://x", "k"), Options()  # what each needs beyond --api-key
     for sc in SCENARIOS:
-        need = sc.needs(bare)
+        need = sc.needs(*bare)
         lines.append(f"  {sc.name}{'  [strict]' if sc.strict else ''}{'  (' + need + ')' if need else ''}")
     lines.append("Checks (run on every response they apply to, in every phase):")
     for check in all_checks(strict):
@@ -158,10 +158,10 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
     if verify is False:
         progress("layers-conformance: WARNING: --insecure: the target's TLS certificate is not verified")
         results.notes.append("--insecure: the target's TLS certificate was not verified")
-    waiter = (MockClockWaiter(target.control) if target.mock
+    waiter = (MockClockWaiter(target.provisioned.control) if target.provisioned
               else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds))
     pipeline = Pipeline(results, strict=settings.strict)
-    for account in target.accounts + target.kill_accounts:
+    for account in target.known_accounts:
         pipeline.know(account.id, account.queued)
     if target.accounts and not any(a.queued for a in target.accounts):
         warning = ("no account in --accounts has queued posts: a server that cancels nothing cannot be told"

@@ -49,7 +49,7 @@ def differences(a: dict, b: dict) -> list[str]:
 @scenario("foreign_404_indistinguishable", needs=needs_foreign)
 def foreign_indistinguishable(ctx: Context) -> None:
     key = ctx.target.api_key
-    foreign = ctx.state.get("foreign_404") or ctx.revoke(ctx.target.foreign_account_id,
+    foreign = ctx.state.get("foreign_404") or ctx.revoke(ctx.foreign_account_id,
                                                          "another organization's account", token=key)
     if foreign.status != CONTRACT.status_for_code("NOT_FOUND"):
         raise ScenarioSkipped(f"the foreign account answered {foreign.status}, not 404 "

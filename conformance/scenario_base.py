@@ -12,7 +12,7 @@ from contract import CONTRACT
 from conformance.client import PoliteClient
 from conformance.exchange import Exchange
 from conformance.results import Results
-from conformance.target import Account, Target
+from conformance.target import Account, Provisioned, Target
 
 STATUS = CONTRACT.codes  # error code -> its documented status
 OK = CONTRACT.success_status
@@ -42,7 +42,6 @@ class Context:
         self.results = results
         self.options = options
         self.state: dict = {}
-        self.had_accounts = bool(target.accounts)
 
     def expect(self, name: str, condition: bool, message: str, exchange: Exchange | None = None,
                *, strict: bool = False, stop: bool = False, curl: str | None = None) -> bool:
@@ -74,11 +73,25 @@ class Context:
         """An account to use up. `queued`: the one with most queued posts, so that a revoke that
         cancels nothing cannot pass; `empty`: the one with fewest (it will not be revoked)."""
         if not self.target.accounts:
-            raise ScenarioSkipped("no account left to revoke (give more with --accounts)" if self.had_accounts
+            raise ScenarioSkipped("no account left to revoke (give more with --accounts)" if self.target.had_accounts
                                   else "needs --accounts or --mock-control (accounts the run may revoke)")
         pick = (max if prefer == "queued" else min)(self.target.accounts, key=lambda a: a.queued)
         self.target.accounts.remove(pick)
         return pick
+
+    @property
+    def mock(self) -> Provisioned:
+        """What the kit made on the mock (a scenario that asks declares `needs=needs_mock`)."""
+        if self.target.provisioned is None:
+            raise ScenarioSkipped(needs_mock(self.target, self.options) or "")
+        return self.target.provisioned
+
+    @property
+    def foreign_account_id(self) -> str:
+        """Another organization's account (a scenario that asks declares `needs=needs_foreign`)."""
+        if self.target.foreign_account_id is None:
+            raise ScenarioSkipped(needs_foreign(self.target, self.options) or "")
+        return self.target.foreign_account_id
 
     def revoke(self, account_id: str, label: str, token: str | None = "default", **kw) -> Exchange:
         token = self.target.scenario_key if token == "default" else token
@@ -90,37 +103,40 @@ class Scenario:
     name: str
     run: Callable[[Context], None]
     strict: bool = False
-    needs: Callable[[Context], str | None] = lambda ctx: None  # a reason to skip, or None
+    needs: Callable[[Target, Options], str | None] = lambda target, options: None  # a reason to skip, or None
 
 
 def scenario(name: str, *, strict: bool = False, needs=None) -> Callable[[Callable[[Context], None]], Scenario]:
     """Make the decorated function a `Scenario`. Nothing is registered: each scenario module lists
     its scenarios in its own `SCENARIOS`, and `conformance.scenarios` lists the modules, in run order."""
     def make(fn: Callable[[Context], None]) -> Scenario:
-        return Scenario(name, fn, strict, needs or (lambda ctx: None))
+        return Scenario(name, fn, strict, needs or (lambda target, options: None))
     return make
 
 
-def needs_read_only(ctx):
-    return None if ctx.target.read_only_key else "needs --read-only-key"
+# What a scenario needs beyond --api-key: a reason to skip it, or None. They look at the target
+# and the options only, so `--list` can say it before any run.
+
+def needs_read_only(target: Target, options: Options) -> str | None:
+    return None if target.read_only_key else "needs --read-only-key"
 
 
-def needs_foreign(ctx):
-    return None if ctx.target.foreign_account_id else "needs --foreign-account-id"
+def needs_foreign(target: Target, options: Options) -> str | None:
+    return None if target.foreign_account_id else "needs --foreign-account-id"
 
 
-def needs_accounts(ctx):
-    if ctx.had_accounts or ctx.target.mock:
+def needs_accounts(target: Target, options: Options) -> str | None:
+    if target.had_accounts or target.mock:
         return None  # whether enough are left is ctx.account()'s to say
     return "needs --accounts or --mock-control (accounts the run may revoke)"
 
 
-def needs_mock(ctx):
-    return None if ctx.target.mock else "needs --mock-control (cannot be triggered on purpose elsewhere)"
+def needs_mock(target: Target, options: Options) -> str | None:
+    return None if target.mock else "needs --mock-control (cannot be triggered on purpose elsewhere)"
 
 
-def needs_rate_limit(ctx):
-    if ctx.target.mock or ctx.options.burst:
+def needs_rate_limit(target: Target, options: Options) -> str | None:
+    if target.mock or options.burst:
         return None
     return "needs --burst (spends the key's rate budget) or --mock-control"
 

@@ -14,6 +14,7 @@ import uuid
 from contract import CONTRACT
 from conformance import boundaries, concurrency, credentials, leaks
 from conformance.client import retry_after_seconds
+from conformance.exchange import Exchange
 from conformance.scenario_base import (OK, STATUS, Context, Options, Scenario, ScenarioSkipped, ScenarioStopped,
                                        needs_accounts, needs_foreign, needs_mock, needs_rate_limit, needs_read_only,
                                        scenario)
@@ -61,7 +62,7 @@ def unknown_account(ctx: Context) -> None:
 
 @scenario("foreign_account_answers_404", needs=needs_foreign)
 def foreign_account(ctx: Context) -> None:
-    ex = ctx.revoke(ctx.target.foreign_account_id, "another organization's account", token=ctx.target.api_key)
+    ex = ctx.revoke(ctx.foreign_account_id, "another organization's account", token=ctx.target.api_key)
     if ex.status == STATUS["FORBIDDEN_SCOPE"]:
         ctx.expect("foreign_account_answers_404", False,
                    "answered 403: it leaks that the account exists in another organization (the docs: 404, never 403)", ex)
@@ -163,15 +164,16 @@ def idempotency_conflict(ctx: Context) -> None:
 @scenario("rate_limit_retry_after_succeeds", needs=needs_rate_limit)
 def rate_limit(ctx: Context) -> None:
     account = ctx.target.take_account()
-    if ctx.target.mock:
-        key = ctx.target.rate_limited_key
-        ctx.target.control.set_budget(key["id"], 0)
+    blocked: Exchange | None = None
+    if ctx.target.provisioned is not None:
+        key = ctx.target.provisioned.rate_limited_key
+        ctx.target.provisioned.control.set_budget(key["id"], 0)
         token = key["secret"]
         blocked = ctx.revoke(account.id if account else unknown_account_id(), "revoke with an exhausted budget",
                              token=token, expect_429=True)
     else:
         # A burst of revokes of unknown ids: they spend budget and change nothing.
-        token, blocked = ctx.target.api_key, None
+        token = ctx.target.api_key
         for i in range(ctx.options.burst_limit):
             ex = ctx.revoke(unknown_account_id(), f"burst request {i + 1}", token=token, expect_429=True)
             if ex.status == STATUS["RATE_LIMITED"]:
@@ -193,7 +195,7 @@ def rate_limit(ctx: Context) -> None:
 @scenario("internal_error_changes_nothing", needs=needs_mock)
 def internal_error(ctx: Context) -> None:
     account = ctx.account()
-    control = ctx.target.control
+    control = ctx.mock.control
     control.arm_fault(account_id=account.id)
     ex = ctx.revoke(account.id, "revoke that fails mid-transaction (fault armed)", deliberate_5xx=True)
     ctx.expect_error("internal_error_answers_500", ex, "INTERNAL", stop=True)
@@ -212,11 +214,12 @@ def internal_error(ctx: Context) -> None:
 
 @scenario("kill_switch_answers_503", needs=needs_mock)
 def kill_switch(ctx: Context) -> None:
-    control, key = ctx.target.control, ctx.target.kill_key
-    targets = {"key": key["id"], "organization": ctx.target.kill_org_id, "global": None}
+    mock = ctx.mock
+    control, key = mock.control, mock.kill_key
+    targets = {"key": key["id"], "organization": mock.kill_org_id, "global": None}
     # Aim at a connected account of the key's own organization: the switch is then the only
     # thing wrong with the request (an unknown id would add a 404 and ask for an order).
-    for scope, account in zip(CONTRACT.kill_switch_scopes, ctx.target.kill_accounts):
+    for scope, account in zip(CONTRACT.kill_switch_scopes, mock.kill_accounts):
         control.kill_switch(scope, True, targets.get(scope))
         try:
             ex = ctx.revoke(account.id, f"{scope} kill switch on", token=key["secret"], deliberate_5xx=True)
@@ -271,7 +274,7 @@ def selected(options: Options) -> list[Scenario]:
 
 def run_scenarios(ctx: Context, progress) -> None:
     for sc in selected(ctx.options):
-        reason = sc.needs(ctx)
+        reason = sc.needs(ctx.target, ctx.options)
         label = f"{sc.name}{' (strict)' if sc.strict else ''}"
         if reason:
             ctx.results.skipped(sc.name, "scenario", reason, sc.strict)

@@ -27,26 +27,36 @@ class Account:
 
 
 @dataclass
+class Provisioned:
+    """What the kit made on the mock through its control plane (--mock-control)."""
+    control: ControlClient
+    write_key: str          # the provisioned write key scenarios revoke with
+    rate_limited_key: dict  # a budgeted (partner) key the 429 scenario exhausts
+    kill_key: dict          # a key and organization the 503 scenario switches off
+    kill_org_id: str
+    kill_accounts: list[Account]  # connected accounts of that organization
+
+
+@dataclass
 class Target:
     base_url: str
     api_key: str
     read_only_key: str | None = None
     foreign_account_id: str | None = None
     accounts: list[Account] = field(default_factory=list)
-    # Only with --mock-control:
-    control: ControlClient | None = None
-    write_key: str | None = None          # the provisioned write key scenarios revoke with
-    rate_limited_key: dict | None = None  # a budgeted (partner) key the 429 scenario exhausts
-    kill_key: dict | None = None          # a key and organization the 503 scenario switches off
-    kill_org_id: str | None = None
-    kill_accounts: list[Account] = field(default_factory=list)  # connected accounts of that organization
+    provisioned: Provisioned | None = None  # only with --mock-control
     # With --operator-token (a hosted mock): the sandbox made for this run, deleted by `release`.
     sandbox: tuple[ControlClient, str] | None = field(default=None, repr=False)  # (operator, sandboxId)
+    # Whether accounts were given at all (scenarios use them up; "none left" is not "none given").
+    had_accounts: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.had_accounts = bool(self.accounts)
 
     def release(self) -> None:
         """Close the control plane's client; delete the run's own sandbox, if it made one."""
-        if self.control is not None:
-            self.control.close()
+        if self.provisioned is not None:
+            self.provisioned.control.close()
         if self.sandbox is not None:
             operator, sandbox_id = self.sandbox
             try:
@@ -56,14 +66,19 @@ class Target:
 
     @property
     def scenario_key(self) -> str:
-        return self.write_key or self.api_key
+        return self.provisioned.write_key if self.provisioned else self.api_key
 
     def take_account(self) -> Account | None:
         return self.accounts.pop(0) if self.accounts else None
 
     @property
     def mock(self) -> bool:
-        return self.control is not None
+        return self.provisioned is not None
+
+    @property
+    def known_accounts(self) -> list[Account]:
+        """Every account whose queued posts the run knows: what each 200 for it must report."""
+        return self.accounts + (self.provisioned.kill_accounts if self.provisioned else [])
 
 
 def unknown_account_id() -> str:
@@ -147,10 +162,12 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, 
         read_only_key=read_only["secret"],
         foreign_account_id=foreign["socialAccountId"],
         accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in accounts],
-        control=control,
-        write_key=write["secret"],
-        rate_limited_key=limited,
-        kill_key=kill_key,
-        kill_org_id=kill_org["id"],
-        kill_accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in kill_accounts],
+        provisioned=Provisioned(
+            control=control,
+            write_key=write["secret"],
+            rate_limited_key=limited,
+            kill_key=kill_key,
+            kill_org_id=kill_org["id"],
+            kill_accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in kill_accounts],
+        ),
     )
