@@ -37,7 +37,7 @@ from contract.world import DEFAULT_WORLD  # noqa: E402
 from mock_server.core import world  # noqa: E402
 from mock_server.settings import DEFAULT_WORKERS  # noqa: E402
 from mock_server.core.clock import Clock  # noqa: E402
-from mock_server.launcher import MockProcess, free_port  # noqa: E402,F401
+from mock_control.launcher import MockProcess, free_port  # noqa: E402,F401
 from mock_server.storage import is_postgres, open_storage  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402,F401
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD
 
 

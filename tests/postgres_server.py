@@ -27,7 +27,7 @@ from pathlib import Path
 from pytest_postgresql.executors import PostgreSQLExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from mock_server.launcher import free_port
+from mock_control.launcher import free_port
 
 HOST = "127.0.0.1"
 USER = "postgres"

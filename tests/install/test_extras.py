@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from contract import CONTRACT
-from mock_server.launcher import free_port
+from mock_control.launcher import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRAS_ONLY = ["schemathesis", "hypothesis", "playwright", "openapi_spec_validator", "xdist"]
@@ -52,7 +52,7 @@ def test_mock_serves_and_plugin_loads_without_extras():
     port = free_port()
     code = f"""
         import runpy, sys
-        import layers_pytest.plugin, layers_pytest.harness, mock_server.control_client  # the plugin's imports
+        import layers_pytest.plugin, layers_pytest.harness, mock_control  # the plugin's imports
         sys.argv = ["layers-mock", "--port", "{port}", "--workers", "1", "--quiet"]
         runpy.run_module("mock_server.cli", run_name="__main__")
     """

@@ -11,7 +11,7 @@ from openapi_schema_validator import OAS30Validator
 from contract import CONTRACT
 from contract.spec import resolved
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 
-from mock_server.settings import environment_for_child
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -63,7 +62,9 @@ class MockProcess:
             cmd += ["--fixtures", self.fixtures]
         cmd += self.extra_args
         self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)
-        env = environment_for_child(self.env)
+        # The child inherits this process's environment (it reads its own settings from it) plus
+        # what the caller adds; nothing here reads a setting.
+        env = {**os.environ, **self.env}  # noqa: TID251
         # The child must import this checkout's packages even when they are not installed.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                           env.get("PYTHONPATH")]))
