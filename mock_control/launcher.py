@@ -64,7 +64,7 @@ class MockProcess:
         self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)
         # The child inherits this process's environment (it reads its own settings from it) plus
         # what the caller adds; nothing here reads a setting.
-        env = {**os.environ, **self.env}  # noqa: TID251
+        env = {**os.environ, **(self.env or {})}  # noqa: TID251
         # The child must import this checkout's packages even when they are not installed.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                           env.get("PYTHONPATH")]))
