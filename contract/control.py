@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from contract.spec import _deref, _merge_all_of
+from contract.spec import _merge_all_of, resolved
 
 CONTROL_SPEC = Path(__file__).with_name("control.yaml")
 _METHODS = {"get", "put", "post", "delete", "patch"}
@@ -26,7 +26,7 @@ class ControlSpec:
     def __init__(self, raw: dict, path: Path = CONTROL_SPEC):
         self.raw = raw
         self.path = path
-        self.resolved = _deref(raw, raw)
+        self.resolved = resolved(raw)
         self.prefix: str = urlsplit(raw["servers"][0]["url"]).path.rstrip("/")
 
     # -- schemas: vocabularies and bounds -------------------------------------------------

@@ -10,28 +10,43 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from referencing import Registry, Resource
+
+if TYPE_CHECKING:  # the class `Registry.resolver()` returns; referencing exports it only from _core
+    from referencing._core import Resolver
 
 SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
 
 
-def _deref(node: Any, root: dict, seen: tuple[str, ...] = ()) -> Any:
-    """Inline local `#/...` references (the spec has no remote ones)."""
+def resolver_for(document: dict) -> Resolver:
+    """A `referencing` resolver over one OpenAPI document (its `$ref`s are `#/...` pointers into
+    itself). The document is opaque to `referencing`: an OpenAPI 3.0 file is not a JSON Schema
+    of any draft, and only JSON-pointer lookup is needed."""
+    return Registry().with_resource("", Resource.opaque(document)).resolver()
+
+
+def resolve_refs(node: Any, resolver: Resolver, seen: tuple[str, ...] = ()) -> Any:
+    """`node` with every `$ref` replaced by what it points to, recursively (a copy; `seen`
+    refuses a reference that leads back to itself)."""
     if isinstance(node, dict):
         ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
+        if isinstance(ref, str):
             if ref in seen:
                 raise ValueError(f"circular $ref {ref}")
-            target: Any = root
-            for part in ref[2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            return _deref(target, root, (*seen, ref))
-        return {k: _deref(v, root, seen) for k, v in node.items()}
+            target = resolver.lookup(ref)
+            return resolve_refs(target.contents, target.resolver, seen + (ref,))
+        return {k: resolve_refs(v, resolver, seen) for k, v in node.items()}
     if isinstance(node, list):
-        return [_deref(v, root, seen) for v in node]
+        return [resolve_refs(v, resolver, seen) for v in node]
     return node
+
+
+def resolved(document: dict) -> dict:
+    """The whole document with its references inlined."""
+    return resolve_refs(document, resolver_for(document))
 
 
 def _merge_all_of(schema: dict) -> dict:
@@ -91,7 +106,7 @@ class Contract:
     def __init__(self, raw: dict, path: Path = SPEC_PATH):
         self.raw = raw
         self.path = path
-        self.resolved = _deref(raw, raw)
+        self.resolved = resolved(raw)
         (self.route, item), = self.resolved["paths"].items()
         (self.method, self.operation), = ((m, op) for m, op in item.items() if m in {"get", "put", "post", "delete", "patch"})
         self.operation_id: str = self.operation["operationId"]

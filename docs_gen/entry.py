@@ -6,7 +6,7 @@ import sys
 
 from contract.extras import require
 
-NEEDS_FOR_SCREENSHOT = ["websockets"]
+NEEDS_FOR_SCREENSHOT = ["playwright"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,6 @@ of the session's own.
 """
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from layers_pytest.target import PluginSettings, Target, add_options
@@ -46,7 +44,7 @@ def layers_target(request):
     if settings.layers_mock_url is not None:
         yield from _hosted_target(request.config, settings, settings.layers_mock_url.rstrip("/"))
         return
-    from mock_server.launcher import MockProcess
+    from mock_control.launcher import MockProcess
 
     with MockProcess() as proc:
         yield Target(base_url=proc.base_url, live=False)
@@ -68,7 +66,7 @@ def _hosted_target(config, settings: PluginSettings, base_url: str):
         raise pytest.UsageError("--layers-mock-url needs --layers-operator-token (LAYERS_MOCK_OPERATOR_TOKEN)"
                                 " or --layers-sandbox-token (LAYERS_SANDBOX_TOKEN)")
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    with _control_client_class()(base_url, admin_token=operator_token) as operator:
+    with _control_client(base_url, operator_token) as operator:
         made = operator.create_sandbox(label=f"pytest session ({worker})")
         try:
             yield Target(base_url=base_url, live=False, admin_token=made["adminToken"],
@@ -77,13 +75,12 @@ def _hosted_target(config, settings: PluginSettings, base_url: str):
             operator.delete_sandbox(made["sandboxId"])
 
 
-def _control_client_class():
-    # The control client imports the mock's server modules and so Connexion, whose import-time
-    # deprecation warnings are about Connexion's dependencies, not about the partner's tests.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from mock_server.control_client import ControlClient
-    return ControlClient
+def _control_client(base_url: str, admin_token: str | None):
+    # Imported when a fixture needs it, not with the plugin: the plugin loads in every pytest run
+    # of a partner's suite, and importing the client parses the contract's YAML.
+    from mock_control import ControlClient
+
+    return ControlClient(base_url, admin_token=admin_token)
 
 
 @pytest.fixture
@@ -97,7 +94,7 @@ def layers_mock(layers_target):
         harness.close()
         return
 
-    with _control_client_class()(layers_target.base_url, admin_token=layers_target.admin_token) as control:
+    with _control_client(layers_target.base_url, layers_target.admin_token) as control:
         # Reset *before* the test: a test never depends on the previous one having cleaned up.
         control.reset()
         harness = LayersMock(layers_target, control)

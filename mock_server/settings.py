@@ -378,12 +378,6 @@ def from_command_line(argv: list[str] | None = None) -> MockSettings:
     return from_sources(vars(parser().parse_args(argv)), os.environ)
 
 
-def environment_for_child(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The process environment with `extra` on top, for a child process (mock_server/launcher.py
-    starts `layers-mock` with it): the child reads its own settings from it."""
-    return {**os.environ, **(extra or {})}
-
-
 def shown_default(f: dataclasses.Field) -> str:
     """The default as the help and the table show it."""
     if f.metadata["shown_default"]:

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from contract import CONTRACT
+from mock_control import ControlClient
 from mock_server.core import bounds as control_bounds
-from mock_server.control_client import ControlClient
 from contract.control import CONTROL, CONTROL_PREFIX, CONTROL_SPEC
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer
 
