@@ -122,5 +122,5 @@ class MockProcess:
     def __enter__(self) -> "MockProcess":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
