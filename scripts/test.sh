@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/check.sh  # before the slower setup steps: a lint or type error fails in seconds
+bash scripts/check.sh  # before the slower setup steps: a lint or type error fails within a minute
 bash scripts/setup-node-tools.sh
 bash scripts/setup-chromium.sh
 bash scripts/setup-postgresql.sh
