@@ -38,6 +38,7 @@ from mock_server.edge.handlers import ApiHandlers
 from mock_server.edge.middleware import RequestContextMiddleware
 from mock_server.core.pipeline import RevokePipeline
 from mock_server.edge.security import security_handler_for
+from mock_server.edge.strict_paths import StrictPaths
 from mock_server.storage import open_storage
 
 DATABASE_ENV = "LAYERS_MOCK_DATABASE"
@@ -86,6 +87,7 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
         # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
         # `--no-fast-path` serves everything through Connexion; the tests run both ways.
         app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION, pipeline=pipeline)
+    app.add_middleware(StrictPaths, position=MiddlewarePosition.BEFORE_EXCEPTION)  # no redirects: edge/strict_paths.py
     app.storage = storage  # for in-process tests
     app.sandboxes = registry
     return app
