@@ -96,7 +96,7 @@ class ControlGuard:
             return refusal, receive
         if scope.get("method") not in _CHANGES_STATE:
             return None, receive
-        return await self._body(headers, receive)
+        return await self._body(scope, headers, receive)
 
     # -- 1. the client ----------------------------------------------------------------------
     def _who(self, scope, headers) -> Refusal | None:
@@ -157,7 +157,7 @@ class ControlGuard:
         return None
 
     # -- 5. the body -------------------------------------------------------------------------
-    async def _body(self, headers, receive) -> tuple[Refusal | None, object]:
+    async def _body(self, scope, headers, receive) -> tuple[Refusal | None, object]:
         limit = control_bounds.MAX_BODY_BYTES
         too_large = (413, code_for(413),
                      f"A control-plane request body holds at most {limit:,} bytes.")
@@ -177,6 +177,11 @@ class ControlGuard:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
+        if declared is None:
+            # Framed another way (chunked: Node's http.request default): Connexion decides that a
+            # body is absent from Content-Length, so the whole body, read and bounded, gets one.
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"] + [
+                (b"content-length", str(len(body)).encode())]
         problem = control_bounds.json_text_problem(body)
         if problem is not None:
             return (400, code_for(400), f"Request validation failed: {problem}."), receive
