@@ -36,6 +36,7 @@ from mock_server.core.domain import Domain
 from mock_server.edge.fastpath import RevokeFastPath
 from mock_server.edge.handlers import ApiHandlers
 from mock_server.edge.middleware import RequestContextMiddleware
+from mock_server.edge.page_headers import PageHeaders
 from mock_server.core.pipeline import RevokePipeline
 from mock_server.edge.security import security_handler_for
 from mock_server.edge.strict_paths import StrictPaths
@@ -81,6 +82,7 @@ def create_app(database: str, *, contract: Contract = CONTRACT, validate_respons
     access_log.install(app)  # added first, so outermost: one line per request when the CLI asks
     cors.install(app)  # --cors-origin: API routes only, never the control plane
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
+    app.add_middleware(PageHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION)  # nosniff, a CSP on pages
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        storage=storage, admin_token=admin_token, contract=contract, sandboxes=registry)
     if fast_path:
