@@ -11,7 +11,9 @@ simply malformed (400 `VALIDATION`).
 So routes are matched here on the raw path, segment by segment, as sent:
 - no documented route has the shape: 404 `NOT_FOUND`, the same envelope Connexion gives;
 - a route has it, but a path parameter is not clean text once decoded (invalid percent-encoding
-  or UTF-8, a control character, whitespace, a slash): for the API, the router gets the segment
+  or UTF-8, a control character, a slash, whitespace; on the control plane, where a key's label
+  such as "wildcard, standard tier" stands for its id, whitespace only at either end): for the
+  API, the router gets the segment
   still encoded, so the request goes through the documented order of checks (401, 503, 403,
   then 400 `VALIDATION` from the id's pattern, which admits no `%`); for the control plane,
   whose ids are free text, 400 `VALIDATION` with `details.issues` here;
@@ -53,18 +55,20 @@ def _decode(segment: str) -> str | None:
         return None
 
 
-def segment_problem(segment: str) -> str | None:
-    """Why a raw path parameter is not an id at all, or None if it decodes to clean text."""
+def segment_problem(segment: str, *, spaces_inside: bool = False) -> str | None:
+    """Why a raw path parameter is not an id at all, or None if it decodes to clean text.
+    `spaces_inside`: the control plane's key labels ("wildcard, standard tier") stand for ids."""
     value = _decode(segment)
     if value is None:
         return "invalid percent-encoding (or not UTF-8)"
     if "/" in value:
         return "a slash"
-    for char in value:
-        if unicodedata.category(char) == "Cc":
-            return "a control character"
-        if char.isspace():
-            return "whitespace"
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return "a control character"
+    if value != value.strip():
+        return "leading or trailing whitespace"
+    if not spaces_inside and any(char.isspace() for char in value):
+        return "whitespace"
     return None
 
 
@@ -115,17 +119,16 @@ class StrictPaths:
             reply = reply_for(HTTPException(404), ctx.request_id, self.contract)
             ctx.code = reply.code
             return await send_reply(send, reply)
-        problems = [(name, seg, why) for name, seg in zip(template.names, segments)
-                    if name and (why := segment_problem(seg))]
+        problems = {name: (seg, why) for name, seg in zip(template.names, segments)
+                    if name and (why := segment_problem(seg, spaces_inside=not template.api))}
         if not problems:
             return await self.app(scope, receive, send)
         if template.api:
             # The router sees the segments as sent (still encoded): routable, and refused by the
             # id's pattern after the checks that come first.
-            routed = [seg if name and segment_problem(seg) else (_decode(seg) or seg)
-                      for name, seg in zip(template.names, segments)]
+            routed = [seg if name in problems else (_decode(seg) or seg) for name, seg in zip(template.names, segments)]
             return await self.app({**scope, "path": "/".join(routed)}, receive, send)
-        issues = [{"message": f"{name} {seg[:100]!r} holds {why}"} for name, seg, why in problems]
+        issues = [{"message": f"{name} {seg[:100]!r} holds {why}"} for name, (seg, why) in problems.items()]
         status = 400
         reply = error_reply(status, code_for(status, self.contract), f"Request validation failed: {issues[0]['message']}",
                             ctx.request_id, details={"issues": issues}, contract=self.contract)

@@ -90,7 +90,7 @@ async def test_control_path_off_a_route_is_404(client, method, path):
     _envelope(response, 404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize("segment", ["x%0A", "a%2Fb", "%20write", "write%09", "%zz", "%FF"])
+@pytest.mark.parametrize("segment", ["x%0A", "a%2Fb", "%20write", "write%20", "write%09", "%zz", "%FF"])
 async def test_control_malformed_id_is_400(client, segment):
     response = await client.put(httpx.URL(f"/_mock/keys/{segment}/budget"), json={"remaining": 0})
     error = _envelope(response, 400, "VALIDATION")
@@ -99,6 +99,9 @@ async def test_control_malformed_id_is_400(client, segment):
 
 async def test_control_routes_and_pages_still_answer(client):
     assert (await client.put("/_mock/keys/write/budget", json={"remaining": 0})).status_code == 200
+    spaced = next(k for k in WORLD["keys"] if " " in (k.get("label") or ""))  # a label stands for its id
+    by_label = await client.put(f"/_mock/keys/{spaced['label']}/budget", json={"remaining": 1})
+    assert by_label.status_code == 200 and by_label.json()["keyId"] == spaced["id"]
     assert (await client.get("/_mock/state")).status_code == 200
     assert (await client.get("/_mock/openapi.json")).status_code == 200
     page = await client.get("/_mock/ui")  # an HTML page may redirect to its canonical slash
