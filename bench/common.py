@@ -30,14 +30,16 @@ PRISM_PACKAGE = "@stoplight/prism-cli@5.14.2"
 HOST = "127.0.0.1"
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "tests"))  # postgres_server: the tests' throwaway PostgreSQL server
 
 from contract import CONTRACT  # noqa: E402
 from contract.world import DEFAULT_WORLD  # noqa: E402
 from mock_server.core import world  # noqa: E402
-from mock_server.cli import DEFAULT_WORKERS  # noqa: E402
+from mock_server.settings import DEFAULT_WORKERS  # noqa: E402
 from mock_server.core.clock import Clock  # noqa: E402
-from mock_server.launcher import MockProcess, PostgresServer, free_port  # noqa: E402,F401
+from mock_control.launcher import MockProcess, free_port  # noqa: E402,F401
 from mock_server.storage import is_postgres, open_storage  # noqa: E402
+from postgres_server import PostgresServer  # noqa: E402,F401
 
 BENCH_ORG = "org_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_KEY_ID = "key_0b0b0b0b-0000-4000-8000-000000000001"

@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from mock_server.control_client import ControlClient  # noqa: E402
-from mock_server.launcher import MockProcess  # noqa: E402
+from mock_control import ControlClient  # noqa: E402
+from mock_control.launcher import MockProcess  # noqa: E402
 from tests.reliability.support import (NOT_FOUND, OK, LoadRun, account_is_whole, assert_alive,  # noqa: E402
                                        classify_hostile, crash_iteration, make_tenant, raw_exchange,
                                        revocation_rows, run_schemathesis, shuffled_plans)

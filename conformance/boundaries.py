@@ -18,7 +18,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from contract import CONTRACT
-from conformance.scenarios import Context, scenario
+from conformance.scenario_base import Context, scenario
 from conformance.target import unknown_account_id
 
 KB = 1024
@@ -108,3 +108,6 @@ def undocumented_statuses(ctx: Context) -> None:
                    ex.status == 405 and CONTRACT.method.upper() in ex.response.headers.get("allow", "").upper(),
                    f"expected 405 with Allow: {CONTRACT.method.upper()}, got {ex.status} "
                    f"(Allow: {ex.response.headers.get('allow')!r})", ex, strict=True)
+
+
+SCENARIOS = [boundary_ids, boundary_inputs, undocumented_statuses]

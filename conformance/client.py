@@ -9,6 +9,7 @@ Every response it receives, in every phase, goes through one pipeline of checks
 from __future__ import annotations
 
 import re
+import ssl
 import sys
 import threading
 
@@ -18,7 +19,7 @@ from contract import CONTRACT
 from conformance.exchange import Exchange
 from conformance.pipeline import Pipeline
 from conformance.results import Results
-from conformance.transport import BODY_CHECKS, Bounds, RunStopped, install_deadlines, send_bounded
+from conformance.transport import BODY_CHECKS, Bounds, BoundedTransport, RunStopped, send_bounded
 
 RATE_LIMITED = CONTRACT.status_for_code("RATE_LIMITED")
 MAX_POLITE_RETRIES = 3
@@ -52,7 +53,7 @@ class PoliteClient:
     def __init__(self, base_url: str, results: Results, waiter, *, max_requests: int,
                  secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False,
                  extra_headers: dict[str, str] | None = None, proxy: str | None = None,
-                 verify: bool | str = True, pipeline: Pipeline | None = None, bounds: Bounds | None = None):
+                 verify: bool | ssl.SSLContext = True, pipeline: Pipeline | None = None, bounds: Bounds | None = None):
         self.base_url = base_url.rstrip("/")
         self.results = results
         self.waiter = waiter
@@ -65,7 +66,8 @@ class PoliteClient:
         self.extra_headers = dict(extra_headers or {})
         self._count_lock = threading.Lock()
         self.bounds = bounds or Bounds(timeout=timeout)
-        self.http = install_deadlines(httpx.Client(timeout=timeout, proxy=proxy, verify=verify))
+        transport = BoundedTransport(self.bounds, max_body_bytes=self.bounds.max_body_bytes, proxy=proxy, verify=verify)
+        self.http = httpx.Client(timeout=timeout, transport=transport)
         self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     def close(self) -> None:

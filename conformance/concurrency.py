@@ -15,13 +15,13 @@ import threading
 
 from contract import CONTRACT
 from conformance.exchange import Exchange
-from conformance.scenarios import Context, _needs_accounts, scenario
+from conformance.scenario_base import Context, needs_accounts, scenario
 
 OK = CONTRACT.success_status
 NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
 
 
-@scenario("concurrent_revokes_one_succeeds", needs=_needs_accounts)
+@scenario("concurrent_revokes_one_succeeds", needs=needs_accounts)
 def concurrent_revokes(ctx: Context) -> None:
     k = max(2, ctx.options.concurrency)
     account = ctx.account(prefer="queued")
@@ -83,3 +83,6 @@ def _field(ex: Exchange, name: str):
 
 def _int(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+SCENARIOS = [concurrent_revokes]

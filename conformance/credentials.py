@@ -12,7 +12,7 @@ case-insensitive (RFC 7235), so `bearer <key>` is accepted.
 """
 from __future__ import annotations
 
-from conformance.scenarios import Context, scenario
+from conformance.scenario_base import Context, scenario
 from conformance.target import unknown_account_id
 
 
@@ -62,3 +62,6 @@ def scheme_case(ctx: Context) -> None:
                              {"Authorization": f"{scheme} {ctx.target.api_key}"},
                              f"decision 14: the scheme written {scheme!r} (RFC 7235: case-insensitive)")
         ctx.expect_error("strict_bearer_scheme_case_insensitive", ex, "NOT_FOUND", strict=True)
+
+
+SCENARIOS = [lenient_credentials, scheme_case]

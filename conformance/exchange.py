@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import httpx
+
+from contract import CONTRACT
+from conformance.transport import BodyProblem
 
 
 @dataclass
@@ -21,11 +25,10 @@ class Exchange:
     label: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # secret value -> env var name
     deliberate_5xx: bool = False  # the kit caused a 5xx on purpose (fault armed, kill switch on)
-    body_problem: object | None = None  # transport.BodyProblem: too big or too deep to judge
+    body_problem: BodyProblem | None = None  # too big or too deep to judge
 
     @property
     def path_account_id(self) -> str | None:
-        from conformance.pipeline import path_account_id
         return path_account_id(self.url)
 
     @property
@@ -56,3 +59,15 @@ class Exchange:
                 escaped = escaped.replace("$", "\\$")
             parts += ["-H", f'"{name}: {escaped}"']
         return " ".join(parts)
+
+
+def path_account_id(url: str) -> str | None:
+    """The account id a revoke URL names, decoded (None when the URL is not the revoke route)."""
+    prefix = CONTRACT.route.split("{", 1)[0]  # "/v1/social-accounts/"
+    path = url.split("://", 1)[-1]
+    path = path[path.find("/"):] if "/" in path else ""
+    path = path.split("?", 1)[0]
+    at = path.find(prefix)
+    if at < 0:
+        return None
+    return unquote(path[at + len(prefix):])

@@ -13,7 +13,7 @@ import re
 
 from contract import CONTRACT
 from conformance.exchange import Exchange
-from conformance.scenarios import Context, ScenarioSkipped, _needs_foreign, scenario
+from conformance.scenario_base import Context, ScenarioSkipped, needs_foreign, scenario
 from conformance.target import unknown_account_id
 
 TRANSPORT_HEADERS = {"date", "server", "connection", "keep-alive", "content-length", "transfer-encoding",
@@ -46,10 +46,10 @@ def differences(a: dict, b: dict) -> list[str]:
     return [f"{k}: {a[k]!r} vs {b[k]!r}" for k in a if a[k] != b[k]]
 
 
-@scenario("foreign_404_indistinguishable", needs=_needs_foreign)
+@scenario("foreign_404_indistinguishable", needs=needs_foreign)
 def foreign_indistinguishable(ctx: Context) -> None:
     key = ctx.target.api_key
-    foreign = ctx.state.get("foreign_404") or ctx.revoke(ctx.target.foreign_account_id,
+    foreign = ctx.state.get("foreign_404") or ctx.revoke(ctx.foreign_account_id,
                                                          "another organization's account", token=key)
     if foreign.status != CONTRACT.status_for_code("NOT_FOUND"):
         raise ScenarioSkipped(f"the foreign account answered {foreign.status}, not 404 "
@@ -67,3 +67,6 @@ def foreign_indistinguishable(ctx: Context) -> None:
         ctx.expect("foreign_404_indistinguishable", not diff,
                    f"the 404 for another organization's account differs from the 404 for {what} "
                    f"({other.label!r}), so a caller can tell the account exists: {'; '.join(diff)}", foreign)
+
+
+SCENARIOS = [foreign_indistinguishable]

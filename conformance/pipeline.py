@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from urllib.parse import unquote
 
 import schemathesis
 
@@ -148,14 +147,3 @@ class Pipeline:
                 self.results.skipped(check.__name__, "check", f"no response it applies to: {check.applies_to}",
                                      strict=is_strict(check))
 
-
-def path_account_id(url: str) -> str | None:
-    """The account id a revoke URL names, decoded (None when the URL is not the revoke route)."""
-    prefix = CONTRACT.route.split("{", 1)[0]  # "/v1/social-accounts/"
-    path = url.split("://", 1)[-1]
-    path = path[path.find("/"):] if "/" in path else ""
-    path = path.split("?", 1)[0]
-    at = path.find(prefix)
-    if at < 0:
-        return None
-    return unquote(path[at + len(prefix):])

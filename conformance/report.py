@@ -1,4 +1,5 @@
-"""Reports of a run: the console summary, JUnit XML (one test case per check) and JSON."""
+"""Reports of a run, each rendered from the one `Results` model: the console summary, JUnit XML
+(one test case per check) and JSON."""
 from __future__ import annotations
 
 import json
@@ -6,46 +7,35 @@ import re
 import xml.etree.ElementTree as ET
 from http import HTTPStatus
 
-from contract import CONTRACT
-from conformance.results import Results
+from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, Results
 from conformance.secrets import redact
 
 # Characters XML 1.0 cannot hold; a hostile target's body may put them in a failure message.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def status_table(results: Results) -> list[dict]:
-    rows = []
-    for status in CONTRACT.documented_statuses:
-        code = CONTRACT.responses[status].code
-        rows.append({"status": status, "code": code, "seen": results.statuses[status] > 0,
-                     "count": results.statuses[status]})
-    return rows
-
-
-def verdict(results: Results, exit_code: int, fail_on_skip: bool = False) -> str:
+def verdict(results: Results) -> str:
     """The result line, schemathesis-style: what was checked, what was skipped and why."""
     failed = results.failed_names
     passed, skipped = len(results.passed_names), len(results.skipped_names)
     counts = f"{passed} checks passed, {skipped} skipped" + (f" ({results.skip_summary()})" if skipped else "")
-    if exit_code == 2:
+    if results.exit_code == EXIT_CANNOT_RUN:
         return f"ERROR: the run could not be made ({counts} before it stopped)"
     if failed:
         return f"NOT CONFORMANT: {len(failed)} check(s) failed: {', '.join(failed)}; {counts}"
-    if fail_on_skip and skipped:
+    if results.fail_on_skip and skipped:
         return f"NOT CONFORMANT under --fail-on-skip: {counts}"
     return f"CONFORMANT: {counts}"
 
 
-def render_console(results: Results, *, exit_code: int, error: str | None = None,
-                   fail_on_skip: bool = False) -> str:
+def render_console(results: Results) -> str:
     lines = ["", "== Documented statuses =="]
-    for row in status_table(results):
+    for row in results.status_table():
         mark = "seen    " if row["seen"] else "not seen"
         lines.append(f"  {row['status']} {row['code'] or HTTPStatus(row['status']).phrase:<22} {mark} ({row['count']})")
-    extra = sorted(s for s in results.statuses if s not in CONTRACT.responses)
+    extra = results.undocumented_statuses
     if extra:
-        lines.append("  undocumented statuses answered: " + ", ".join(f"{s} ({results.statuses[s]})" for s in extra))
+        lines.append("  undocumented statuses answered: " + ", ".join(f"{s} ({extra[s]})" for s in sorted(extra)))
     lines.append("")
     lines.append("== Checks ==")
     for rec in results.records.values():
@@ -66,27 +56,27 @@ def render_console(results: Results, *, exit_code: int, error: str | None = None
         lines.append(f"note: {note}")
     lines.append("")
     lines.append(f"{results.requests} requests sent in {results.seconds:.1f}s.")
-    if error:
-        lines.append(f"RUN NOT COMPLETED: {error}")
-    lines.append(f"Result: {verdict(results, exit_code, fail_on_skip)} (exit {exit_code})")
+    if results.error:
+        lines.append(f"RUN NOT COMPLETED: {results.error}")
+    lines.append(f"Result: {verdict(results)} (exit {results.exit_code})")
     return redact("\n".join(lines))
 
 
-def to_json(results: Results, *, exit_code: int, base_url: str, strict: bool, error: str | None) -> dict:
+def to_json(results: Results) -> dict:
     return {
-        "target": base_url,
-        "strict": strict,
-        "exitCode": exit_code,
-        "conformant": exit_code == 0,
-        "error": error,
-        "complete": error is None,  # False: a bound stopped the run (or it could not start); never conformant
+        "target": results.target,
+        "strict": results.strict,
+        "exitCode": results.exit_code,
+        "conformant": results.exit_code == EXIT_CONFORMANT,
+        "error": results.error,
+        "complete": results.complete,
         "requests": results.requests,
         "seconds": round(results.seconds, 3),
         "passedChecks": results.passed_names,
         "skippedChecks": results.skipped_names,
         "failedChecks": results.failed_names,
-        "statuses": status_table(results),
-        "undocumentedStatuses": {str(s): n for s, n in results.statuses.items() if s not in CONTRACT.responses},
+        "statuses": results.status_table(),
+        "undocumentedStatuses": {str(s): n for s, n in results.undocumented_statuses.items()},
         "checks": [
             {"name": r.name, "kind": r.kind, "strict": r.strict, "outcome": r.outcome, "passed": r.passed,
              "failed": r.failed, "skipped": r.skipped, "seconds": round(r.seconds, 3),
@@ -97,7 +87,8 @@ def to_json(results: Results, *, exit_code: int, base_url: str, strict: bool, er
     }
 
 
-def write_junit(results: Results, path: str, *, error: str | None) -> None:
+def junit_xml(results: Results) -> str:
+    error = results.error
     records = list(results.records.values())
     suite = ET.Element("testsuite", name="layers-conformance", tests=str(len(records) + (1 if error else 0)),
                        failures=str(sum(1 for r in records if r.failed)),
@@ -114,11 +105,13 @@ def write_junit(results: Results, path: str, *, error: str | None) -> None:
     if error:
         case = ET.SubElement(suite, "testcase", classname="conformance.run", name="run", time="0.000")
         ET.SubElement(case, "error", message=error).text = error
-    text = _NOT_XML.sub("\ufffd", redact(ET.tostring(suite, encoding="unicode")))
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("<?xml version='1.0' encoding='utf-8'?>\n" + text)
+    return "<?xml version='1.0' encoding='utf-8'?>\n" + _NOT_XML.sub("\ufffd", redact(ET.tostring(suite, encoding="unicode")))
 
 
-def write_json(results: Results, path: str, **kw) -> None:
+def json_text(results: Results) -> str:
+    return redact(json.dumps(to_json(results), indent=2))
+
+
+def write(path: str, text: str) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(redact(json.dumps(to_json(results, **kw), indent=2)))
+        fh.write(text)

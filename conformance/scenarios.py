@@ -8,128 +8,19 @@ account), either documented answer is accepted, and the order itself is asserted
 """
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
-from typing import Callable
 
 from contract import CONTRACT
-from conformance.client import PoliteClient, retry_after_seconds
+from conformance import boundaries, concurrency, credentials, leaks
+from conformance.client import retry_after_seconds
 from conformance.exchange import Exchange
-from conformance.results import Results
-from conformance.target import Account, Target, unknown_account_id
+from conformance.scenario_base import (OK, STATUS, Context, Options, Scenario, ScenarioSkipped, ScenarioStopped,
+                                       needs_accounts, needs_foreign, needs_mock, needs_rate_limit, needs_read_only,
+                                       scenario)
+from conformance.target import unknown_account_id
 
-STATUS = CONTRACT.codes  # error code -> its documented status
-OK = CONTRACT.success_status
-
-
-class ScenarioSkipped(Exception):
-    pass
-
-
-class ScenarioStopped(Exception):
-    """A precondition failed; the expectation that failed is already recorded."""
-
-
-@dataclass
-class Options:
-    strict: bool = False
-    burst: bool = False
-    burst_limit: int = 200
-    only: frozenset[str] = frozenset()  # scenario names to run; empty: all
-    concurrency: int = 8  # simultaneous revokes of one account in the race scenario
-
-
-class Context:
-    def __init__(self, client: PoliteClient, target: Target, results: Results, options: Options):
-        self.client = client
-        self.target = target
-        self.results = results
-        self.options = options
-        self.state: dict = {}
-        self.had_accounts = bool(target.accounts)
-
-    def expect(self, name: str, condition: bool, message: str, exchange: Exchange | None = None,
-               *, strict: bool = False, stop: bool = False, curl: str | None = None) -> bool:
-        if condition:
-            self.results.passed(name, "scenario", strict)
-        else:
-            label = f"{exchange.label}: " if exchange else ""
-            self.results.failed(name, "scenario", label + message, exchange, strict, curl=curl)
-            if stop:
-                raise ScenarioStopped(name)
-        return condition
-
-    def expect_error(self, name: str, exchange: Exchange, code: str, *, strict: bool = False,
-                     stop: bool = False) -> bool:
-        """The exchange answered the status the contract pins to `code`, with that code."""
-        status = CONTRACT.status_for_code(code)
-        body = exchange.json()
-        actual = body.get("error", {}).get("code") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
-        return self.expect(name, exchange.status == status and actual == code,
-                           f"expected {status} {code}, got {exchange.status} {actual or exchange.response.text[:120]!r}",
-                           exchange, strict=strict, stop=stop)
-
-    def skipped_because(self, scenario_name: str) -> str | None:
-        """Why an earlier scenario this one builds on was skipped (the same reason applies)."""
-        rec = self.results.records.get(scenario_name)
-        return rec.skipped if rec is not None and not rec.passed else None
-
-    def account(self, prefer: str = "queued") -> Account:
-        """An account to use up. `queued`: the one with most queued posts, so that a revoke that
-        cancels nothing cannot pass; `empty`: the one with fewest (it will not be revoked)."""
-        if not self.target.accounts:
-            raise ScenarioSkipped("no account left to revoke (give more with --accounts)" if self.had_accounts
-                                  else "needs --accounts or --mock-control (accounts the run may revoke)")
-        pick = (max if prefer == "queued" else min)(self.target.accounts, key=lambda a: a.queued)
-        self.target.accounts.remove(pick)
-        return pick
-
-    def revoke(self, account_id: str, label: str, token: str | None = "default", **kw) -> Exchange:
-        token = self.target.scenario_key if token == "default" else token
-        return self.client.revoke(account_id, token=token, label=label, **kw)
-
-
-@dataclass
-class Scenario:
-    name: str
-    run: Callable[[Context], None]
-    strict: bool = False
-    needs: Callable[[Context], str | None] = lambda ctx: None  # a reason to skip, or None
-
-
-SCENARIOS: list[Scenario] = []
-
-
-def scenario(name: str, *, strict: bool = False, needs=None):
-    def register(fn):
-        SCENARIOS.append(Scenario(name, fn, strict, needs or (lambda ctx: None)))
-        return fn
-    return register
-
-
-def _needs_read_only(ctx):
-    return None if ctx.target.read_only_key else "needs --read-only-key"
-
-
-def _needs_foreign(ctx):
-    return None if ctx.target.foreign_account_id else "needs --foreign-account-id"
-
-
-def _needs_accounts(ctx):
-    if ctx.had_accounts or ctx.target.mock:
-        return None  # whether enough are left is ctx.account()'s to say
-    return "needs --accounts or --mock-control (accounts the run may revoke)"
-
-
-def _needs_mock(ctx):
-    return None if ctx.target.mock else "needs --mock-control (cannot be triggered on purpose elsewhere)"
-
-
-def _needs_rate_limit(ctx):
-    if ctx.target.mock or ctx.options.burst:
-        return None
-    return "needs --burst (spends the key's rate budget) or --mock-control"
-
+__all__ = ["SCENARIOS", "run_scenarios", "selected"]
 
 # -- non-destructive: nothing here can revoke an account of the caller's organization ----------
 
@@ -169,9 +60,9 @@ def unknown_account(ctx: Context) -> None:
     ctx.state["unknown_404"] = ex
 
 
-@scenario("foreign_account_answers_404", needs=_needs_foreign)
+@scenario("foreign_account_answers_404", needs=needs_foreign)
 def foreign_account(ctx: Context) -> None:
-    ex = ctx.revoke(ctx.target.foreign_account_id, "another organization's account", token=ctx.target.api_key)
+    ex = ctx.revoke(ctx.foreign_account_id, "another organization's account", token=ctx.target.api_key)
     if ex.status == STATUS["FORBIDDEN_SCOPE"]:
         ctx.expect("foreign_account_answers_404", False,
                    "answered 403: it leaks that the account exists in another organization (the docs: 404, never 403)", ex)
@@ -180,7 +71,7 @@ def foreign_account(ctx: Context) -> None:
     ctx.state["foreign_404"] = ex
 
 
-@scenario("read_only_key_answers_403", needs=_needs_read_only)
+@scenario("read_only_key_answers_403", needs=needs_read_only)
 def read_only_key(ctx: Context) -> None:
     untouched = ctx.state.get("untouched")
     if untouched is None and ctx.target.accounts:
@@ -201,7 +92,7 @@ def read_only_key(ctx: Context) -> None:
 
 # -- destructive: only accounts the kit was given or made itself ----------------------------------
 
-@scenario("revoke_succeeds", needs=_needs_accounts)
+@scenario("revoke_succeeds", needs=needs_accounts)
 def revoke_succeeds(ctx: Context) -> None:
     account = ctx.account()
     ex = ctx.revoke(account.id, "revoke an account")
@@ -229,7 +120,7 @@ def second_revoke(ctx: Context) -> None:
     ctx.state["revoked_404"] = ex
 
 
-@scenario("idempotent_replay_same_response", needs=_needs_accounts)
+@scenario("idempotent_replay_same_response", needs=needs_accounts)
 def idempotent_replay(ctx: Context) -> None:
     account = ctx.account()
     key = f"conformance-{uuid.uuid4()}"
@@ -270,18 +161,19 @@ def idempotency_conflict(ctx: Context) -> None:
     ctx.expect_error("idempotency_key_reuse_answers_409", ex, "IDEMPOTENCY_CONFLICT")
 
 
-@scenario("rate_limit_retry_after_succeeds", needs=_needs_rate_limit)
+@scenario("rate_limit_retry_after_succeeds", needs=needs_rate_limit)
 def rate_limit(ctx: Context) -> None:
     account = ctx.target.take_account()
-    if ctx.target.mock:
-        key = ctx.target.rate_limited_key
-        ctx.target.control.set_budget(key["id"], 0)
+    blocked: Exchange | None = None
+    if ctx.target.provisioned is not None:
+        key = ctx.target.provisioned.rate_limited_key
+        ctx.target.provisioned.control.set_budget(key["id"], 0)
         token = key["secret"]
         blocked = ctx.revoke(account.id if account else unknown_account_id(), "revoke with an exhausted budget",
                              token=token, expect_429=True)
     else:
         # A burst of revokes of unknown ids: they spend budget and change nothing.
-        token, blocked = ctx.target.api_key, None
+        token = ctx.target.api_key
         for i in range(ctx.options.burst_limit):
             ex = ctx.revoke(unknown_account_id(), f"burst request {i + 1}", token=token, expect_429=True)
             if ex.status == STATUS["RATE_LIMITED"]:
@@ -300,10 +192,10 @@ def rate_limit(ctx: Context) -> None:
                f"after waiting Retry-After {seconds}s the retry answered {retry.status}, expected {expected}", retry)
 
 
-@scenario("internal_error_changes_nothing", needs=_needs_mock)
+@scenario("internal_error_changes_nothing", needs=needs_mock)
 def internal_error(ctx: Context) -> None:
     account = ctx.account()
-    control = ctx.target.control
+    control = ctx.mock.control
     control.arm_fault(account_id=account.id)
     ex = ctx.revoke(account.id, "revoke that fails mid-transaction (fault armed)", deliberate_5xx=True)
     ctx.expect_error("internal_error_answers_500", ex, "INTERNAL", stop=True)
@@ -320,13 +212,14 @@ def internal_error(ctx: Context) -> None:
                f"the retry answered {retry.status} {retry.response.text[:160]!r}", retry)
 
 
-@scenario("kill_switch_answers_503", needs=_needs_mock)
+@scenario("kill_switch_answers_503", needs=needs_mock)
 def kill_switch(ctx: Context) -> None:
-    control, key = ctx.target.control, ctx.target.kill_key
-    targets = {"key": key["id"], "organization": ctx.target.kill_org_id, "global": None}
+    mock = ctx.mock
+    control, key = mock.control, mock.kill_key
+    targets = {"key": key["id"], "organization": mock.kill_org_id, "global": None}
     # Aim at a connected account of the key's own organization: the switch is then the only
     # thing wrong with the request (an unknown id would add a 404 and ask for an order).
-    for scope, account in zip(CONTRACT.kill_switch_scopes, ctx.target.kill_accounts):
+    for scope, account in zip(CONTRACT.kill_switch_scopes, mock.kill_accounts):
         control.kill_switch(scope, True, targets.get(scope))
         try:
             ex = ctx.revoke(account.id, f"{scope} kill switch on", token=key["secret"], deliberate_5xx=True)
@@ -363,16 +256,25 @@ def strict_order(ctx: Context) -> None:
         ctx.expect_error("strict_order_of_checks", ex, "FORBIDDEN_SCOPE", strict=True)
 
 
+# Every scenario, in the order a run takes them: the documented statuses above, then the modules
+# of their own (the existence-leak comparison needs the account the revoke scenario disconnected).
+SCENARIOS: list[Scenario] = [
+    malformed_id, missing_credentials, invalid_credentials, unknown_account,
+    foreign_account, read_only_key, revoke_succeeds, second_revoke,
+    idempotent_replay, replay_verbatim, idempotency_conflict, rate_limit,
+    internal_error, kill_switch, strict_id_shape, strict_order,
+    *boundaries.SCENARIOS, *credentials.SCENARIOS, *concurrency.SCENARIOS, *leaks.SCENARIOS,
+]
+
+
 def selected(options: Options) -> list[Scenario]:
     return [sc for sc in SCENARIOS
             if (options.strict or not sc.strict) and (not options.only or sc.name in options.only)]
 
 
 def run_scenarios(ctx: Context, progress) -> None:
-    import time
-
     for sc in selected(ctx.options):
-        reason = sc.needs(ctx)
+        reason = sc.needs(ctx.target, ctx.options)
         label = f"{sc.name}{' (strict)' if sc.strict else ''}"
         if reason:
             ctx.results.skipped(sc.name, "scenario", reason, sc.strict)
@@ -392,13 +294,9 @@ def run_scenarios(ctx: Context, progress) -> None:
         finally:
             # JUnit's `time` of a scenario expectation: the scenario that produced it.
             elapsed = time.perf_counter() - started
-            for n, r in ctx.results.records.items():
+            for n, r in list(ctx.results.records.items()):
                 if r.kind == "scenario" and r.passed + r.failed > touched.get(n, 0):
-                    r.seconds += elapsed
+                    ctx.results.add_time(n, elapsed)
         newly = [n for n, r in ctx.results.records.items() if r.failed > before.get(n, 0)]
         progress(f"[scenario] {label}: {'FAILED ' + ', '.join(newly) if newly else 'ok'}")
 
-
-# Scenarios kept in modules of their own; importing them registers them, after the ones above
-# (the existence-leak comparison needs the account the revoke scenario disconnected).
-from conformance import boundaries, credentials, concurrency, leaks  # noqa: E402,F401

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract import CONTRACT
+from conformance.transport import BoundedTransport, Bounds
+from mock_control import ControlClient, ControlPlaneError
 
 
 class UsageError(Exception):
@@ -25,26 +27,36 @@ class Account:
 
 
 @dataclass
+class Provisioned:
+    """What the kit made on the mock through its control plane (--mock-control)."""
+    control: ControlClient
+    write_key: str          # the provisioned write key scenarios revoke with
+    rate_limited_key: dict  # a budgeted (partner) key the 429 scenario exhausts
+    kill_key: dict          # a key and organization the 503 scenario switches off
+    kill_org_id: str
+    kill_accounts: list[Account]  # connected accounts of that organization
+
+
+@dataclass
 class Target:
     base_url: str
     api_key: str
     read_only_key: str | None = None
     foreign_account_id: str | None = None
     accounts: list[Account] = field(default_factory=list)
-    # Only with --mock-control:
-    control: object | None = None
-    write_key: str | None = None          # the provisioned write key scenarios revoke with
-    rate_limited_key: dict | None = None  # a budgeted (partner) key the 429 scenario exhausts
-    kill_key: dict | None = None          # a key and organization the 503 scenario switches off
-    kill_org_id: str | None = None
-    kill_accounts: list[Account] = field(default_factory=list)  # connected accounts of that organization
+    provisioned: Provisioned | None = None  # only with --mock-control
     # With --operator-token (a hosted mock): the sandbox made for this run, deleted by `release`.
-    sandbox: tuple | None = field(default=None, repr=False)  # (operator ControlClient, sandboxId)
+    sandbox: tuple[ControlClient, str] | None = field(default=None, repr=False)  # (operator, sandboxId)
+    # Whether accounts were given at all (scenarios use them up; "none left" is not "none given").
+    had_accounts: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.had_accounts = bool(self.accounts)
 
     def release(self) -> None:
         """Close the control plane's client; delete the run's own sandbox, if it made one."""
-        if self.control is not None:
-            self.control.close()
+        if self.provisioned is not None:
+            self.provisioned.control.close()
         if self.sandbox is not None:
             operator, sandbox_id = self.sandbox
             try:
@@ -54,14 +66,19 @@ class Target:
 
     @property
     def scenario_key(self) -> str:
-        return self.write_key or self.api_key
+        return self.provisioned.write_key if self.provisioned else self.api_key
 
     def take_account(self) -> Account | None:
         return self.accounts.pop(0) if self.accounts else None
 
     @property
     def mock(self) -> bool:
-        return self.control is not None
+        return self.provisioned is not None
+
+    @property
+    def known_accounts(self) -> list[Account]:
+        """Every account whose queued posts the run knows: what each 200 for it must report."""
+        return self.accounts + (self.provisioned.kill_accounts if self.provisioned else [])
 
 
 def unknown_account_id() -> str:
@@ -98,19 +115,17 @@ PROVISIONED_POSTS = {"queued": 3, "published": 2, "draft": 1, "failed": 1, "publ
 PROVISIONED_ACCOUNTS = 7
 
 
-def provision_sandbox(base_url: str, api_key: str | None, operator_token: str) -> Target:
+def provision_sandbox(base_url: str, api_key: str | None, operator_token: str, bounds: Bounds) -> Target:
     """On a hosted mock (`layers-mock --operator-token`): an empty sandbox of the run's own, then
     `provision_mock` inside it. `Target.release` deletes it."""
-    from mock_server.control_client import ControlClient, ControlPlaneError
-
-    operator = ControlClient(base_url, admin_token=operator_token)
+    operator = ControlClient(base_url, admin_token=operator_token, transport=BoundedTransport(bounds))
     try:
         made = operator.create_sandbox(label="layers-conformance", fixtures={})
     except (ControlPlaneError, OSError) as exc:
         operator.close()
         raise UsageError(f"--operator-token: could not make a sandbox at {base_url}/_mock/sandboxes: {exc}") from exc
     try:
-        target = provision_mock(base_url, api_key, made["adminToken"])
+        target = provision_mock(base_url, api_key, made["adminToken"], bounds)
     except UsageError:
         operator.delete_sandbox(made["sandboxId"])
         operator.close()
@@ -119,14 +134,10 @@ def provision_sandbox(base_url: str, api_key: str | None, operator_token: str) -
     return target
 
 
-def provision_mock(base_url: str, api_key: str | None, admin_token: str | None = None) -> Target:
+def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, bounds: Bounds) -> Target:
     """Make an organization of the kit's own on the mock, with keys and accounts to revoke."""
-    from mock_server.control_client import ControlClient, ControlPlaneError
-
-    from conformance.transport import install_deadlines
-
-    control = ControlClient(base_url, admin_token=admin_token)
-    install_deadlines(control.http)  # control-plane calls end by --max-time too
+    # Control-plane calls end by --max-time too (not by --timeout: they keep the client's 30 s per read).
+    control = ControlClient(base_url, admin_token=admin_token, transport=BoundedTransport(bounds))
     try:
         run = uuid.uuid4().hex[:8]
         org = control.create_organization(f"conformance {run}")
@@ -151,10 +162,12 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None =
         read_only_key=read_only["secret"],
         foreign_account_id=foreign["socialAccountId"],
         accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in accounts],
-        control=control,
-        write_key=write["secret"],
-        rate_limited_key=limited,
-        kill_key=kill_key,
-        kill_org_id=kill_org["id"],
-        kill_accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in kill_accounts],
+        provisioned=Provisioned(
+            control=control,
+            write_key=write["secret"],
+            rate_limited_key=limited,
+            kill_key=kill_key,
+            kill_org_id=kill_org["id"],
+            kill_accounts=[Account(a["socialAccountId"], a["posts"].get("queued", 0)) for a in kill_accounts],
+        ),
     )

@@ -3,10 +3,13 @@ the memory its answer may take.
 
 The target is untrusted: a partner's staging, a proxy in between, or something broken. httpx's
 `timeout` bounds each socket read, so a server that sends one byte every two seconds never trips
-it; here a deadline is enforced for the WHOLE request instead. The network streams of the kit's
-httpx client are wrapped so that every connect, write and read waits at most until that deadline
-(see `install_deadlines`). The same deadline is capped by the end of the run (`--max-time`), so no
-request can outlive the run either.
+it; here a deadline is enforced for the WHOLE request instead. httpx has no such setting, and its
+synchronous client cannot be interrupted inside a read, so the kit's requests go through
+`BoundedTransport`, an httpx transport (public API) that sends each request on an
+`httpx.AsyncClient` in an event loop of its own, inside an anyio cancel scope that ends at the
+request's deadline: connect, send, headers and the body as far as the kit reads it. The deadline
+is capped by the end of the run (`--max-time`), so no request can outlive the run either; the
+mock's control-plane calls go through the same transport, bounded by the run's end.
 
 Bodies are read as a stream and reading stops at `--max-body-bytes`: a 100 MB answer costs the
 kit at most the cap. A body over the cap, or JSON nested deeper than any documented response could
@@ -16,15 +19,15 @@ overflow Python's recursion limit).
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import itertools
 import re
+import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
 
-import httpcore
+import anyio
+import anyio.from_thread
 import httpx
 
 DEFAULT_TIMEOUT = 15.0
@@ -66,89 +69,79 @@ class Bounds:
         if self.remaining() <= 0:
             raise RunTimeExceeded(f"the run reached --max-time {self.max_time:g}s before {doing}")
 
-    @contextlib.contextmanager
-    def whole_run(self):
-        """Every network operation in this context ends by the run's end (requests outside
-        `send_bounded` too, such as the mock's control-plane calls)."""
-        token = _DEADLINE.set(self.started + self.max_time)
+    @property
+    def run_deadline(self) -> float:
+        """The end of the run, as a `time.monotonic()` value."""
+        return self.started + self.max_time
+
+
+# The request extension (an httpx public mechanism) by which `send_bounded` gives one request a
+# deadline of its own; a request without it (a control-plane call) ends by the run's end.
+DEADLINE = "layers_deadline"
+
+
+class BoundedTransport(httpx.BaseTransport):
+    """An httpx transport that ends every request by its deadline, and reads at most `max_body_bytes`
+    (+1, to tell "over the cap" apart) of a body, all inside that deadline.
+
+    The requests run on an `httpx.AsyncClient` in an event loop thread of this transport's own
+    (anyio's blocking portal), where a cancel scope can stop a request wherever it waits; callers
+    stay synchronous, and may send from several threads at once (the concurrency scenario)."""
+
+    def __init__(self, bounds: Bounds, *, max_body_bytes: int | None = None, proxy: str | None = None,
+                 verify: bool | ssl.SSLContext = True):
+        self.bounds = bounds
+        self.max_body_bytes = max_body_bytes
+        self._portal_cm = anyio.from_thread.start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        # No client-wide timeout here: the sync client in front sets each request's own (its
+        # `timeout` extension), exactly as it would for its default transport.
+        self._client = httpx.AsyncClient(proxy=proxy, verify=verify)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = request.extensions.get(DEADLINE) or self.bounds.run_deadline
+        return self._portal.call(self._send, request, deadline)
+
+    async def _send(self, request: httpx.Request, deadline: float) -> httpx.Response:
         try:
-            yield self
-        finally:
-            _DEADLINE.reset(token)
+            with anyio.fail_after(deadline - time.monotonic()):
+                response = await self._client.send(request, stream=True)
+                try:
+                    body = await self._read_raw(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise httpx.ReadTimeout("the request's deadline passed", request=request) from None
+        # The raw bytes as received (still compressed, if they were): the caller decodes them
+        # (`_read_capped`, with the same cap; httpx itself, for the control plane).
+        return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(body),
+                              extensions={k: v for k, v in response.extensions.items()
+                                          if k in ("http_version", "reason_phrase")})
 
-
-# The deadline (time.monotonic()) of the request being sent in this thread/context, if any.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("layers_request_deadline", default=None)
-
-
-def _clamp(timeout: float | None, exc_class: type[Exception]) -> float | None:
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise exc_class("the request's deadline passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose every operation ends by the current request's deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream):
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+    async def _read_raw(self, response: httpx.Response) -> bytes:
+        cap = self.max_body_bytes
+        if cap is None:  # the mock's control plane: answers of its own, read whole
+            return b"".join([chunk async for chunk in response.aiter_raw()])
+        if _declared_over(response, cap):
+            return b""  # not read at all: `_read_capped` reports the declared length
+        chunks, size = [], 0
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk[: cap + 1 - size])
+            size += len(chunks[-1])
+            if size > cap:
+                break
+        return b"".join(chunks)
 
     def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
-                                                     _clamp(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str):
-        return self._inner.get_extra_info(info)
+        try:
+            self._portal.call(self._client.aclose)
+        finally:
+            self._portal_cm.__exit__(None, None, None)
 
 
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend):
-        self._inner = inner
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        return _DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout, httpcore.ConnectTimeout),
-                                                       local_address, socket_options))
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _clamp(timeout, httpcore.ConnectTimeout),
-                                                               socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def install_deadlines(client: httpx.Client) -> httpx.Client:
-    """Make every network operation of `client` end by the deadline `send_bounded` sets.
-
-    httpx has no public hook for the network backend, so the backend of each transport's
-    connection pool (direct, HTTP or SOCKS proxy) is wrapped. Pinned httpx/httpcore; should their
-    internals move, this raises rather than leave the kit silently unbounded (and
-    tests/conformance/test_hostile_targets.py's dribbling servers would say so)."""
-    transports = [client._transport, *client._mounts.values()]  # noqa: SLF001 - see docstring
-    for transport in transports:
-        if transport is None or not isinstance(transport, httpx.HTTPTransport):
-            continue  # no network of its own (a mounted test transport, or "no proxy" for a pattern)
-        pool = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if backend is None:
-            raise RuntimeError("cannot bound the kit's requests: httpx's transport has no network backend to wrap "
-                               "(httpx/httpcore upgraded past the pinned versions?)")
-        if not isinstance(backend, _DeadlineBackend):
-            pool._network_backend = _DeadlineBackend(backend)  # noqa: SLF001
-    return client
+def _declared_over(response: httpx.Response, cap: int) -> bool:
+    declared = response.headers.get("content-length", "").strip()
+    return bool(re.fullmatch(r"[0-9]+", declared)) and (len(declared) > 15 or int(declared) > cap)
 
 
 @dataclass
@@ -159,30 +152,30 @@ class BodyProblem:
 
 def send_bounded(client: httpx.Client, method: str, url: str, headers: dict[str, str],
                  bounds: Bounds) -> tuple[httpx.Response, BodyProblem | None]:
-    """Send one request within `bounds`; return the response, its body read up to the cap.
+    """Send one request within `bounds` (through a client on a `BoundedTransport`); return the
+    response, its body read up to the cap.
 
     Raises httpx.TimeoutException (a TransportError) when the whole request outlasts --timeout,
     RunTimeExceeded when it would outlast --max-time."""
     bounds.check_time("the next request")
     remaining = bounds.remaining()
     run_bound = remaining < bounds.timeout  # the run's end comes first
-    token = _DEADLINE.set(time.monotonic() + min(bounds.timeout, remaining))
+    deadline = time.monotonic() + min(bounds.timeout, remaining)
+    request = client.build_request(method, url, headers=headers, extensions={DEADLINE: deadline})
     try:
-        response = client.send(client.build_request(method, url, headers=headers), stream=True)
+        response = client.send(request, stream=True)
         try:
             problem = _read_capped(response, bounds.max_body_bytes)
         finally:
             response.close()
     except httpx.TimeoutException as exc:
-        if _DEADLINE.get() is not None and time.monotonic() >= _DEADLINE.get():
+        if time.monotonic() >= deadline:
             if run_bound:
                 raise RunTimeExceeded(f"the run reached --max-time {bounds.max_time:g}s during {method} {url}") from exc
             raise type(exc)(f"no complete response within --timeout {bounds.timeout:g}s (the whole request is "
                             f"bounded, not each read: a server that answers too slowly is stopped too)",
                             request=exc.request) from exc
         raise
-    finally:
-        _DEADLINE.reset(token)
     if problem is None:
         problem = _nesting_problem(response.content, bounds.max_json_depth)
     return response, problem
@@ -190,28 +183,24 @@ def send_bounded(client: httpx.Client, method: str, url: str, headers: dict[str,
 
 def _read_capped(response: httpx.Response, cap: int) -> BodyProblem | None:
     """Read at most `cap` bytes of the body (decoded), then store them as the response's content."""
-    declared = response.headers.get("content-length", "").strip()
-    if re.fullmatch(r"[0-9]+", declared) and (len(declared) > 15 or int(declared) > cap):
-        response._content = b""  # noqa: SLF001 - httpx's own read() stores the body here
+    if _declared_over(response, cap):
+        declared = response.headers["content-length"].strip()
+        response._content = b""  # noqa: SLF001 - why: see the end of this function
         return BodyProblem(SIZE_CHECK, f"the body declares Content-Length {declared[:20]} bytes, beyond the "
                                        f"kit's cap of {cap:,} (--max-body-bytes); not read")
-    chunks, size, over = [], 0, False
     # Raw bytes, so that the cap also holds for compressed bodies (a small gzip bomb is decoded
-    # below with the same cap, never in full).
-    for chunk in response.iter_raw():
-        chunks.append(chunk[: cap + 1 - size])
-        size += len(chunks[-1])
-        if size > cap:
-            over = True
-            break
-    raw = b"".join(chunks)
-    del chunks
+    # below with the same cap, never in full); the transport read at most cap + 1 of them.
+    raw = b"".join(response.iter_raw())
+    over = len(raw) > cap
     content, decoded_over = _decode(raw, response.headers.get("content-encoding", ""), cap)
     if over or decoded_over:
         # Not judged, so only a preview is kept (for messages), not a megabyte per exchange.
         response._content = content[:OVERSIZE_PREVIEW]  # noqa: SLF001
         return BodyProblem(SIZE_CHECK, f"the body is larger than the kit's cap of {cap:,} bytes "
                                        f"(--max-body-bytes); reading stopped there")
+    # httpx has no public way to give a response a body it did not decode itself, and its own
+    # read() would inflate a compressed body in full (a gzip bomb); so the body decoded above,
+    # under the cap, is stored where read() would have stored it.
     response._content = content  # noqa: SLF001
     return None
 

@@ -1,8 +1,8 @@
 """Optional parts of the kit and what to install for them (pyproject's extras).
 
 The mock and the pytest plugin need only the base install; `layers-conformance` needs the
-`conformance` extra (schemathesis) and `layers-docs --screenshot` the `docs` extra (a DevTools
-client for headless Chromium). A console script whose extra is missing says what to install
+`conformance` extra (schemathesis) and `layers-docs --screenshot` the `docs` extra (Playwright,
+which drives the system's headless Chromium). A console script whose extra is missing says what to install
 and exits 2 (could not run), instead of failing with an ImportError traceback.
 """
 from __future__ import annotations

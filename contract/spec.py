@@ -10,28 +10,43 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from referencing import Registry, Resource
+
+if TYPE_CHECKING:  # the class `Registry.resolver()` returns; referencing exports it only from _core
+    from referencing._core import Resolver
 
 SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
 
 
-def _deref(node: Any, root: dict, seen: tuple[str, ...] = ()) -> Any:
-    """Inline local `#/...` references (the spec has no remote ones)."""
+def resolver_for(document: dict) -> Resolver:
+    """A `referencing` resolver over one OpenAPI document (its `$ref`s are `#/...` pointers into
+    itself). The document is opaque to `referencing`: an OpenAPI 3.0 file is not a JSON Schema
+    of any draft, and only JSON-pointer lookup is needed."""
+    return Registry().with_resource("", Resource.opaque(document)).resolver()
+
+
+def resolve_refs(node: Any, resolver: Resolver, seen: tuple[str, ...] = ()) -> Any:
+    """`node` with every `$ref` replaced by what it points to, recursively (a copy; `seen`
+    refuses a reference that leads back to itself)."""
     if isinstance(node, dict):
         ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
+        if isinstance(ref, str):
             if ref in seen:
                 raise ValueError(f"circular $ref {ref}")
-            target: Any = root
-            for part in ref[2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            return _deref(target, root, seen + (ref,))
-        return {k: _deref(v, root, seen) for k, v in node.items()}
+            target = resolver.lookup(ref)
+            return resolve_refs(target.contents, target.resolver, seen + (ref,))
+        return {k: resolve_refs(v, resolver, seen) for k, v in node.items()}
     if isinstance(node, list):
-        return [_deref(v, root, seen) for v in node]
+        return [resolve_refs(v, resolver, seen) for v in node]
     return node
+
+
+def resolved(document: dict) -> dict:
+    """The whole document with its references inlined."""
+    return resolve_refs(document, resolver_for(document))
 
 
 def _merge_all_of(schema: dict) -> dict:
@@ -94,7 +109,7 @@ class Contract:
     def __init__(self, raw: dict, path: Path = SPEC_PATH):
         self.raw = raw
         self.path = path
-        self.resolved = _deref(raw, raw)
+        self.resolved = resolved(raw)
         (self.route, item), = self.resolved["paths"].items()
         (self.method, self.operation), = ((m, op) for m, op in item.items() if m in {"get", "put", "post", "delete", "patch"})
         self.operation_id: str = self.operation["operationId"]
@@ -204,26 +219,42 @@ class Contract:
     def envelope_schema(self) -> dict:
         return self.resolved["components"]["schemas"]["ErrorEnvelope"]
 
-    @property
-    def request_id_pattern(self) -> re.Pattern:
-        return re.compile(self.resolved["components"]["headers"]["X-Request-Id"]["schema"]["pattern"])
+    # -- headers: found by what the spec says of them, never by a name typed here --------------
+    @cached_property
+    def _headers_on_every_response(self) -> dict[str, dict]:
+        names = set.intersection(*(set(r.headers) for r in self.responses.values()))
+        return {name: self.responses[self.success_status].headers[name] for name in sorted(names)}
 
-    @property
+    @cached_property
     def request_id_header(self) -> str:
-        return "X-Request-Id"
-
-    @property
-    def rate_limit_class_header(self) -> str:
-        return "X-RateLimit-Endpoint-Class"
-
-    @property
-    def retry_after_header(self) -> str:
-        (name,) = self.responses[self.status_for_code("RATE_LIMITED")].required_headers[:1]
+        """The header on every response that carries the envelope's `requestId` (same pattern)."""
+        pattern = self.envelope_schema["properties"]["error"]["properties"]["requestId"]["pattern"]
+        (name,) = [n for n, h in self._headers_on_every_response.items() if h["schema"].get("pattern") == pattern]
         return name
 
     @property
+    def request_id_pattern(self) -> re.Pattern:
+        return re.compile(self._headers_on_every_response[self.request_id_header]["schema"]["pattern"])
+
+    @cached_property
+    def rate_limit_class_header(self) -> str:
+        """The header on every response whose one value is the operation's rate-limit class."""
+        (name,) = [n for n, h in self._headers_on_every_response.items()
+                   if h["schema"].get("enum") == [self.rate_limit_class]]
+        return name
+
+    @cached_property
+    def retry_after_header(self) -> str:
+        """The header RATE_LIMITED requires that not every response carries."""
+        (name,) = [n for n in self.responses[self.status_for_code("RATE_LIMITED")].required_headers
+                   if n not in self._headers_on_every_response]
+        return name
+
+    @cached_property
     def replay_header(self) -> str:
-        return "Idempotent-Replayed"
+        """The success response's optional header: present on a replay only."""
+        (name,) = [n for n, h in self.responses[self.success_status].headers.items() if not h.get("required")]
+        return name
 
     @property
     def kill_switch_scopes(self) -> list[str]:

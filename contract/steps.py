@@ -10,9 +10,8 @@ from typing import Any
 from urllib.parse import quote
 
 import jsonschema
-import yaml
 
-from contract.control import CONTROL_PREFIX, CONTROL_SPEC
+from contract.control import CONTROL_PREFIX, CONTROL_SPEC, load_control
 
 
 @dataclass(frozen=True)
@@ -60,5 +59,5 @@ def control_step(control_spec: dict, operation_id: str, body: Any = None, **path
 
 
 def load_control_spec(path: Path = CONTROL_SPEC) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """control.yaml with its `$ref`s inlined (a vocabulary is read where it is used)."""
+    return load_control(path).resolved

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from contract.control import CONTROL
 from contract.spec import CONTRACT, Contract
 
 DEFAULT_WORLD = Path(__file__).with_name("default_world.json")
@@ -20,4 +21,4 @@ def default_write_key(fixture: dict, contract: Contract = CONTRACT) -> dict | No
     organizationId): the first one holding the required scope itself (not `*`) on a documented
     rate-limit tier."""
     return next((k for k in fixture.get("keys", []) if contract.required_scope in k.get("scopes", [])
-                 and k.get("tier", "standard") in contract.rate_limit_tiers), None)
+                 and k.get("tier", CONTROL.default("KeyTier")) in contract.rate_limit_tiers), None)

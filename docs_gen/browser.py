@@ -1,30 +1,18 @@
-"""Open a page in headless Chromium over the DevTools protocol: what it shows, what it logs.
+"""Open a page in headless Chromium: what it shows, what it logs.
 
-Used by the docs tests (the HTML page must render cleanly with no console errors) and by
-`layers-docs --screenshot`. Chromium is Debian's `chromium` package
-(scripts/setup-chromium.sh). The DevTools endpoint listens on loopback only.
+Used by the docs tests (the HTML page must render cleanly with no console errors), the browser
+tests of Swagger UI and of the control plane's defences, and `layers-docs --screenshot`.
+Playwright (the `docs` extra) drives Debian's `chromium` package (scripts/setup-chromium.sh)
+through `executable_path`: the pip wheel brings Playwright's driver, and no browser of its own
+is downloaded (`playwright install` is never run).
 """
 from __future__ import annotations
 
-import base64
-import json
 import shutil
-import subprocess
-import tempfile
-import time
 from dataclasses import dataclass, field
-from itertools import count
-from pathlib import Path
 from typing import Any
 
-import httpx
-from websockets.sync.client import connect
-
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-]
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 
 # What the tests ask of the page, in one evaluation (the page has no script of its own).
 _PAGE_PROBE = """(() => {
@@ -62,134 +50,65 @@ class PageReport:
 
 
 class HeadlessChromium:
-    """One headless Chromium with a fresh profile; `open(url)` loads a page and reports on it."""
+    """One headless Chromium; `open(url)` loads a page in a fresh context and reports on it."""
 
     def __init__(self, width: int = 1280, height: int = 2000, timeout: float = 30.0):
         self.width, self.height, self.timeout = width, height, timeout
-        self.proc: subprocess.Popen | None = None
-        self.profile: str | None = None
 
     def __enter__(self) -> "HeadlessChromium":
         exe = chromium_path()
         if exe is None:
             raise FileNotFoundError("chromium is not installed (scripts/setup-chromium.sh installs it)")
-        self.profile = tempfile.mkdtemp(prefix="layers-docs-chromium-")
-        self.proc = subprocess.Popen([exe, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
-                                      f"--window-size={self.width},{self.height}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.port = self._devtools_port()
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = self._playwright.chromium.launch(executable_path=exe, timeout=self.timeout * 1000)
+        except BaseException:
+            self._playwright.stop()
+            raise
         return self
 
-    def _devtools_port(self) -> int:
-        # With --remote-debugging-port=0 Chromium picks a free port and writes it to this file.
-        marker = Path(self.profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chromium exited with {self.proc.returncode}")
-            if marker.exists() and marker.read_text().strip():
-                return int(marker.read_text().split()[0])
-            time.sleep(0.05)
-        raise TimeoutError("chromium did not open its DevTools port")
-
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if self.profile:
-            shutil.rmtree(self.profile, ignore_errors=True)
+        try:
+            self._browser.close()
+        finally:
+            self._playwright.stop()
 
     def open(self, url: str, full_page: bool = True, clip_height: int | None = None,
              wait_for: str | None = None, script: str | None = None) -> PageReport:
-        """Load `url` in the first tab, wait for `load` (and for the `wait_for` CSS selector, for
-        pages that render with script), probe the DOM, take a PNG screenshot."""
-        # A new tab for every page: the Log domain replays earlier entries to a reused one.
-        devtools = f"http://127.0.0.1:{self.port}/json"
-        tab = httpx.put(f"{devtools}/new?about:blank", timeout=self.timeout).json()
+        """Load `url`, wait for `load` (and for the `wait_for` CSS selector, for pages that
+        render with script), run `script` (an expression; a Promise is awaited), probe the DOM,
+        take a PNG screenshot (the whole page, the top `clip_height` pixels, or the view)."""
+        # A context per page: nothing (cookies, storage, cache) carries from one page to the next.
+        page = self._browser.new_page(viewport={"width": self.width, "height": self.height})
         try:
-            with connect(tab["webSocketDebuggerUrl"], max_size=None, open_timeout=self.timeout) as ws:
-                return _Session(ws, self.timeout).load(url, self.width, self.height, full_page, clip_height, wait_for,
-                                                       script)
+            page.set_default_timeout(self.timeout * 1000)
+            errors = _collect_errors(page)
+            page.goto(url, wait_until="load")
+            selector_text = None
+            if wait_for:
+                element = page.wait_for_selector(wait_for, state="attached")
+                selector_text = (element.text_content() or "").replace("\u200b", "").strip()
+            evaluated = page.evaluate(script) if script else None  # e.g. click "Try it out", read the form
+            probe = page.evaluate(_PAGE_PROBE)
+            clip = {"x": 0, "y": 0, "width": self.width, "height": clip_height} if clip_height else None
+            shot = page.screenshot(type="png", full_page=full_page and not clip, clip=clip)
+            return PageReport(probe, list(errors), shot, selector_text, evaluated)
         finally:
-            httpx.get(f"{devtools}/close/{tab['id']}", timeout=self.timeout)
+            page.context.close()
 
 
-class _Session:
-    def __init__(self, ws, timeout: float):
-        self.ws, self.timeout, self.ids = ws, timeout, count(1)
-        self.events: list[dict] = []
+def _collect_errors(page: Page) -> list[str]:
+    """console.error/assert calls, uncaught exceptions, and what Chromium logs as an error (a
+    load that failed, an HTTP error status): Playwright passes its log on as console messages."""
+    out: list[str] = []
 
-    def call(self, method: str, **params) -> dict:
-        msg_id = next(self.ids)
-        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv(timeout=self.timeout))
-            if msg.get("id") == msg_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            self.events.append(msg)
+    def console(msg: ConsoleMessage) -> None:
+        if msg.type in {"error", "assert"}:
+            where = msg.location.get("url", "")
+            out.append(f"console.{msg.type}: {msg.text} {where}".strip())
 
-    def wait_for(self, event: str) -> None:
-        if any(e.get("method") == event for e in self.events):
-            return
-        while True:
-            msg = json.loads(self.ws.recv(timeout=self.timeout))
-            self.events.append(msg)
-            if msg.get("method") == event:
-                return
-
-    def evaluate(self, expression: str) -> Any:
-        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-    def load(self, url: str, width: int, height: int, full_page: bool, clip_height: int | None,
-             wait_for: str | None = None, script: str | None = None) -> PageReport:
-        for domain in ("Page", "Runtime", "Log"):
-            self.call(f"{domain}.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
-        self.call("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired")
-        selector_text = None
-        if wait_for:
-            deadline = time.monotonic() + self.timeout
-            query = f"(e => e && e.textContent)(document.querySelector({json.dumps(wait_for)}))"
-            while (selector_text := self.evaluate(query)) is None:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{wait_for!r} never appeared on {url}")
-                time.sleep(0.05)
-            selector_text = selector_text.replace("\u200b", "").strip()
-        evaluated = None
-        if script:  # e.g. click "Try it out" and read the form; may return a Promise
-            evaluated = self.call("Runtime.evaluate", expression=script, returnByValue=True,
-                                  awaitPromise=True)["result"].get("value")
-        probe = self.evaluate(_PAGE_PROBE)
-        if full_page:
-            self.call("Emulation.setDeviceMetricsOverride", width=width, height=int(probe["pageHeight"]),
-                      deviceScaleFactor=1, mobile=False)
-        clip = {}
-        if clip_height:  # the top of the page only (a smaller PNG to look at or commit)
-            clip = {"clip": {"x": 0, "y": 0, "width": width, "height": clip_height, "scale": 1}}
-        shot = self.call("Page.captureScreenshot", format="png", **clip)
-        return PageReport(probe, _console_errors(self.events), base64.b64decode(shot["data"]), selector_text, evaluated)
-
-
-def _console_errors(events: list[dict]) -> list[str]:
-    """console.error/assert calls, uncaught exceptions, and browser-logged errors (failed loads)."""
-    out = []
-    for e in events:
-        method, p = e.get("method"), e.get("params", {})
-        if method == "Runtime.consoleAPICalled" and p.get("type") in {"error", "assert"}:
-            out.append("console." + p["type"] + ": " + " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
-        elif method == "Runtime.exceptionThrown":
-            d = p.get("exceptionDetails", {})
-            out.append("exception: " + d.get("exception", {}).get("description", d.get("text", "")))
-        elif method == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-            entry = p["entry"]
-            out.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip())
+    page.on("console", console)
+    page.on("pageerror", lambda exc: out.append(f"exception: {exc}"))
     return out
 
 

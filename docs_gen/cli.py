@@ -1,10 +1,14 @@
-"""`layers-docs`: write the reference page (Markdown and HTML) under docs/, or check it is current."""
+"""`layers-docs`: write the reference page (Markdown and HTML) under docs/, or check it is current.
+
+Its settings are `DocsSettings`, built once from the command line (it reads no environment) and
+passed to `run`."""
 from __future__ import annotations
 
 import argparse
 import difflib
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 # Importing the mock's files pulls in Connexion, whose import warns about Starlette's test
@@ -35,38 +39,63 @@ def stale_files(generated: dict[str, str], out_dir: Path) -> dict[str, str]:
     return stale
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class DocsSettings:
+    spec: Path = SPEC_PATH
+    out: Path = DOCS_DIR
+    check: bool = False
+    readme: Path | None = None
+    fidelity: Path | None = None
+    screenshot: Path | None = None
+    screenshot_height: int = 3300
+
+    @classmethod
+    def from_command_line(cls, argv: list[str] | None = None) -> DocsSettings:
+        """The settings of `layers-docs ARGV`; a malformed option exits 2 (argparse)."""
+        return cls(**vars(parser().parse_args(argv)))
+
+
+def parser() -> argparse.ArgumentParser:
+    d = DocsSettings()
     p = argparse.ArgumentParser(prog="layers-docs", description="Render the revoke endpoint's reference page from openapi.yaml.")
-    p.add_argument("--spec", type=Path, default=SPEC_PATH, help="the OpenAPI file (default: the kit's openapi.yaml)")
-    p.add_argument("--out", type=Path, default=DOCS_DIR, help="output directory (default: docs/)")
+    p.add_argument("--spec", type=Path, default=d.spec, help="the OpenAPI file (default: the kit's openapi.yaml)")
+    p.add_argument("--out", type=Path, default=d.out, help="output directory (default: docs/)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files under --out are stale")
-    p.add_argument("--readme", type=Path, default=None,
+    p.add_argument("--readme", type=Path, default=d.readme,
                    help="also write (or --check) README's status steps block in this file "
                         "(default: the kit's README.md when --out is the default docs/)")
     p.add_argument("--fidelity", type=Path, metavar="PAGE",
                    help="also check that every fact of the published page (a text file) appears in the Markdown")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="also save a PNG of the HTML page as headless Chromium shows it (top of the page)")
-    p.add_argument("--screenshot-height", type=int, default=3300, help="height of that PNG in pixels (width 1280)")
-    args = p.parse_args(argv)
+    p.add_argument("--screenshot-height", type=int, default=d.screenshot_height,
+                   help="height of that PNG in pixels (width 1280)")
+    return p
 
-    generated = render_all(load_contract(args.spec))
+
+def main(argv: list[str] | None = None) -> int:
+    return run(DocsSettings.from_command_line(argv))
+
+
+def run(settings: DocsSettings) -> int:
+
+    generated = render_all(load_contract(settings.spec))
     status = 0
-    if args.check:
-        stale = stale_files(generated, args.out)
+    if settings.check:
+        stale = stale_files(generated, settings.out)
         for name, why in stale.items():
             print(f"{name} is stale: {REGENERATE_HINT}\n{why}", file=sys.stderr)
         status = 1 if stale else 0
     else:
-        args.out.mkdir(parents=True, exist_ok=True)
+        settings.out.mkdir(parents=True, exist_ok=True)
         for name, text in generated.items():
-            (args.out / name).write_bytes(text.encode("utf-8"))
-            print(f"wrote {args.out / name}")
-    readme = args.readme or (README if args.out.resolve() == DOCS_DIR.resolve() and README.exists() else None)
+            (settings.out / name).write_bytes(text.encode("utf-8"))
+            print(f"wrote {settings.out / name}")
+    readme = settings.readme or (README if settings.out.resolve() == DOCS_DIR.resolve() and README.exists() else None)
     if readme is not None:
-        on_disk, wanted = readme_with_block(load_contract(args.spec), readme)
+        on_disk, wanted = readme_with_block(load_contract(settings.spec), readme)
         if on_disk != wanted:
-            if args.check:
+            if settings.check:
                 diff = difflib.unified_diff(on_disk.splitlines(), wanted.splitlines(), f"{readme.name} (committed)",
                                             f"{readme.name} (from docs_gen/try_it.py)", lineterm="", n=1)
                 print(f"{readme.name}'s status steps are stale: {REGENERATE_HINT}\n" + "\n".join(list(diff)[:60]),
@@ -75,23 +104,23 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 readme.write_bytes(wanted.encode("utf-8"))
                 print(f"wrote {readme} (status steps)")
-    if args.fidelity:
+    if settings.fidelity:
         from docs_gen.fidelity import check_page, published_facts
 
         markdown = next(t for n, t in generated.items() if n.endswith(".md"))
-        report = check_page(published_facts(args.fidelity.read_text(encoding="utf-8")), markdown)
+        report = check_page(published_facts(settings.fidelity.read_text(encoding="utf-8")), markdown)
         print(report.summary())
         status = status or (0 if report.ok else 1)
-    if args.screenshot:
+    if settings.screenshot:
         from docs_gen.browser import HeadlessChromium
 
-        html = args.out / next(n for n in generated if n.endswith(".html"))
-        with HeadlessChromium(width=1280, height=args.screenshot_height) as browser:
-            shot = browser.open(html.resolve().as_uri(), full_page=False, clip_height=args.screenshot_height)
+        html = settings.out / next(n for n in generated if n.endswith(".html"))
+        with HeadlessChromium(width=1280, height=settings.screenshot_height) as browser:
+            shot = browser.open(html.resolve().as_uri(), full_page=False, clip_height=settings.screenshot_height)
         for error in shot.console_errors:
             print(f"console error: {error}", file=sys.stderr)
-        args.screenshot.write_bytes(shot.screenshot)
-        print(f"wrote {args.screenshot}")
+        settings.screenshot.write_bytes(shot.screenshot)
+        print(f"wrote {settings.screenshot}")
         status = status or (1 if shot.console_errors else 0)
     return status
 

@@ -6,18 +6,18 @@ import sys
 
 from contract.extras import require
 
-NEEDS_FOR_SCREENSHOT = ["websockets"]
+NEEDS_FOR_SCREENSHOT = ["playwright"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if any(a == "--screenshot" or a.startswith("--screenshot=") for a in args):
+    from docs_gen.cli import DocsSettings, run
+
+    settings = DocsSettings.from_command_line(argv)
+    if settings.screenshot is not None:
         refused = require("layers-docs --screenshot", "docs", NEEDS_FOR_SCREENSHOT)
         if refused is not None:
             return refused
-    from docs_gen.cli import main as run
-
-    return run(args)
+    return run(settings)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ VIEW_HEIGHT = 1500
 
 def take(out: Path) -> list[Path]:
     from docs_gen.browser import HeadlessChromium
-    from mock_server.launcher import MockProcess
+    from mock_control.launcher import MockProcess
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

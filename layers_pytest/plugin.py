@@ -17,50 +17,56 @@ from __future__ import annotations
 
 import pytest
 
-from layers_pytest.target import Target, add_options, option_value
+from layers_pytest.target import PluginSettings, Target, add_options
 
 # How much of the journal to show under a failed test that used the mock.
 JOURNAL_LINES_ON_FAILURE = 30
+SETTINGS = pytest.StashKey[PluginSettings]()
 
 
 def pytest_addoption(parser) -> None:
     add_options(parser)
 
 
+def pytest_configure(config) -> None:
+    """The plugin's settings, read once from the options and the environment."""
+    config.stash[SETTINGS] = PluginSettings.from_config(config)
+
+
 @pytest.fixture(scope="session")
 def layers_target(request):
     """The live target from the options, or a fresh `layers-mock` for this session (worker)."""
-    live = Target.live_from_config(request.config)
+    settings = request.config.stash[SETTINGS]
+    live = Target.live_from(settings)
     if live is not None:
         yield live
         return
-    hosted_url = option_value(request.config, "layers_mock_url")
-    if hosted_url is not None:
-        yield from _hosted_target(request.config, hosted_url.rstrip("/"))
+    if settings.layers_mock_url is not None:
+        yield from _hosted_target(request.config, settings, settings.layers_mock_url.rstrip("/"))
         return
-    from mock_server.launcher import MockProcess
+    from mock_control.launcher import MockProcess
 
     with MockProcess() as proc:
         yield Target(base_url=proc.base_url, live=False)
 
 
-def _hosted_target(config, base_url: str):
+def _hosted_target(config, settings: PluginSettings, base_url: str):
     """A sandbox of this session's own on a hosted mock (deleted after it, if made here)."""
-    sandbox_token = option_value(config, "layers_sandbox_token")
+    sandbox_token = settings.layers_sandbox_token
     if sandbox_token is not None:
-        from mock_server.tenancy.sandboxes import derive_secret
+        from mock_server.tenancy.worlds import derive_secret
         from layers_pytest.harness import _default_world
 
         # A sandbox made from the default world: its keys' secrets follow from its token.
         secrets = {k["id"]: derive_secret(sandbox_token, k["secret"]) for k in _default_world()["keys"]}
         yield Target(base_url=base_url, live=False, admin_token=sandbox_token, key_secrets=secrets)
         return
-    operator_token = option_value(config, "layers_operator_token")
+    operator_token = settings.layers_operator_token
     if operator_token is None:
         raise pytest.UsageError("--layers-mock-url needs --layers-operator-token (LAYERS_MOCK_OPERATOR_TOKEN)"
                                 " or --layers-sandbox-token (LAYERS_SANDBOX_TOKEN)")
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
-    with _control_client_class()(base_url, admin_token=operator_token) as operator:
+    with _control_client(base_url, operator_token) as operator:
         made = operator.create_sandbox(label=f"pytest session ({worker})")
         try:
             yield Target(base_url=base_url, live=False, admin_token=made["adminToken"],
@@ -69,13 +75,12 @@ def _hosted_target(config, base_url: str):
             operator.delete_sandbox(made["sandboxId"])
 
 
-def _control_client_class():
-    # Imported when needed: a live-target session never loads the mock's package. The control
-    # client imports no web framework; Connexion's import-time warnings, in the mock's own
-    # process, are filtered by exact message in mock_server/__init__.py.
-    from mock_server.control_client import ControlClient
+def _control_client(base_url: str, admin_token: str | None):
+    # Imported when a fixture needs it, not with the plugin: the plugin loads in every pytest run
+    # of a partner's suite, and importing the client parses the contract's YAML.
+    from mock_control import ControlClient
 
-    return ControlClient
+    return ControlClient(base_url, admin_token=admin_token)
 
 
 @pytest.fixture
@@ -89,7 +94,7 @@ def layers_mock(layers_target):
         harness.close()
         return
 
-    with _control_client_class()(layers_target.base_url, admin_token=layers_target.admin_token) as control:
+    with _control_client(layers_target.base_url, layers_target.admin_token) as control:
         # Reset *before* the test: a test never depends on the previous one having cleaned up.
         control.reset()
         harness = LayersMock(layers_target, control)
@@ -100,12 +105,12 @@ def layers_mock(layers_target):
 
 
 def pytest_report_header(config) -> str | None:
-    live = Target.live_from_config(config)
+    settings = config.stash[SETTINGS]
+    live = Target.live_from(settings)
     if live is not None:
         return f"layers_mock: {live.describe()}"
-    hosted_url = option_value(config, "layers_mock_url")
-    if hosted_url is not None:
-        return f"layers_mock: hosted layers-mock at {hosted_url}, a sandbox per session"
+    if settings.layers_mock_url is not None:
+        return f"layers_mock: hosted layers-mock at {settings.layers_mock_url}, a sandbox per session"
     return None
 
 

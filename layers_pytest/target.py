@@ -3,6 +3,10 @@
 The live target comes from `--layers-base-url` (or `LAYERS_BASE_URL`); its keys from options or
 the environment. A live target has no control plane, so the helpers that need one skip.
 
+The plugin's settings (`PluginSettings`): every option with the environment variable that supplies
+it when the option is absent, read once per session (plugin.py's `pytest_configure`). This module
+is the only one of the plugin that reads the environment (ruff TID251, pyproject.toml).
+
 A hosted mock (`--layers-mock-url`, a `layers-mock --operator-token` deployment) gives each
 session (each xdist worker) a sandbox of its own: made with `--layers-operator-token` and
 deleted at the end, or an existing one named by its `--layers-sandbox-token`.
@@ -12,7 +16,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-# Command-line option -> environment variable that supplies it when the option is absent.
+# PluginSettings field -> (command-line option, environment variable that supplies it when the
+# option is absent, help).
 OPTIONS = {
     "layers_base_url": ("--layers-base-url", "LAYERS_BASE_URL",
                         "run against this live target instead of a local layers-mock"),
@@ -35,12 +40,22 @@ def add_options(parser) -> None:
         group.addoption(flag, dest=dest, default=None, metavar="VALUE", help=f"{help_text} (env {env})")
 
 
-def option_value(config, dest: str) -> str | None:
-    """The option if given, else its environment variable; empty strings count as absent."""
-    value = config.getoption(dest, default=None)
-    if not value:
-        value = os.environ.get(OPTIONS[dest][1]) or None
-    return value
+@dataclass(frozen=True)
+class PluginSettings:
+    """The options of one pytest session, each from its option, else its variable (empty strings
+    count as absent). Keys and tokens stay out of the repr."""
+
+    layers_base_url: str | None = None
+    layers_api_key: str | None = field(default=None, repr=False)
+    layers_read_only_key: str | None = field(default=None, repr=False)
+    layers_mock_url: str | None = None
+    layers_operator_token: str | None = field(default=None, repr=False)
+    layers_sandbox_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config) -> PluginSettings:
+        return cls(**{dest: config.getoption(dest, default=None) or os.environ.get(env) or None
+                      for dest, (_, env, _) in OPTIONS.items()})
 
 
 @dataclass(frozen=True)
@@ -56,13 +71,11 @@ class Target:
     key_secrets: dict | None = field(default=None, repr=False)
 
     @classmethod
-    def live_from_config(cls, config) -> "Target | None":
-        base_url = option_value(config, "layers_base_url")
-        if base_url is None:
+    def live_from(cls, settings: PluginSettings) -> Target | None:
+        if settings.layers_base_url is None:
             return None
-        return cls(base_url=base_url.rstrip("/"), live=True,
-                   write_key=option_value(config, "layers_api_key"),
-                   read_only_key=option_value(config, "layers_read_only_key"))
+        return cls(base_url=settings.layers_base_url.rstrip("/"), live=True,
+                   write_key=settings.layers_api_key, read_only_key=settings.layers_read_only_key)
 
     def describe(self) -> str:
         if self.admin_token:

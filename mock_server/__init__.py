@@ -10,8 +10,8 @@ import warnings
 # entry point (the CLI, uvicorn's worker factory, an in-process create_app) imports this package
 # before any module of it imports Connexion. Every other warning stays as the caller set it.
 _CONNEXION_IMPORT_WARNINGS = (
-    # starlette.exceptions.StarletteDeprecationWarning, a UserWarning (not imported here: light
-    # clients of this package, such as the control client, never load Starlette).
+    # starlette.exceptions.StarletteDeprecationWarning, a UserWarning (named by its base here, so
+    # that importing this package does not import Starlette).
     (r"Using `httpx` with `starlette\.testclient` is deprecated", UserWarning, r"connexion\.apps\.abstract\Z"),
     (r"jsonschema\.RefResolver is deprecated", DeprecationWarning, r"connexion\.json_schema\Z"),
     (r"jsonschema\.exceptions\.RefResolutionError is deprecated", DeprecationWarning, r"connexion\.json_schema\Z"),

@@ -1,62 +1,23 @@
 """`layers-mock`: seed a state file from a fixture and serve the mock with uvicorn."""
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
 
 from contract.world import DEFAULT_WORLD
-from mock_server import banner, listen
-from mock_server.edge import access_log, cors
-from mock_server import app as app_module
-from mock_server import state_file
+from mock_server import banner, listen, state_file
 from mock_server.core import world
-from mock_server.tenancy import sandboxes
-from mock_server.control.guard import ALLOWED_HOSTS_ENV
 from mock_server.core.clock import Clock
+from mock_server.settings import MockSettings, SettingsError, from_command_line
 from mock_server.storage import is_postgres, open_storage, redacted, sqlite_path
+from mock_server.tenancy.limits import Limits
+from mock_server.tenancy.routing import SANDBOXES_PATH
 
 
-# Two workers where there are two or more cores (the best throughput measured on the 2-core
-# benchmark machine, bench/RESULTS.md; every write still queues for SQLite's one write lock),
-# one on a one-core machine.
-DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="layers-mock", description="Stateful mock of Layers' revoke endpoint.")
-    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=4010, help="port (default 4010; 0 picks a free one)")
-    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
-                   help=f"uvicorn worker processes sharing the state file (default {DEFAULT_WORKERS}:"
-                        " two, or one on a one-core machine; see bench/RESULTS.md)")
-    p.add_argument("--database", metavar="URL", default=os.environ.get(app_module.DATABASE_ENV),
-                   help="where the world lives: postgresql://user@host:port/dbname (shared by any number of"
-                        " layers-mock instances), or sqlite:///relative.db / sqlite:////absolute.db"
-                        f" (also ${app_module.DATABASE_ENV}; default: a fresh temporary SQLite world)")
-    p.add_argument("--state", metavar="FILE", help="SQLite state file kept across restarts (shorthand for --database sqlite:///FILE)")
-    p.add_argument("--fixtures", metavar="FILE", help="world fixture JSON (default: the shipped default world)")
-    p.add_argument("--reset", action="store_true",
-                   help="with --state/--database: drop what it holds and reload the fixtures")
-    p.add_argument("--force", action="store_true",
-                   help="with --reset: reset even while another layers-mock serves the state file")
-    p.add_argument("--allowed-host", action="append", metavar="NAME",
-                   default=[h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()],
-                   help="a Host name the control plane answers to besides localhost and IP addresses"
-                        " (repeatable; '.example.test' allows its subdomains; env " + ALLOWED_HOSTS_ENV + ")")
-    p.add_argument("--admin-token", default=os.environ.get(app_module.ADMIN_TOKEN_ENV),
-                   help="require this token (header X-Mock-Admin-Token) on the control plane; allows it off loopback")
-    p.add_argument("--no-validate-responses", action="store_true", help="skip validating responses against openapi.yaml")
-    p.add_argument("--no-fast-path", action="store_true",
-                   help="serve well-formed revokes through Connexion's full stack too (slower; same answers)")
-    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
-                   help="let a browser app on ORIGIN (e.g. http://localhost:3000; repeatable; * for any) call the "
-                        "API routes; never the control plane")
-    sandboxes.add_arguments(p)
-    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
-    p.add_argument("--quiet", action="store_true", help="print neither the banner nor the access log (a line per request)")
-    return p.parse_args(argv)
+def parse_args(argv: list[str] | None) -> MockSettings:
+    """The settings of this run: flags, then environment, then defaults (mock_server/settings.py)."""
+    return from_command_line(argv)
 
 
 def seed_state(database: str, fixture: dict, reset: bool, *, hosted: bool = False) -> bool:
@@ -83,42 +44,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = parse_args(argv)
     try:
-        args.port = listen.claim_port(args.host, args.port)  # before anything is printed or seeded
-    except listen.PortUnavailable as exc:
+        settings = parse_args(argv)
+        # The port before anything is printed or seeded (0: the free one picked now, for the banner).
+        settings = settings.replace(port=listen.claim_port(settings.host, settings.port))
+        fixture = world.read_fixture(settings.fixtures or DEFAULT_WORLD)
+    except (SettingsError, listen.PortUnavailable, world.WorldError) as exc:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
-    try:
-        fixture = world.read_fixture(args.fixtures or DEFAULT_WORLD)
-    except world.WorldError as exc:
-        print(f"layers-mock: {exc}", file=sys.stderr)
-        return 2
-
-    problem = sandboxes.check_arguments(args)
-    if problem:
-        print(f"layers-mock: {problem}", file=sys.stderr)
-        return 2
-    if args.state and args.database:
-        print("layers-mock: give --state or --database, not both", file=sys.stderr)
-        return 2
-    database = args.database or args.state
+    database = settings.database or settings.state
     state_file.exit_on_sigterm()  # so that a temporary world is removed on SIGTERM too
     if database is not None and is_postgres(database):
         # PostgreSQL guards itself: seeding takes an advisory lock, and a damaged server says so.
-        return serve(args, fixture, database, None)
+        return serve(settings, fixture, database, None)
     try:
         path = None if database is None else os.path.abspath(sqlite_path(database))
-        with state_file.opened(path, reset=args.reset, force=args.force) as (state, lock):
-            return serve(args, fixture, state, lock)
+        with state_file.opened(path, reset=settings.reset, force=settings.force) as (state, lock):
+            return serve(settings, fixture, state, lock)
     except (state_file.StateFileError, ValueError) as exc:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
 
 
-def serve(args: argparse.Namespace, fixture: dict, database: str, lock: state_file.StateLock | None) -> int:
+def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file.StateLock | None) -> int:
     try:
-        loaded = seed_state(database, fixture, args.reset, hosted=bool(args.operator_token))
+        loaded = seed_state(database, fixture, settings.reset, hosted=settings.hosted)
     except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
         print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
@@ -126,36 +76,36 @@ def serve(args: argparse.Namespace, fixture: dict, database: str, lock: state_fi
     if lock is not None:
         lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
 
-    os.environ[app_module.DATABASE_ENV] = database
-    os.environ[app_module.VALIDATE_RESPONSES_ENV] = "0" if args.no_validate_responses else "1"
-    os.environ[app_module.FAST_PATH_ENV] = "0" if args.no_fast_path else "1"
-    if args.fixtures:
-        os.environ[app_module.FIXTURES_ENV] = os.path.abspath(args.fixtures)
-    if args.admin_token:
-        os.environ[app_module.ADMIN_TOKEN_ENV] = args.admin_token
-    os.environ[ALLOWED_HOSTS_ENV] = ",".join(args.allowed_host)
-    sandboxes.export_env(args, os.environ)
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not (args.admin_token or args.operator_token):
+    # What the workers serve: the world just prepared (--state resolved into it), and the fixture
+    # by a path that holds whatever their working directory.
+    settings.replace(database=database, state=None,
+                     fixtures=settings.fixtures and os.path.abspath(settings.fixtures)).hand_to_workers()
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not (settings.admin_token or settings.operator_token):
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
-
-    try:
-        os.environ[cors.ENV] = ",".join(cors.check_origin(o) for o in args.cors_origin)
-    except ValueError as exc:
-        print(f"layers-mock: --cors-origin: {exc}", file=sys.stderr)
-        return 2
-    os.environ[access_log.ENV] = "0" if args.quiet else "1"
-    if not args.quiet and args.operator_token:
-        print(sandboxes.hosted_banner(f"http://{args.host}:{args.port}", sandboxes.from_env(os.environ)[1]), flush=True)
-    elif not args.quiet:
-        shown = redacted(database) if (args.state or args.database) else None
-        print(banner.render(host=args.host, port=args.port, fixture=fixture, loaded=loaded, state=shown,
-                            admin_token=bool(args.admin_token)), flush=True)
+    if not settings.quiet and settings.hosted:
+        print(hosted_banner(f"http://{settings.host}:{settings.port}", settings.limits), flush=True)
+    elif not settings.quiet:
+        shown = redacted(database) if (settings.state or settings.database) else None
+        print(banner.render(host=settings.host, port=settings.port, fixture=fixture, loaded=loaded, state=shown,
+                            admin_token=bool(settings.admin_token)), flush=True)
 
     import uvicorn
 
-    uvicorn.run("mock_server.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, access_log=False)
+    uvicorn.run("mock_server.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level=settings.log_level, access_log=False)
     return 0
+
+
+def hosted_banner(base: str, limits: Limits) -> str:
+    """What a hosted deployment prints: where the operator's calls go, and the limits (no token)."""
+    return "\n".join([
+        f"Layers mock (hosted sandboxes) on {base}   (API docs: {base}/ui/)",
+        f"operator: POST/GET {base}{SANDBOXES_PATH}, DELETE {base}{SANDBOXES_PATH}/{{id}} with X-Mock-Admin-Token",
+        f"limits: {limits.max_sandboxes} sandboxes, {limits.max_accounts} accounts and {limits.max_posts} posts each,"
+        f" expiry after {limits.idle_ttl:g} s unused",
+        "try:",
+        f"  curl -s -X POST {base}{SANDBOXES_PATH} -H \"X-Mock-Admin-Token: $LAYERS_MOCK_OPERATOR_TOKEN\"",
+    ])
 
 
 if __name__ == "__main__":

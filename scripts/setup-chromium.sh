@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Headless Chromium for the browser tests (tests/docs/, tests/reliability/test_browser_control_plane.py):
+# Headless Chromium for the browser tests (tests/docs/, tests/reliability/test_browser_control_plane.py)
+# and `layers-docs --screenshot`, driven by Playwright (docs_gen/browser.py) through executable_path:
 # Debian's `chromium` package, installed only when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A PostgreSQL server binary for the tests that run the mock on PostgreSQL (tests/conftest.py's
-# `postgres` fixture starts its own throwaway server with initdb + pg_ctl; nothing is left running).
+# A PostgreSQL server binary for the tests and benchmarks that run the mock on PostgreSQL
+# (tests/postgres_server.py: pytest-postgresql's executor starts a throwaway server with
+# `pg_ctl initdb` + `pg_ctl start`, as the `postgres` user when run as root; nothing is left running).
 # Debian's `postgresql` package, installed only when initdb/pg_ctl are on neither PATH nor
 # /usr/lib/postgresql/*/bin.
 set -euo pipefail

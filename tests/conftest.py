@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD
 
 
@@ -45,7 +45,7 @@ def keys(default_world) -> dict:
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server of our own for the session (per xdist worker, fsync off)."""
-    from mock_server.launcher import PostgresServer
+    from postgres_server import PostgresServer  # tests/postgres_server.py (pytest-postgresql)
 
     with PostgresServer(durable=False) as server:
         yield server

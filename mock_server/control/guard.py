@@ -9,7 +9,8 @@ DNS rebinding. The checks are those of the local dev servers that learnt this th
    then send (compared in constant time);
 2. `Host`, parsed strictly (a name or IP address and an optional port 0-65535, nothing else):
    `localhost`, `*.localhost`, an IP address, or a name the user allowed
-   (`--allowed-host`, env LAYERS_MOCK_ALLOWED_HOSTS; a leading dot allows subdomains). DNS
+   (the `allowed_hosts` setting: `--allowed-host`, env LAYERS_MOCK_ALLOWED_HOSTS; a leading dot
+   allows subdomains). DNS
    rebinding needs a *name* that the attacker resolves to 127.0.0.1, so a name we do not know
    is refused; an IP literal cannot be rebound (Vite and webpack-dev-server allow them too);
 3. `Origin` (and `Sec-Fetch-Site`, sent by browsers even where Origin is not): absent, or the
@@ -28,19 +29,17 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 import re
 from urllib.parse import urlsplit
 
+from contract.control import CONTROL
 from mock_server.core import bounds as control_bounds
-from mock_server.core.errors import code_for  # the code the rest of the app gives a status
+from mock_server.core.errors import Refusal, control_refusal
 
-ALLOWED_HOSTS_ENV = "LAYERS_MOCK_ALLOWED_HOSTS"
-ADMIN_HEADER = b"x-mock-admin-token"
+ADMIN_HEADER = CONTROL.admin_token_header.lower().encode()
 _CHANGES_STATE = {"POST", "PUT", "PATCH"}
 _CROSS_SITE = {b"cross-site", b"same-site"}  # Sec-Fetch-Site: another port on loopback is same-site
 
-Refusal = tuple[int, str, str]
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -76,20 +75,15 @@ def split_host(value: str) -> tuple[str, str]:
     return match["name"].rstrip("."), match["port"] or ""
 
 
-def allowed_hosts_from_env() -> tuple[str, ...]:
-    raw = os.environ.get(ALLOWED_HOSTS_ENV, "")
-    return tuple(h.strip().lower().rstrip(".") for h in raw.split(",") if h.strip())
-
-
 class ControlGuard:
-    def __init__(self, admin_token: str | None = None, allowed_hosts: tuple[str, ...] | None = None,
-                 hosted: bool = False):
+    def __init__(self, admin_token: str | None = None, allowed_hosts: tuple[str, ...] = (), hosted: bool = False):
         self.admin_token = admin_token
         # Hosted mode (sandboxes.py): every call carries a sandbox's or the operator's token, which
         # sandboxes.authorize checks instead of the loopback rule; a call that must carry a token in
         # a header cannot be forged by a web page, so its Host may be the deployment's public name.
         self.hosted = hosted
-        self.allowed_hosts = allowed_hosts_from_env() if allowed_hosts is None else tuple(allowed_hosts)
+        # Compared as `split_host` gives names: lower case, no trailing dot.
+        self.allowed_hosts = tuple(h.strip().lower().rstrip(".") for h in allowed_hosts if h.strip())
 
     def host_allowed(self, name: str) -> bool:
         if name == "localhost" or name.endswith(".localhost") or _is_ip(name):
@@ -113,18 +107,18 @@ class ControlGuard:
         if self.admin_token:
             given = headers.get(ADMIN_HEADER, b"")
             if not hmac.compare_digest(given, self.admin_token.encode()):
-                return 401, "UNAUTHENTICATED", "The control plane needs X-Mock-Admin-Token."
+                return control_refusal(401, f"The control plane needs {CONTROL.admin_token_header}.")
             return None
         client = scope.get("client")
         if not _is_loopback(client[0] if client else None):
-            return 403, "FORBIDDEN", "The control plane answers only on loopback unless the mock runs with --admin-token."
+            return control_refusal(403, "The control plane answers only on loopback unless the mock runs with --admin-token.")
         return None
 
     # -- 2 and 3. the page it came from ------------------------------------------------------
     def _from_where(self, scope, headers) -> Refusal | None:
         repeated = [n for n in (b"host", b"origin") if sum(1 for k, _ in scope.get("headers") or [] if k == n) > 1]
         if repeated:  # `headers` kept only the last one: judge none
-            return 400, code_for(400), f"The {repeated[0].decode().title()} header was sent more than once."
+            return control_refusal(400, f"The {repeated[0].decode().title()} header was sent more than once.")
         host = headers.get(b"host")
         token_bearing = self.hosted and ADMIN_HEADER in headers
         if host is not None and not token_bearing:  # HTTP/1.0 clients may omit it; browsers never do
@@ -134,14 +128,14 @@ class ControlGuard:
                 name = None
             if name is None or not self.host_allowed(name):
                 shown = host.decode("latin-1") if name is None else name
-                return 403, "FORBIDDEN", (
-                    f"The control plane does not answer to Host {shown[:100]!r} (DNS rebinding guard). "
-                    "Use localhost or an IP address, or start the mock with --allowed-host NAME.")
+                return control_refusal(403, f"The control plane does not answer to Host {shown[:100]!r} (DNS rebinding"
+                                            " guard). Use localhost or an IP address, or start the mock with"
+                                            " --allowed-host NAME.")
         origin = headers.get(b"origin")
         if origin is not None and not self._own_origin(origin.decode("latin-1"), host):
-            return 403, "FORBIDDEN", "The control plane does not answer to web pages from another origin."
+            return control_refusal(403, "The control plane does not answer to web pages from another origin.")
         if headers.get(b"sec-fetch-site", b"").lower() in _CROSS_SITE:
-            return 403, "FORBIDDEN", "The control plane does not answer to web pages from another site."
+            return control_refusal(403, "The control plane does not answer to web pages from another site.")
         return None
 
     @staticmethod
@@ -166,16 +160,14 @@ class ControlGuard:
         media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
         if media != b"application/json":
             shown = media.decode("latin-1")[:100] or "none"
-            return 415, code_for(415), (
-                f"Control-plane calls that change state need Content-Type: application/json (got {shown});"
-                " send {} for no options.")
+            return control_refusal(415, "Control-plane calls that change state need Content-Type: application/json"
+                                        f" (got {shown}); send {{}} for no options.")
         return None
 
     # -- 5. the body -------------------------------------------------------------------------
     async def _body(self, scope, headers, receive) -> tuple[Refusal | None, object]:
         limit = control_bounds.MAX_BODY_BYTES
-        too_large = (413, code_for(413),
-                     f"A control-plane request body holds at most {limit:,} bytes.")
+        too_large = control_refusal(413, f"A control-plane request body holds at most {limit:,} bytes.")
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return too_large, receive
@@ -183,7 +175,7 @@ class ControlGuard:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return (400, code_for(400), "The client went away before sending the whole body."), receive
+                return control_refusal(400, "The client went away before sending the whole body."), receive
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -199,7 +191,7 @@ class ControlGuard:
                 (b"content-length", str(len(body)).encode())]
         problem = control_bounds.json_text_problem(body)
         if problem is not None:
-            return (400, code_for(400), f"Request validation failed: {problem}."), receive
+            return control_refusal(400, f"Request validation failed: {problem}."), receive
         replayed = False
 
         async def replay():

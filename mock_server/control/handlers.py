@@ -3,21 +3,24 @@
 It changes the world only through the storage's transactions, the world builders and the
 domain: the same code paths the fixtures and the API use. Every call acts on one sandbox's world
 (`_tx`/`_snap`): the implicit `local` one, or in hosted mode the one the admin token named
-(mock_server/sandboxes.py, which also holds the limits and the secret rewriting used here).
+(mock_server/tenancy/: routing, and the limits and secret rewriting used here).
 """
 from __future__ import annotations
 
 import json
 
 from contract import CONTRACT
+from contract.control import CONTROL
 from contract.world import default_write_key
 from mock_server.core import invariants, world
 from mock_server.core.clock import parse_iso, to_iso
 from mock_server.core.domain import Domain
-from mock_server.core.errors import ApiError
-from mock_server.tenancy.sandboxes import SandboxWorlds, fixture_size, request_scope
+from mock_server.core.errors import ApiError, control_error
 from mock_server.storage import Conflict
 from mock_server.storage.schema import TABLES_TO_CLEAR
+from mock_server.tenancy.limits import fixture_size
+from mock_server.tenancy.routing import request_scope
+from mock_server.tenancy.worlds import SandboxWorlds
 
 
 def _key_view(row) -> dict:
@@ -47,11 +50,11 @@ def _json_body(body) -> dict:
 
 
 def _bad(message: str) -> ApiError:
-    return ApiError("VALIDATION", message)
+    return control_error("VALIDATION", message)
 
 
 def _missing(what: str, ident: str) -> ApiError:
-    return ApiError("NOT_FOUND", f"No {what} {ident!r} in the mock's world.")
+    return control_error("NOT_FOUND", f"No {what} {ident!r} in the mock's world.")
 
 
 class ControlHandlers:
@@ -214,7 +217,7 @@ class ControlHandlers:
 
     def arm_fault(self, body: dict | bytes | None = None):
         body = _json_body(body)
-        step, count = body.get("step", "cancel_posts"), body.get("count", 1)
+        step, count = body.get("step", CONTROL.default("FaultStep")), body.get("count", 1)
         with self._tx() as q:
             if body.get("socialAccountId") and q.account(body["socialAccountId"]) is None:
                 raise _missing("account", body["socialAccountId"])

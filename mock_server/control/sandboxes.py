@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 
 from mock_server.core import world
-from mock_server.core.errors import ApiError
+from mock_server.core.errors import control_error
 from mock_server.core.request_context import current
-from mock_server.tenancy.sandboxes import OPERATOR_TOKEN_ENV, Sandboxes
+from mock_server.tenancy.registry import Sandboxes
+from mock_server.tenancy.routing import OPERATOR_TOKEN_ENV
 
 
 class SandboxHandlers:
@@ -17,10 +18,10 @@ class SandboxHandlers:
 
     def _registry(self) -> Sandboxes:
         if self.sandboxes is None:
-            raise ApiError("FORBIDDEN", "Sandboxes need hosted mode: start layers-mock with --operator-token"
-                                        f" (or ${OPERATOR_TOKEN_ENV}).", status=403)
+            raise control_error("FORBIDDEN", "Sandboxes need hosted mode: start layers-mock with --operator-token"
+                                             f" (or ${OPERATOR_TOKEN_ENV}).")
         if not getattr(current(), "operator", False):  # the middleware let only the operator through
-            raise ApiError("FORBIDDEN", "Only the operator token manages sandboxes.", status=403)
+            raise control_error("FORBIDDEN", "Only the operator token manages sandboxes.")
         return self.sandboxes
 
     def create_sandbox(self, body=None):
@@ -32,7 +33,7 @@ class SandboxHandlers:
             try:
                 fixture = world.validate(fixture, "fixtures", control=True)
             except world.WorldError as exc:
-                raise ApiError("VALIDATION", str(exc)) from None
+                raise control_error("VALIDATION", str(exc)) from None
         return registry.create(label, fixture), 201
 
     def list_sandboxes(self):

@@ -1,50 +1,32 @@
 """The control plane's bounds that JSON Schema cannot say, in one place.
 
 Sizes, ranges and item counts of every control input are in `control.yaml` (Connexion checks
-request bodies and parameters against it; `world.py` reads the same schemas for fixture files).
-What a schema cannot express lives here:
+request bodies and parameters against it; `world.py` reads the same schemas for fixture files,
+through `contract.control`; the clock's range is checked by the clock). What a schema cannot
+express lives here:
 
 - the size of a request body and the nesting depth of its JSON, both checked on the raw bytes
   *before* anything parses them (a 100,000-level array made the parser raise RecursionError);
 - text that is not UTF-8 (a UTF-16 body made the parser guess its encoding, then answer 500);
 - `NaN`/`Infinity`, which Python's parser accepts although they are not JSON, and which slip
   past `minimum`/`maximum` (every comparison with NaN is false);
-- the range the mock's clock may be set to, so that nothing computed from it later (dates a day,
-  a year or a million hours ahead) can leave the years `datetime` can represent;
 - the number of posts one call may create across all statuses (the schema bounds each status).
 """
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
-import yaml
+from contract.control import CONTROL
 
-from contract.control import CONTROL_SPEC
+# Body size, JSON depth and the longest run of digits in a number literal: control.yaml's
+# x-request-bounds (which says why each).
+MAX_BODY_BYTES: int = CONTROL.request_bounds["maxBodyBytes"]
+MAX_JSON_DEPTH: int = CONTROL.request_bounds["maxJsonDepth"]
+MAX_NUMBER_DIGITS: int = CONTROL.request_bounds["maxNumberDigits"]
 
-# 1 MiB: the shipped default world is under 4 KB; a fixture of several thousand accounts fits.
-MAX_BODY_BYTES = 1 << 20
-# A world fixture nests 4 levels (world > accounts > account > posts); 32 leaves room and keeps
-# every recursive reader (json, jsonschema) far from Python's recursion limit.
-MAX_JSON_DEPTH = 32
-# Longest run of digits in a number literal: Python would turn 4,300 digits into an int (or
-# refuse with ValueError), and no bound in control.yaml needs more than 16.
-MAX_NUMBER_DIGITS = 32
-
-# The clock may be set anywhere in [2000-01-01, 3000-01-01). Posts are scheduled up to
-# 1,000,000 hours (~114 years) ahead of it and windows a day ahead; all stay below year 9999.
-CLOCK_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()
-CLOCK_MAX = datetime(3000, 1, 1, tzinfo=timezone.utc).timestamp()
-
-
-def _schemas() -> dict:
-    return yaml.safe_load(CONTROL_SPEC.read_text())["components"]["schemas"]
-
-
-SCHEMAS: dict = _schemas()
 # One call (POST /posts, POST /accounts, a fixture) creates at most this many posts in all: the
 # bound of one status count, read from control.yaml so it is written once.
-MAX_POSTS_PER_CALL: int = SCHEMAS["PostCount"]["maximum"]
+MAX_POSTS_PER_CALL: int = CONTROL.schemas["PostCount"]["maximum"]
 
 # Strings first (their contents may hold anything), then what is left is JSON structure.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -76,14 +58,6 @@ def json_text_problem(body: bytes) -> str | None:
         return "NaN and Infinity are not JSON numbers"
     if _LONG_NUMBER.search(structure):
         return f"a number with more than {MAX_NUMBER_DIGITS} digits"
-    return None
-
-
-def clock_problem(instant: float) -> str | None:
-    """Why the clock must not be set to `instant` (epoch seconds), or None."""
-    if not CLOCK_MIN <= instant < CLOCK_MAX:
-        return ("the clock must stay between 2000-01-01T00:00:00Z and 3000-01-01T00:00:00Z"
-                f" (this would set it to {instant:.0f} epoch seconds)")
     return None
 
 

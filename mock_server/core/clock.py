@@ -12,7 +12,12 @@ import time
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from mock_server.core.bounds import clock_problem
+from contract.control import CONTROL
+
+# [CLOCK_MIN, CLOCK_MAX): where the clock may be set, from control.yaml's Clock.epochSeconds
+# (which says why: nothing computed from it, dates up to ~114 years ahead, may leave the years
+# `datetime` represents). A `PUT /clock` states an instant or a move, not the result: checked here.
+CLOCK_MIN, CLOCK_MAX = CONTROL.clock_range
 
 
 def to_iso(ts: float) -> str:
@@ -39,6 +44,14 @@ def journal_stamp(wall: float, frozen: float | None, offset: float) -> str:
     return to_iso(mock_time(wall, frozen, offset))
 
 
+def clock_problem(instant: float) -> str | None:
+    """Why the clock must not be set to `instant` (epoch seconds), or None."""
+    if not CLOCK_MIN <= instant < CLOCK_MAX:
+        return (f"the clock must stay between {to_iso(CLOCK_MIN)} and {to_iso(CLOCK_MAX)}"
+                f" (this would set it to {instant:.0f} epoch seconds)")
+    return None
+
+
 class Clock:
     """Wall time plus an offset, or a frozen instant; both read from the settings (`q`)."""
 
@@ -59,7 +72,7 @@ class Clock:
         if advance:
             target += advance
         problem = clock_problem(target)
-        if problem is not None:  # refused before anything is stored (control_bounds.py says why)
+        if problem is not None:  # refused before anything is stored
             raise ValueError(problem)
         keep_frozen = (cur_frozen is not None) if frozen is None else frozen
         if keep_frozen:

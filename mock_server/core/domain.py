@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from contract import CONTRACT
+from contract.control import CONTROL
 from contract.spec import Contract
 from mock_server.core.clock import Clock, to_iso
 from mock_server.core.errors import ApiError, envelope, status_and_message
@@ -23,8 +24,9 @@ from mock_server.storage.queries import LOCAL_SANDBOX
 CANCELABLE_STATUS = "queued"
 WILDCARD_SCOPE = "*"
 
-# Where an armed fault can break a revoke: right after each step of its transaction.
-FAULT_STEPS = ("disconnect_account", "drop_token", "cancel_posts", "record_revocation")
+# Where an armed fault can break a revoke: right after each step of its transaction, in order
+# (control.yaml's FaultStep).
+FAULT_STEPS: tuple[str, ...] = tuple(CONTROL.enum("FaultStep"))
 
 _KILL_MESSAGES = {
     "key": "This API key has been disabled.",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 from contract import CONTRACT
+from contract.control import CONTROL
 from contract.spec import Contract
 
 log = logging.getLogger("layers.mock")
@@ -35,7 +36,7 @@ def status_and_message(code: str, contract: Contract = CONTRACT) -> tuple[int, s
 
 class ApiError(Exception):
     """A documented failure: `code` is an envelope code from the spec; the status follows from it
-    (in the contract that raised it; the control plane's errors use the default one)."""
+    (in the contract that raised it; the control plane's errors are made by `control_error`)."""
 
     def __init__(self, code: str, message: str | None = None, *, details: dict | None = None,
                  headers: dict | None = None, status: int | None = None):
@@ -49,6 +50,20 @@ class ApiError(Exception):
         self.details = details
         self.headers = headers or {}
         super().__init__(f"{code}: {message}")
+
+
+def control_error(code: str, message: str, *, details: dict | None = None) -> ApiError:
+    """A control-plane failure: its status is the one control.yaml documents for `code`."""
+    return ApiError(code, message, details=details, status=CONTROL.status_for_code(code))
+
+
+Refusal = tuple[int, str, str]
+
+
+def control_refusal(status: int, message: str) -> Refusal:
+    """A control-plane call turned away before any handler (status, code, message): the code is
+    the one control.yaml documents for `status`."""
+    return status, CONTROL.code_for_status(status), message
 
 
 def envelope(code: str, message: str, request_id: str, details: dict | None = None) -> dict:

@@ -13,21 +13,25 @@ import uuid
 from pathlib import Path
 
 import jsonschema
+import jsonschema_rs
 
 from contract import CONTRACT
+from contract.control import CONTROL, ControlSpec
 from mock_server.core import bounds as control_bounds
 from mock_server.core.clock import to_iso
 from mock_server.core.errors import abbreviate
 from mock_server.storage import Conflict
 from mock_server.storage.queries import LOCAL_SANDBOX
 
-POST_STATUSES = ["queued", "publishing", "published", "failed", "canceled", "draft"]
-ACCOUNT_STATUSES = ["connected", "reauth_required", "disconnected"]
-PLATFORMS = ["tiktok", "instagram"]
-KEY_TIERS = sorted(CONTRACT.rate_limit_tiers) + ["internal"]
+# The world's vocabularies and their defaults, as control.yaml writes them (components.schemas).
+POST_STATUSES: list[str] = CONTROL.enum("PostStatus")
+ACCOUNT_STATUSES: list[str] = CONTROL.enum("AccountStatus")
+PLATFORMS: list[str] = CONTROL.enum("Platform")
+KEY_TIERS: list[str] = CONTROL.enum("KeyTier")
+DEFAULT_PLATFORM: str = CONTROL.default("Platform")
+DEFAULT_ACCOUNT_STATUS: str = CONTROL.default("AccountStatus")
+DEFAULT_TIER: str = CONTROL.default("KeyTier")
 UUID_RE = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# Sizes and counts come from control.yaml's schemas: a fixture file and a control call share bounds.
-_S = control_bounds.SCHEMAS
 
 
 # A fixture file may hold a production-sized world (bench/: a million accounts); a control-plane
@@ -35,64 +39,63 @@ _S = control_bounds.SCHEMAS
 FILE_LIST_MAX = 5_000_000
 
 
-def _list(items: dict) -> dict:
-    return {**_S["FixtureList"], "maxItems": FILE_LIST_MAX, "items": items}
+def world_schemas(control: ControlSpec = CONTROL) -> tuple[dict, dict]:
+    """(a fixture file's schema, a control call's): sizes, counts and vocabularies from `control`'s
+    schemas, so a fixture file and a control call share them; account ids from the contract."""
+    s = control.schemas
+
+    def listing(items: dict, most: int = FILE_LIST_MAX) -> dict:
+        return {**s["FixtureList"], "maxItems": most, "items": items}
+
+    org = {
+        "type": "object", "additionalProperties": False, "required": ["name"],
+        "properties": {"id": {"type": "string", "pattern": f"^org_{UUID_RE}$"}, "name": s["Name"],
+                       "killed": {"type": "boolean"}},
+    }
+    key = {
+        "type": "object", "additionalProperties": False, "required": ["organizationId"],
+        "properties": {
+            "id": {"type": "string", "pattern": f"^key_{UUID_RE}$"},
+            "secret": s["Secret"],
+            "organizationId": s["Id"],
+            "scopes": s["Scopes"],
+            "tier": {"enum": control.enum("KeyTier")},
+            "killed": {"type": "boolean"},
+            "label": s["Text"],
+        },
+    }
+    post_counts = {
+        "type": "object", "additionalProperties": False,
+        "properties": dict.fromkeys(control.enum("PostStatus"), s["PostCount"]),
+    }
+    account = {
+        "type": "object", "additionalProperties": False, "required": ["organizationId"],
+        "properties": {
+            "id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
+            "organizationId": s["Id"],
+            "platform": {"enum": control.enum("Platform")},
+            "handle": s["Handle"],
+            "status": {"enum": control.enum("AccountStatus")},
+            "leased": {"type": "boolean"},
+            "posts": post_counts,
+            "note": s["Text"],
+        },
+    }
+    test_account = {
+        "type": "object", "additionalProperties": False, "required": ["id", "status"],
+        "properties": {"id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
+                       "status": {"enum": CONTRACT.documented_statuses}, "note": s["Text"]},
+    }
+    lists = {"organizations": org, "keys": key, "accounts": account, "testAccounts": test_account}
+
+    def world(most: int) -> dict:
+        return {"type": "object", "additionalProperties": False,
+                "properties": {"description": s["Text"], **{name: listing(items, most) for name, items in lists.items()}}}
+
+    return world(FILE_LIST_MAX), world(s["FixtureList"]["maxItems"])
 
 
-_ORG = {
-    "type": "object", "additionalProperties": False, "required": ["name"],
-    "properties": {"id": {"type": "string", "pattern": f"^org_{UUID_RE}$"}, "name": _S["Name"],
-                   "killed": {"type": "boolean"}},
-}
-_KEY = {
-    "type": "object", "additionalProperties": False, "required": ["organizationId"],
-    "properties": {
-        "id": {"type": "string", "pattern": f"^key_{UUID_RE}$"},
-        "secret": _S["Secret"],
-        "organizationId": _S["Id"],
-        "scopes": _S["Scopes"],
-        "tier": {"enum": KEY_TIERS},
-        "killed": {"type": "boolean"},
-        "label": _S["Text"],
-    },
-}
-_POST_COUNTS = {
-    "type": "object", "additionalProperties": False,
-    "properties": {s: _S["PostCount"] for s in POST_STATUSES},
-}
-_ACCOUNT = {
-    "type": "object", "additionalProperties": False, "required": ["organizationId"],
-    "properties": {
-        "id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
-        "organizationId": _S["Id"],
-        "platform": {"enum": PLATFORMS},
-        "handle": _S["Handle"],
-        "status": {"enum": ACCOUNT_STATUSES},
-        "leased": {"type": "boolean"},
-        "posts": _POST_COUNTS,
-        "note": _S["Text"],
-    },
-}
-_TEST_ACCOUNT = {
-    "type": "object", "additionalProperties": False, "required": ["id", "status"],
-    "properties": {"id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
-                   "status": {"enum": CONTRACT.documented_statuses}, "note": _S["Text"]},
-}
-WORLD_SCHEMA = {
-    "type": "object", "additionalProperties": False,
-    "properties": {
-        "description": _S["Text"],
-        "organizations": _list(_ORG),
-        "keys": _list(_KEY),
-        "accounts": _list(_ACCOUNT),
-        "testAccounts": _list(_TEST_ACCOUNT),
-    },
-}
-
-
-CONTROL_WORLD_SCHEMA = {**WORLD_SCHEMA, "properties": {
-    name: ({**prop, "maxItems": _S["FixtureList"]["maxItems"]} if prop.get("type") == "array" else prop)
-    for name, prop in WORLD_SCHEMA["properties"].items()}}
+WORLD_SCHEMA, CONTROL_WORLD_SCHEMA = world_schemas()
 
 
 class WorldError(ValueError):
@@ -106,18 +109,10 @@ def _where(path) -> str:
     return out or "(top level)"
 
 
-def _fast_validity_check(schema: dict):
-    """jsonschema_rs's yes/no (a million accounts in about a second); the messages, when the
-    answer is no, come from jsonschema as before."""
-    try:
-        import jsonschema_rs
-
-        return jsonschema_rs.Draft7Validator(schema).is_valid
-    except Exception:  # noqa: BLE001 - not installed: jsonschema does both
-        return lambda _data: False
-
-
-_is_valid = {False: _fast_validity_check(WORLD_SCHEMA), True: _fast_validity_check(CONTROL_WORLD_SCHEMA)}
+# jsonschema_rs's yes/no (a million accounts in about a second; a declared dependency of the
+# mock); the messages, when the answer is no, come from jsonschema, which words them better.
+_is_valid = {False: jsonschema_rs.Draft7Validator(WORLD_SCHEMA).is_valid,
+             True: jsonschema_rs.Draft7Validator(CONTROL_WORLD_SCHEMA).is_valid}
 
 
 def validate(data: object, source: str = "fixture", *, control: bool = False) -> dict:
@@ -166,7 +161,7 @@ def add_key(q, key: dict) -> dict:
         "secret": key.get("secret") or new_secret(),
         "organizationId": key["organizationId"],
         "scopes": list(key.get("scopes", [CONTRACT.required_scope])),
-        "tier": key.get("tier", "standard"),
+        "tier": key.get("tier", DEFAULT_TIER),
         "killed": key.get("killed", False),
         "label": key.get("label"),
     }
@@ -191,11 +186,11 @@ def add_accounts(q, accounts: list[dict], now: float, *, report: bool = False) -
     rows, made = [], []
     post_counts: list[tuple[int, str, dict[str, int]]] = []  # (the account's row, its id, counts)
     for i, acc in enumerate(accounts):
-        status = acc.get("status", "connected")
+        status = acc.get("status", DEFAULT_ACCOUNT_STATUS)
         account_id = acc.get("id") or f"sa_{uuid.uuid4()}"
         leased = bool(acc.get("leased", False))
         r = random_hex[22 * i:22 * i + 22]
-        row = (account_id, acc["organizationId"], acc.get("platform", "tiktok"), acc.get("handle") or "@user" + r[16:],
+        row = (account_id, acc["organizationId"], acc.get("platform", DEFAULT_PLATFORM), acc.get("handle") or "@user" + r[16:],
                status, None, disconnected_at if status == "disconnected" else None, int(leased),
                "active" if leased else None, None if status == "disconnected" else "ptok_" + r[:16], connected_at)
         rows.append(row)
@@ -235,7 +230,7 @@ def _insert_posts(q, post_counts: list[tuple[int | None, str | None, dict[str, i
 
 
 def _require_post_total(total: int) -> None:
-    """The control plane's bound on posts made by one call (control_bounds.py). Fixture files are
+    """The control plane's bound on posts made by one call (core/bounds.py). Fixture files are
     not bounded by it: a production-sized world is what `--fixtures` is for."""
     problem = control_bounds.posts_problem(total)
     if problem is not None:

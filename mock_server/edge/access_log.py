@@ -1,14 +1,13 @@
 """One line per request on stdout, as Prism prints them: method, path, status, code, request id, ms.
 
-On by default when `layers-mock` serves (the CLI sets LAYERS_MOCK_ACCESS_LOG=1 for its workers),
-off with `--quiet` and in apps built directly (tests, benchmarks through MockProcess, which passes
+On by default when `layers-mock` serves, off with `--quiet` (the `quiet` setting) and in apps
+built directly from a database path (tests; benchmarks through MockProcess, which passes
 `--quiet`). Keys are never shown: only the method, path and query are printed, with control
 characters escaped and long paths cut, so a hostile request cannot forge or flood log lines.
 """
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 
@@ -16,7 +15,6 @@ from connexion.middleware import MiddlewarePosition
 
 from mock_server.core.request_context import NoRequestContext, current
 
-ENV = "LAYERS_MOCK_ACCESS_LOG"
 MAX_TARGET = 200  # characters of path + query shown; the rest is counted, not printed
 log = logging.getLogger("layers.mock.access")
 
@@ -85,10 +83,8 @@ def _configure_logger() -> None:
     log.propagate = False
 
 
-def install(app, enabled: bool | None = None) -> None:
+def install(app, enabled: bool) -> None:
     """The hook create_app calls first, so the access log wraps every other layer."""
-    if enabled is None:
-        enabled = os.environ.get(ENV) == "1"
     if not enabled:
         return
     _configure_logger()

@@ -8,7 +8,6 @@ blocks the page from reading them); a preflight then gets the API's own 405 enve
 """
 from __future__ import annotations
 
-import os
 import re
 
 from starlette.middleware.cors import CORSMiddleware
@@ -16,7 +15,6 @@ from starlette.middleware.cors import CORSMiddleware
 from contract import CONTRACT
 from mock_server.edge.route import RevokeRoute
 
-ENV = "LAYERS_MOCK_CORS_ORIGINS"  # comma-separated, set by the CLI for its workers
 _ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:]+\](:\d{1,5})?)$")
 
 
@@ -48,11 +46,10 @@ class ApiOnlyCors:
         return await self.app(scope, receive, send)
 
 
-def install(app, origins: list[str] | None = None) -> None:
-    if origins is None:
-        origins = [o for o in os.environ.get(ENV, "").split(",") if o]
+def install(app, origins: tuple[str, ...]) -> None:
+    """`origins`: the `cors_origins` setting, checked by `check_origin` when it was built."""
     if not origins:
         return
     from connexion.middleware import MiddlewarePosition
 
-    app.add_middleware(ApiOnlyCors, position=MiddlewarePosition.BEFORE_EXCEPTION, origins=origins)
+    app.add_middleware(ApiOnlyCors, position=MiddlewarePosition.BEFORE_EXCEPTION, origins=list(origins))

@@ -19,15 +19,15 @@ log = logging.getLogger("layers.mock")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app, storage=None, admin_token: str | None = None, contract: Contract = CONTRACT,
-                 sandboxes=None):
+    def __init__(self, app, storage=None, admin_token: str | None = None, allowed_hosts: tuple[str, ...] = (),
+                 contract: Contract = CONTRACT, sandboxes=None):
         self.app = app
         # Hosted mode (mock_server/sandboxes.py): tokens decide who may call the control plane and
         # on which sandbox; API requests of no known key are journaled nowhere.
         self.sandboxes = sandboxes
         self._unknown_callers_sandbox = None if sandboxes is not None else LOCAL_SANDBOX
         self.storage = storage
-        self.control_guard = ControlGuard(admin_token, hosted=sandboxes is not None)
+        self.control_guard = ControlGuard(admin_token, allowed_hosts, hosted=sandboxes is not None)
         self.contract = contract
         self.route = RevokeRoute(contract)
         self._request_id = contract.request_id_header.lower().encode()

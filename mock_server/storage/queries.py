@@ -426,7 +426,51 @@ class Queries:
         return {t: int(self.scalar(f"SELECT COUNT(*) AS n FROM {t} WHERE sandbox=?", (self.sandbox,)))
                 for t in tables}
 
-    # -- sandboxes (their own table; mock_server/sandboxes.py holds the rules) -------------
+    # -- the world's invariants (their rules and words: core/invariants.py) ----------------
+    def revoked_with_posts_in(self, reason: str, status: str) -> list:
+        """(id, n): accounts revoked for `reason` with n posts still in `status`."""
+        return self.rows(
+            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_seq=a.seq"
+            " WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=? AND p.status=? GROUP BY a.id",
+            (self.sandbox, reason, status))
+
+    def unrevoked_with_posts_canceled_by_revoke(self) -> list:
+        """(id, n): accounts not disconnected with n posts marked as canceled by a revoke."""
+        return self.rows(
+            "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_seq=a.seq"
+            " WHERE a.sandbox=? AND a.status != 'disconnected' AND p.by_revoke=1 GROUP BY a.id", (self.sandbox,))
+
+    def revoked_with_token(self, reason: str) -> list[str]:
+        return [r["id"] for r in self.rows(
+            "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=?"
+            " AND a.token IS NOT NULL", (self.sandbox, reason))]
+
+    def revoked_without_record(self, reason: str) -> list[str]:
+        return [r["id"] for r in self.rows(
+            "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.disconnected_reason=?"
+            " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sandbox=a.sandbox AND r.account_id=a.id)",
+            (self.sandbox, reason))]
+
+    def revoked_more_than_once(self) -> list:
+        """(account_id, n): accounts with n > 1 revocation records."""
+        return self.rows(
+            "SELECT account_id, COUNT(*) AS n FROM revocations WHERE sandbox=? GROUP BY account_id HAVING COUNT(*) > 1",
+            (self.sandbox,))
+
+    def revocation_cancel_counts(self) -> list:
+        """(account_id, canceled_posts, actual): each revocation's recorded count of canceled
+        posts beside the posts of its account canceled by a revoke."""
+        return self.rows(
+            "SELECT r.account_id, r.canceled_posts, (SELECT COUNT(*) FROM posts p JOIN accounts a ON a.sandbox=p.sandbox"
+            " AND a.seq=p.account_seq WHERE a.sandbox=r.sandbox AND a.id=r.account_id AND p.by_revoke=1) AS actual"
+            " FROM revocations r WHERE r.sandbox=?", (self.sandbox,))
+
+    # -- sandboxes (their own table; mock_server/tenancy/ holds the rules) ----------------
+    def lock_sandbox_creation(self) -> None:
+        """Hold the schema's meta row until COMMIT (PostgreSQL): one sandbox creation at a time
+        across instances, so that counting the live sandboxes before adding one is exact."""
+        self.one("SELECT value FROM meta WHERE name='schema_version'{FOR_UPDATE}")
+
     def insert_sandbox(self, sandbox_id: str, label: str | None, token_sha256: str | None, now: float,
                        idle_ttl: float | None, world: str | None) -> None:
         self._x("INSERT INTO sandboxes(id, label, admin_token_sha256, created_at, last_used_at, idle_ttl, expires_at,"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 from conformance import cli
 from servers import serve_broken_impls
 

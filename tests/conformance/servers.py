@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from mock_server.launcher import free_port
+from mock_control.launcher import free_port
 
 HERE = Path(__file__).resolve().parent
 ROOT_DIR = HERE.parents[1]

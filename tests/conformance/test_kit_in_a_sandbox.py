@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sandbox.support import OPERATOR, new_sandbox  # noqa: E402

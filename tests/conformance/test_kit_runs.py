@@ -14,7 +14,7 @@ import pytest
 
 from conformance import cli
 from contract import CONTRACT
-from mock_server.launcher import free_port
+from mock_control.launcher import free_port
 
 KIT = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
 ROOT = Path(__file__).resolve().parents[2]

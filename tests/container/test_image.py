@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.launcher import free_port
+from mock_control.launcher import free_port
 from . import podman as pm
 
 

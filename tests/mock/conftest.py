@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 
 @pytest.fixture(scope="session", params=["fast-path", "connexion-only"])

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 
 from contract import CONTRACT
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess, free_port
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

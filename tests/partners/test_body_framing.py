@@ -13,7 +13,7 @@ import pytest
 
 from mock_server.core import bounds
 from mock_server.core.errors import code_for
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 pytestmark = pytest.mark.e2e
 

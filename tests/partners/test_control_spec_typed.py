@@ -9,14 +9,14 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from contract import CONTRACT
-from contract.spec import _deref
+from contract.spec import resolved
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 
 RAW = yaml.safe_load(CONTROL_SPEC.read_text())
-SPEC = _deref(RAW, RAW)
+SPEC = resolved(RAW)
 OPERATIONS = {op["operationId"]: (method, path, op) for path, item in SPEC["paths"].items()
               for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
 WRITE = default_write_key(read_fixture(DEFAULT_WORLD))

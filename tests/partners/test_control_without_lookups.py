@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.launcher import MockProcess, free_port
+from mock_control.launcher import MockProcess, free_port
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 

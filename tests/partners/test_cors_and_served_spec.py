@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 NODE_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "node"
 

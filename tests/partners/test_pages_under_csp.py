@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from docs_gen.browser import HeadlessChromium
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 pytestmark = pytest.mark.e2e
 

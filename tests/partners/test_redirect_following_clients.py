@@ -7,8 +7,8 @@ import httpx
 import pytest
 import requests
 
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 
 pytestmark = pytest.mark.e2e
 

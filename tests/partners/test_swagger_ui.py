@@ -12,7 +12,7 @@ import yaml
 from contract import CONTRACT
 from docs_gen.browser import HeadlessChromium
 from contract.control import CONTROL_SPEC
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 TRY_IT_OUT = """(async () => {
   const sleep = ms => new Promise(r => setTimeout(r, ms));

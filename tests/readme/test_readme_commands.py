@@ -12,7 +12,7 @@ import pytest
 from contract import CONTRACT
 from docs_gen.readme import README, current_block, render_block
 from docs_gen.try_it import mock_base_url
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 COMMAND = re.compile(r"^(curl .*?)\s+# (\d{3})$")
 

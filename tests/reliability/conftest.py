@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 
 from contract import CONTRACT
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 from mock_server.storage import open_storage
 
 OK = CONTRACT.success_status

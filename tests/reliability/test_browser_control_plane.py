@@ -25,9 +25,9 @@ import pytest
 
 from contract import CONTRACT
 from docs_gen.browser import HeadlessChromium
-from mock_server.control_client import ControlClient, ControlPlaneError
+from mock_control import ControlClient, ControlPlaneError
 from contract.control import CONTROL_PREFIX
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer
 

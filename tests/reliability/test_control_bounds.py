@@ -3,7 +3,7 @@
 Past a bound: a 400 (413 for the body size, 415 for the content type) in the envelope with a
 message that says which bound, nothing changed, and the mock still serves. At the bound: the
 call succeeds. Bounds are read from where they are written (control.yaml through
-`control_bounds.SCHEMAS`, and `control_bounds`), never retyped here.
+`contract.control.CONTROL`, and `core.bounds`), never retyped here.
 """
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ import pytest
 import yaml
 
 from contract import CONTRACT
+from mock_control import ControlClient
 from mock_server.core import bounds as control_bounds
-from mock_server.control_client import ControlClient
-from contract.control import CONTROL_PREFIX
-from mock_server.launcher import MockProcess
+from contract.control import CONTROL, CONTROL_PREFIX, CONTROL_SPEC
+from mock_control.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer
 
-S = control_bounds.SCHEMAS
+S = CONTROL.schemas
 VALIDATION = CONTRACT.status_for_code("VALIDATION")
 JSON = {"Content-Type": "application/json"}
 
@@ -180,7 +180,7 @@ def test_clock_advance_at_and_past_its_schema_bound(http, control):
 
 
 def _clock_schema() -> dict:
-    spec = yaml.safe_load(control_bounds.CONTROL_SPEC.read_text())
+    spec = yaml.safe_load(CONTROL_SPEC.read_text())
     return spec["paths"]["/clock"]["put"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
 
 

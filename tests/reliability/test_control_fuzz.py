@@ -11,9 +11,9 @@ import sys
 
 import yaml
 
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 
 from .support import SCHEMATHESIS
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 
 from .support import (NOT_FOUND, OK, REQUEST_TIMEOUT, assert_alive, classify_hostile, make_tenant,
                       parse_response, raw_exchange, raw_request, revoke)

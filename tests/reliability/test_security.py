@@ -20,13 +20,13 @@ import httpx
 import pytest
 
 from contract import CONTRACT
+from mock_control import ControlClient
 from mock_server import cli
 from mock_server.control import guard as control_guard
 from mock_server.edge import middleware
 from mock_server.storage import open_storage
 from mock_server.storage import queries as store_module
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess, free_port
+from mock_control.launcher import MockProcess, free_port
 
 from .support import NOT_FOUND, OK, REQUEST_TIMEOUT, bearer, make_tenant, raw_exchange, raw_request, revoke
 

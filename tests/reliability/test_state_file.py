@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from mock_control import ControlClient
 from mock_server import state_file
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess, free_port
+from mock_control.launcher import MockProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from mock_server.control_client import ControlClient
-from mock_server.launcher import MockProcess
+from mock_control import ControlClient
+from mock_control.launcher import MockProcess
 
 BACKENDS = ["sqlite", "postgresql"]
 OPERATOR = "operator-secret-for-tests-0123456789"

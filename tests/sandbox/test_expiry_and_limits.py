@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_server.control_client import ControlClient
+from mock_control import ControlClient
 from contract.control import CONTROL_PREFIX
 from mock_server.storage import open_storage
 from mock_server.storage.schema import TABLES_TO_CLEAR

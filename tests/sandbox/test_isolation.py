@@ -257,7 +257,7 @@ def test_local_mode_has_no_sandboxes(base_url):
 def test_a_database_used_locally_then_hosted_does_not_serve_its_local_world(tmp_path, default_world):
     """The local world's published secrets stay unknown in hosted mode even when the database
     still holds that world (Domain.hosted)."""
-    from mock_server.launcher import MockProcess
+    from mock_control.launcher import MockProcess
 
     from .support import hosted_mock
 

@@ -8,7 +8,7 @@ import sys
 
 import httpx
 
-from mock_server.launcher import MockProcess
+from mock_control.launcher import MockProcess
 from mock_server.storage import SCHEMA_VERSION
 
 

@@ -1,7 +1,7 @@
-"""A small HTTP client for the mock's control plane (`/_mock`, see control.yaml).
+"""A small HTTP client for the mock's control plane (`/_mock`, see contract/control.yaml).
 
 The conformance kit (`--mock-control`), the pytest plugin and the tests provision through it,
-so no caller hand-writes control-plane URLs.
+so no caller hand-writes control-plane URLs. It imports only `contract` and httpx.
 """
 from __future__ import annotations
 
@@ -17,9 +17,13 @@ class ControlPlaneError(RuntimeError):
 
 
 class ControlClient:
-    def __init__(self, base_url: str, *, admin_token: str | None = None, timeout: float = 30.0):
+    def __init__(self, base_url: str, *, admin_token: str | None = None, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None):
+        """`transport`: how requests go out, if not httpx's default (the conformance kit bounds its
+        control-plane calls by the end of its run this way)."""
         headers = {"X-Mock-Admin-Token": admin_token} if admin_token else {}
-        self.http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout)
+        self.http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout,
+                                 transport=transport)
 
     def close(self) -> None:
         self.http.close()
