@@ -50,8 +50,11 @@ def resolved(document: dict) -> dict:
 
 
 def _merge_all_of(schema: dict) -> dict:
-    """Flatten `allOf` into one schema so callers can read `properties` directly."""
+    """Flatten `allOf` into one schema, and in its properties (an error's `error` is an `allOf`),
+    so callers can read `properties` directly."""
     if "allOf" not in schema:
+        if "properties" in schema:
+            schema["properties"] = {name: _merge_all_of(sub) for name, sub in schema["properties"].items()}
         return schema
     merged: dict = {k: v for k, v in schema.items() if k != "allOf"}
     for part in schema["allOf"]:
@@ -68,7 +71,7 @@ def _merge_all_of(schema: dict) -> dict:
                 merged["required"] = sorted(set(merged.get("required", [])) | set(value))
             else:
                 merged.setdefault(key, value)
-    return merged
+    return _merge_all_of(merged)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,10 @@ from mock_server.core.domain import Domain
 from mock_server.edge.fastpath import RevokeFastPath
 from mock_server.edge.handlers import ApiHandlers
 from mock_server.edge.middleware import RequestContextMiddleware
+from mock_server.edge.page_headers import PageHeaders
 from mock_server.core.pipeline import RevokePipeline
 from mock_server.edge.security import security_handler_for
+from mock_server.edge.strict_paths import StrictPaths
 from mock_server.settings import MockSettings
 from mock_server.storage import open_storage
 
@@ -90,6 +92,7 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
     access_log.install(app, enabled=not settings.quiet)  # added first, so outermost: one line per request
     cors.install(app, settings.cors_origins)  # --cors-origin: API routes only, never the control plane
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
+    app.add_middleware(PageHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION)  # nosniff, a CSP on pages
     app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        storage=storage, admin_token=settings.admin_token, allowed_hosts=settings.allowed_hosts,
                        contract=contract, sandboxes=router)
@@ -97,6 +100,7 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
         # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
         # `--no-fast-path` serves everything through Connexion; the tests run both ways.
         app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION, pipeline=pipeline)
+    app.add_middleware(StrictPaths, position=MiddlewarePosition.BEFORE_EXCEPTION)  # no redirects: edge/strict_paths.py
     app.storage = storage  # for in-process tests
     app.sandboxes = registry
     return app

@@ -10,4 +10,5 @@ bash scripts/setup-node-tools.sh
 bash scripts/setup-chromium.sh
 bash scripts/setup-postgresql.sh
 bash scripts/setup-containers.sh
+bash scripts/check-sdks.sh  # generated TypeScript and Python clients read every error's details
 .venv/bin/python -m pytest -q -n 2 "$@"

@@ -7,7 +7,8 @@ DNS rebinding. The checks are those of the local dev servers that learnt this th
 
 1. the client: loopback only, unless the mock runs with `--admin-token`, which every call must
    then send (compared in constant time);
-2. `Host`: `localhost`, `*.localhost`, an IP address, or a name the user allowed
+2. `Host`, parsed strictly (a name or IP address and an optional port 0-65535, nothing else):
+   `localhost`, `*.localhost`, an IP address, or a name the user allowed
    (the `allowed_hosts` setting: `--allowed-host`, env LAYERS_MOCK_ALLOWED_HOSTS; a leading dot
    allows subdomains). DNS
    rebinding needs a *name* that the attacker resolves to 127.0.0.1, so a name we do not know
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from contract.control import CONTROL
@@ -55,16 +57,22 @@ def _is_ip(host: str) -> bool:
         return False
 
 
+# RFC 3986's authority without userinfo: a bracketed IPv6 literal or a name (DNS characters, IPv4),
+# then optionally `:` and a decimal port. Nothing else: a guard that parses by hand lets
+# `127.0.0.1:43517.evil.example` through as "127.0.0.1".
+_AUTHORITY = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
+
 def split_host(value: str) -> tuple[str, str]:
-    """`Host` (or an origin's netloc) -> (lower-case name without brackets or trailing dot, port)."""
-    value = value.strip().lower()
-    if value.startswith("["):  # [::1]:4010
-        name, _, rest = value[1:].partition("]")
-        return name, rest[1:] if rest.startswith(":") else ""
-    name, sep, port = value.rpartition(":")
-    if not sep or ":" in name:  # no port, or a bare IPv6 address
-        name, port = value, ""
-    return name.rstrip("."), port
+    """`Host` (or an origin's netloc) -> (lower-case name without brackets or trailing dot, port);
+    ValueError unless it is exactly a host and an optional port 0-65535."""
+    match = _AUTHORITY.fullmatch(value.strip().lower())
+    if match is None or (match["port"] is not None and int(match["port"]) > 65535):
+        raise ValueError(f"not a host[:port]: {value[:100]!r}")
+    if match["ipv6"] is not None:
+        ipaddress.IPv6Address(match["ipv6"])  # ValueError if it is not one
+        return match["ipv6"], match["port"] or ""
+    return match["name"].rstrip("."), match["port"] or ""
 
 
 class ControlGuard:
@@ -90,7 +98,7 @@ class ControlGuard:
             return refusal, receive
         if scope.get("method") not in _CHANGES_STATE:
             return None, receive
-        return await self._body(headers, receive)
+        return await self._body(scope, headers, receive)
 
     # -- 1. the client ----------------------------------------------------------------------
     def _who(self, scope, headers) -> Refusal | None:
@@ -114,9 +122,13 @@ class ControlGuard:
         host = headers.get(b"host")
         token_bearing = self.hosted and ADMIN_HEADER in headers
         if host is not None and not token_bearing:  # HTTP/1.0 clients may omit it; browsers never do
-            name, _ = split_host(host.decode("latin-1"))
-            if not self.host_allowed(name):
-                return control_refusal(403, f"The control plane does not answer to Host {name[:100]!r} (DNS rebinding"
+            try:
+                name, _ = split_host(host.decode("latin-1"))
+            except ValueError:
+                name = None
+            if name is None or not self.host_allowed(name):
+                shown = host.decode("latin-1") if name is None else name
+                return control_refusal(403, f"The control plane does not answer to Host {shown[:100]!r} (DNS rebinding"
                                             " guard). Use localhost or an IP address, or start the mock with"
                                             " --allowed-host NAME.")
         origin = headers.get(b"origin")
@@ -132,9 +144,12 @@ class ControlGuard:
         parts = urlsplit(origin.strip())
         if parts.scheme not in ("http", "https") or host is None:
             return False
-        origin_host = split_host(parts.netloc)
+        try:
+            origin_host = split_host(parts.netloc)
+            request_host = split_host(host.decode("latin-1"))
+        except ValueError:
+            return False
         default_port = "443" if parts.scheme == "https" else "80"
-        request_host = split_host(host.decode("latin-1"))
         return ((origin_host[0], origin_host[1] or default_port) ==
                 (request_host[0], request_host[1] or default_port))
 
@@ -150,7 +165,7 @@ class ControlGuard:
         return None
 
     # -- 5. the body -------------------------------------------------------------------------
-    async def _body(self, headers, receive) -> tuple[Refusal | None, object]:
+    async def _body(self, scope, headers, receive) -> tuple[Refusal | None, object]:
         limit = control_bounds.MAX_BODY_BYTES
         too_large = control_refusal(413, f"A control-plane request body holds at most {limit:,} bytes.")
         declared = headers.get(b"content-length")
@@ -169,6 +184,11 @@ class ControlGuard:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
+        if declared is None:
+            # Framed another way (chunked: Node's http.request default): Connexion decides that a
+            # body is absent from Content-Length, so the whole body, read and bounded, gets one.
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"] + [
+                (b"content-length", str(len(body)).encode())]
         problem = control_bounds.json_text_problem(body)
         if problem is not None:
             return control_refusal(400, f"Request validation failed: {problem}."), receive

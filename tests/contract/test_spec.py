@@ -63,7 +63,7 @@ def test_fidelity_fails_when_a_documented_status_is_removed(status):
 def test_fidelity_fails_when_a_code_or_detail_changes():
     def rename(raw):
         raw["components"]["schemas"]["NotFoundError"]["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"] = ["MISSING"]
-        del raw["components"]["schemas"]["ForbiddenScopeError"]["allOf"][1]["properties"]["error"]["properties"]["details"]["properties"]["requiredScope"]
+        del raw["components"]["schemas"]["ForbiddenScopeError"]["properties"]["error"]["allOf"][1]["properties"]["details"]["properties"]["requiredScope"]
     missing = [f.name for f in page_facts(PAGE, _without(rename)) if not f.present]
     assert "404 NOT_FOUND" in missing and "403 details.requiredScope" in missing, missing
 

@@ -65,7 +65,7 @@ def _retry_after_unmentioned(raw: dict) -> dict:
 
 def _details_scope_gone(raw: dict) -> dict:
     """503's `details` gone from its schema, its example and its "when" text."""
-    raw = _without(["components", "schemas", "KillSwitchError", "allOf", 1, "properties", "error", "properties",
+    raw = _without(["components", "schemas", "KillSwitchError", "properties", "error", "allOf", 1, "properties",
                     "details"], raw)
     raw = _without(["components", "responses", "KillSwitch", "content", "application/json", "example", "error",
                     "details"], raw)

@@ -417,6 +417,6 @@ def test_no_cors_headers_anywhere(guarded_mock):
 
 @pytest.mark.parametrize("value,expected", [
     ("localhost", ("localhost", "")), ("LocalHost:4010", ("localhost", "4010")), ("[::1]:80", ("::1", "80")),
-    ("[::1]", ("::1", "")), ("::1", ("::1", "")), ("example.test.:8080", ("example.test", "8080"))])
+    ("[::1]", ("::1", "")), ("example.test.:8080", ("example.test", "8080"))])
 def test_split_host(value, expected):
     assert control_guard.split_host(value) == expected
