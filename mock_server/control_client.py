@@ -17,9 +17,12 @@ class ControlPlaneError(RuntimeError):
 
 
 class ControlClient:
-    def __init__(self, base_url: str, *, admin_token: str | None = None, timeout: float = 30.0):
+    def __init__(self, base_url: str, *, admin_token: str | None = None, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None):
+        """`transport`: httpx's, e.g. the in-process tests' app transport instead of the network."""
         headers = {"X-Mock-Admin-Token": admin_token} if admin_token else {}
-        self.http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout)
+        self.http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout,
+                                 transport=transport)
 
     def close(self) -> None:
         self.http.close()
