@@ -60,7 +60,8 @@ class InProcessMock:
         self.transport = PortalTransport(portal, app)
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(transport=self.transport, base_url=self.base_url, **kwargs)
+        """An httpx.Client on the app (`base_url` this mock's unless given)."""
+        return httpx.Client(transport=self.transport, **{"base_url": self.base_url, **kwargs})
 
     def control(self, admin_token: str | None = None) -> ControlClient:
         return ControlClient(self.base_url, admin_token=admin_token, transport=self.transport)
@@ -99,6 +100,16 @@ def mock(request, make_mock) -> InProcessMock:
     """The local mock on each backend, through each edge: both edges must give the same answers."""
     backend, edge = request.param
     return make_mock(backend, fast_path=edge == "fast-path")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def hosted_mock(request, make_mock) -> InProcessMock:
+    """Hosted mode (many sandboxes, `--operator-token`) on each backend: no local world; the
+    operator token makes sandboxes, each sandbox's own admin token drives its world."""
+    operator_token = "operator-token-of-the-in-process-tests"
+    mock = make_mock(request.param, operator_token=operator_token)
+    mock.operator_token = operator_token
+    return mock
 
 
 @pytest.fixture
