@@ -1,4 +1,6 @@
-"""Shared fixtures: the real mock, started as a child process on loopback, reset per test."""
+"""Shared fixtures: the real mock, started as a child process on loopback, reset per test (the
+e2e layer); the session's PostgreSQL server, which both layers use. tests/inprocess/conftest.py
+serves the app in-process instead."""
 from __future__ import annotations
 
 import json
@@ -68,3 +70,11 @@ def require_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test of the plugin's `layers_mock` fixture (examples/: partners' own tests, kept free of
+    this project's markers) starts a real layers-mock: it belongs to the e2e layer."""
+    for item in items:
+        if "layers_mock" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)

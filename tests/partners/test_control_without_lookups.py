@@ -19,6 +19,8 @@ from contract import CONTRACT
 from mock_server.launcher import MockProcess, free_port
 from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 REPO = Path(__file__).resolve().parents[2]
 WORLD = read_fixture(DEFAULT_WORLD)
 WRITE = default_write_key(WORLD)

@@ -12,6 +12,8 @@ from contract import CONTRACT
 from mock_server.launcher import MockProcess
 from mock_server.world import DEFAULT_WORLD, default_write_key, read_fixture
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 APP = "http://localhost:3000"
 WRITE = default_write_key(read_fixture(DEFAULT_WORLD))
 REVOKE = CONTRACT.path_for(CONTRACT.example_account_id)

@@ -13,6 +13,8 @@ from contract import CONTRACT
 LIVE_TESTS = '''
 import os
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 def test_revoke_reaches_the_target(layers_mock):
     assert layers_mock.live
     response = layers_mock.revoke(os.environ["ACCOUNT_TO_REVOKE"])

@@ -22,6 +22,8 @@ from mock_server.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 S = control_bounds.SCHEMAS
 VALIDATION = CONTRACT.status_for_code("VALIDATION")
 JSON = {"Content-Type": "application/json"}

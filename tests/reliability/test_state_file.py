@@ -15,6 +15,8 @@ from mock_server import state_file
 from mock_server.control_client import ControlClient
 from mock_server.launcher import MockProcess, free_port
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 REPO = Path(__file__).resolve().parents[2]
 
 
