@@ -3,6 +3,8 @@ README, with the world checked through the control plane afterwards; on both bac
 both edges."""
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import httpx
 import pytest
 
@@ -217,3 +219,83 @@ def test_journal_records_requests_with_keys_redacted(api, control, keys, mock, r
     assert [e["status"] for e in entries] == [200, 401]
     assert entries[0]["keyId"] == keys["write"]["id"] and entries[1]["code"] == "UNAUTHENTICATED"
     assert secret not in str(entries) and entries[0]["keyHint"].endswith("…")
+
+
+# -- the project's decisions on what the page does not document (README, decision 12) --------------
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH"])
+def test_other_methods_on_the_revoke_route_are_405_in_the_envelope(api, control, keys, method):
+    r = api.request(method, CONTRACT.path_for(EXAMPLE_ID), headers={"Authorization": f"Bearer {keys['write']['secret']}"})
+    assert r.status_code == HTTPStatus.METHOD_NOT_ALLOWED and r.headers["allow"] == "DELETE"
+    error = r.json()["error"]
+    assert error["code"] == HTTPStatus.METHOD_NOT_ALLOWED.name
+    assert error["requestId"] == r.headers[CONTRACT.request_id_header]
+    assert control.account(EXAMPLE_ID)["status"] == "connected"
+
+
+def test_control_plane_413_and_415_use_the_envelope_with_the_status_name(api, control):
+    before = control.state()["counts"]
+    cases = [(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b" " * (2 << 20) + b"{}", "application/json"),  # past 1 MiB
+             (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, b"{}", "text/plain")]
+    for status, body, content_type in cases:
+        r = api.post("/_mock/organizations", content=body, headers={"Content-Type": content_type})
+        assert r.status_code == status, r.text
+        assert r.json()["error"]["code"] == status.name
+        assert r.json()["error"]["requestId"] == r.headers[CONTRACT.request_id_header]
+    assert control.state()["counts"] == before
+
+
+def test_a_query_string_on_the_revoke_route_is_400(api, control, keys):
+    r = api.delete(CONTRACT.path_for(EXAMPLE_ID), params={"force": "true"},
+                   headers={"Authorization": f"Bearer {keys['write']['secret']}"})
+    assert_error(r, 400)
+    assert control.account(EXAMPLE_ID)["status"] == "connected"
+
+
+def test_a_body_on_the_revoke_is_ignored(api, control, keys):
+    """The operation takes no body: one sent anyway leaves the fast path for Connexion, which
+    answers as it would without it."""
+    r = api.request("DELETE", CONTRACT.path_for(EXAMPLE_ID), content=b'{"reason": "x"}',
+                    headers={"Authorization": f"Bearer {keys['write']['secret']}", "Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["canceledScheduledPosts"] == 4
+
+
+# -- the pipeline's branches ------------------------------------------------------------------
+def test_a_fault_armed_for_one_account_spares_the_others(api, control, keys):
+    key = keys["write"]["secret"]
+    control.arm_fault("cancel_posts", account_id=MIXED_ID)
+    assert revoke(api, EXAMPLE_ID, key).status_code == 200
+    assert_error(revoke(api, MIXED_ID, key), 500)
+    assert revoke(api, MIXED_ID, key).status_code == 200
+    assert control.integrity()["ok"]
+
+
+def test_a_fault_armed_twice_fails_twice_then_clears(api, control, keys):
+    control.arm_fault("cancel_posts", count=2)
+    statuses = [revoke(api, EXAMPLE_ID, keys["write"]["secret"]).status_code for _ in range(3)]
+    assert statuses == [500, 500, 200]
+    assert control.state()["faults"] == []
+
+
+def test_cleared_faults_fail_nothing(api, control, keys):
+    control.arm_fault("cancel_posts", count=5)
+    control.clear_faults()
+    assert revoke(api, EXAMPLE_ID, keys["write"]["secret"]).status_code == 200
+
+
+def test_a_clock_set_to_a_moment_stamps_the_revoke(api, control, keys):
+    control.set_clock(now="2031-05-06T07:08:09Z", frozen=True)
+    r = revoke(api, EXAMPLE_ID, keys["write"]["secret"])
+    assert r.json()["disconnectedAt"] == "2031-05-06T07:08:09Z"
+    assert control.account(EXAMPLE_ID)["disconnectedAt"] == "2031-05-06T07:08:09Z"
+
+
+def test_an_idempotency_key_still_replays_after_a_kill_switch_came_and_went(api, control, keys):
+    """While the key's switch is on, a new request is 503; once it is off, the key sent before
+    replays the first answer (the 503 in between stored nothing)."""
+    key = keys["write"]
+    first = revoke(api, EXAMPLE_ID, key["secret"], **{"Idempotency-Key": "before-the-switch"})
+    control.kill_switch("key", True, key["id"])
+    assert_error(revoke(api, MIXED_ID, key["secret"], **{"Idempotency-Key": "after-the-switch"}), 503)
+    control.kill_switch("key", False, key["id"])
+    replay = revoke(api, EXAMPLE_ID, key["secret"], **{"Idempotency-Key": "before-the-switch"})
+    assert replay.content == first.content and replay.headers[CONTRACT.replay_header] == "true"
