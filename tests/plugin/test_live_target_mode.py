@@ -10,10 +10,10 @@ import pytest
 
 from contract import CONTRACT
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 LIVE_TESTS = '''
 import os
-
-pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 def test_revoke_reaches_the_target(layers_mock):
     assert layers_mock.live
