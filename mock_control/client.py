@@ -20,7 +20,7 @@ class ControlClient:
     def __init__(self, base_url: str, *, admin_token: str | None = None, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None):
         """`transport`: how requests go out, if not httpx's default (the conformance kit bounds its
-        control-plane calls by the end of its run this way)."""
+        control-plane calls by the end of its run this way; the in-process tests send them to the app)."""
         headers = {"X-Mock-Admin-Token": admin_token} if admin_token else {}
         self.http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout,
                                  transport=transport)

@@ -17,6 +17,8 @@ import pytest
 from conformance import cli
 from servers import ROOT_DIR, serve_broken_impls
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 
 def test_importing_the_kit_registers_no_schemathesis_check():
     """A process that imports `conformance` must not judge every other API by the revoke schema;

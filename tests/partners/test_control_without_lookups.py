@@ -20,6 +20,8 @@ from mock_control.launcher import MockProcess, free_port
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 REPO = Path(__file__).resolve().parents[2]
 WORLD = read_fixture(DEFAULT_WORLD)
 WRITE = default_write_key(WORLD)

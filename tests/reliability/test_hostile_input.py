@@ -21,6 +21,8 @@ from mock_control import ControlClient
 from .support import (NOT_FOUND, OK, REQUEST_TIMEOUT, assert_alive, classify_hostile, make_tenant,
                       parse_response, raw_exchange, raw_request, revoke)
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 PATH = CONTRACT.route.split("{", 1)[0].encode()   # b"/v1/social-accounts/"
 IDEM = CONTRACT.idempotency_header.encode()
 VALIDATION = CONTRACT.status_for_code("VALIDATION")

@@ -14,6 +14,8 @@ from contract import CONTRACT
 from reliability.support import OK, NOT_FOUND, LoadRun, make_tenant, shuffled_plans
 from .support import hosted_mock, new_sandbox, wait_for
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 SANDBOXES = 20
 ACCOUNTS = 6          # per sandbox
 CLIENTS_PER_SANDBOX = 4  # two on each instance
