@@ -14,7 +14,7 @@ from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
-from mock_server.core.world import DEFAULT_WORLD, default_write_key, read_fixture
+
 
 RAW = yaml.safe_load(CONTROL_SPEC.read_text())
 SPEC = resolved(RAW)
