@@ -79,6 +79,7 @@ class ControlHandlers:
     def reset(self, body: dict | bytes | None = None):
         which = _json_body(body).get("world", "default")
         admin_token = request_scope()[1]
+        self.storage.flush_journal()  # entries of requests answered before the reset are cleared with it
         with self._tx() as q:
             restore = self.worlds.world_for_reset(q, admin_token) if which == "default" else None
             q.clear(TABLES_TO_CLEAR)

@@ -52,6 +52,10 @@ class PostgresStorage(Storage):
         self._all_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="layers-pg")
         self._journal_scheduled = False
+        # Flushes handed to a thread and not yet committed: flush_journal waits for them, so a
+        # journal read (or a reset) right after a response sees (or clears) its entry.
+        self._journal_in_flight = 0
+        self._journal_settled = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- connections ------------------------------------------------------------------------
@@ -116,9 +120,12 @@ class PostgresStorage(Storage):
 
     def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         self._journal_scheduled = False
-        pending = self._take_journal()
-        if pending:
-            loop.run_in_executor(self._executor, self._flush_pending, pending)
+        with self._journal_settled:  # counted before taking: flush_journal never sees a gap
+            pending = self._take_journal()
+            if not pending:
+                return
+            self._journal_in_flight += 1
+        loop.run_in_executor(self._executor, self._flush_pending, pending)
 
     def _flush_pending(self, pending: list[tuple]) -> None:
         try:
@@ -126,6 +133,15 @@ class PostgresStorage(Storage):
                 self._write_journal(q, pending)
         except Exception:  # noqa: BLE001 - kept for the next flush; the journal never breaks a response
             self._restore_journal(pending)
+        finally:
+            with self._journal_settled:
+                self._journal_in_flight -= 1
+                self._journal_settled.notify_all()
+
+    def flush_journal(self) -> None:
+        with self._journal_settled:  # bounded: a flush is one short transaction
+            self._journal_settled.wait_for(lambda: self._journal_in_flight == 0, timeout=30)
+        super().flush_journal()
 
     # -- schema and seeding -----------------------------------------------------------------
     ddl, index_ddl = _DDL, _INDEXES
