@@ -16,8 +16,8 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from contract.spec import spec_sha256
 from mock_server.banner import StoredWorld
