@@ -75,8 +75,9 @@ def ensure_prism() -> Path:
 
 
 def machine() -> dict:
-    mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+    meminfo, cpuinfo = Path("/proc/meminfo").read_text().splitlines(), Path("/proc/cpuinfo").read_text().splitlines()
+    mem_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
                  platform.processor())
     def version(cmd):
         try:
@@ -144,7 +145,7 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> "Server":
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - the server's log while it runs; stop() closes it
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
                                      cwd=ROOT, start_new_session=True)
@@ -226,7 +227,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def _cpu_total() -> tuple[float, float]:
     """(busy, all) CPU seconds of the whole machine so far."""
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]
     return (sum(fields) - idle) / _TICK, sum(fields) / _TICK
 
@@ -237,7 +238,7 @@ def _group_cpu(pgid: int) -> float:
         if not pid.isdigit():
             continue
         try:
-            parts = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(parts[2]) == pgid:  # field 5: process group
@@ -260,7 +261,7 @@ class CpuMeter:
         return self
 
     def __exit__(self, *exc):
-        busy1, all1 = _cpu_total()
+        busy1, _ = _cpu_total()
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = time.perf_counter() - self.t0
         self.server_cores = (sum(_group_cpu(g) for g in self.pgids) - self.srv0) / wall

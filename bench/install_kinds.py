@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common as c  # noqa: E402
-from run import fixture_file  # noqa: E402
+import common as c
+from run import fixture_file
 
 KINDS = {"mock-only": "", "full": "[test,conformance,docs]"}
 WATCHED = ["jsonschema_rs", "schemathesis", "playwright", "Flask"]

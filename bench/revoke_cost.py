@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common as c  # noqa: E402
+import common as c
 
 SIZES = (0, 1_000, 10_000, 100_000)
 TARGET = "sa_7a7a7a7a-0000-4000-8000-000000000001"
@@ -47,7 +47,7 @@ def seed(path: Path, queued: int) -> None:
 
 
 def _status_kib(field: str) -> int:
-    for line in open("/proc/self/status"):
+    for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

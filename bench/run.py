@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common as c  # noqa: E402
-from common import CONTRACT  # noqa: E402
+import common as c
+from common import CONTRACT
 
 PATHS = ("401", "404", "200")
 BEGIN, END = "<!-- bench:run.py:begin -->", "<!-- bench:run.py:end -->"
@@ -72,7 +72,7 @@ def _wrk_all(urls: list[str], seconds: float, envs: list[dict], connections: int
 
     each = connections // len(urls)
     with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
-        runs = list(pool.map(lambda ue: c.wrk(ue[0], seconds=seconds, connections=each, env=ue[1]), zip(urls, envs)))
+        runs = list(pool.map(lambda ue: c.wrk(ue[0], seconds=seconds, connections=each, env=ue[1]), zip(urls, envs, strict=True)))
     return _combined(runs)
 
 
@@ -175,7 +175,7 @@ def startup(args, report: dict) -> None:
         "prism": lambda p: c.prism_cmd(p),
     }
     times: dict = {k: [] for k in kinds}
-    for rnd in range(args.startup_rounds):
+    for _ in range(args.startup_rounds):
         for name, make in kinds.items():
             port = c.free_port()
             with c.Server(name, make(port), port, c.OUT / "startup.log") as s:
@@ -363,7 +363,7 @@ def render(report: dict, command: str) -> str:
                   "PostgreSQL's own processes count as *other load*); *other load*: CPU used meanwhile by everything "
                   "but the server and wrk."]
         lines += ["", "Per round (req/s): " + "; ".join(
-            f"{p} " + ", ".join(f"{x} " + "/".join("%.0f" % r["rps"] for r in t["results"][p][x]) for x in targets)
+            f"{p} " + ", ".join(f"{x} " + "/".join(f"{r['rps']:.0f}" for r in t["results"][p][x]) for x in targets)
             for p in PATHS if any(t["results"][p][x] for x in targets)) + ".",
             "", f"Integrity after the load (`GET /_mock/integrity`): `{json.dumps(t['integrity'])[:400]}`", ""]
     s = report.get("startup")

@@ -58,7 +58,7 @@ def soak_concurrency(workdir: Path, rounds: int, clients: int = 64, accounts: in
     with MockProcess(workers=2, state=str(workdir / "concurrency.sqlite3")) as mock, \
             ControlClient(mock.base_url) as control:
         for r in range(1, rounds + 1):
-            tenant = make_tenant(control, accounts, queued_for=lambda i: (i * 5 + r) % 9, name=f"soak {r}")
+            tenant = make_tenant(control, accounts, queued_for=lambda i, r=r: (i * 5 + r) % 9, name=f"soak {r}")
             load = LoadRun(mock.base_url, tenant.secret,
                            shuffled_plans(tenant.accounts, clients, seed=r, idem_every=8, tag="soak")).run(600)
             oks = [x for x in load.results if x.status == OK]
@@ -129,7 +129,7 @@ def soak_hostile(workdir: Path, rounds: int) -> dict:
         tenant = make_tenant(control, 1, queued_for=lambda i: 2, name="hostile soak")
         (account,) = tenant.accounts
         for _ in range(rounds):
-            for name, (data, expected) in hostile_cases(tenant.secret, account).items():
+            for name, (data, _) in hostile_cases(tenant.secret, account).items():
                 try:
                     raw = raw_exchange(mock.port, data, half_close=name in HALF_CLOSED)
                     kind = classify_hostile(raw)

@@ -19,7 +19,9 @@ from contract import CONTRACT
 from conformance.exchange import Exchange
 from conformance.pipeline import Pipeline
 from conformance.results import Results
-from conformance.transport import BODY_CHECKS, Bounds, BoundedTransport, RunStopped, send_bounded
+from conformance.transport import (
+    BODY_CHECKS, Bounds, BoundedTransport, RequestHeaders, RunStopped, send_bounded,
+)
 
 RATE_LIMITED = CONTRACT.status_for_code("RATE_LIMITED")
 MAX_POLITE_RETRIES = 3
@@ -85,7 +87,7 @@ class PoliteClient:
         return self.send("DELETE", self.url_for(account_id), sent, label, expect_429=expect_429,
                          deliberate_5xx=deliberate_5xx)
 
-    def send(self, method: str, url: str, headers: dict[str, str], label: str, *,
+    def send(self, method: str, url: str, headers: RequestHeaders, label: str, *,
              expect_429: bool = False, deliberate_5xx: bool = False) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
             exchange = self._send_once(method, url, headers, label, deliberate_5xx)
@@ -104,7 +106,7 @@ class PoliteClient:
         raise RateLimitedThroughout(f"the target still answered 429 to {label!r} after waiting Retry-After "
                                     f"{MAX_POLITE_RETRIES} times ({self.waiter.waited:g}s waited in all)")
 
-    def _send_once(self, method: str, url: str, headers: dict[str, str], label: str,
+    def _send_once(self, method: str, url: str, headers: RequestHeaders, label: str,
                    deliberate_5xx: bool = False) -> Exchange:
         with self._count_lock:
             if self.results.requests >= self.max_requests:

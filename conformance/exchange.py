@@ -13,14 +13,14 @@ from urllib.parse import unquote
 import httpx
 
 from contract import CONTRACT
-from conformance.transport import BodyProblem
+from conformance.transport import BodyProblem, RequestHeaders
 
 
 @dataclass
 class Exchange:
     method: str
     url: str
-    request_headers: dict[str, str]
+    request_headers: RequestHeaders
     response: httpx.Response
     label: str = ""
     secrets: dict[str, str] = field(default_factory=dict)  # secret value -> env var name

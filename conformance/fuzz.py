@@ -70,36 +70,38 @@ def _only_unknown_accounts(case) -> None:
 def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: int, seed: int | None,
              progress, strict: bool = False) -> None:
     operation = _operation(strict)
-    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        count = [0]
-        stopped: list[Exception] = []
+    # One function for both modes (hypothesis wraps it once per mode); what it counts is the mode's.
+    count = [0]
+    stopped: list[Exception] = []
 
-        def one_case(case):
-            if stopped:
-                return
-            _only_unknown_accounts(case)
-            kwargs = case.as_transport_kwargs(base_url=client.base_url,
-                                              headers={"Authorization": f"Bearer {api_key}"})
-            label = f"generated {case.meta.generation.mode.value if case.meta else 'schemathesis'} case"
+    def one_case(case):
+        if stopped:
+            return
+        _only_unknown_accounts(case)
+        kwargs = case.as_transport_kwargs(base_url=client.base_url,
+                                          headers={"Authorization": f"Bearer {api_key}"})
+        label = f"generated {case.meta.generation.mode.value if case.meta else 'schemathesis'} case"
+        try:
+            exchange = client.send(kwargs["method"], kwargs["url"], kwargs["headers"], label)
+        except (RunStopped, TargetUnreachable) as exc:
+            # Raised inside hypothesis it would be shrunk and retried; stop quietly instead.
+            stopped.append(exc)
+            return
+        count[0] += 1
+        if exchange.body_problem is not None:  # too big or too deep: already a finding, not judgeable
+            return
+        for check in BUILTIN_CHECKS:
             try:
-                exchange = client.send(kwargs["method"], kwargs["url"], kwargs["headers"], label)
-            except (RunStopped, TargetUnreachable) as exc:
-                # Raised inside hypothesis it would be shrunk and retried; stop quietly instead.
-                stopped.append(exc)
-                return
-            count[0] += 1
-            if exchange.body_problem is not None:  # too big or too deep: already a finding, not judgeable
-                return
-            for check in BUILTIN_CHECKS:
-                try:
-                    case.validate_response(exchange.response, checks=[check], headers=kwargs["headers"])
-                except (AssertionError, BaseExceptionGroup, Exception) as exc:  # noqa: BLE001
-                    # schemathesis raises a FailureGroup (a BaseExceptionGroup) of its failures.
-                    message = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-                    results.failed(check.__name__, "schemathesis", f"{label}: {' '.join(message[:4])}", exchange)
-                else:
-                    results.passed(check.__name__, "schemathesis")
+                case.validate_response(exchange.response, checks=[check], headers=kwargs["headers"])
+            except (AssertionError, BaseExceptionGroup, Exception) as exc:  # noqa: BLE001
+                # schemathesis raises a FailureGroup (a BaseExceptionGroup) of its failures.
+                message = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+                results.failed(check.__name__, "schemathesis", f"{label}: {' '.join(message[:4])}", exchange)
+            else:
+                results.passed(check.__name__, "schemathesis")
 
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        count[0] = 0
         test = settings(max_examples=examples, deadline=None, database=None, derandomize=seed is None,
                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
                         print_blob=False)(given(operation.as_strategy(generation_mode=mode))(one_case))

@@ -219,7 +219,7 @@ def kill_switch(ctx: Context) -> None:
     targets = {"key": key["id"], "organization": mock.kill_org_id, "global": None}
     # Aim at a connected account of the key's own organization: the switch is then the only
     # thing wrong with the request (an unknown id would add a 404 and ask for an order).
-    for scope, account in zip(CONTRACT.kill_switch_scopes, mock.kill_accounts):
+    for scope, account in zip(CONTRACT.kill_switch_scopes, mock.kill_accounts, strict=True):
         control.kill_switch(scope, True, targets.get(scope))
         try:
             ex = ctx.revoke(account.id, f"{scope} kill switch on", token=key["secret"], deliberate_5xx=True)

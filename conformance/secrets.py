@@ -54,10 +54,7 @@ def check_secret(option: str, env: str | None, value: str, pattern: re.Pattern =
     ch = value[bad] if value else ""
     where = ("at its end" if bad == len(value) - 1 else "at its start" if bad == 0
              else f"at position {bad + 1} of {len(value)}")
-    if ch == "=":
-        problem = f"'=' {where}, where only trailing '=' padding may be"
-    else:
-        problem = f"{_describe(ch)} {where}"
+    problem = f"'=' {where}, where only trailing '=' padding may be" if ch == "=" else f"{_describe(ch)} {where}"
     given = f"{option}" + (f" (or {env})" if env else "")
     advice = ("copy it again without the surrounding whitespace" if value.strip() != value and value.strip()
               else "check what was pasted")
@@ -151,8 +148,10 @@ class _RedactingStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self._inner.isatty()
 
+    # io.TextIOBase's `encoding` is a read-only attribute at run time, which typeshed declares
+    # writable; the wrapped stream's encoding can only be passed on through a property.
     @property
-    def encoding(self):
+    def encoding(self):  # type: ignore[override]
         return getattr(self._inner, "encoding", "utf-8")
 
     def fileno(self) -> int:

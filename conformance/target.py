@@ -153,7 +153,7 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, 
         foreign_org = control.create_organization(f"conformance {run} foreign")
         foreign = control.create_account(foreign_org["id"], posts=PROVISIONED_POSTS)
         accounts = [control.create_account(org["id"], posts=PROVISIONED_POSTS) for _ in range(PROVISIONED_ACCOUNTS)]
-    except (ControlPlaneError, OSError, Exception) as exc:  # noqa: BLE001 - any failure means "no control plane"
+    except (ControlPlaneError, OSError, Exception) as exc:  # any failure means "no control plane"
         control.close()
         raise UsageError(f"--mock-control: could not provision through {base_url}/_mock: {exc}") from exc
     return Target(

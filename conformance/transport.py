@@ -24,11 +24,15 @@ import re
 import ssl
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import anyio
 import anyio.from_thread
 import httpx
+
+# A request's headers: a value may be bytes, sent as they are (the boundary scenarios' Idempotency-Keys).
+RequestHeaders = Mapping[str, str | bytes]
 
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_MAX_TIME = 600.0
@@ -150,7 +154,7 @@ class BodyProblem:
     message: str
 
 
-def send_bounded(client: httpx.Client, method: str, url: str, headers: dict[str, str],
+def send_bounded(client: httpx.Client, method: str, url: str, headers: RequestHeaders,
                  bounds: Bounds) -> tuple[httpx.Response, BodyProblem | None]:
     """Send one request within `bounds` (through a client on a `BoundedTransport`); return the
     response, its body read up to the cap.
@@ -161,7 +165,9 @@ def send_bounded(client: httpx.Client, method: str, url: str, headers: dict[str,
     remaining = bounds.remaining()
     run_bound = remaining < bounds.timeout  # the run's end comes first
     deadline = time.monotonic() + min(bounds.timeout, remaining)
-    request = client.build_request(method, url, headers=headers, extensions={DEADLINE: deadline})
+    # httpx takes str or bytes for each header value; its annotations want one kind for all of them.
+    request = client.build_request(method, url, headers=headers,  # type: ignore[arg-type]
+                                   extensions={DEADLINE: deadline})
     try:
         response = client.send(request, stream=True)
         try:

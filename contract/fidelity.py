@@ -38,8 +38,9 @@ def page_facts(text: str, contract: Contract) -> list[Fact]:
         documented = contract.responses.get(int(row.status))
         fact(f"{row.status} {row.code}", documented is not None and documented.code == row.code)
         details = documented.details_schema.get("properties", {}) if documented else {}
+        required = documented.required_details if documented else []
         for name in row.details_fields:
-            fact(f"{row.status} details.{name}", name in details and name in documented.required_details)
+            fact(f"{row.status} details.{name}", name in details and name in required)
         for name, values in row.details_enums.items():
             for value in values:
                 fact(f"{row.status} details.{name} = {value}", value in details.get(name, {}).get("enum", []))

@@ -14,6 +14,13 @@ from functools import cached_property
 _METHOD_PATH = re.compile(r"^(GET|POST|PUT|PATCH|DELETE)\s*(/\S+)$")
 
 
+def _found(match: re.Match[str] | None, what: str) -> re.Match[str]:
+    """The match, or a clear error naming what the page lacks (not an AttributeError on None)."""
+    if match is None:
+        raise ValueError(f"the published page has no {what}")
+    return match
+
+
 def route(path: str) -> str:
     """The docs site writes `/:id`; OpenAPI writes `/{id}`."""
     return re.sub(r":(\w+)", r"{\1}", path)
@@ -82,12 +89,12 @@ class PublishedPage:
 
     @property
     def method(self) -> str:
-        return _METHOD_PATH.match(self.stripped[self._title_index]).group(1)
+        return _found(_METHOD_PATH.match(self.stripped[self._title_index]), "method").group(1)
 
     @property
     def path(self) -> str:
         """The OpenAPI form, `/v1/social-accounts/{socialAccountId}`."""
-        return route(_METHOD_PATH.match(self.stripped[self._title_index]).group(2))
+        return route(_found(_METHOD_PATH.match(self.stripped[self._title_index]), "path").group(2))
 
     @property
     def summary(self) -> str:
@@ -96,7 +103,8 @@ class PublishedPage:
     @property
     def phase_and_stability(self) -> tuple[str, str]:
         line = next(ln for ln in self.stripped if ln.startswith("Phase "))
-        return re.match(r"^(Phase \d+)\s*(\w+)$", line).groups()
+        phase, stability = _found(re.match(r"^(Phase \d+)\s*(\w+)$", line), "phase and stability").groups()
+        return phase, stability
 
     @property
     def auth(self) -> str:
@@ -118,8 +126,8 @@ class PublishedPage:
         out = []
         for k, ln in enumerate(block):
             if ln.startswith("•"):
-                ptype, required = re.match(r"^(string|integer|number|boolean)(required|optional)$",
-                                           block[k + 1]).groups()
+                ptype, required = _found(re.match(r"^(string|integer|number|boolean)(required|optional)$",
+                                                  block[k + 1]), "parameter type").groups()
                 out.append((ln.lstrip("• ").strip(), ptype, required, block[k + 2]))
         return out
 
@@ -129,7 +137,7 @@ class PublishedPage:
 
     @property
     def example_account_id(self) -> str:
-        return re.search(r"/v1/social-accounts/(sa_[0-9a-f-]+)", self.text).group(1)
+        return _found(re.search(r"/v1/social-accounts/(sa_[0-9a-f-]+)", self.text), "example account id").group(1)
 
     # -- responses ------------------------------------------------------------------------
     @cached_property
@@ -152,7 +160,7 @@ class PublishedPage:
 
     @property
     def disconnected_reason(self) -> str:
-        return re.search(r'disconnectedReason = "(\w+)"', self.text).group(1)
+        return _found(re.search(r'disconnectedReason = "(\w+)"', self.text), "disconnectedReason").group(1)
 
     @cached_property
     def error_rows(self) -> list[ErrorRow]:
@@ -166,5 +174,5 @@ class PublishedPage:
 
     @property
     def leased_endpoint(self) -> str:
-        m = re.search(r"(GET|POST|PUT|PATCH|DELETE) (/\S+)", self.leased_advice)
+        m = _found(re.search(r"(GET|POST|PUT|PATCH|DELETE) (/\S+)", self.leased_advice), "leased endpoint")
         return f"{m.group(1)} {route(m.group(2))}"

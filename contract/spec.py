@@ -217,7 +217,7 @@ class Contract:
 
     @property
     def codes(self) -> dict[str, int]:
-        return {self.responses[s].code: s for s in self.error_statuses}
+        return {self.code_for_status(s): s for s in self.error_statuses}
 
     @property
     def success_schema(self) -> dict:

@@ -37,15 +37,11 @@ class Step:
 def control_step(control_spec: dict, operation_id: str, body: Any = None, **path_params: str) -> Step:
     """A control-plane call read from control.yaml: its method, path, summary and success status;
     the body is checked against the operation's request schema, so a stale step fails here."""
-    for path, item in control_spec["paths"].items():
-        for method, op in item.items():
-            if isinstance(op, dict) and op.get("operationId") == operation_id:
-                break
-        else:
-            continue
-        break
-    else:
+    found = next(((method, path, op) for path, item in control_spec["paths"].items() for method, op in item.items()
+                  if isinstance(op, dict) and op.get("operationId") == operation_id), None)
+    if found is None:
         raise ValueError(f"control.yaml has no operation {operation_id!r}")
+    method, path, op = found
     schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
     if body is not None:
         if schema is None:

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from playwright.sync_api import ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import ConsoleMessage, FloatRect, Page, sync_playwright
 
 # What the tests ask of the page, in one evaluation (the page has no script of its own).
 _PAGE_PROBE = """(() => {
@@ -87,10 +87,12 @@ class HeadlessChromium:
             selector_text = None
             if wait_for:
                 element = page.wait_for_selector(wait_for, state="attached")
+                if element is None:  # only a wait for "detached" or "hidden" ends without one
+                    raise RuntimeError(f"no element matches {wait_for!r}")
                 selector_text = (element.text_content() or "").replace("\u200b", "").strip()
             evaluated = page.evaluate(script) if script else None  # e.g. click "Try it out", read the form
             probe = page.evaluate(_PAGE_PROBE)
-            clip = {"x": 0, "y": 0, "width": self.width, "height": clip_height} if clip_height else None
+            clip = FloatRect(x=0, y=0, width=self.width, height=clip_height) if clip_height else None
             shot = page.screenshot(type="png", full_page=full_page and not clip, clip=clip)
             return PageReport(probe, list(errors), shot, selector_text, evaluated)
         finally:

@@ -15,10 +15,10 @@ from pathlib import Path
 # client; that noise is not this command's output.
 warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 
-from contract.spec import SPEC_PATH, load_contract
-from docs_gen.paths import DOCS_DIR
-from docs_gen.readme import README, readme_with_block
-from docs_gen.render import render_all
+from contract.spec import SPEC_PATH, load_contract  # noqa: E402
+from docs_gen.paths import DOCS_DIR  # noqa: E402
+from docs_gen.readme import README, readme_with_block  # noqa: E402
+from docs_gen.render import render_all  # noqa: E402
 
 REGENERATE_HINT = "run `layers-docs` to regenerate"
 

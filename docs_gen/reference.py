@@ -69,7 +69,7 @@ def page_context(contract: Contract) -> dict[str, Any]:
         resp = contract.responses[status]
         extra = [(name, h.get("description", "")) for name, h in resp.headers.items()
                  if name not in common_headers and h.get("required")]
-        errors.append(ErrorRow(status, resp.code, inline_code(resp.description), _details(resp.schema), extra))
+        errors.append(ErrorRow(status, contract.code_for_status(status), inline_code(resp.description), _details(resp.schema), extra))
     scheme = contract.resolved["components"]["securitySchemes"][contract.security_scheme_name]
     success_fields = [(name, _type(prop), _field_text(prop), json.dumps(success.example.get(name)))
                       for name, prop in success.schema.get("properties", {}).items()]

@@ -53,8 +53,8 @@ def render_markdown(contract: Contract, world: dict | None = None, control_spec:
     context["mock_base"] = mock_base_url(contract)
     text = _environment().get_template("reference.md.j2").render(**context)
     # Blank-line runs come from template control blocks, not from content.
-    lines, out = text.splitlines(), []
-    for line in lines:
+    out: list[str] = []
+    for line in text.splitlines():
         if line.strip() == "" and out and out[-1].strip() == "":
             continue
         out.append(line.rstrip())

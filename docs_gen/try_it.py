@@ -10,20 +10,14 @@ every documented status, or generation stops. (Entries for codes the spec no lon
 from __future__ import annotations
 
 import ipaddress
-import json
-import shlex
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-import jsonschema
-import yaml
 
 from contract.spec import Contract
 
 # The mock's own files, so the steps always match the mock that ships with them.
-from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from contract.steps import Step, control_step, load_control_spec
 from contract.world import default_world, default_write_key
 
@@ -55,7 +49,10 @@ class MockDocs:
                            for path, item in control_spec["paths"].items()
                            for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
         scope = contract.required_scope
-        self.write_key = default_write_key(world)
+        write_key = default_write_key(world)
+        if write_key is None:
+            raise ValueError("the fixture has no key holding the required scope: every recipe revokes with one")
+        self.write_key: dict = write_key
         org = self.write_key["organizationId"]
         self.read_key = next(k for k in world["keys"] if k["organizationId"] == org
                              and scope not in k.get("scopes", []) and "*" not in k.get("scopes", []))
@@ -72,9 +69,12 @@ class MockDocs:
         h.update({name.replace("_", "-"): v for name, v in headers.items()})
         return Step(say, self.contract.method.upper(), self.contract.path_for(account_id), expect, h)
 
-    def body_schema(self, operation_id: str) -> dict | None:
+    def body_schema(self, operation_id: str) -> dict:
         op = self.operations[operation_id][2]
-        return (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+        schema = (op.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            raise KeyError(f"control.yaml's {operation_id} documents no JSON body")
+        return schema
 
     def control_call(self, operation_id: str, body: Any = None, **path_params: str) -> Step:
         return control_step(self.control, operation_id, body, **path_params)

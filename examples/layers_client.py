@@ -41,7 +41,8 @@ class _Social:
 
     def revoke(self, *, social_account_id: str, idempotency_key: str | None = None) -> dict:
         """Disconnect an account; returns the body (`canceledScheduledPosts` is the audit trail)."""
-        return self._client._delete(REVOKE_PATH.format(socialAccountId=social_account_id), idempotency_key)
+        # The resource calls its client's one transport method, as SDKs split resources from the client.
+        return self._client._delete(REVOKE_PATH.format(socialAccountId=social_account_id), idempotency_key)  # noqa: SLF001
 
 
 class Layers:

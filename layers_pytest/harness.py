@@ -9,9 +9,8 @@ Against a live target (`--layers-base-url`) only `base_url`, the keys, `url_for`
 """
 from __future__ import annotations
 
-import json
 from functools import cache
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -150,7 +149,7 @@ class LayersMock:
         return self._http.request(CONTRACT.method.upper(), CONTRACT.path_for(account_id), headers=headers)
 
     # -- the control plane -----------------------------------------------------------------
-    def _skip_without_mock(self) -> None:
+    def _skip_without_mock(self) -> NoReturn:
         pytest.skip(f"needs the mock's control plane; running against {self.base_url}")
 
     @property
@@ -234,7 +233,8 @@ class LayersMock:
     @property
     def sleep(self) -> ClockSleep:
         """A `time.sleep` replacement that advances the mock clock and records durations."""
-        self.control  # skips here, against a live target, rather than at the first call
+        if self._control is None:  # skip here, against a live target, rather than at the first call
+            self._skip_without_mock()
         if self._sleep is None:
             self._sleep = ClockSleep(self)
         return self._sleep

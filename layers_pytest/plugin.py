@@ -122,11 +122,12 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     harness = getattr(item, "funcargs", {}).get("layers_mock")
-    if report.when != "call" or not report.failed or harness is None or harness._control is None:
+    # harness._control: the plugin and its harness are one package; None when there is no mock to ask.
+    if report.when != "call" or not report.failed or harness is None or harness._control is None:  # noqa: SLF001
         return
     try:
         entries = harness.journal(limit=1000)[-JOURNAL_LINES_ON_FAILURE:]
-    except Exception as exc:  # the mock may be what broke; never hide the test's own failure
+    except Exception as exc:  # noqa: BLE001 - the mock may be what broke; never hide the test's own failure
         report.sections.append(("layers-mock journal", f"(could not read the journal: {exc})"))
         return
     lines = [f"{e['at']} {e['method']} {e['path']} -> {e['status']} {e.get('code') or ''}"

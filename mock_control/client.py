@@ -20,7 +20,7 @@ class ControlClient:
     def __init__(self, base_url: str, *, admin_token: str | None = None, timeout: float = 30.0,
                  transport: httpx.BaseTransport | None = None):
         """`transport`: how requests go out, if not httpx's default (the conformance kit bounds its
-        control-plane calls by the end of its run this way)."""
+        control-plane calls by the end of its run this way; the in-process tests send them to the app)."""
         headers = {"X-Mock-Admin-Token": admin_token} if admin_token else {}
         self.http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout,
                                  transport=transport)
@@ -31,7 +31,7 @@ class ControlClient:
     def __enter__(self) -> "ControlClient":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _call(self, method: str, path: str, json: Any = None, params: dict | None = None) -> Any:
@@ -50,13 +50,13 @@ class ControlClient:
     def state(self) -> dict:
         return self._call("GET", "/state")
 
-    def create_organization(self, name: str = "Test organization", **extra) -> dict:
+    def create_organization(self, name: str = "Test organization", **extra: Any) -> dict:
         return self._call("POST", "/organizations", {"name": name, **extra})
 
-    def create_key(self, organization_id: str, scopes: list[str], tier: str = "partner", **extra) -> dict:
+    def create_key(self, organization_id: str, scopes: list[str], tier: str = "partner", **extra: Any) -> dict:
         return self._call("POST", "/keys", {"organizationId": organization_id, "scopes": scopes, "tier": tier, **extra})
 
-    def create_account(self, organization_id: str, *, queued: int = 0, posts: dict | None = None, **extra) -> dict:
+    def create_account(self, organization_id: str, *, queued: int = 0, posts: dict | None = None, **extra: Any) -> dict:
         counts = dict(posts or {})
         if queued:
             counts["queued"] = queued
@@ -90,7 +90,7 @@ class ControlClient:
     def clock(self) -> dict:
         return self._call("GET", "/clock")
 
-    def set_clock(self, **body) -> dict:
+    def set_clock(self, **body: Any) -> dict:
         """e.g. set_clock(advanceSeconds=60), set_clock(frozen=True), set_clock(now="2026-01-01T00:00:00Z")."""
         return self._call("PUT", "/clock", body)
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -46,7 +47,7 @@ class MockProcess:
         self.extra_args = list(extra_args or [])
         self.env = env
         self.proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def database(self) -> str | None:
@@ -70,7 +71,8 @@ class MockProcess:
         if self.announces:
             self._ready_dir = tempfile.mkdtemp(prefix="layers-mock-")
             cmd += ["--ready-file", self.ready_file]
-        self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)
+        # Open for the process's life, not a block's: stop() closes and removes it.
+        self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)  # noqa: SIM115
         # The child inherits this process's environment (it reads its own settings from it) plus
         # what the caller adds; nothing here reads a setting.
         env = {**os.environ, **(self.env or {})}  # noqa: TID251
@@ -84,6 +86,9 @@ class MockProcess:
 
     @property
     def ready_file(self) -> str:
+        """Where a mock started with port=0 writes its ready file (while it runs)."""
+        if self._ready_dir is None:
+            raise RuntimeError("no ready file: only a running MockProcess(port=0) has one")
         return os.path.join(self._ready_dir, "ready.json")
 
     def ready(self) -> dict:
@@ -91,10 +96,13 @@ class MockProcess:
         return json.loads(Path(self.ready_file).read_text(encoding="utf-8"))
 
     def wait_ready(self, timeout: float) -> None:
+        proc = self.proc
+        if proc is None:
+            raise RuntimeError("layers-mock was not started: start() starts it")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                message = f"layers-mock exited with {self.proc.returncode}:\n{self.log_text()}"
+            if proc.poll() is not None:
+                message = f"layers-mock exited with {proc.returncode}:\n{self.log_text()}"
                 self.stop()  # removes the log file: a failed start leaves nothing behind
                 raise RuntimeError(message)
             if self.announces:
@@ -144,5 +152,5 @@ class MockProcess:
     def __enter__(self) -> "MockProcess":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -26,7 +26,6 @@ from contract.world import DEFAULT_WORLD
 from mock_server.core import world
 from mock_server.edge import access_log, cors, errors, served_spec
 from mock_server.tenancy.lifecycle import Lifecycle
-from mock_server.tenancy.limits import Limits
 from mock_server.tenancy.registry import Sandboxes
 from mock_server.tenancy.routing import SandboxRouter
 from mock_server.tenancy.worlds import SandboxWorlds

@@ -1,14 +1,30 @@
-"""Shared fixtures: the real mock, started as a child process on loopback, reset per test."""
+"""Shared fixtures: the real mock, started as a child process on loopback, reset per test (the
+e2e layer); the same app served in-process (`make_mock`); the session's PostgreSQL server, which
+both layers use.
+
+`make_mock` is the ONE place the tests build the app in-process: when `create_app`'s signature
+or the mock's module layout changes, it changes and the tests do not. The app runs on an event
+loop of its own (an anyio blocking portal, one per session), and a small transport hands each
+request of a plain `httpx.Client` to `httpx.ASGITransport` on that loop: tests and the
+`ControlClient` stay synchronous, so tests moved from the process-based layer kept their
+assertions word for word. Connexion's AsyncApp needs no lifespan run (it builds its middleware
+stack on the first request), so none is started.
+"""
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 
+import anyio.from_thread
+import httpx
 import pytest
 
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD
+from mock_server.app import create_app
+from mock_server.cli import seed_state
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +73,85 @@ def postgres_url(postgres) -> str:
     return postgres.new_database()
 
 
+class _AsyncChunks(httpx.AsyncByteStream):
+    """A synchronous request body (a generator's chunks) as the async stream ASGITransport reads."""
+
+    def __init__(self, stream: httpx.SyncByteStream) -> None:
+        self.stream = stream
+
+    async def __aiter__(self):
+        for chunk in self.stream:
+            yield chunk
+
+
+class PortalTransport(httpx.BaseTransport):
+    """A synchronous httpx transport that runs each request through `httpx.ASGITransport` on the
+    portal's event loop and hands back the whole response."""
+
+    def __init__(self, portal: anyio.from_thread.BlockingPortal, app) -> None:
+        self.portal = portal
+        self.asgi = httpx.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(request.stream, httpx.AsyncByteStream):
+            request.stream = _AsyncChunks(request.stream)  # a generator body: chunked, as sent
+
+        async def send() -> tuple[int, httpx.Headers, bytes]:
+            response = await self.asgi.handle_async_request(request)
+            return response.status_code, response.headers, await response.aread()
+
+        status, headers, content = self.portal.call(send)
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+
+class InProcessMock:
+    """One app over one database, and clients that reach it without a socket."""
+
+    # A loopback address, as for `layers-mock` on 127.0.0.1: the control plane answers only
+    # loopback callers without an admin token (ASGITransport reports the client as 127.0.0.1).
+    base_url = "http://127.0.0.1"
+
+    def __init__(self, app, portal: anyio.from_thread.BlockingPortal, backend: str) -> None:
+        self.app = app
+        self.backend = backend
+        self.transport = PortalTransport(portal, app)
+
+    def client(self, **kwargs) -> httpx.Client:
+        """An httpx.Client on the app (`base_url` this mock's unless given)."""
+        return httpx.Client(transport=self.transport, **{"base_url": self.base_url, **kwargs})
+
+    def control(self, admin_token: str | None = None) -> ControlClient:
+        return ControlClient(self.base_url, admin_token=admin_token, transport=self.transport)
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
+    with anyio.from_thread.start_blocking_portal() as portal:
+        yield portal
+
+
+@pytest.fixture(scope="session")
+def make_mock(portal, tmp_path_factory, request, default_world) -> Iterator[Callable[..., InProcessMock]]:
+    """`make_mock(backend, **create_app options)`: a seeded world on a fresh database of the
+    backend, served in-process. The local world is the shipped default one, as `layers-mock`
+    seeds it; hosted mode (`operator_token=`) seeds none, as the CLI does."""
+    made: list[InProcessMock] = []
+
+    def make(backend: str = "sqlite", **options) -> InProcessMock:
+        if backend == "sqlite":
+            database = str(tmp_path_factory.mktemp("inprocess") / "state.sqlite3")
+        else:
+            database = request.getfixturevalue("postgres").new_database("inprocess")
+        seed_state(database, default_world, False, hosted=options.get("operator_token") is not None)
+        mock = InProcessMock(create_app(database, **options), portal, backend)
+        made.append(mock)
+        return mock
+
+    yield make
+    for mock in made:
+        mock.app.storage.close()
+
+
 @pytest.fixture(scope="session")
 def require_chromium() -> None:
     """Debian's chromium for the browser tests: skipped without it, but a failure in CI, where
@@ -68,3 +163,11 @@ def require_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test of the plugin's `layers_mock` fixture (examples/: partners' own tests, kept free of
+    this project's markers) starts a real layers-mock: it belongs to the e2e layer."""
+    for item in items:
+        if "layers_mock" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)

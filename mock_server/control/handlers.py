@@ -204,15 +204,17 @@ class ControlHandlers:
     # -- breaking it ----------------------------------------------------------------------
     def set_kill_switch(self, body: dict):
         scope, enabled, target = body["scope"], body["enabled"], body.get("target")
-        if scope != "global" and not target:
-            raise _bad(f"a {scope} kill switch needs a target ({scope} id)")
-        with self._tx() as q:
-            if scope == "global":
+        if scope == "global":
+            with self._tx() as q:
                 q.set_setting("global_kill", "1" if enabled else "0")
-            elif scope == "key" and not q.set_key_killed(target := self._key_id(q, target), enabled):
-                raise _missing("key", target)
-            elif scope == "organization" and not q.set_org_killed(target, enabled):
-                raise _missing("organization", target)
+        elif not target:
+            raise _bad(f"a {scope} kill switch needs a target ({scope} id)")
+        else:
+            with self._tx() as q:
+                if scope == "key" and not q.set_key_killed(target := self._key_id(q, target), enabled):
+                    raise _missing("key", target)
+                if scope == "organization" and not q.set_org_killed(target, enabled):
+                    raise _missing("organization", target)
         return {"scope": scope, "target": target, "enabled": enabled}
 
     def arm_fault(self, body: dict | bytes | None = None):

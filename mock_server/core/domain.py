@@ -211,7 +211,7 @@ class Domain:
         windows = [(minute_window(now), limits["perMinute"], 60 - now % 60),
                    (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400)]
         counts = q.spend(caller.key_id, [w for w, _, _ in windows])
-        for (_, limit, seconds_left), count in zip(windows, counts):
+        for (_, limit, seconds_left), count in zip(windows, counts, strict=True):
             if count > limit:
                 raise self.rate_limited(max(1, math.ceil(seconds_left)))
 

@@ -10,6 +10,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 from contract import CONTRACT
 from contract.control import CONTROL
@@ -49,6 +50,8 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+        # The sandbox whose journal records this refusal, when the rules know it (a killed key's).
+        self.sandbox: str | None = None
         super().__init__(f"{code}: {message}")
 
 
@@ -67,7 +70,7 @@ def control_refusal(status: int, message: str) -> Refusal:
 
 
 def envelope(code: str, message: str, request_id: str, details: dict | None = None) -> dict:
-    error = {"code": code, "message": message, "requestId": request_id}
+    error: dict[str, Any] = {"code": code, "message": message, "requestId": request_id}
     if details is not None:
         error["details"] = details
     return {"error": error}
@@ -109,6 +112,6 @@ def reply_for(exc: BaseException, request_id: str, contract: Contract = CONTRACT
     if isinstance(exc, ApiError):
         return error_reply(exc.status_code, exc.code, exc.message, request_id, details=exc.details,
                            headers=exc.headers, contract=contract)
-    log.exception("unexpected error", exc_info=exc)
+    log.error("unexpected error", exc_info=exc)  # what log.exception() would say, outside an except
     return error_reply(500, code_for(500, contract), contract.responses[500].example["error"]["message"],
                        request_id, contract=contract)

@@ -11,6 +11,7 @@ import os
 import secrets
 import uuid
 from pathlib import Path
+from typing import cast
 
 import jsonschema
 import jsonschema_rs
@@ -117,14 +118,13 @@ _is_valid = {False: jsonschema_rs.Draft7Validator(WORLD_SCHEMA).is_valid,
 
 def validate(data: object, source: str = "fixture", *, control: bool = False) -> dict:
     """`control`: a world sent to the control plane, held to its smaller bounds."""
-    if _is_valid[control](data):
-        return data  # type: ignore[return-value]
-    schema = CONTROL_WORLD_SCHEMA if control else WORLD_SCHEMA
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(data), key=lambda e: list(e.path))
-    if errors:
-        lines = [f"{source}: {_where(e.absolute_path)}: {abbreviate(e.message)}" for e in errors[:10]]
-        raise WorldError("invalid world fixture:\n  " + "\n  ".join(lines))
-    return data  # type: ignore[return-value]
+    if not _is_valid[control](data):
+        schema = CONTROL_WORLD_SCHEMA if control else WORLD_SCHEMA
+        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+        if errors:
+            lines = [f"{source}: {_where(e.absolute_path)}: {abbreviate(e.message)}" for e in errors[:10]]
+            raise WorldError("invalid world fixture:\n  " + "\n  ".join(lines))
+    return cast(dict, data)  # valid against a schema whose top level is an object
 
 
 def read_fixture(path: str | Path) -> dict:

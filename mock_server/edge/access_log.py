@@ -63,6 +63,8 @@ class AccessLog:
             await self.app(scope, receive, send_and_note)
         finally:
             # The request context opened inside (RequestContextMiddleware) is this task's context.
+            code: str | None
+            request_id: str | None
             try:
                 ctx = current()
                 code, request_id = ctx.code, ctx.request_id
@@ -72,12 +74,15 @@ class AccessLog:
                                  code, request_id, (time.perf_counter() - started) * 1000))
 
 
+class _AccessHandler(logging.StreamHandler):
+    """The access log's own handler: its class tells a second install that the log is set up."""
+
+
 def _configure_logger() -> None:
-    if any(getattr(h, "_layers_access", False) for h in log.handlers):
+    if any(isinstance(h, _AccessHandler) for h in log.handlers):
         return
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _AccessHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    handler._layers_access = True
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False

@@ -52,7 +52,8 @@ class RequestContextMiddleware:
                 else:
                     ctx.sandbox = LOCAL_SANDBOX
             if refusal is not None:
-                reply = error_reply(*refusal, ctx.request_id, contract=self.contract)
+                status, code, message = refusal
+                reply = error_reply(status, code, message, ctx.request_id, contract=self.contract)
                 ctx.code = reply.code
                 return await send_reply(send, reply)
 
@@ -79,6 +80,6 @@ class RequestContextMiddleware:
                                           path[:2048], status_holder["status"], ctx.key_id, ctx.key_hint,
                                           ctx.idempotency_key, ctx.code,
                                           ctx.sandbox or self._unknown_callers_sandbox))
-                except Exception:  # noqa: BLE001 - the journal must never break a response
+                except Exception:  # the journal must never break a response
                     log.exception("journal write failed")
 

@@ -79,13 +79,13 @@ class _Template:
         self.api = api
         parts = route.split("/")
         self.names = [m.group(1) if (m := _PARAM.match(p)) else None for p in parts]
-        self.literals = [None if n else p for p, n in zip(parts, self.names)]
+        self.literals = [None if n else p for p, n in zip(parts, self.names, strict=True)]
 
     def match(self, segments: list[str]) -> bool:
         if len(segments) != len(self.literals):
             return False
         return all(seg != "" if literal is None else _decode(seg) == literal
-                   for seg, literal in zip(segments, self.literals))
+                   for seg, literal in zip(segments, self.literals, strict=True))
 
 
 class StrictPaths:
@@ -119,14 +119,14 @@ class StrictPaths:
             reply = reply_for(HTTPException(404), ctx.request_id, self.contract)
             ctx.code = reply.code
             return await send_reply(send, reply)
-        problems = {name: (seg, why) for name, seg in zip(template.names, segments)
+        problems = {name: (seg, why) for name, seg in zip(template.names, segments, strict=True)
                     if name and (why := segment_problem(seg, spaces_inside=not template.api))}
         if not problems:
             return await self.app(scope, receive, send)
         if template.api:
             # The router sees the segments as sent (still encoded): routable, and refused by the
             # id's pattern after the checks that come first.
-            routed = [seg if name in problems else (_decode(seg) or seg) for name, seg in zip(template.names, segments)]
+            routed = [seg if name in problems else (_decode(seg) or seg) for name, seg in zip(template.names, segments, strict=True)]
             return await self.app({**scope, "path": "/".join(routed)}, receive, send)
         issues = [{"message": f"{name} {seg[:100]!r} holds {why}"} for name, (seg, why) in problems.items()]
         status = 400

@@ -20,7 +20,7 @@ import asyncio
 import threading
 from urllib.parse import urlsplit, urlunsplit
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
 from mock_server.storage.queries import LOCAL_SANDBOX, Queries
@@ -58,11 +58,11 @@ class Storage(ABC):
 
     # -- blocking, off the event loop ------------------------------------------------------
     @abstractmethod
-    def transaction(self) -> Iterator[Queries]:
+    def transaction(self) -> AbstractContextManager[Queries]:
         """A write transaction: all of it commits, or (on any exception) none of it."""
 
     @abstractmethod
-    def snapshot(self) -> Iterator[Queries]:
+    def snapshot(self) -> AbstractContextManager[Queries]:
         """Reads that see one consistent state."""
 
     @contextmanager
@@ -123,7 +123,7 @@ class Storage(ABC):
             q.conn.execute(stmt)
         return seeding
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: a backend with nothing to release keeps the no-op
         pass
 
     # -- the request journal ---------------------------------------------------------------
@@ -137,7 +137,7 @@ class Storage(ABC):
             self._journal_pending.append(entry)
         self._journal_added()
 
-    def _journal_added(self) -> None:
+    def _journal_added(self) -> None:  # noqa: B027 - a hook: each backend decides when entries are written
         """Schedule a flush (backends decide how)."""
 
     def _take_journal(self) -> list[tuple]:

@@ -18,9 +18,9 @@ import hmac
 import json
 import secrets
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from mock_server.storage.schema import ACCOUNTS_BY_ID
 
@@ -50,6 +50,8 @@ class Dialect:
     # SQLite: a bulk load builds the accounts' id index right after their rows (storage/base.py
     # drops it first), so that their posts can find them; PostgreSQL joins by hash without it.
     index_accounts_after_insert: bool = False
+    # `sql(text)`: the text in this dialect, translated once per distinct text (set below).
+    sql: Callable[[str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "sql", lru_cache(maxsize=None)(self._translate))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Callable, Iterator
 
 from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here
@@ -91,10 +91,8 @@ class SqliteStorage(Storage):
             self._checkpointer = None
         with self._all_lock:
             for conn in self._all:
-                try:
+                with suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._all.clear()
         self._local = threading.local()
         self._loop_q = None
@@ -204,9 +202,9 @@ class SqliteStorage(Storage):
                 if not fut.done():
                     fut.set_exception(exc)
             return
-        for fut, exc, result in done:
+        for fut, error, result in done:
             if not fut.done():
-                fut.set_exception(exc) if exc is not None else fut.set_result(result)
+                fut.set_exception(error) if error is not None else fut.set_result(result)
 
     # -- journal ----------------------------------------------------------------------------
     def _journal_added(self) -> None:
@@ -283,9 +281,7 @@ class SqliteStorage(Storage):
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=0")  # another process's checkpoint running: skip a beat
             while not self._stop.wait(CHECKPOINT_INTERVAL_S):
-                try:
+                with suppress(sqlite3.Error):  # busy or transient: try again next beat
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    pass  # busy or transient: try again next beat
         finally:
             db.close()

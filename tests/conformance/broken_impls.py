@@ -25,7 +25,7 @@ from typing import Awaitable, Callable
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from contract import CONTRACT  # noqa: E402
+from contract import CONTRACT
 
 CONTROL_PREFIX = "/_mock"
 HOP_HEADERS = {"content-length", "transfer-encoding", "content-encoding", "connection", "date", "server"}

@@ -73,7 +73,7 @@ def make_staging_world(control, tmp_path: Path, queued: list[int] = QUEUED) -> l
     foreign = control.create_account(control.create_organization("other")["id"], posts={"queued": 3, "published": 1})
     path = tmp_path / f"accounts-{org['id']}.json"
     path.write_text(json.dumps({"accounts": [{"socialAccountId": a["socialAccountId"], "queuedPosts": n}
-                                             for a, n in zip(accounts, queued)]}))
+                                             for a, n in zip(accounts, queued, strict=True)]}))
     return ["--api-key", write["secret"], "--read-only-key", read_only["secret"],
             "--foreign-account-id", foreign["socialAccountId"], "--accounts", str(path)]
 

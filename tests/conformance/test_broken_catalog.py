@@ -16,6 +16,8 @@ import pytest
 
 from broken_impls import CATALOG, CLASSES, VARIANTS
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 # A few generated cases only: the catalog proves the checks and scenarios, and every intended
 # check is exercised by the deterministic part of the run.
 FAST = ["--examples", "2"]

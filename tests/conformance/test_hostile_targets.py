@@ -25,6 +25,8 @@ from conformance.secrets import Redactor, check_secret, SecretError
 from conformance.transport import DEPTH_CHECK, MAX_JSON_DEPTH, SIZE_CHECK, json_depth
 from hostile_servers import MB, HostileServer, measured
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 ROOT = Path(__file__).resolve().parents[2]
 KIT = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
 KEY = "lp_test_Zq8TopSecretKeyValue4711xYz"        # what a real key looks like

@@ -9,12 +9,15 @@ import sys
 import threading
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 import pytest
 
 from conformance import cli
 from servers import ROOT_DIR, serve_broken_impls
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 
 def test_importing_the_kit_registers_no_schemathesis_check():
@@ -102,7 +105,7 @@ def test_accounts_without_queued_posts_warn(kit, kit_mock, staging_args, capsys)
 
 class _Recorder(BaseHTTPRequestHandler):
     """A forward proxy that remembers what went through it."""
-    seen: list[tuple[str, dict]] = []
+    seen: ClassVar[list[tuple[str, dict]]] = []
 
     def _any(self):
         length = int(self.headers.get("content-length") or 0)

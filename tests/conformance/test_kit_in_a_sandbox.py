@@ -17,7 +17,9 @@ from mock_control import ControlClient
 from mock_control.launcher import MockProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sandbox.support import OPERATOR, new_sandbox  # noqa: E402
+from sandbox.support import OPERATOR, new_sandbox
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 ROOT = Path(__file__).resolve().parents[2]
 

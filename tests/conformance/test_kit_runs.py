@@ -16,6 +16,8 @@ from conformance import cli
 from contract import CONTRACT
 from mock_control.launcher import free_port
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 KIT = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,7 +25,7 @@ def test_the_table_lists_every_setting_with_its_option_and_variable():
 
 
 def test_every_option_but_list_and_help_is_a_setting():
-    options = {a.dest for a in build_parser()._actions} - {"help", "list"}  # noqa: SLF001 - argparse has no public list
+    options = {a.dest for a in build_parser()._actions} - {"help", "list"}  # argparse has no public list
     assert options == {f.name for f in fields(KitSettings)}
 
 

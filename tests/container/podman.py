@@ -68,7 +68,7 @@ def build_context(dest: Path) -> Path:
     # The image's Python (Debian bookworm: 3.11) must match the host's for the binary wheels.
     image_python = podman("run", "--rm", "--network", "host", BASE_IMAGE, "python3", "-c",
                           "import sys; print('%d.%d' % sys.version_info[:2])").stdout.strip()
-    host_python = "%d.%d" % sys.version_info[:2]
+    host_python = "{}.{}".format(*sys.version_info[:2])
     assert image_python == host_python, (
         f"the base image has Python {image_python}, this host {host_python}: wheels built here would not install "
         f"there; run the tests with a Python {image_python} venv (PYTHON=python{image_python} scripts/setup.sh)")

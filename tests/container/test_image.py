@@ -16,6 +16,8 @@ from contract import CONTRACT
 from mock_control.launcher import free_port
 from . import podman as pm
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ PAGE = (ROOT / "tests" / "fixtures" / "revoke-social-account.txt").read_text()
 REDOCLY = ROOT / "tools" / "node" / "node_modules" / ".bin" / "redocly"
 
 
+@pytest.mark.e2e  # the validator's CLI, as a child process
 def test_spec_passes_openapi_spec_validator():
     validate_spec(CONTRACT.raw)
     result = subprocess.run([str(ROOT / ".venv" / "bin" / "openapi-spec-validator"), str(ROOT / "openapi.yaml")],
@@ -27,6 +28,7 @@ def test_spec_passes_openapi_spec_validator():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.e2e  # Redocly's CLI on node
 def test_spec_lints_clean_with_redocly():
     if not REDOCLY.exists():
         if os.environ.get("CI"):

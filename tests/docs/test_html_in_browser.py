@@ -9,6 +9,8 @@ from contract import CONTRACT
 from docs_gen.browser import HeadlessChromium, png_size
 from docs_gen.paths import DOCS_DIR, PAGE_NAME
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 PAGE = DOCS_DIR / f"{PAGE_NAME}.html"
 
 

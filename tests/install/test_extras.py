@@ -14,9 +14,12 @@ import tomllib
 from pathlib import Path
 
 import httpx
+import pytest
 
 from contract import CONTRACT
 from mock_control.launcher import free_port
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 REPO = Path(__file__).resolve().parents[2]
 EXTRAS_ONLY = ["schemathesis", "hypothesis", "playwright", "openapi_spec_validator", "xdist"]

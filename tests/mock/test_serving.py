@@ -11,10 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from contract import CONTRACT
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess, free_port
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 ROOT = Path(__file__).resolve().parents[2]
 

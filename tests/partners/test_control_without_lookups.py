@@ -20,6 +20,8 @@ from mock_control.launcher import MockProcess, free_port
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 REPO = Path(__file__).resolve().parents[2]
 WORLD = read_fixture(DEFAULT_WORLD)
 WRITE = default_write_key(WORLD)
@@ -137,7 +139,7 @@ def test_key_label_where_an_id_is_expected(mock):
     assert revoke.status_code == 503
     unknown = c.put("/_mock/keys/no-such-label/budget", json={"remaining": 0})
     assert unknown.status_code == 404 and "no-such-label" in unknown.json()["error"]["message"]
-    spaced = [k for k in WORLD["keys"] if " " in (k.get("label") or "")][0]
+    spaced = next(k for k in WORLD["keys"] if " " in (k.get("label") or ""))
     assert c.put(f"/_mock/keys/{spaced['label']}/budget", json={"remaining": 1}).json()["keyId"] == spaced["id"]
     c.post("/_mock/reset", json={})
 

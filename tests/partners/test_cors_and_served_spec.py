@@ -13,6 +13,8 @@ from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 APP = "http://localhost:3000"
 WRITE = default_write_key(read_fixture(DEFAULT_WORLD))
 REVOKE = CONTRACT.path_for(CONTRACT.example_account_id)

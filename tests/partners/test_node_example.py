@@ -11,6 +11,8 @@ import pytest
 
 from mock_control.launcher import MockProcess
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 NODE_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "node"
 
 

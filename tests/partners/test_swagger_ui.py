@@ -14,6 +14,8 @@ from docs_gen.browser import HeadlessChromium
 from contract.control import CONTROL_SPEC
 from mock_control.launcher import MockProcess
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 TRY_IT_OUT = """(async () => {
   const sleep = ms => new Promise(r => setTimeout(r, ms));
   const until = async f => { for (let i = 0; i < 200 && !f(); i++) await sleep(25); return f(); };

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 RETRY_AFTER_TEST = "test_rate_limited_revoke_waits_exactly_retry_after_then_succeeds"

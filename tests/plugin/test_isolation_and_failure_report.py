@@ -6,7 +6,11 @@ account (4 canceled posts), so each passes only if the world was reset before it
 """
 from __future__ import annotations
 
+import pytest
+
 from contract import CONTRACT
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 SAME_ACCOUNT_TESTS = ["test_same_account_revoked_with_requests", "test_same_account_revoked_with_httpx",
                       "test_same_account_revoked_in_the_pages_call_style"]

@@ -9,6 +9,8 @@ import requests
 
 from contract import CONTRACT
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 
 def test_plugin_is_registered_by_entry_point(request):
     (entry,) = [e for e in entry_points(group="pytest11") if e.name == "layers_mock"]

@@ -10,6 +10,8 @@ import pytest
 
 from contract import CONTRACT
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 LIVE_TESTS = '''
 import os
 

@@ -14,6 +14,8 @@ from docs_gen.readme import README, current_block, render_block
 from docs_gen.try_it import mock_base_url
 from mock_control.launcher import MockProcess
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 COMMAND = re.compile(r"^(curl .*?)\s+# (\d{3})$")
 
 

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,10 +112,8 @@ class LoadRun:
 
     def _client(self, index: int) -> None:
         with httpx.Client(base_url=self.base_urls[index % len(self.base_urls)], timeout=REQUEST_TIMEOUT) as http:
-            try:
+            with suppress(threading.BrokenBarrierError):
                 self._barrier.wait(timeout=REQUEST_TIMEOUT)
-            except threading.BrokenBarrierError:
-                pass
             for account, idem in self.plans[index]:
                 try:
                     result = revoke(http, self.secret, account, idem, client=index)

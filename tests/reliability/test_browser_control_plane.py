@@ -31,6 +31,8 @@ from mock_control.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 PAGE = Path(__file__).with_name("attack_page.html").read_bytes()
 
 

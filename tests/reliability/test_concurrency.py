@@ -6,11 +6,14 @@ account, and one Idempotency-Key sent by many clients at once executes the revok
 """
 from __future__ import annotations
 
+import pytest
 
 from contract import CONTRACT
 
 from .support import (CONFLICT, NOT_FOUND, OK, LoadRun, account_is_whole, make_tenant, revocation_rows,
                       shuffled_plans)
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 CLIENTS = 64
 ACCOUNTS = 24

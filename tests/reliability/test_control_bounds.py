@@ -28,29 +28,28 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def mock(tmp_path_factory):
-    """A mock of this module's own: these tests move its clock and reset it."""
-    state = tmp_path_factory.mktemp("bounds") / "state.sqlite3"
-    with MockProcess(state=str(state)) as proc:
-        yield proc
+def mock(make_mock):
+    """A mock of this module's own (in-process, on a SQLite file): these tests move its clock and
+    reset it. Nothing here is about processes: the bounds are the app's."""
+    return make_mock("sqlite")
 
 
 @pytest.fixture
 def http(mock):
-    with httpx.Client(base_url=mock.base_url + CONTROL_PREFIX, timeout=REQUEST_TIMEOUT) as client:
+    with mock.client(base_url=mock.base_url + CONTROL_PREFIX, timeout=REQUEST_TIMEOUT) as client:
         yield client
 
 
 @pytest.fixture
 def control(mock):
-    with ControlClient(mock.base_url) as client:
+    with mock.control() as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def world(mock):
     """An organization, a key and an account of this module's own."""
-    with ControlClient(mock.base_url) as control:
+    with mock.control() as control:
         org = control.create_organization("bounds")
         key = control.create_key(org["id"], [CONTRACT.required_scope], tier="standard")
         acc = control.create_account(org["id"], queued=2)
@@ -195,7 +194,7 @@ def test_clock_range_and_revokes_after_it(mock, http, control, world, now, ok):
             return
         assert r.status_code == 200, r.text
         # At either end of the range the API still answers as documented (no 500).
-        with httpx.Client(base_url=mock.base_url, timeout=REQUEST_TIMEOUT) as api:
+        with mock.client(timeout=REQUEST_TIMEOUT) as api:
             missing = api.delete(CONTRACT.path_for(f"sa_{uuid.uuid4()}"), headers=bearer(world["secret"]))
             assert missing.status_code == NOT_FOUND, missing.text
     finally:
@@ -207,7 +206,7 @@ def test_after_a_clock_at_the_far_end_a_real_revoke_succeeds(mock, http, control
     acc = control.create_account(org, queued=1)["socialAccountId"]
     assert http.put("/clock", json={"now": "2999-12-31T23:59:59Z", "frozen": True}).status_code == 200
     try:
-        with httpx.Client(base_url=mock.base_url, timeout=REQUEST_TIMEOUT) as api:
+        with mock.client(timeout=REQUEST_TIMEOUT) as api:
             r = api.delete(CONTRACT.path_for(acc), headers=bearer(world["secret"]))
         assert r.status_code == CONTRACT.success_status, r.text
     finally:

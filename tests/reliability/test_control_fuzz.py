@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from mock_control import ControlClient
@@ -16,6 +17,8 @@ from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from mock_control.launcher import MockProcess
 
 from .support import SCHEMATHESIS
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 EXAMPLES = 60
 OPERATIONS = [op for item in yaml.safe_load(CONTROL_SPEC.read_text())["paths"].values() for op in item]

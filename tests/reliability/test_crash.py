@@ -9,6 +9,8 @@ import pytest
 from .conftest import BACKENDS, database_for
 from .support import crash_iteration
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 CI_ITERATIONS = 3
 
 

@@ -11,6 +11,8 @@ from mock_server.core.domain import FAULT_STEPS
 from .support import (INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, LoadRun, account_is_whole, make_tenant,
                       revocation_rows, revoke, shuffled_plans)
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 
 def _snapshot(control, account):
     view = control.account(account)

@@ -10,6 +10,8 @@ import pytest
 
 from .support import make_tenant, run_schemathesis
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 CI_SEEDS = (1, 2)
 EXAMPLES_PER_SEED = 1000
 

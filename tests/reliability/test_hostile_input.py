@@ -21,6 +21,8 @@ from mock_control import ControlClient
 from .support import (NOT_FOUND, OK, REQUEST_TIMEOUT, assert_alive, classify_hostile, make_tenant,
                       parse_response, raw_exchange, raw_request, revoke)
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 PATH = CONTRACT.route.split("{", 1)[0].encode()   # b"/v1/social-accounts/"
 IDEM = CONTRACT.idempotency_header.encode()
 VALIDATION = CONTRACT.status_for_code("VALIDATION")
@@ -124,7 +126,7 @@ def test_slow_clients_do_not_block_others(multi_mock, tenant):
                 while chunk := s.recv(65536):
                     chunks.append(chunk)
                 answers.append(b"".join(chunks))
-        except BaseException as exc:  # reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     slow = [threading.Thread(target=slow_client, daemon=True) for _ in range(8)]
@@ -225,5 +227,5 @@ def test_hostile_control_plane_requests_change_nothing(multi_mock, multi_control
         assert_alive(multi_mock.base_url, tenant.secret)
     after = multi_control.state()
     for part in ("organizations", "keys", "testAccounts", "globalKillSwitch", "faults"):
-        assert after[part] == before[part] or part == "organizations" and set(
-            o["id"] for o in before[part]) <= set(o["id"] for o in after[part]), part  # other tests add theirs
+        assert after[part] == before[part] or part == "organizations" and {
+            o["id"] for o in before[part]} <= {o["id"] for o in after[part]}, part  # other tests add theirs

@@ -19,6 +19,8 @@ from contract.world import DEFAULT_WORLD
 from .support import (CONFLICT, INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, LoadRun, account_is_whole, make_tenant,
                       revocation_rows, revoke, shuffled_plans)
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 CLIENTS = 64
 ACCOUNTS = 24
 

@@ -30,6 +30,8 @@ from mock_control.launcher import MockProcess, free_port
 
 from .support import NOT_FOUND, OK, REQUEST_TIMEOUT, bearer, make_tenant, raw_exchange, raw_request, revoke
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_HEADER = "X-Mock-Admin-Token"
 

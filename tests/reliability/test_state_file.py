@@ -15,6 +15,8 @@ from mock_control import ControlClient
 from mock_server import state_file
 from mock_control.launcher import MockProcess, free_port
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -19,6 +19,8 @@ from mock_server.storage.schema import TABLES_TO_CLEAR
 
 from .support import BACKENDS, OPERATOR, database_for, hosted_mock, new_sandbox
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 TTL = 2.0
 
 

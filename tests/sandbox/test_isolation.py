@@ -25,6 +25,8 @@ from mock_server.storage.schema import TABLES_TO_CLEAR
 
 from .support import OPERATOR, new_sandbox
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 # (operation, method, path, body); {org}/{key}/{acc}/{sandbox} are sandbox A's own objects.
 OPERATIONS = [
     ("reset", "POST", "/reset", {}),

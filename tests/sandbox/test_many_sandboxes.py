@@ -14,6 +14,8 @@ from contract import CONTRACT
 from reliability.support import OK, NOT_FOUND, LoadRun, make_tenant, shuffled_plans
 from .support import hosted_mock, new_sandbox, wait_for
 
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
+
 SANDBOXES = 20
 ACCOUNTS = 6          # per sandbox
 CLIENTS_PER_SANDBOX = 4  # two on each instance
@@ -37,7 +39,7 @@ def test_20_sandboxes_used_at_once_across_two_instances_on_one_postgresql(postgr
             run.join(180)
 
         lines = []
-        for box, tenant, run in zip(boxes, tenants, runs):
+        for box, tenant, run in zip(boxes, tenants, runs, strict=True):
             assert not run.transport_errors, run.transport_errors
             statuses = Counter(r.status for r in run.results)
             # Every client revoked every account of its sandbox: exactly one 200 per account.
@@ -48,7 +50,7 @@ def test_20_sandboxes_used_at_once_across_two_instances_on_one_postgresql(postgr
             assert canceled == sum(tenant.queued.values())
             with box.control() as control:
                 # Each instance writes its journal entries just after its responses: wait (bounded).
-                assert wait_for(lambda: len(control.journal(limit=10000)) >= len(run.results), timeout=30)
+                assert wait_for(lambda run=run: len(control.journal(limit=10000)) >= len(run.results), timeout=30)
                 state, integrity = control.state(), control.integrity()
                 journal = control.journal(limit=10000)
             # Only this sandbox's requests, revocations and posts are in it.

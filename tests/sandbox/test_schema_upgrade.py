@@ -7,9 +7,12 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from mock_control.launcher import MockProcess
 from mock_server.storage import SCHEMA_VERSION
+
+pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 
 def test_a_version_2_world_is_refused_until_reset(tmp_path, default_world):

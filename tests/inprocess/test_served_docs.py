@@ -1,15 +1,15 @@
 """The mock serves Swagger UI for the API and the control plane, and the generated page at /docs."""
 from __future__ import annotations
 
-import httpx
-
 from docs_gen.paths import DOCS_DIR, PAGE_NAME
 from mock_server.edge.docs_route import DOCS_ROUTE
 from mock_server.edge.middleware import CONTROL_PREFIX
+from mock_server.edge.docs_route import DOCS_ROUTE
+from contract.control import CONTROL_PREFIX
 
 
-def test_swagger_ui_for_the_api_and_the_control_plane(base_url):
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+def test_swagger_ui_for_the_api_and_the_control_plane(mock):
+    with mock.client() as client:
         for prefix, title in (("", "Layers Partner API"), (CONTROL_PREFIX, "Layers mock - control plane")):
             ui = client.get(f"{prefix}/ui/")
             assert ui.status_code == 200 and "text/html" in ui.headers["content-type"]
@@ -20,7 +20,7 @@ def test_swagger_ui_for_the_api_and_the_control_plane(base_url):
             assert spec.json()["info"]["title"].startswith(title)
 
 
-def test_generated_page_at_docs(base_url):
-    r = httpx.get(base_url + DOCS_ROUTE, timeout=10)
+def test_generated_page_at_docs(api):
+    r = api.get(DOCS_ROUTE)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert r.text == (DOCS_DIR / f"{PAGE_NAME}.html").read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 
+
 RAW = yaml.safe_load(CONTROL_SPEC.read_text())
 SPEC = resolved(RAW)
 OPERATIONS = {op["operationId"]: (method, path, op) for path, item in SPEC["paths"].items()
@@ -101,26 +102,24 @@ def _assert_typed(operation_id: str, r: httpx.Response) -> None:
     assert not errors, f"{operation_id} answered outside its schema: {errors[:3]}"
 
 
-def test_hosted_mode_answers_match_the_declared_types():
-    operator = "operator-token-for-the-typing-test"
-    with MockProcess(extra_args=["--operator-token", operator]) as mock:
-        c = httpx.Client(base_url=mock.base_url + CONTROL_PREFIX,
-                         headers={"X-Mock-Admin-Token": operator, "Content-Type": "application/json"})
+def test_hosted_mode_answers_match_the_declared_types(hosted_mock):
+    with hosted_mock.client(base_url=hosted_mock.base_url + CONTROL_PREFIX,
+                            headers={"X-Mock-Admin-Token": hosted_mock.operator_token,
+                                     "Content-Type": "application/json"}) as c:
         created = c.post("/sandboxes", json={"label": "typing"})
         _assert_typed("create_sandbox", created)
         _assert_typed("list_sandboxes", c.get("/sandboxes"))
         _assert_typed("delete_sandbox", c.delete(f"/sandboxes/{created.json()['sandboxId']}"))
 
 
-def test_live_answers_match_the_declared_types():
-    with MockProcess() as mock:
-        c = httpx.Client(base_url=mock.base_url + CONTROL_PREFIX)
+def test_live_answers_match_the_declared_types(mock, api):
+    with mock.client(base_url=mock.base_url + CONTROL_PREFIX) as c:
         calls = _calls(CONTRACT.example_account_id)
         assert {c_[0] for c_ in calls} | set(SANDBOX_OPERATIONS) == set(OPERATIONS), "a control operation is not exercised"
         for operation_id, params, body in calls:
-            method, path, op = OPERATIONS[operation_id]
+            method, path, _ = OPERATIONS[operation_id]
             r = c.request(method.upper(), path.format(**params), json=body)
             _assert_typed(operation_id, r)
             if operation_id == "reset":  # then a revoke, so the journal and the account have content to check
-                assert httpx.delete(mock.base_url + CONTRACT.path_for(CONTRACT.example_account_id),
-                                    headers={"Authorization": f"Bearer {WRITE['secret']}"}).status_code == 200
+                assert api.delete(CONTRACT.path_for(CONTRACT.example_account_id),
+                                  headers={"Authorization": f"Bearer {WRITE['secret']}"}).status_code == 200
