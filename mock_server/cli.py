@@ -91,11 +91,10 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
     base = banner.base_url(settings.host, settings.port)
     shown = redacted(database) if (settings.state or settings.database) else None
-    if not settings.quiet and stored is None:
-        print(hosted_banner(f"http://{settings.host}:{settings.port}", settings.limits), flush=True)
-    elif not settings.quiet:
-        print(banner.render(host=settings.host, port=settings.port, world=stored, loaded=loaded, state=shown,
-                            admin_token=bool(settings.admin_token)), flush=True)
+    if not settings.quiet:  # hosted mode (no stored world): no shared world to show, its limits instead
+        print(hosted_banner(f"http://{settings.host}:{settings.port}", settings.limits) if stored is None
+              else banner.render(host=settings.host, port=settings.port, world=stored, loaded=loaded, state=shown,
+                                 admin_token=bool(settings.admin_token)), flush=True)
 
     import uvicorn
 

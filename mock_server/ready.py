@@ -8,8 +8,10 @@ temporary file beside PATH (mode 0600: it holds the test keys' secrets) and rena
 so that a reader sees the whole document or none. It is removed when the mock exits. It never holds
 an admin or operator token.
 """
+
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -96,10 +98,8 @@ def announced(path: str | None, *, host: str, port: int, doc: dict) -> Iterator[
         yield
         return
     # A file left by a mock that was killed (no exit to remove it) would announce one that is gone.
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
     stop = threading.Event()
 
     def wait_then_write() -> None:

@@ -1,6 +1,7 @@
 """The start-up banner shows the stored world as it is (issue 21): revoked accounts, accounts made
 before a restart, kill switches that are on, and a revoke example that still revokes. Rendered
 from a storage prepared here, as the CLI reads it (one snapshot after seeding)."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,7 +40,9 @@ def test_a_fresh_world_shows_the_fixture_and_the_example_revoke(storage):
     assert "connected" in line_of(text, EXAMPLE) and "canceledScheduledPosts 4" in line_of(text, EXAMPLE)
     assert "kill switches" not in text
     assert "revoke the example account (run it twice: 200, then 404):" in text
-    assert f"DELETE http://127.0.0.1:4010{CONTRACT.path_for(EXAMPLE)} -H 'Authorization: Bearer {WRITE['secret']}'" in text
+    assert (
+        f"DELETE http://127.0.0.1:4010{CONTRACT.path_for(EXAMPLE)} -H 'Authorization: Bearer {WRITE['secret']}'" in text
+    )
     for key in default_world()["keys"]:
         assert key["id"] in text and key["secret"] in text
 

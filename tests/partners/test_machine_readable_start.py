@@ -1,6 +1,7 @@
 """A machine-readable start and a true banner (issue 21), with the real `layers-mock`:
 `--ready-file` (the real port with --port 0, mode 0600, the banner's keys, never a token; removed
 on exit), the banner after a restart on a kept state file, and the Node example's connection error."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,14 @@ TOKEN = "admin-token-that-must-not-leak-1234"
 
 
 def _start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mock_server.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        cwd=ROOT,
+    )
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> dict:
@@ -52,8 +59,9 @@ def _stop(proc: subprocess.Popen) -> str:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ready_file_names_the_real_port_and_the_keys_never_a_token(tmp_path, workers):
     ready = tmp_path / "ready.json"
-    proc = _start("--port", "0", "--quiet", "--workers", str(workers), "--ready-file", str(ready),
-                  "--admin-token", TOKEN)
+    proc = _start(
+        "--port", "0", "--quiet", "--workers", str(workers), "--ready-file", str(ready), "--admin-token", TOKEN
+    )
     try:
         doc = _wait_for(ready, proc)
         assert stat.S_IMODE(ready.stat().st_mode) == 0o600
@@ -62,11 +70,15 @@ def test_ready_file_names_the_real_port_and_the_keys_never_a_token(tmp_path, wor
         assert doc["controlUrl"] == doc["baseUrl"] + "/_mock" and doc["pid"] == proc.pid
         assert doc["specSha256"] == hashlib.sha256((ROOT / "openapi.yaml").read_bytes()).hexdigest()
         assert doc["state"] == "temporary" and doc["mode"] == "local"
-        assert [(k["id"], k["secret"]) for k in doc["keys"]] == [(k["id"], k["secret"]) for k in default_world()["keys"]]
+        assert [(k["id"], k["secret"]) for k in doc["keys"]] == [
+            (k["id"], k["secret"]) for k in default_world()["keys"]
+        ]
         assert doc["exampleAccountId"] == CONTRACT.example_account_id
         # Ready means answering: the revoke the banner prints works at once.
         auth = {"Authorization": f"Bearer {doc['keys'][0]['secret']}"}
-        assert httpx.delete(doc["baseUrl"] + CONTRACT.path_for(doc["exampleAccountId"]), headers=auth).status_code == 200
+        assert (
+            httpx.delete(doc["baseUrl"] + CONTRACT.path_for(doc["exampleAccountId"]), headers=auth).status_code == 200
+        )
         assert [p.name for p in tmp_path.iterdir()] == ["ready.json"]  # no temporary file left beside it
     finally:
         out = _stop(proc)
@@ -78,8 +90,10 @@ def test_ready_file_in_a_missing_directory_is_refused_before_anything_is_printed
     proc = _start("--port", "0", "--ready-file", str(tmp_path / "missing" / "ready.json"))
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
-    assert out.strip() == f"layers-mock: cannot write the ready file {tmp_path}/missing/ready.json: " \
-                          f"{tmp_path}/missing is not a writable directory"
+    assert (
+        out.strip() == f"layers-mock: cannot write the ready file {tmp_path}/missing/ready.json: "
+        f"{tmp_path}/missing is not a writable directory"
+    )
 
 
 def test_ready_file_names_the_state_without_a_password(tmp_path):
@@ -99,8 +113,10 @@ def test_banner_after_a_restart_shows_the_stored_world(tmp_path):
         auth = {"Authorization": f"Bearer {WRITE['secret']}"}
         assert httpx.delete(mock.base_url + CONTRACT.path_for(example), headers=auth).status_code == 200
         made = httpx.post(mock.base_url + "/_mock/accounts", json={"posts": {"queued": 3}}).json()["socialAccountId"]
-        assert httpx.put(mock.base_url + "/_mock/kill-switches",
-                         json={"scope": "organization", "target": WRITE["organizationId"], "enabled": True}).is_success
+        assert httpx.put(
+            mock.base_url + "/_mock/kill-switches",
+            json={"scope": "organization", "target": WRITE["organizationId"], "enabled": True},
+        ).is_success
     port = free_port()
     proc = _start("--state", state, "--port", str(port), "--workers", "1")
     try:
@@ -131,19 +147,30 @@ def _node() -> str:
 
 
 def _node_revoke(env: dict) -> subprocess.CompletedProcess:
-    script = ('import { revoke } from "./layers.mjs";'
-              f' const r = await revoke("{CONTRACT.example_account_id}"); console.log(r.status);')
+    script = (
+        'import { revoke } from "./layers.mjs";'
+        f' const r = await revoke("{CONTRACT.example_account_id}"); console.log(r.status);'
+    )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
-    return subprocess.run([_node(), "--input-type=module", "-e", script], cwd=NODE_EXAMPLE, capture_output=True,
-                          text=True, timeout=60, env={**clean, **env}, check=False)
+    return subprocess.run(
+        [_node(), "--input-type=module", "-e", script],
+        cwd=NODE_EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **env},
+        check=False,
+    )
 
 
 def test_node_example_connection_error_names_the_url_and_how_to_start_the_mock():
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     proc = _node_revoke({"LAYERS_MOCK_URL": url})
     assert proc.returncode != 0
-    assert f"cannot reach the Layers mock at {url}{CONTRACT.path_for(CONTRACT.example_account_id)} (ECONNREFUSED)" \
+    assert (
+        f"cannot reach the Layers mock at {url}{CONTRACT.path_for(CONTRACT.example_account_id)} (ECONNREFUSED)"
         in proc.stderr
+    )
     assert "Start it with `layers-mock --port 4010`" in proc.stderr
 
 
