@@ -6,6 +6,7 @@ Every documented fact lives in the YAML. This module only reads it: "which code 
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +20,13 @@ if TYPE_CHECKING:  # the class `Registry.resolver()` returns; referencing export
     from referencing._core import Resolver
 
 SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
+
+
+def spec_sha256(path: Path = SPEC_PATH) -> str:
+    """The contract's identity: sha256 of openapi.yaml's bytes, as `sha256sum openapi.yaml` prints
+    it. The mock's ready file names it, so a harness can tell that the mock and its kit read the
+    same spec."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def resolver_for(document: dict) -> Resolver:

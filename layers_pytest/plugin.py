@@ -46,8 +46,10 @@ def layers_target(request):
         return
     from mock_control.launcher import MockProcess
 
-    with MockProcess() as proc:
-        yield Target(base_url=proc.base_url, live=False)
+    # Port 0: the mock binds a free port itself and names it in its ready file (mock_server/ready.py),
+    # where the launcher reads it: nothing chosen here that another process could take first.
+    with MockProcess(port=0) as proc:
+        yield Target(base_url=proc.ready()["baseUrl"], live=False)
 
 
 def _hosted_target(config, settings: PluginSettings, base_url: str):

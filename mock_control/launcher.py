@@ -6,7 +6,9 @@ benchmarks is test support, not product: tests/postgres_server.py.)
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,7 +35,11 @@ class MockProcess:
                  database: str | None = None, fixtures: str | None = None, extra_args: list[str] | None = None,
                  host: str = "127.0.0.1", env: dict | None = None):
         self.host = host
-        self.port = port or free_port(host)
+        # port=0: the mock picks a free port as it binds, and says which in its ready file (no
+        # window between choosing a port here and the child binding it); None: one chosen here.
+        self.port = free_port(host) if port is None else port
+        self.announces = port == 0  # started with --ready-file (a restart keeps the port it found)
+        self._ready_dir: str | None = None
         self.workers = workers
         self.state = state
         self.database_url = database
@@ -62,6 +68,9 @@ class MockProcess:
         if self.fixtures:
             cmd += ["--fixtures", self.fixtures]
         cmd += self.extra_args
+        if self.announces:
+            self._ready_dir = tempfile.mkdtemp(prefix="layers-mock-")
+            cmd += ["--ready-file", self.ready_file]
         # Open for the process's life, not a block's: stop() closes and removes it.
         self._log = tempfile.NamedTemporaryFile(prefix="layers-mock-", suffix=".log", delete=False)  # noqa: SIM115
         # The child inherits this process's environment (it reads its own settings from it) plus
@@ -75,6 +84,17 @@ class MockProcess:
         self.wait_ready(timeout)
         return self
 
+    @property
+    def ready_file(self) -> str:
+        """Where a mock started with port=0 writes its ready file (while it runs)."""
+        if self._ready_dir is None:
+            raise RuntimeError("no ready file: only a running MockProcess(port=0) has one")
+        return os.path.join(self._ready_dir, "ready.json")
+
+    def ready(self) -> dict:
+        """The mock's ready file (port=0 only): where it listens, its keys, its spec's sha256."""
+        return json.loads(Path(self.ready_file).read_text(encoding="utf-8"))
+
     def wait_ready(self, timeout: float) -> None:
         proc = self.proc
         if proc is None:
@@ -85,6 +105,13 @@ class MockProcess:
                 message = f"layers-mock exited with {proc.returncode}:\n{self.log_text()}"
                 self.stop()  # removes the log file: a failed start leaves nothing behind
                 raise RuntimeError(message)
+            if self.announces:
+                # Written once the mock answers (mock_server/ready.py): the port it really took.
+                if os.path.exists(self.ready_file):
+                    self.port = self.ready()["port"]
+                    return
+                time.sleep(0.05)
+                continue
             try:
                 # Any answer: the schema is made before uvicorn listens. (With --admin-token or
                 # --operator-token, a call without a token answers 401.)
@@ -114,6 +141,9 @@ class MockProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self._ready_dir is not None:  # the mock removed its file on exit; a killed one did not
+            shutil.rmtree(self._ready_dir, ignore_errors=True)
+            self._ready_dir = None
         if self._log is not None:
             self._log.close()
             os.unlink(self._log.name)

@@ -6,7 +6,7 @@ import os
 import sys
 
 from contract.world import DEFAULT_WORLD
-from mock_server import banner, listen, state_file
+from mock_server import banner, listen, ready, state_file
 from mock_server.core import world
 from mock_server.core.clock import Clock
 from mock_server.settings import MockSettings, SettingsError, from_command_line
@@ -20,14 +20,20 @@ def parse_args(argv: list[str] | None) -> MockSettings:
     return from_command_line(argv)
 
 
-def seed_state(database: str, fixture: dict, reset: bool, *, hosted: bool = False) -> bool:
+def seed_state(database: str, fixture: dict, reset: bool, *,
+               hosted: bool = False) -> tuple[bool, banner.StoredWorld | None]:
     """Make (or check) the schema; load the fixture into an empty (or reset) world, once however
-    many instances start together on one database. True if it was loaded. Hosted mode seeds no
+    many instances start together on one database. (Whether it was loaded; the local world as
+    it is now, read once after seeding, for the banner and the ready file.) Hosted mode seeds no
     local world: every world is a sandbox made by the operator."""
     storage = open_storage(database)
     try:
         seed = None if hosted else (lambda q: world.load(q, fixture, Clock.now(q), report=False))
-        return storage.prepare(seed, reset=reset)
+        loaded = storage.prepare(seed, reset=reset)
+        if hosted:
+            return loaded, None
+        with storage.snapshot() as q:
+            return loaded, banner.read_world(q, fixture)
     finally:
         storage.close()
 
@@ -48,8 +54,9 @@ def _main(argv: list[str] | None) -> int:
         settings = parse_args(argv)
         # The port before anything is printed or seeded (0: the free one picked now, for the banner).
         settings = settings.replace(port=listen.claim_port(settings.host, settings.port))
+        ready.check_path(settings.ready_file)
         fixture = world.read_fixture(settings.fixtures or DEFAULT_WORLD)
-    except (SettingsError, listen.PortUnavailable, world.WorldError) as exc:
+    except (SettingsError, listen.PortUnavailable, ready.ReadyFileError, world.WorldError) as exc:
         print(f"layers-mock: {exc}", file=sys.stderr)
         return 2
     database = settings.database or settings.state
@@ -68,7 +75,7 @@ def _main(argv: list[str] | None) -> int:
 
 def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file.StateLock | None) -> int:
     try:
-        loaded = seed_state(database, fixture, settings.reset, hosted=settings.hosted)
+        loaded, stored = seed_state(database, fixture, settings.reset, hosted=settings.hosted)
     except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
         print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
@@ -82,17 +89,20 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
                      fixtures=settings.fixtures and os.path.abspath(settings.fixtures)).hand_to_workers()
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not (settings.admin_token or settings.operator_token):
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
-    if not settings.quiet and settings.hosted:
-        print(hosted_banner(f"http://{settings.host}:{settings.port}", settings.limits), flush=True)
-    elif not settings.quiet:
-        shown = redacted(database) if (settings.state or settings.database) else None
-        print(banner.render(host=settings.host, port=settings.port, fixture=fixture, loaded=loaded, state=shown,
-                            admin_token=bool(settings.admin_token)), flush=True)
+    base = banner.base_url(settings.host, settings.port)
+    shown = redacted(database) if (settings.state or settings.database) else None
+    if not settings.quiet:  # hosted mode (no stored world): no shared world to show, its limits instead
+        print(hosted_banner(f"http://{settings.host}:{settings.port}", settings.limits) if stored is None
+              else banner.render(host=settings.host, port=settings.port, world=stored, loaded=loaded, state=shown,
+                                 admin_token=bool(settings.admin_token)), flush=True)
 
     import uvicorn
 
-    uvicorn.run("mock_server.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=settings.log_level, access_log=False)
+    announcement = ready.document(base=base, port=settings.port, state=shown, world=stored)
+    with ready.announced(settings.ready_file, host=banner.connect_host(settings.host), port=settings.port,
+                         doc=announcement):
+        uvicorn.run("mock_server.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=settings.log_level, access_log=False)
     return 0
 
 

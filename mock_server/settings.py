@@ -225,6 +225,14 @@ class MockSettings:
         group=HOSTED_GROUP,
         check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"),
     )
+    ready_file: str | None = setting(
+        None,
+        "once the mock answers, write a JSON document here (mode 0600; removed on exit): baseUrl, controlUrl,"
+        " the real port (also with --port 0), pid, specSha256, state, and in local mode the test keys"
+        " (never an admin or operator token)",
+        env="LAYERS_MOCK_READY_FILE",
+        metavar="PATH",
+    )
     log_level: str = setting("warning", "uvicorn's own messages", metavar="LEVEL", choices=LOG_LEVELS)
     quiet: bool = setting(False, "print neither the banner nor the access log (a line per request)")
 

@@ -1,17 +1,55 @@
 // A Node.js partner's view of the Layers mock: the revoke call and the mock's control plane.
-// Global fetch (Node 18+), no dependencies. Point it elsewhere with LAYERS_MOCK_URL; with a
-// mock in a container add LAYERS_MOCK_ADMIN_TOKEN (the control plane then needs it).
+// Global fetch (Node 18+), no dependencies. Where the mock is: LAYERS_MOCK_URL, else the ready
+// file of a mock started with `--ready-file PATH` (LAYERS_MOCK_READY_FILE=PATH: its real port,
+// also with --port 0, and its keys), else http://127.0.0.1:4010. With a mock in a container add
+// LAYERS_MOCK_ADMIN_TOKEN (the control plane then needs it).
+import { readFileSync } from "node:fs";
 
-export const BASE_URL = (process.env.LAYERS_MOCK_URL ?? "http://127.0.0.1:4010").replace(/\/$/, "");
-// The default world's write key, as `layers-mock` prints it at start-up.
-export const API_KEY = process.env.LAYERS_API_KEY ?? "lp_test_acme_write_7Qm2xK9pL4vN8rT1";
+const READY_FILE = process.env.LAYERS_MOCK_READY_FILE;
+
+/** The mock's ready file (README: "Machine-readable start"), when one is named. */
+function readReadyFile(path) {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new Error(
+      `LAYERS_MOCK_READY_FILE=${path}: ${err.code === "ENOENT" ? "no such file" : err.message}. ` +
+        `The mock writes it once it answers: start it with \`layers-mock --port 0 --ready-file ${path}\`` +
+        " and wait for the file.",
+      { cause: err },
+    );
+  }
+}
+
+const READY = READY_FILE ? readReadyFile(READY_FILE) : undefined;
+
+export const BASE_URL = (process.env.LAYERS_MOCK_URL ?? READY?.baseUrl ?? "http://127.0.0.1:4010").replace(/\/$/, "");
+// The default world's write key, as `layers-mock` prints it at start-up (and lists it in its ready file).
+export const API_KEY =
+  process.env.LAYERS_API_KEY ??
+  READY?.keys?.find((k) => k.label === "write")?.secret ??
+  "lp_test_acme_write_7Qm2xK9pL4vN8rT1";
 const ADMIN_TOKEN = process.env.LAYERS_MOCK_ADMIN_TOKEN;
+
+/** fetch, whose bare "fetch failed" on a refused connection becomes: which URL, and how to start the mock. */
+async function send(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw new Error(
+      `cannot reach the Layers mock at ${url} (${err.cause?.code ?? err.message}). ` +
+        "Start it with `layers-mock --port 4010` (README: \"Using the mock\"), or point LAYERS_MOCK_URL " +
+        "(or LAYERS_MOCK_READY_FILE, with `layers-mock --ready-file PATH`) at the mock you started.",
+      { cause: err },
+    );
+  }
+}
 
 /** DELETE /v1/social-accounts/{id}: returns { status, headers, body }. */
 export async function revoke(socialAccountId, { apiKey = API_KEY, idempotencyKey } = {}) {
   const headers = { Authorization: `Bearer ${apiKey}` };
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
-  const res = await fetch(`${BASE_URL}/v1/social-accounts/${encodeURIComponent(socialAccountId)}`, {
+  const res = await send(`${BASE_URL}/v1/social-accounts/${encodeURIComponent(socialAccountId)}`, {
     method: "DELETE",
     headers,
   });
@@ -23,7 +61,7 @@ async function control(method, path, body) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (ADMIN_TOKEN) headers["X-Mock-Admin-Token"] = ADMIN_TOKEN;
-  const res = await fetch(`${BASE_URL}/_mock${path}`, {
+  const res = await send(`${BASE_URL}/_mock${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

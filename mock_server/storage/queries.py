@@ -378,6 +378,13 @@ class Queries:
                         " AND status != 'disconnected'" + ("{FOR_UPDATE}" if lock else ""),
                         (self.sandbox, account_id, organization_id))
 
+    def first_revocable_account(self, organization_id: str) -> str | None:
+        """The first-made account of the organization a revoke would disconnect (the start-up
+        banner's example when the published one is gone); walks accounts in seq order, so it
+        stops at the first match in a world of a million."""
+        return self.scalar("SELECT id FROM accounts WHERE sandbox=? AND organization_id=? AND status != 'disconnected'"
+                           " ORDER BY seq LIMIT 1", (self.sandbox, organization_id))
+
     def mark_disconnected(self, account_id: str, reason: str, at: str) -> None:
         self._x("UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?"
                 " WHERE sandbox=? AND id=?", (reason, at, self.sandbox, account_id))

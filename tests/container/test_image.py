@@ -84,6 +84,9 @@ def test_image_serves_api_and_control_plane_from_outside(image):
         assert pm.podman("exec", name, "id", "-u").stdout.strip() == "10001"  # not root
         health = pm.podman("healthcheck", "run", name, check=False)
         assert health.returncode == 0, health.stderr
+        # What the health check reads: the mock's ready file, with the keys but never the admin token.
+        ready = json.loads(pm.podman("exec", name, "cat", "/tmp/layers-mock-ready.json").stdout)
+        assert ready["port"] == 4010 and ready["keys"] and token not in json.dumps(ready)
         logs = pm.podman("logs", name).stdout + pm.podman("logs", name).stderr
         assert token not in logs
         assert f"DELETE {CONTRACT.path_for(CONTRACT.example_account_id)} 404 NOT_FOUND" in logs  # access log
