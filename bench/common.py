@@ -3,6 +3,7 @@
 Everything runs on loopback (127.0.0.1). Every load run is bounded by wrk's `-d` duration;
 every polling loop by a deadline.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,8 @@ import httpx
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-TOOLS = BENCH / ".tools"          # gitignored: Prism's node_modules
-OUT = BENCH / "out"               # gitignored: state files, id lists, logs
+TOOLS = BENCH / ".tools"  # gitignored: Prism's node_modules
+OUT = BENCH / "out"  # gitignored: state files, id lists, logs
 SPEC = ROOT / "openapi.yaml"
 LUA = BENCH / "delete.lua"
 PRISM_PACKAGE = "@stoplight/prism-cli@5.14.2"
@@ -32,22 +33,24 @@ HOST = "127.0.0.1"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "tests"))  # postgres_server: the tests' throwaway PostgreSQL server
 
+from postgres_server import PostgresServer  # noqa: E402,F401
+
 from contract import CONTRACT  # noqa: E402
 from contract.world import DEFAULT_WORLD  # noqa: E402
-from mock_server.core import world  # noqa: E402
-from mock_server.settings import DEFAULT_WORKERS  # noqa: E402
-from mock_server.core.clock import Clock  # noqa: E402
 from mock_control.launcher import MockProcess, free_port  # noqa: E402,F401
+from mock_server.core import world  # noqa: E402
+from mock_server.core.clock import Clock  # noqa: E402
+from mock_server.settings import DEFAULT_WORKERS  # noqa: E402
 from mock_server.storage import is_postgres, open_storage  # noqa: E402
-from postgres_server import PostgresServer  # noqa: E402,F401
 
 BENCH_ORG = "org_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_KEY_ID = "key_0b0b0b0b-0000-4000-8000-000000000001"
 BENCH_SECRET = "lp_test_bench_internal_0000000000000001"
-DEFAULT_WRITE_SECRET = next(k["secret"] for k in json.loads(DEFAULT_WORLD.read_text())["keys"]
-                            if CONTRACT.required_scope in k.get("scopes", []))  # in every world below
-UNKNOWN_ID = "sa_ffffffff-ffff-4fff-8fff-ffffffffffff"        # well-formed, in no world: 404
-TEST_200_ID = "sa_00000000-0000-4000-8000-000000000200"       # reserved: always 200, no state change
+DEFAULT_WRITE_SECRET = next(
+    k["secret"] for k in json.loads(DEFAULT_WORLD.read_text())["keys"] if CONTRACT.required_scope in k.get("scopes", [])
+)  # in every world below
+UNKNOWN_ID = "sa_ffffffff-ffff-4fff-8fff-ffffffffffff"  # well-formed, in no world: 404
+TEST_200_ID = "sa_00000000-0000-4000-8000-000000000200"  # reserved: always 200, no state change
 
 
 # -- tools -----------------------------------------------------------------------------------
@@ -77,18 +80,28 @@ def ensure_prism() -> Path:
 def machine() -> dict:
     meminfo, cpuinfo = Path("/proc/meminfo").read_text().splitlines(), Path("/proc/cpuinfo").read_text().splitlines()
     mem_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
-                 platform.processor())
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), platform.processor()
+    )
+
     def version(cmd):
         try:
-            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  timeout=30).stdout.strip().splitlines()[0]
+            return (
+                subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+                .stdout.strip()
+                .splitlines()[0]
+            )
         except Exception:  # noqa: BLE001
             return "?"
+
     return {
-        "cores": os.cpu_count(), "cpu": model, "memory_gib": round(mem_kib / 2**20, 1),
-        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-        "node": version(["node", "--version"]), "wrk": version(["wrk", "-v"]),
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(mem_kib / 2**20, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "node": version(["node", "--version"]),
+        "wrk": version(["wrk", "-v"]),
     }
 
 
@@ -101,15 +114,24 @@ def seed_world(database: Path | str, *, accounts: int, queued_per_account: int =
     if not is_postgres(database):
         for suffix in ("", "-wal", "-shm"):
             Path(database + suffix).unlink(missing_ok=True)
-    ids = [f"sa_{uuid.UUID(int=(0xb0b << 112) | n, version=4)}" for n in range(accounts)]
+    ids = [f"sa_{uuid.UUID(int=(0xB0B << 112) | n, version=4)}" for n in range(accounts)]
     posts = {"queued": queued_per_account} if queued_per_account else None
 
     def seed(q):
         now = Clock.now(q)
         world.load(q, world.read_fixture(DEFAULT_WORLD), now, report=False)
         world.add_organization(q, {"id": BENCH_ORG, "name": "Benchmark"})
-        world.add_key(q, {"id": BENCH_KEY_ID, "secret": BENCH_SECRET, "organizationId": BENCH_ORG,
-                          "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
+        world.add_key(
+            q,
+            {
+                "id": BENCH_KEY_ID,
+                "secret": BENCH_SECRET,
+                "organizationId": BENCH_ORG,
+                "scopes": [CONTRACT.required_scope],
+                "tier": "internal",
+                "label": "bench",
+            },
+        )
         world.add_accounts(q, [{"id": a, "organizationId": BENCH_ORG, "posts": posts} for a in ids], now)
 
     storage = open_storage(database)
@@ -122,6 +144,7 @@ def seed_world(database: Path | str, *, accounts: int, queued_per_account: int =
 
 def to_iso(ts: float) -> str:
     from mock_server.core.clock import to_iso as iso
+
     return iso(ts)
 
 
@@ -144,11 +167,12 @@ class Server:
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "Server":
+    def start(self, timeout: float = 60.0) -> Server:
         self.log = open(self.log_path, "w")  # noqa: SIM115 - the server's log while it runs; stop() closes it
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
-                                     cwd=ROOT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
+        )
         self.ready_s = wait_first_200(self.base, self.proc, t0, timeout)
         return self
 
@@ -209,10 +233,15 @@ def prism_cmd(port: int) -> list[str]:
 
 # -- load ------------------------------------------------------------------------------------
 def wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 1, env: dict | None = None) -> dict:
-    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-           "-s", str(LUA), url]
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         env={**os.environ, **(env or {})}, timeout=seconds + 60)
+    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(LUA), url]
+    res = subprocess.run(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=seconds + 60,
+    )
     line = next((ln for ln in res.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed:\n{res.stdout}")

@@ -12,6 +12,7 @@ below: hypothesis' first run in a directory costs ~200 MB more). A run still goi
 such (the kit of `--before` never ends against a dribbling server). Results: printed, and written
 to bench/out/kit_hostile.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,10 +37,13 @@ KIT = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.
 
 # name: (server behaviour, server options, kit arguments, what it is)
 CASES = {
-    "dribble-headers": ("dribble-headers", {"interval": 2.0}, ["--timeout", "5"],
-                        "answer (headers first) 1 byte every 2 s"),
-    "dribble-body": ("dribble-body", {"interval": 2.0}, ["--timeout", "5"],
-                     "headers at once, body 1 byte every 2 s"),
+    "dribble-headers": (
+        "dribble-headers",
+        {"interval": 2.0},
+        ["--timeout", "5"],
+        "answer (headers first) 1 byte every 2 s",
+    ),
+    "dribble-body": ("dribble-body", {"interval": 2.0}, ["--timeout", "5"], "headers at once, body 1 byte every 2 s"),
     "storm-1": ("storm", {"retry_after": "1"}, [], "429 to everything, Retry-After: 1"),
     "storm-120": ("storm", {"retry_after": "120"}, [], "429 to everything, Retry-After: 120"),
     "huge-100mb": ("huge", {"size": 100 * MB}, [], "every answer 100 MB (Content-Length)"),
@@ -62,24 +66,43 @@ def kit_tree(rev: str, into: Path) -> Path:
 def run_case(name: str, pythonpath: Path, kill_after: float, workdir: Path, cwd: Path) -> dict:
     behaviour, opts, args, _ = CASES[name]
     with HostileServer(behaviour, **opts) as server:
-        argv = ["--base-url", server.base_url, "--api-key", KEY, *args,
-                "--junit-xml", str(workdir / "junit.xml"), "--report-json", str(workdir / "report.json")]
+        argv = [
+            "--base-url",
+            server.base_url,
+            "--api-key",
+            KEY,
+            *args,
+            "--junit-xml",
+            str(workdir / "junit.xml"),
+            "--report-json",
+            str(workdir / "report.json"),
+        ]
         for f in ("junit.xml", "report.json"):
             (workdir / f).unlink(missing_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
         started = time.monotonic()
-        proc = subprocess.run(measured(KIT + argv, kill_after), capture_output=True, text=True, cwd=cwd,
-                              env={**env, "PYTHONPATH": str(pythonpath)})
+        proc = subprocess.run(
+            measured(KIT + argv, kill_after),
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env={**env, "PYTHONPATH": str(pythonpath)},
+        )
         wall = time.monotonic() - started
         requests = len(server.requests)
     peak = re.search(r"PEAK_RSS_KB=(\d+) KILLED=(\d)", proc.stderr)
     killed = bool(peak and peak.group(2) == "1")
     report = json.loads((workdir / "report.json").read_text()) if (workdir / "report.json").exists() else None
     return {
-        "case": name, "exit": None if killed else proc.returncode, "killed": killed, "wall_s": round(wall, 1),
-        "peak_rss_mb": round(int(peak.group(1)) / 1024) if peak else None, "requests_received": requests,
+        "case": name,
+        "exit": None if killed else proc.returncode,
+        "killed": killed,
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(int(peak.group(1)) / 1024) if peak else None,
+        "requests_received": requests,
         "reports_written": report is not None and (workdir / "junit.xml").exists(),
-        "error": (report or {}).get("error"), "failed_checks": (report or {}).get("failedChecks"),
+        "error": (report or {}).get("error"),
+        "failed_checks": (report or {}).get("failedChecks"),
         "traceback": "Traceback" in proc.stderr,
         "command": " ".join(["layers-conformance", "--base-url", "http://127.0.0.1:PORT", "--api-key", KEY, *args]),
     }
@@ -116,19 +139,29 @@ def main() -> int:
                 print(f"[{label}] {name}: {CASES[name][3]} …", file=sys.stderr, flush=True)
                 row = {"kit": label, **run_case(name, path, args.kill_after, work, cwd)}
                 rows.append(row)
-                print(f"    exit {row['exit'] if not row['killed'] else 'killed'}, {row['wall_s']} s, "
-                      f"peak {row['peak_rss_mb']} MB, reports {'written' if row['reports_written'] else 'none'}",
-                      file=sys.stderr, flush=True)
-    print(f"\n| case | kit | exit | wall | peak RSS | reports | requests received |")
+                print(
+                    f"    exit {row['exit'] if not row['killed'] else 'killed'}, {row['wall_s']} s, "
+                    f"peak {row['peak_rss_mb']} MB, reports {'written' if row['reports_written'] else 'none'}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    print("\n| case | kit | exit | wall | peak RSS | reports | requests received |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         code = f"killed at {args.kill_after:g} s" if r["killed"] else str(r["exit"])
-        print(f"| {r['case']} | {r['kit']} | {code} | {r['wall_s']} s | {r['peak_rss_mb']} MB | "
-              f"{'yes' if r['reports_written'] else 'no'} | {r['requests_received']} |")
+        print(
+            f"| {r['case']} | {r['kit']} | {code} | {r['wall_s']} s | {r['peak_rss_mb']} MB | "
+            f"{'yes' if r['reports_written'] else 'no'} | {r['requests_received']} |"
+        )
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": os.uname().nodename, "cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "kill_after_s": args.kill_after, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    meta = {
+        "machine": os.uname().nodename,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "kill_after_s": args.kill_after,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     (out / "kit_hostile.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"\nwritten to {out / 'kit_hostile.json'}", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ target account with N queued posts. Then:
 
     cd /work/main && .venv/bin/python bench/revoke_cost.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,11 @@ def seed(path: Path, queued: int) -> None:
     storage = c.open_storage(str(path))
     try:
         with storage.transaction() as q:
-            c.world.add_accounts(q, [{"id": TARGET, "organizationId": c.BENCH_ORG, "handle": "@target",
-                                      "posts": {"queued": queued}}], c.Clock.now(q))
+            c.world.add_accounts(
+                q,
+                [{"id": TARGET, "organizationId": c.BENCH_ORG, "handle": "@target", "posts": {"queued": queued}}],
+                c.Clock.now(q),
+            )
     finally:
         storage.close()
     con = sqlite3.connect(str(path))
@@ -79,9 +83,17 @@ def child(state: str) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_after = _status_kib("VmHWM")  # the peak since _reset_peak_rss (includes SQLite's own memory)
-    print(json.dumps({"status": outcome.status, "canceled": outcome.body.get("canceledScheduledPosts"),
-                      "domain_ms": elapsed * 1000, "peak_rss_mib": (rss_after - rss_before) / 1024,
-                      "tracemalloc_kib": peak / 1024}))
+    print(
+        json.dumps(
+            {
+                "status": outcome.status,
+                "canceled": outcome.body.get("canceledScheduledPosts"),
+                "domain_ms": elapsed * 1000,
+                "peak_rss_mib": (rss_after - rss_before) / 1024,
+                "tracemalloc_kib": peak / 1024,
+            }
+        )
+    )
 
 
 def over_http(state: Path, queued: int) -> float:
@@ -112,16 +124,22 @@ def main() -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(str(b) + suffix).unlink(missing_ok=True)
         shutil.copy(a, b)
-        out = subprocess.run([sys.executable, __file__, "--child", str(a)], stdout=subprocess.PIPE, text=True,
-                             check=True, timeout=600).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(a)], stdout=subprocess.PIPE, text=True, check=True, timeout=600
+        ).stdout
         row = {"queued": n, **json.loads(out.strip().splitlines()[-1])}
         assert row["status"] == 200 and row["canceled"] == n, row
         row["http_ms"] = over_http(b, n)
         rows.append(row)
-        print(f"{n:>7,} queued: domain.revoke {row['domain_ms']:7.1f} ms, peak RSS +{row['peak_rss_mib']:.1f} MiB,"
-              f" tracemalloc peak {row['tracemalloc_kib']:.0f} KiB, over HTTP {row['http_ms']:.1f} ms", flush=True)
-    note = ("Each world also holds 20 other accounts with 5,000 queued posts each. The HTTP time is one "
-            "`DELETE` from a client on loopback after one warm-up request (mock at its defaults).")
+        print(
+            f"{n:>7,} queued: domain.revoke {row['domain_ms']:7.1f} ms, peak RSS +{row['peak_rss_mib']:.1f} MiB,"
+            f" tracemalloc peak {row['tracemalloc_kib']:.0f} KiB, over HTTP {row['http_ms']:.1f} ms",
+            flush=True,
+        )
+    note = (
+        "Each world also holds 20 other accounts with 5,000 queued posts each. The HTTP time is one "
+        "`DELETE` from a client on loopback after one warm-up request (mock at its defaults)."
+    )
     if args.json:
         print(json.dumps({"rows": rows, "note": note}))
     return 0

@@ -18,6 +18,7 @@ Parts:
 Both servers run in their default setting: `layers-mock --state FILE` (its default worker count)
 and `prism mock openapi.yaml -v warn`. wrk runs on the same machine (-t1 -c32).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,7 @@ BEGIN, END = "<!-- bench:run.py:begin -->", "<!-- bench:run.py:end -->"
 
 
 def load_env(path: str, server: str, ids_file: Path, offset: int) -> dict:
-    env = {"BENCH_AUTH": "", "BENCH_ID": c.UNKNOWN_ID, "BENCH_IDS_FILE": "", "BENCH_OFFSET": "0",
-           "BENCH_PREFER": ""}
+    env = {"BENCH_AUTH": "", "BENCH_ID": c.UNKNOWN_ID, "BENCH_IDS_FILE": "", "BENCH_OFFSET": "0", "BENCH_PREFER": ""}
     if path in ("404", "200"):
         env["BENCH_AUTH"] = f"Bearer {c.BENCH_SECRET}"
     if path == "404" and server == "prism":
@@ -59,10 +59,15 @@ def _combined(runs: list[dict]) -> dict:
     of their percentiles (a conservative stand-in for the percentile of the union)."""
     if len(runs) == 1:
         return runs[0]
-    out = {k: sum(r[k] for r in runs) for k in ("requests", "s200", "s401", "s404", "s429", "s5xx", "other",
-                                                   "socket_errors", "rps")}
-    out.update(p50_us=max(r["p50_us"] for r in runs), p99_us=max(r["p99_us"] for r in runs),
-               duration_us=max(r["duration_us"] for r in runs))
+    out = {
+        k: sum(r[k] for r in runs)
+        for k in ("requests", "s200", "s401", "s404", "s429", "s5xx", "other", "socket_errors", "rps")
+    }
+    out.update(
+        p50_us=max(r["p50_us"] for r in runs),
+        p99_us=max(r["p99_us"] for r in runs),
+        duration_us=max(r["duration_us"] for r in runs),
+    )
     return out
 
 
@@ -72,7 +77,11 @@ def _wrk_all(urls: list[str], seconds: float, envs: list[dict], connections: int
 
     each = connections // len(urls)
     with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
-        runs = list(pool.map(lambda ue: c.wrk(ue[0], seconds=seconds, connections=each, env=ue[1]), zip(urls, envs, strict=True)))
+        runs = list(
+            pool.map(
+                lambda ue: c.wrk(ue[0], seconds=seconds, connections=each, env=ue[1]), zip(urls, envs, strict=True)
+            )
+        )
     return _combined(runs)
 
 
@@ -97,8 +106,10 @@ def throughput(args, report: dict) -> None:
             t0 = time.perf_counter()
             ids[t] = c.seed_world(database, accounts=args.accounts, queued_per_account=2)
             c.write_ids(c.OUT / f"fresh_ids_{t}.txt", ids[t])
-            print(f"{t}: seeded {len(ids[t]):,} fresh accounts (2 queued posts each) in "
-                  f"{time.perf_counter() - t0:.1f}s", flush=True)
+            print(
+                f"{t}: seeded {len(ids[t]):,} fresh accounts (2 queued posts each) in {time.perf_counter() - t0:.1f}s",
+                flush=True,
+            )
             servers[t] = [c.mock_process(database, args.mock_args).start() for _ in range(2 if t == "pg2" else 1)]
             used[t] = 0
 
@@ -110,8 +121,10 @@ def throughput(args, report: dict) -> None:
             ids_file = c.OUT / f"fresh_ids_{t}.txt"
             # each instance takes ids from its own part of the list, so that no id is sent twice
             spread = (len(ids.get(t, [])) - used.get(t, 0)) // n
-            return [load_env(path, "prism" if t == "prism" else "mock", ids_file, used.get(t, 0) + k * spread)
-                    for k in range(n)]
+            return [
+                load_env(path, "prism" if t == "prism" else "mock", ids_file, used.get(t, 0) + k * spread)
+                for k in range(n)
+            ]
 
         for path in args.paths:
             for t in targets:  # warm-up, not recorded
@@ -124,18 +137,24 @@ def throughput(args, report: dict) -> None:
                     load_before = os.getloadavg()[0]
                     with c.CpuMeter([s.proc.pid for s in servers[t]]) as cpu:
                         r = _wrk_all(urls(t), args.seconds, envs(path, t))
-                    r.update(server_cores=cpu.server_cores, wrk_cores=cpu.wrk_cores, other_cores=cpu.other_cores,
-                             loadavg=load_before)
+                    r.update(
+                        server_cores=cpu.server_cores,
+                        wrk_cores=cpu.wrk_cores,
+                        other_cores=cpu.other_cores,
+                        loadavg=load_before,
+                    )
                     if path == "200" and t in used:
                         used[t] += r["requests"] + 200 * len(servers[t])
                     r["unexpected"] = r["requests"] - r["s" + path]
                     results[path][t].append(r)
-                    print(f"  {path} {t:<6} round {rnd + 1}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms"
-                          f"  p99 {r['p99_us'] / 1000:6.2f} ms  statuses 200={r['s200']} 401={r['s401']}"
-                          f" 404={r['s404']} 429={r['s429']} 5xx={r['s5xx']} other={r['other']}"
-                          f" sockerr={r['socket_errors']}  cores: server {r['server_cores']:.2f} wrk"
-                          f" {r['wrk_cores']:.2f} others {r['other_cores']:.2f}  load avg {load_before:.1f}",
-                          flush=True)
+                    print(
+                        f"  {path} {t:<6} round {rnd + 1}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms"
+                        f"  p99 {r['p99_us'] / 1000:6.2f} ms  statuses 200={r['s200']} 401={r['s401']}"
+                        f" 404={r['s404']} 429={r['s429']} 5xx={r['s5xx']} other={r['other']}"
+                        f" sockerr={r['socket_errors']}  cores: server {r['server_cores']:.2f} wrk"
+                        f" {r['wrk_cores']:.2f} others {r['other_cores']:.2f}  load avg {load_before:.1f}",
+                        flush=True,
+                    )
         integrity = {}
         for t in targets:
             if t in used:
@@ -144,10 +163,18 @@ def throughput(args, report: dict) -> None:
                 with c.httpx.Client() as h:
                     integrity[t] = h.get(urls(t)[0] + "/_mock/integrity", timeout=300).json()
         mock_cmds = {t: " ".join(c.mock_cmd(0, "DATABASE", args.mock_args)) for t in targets if t != "prism"}
-        report["throughput"] = {"results": results, "integrity": integrity, "accounts": args.accounts,
-                                "targets": targets, "mock_cmd": mock_cmds.get("sqlite") or next(iter(mock_cmds.values()), ""),
-                                "prism_cmd": " ".join(c.prism_cmd(0)), "mock_workers": c.DEFAULT_WORKERS,
-                                "rounds": args.rounds, "seconds": args.seconds, "uptime": _uptime()}
+        report["throughput"] = {
+            "results": results,
+            "integrity": integrity,
+            "accounts": args.accounts,
+            "targets": targets,
+            "mock_cmd": mock_cmds.get("sqlite") or next(iter(mock_cmds.values()), ""),
+            "prism_cmd": " ".join(c.prism_cmd(0)),
+            "mock_workers": c.DEFAULT_WORKERS,
+            "rounds": args.rounds,
+            "seconds": args.seconds,
+            "uptime": _uptime(),
+        }
     finally:
         for group in servers.values():
             for s in group:
@@ -186,12 +213,21 @@ def startup(args, report: dict) -> None:
 
 
 def revoke(args, report: dict) -> None:
-    out = subprocess.run([sys.executable, str(c.BENCH / "revoke_cost.py"), "--json"], stdout=subprocess.PIPE,
-                         text=True, check=True, cwd=c.ROOT, timeout=1800).stdout
+    out = subprocess.run(
+        [sys.executable, str(c.BENCH / "revoke_cost.py"), "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        cwd=c.ROOT,
+        timeout=1800,
+    ).stdout
     report["revoke"] = json.loads(out.strip().splitlines()[-1])
     for row in report["revoke"]["rows"]:
-        print(f"  revoke {row['queued']:>7,} queued: domain {row['domain_ms']:.1f} ms, peak +{row['peak_rss_mib']:.1f} MiB"
-              f" rss, http {row['http_ms']:.1f} ms", flush=True)
+        print(
+            f"  revoke {row['queued']:>7,} queued: domain {row['domain_ms']:.1f} ms, peak +{row['peak_rss_mib']:.1f} MiB"
+            f" rss, http {row['http_ms']:.1f} ms",
+            flush=True,
+        )
 
 
 SCALE_REVOKES = 500
@@ -209,8 +245,12 @@ def sequential_revokes(base: str, ids: list[str]) -> dict:
             times.append(time.perf_counter() - t0)
         wall = time.perf_counter() - t_all
     times.sort()
-    return {"rps": len(ids) / wall, "p50_us": times[len(times) // 2] * 1e6,
-            "p99_us": times[int(len(times) * 0.99)] * 1e6, "unexpected": sum(1 for x in statuses if x != 200)}
+    return {
+        "rps": len(ids) / wall,
+        "p50_us": times[len(times) // 2] * 1e6,
+        "p99_us": times[int(len(times) * 0.99)] * 1e6,
+        "unexpected": sum(1 for x in statuses if x != 200),
+    }
 
 
 def scale(args, report: dict) -> None:
@@ -220,8 +260,9 @@ def scale(args, report: dict) -> None:
         t0 = time.perf_counter()
         ids = c.seed_world(state, accounts=n)
         seeded = time.perf_counter() - t0
-        file_mib = sum(Path(str(state) + x).stat().st_size for x in ("", "-wal")
-                       if Path(str(state) + x).exists()) / 2**20  # the main file and its WAL
+        file_mib = (
+            sum(Path(str(state) + x).stat().st_size for x in ("", "-wal") if Path(str(state) + x).exists()) / 2**20
+        )  # the main file and its WAL
         ids_file = c.write_ids(c.OUT / f"world_{n}_ids.txt", ids[-20_000:] if n > 20_000 else ids)
         starts, lat = [], {}
         for _ in range(args.startup_rounds):
@@ -234,11 +275,16 @@ def scale(args, report: dict) -> None:
             r["unexpected"] = r["requests"] - r["s404"]
             lat["404"] = r
             lat["200"] = sequential_revokes(s.base, ids[-SCALE_REVOKES:])  # the small world has only 1,000
-        rows.append({"accounts": n, "seed_s": seeded, "startup_s": starts, "load": lat,
-                     "file_mib": file_mib})
-        print(f"  world {n:>9,}: file {rows[-1]['file_mib']:.0f} MiB, start-up median {c.median(starts):.2f}s, "
-              + ", ".join(f"{p}: {r['rps']:.0f} req/s p50 {r['p50_us'] / 1000:.2f} ms p99 {r['p99_us'] / 1000:.2f} ms"
-                          f" (unexpected {r['unexpected']})" for p, r in lat.items()), flush=True)
+        rows.append({"accounts": n, "seed_s": seeded, "startup_s": starts, "load": lat, "file_mib": file_mib})
+        print(
+            f"  world {n:>9,}: file {rows[-1]['file_mib']:.0f} MiB, start-up median {c.median(starts):.2f}s, "
+            + ", ".join(
+                f"{p}: {r['rps']:.0f} req/s p50 {r['p50_us'] / 1000:.2f} ms p99 {r['p99_us'] / 1000:.2f} ms"
+                f" (unexpected {r['unexpected']})"
+                for p, r in lat.items()
+            ),
+            flush=True,
+        )
     report["scale"] = rows
 
 
@@ -251,10 +297,19 @@ def fixture_file(path: Path, accounts: int, posts: int = 3) -> Path:
 
     data = json.loads(c.DEFAULT_WORLD.read_text())
     data["organizations"].append({"id": c.BENCH_ORG, "name": "Benchmark"})
-    data["keys"].append({"id": c.BENCH_KEY_ID, "secret": c.BENCH_SECRET, "organizationId": c.BENCH_ORG,
-                         "scopes": [CONTRACT.required_scope], "tier": "internal", "label": "bench"})
-    data["accounts"] += [{"id": f"sa_{uuid.uuid4()}", "organizationId": c.BENCH_ORG, "posts": {"queued": posts}}
-                         for _ in range(accounts)]
+    data["keys"].append(
+        {
+            "id": c.BENCH_KEY_ID,
+            "secret": c.BENCH_SECRET,
+            "organizationId": c.BENCH_ORG,
+            "scopes": [CONTRACT.required_scope],
+            "tier": "internal",
+            "label": "bench",
+        }
+    )
+    data["accounts"] += [
+        {"id": f"sa_{uuid.uuid4()}", "organizationId": c.BENCH_ORG, "posts": {"queued": posts}} for _ in range(accounts)
+    ]
     path.write_text(json.dumps(data))
     return path
 
@@ -278,15 +333,27 @@ def fixtures(args, report: dict) -> None:
         cmd = c.mock_cmd(port, state, ["--fixtures", str(path)] + args.mock_args)
         with c.Server("mock", cmd, port, c.OUT / "fixture.log") as s:
             times.append({"ready_s": s.ready_s, "loadavg": load_before})
-        print(f"  {args.fixture_accounts:,} accounts: ready in {s.ready_s:.1f}s (load avg before {load_before:.1f})",
-              flush=True)
+        print(
+            f"  {args.fixture_accounts:,} accounts: ready in {s.ready_s:.1f}s (load avg before {load_before:.1f})",
+            flush=True,
+        )
     broken = c.OUT / "fixture_broken.json"
     broken.write_text(path.read_text()[:5000])  # cut mid-way
-    res = subprocess.run(c.mock_cmd(c.free_port(), None, ["--fixtures", str(broken)]), stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, timeout=120)
-    report["fixtures"] = {"accounts": args.fixture_accounts, "posts_each": 3, "runs": times,
-                          "file_mib": path.stat().st_size / 2**20, "broken_exit": res.returncode,
-                          "broken_message": res.stdout.strip()[-300:]}
+    res = subprocess.run(
+        c.mock_cmd(c.free_port(), None, ["--fixtures", str(broken)]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+    report["fixtures"] = {
+        "accounts": args.fixture_accounts,
+        "posts_each": 3,
+        "runs": times,
+        "file_mib": path.stat().st_size / 2**20,
+        "broken_exit": res.returncode,
+        "broken_message": res.stdout.strip()[-300:],
+    }
     print(f"  broken file: exit {res.returncode}: {res.stdout.strip()[-200:]}", flush=True)
 
 
@@ -306,15 +373,21 @@ def conformance(args, report: dict) -> None:
     with c.Server("mock", c.mock_cmd(port, state, args.mock_args), port, c.OUT / "conformance-mock.log") as s:
         # full: the kit provisions through the control plane and runs every scenario (--strict too);
         # non-destructive: no --accounts and no --mock-control, so nothing of the caller's is revoked.
-        for label, extra in (("full (--mock-control --strict)", ["--mock-control", "--strict"]),
-                             ("non-destructive", ["--read-only-key", keys["read-only"],
-                                                  "--foreign-account-id", foreign])):
+        for label, extra in (
+            ("full (--mock-control --strict)", ["--mock-control", "--strict"]),
+            ("non-destructive", ["--read-only-key", keys["read-only"], "--foreign-account-id", foreign]),
+        ):
             cmd = [str(exe), "--base-url", s.base, "--api-key", keys["write"]] + extra
             t0 = time.perf_counter()
-            res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=c.ROOT,
-                                 timeout=600)
-            rows[label] = {"seconds": time.perf_counter() - t0, "exit": res.returncode, "cmd": " ".join(cmd),
-                           "tail": res.stdout[-1500:]}
+            res = subprocess.run(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=c.ROOT, timeout=600
+            )
+            rows[label] = {
+                "seconds": time.perf_counter() - t0,
+                "exit": res.returncode,
+                "cmd": " ".join(cmd),
+                "tail": res.stdout[-1500:],
+            }
             print(f"  conformance {label}: {rows[label]['seconds']:.1f}s exit {res.returncode}", flush=True)
     report["conformance"] = rows
 
@@ -326,25 +399,35 @@ def ms(us: float) -> str:
 
 def render(report: dict, command: str) -> str:
     m = report["machine"]
-    lines = [BEGIN, "", f"Generated by `{command}` on {report['date']}.", "",
-             f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB RAM, {m['os']}; Python {m['python']},"
-             f" Node {m['node']}, {m['wrk']}. Load generator, mock and Prism share the same cores.", ""]
+    lines = [
+        BEGIN,
+        "",
+        f"Generated by `{command}` on {report['date']}.",
+        "",
+        f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB RAM, {m['os']}; Python {m['python']},"
+        f" Node {m['node']}, {m['wrk']}. Load generator, mock and Prism share the same cores.",
+        "",
+    ]
     t = report.get("throughput")
     if t:
         targets = t["targets"]
-        lines += [f"### Throughput ({t['rounds']} rounds of {t['seconds']} s per target and path, alternating;"
-                  " wrk -c32 in all (two wrk of -c16 for two instances); medians)", "",
-                  f"- ours: `{t['mock_cmd']}` ({t['mock_workers']} uvicorn worker(s) per instance, the CLI default);"
-                  " DATABASE is a SQLite file, or a database on one local PostgreSQL server (fsync on, defaults);"
-                  " x2 = two instances (separate processes and ports) on the same database",
-                  f"- Prism: `{t['prism_cmd']}`",
-                  "- 401: no `Authorization`. 404: the internal-tier key, an unknown well-formed id (Prism: "
-                  "`Prefer: code=404`). 200: the same key, each request a fresh account with 2 queued posts "
-                  f"({t['accounts']:,} seeded per target; Prism answers its example).",
-                  f"- Machine load while measuring (`uptime` at the end): `{t.get('uptime', '?')}`", "",
-                  "| path | target | req/s | x Prism | p50 ms | p99 ms | unexpected statuses | server cores "
-                  "| other load (cores) | load avg (1 min) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"### Throughput ({t['rounds']} rounds of {t['seconds']} s per target and path, alternating;"
+            " wrk -c32 in all (two wrk of -c16 for two instances); medians)",
+            "",
+            f"- ours: `{t['mock_cmd']}` ({t['mock_workers']} uvicorn worker(s) per instance, the CLI default);"
+            " DATABASE is a SQLite file, or a database on one local PostgreSQL server (fsync on, defaults);"
+            " x2 = two instances (separate processes and ports) on the same database",
+            f"- Prism: `{t['prism_cmd']}`",
+            "- 401: no `Authorization`. 404: the internal-tier key, an unknown well-formed id (Prism: "
+            "`Prefer: code=404`). 200: the same key, each request a fresh account with 2 queued posts "
+            f"({t['accounts']:,} seeded per target; Prism answers its example).",
+            f"- Machine load while measuring (`uptime` at the end): `{t.get('uptime', '?')}`",
+            "",
+            "| path | target | req/s | x Prism | p50 ms | p99 ms | unexpected statuses | server cores "
+            "| other load (cores) | load avg (1 min) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for path in [p for p in PATHS if any(t["results"][p][x] for x in targets)]:
             prism = t["results"][path].get("prism") or []
             prr = c.median([r["rps"] for r in prism]) if prism else None
@@ -358,50 +441,82 @@ def render(report: dict, command: str) -> str:
                     f"| {path} | {TARGET_NAMES[x]} | {rps:,.0f} | {ratio} | {ms(c.median([r['p50_us'] for r in runs]))} "
                     f"| {ms(c.median([r['p99_us'] for r in runs]))} | {sum(r['unexpected'] for r in runs)} "
                     f"| {c.median([r['server_cores'] for r in runs]):.2f} | {c.median([r['other_cores'] for r in runs]):.2f} "
-                    f"| {c.median([r.get('loadavg', float('nan')) for r in runs]):.1f} |")
-        lines += ["", "*server cores*: CPU the mock's processes (or Prism's) used during the run (2 = both cores; "
-                  "PostgreSQL's own processes count as *other load*); *other load*: CPU used meanwhile by everything "
-                  "but the server and wrk."]
-        lines += ["", "Per round (req/s): " + "; ".join(
-            f"{p} " + ", ".join(f"{x} " + "/".join(f"{r['rps']:.0f}" for r in t["results"][p][x]) for x in targets)
-            for p in PATHS if any(t["results"][p][x] for x in targets)) + ".",
-            "", f"Integrity after the load (`GET /_mock/integrity`): `{json.dumps(t['integrity'])[:400]}`", ""]
+                    f"| {c.median([r.get('loadavg', float('nan')) for r in runs]):.1f} |"
+                )
+        lines += [
+            "",
+            "*server cores*: CPU the mock's processes (or Prism's) used during the run (2 = both cores; "
+            "PostgreSQL's own processes count as *other load*); *other load*: CPU used meanwhile by everything "
+            "but the server and wrk.",
+        ]
+        lines += [
+            "",
+            "Per round (req/s): "
+            + "; ".join(
+                f"{p} " + ", ".join(f"{x} " + "/".join(f"{r['rps']:.0f}" for r in t["results"][p][x]) for x in targets)
+                for p in PATHS
+                if any(t["results"][p][x] for x in targets)
+            )
+            + ".",
+            "",
+            f"Integrity after the load (`GET /_mock/integrity`): `{json.dumps(t['integrity'])[:400]}`",
+            "",
+        ]
     s = report.get("startup")
     if s:
-        lines += ["### Start-up (process start to first 200 on `DELETE` of the reserved 200 account; median)", "",
-                  "| server | median s | runs |", "|---|---|---|"]
+        lines += [
+            "### Start-up (process start to first 200 on `DELETE` of the reserved 200 account; median)",
+            "",
+            "| server | median s | runs |",
+            "|---|---|---|",
+        ]
         for name, ts in s.items():
             lines.append(f"| {name} | {c.median(ts):.2f} | {', '.join(f'{x:.2f}' for x in ts)} |")
         lines.append("")
     r = report.get("revoke")
     if r:
-        lines += ["### Revoke cost (one revoke, one transaction; `bench/revoke_cost.py`)", "",
-                  r["note"], "",
-                  "| queued posts | domain.revoke ms | peak RSS growth MiB | tracemalloc peak KiB | over HTTP ms | canceled |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "### Revoke cost (one revoke, one transaction; `bench/revoke_cost.py`)",
+            "",
+            r["note"],
+            "",
+            "| queued posts | domain.revoke ms | peak RSS growth MiB | tracemalloc peak KiB | over HTTP ms | canceled |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in r["rows"]:
-            lines.append(f"| {row['queued']:,} | {row['domain_ms']:.1f} | {row['peak_rss_mib']:.1f} "
-                         f"| {row['tracemalloc_kib']:.0f} | {row['http_ms']:.1f} | {row['canceled']:,} |")
+            lines.append(
+                f"| {row['queued']:,} | {row['domain_ms']:.1f} | {row['peak_rss_mib']:.1f} "
+                f"| {row['tracemalloc_kib']:.0f} | {row['http_ms']:.1f} | {row['canceled']:,} |"
+            )
         lines.append("")
     sc = report.get("scale")
     if sc:
-        lines += ["### World size (`--state` with N accounts; start-up median; wrk on the 404 path; "
-                  f"{SCALE_REVOKES} revokes one after another on one connection for the 200 path)", "",
-                  "| accounts | state file MiB | start-up s | 404 req/s | 404 p50 / p99 ms | 200 sequential req/s "
-                  "| 200 p50 / p99 ms |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "### World size (`--state` with N accounts; start-up median; wrk on the 404 path; "
+            f"{SCALE_REVOKES} revokes one after another on one connection for the 200 path)",
+            "",
+            "| accounts | state file MiB | start-up s | 404 req/s | 404 p50 / p99 ms | 200 sequential req/s "
+            "| 200 p50 / p99 ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in sc:
             a, b = row["load"]["404"], row["load"]["200"]
-            lines.append(f"| {row['accounts']:,} | {row['file_mib']:.0f} | {c.median(row['startup_s']):.2f} "
-                         f"| {a['rps']:,.0f} | {ms(a['p50_us'])} / {ms(a['p99_us'])} | {b['rps']:,.0f} "
-                         f"| {ms(b['p50_us'])} / {ms(b['p99_us'])} |")
+            lines.append(
+                f"| {row['accounts']:,} | {row['file_mib']:.0f} | {c.median(row['startup_s']):.2f} "
+                f"| {a['rps']:,.0f} | {ms(a['p50_us'])} / {ms(a['p99_us'])} | {b['rps']:,.0f} "
+                f"| {ms(b['p50_us'])} / {ms(b['p99_us'])} |"
+            )
         lines.append("")
     fx = report.get("fixtures")
     if fx:
-        lines += [f"### A {fx['accounts']:,}-account fixture ({fx['posts_each']} queued posts each, "
-                  f"{fx['file_mib']:.0f} MiB of JSON): `layers-mock --fixtures FILE --database NEW.sqlite3`, "
-                  "process start to first 200", "",
-                  "| run | ready s | load avg (1 min) before |", "|---|---|---|"]
+        lines += [
+            f"### A {fx['accounts']:,}-account fixture ({fx['posts_each']} queued posts each, "
+            f"{fx['file_mib']:.0f} MiB of JSON): `layers-mock --fixtures FILE --database NEW.sqlite3`, "
+            "process start to first 200",
+            "",
+            "| run | ready s | load avg (1 min) before |",
+            "|---|---|---|",
+        ]
         for i, r in enumerate(fx["runs"], 1):
             lines.append(f"| {i} | {r['ready_s']:.1f} | {r['loadavg']:.1f} |")
         lines += ["", f"A file cut mid-way: exit {fx['broken_exit']}, `{fx['broken_message']}`", ""]
@@ -409,8 +524,12 @@ def render(report: dict, command: str) -> str:
     if cf is None:
         lines += ["### Conformance kit", "", "`conformance/` had no CLI when this ran: not measured.", ""]
     elif cf != "absent":
-        lines += ["### Conformance kit against the mock as served above", "", "| run | seconds | exit | command |",
-                  "|---|---|---|---|"]
+        lines += [
+            "### Conformance kit against the mock as served above",
+            "",
+            "| run | seconds | exit | command |",
+            "|---|---|---|---|",
+        ]
         for label, row in cf.items():
             lines.append(f"| {label} | {row['seconds']:.1f} | {row['exit']} | `{row['cmd']}` |")
         lines.append("")
@@ -435,15 +554,22 @@ def main() -> int:
     p.add_argument("--fixture-accounts", type=int, default=FIXTURE_ACCOUNTS)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--paths", default=",".join(PATHS), help="throughput paths to run (default: 401,404,200)")
-    p.add_argument("--targets", default=",".join(TARGETS),
-                   help="throughput targets (default: sqlite,pg1,pg2,prism: ours on SQLite, on PostgreSQL with one"
-                        " and two instances, and Prism)")
+    p.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help="throughput targets (default: sqlite,pg1,pg2,prism: ours on SQLite, on PostgreSQL with one"
+        " and two instances, and Prism)",
+    )
     p.add_argument("--seconds", type=int, default=8)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--startup-rounds", type=int, default=3)
     p.add_argument("--accounts", type=int, default=150_000, help="fresh accounts for the 200 path")
-    p.add_argument("--quiet-wait", type=float, default=30.0,
-                   help="before each load run, wait up to this many seconds for the machine to be idle")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="before each load run, wait up to this many seconds for the machine to be idle",
+    )
     p.add_argument("--mock-args", default="", help="extra layers-mock arguments (for experiments)")
     p.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = p.parse_args()

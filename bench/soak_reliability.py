@@ -13,6 +13,7 @@ Parts (each bounded in count; every request has a timeout; loops end by themselv
                after every case.
 Results are printed and written to bench/out/soak_reliability.json. Exit code 1 on any failure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,20 @@ sys.path.insert(0, str(REPO))
 
 from mock_control import ControlClient  # noqa: E402
 from mock_control.launcher import MockProcess  # noqa: E402
-from tests.reliability.support import (NOT_FOUND, OK, LoadRun, account_is_whole, assert_alive,  # noqa: E402
-                                       classify_hostile, crash_iteration, make_tenant, raw_exchange,
-                                       revocation_rows, run_schemathesis, shuffled_plans)
+from tests.reliability.support import (  # noqa: E402
+    NOT_FOUND,
+    OK,
+    LoadRun,
+    account_is_whole,
+    assert_alive,
+    classify_hostile,
+    crash_iteration,
+    make_tenant,
+    raw_exchange,
+    revocation_rows,
+    run_schemathesis,
+    shuffled_plans,
+)
 from tests.reliability.test_hostile_input import HALF_CLOSED, hostile_cases  # noqa: E402
 
 
@@ -46,28 +58,45 @@ def soak_crash(workdir: Path, iterations: int) -> dict:
             failures.append({"iteration": i, "error": str(exc)[:2000]})
             print(f"crash {i:>3}/{iterations}: FAILED {exc}", flush=True)
     violations = sum(r["integrity_violations"] for r in rows)
-    print(f"crash: {len(rows)}/{iterations} iterations passed in a row, integrity violations: {violations}, "
-          f"acknowledged revokes checked: {sum(r['oks_before_kill'] for r in rows)}, "
-          f"committed but unacknowledged: {sum(r['committed_unacknowledged'] for r in rows)}", flush=True)
-    return {"iterations": iterations, "passed": len(rows), "integrity_violations": violations,
-            "runs": rows, "failures": failures}
+    print(
+        f"crash: {len(rows)}/{iterations} iterations passed in a row, integrity violations: {violations}, "
+        f"acknowledged revokes checked: {sum(r['oks_before_kill'] for r in rows)}, "
+        f"committed but unacknowledged: {sum(r['committed_unacknowledged'] for r in rows)}",
+        flush=True,
+    )
+    return {
+        "iterations": iterations,
+        "passed": len(rows),
+        "integrity_violations": violations,
+        "runs": rows,
+        "failures": failures,
+    }
 
 
 def soak_concurrency(workdir: Path, rounds: int, clients: int = 64, accounts: int = 64) -> dict:
     out, failures = [], []
-    with MockProcess(workers=2, state=str(workdir / "concurrency.sqlite3")) as mock, \
-            ControlClient(mock.base_url) as control:
+    with (
+        MockProcess(workers=2, state=str(workdir / "concurrency.sqlite3")) as mock,
+        ControlClient(mock.base_url) as control,
+    ):
         for r in range(1, rounds + 1):
             tenant = make_tenant(control, accounts, queued_for=lambda i, r=r: (i * 5 + r) % 9, name=f"soak {r}")
-            load = LoadRun(mock.base_url, tenant.secret,
-                           shuffled_plans(tenant.accounts, clients, seed=r, idem_every=8, tag="soak")).run(600)
+            load = LoadRun(
+                mock.base_url, tenant.secret, shuffled_plans(tenant.accounts, clients, seed=r, idem_every=8, tag="soak")
+            ).run(600)
             oks = [x for x in load.results if x.status == OK]
-            counts = {"round": r, "clients": clients, "accounts": accounts, "revokes": len(load.results),
-                      "200": len(oks), "404": sum(1 for x in load.results if x.status == NOT_FOUND),
-                      "other": sum(1 for x in load.results if x.status not in (OK, NOT_FOUND)),
-                      "transport_errors": len(load.transport_errors),
-                      "canceled": sum(x.body["canceledScheduledPosts"] for x in oks),
-                      "queued_seeded": sum(tenant.queued.values())}
+            counts = {
+                "round": r,
+                "clients": clients,
+                "accounts": accounts,
+                "revokes": len(load.results),
+                "200": len(oks),
+                "404": sum(1 for x in load.results if x.status == NOT_FOUND),
+                "other": sum(1 for x in load.results if x.status not in (OK, NOT_FOUND)),
+                "transport_errors": len(load.transport_errors),
+                "canceled": sum(x.body["canceledScheduledPosts"] for x in oks),
+                "queued_seeded": sum(tenant.queued.values()),
+            }
             problems = []
             if counts["revokes"] != clients * accounts or counts["transport_errors"]:
                 problems.append("missing responses")
@@ -100,12 +129,21 @@ def soak_fuzz(workdir: Path, seeds: list[int], examples: int) -> dict:
     with MockProcess(workers=2, state=str(workdir / "fuzz.sqlite3")) as mock, ControlClient(mock.base_url) as control:
         for seed in seeds:
             tenant = make_tenant(control, 20, queued_for=lambda i: i % 4, name=f"fuzz {seed}")
-            run = run_schemathesis(mock.base_url, tenant.secret, tenant.accounts, seed=seed,
-                                   max_examples=examples, workdir=workdir / "fuzz")
+            run = run_schemathesis(
+                mock.base_url,
+                tenant.secret,
+                tenant.accounts,
+                seed=seed,
+                max_examples=examples,
+                workdir=workdir / "fuzz",
+            )
             five = {s: n for s, n in run["statuses"].items() if s is None or s >= 500}
             ok = run["exit_code"] == 0 and not run["failures"] and not run["errors"] and not five
-            print(f"fuzz seed {seed}: cases={run['cases']} modes={run['modes']} statuses={run['statuses']} "
-                  f"exit={run['exit_code']} failures={len(run['failures'])}", flush=True)
+            print(
+                f"fuzz seed {seed}: cases={run['cases']} modes={run['modes']} statuses={run['statuses']} "
+                f"exit={run['exit_code']} failures={len(run['failures'])}",
+                flush=True,
+            )
             runs.append({k: v for k, v in run.items() if k != "output_tail"})
             if not ok:
                 failures.append({"seed": seed, "tail": run["output_tail"]})
@@ -115,9 +153,12 @@ def soak_fuzz(workdir: Path, seeds: list[int], examples: int) -> dict:
     statuses = Counter()
     for r in runs:
         statuses.update({str(k): v for k, v in r["statuses"].items()})
-    print(f"fuzz: {total} cases ({negative} negative) over seeds {seeds}; statuses {dict(statuses)}; "
-          f"5xx: {sum(v for k, v in statuses.items() if k == 'None' or int(k) >= 500)}; "
-          f"integrity ok: {integrity['ok']}", flush=True)
+    print(
+        f"fuzz: {total} cases ({negative} negative) over seeds {seeds}; statuses {dict(statuses)}; "
+        f"5xx: {sum(v for k, v in statuses.items() if k == 'None' or int(k) >= 500)}; "
+        f"integrity ok: {integrity['ok']}",
+        flush=True,
+    )
     if not integrity["ok"]:
         failures.append({"integrity": integrity["violations"][:5]})
     return {"runs": runs, "cases": total, "negative": negative, "statuses": dict(statuses), "failures": failures}
@@ -125,7 +166,10 @@ def soak_fuzz(workdir: Path, seeds: list[int], examples: int) -> dict:
 
 def soak_hostile(workdir: Path, rounds: int) -> dict:
     outcomes, failures = Counter(), []
-    with MockProcess(workers=2, state=str(workdir / "hostile.sqlite3")) as mock, ControlClient(mock.base_url) as control:
+    with (
+        MockProcess(workers=2, state=str(workdir / "hostile.sqlite3")) as mock,
+        ControlClient(mock.base_url) as control,
+    ):
         tenant = make_tenant(control, 1, queued_for=lambda i: 2, name="hostile soak")
         (account,) = tenant.accounts
         for _ in range(rounds):
@@ -140,8 +184,10 @@ def soak_hostile(workdir: Path, rounds: int) -> dict:
         view = control.account(account)
         if account_is_whole(view, 2) or view["status"] == "disconnected":
             failures.append({"case": "state", "error": f"account changed: {view['status']} {view['postCounts']}"})
-    print(f"hostile: {sum(outcomes.values())} cases over {rounds} rounds: {dict(outcomes)}; failures: {len(failures)}",
-          flush=True)
+    print(
+        f"hostile: {sum(outcomes.values())} cases over {rounds} rounds: {dict(outcomes)}; failures: {len(failures)}",
+        flush=True,
+    )
     return {"rounds": rounds, "cases": sum(outcomes.values()), "outcomes": dict(outcomes), "failures": failures}
 
 

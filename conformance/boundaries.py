@@ -13,13 +13,14 @@ account, never a 2xx or a 5xx.
 Every id is built around a fresh random UUID, so a server that trims or decodes its way to a
 well-formed id finds no account and revokes nothing.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from contract import CONTRACT
 from conformance.scenario_base import Context, scenario
 from conformance.target import unknown_account_id
+from contract import CONTRACT
 
 KB = 1024
 
@@ -87,14 +88,20 @@ def boundary_inputs(ctx: Context) -> None:
     key = ctx.target.api_key
     for why, raw in routing_inputs():
         ex = ctx.client.send("DELETE", _url(ctx, raw), {"Authorization": f"Bearer {key}"}, f"boundary id: {why}")
-        ctx.expect("boundary_inputs_answer_4xx", 400 <= ex.status < 500,
-                   f"expected a 4xx, got {ex.status}", ex)
+        ctx.expect("boundary_inputs_answer_4xx", 400 <= ex.status < 500, f"expected a 4xx, got {ex.status}", ex)
     for why, value in idempotency_keys():
-        ex = ctx.client.send("DELETE", ctx.client.url_for(unknown_account_id()),
-                             {"Authorization": f"Bearer {key}", CONTRACT.idempotency_header: value},
-                             f"boundary header: {why}")
-        ctx.expect("boundary_inputs_answer_4xx", 400 <= ex.status < 500,
-                   f"an unknown account with {why}: expected a 4xx, got {ex.status}", ex)
+        ex = ctx.client.send(
+            "DELETE",
+            ctx.client.url_for(unknown_account_id()),
+            {"Authorization": f"Bearer {key}", CONTRACT.idempotency_header: value},
+            f"boundary header: {why}",
+        )
+        ctx.expect(
+            "boundary_inputs_answer_4xx",
+            400 <= ex.status < 500,
+            f"an unknown account with {why}: expected a 4xx, got {ex.status}",
+            ex,
+        )
 
 
 @scenario("strict_undocumented_statuses_use_envelope", strict=True)
@@ -102,12 +109,20 @@ def undocumented_statuses(ctx: Context) -> None:
     """Decision 12: another method on the route answers 405 in the envelope, with `Allow`. The
     pipeline's `strict_undocumented_status_uses_envelope` judges the body of every such answer."""
     for method in ("GET", "PATCH"):
-        ex = ctx.client.send(method, ctx.client.url_for(unknown_account_id()),
-                             {"Authorization": f"Bearer {ctx.target.api_key}"}, f"decision 12: {method} on the route")
-        ctx.expect("strict_undocumented_statuses_use_envelope",
-                   ex.status == 405 and CONTRACT.method.upper() in ex.response.headers.get("allow", "").upper(),
-                   f"expected 405 with Allow: {CONTRACT.method.upper()}, got {ex.status} "
-                   f"(Allow: {ex.response.headers.get('allow')!r})", ex, strict=True)
+        ex = ctx.client.send(
+            method,
+            ctx.client.url_for(unknown_account_id()),
+            {"Authorization": f"Bearer {ctx.target.api_key}"},
+            f"decision 12: {method} on the route",
+        )
+        ctx.expect(
+            "strict_undocumented_statuses_use_envelope",
+            ex.status == 405 and CONTRACT.method.upper() in ex.response.headers.get("allow", "").upper(),
+            f"expected 405 with Allow: {CONTRACT.method.upper()}, got {ex.status} "
+            f"(Allow: {ex.response.headers.get('allow')!r})",
+            ex,
+            strict=True,
+        )
 
 
 SCENARIOS = [boundary_ids, boundary_inputs, undocumented_statuses]

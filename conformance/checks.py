@@ -8,6 +8,7 @@ that opts in (`--hooks conformance.hooks`). They read only the response, and eve
 per status, the scope, the kill-switch enum, header names) comes from the contract. A check
 that does not apply to a response returns None; a violated rule raises AssertionError.
 """
+
 from __future__ import annotations
 
 import re
@@ -71,9 +72,11 @@ def body_text(response, limit: int = 300) -> str:
 
 def applies_to(description: str):
     """Say which responses a check judges; a check that judged none is reported as skipped."""
+
     def mark(fn):
         fn.applies_to = description
         return fn
+
     return mark
 
 
@@ -84,7 +87,8 @@ def json_content_type(ctx, response, case):
         return None
     ctype = _header(response, "content-type") or ""
     assert ctype.split(";")[0].strip().lower() == "application/json", (
-        f"{response.status_code} answered with Content-Type {ctype!r}, expected application/json")
+        f"{response.status_code} answered with Content-Type {ctype!r}, expected application/json"
+    )
     return True
 
 
@@ -95,9 +99,11 @@ def error_envelope_shape(ctx, response, case):
         return None
     body = _json(response)
     errors = sorted(_ENVELOPE.iter_errors(body), key=lambda e: list(e.path))
-    assert not errors, (f"{response.status_code} body is not the error envelope: "
-                        f"{errors[0].message if errors else ''} (at {'/'.join(map(str, errors[0].path)) or 'root'});"
-                        f" body: {body_text(response)}")
+    assert not errors, (
+        f"{response.status_code} body is not the error envelope: "
+        f"{errors[0].message if errors else ''} (at {'/'.join(map(str, errors[0].path)) or 'root'});"
+        f" body: {body_text(response)}"
+    )
     return True
 
 
@@ -120,9 +126,11 @@ def request_id_matches_header(ctx, response, case):
     body_id = _error(response).get("requestId")
     header_id = _header(response, CONTRACT.request_id_header)
     assert isinstance(body_id, str) and body_id.startswith(_REQUEST_ID_PREFIX), (
-        f"{response.status_code}: error.requestId is {body_id!r}, expected a {_REQUEST_ID_PREFIX}… id")
+        f"{response.status_code}: error.requestId is {body_id!r}, expected a {_REQUEST_ID_PREFIX}… id"
+    )
     assert header_id == body_id, (
-        f"{response.status_code}: error.requestId {body_id!r} differs from {CONTRACT.request_id_header} {header_id!r}")
+        f"{response.status_code}: error.requestId {body_id!r} differs from {CONTRACT.request_id_header} {header_id!r}"
+    )
     return True
 
 
@@ -134,7 +142,8 @@ def forbidden_names_required_scope(ctx, response, case):
     details = _error(response).get("details") or {}
     actual = details.get("requiredScope") if isinstance(details, dict) else None
     assert actual == CONTRACT.required_scope, (
-        f"403 details.requiredScope is {actual!r}, the operation requires {CONTRACT.required_scope!r}")
+        f"403 details.requiredScope is {actual!r}, the operation requires {CONTRACT.required_scope!r}"
+    )
     return True
 
 
@@ -146,7 +155,8 @@ def retry_after_is_integer_seconds(ctx, response, case):
     value = _header(response, CONTRACT.retry_after_header)
     assert value is not None, f"429 without a {CONTRACT.retry_after_header} header"
     assert _INTEGER_SECONDS.match(value.strip()), (
-        f"429 {CONTRACT.retry_after_header} is {value!r}, expected an integer number of seconds")
+        f"429 {CONTRACT.retry_after_header} is {value!r}, expected an integer number of seconds"
+    )
     return True
 
 
@@ -158,7 +168,8 @@ def kill_switch_scope_in_enum(ctx, response, case):
     details = _error(response).get("details") or {}
     scope = details.get("scope") if isinstance(details, dict) else None
     assert scope in CONTRACT.kill_switch_scopes, (
-        f"503 details.scope is {scope!r}, expected one of {CONTRACT.kill_switch_scopes}")
+        f"503 details.scope is {scope!r}, expected one of {CONTRACT.kill_switch_scopes}"
+    )
     return True
 
 
@@ -206,7 +217,8 @@ def strict_undocumented_status_uses_envelope(ctx, response, case):
     errors = list(_ENVELOPE.iter_errors(_json(response)))
     assert ctype == "application/json" and not errors, (
         f"decision 12: {response.status_code} is not the JSON error envelope ({ctype or 'no Content-Type'});"
-        f" body: {body_text(response)}")
+        f" body: {body_text(response)}"
+    )
     return True
 
 

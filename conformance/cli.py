@@ -5,6 +5,7 @@ target unreachable, an accounts file that does not parse, the --api-key rejected
 Every option also reads an environment variable (LAYERS_BASE_URL, LAYERS_API_KEY, ...), for CI:
 the settings, their options, variables, types and defaults are `conformance.settings.KitSettings`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,15 @@ from conformance import secrets
 from conformance.client import PoliteClient, TargetTooSlow, TargetUnreachable
 from conformance.pipeline import Pipeline
 from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, Results
-from conformance.settings import (EnvError, KitSettings, add_options, cleartext_refusal, is_cleartext_off_loopback,
-                                  report_path_problem, secret_settings)
+from conformance.settings import (
+    EnvError,
+    KitSettings,
+    add_options,
+    cleartext_refusal,
+    is_cleartext_off_loopback,
+    report_path_problem,
+    secret_settings,
+)
 from conformance.target import Target, UsageError, load_accounts, provision_mock, provision_sandbox, unknown_account_id
 from conformance.transport import Bounds, RunStopped
 from conformance.waiting import MockClockWaiter, RealWaiter
@@ -31,8 +39,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="layers-conformance", description=__doc__.split("\n\n")[0],
-                epilog="Exit codes: 0 conformant, 1 violations found, 2 the run could not be made.")
+    p = _Parser(
+        prog="layers-conformance",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit codes: 0 conformant, 1 violations found, 2 the run could not be made.",
+    )
     add_options(p)  # one per setting of KitSettings
     p.add_argument("--list", action="store_true", help="print the scenarios and the checks, then exit")
     return p
@@ -46,7 +57,9 @@ def parse_headers(values: Iterable[str]) -> dict[str, str]:
         name, sep, rest = value.partition(":")
         name = name.strip()
         if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
-            raise UsageError(f"-H/--header {value.split(':', 1)[0][:40]!r}…: expected NAME:VALUE with a valid header name")
+            raise UsageError(
+                f"-H/--header {value.split(':', 1)[0][:40]!r}…: expected NAME:VALUE with a valid header name"
+            )
         headers[name] = rest.strip()
     return headers
 
@@ -98,10 +111,13 @@ def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
         raise UsageError(f"--base-url {settings.base_url!r} is not an http(s) URL")
     _refuse_unsafe(settings, settings.base_url)
     from conformance.scenarios import SCENARIOS
+
     unknown = set(settings.only_names) - {sc.name for sc in SCENARIOS}
     if unknown:
-        raise UsageError(f"--only: no such scenario {', '.join(sorted(unknown))}; valid names: "
-                         f"{', '.join(sc.name for sc in SCENARIOS)}")
+        raise UsageError(
+            f"--only: no such scenario {', '.join(sorted(unknown))}; valid names: "
+            f"{', '.join(sc.name for sc in SCENARIOS)}"
+        )
     if settings.concurrency < 2:
         raise UsageError("--concurrency must be at least 2")
     if settings.mock_control:
@@ -113,7 +129,9 @@ def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
     if not settings.api_key:
         raise UsageError("--api-key (or LAYERS_API_KEY) is required without --mock-control")
     accounts = load_accounts(settings.accounts) if settings.accounts else []
-    return Target(settings.base_url.rstrip("/"), settings.api_key, settings.read_only_key, settings.foreign_account_id, accounts)
+    return Target(
+        settings.base_url.rstrip("/"), settings.api_key, settings.read_only_key, settings.foreign_account_id, accounts
+    )
 
 
 def _refuse_unsafe(settings: KitSettings, base_url: str) -> None:
@@ -147,7 +165,11 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
         return EXIT_CANNOT_RUN, str(exc)
     if is_cleartext_off_loopback(target.base_url):  # allowed by --allow-insecure-http, but not silently
         progress(f"layers-conformance: warning: keys go to {target.base_url} in cleartext (--allow-insecure-http)")
-    curl_secrets = {k: env for k, env in ((settings.api_key, "LAYERS_API_KEY"), (settings.read_only_key, "LAYERS_READ_ONLY_KEY")) if k}
+    curl_secrets = {
+        k: env
+        for k, env in ((settings.api_key, "LAYERS_API_KEY"), (settings.read_only_key, "LAYERS_READ_ONLY_KEY"))
+        if k
+    }
     try:
         extra_headers, verify = parse_headers(settings.headers), tls_verify(settings)
     except UsageError as exc:
@@ -158,32 +180,66 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
     if verify is False:
         progress("layers-conformance: WARNING: --insecure: the target's TLS certificate is not verified")
         results.notes.append("--insecure: the target's TLS certificate was not verified")
-    waiter = (MockClockWaiter(target.provisioned.control) if target.provisioned
-              else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds))
+    waiter = (
+        MockClockWaiter(target.provisioned.control)
+        if target.provisioned
+        else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds)
+    )
     pipeline = Pipeline(results, strict=settings.strict)
     for account in target.known_accounts:
         pipeline.know(account.id, account.queued)
     if target.accounts and not any(a.queued for a in target.accounts):
-        warning = ("no account in --accounts has queued posts: a server that cancels nothing cannot be told"
-                   " apart; give at least one account with queuedPosts > 0")
+        warning = (
+            "no account in --accounts has queued posts: a server that cancels nothing cannot be told"
+            " apart; give at least one account with queuedPosts > 0"
+        )
         progress(f"layers-conformance: WARNING: {warning}")
         results.notes.append(warning)
-    client = PoliteClient(target.base_url, results, waiter, max_requests=settings.max_requests, secrets=curl_secrets,
-                          timeout=settings.timeout, progress=progress, strict=settings.strict, extra_headers=extra_headers,
-                          proxy=settings.proxy, verify=verify, pipeline=pipeline, bounds=bounds)
+    client = PoliteClient(
+        target.base_url,
+        results,
+        waiter,
+        max_requests=settings.max_requests,
+        secrets=curl_secrets,
+        timeout=settings.timeout,
+        progress=progress,
+        strict=settings.strict,
+        extra_headers=extra_headers,
+        proxy=settings.proxy,
+        verify=verify,
+        pipeline=pipeline,
+        bounds=bounds,
+    )
     mode = "mock (provisioned through /_mock)" if target.mock else "external"
-    progress(f"layers-conformance: target {target.base_url} [{mode}], {len(target.accounts)} account(s) to revoke,"
-             f" strict={'on' if settings.strict else 'off'}, max {settings.max_requests} requests")
+    progress(
+        f"layers-conformance: target {target.base_url} [{mode}], {len(target.accounts)} account(s) to revoke,"
+        f" strict={'on' if settings.strict else 'off'}, max {settings.max_requests} requests"
+    )
     try:
         probe = client.revoke(unknown_account_id(), token=target.api_key, label="probe: unknown account")
         if probe.status == 401:
             return EXIT_CANNOT_RUN, "the --api-key was rejected with 401: give a valid key"
         if not settings.no_fuzz:
-            run_fuzz(client, target.api_key, results, examples=settings.examples, seed=settings.seed, progress=progress,
-                     strict=settings.strict)
-        run_scenarios(Context(client, target, results, Options(settings.strict, settings.burst, settings.burst_limit,
-                                                                 settings.only_names,
-                                                                 settings.concurrency)), progress)
+            run_fuzz(
+                client,
+                target.api_key,
+                results,
+                examples=settings.examples,
+                seed=settings.seed,
+                progress=progress,
+                strict=settings.strict,
+            )
+        run_scenarios(
+            Context(
+                client,
+                target,
+                results,
+                Options(
+                    settings.strict, settings.burst, settings.burst_limit, settings.only_names, settings.concurrency
+                ),
+            ),
+            progress,
+        )
         pipeline.finish()
     except TargetUnreachable as exc:
         return EXIT_CANNOT_RUN, f"target {'too slow' if isinstance(exc, TargetTooSlow) else 'unreachable'}: {exc}"
@@ -228,6 +284,7 @@ def _main(settings: KitSettings) -> int:
         code, error = run(settings, results, progress, bounds)  # no network call outlives --max-time
     except Exception as exc:  # noqa: BLE001 - a kit failure is "could not run", never "conformant"
         import traceback
+
         traceback.print_exc()
         code, error = EXIT_CANNOT_RUN, f"the kit failed: {exc.__class__.__name__}: {exc}"
     results.end(code, error, time.perf_counter() - started)

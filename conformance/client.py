@@ -6,6 +6,7 @@ waits the announced Retry-After and sends the request again instead of failing o
 Every response it receives, in every phase, goes through one pipeline of checks
 (`conformance.pipeline`).
 """
+
 from __future__ import annotations
 
 import re
@@ -15,13 +16,18 @@ import threading
 
 import httpx
 
-from contract import CONTRACT
 from conformance.exchange import Exchange
 from conformance.pipeline import Pipeline
 from conformance.results import Results
 from conformance.transport import (
-    BODY_CHECKS, Bounds, BoundedTransport, RequestHeaders, RunStopped, send_bounded,
+    BODY_CHECKS,
+    BoundedTransport,
+    Bounds,
+    RequestHeaders,
+    RunStopped,
+    send_bounded,
 )
+from contract import CONTRACT
 
 RATE_LIMITED = CONTRACT.status_for_code("RATE_LIMITED")
 MAX_POLITE_RETRIES = 3
@@ -52,10 +58,23 @@ def retry_after_seconds(response: httpx.Response) -> int | None:
 
 
 class PoliteClient:
-    def __init__(self, base_url: str, results: Results, waiter, *, max_requests: int,
-                 secrets: dict[str, str], timeout: float = 15.0, progress=None, strict: bool = False,
-                 extra_headers: dict[str, str] | None = None, proxy: str | None = None,
-                 verify: bool | ssl.SSLContext = True, pipeline: Pipeline | None = None, bounds: Bounds | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        results: Results,
+        waiter,
+        *,
+        max_requests: int,
+        secrets: dict[str, str],
+        timeout: float = 15.0,
+        progress=None,
+        strict: bool = False,
+        extra_headers: dict[str, str] | None = None,
+        proxy: str | None = None,
+        verify: bool | ssl.SSLContext = True,
+        pipeline: Pipeline | None = None,
+        bounds: Bounds | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.results = results
         self.waiter = waiter
@@ -78,17 +97,34 @@ class PoliteClient:
     def url_for(self, account_id: str) -> str:
         return self.base_url + CONTRACT.path_for(account_id)
 
-    def revoke(self, account_id: str, *, token: str | None, label: str, headers: dict | None = None,
-               expect_429: bool = False, deliberate_5xx: bool = False) -> Exchange:
+    def revoke(
+        self,
+        account_id: str,
+        *,
+        token: str | None,
+        label: str,
+        headers: dict | None = None,
+        expect_429: bool = False,
+        deliberate_5xx: bool = False,
+    ) -> Exchange:
         """DELETE the account as `token` (None: no Authorization header at all)."""
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        return self.send("DELETE", self.url_for(account_id), sent, label, expect_429=expect_429,
-                         deliberate_5xx=deliberate_5xx)
+        return self.send(
+            "DELETE", self.url_for(account_id), sent, label, expect_429=expect_429, deliberate_5xx=deliberate_5xx
+        )
 
-    def send(self, method: str, url: str, headers: RequestHeaders, label: str, *,
-             expect_429: bool = False, deliberate_5xx: bool = False) -> Exchange:
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: RequestHeaders,
+        label: str,
+        *,
+        expect_429: bool = False,
+        deliberate_5xx: bool = False,
+    ) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
             exchange = self._send_once(method, url, headers, label, deliberate_5xx)
             if exchange.status != RATE_LIMITED or expect_429:
@@ -103,11 +139,14 @@ class PoliteClient:
             self.waiter.wait(seconds)
         # Still 429 after waiting as told, MAX_POLITE_RETRIES times: waiting more will not help, and
         # going on would only turn a rate-limited run into hours of sleeping (see issue 14).
-        raise RateLimitedThroughout(f"the target still answered 429 to {label!r} after waiting Retry-After "
-                                    f"{MAX_POLITE_RETRIES} times ({self.waiter.waited:g}s waited in all)")
+        raise RateLimitedThroughout(
+            f"the target still answered 429 to {label!r} after waiting Retry-After "
+            f"{MAX_POLITE_RETRIES} times ({self.waiter.waited:g}s waited in all)"
+        )
 
-    def _send_once(self, method: str, url: str, headers: RequestHeaders, label: str,
-                   deliberate_5xx: bool = False) -> Exchange:
+    def _send_once(
+        self, method: str, url: str, headers: RequestHeaders, label: str, deliberate_5xx: bool = False
+    ) -> Exchange:
         with self._count_lock:
             if self.results.requests >= self.max_requests:
                 raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
@@ -121,8 +160,9 @@ class PoliteClient:
             raise TargetTooSlow(f"{method} {url}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
-        exchange = Exchange(method, url, dict(headers), response, label, self.secrets, deliberate_5xx,
-                            body_problem=body_problem)
+        exchange = Exchange(
+            method, url, dict(headers), response, label, self.secrets, deliberate_5xx, body_problem=body_problem
+        )
         if body_problem is None:
             for name in BODY_CHECKS:
                 self.results.passed(name, "check")

@@ -9,13 +9,14 @@ more than once, or counts the posts twice; one that serialises badly answers 500
 The K requests are released together by a barrier, each on its own connection, so they overlap
 on the server as far as the network allows.
 """
+
 from __future__ import annotations
 
 import threading
 
-from contract import CONTRACT
 from conformance.exchange import Exchange
 from conformance.scenario_base import Context, needs_accounts, scenario
+from contract import CONTRACT
 
 OK = CONTRACT.success_status
 NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
@@ -49,18 +50,31 @@ def concurrent_revokes(ctx: Context) -> None:
     wins = [ex for ex in done if ex.status == OK]
     losers = [ex for ex in done if ex is not wins[0]] if wins else done
     tally = ", ".join(f"{n} x {s}" for s, n in sorted(_count(ex.status for ex in done).items()))
-    ctx.expect("concurrent_revokes_one_succeeds", len(wins) == 1,
-               f"{k} simultaneous revokes of {account.id} answered {tally}: expected exactly one {OK}"
-               " (the revoke is one atomic transaction; a second revoke answers 404)",
-               wins[1] if len(wins) > 1 else (done[0] if done else None), curl=repro)
+    ctx.expect(
+        "concurrent_revokes_one_succeeds",
+        len(wins) == 1,
+        f"{k} simultaneous revokes of {account.id} answered {tally}: expected exactly one {OK}"
+        " (the revoke is one atomic transaction; a second revoke answers 404)",
+        wins[1] if len(wins) > 1 else (done[0] if done else None),
+        curl=repro,
+    )
     bad = [ex for ex in losers if ex.status != OK and (ex.status != NOT_FOUND or _code(ex) != "NOT_FOUND")]
-    ctx.expect("concurrent_revokes_one_succeeds", not bad,
-               f"the revokes that lost the race answered {tally}: expected {NOT_FOUND} NOT_FOUND for all but one",
-               bad[0] if bad else None, curl=repro)
+    ctx.expect(
+        "concurrent_revokes_one_succeeds",
+        not bad,
+        f"the revokes that lost the race answered {tally}: expected {NOT_FOUND} NOT_FOUND for all but one",
+        bad[0] if bad else None,
+        curl=repro,
+    )
     counted = sum(_int(_field(ex, "canceledScheduledPosts")) for ex in wins)
-    ctx.expect("concurrent_revokes_one_succeeds", counted == account.queued or not wins,
-               f"the {len(wins)} success(es) report {counted} canceled posts in all; the account had "
-               f"{account.queued} queued: the posts must be counted once", wins[-1] if wins else None, curl=repro)
+    ctx.expect(
+        "concurrent_revokes_one_succeeds",
+        counted == account.queued or not wins,
+        f"the {len(wins)} success(es) report {counted} canceled posts in all; the account had "
+        f"{account.queued} queued: the posts must be counted once",
+        wins[-1] if wins else None,
+        curl=repro,
+    )
 
 
 def _count(statuses) -> dict[int, int]:

@@ -10,6 +10,7 @@ answers 404 (or worse) and revokes nothing.
 What the docs leave open is asserted only under --strict (decision 14): the scheme name is
 case-insensitive (RFC 7235), so `bearer <key>` is accepted.
 """
+
 from __future__ import annotations
 
 from conformance.scenario_base import Context, scenario
@@ -33,7 +34,7 @@ def lenient_variants(key: str) -> list[tuple[str, dict[str, str]]]:
         ("the key with extra text after it", {auth: f"Bearer {key} extra"}),
         ("the key twice, comma-separated", {auth: f"Bearer {key}, Bearer {key}"}),
         ("the key with its last character changed", {auth: f"Bearer {_flip_last(key)}"}),
-        ("the key cut short", {auth: f"Bearer {key[:max(1, len(key) // 2)]}"}),
+        ("the key cut short", {auth: f"Bearer {key[: max(1, len(key) // 2)]}"}),
         ("the legacy X-Api-Key header instead of Authorization", {"X-Api-Key": key}),
     ]
 
@@ -44,7 +45,7 @@ def _mask_derived(ctx: Context, key: str) -> None:
     env = ctx.client.secrets.get(key)
     if env:  # after the full key, which the curl renderer replaces first
         ctx.client.secrets.setdefault(key[:-1], f"{env}%?")
-        ctx.client.secrets.setdefault(key[:max(1, len(key) // 2)], f"{env}:0:{max(1, len(key) // 2)}")
+        ctx.client.secrets.setdefault(key[: max(1, len(key) // 2)], f"{env}:0:{max(1, len(key) // 2)}")
 
 
 @scenario("lenient_credentials_answer_401")
@@ -58,9 +59,12 @@ def lenient_credentials(ctx: Context) -> None:
 @scenario("strict_bearer_scheme_case_insensitive", strict=True)
 def scheme_case(ctx: Context) -> None:
     for scheme in ("bearer", "BEARER"):
-        ex = ctx.client.send("DELETE", ctx.client.url_for(unknown_account_id()),
-                             {"Authorization": f"{scheme} {ctx.target.api_key}"},
-                             f"decision 14: the scheme written {scheme!r} (RFC 7235: case-insensitive)")
+        ex = ctx.client.send(
+            "DELETE",
+            ctx.client.url_for(unknown_account_id()),
+            {"Authorization": f"{scheme} {ctx.target.api_key}"},
+            f"decision 14: the scheme written {scheme!r} (RFC 7235: case-insensitive)",
+        )
         ctx.expect_error("strict_bearer_scheme_case_insensitive", ex, "NOT_FOUND", strict=True)
 
 

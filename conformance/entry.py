@@ -1,4 +1,5 @@
 """`layers-conformance`'s console script: check the `conformance` extra, then run the kit."""
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@ A check failure is only useful to a partner if they can reproduce it, so every e
 render itself as a ready-to-run curl line, with known secrets replaced by the environment
 variables the CLI reads them from (CI logs must not leak staging keys).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -12,8 +13,8 @@ from urllib.parse import unquote
 
 import httpx
 
-from contract import CONTRACT
 from conformance.transport import BodyProblem, RequestHeaders
+from contract import CONTRACT
 
 
 @dataclass
@@ -46,8 +47,15 @@ class Exchange:
     def curl(self) -> str:
         parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
         for name, value in self.request_headers.items():
-            if name.lower() in {"user-agent", "accept-encoding", "accept", "connection", "content-length",
-                                "x-schemathesis-testcaseid", "host"}:
+            if name.lower() in {
+                "user-agent",
+                "accept-encoding",
+                "accept",
+                "connection",
+                "content-length",
+                "x-schemathesis-testcaseid",
+                "host",
+            }:
                 continue
             rendered = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
             for secret, env in self.secrets.items():
@@ -65,9 +73,9 @@ def path_account_id(url: str) -> str | None:
     """The account id a revoke URL names, decoded (None when the URL is not the revoke route)."""
     prefix = CONTRACT.route.split("{", 1)[0]  # "/v1/social-accounts/"
     path = url.split("://", 1)[-1]
-    path = path[path.find("/"):] if "/" in path else ""
+    path = path[path.find("/") :] if "/" in path else ""
     path = path.split("?", 1)[0]
     at = path.find(prefix)
     if at < 0:
         return None
-    return unquote(path[at + len(prefix):])
+    return unquote(path[at + len(prefix) :])

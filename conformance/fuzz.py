@@ -5,6 +5,7 @@ judged by the spec-derived checks) and are then validated with schemathesis' own
 checks. Generated cases only ever name random ids (see `_only_unknown_accounts`), so this phase
 revokes nothing.
 """
+
 from __future__ import annotations
 
 import copy
@@ -14,13 +15,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as st_checks
 
-from contract import CONTRACT
-from contract.spec import resolver_for
 from conformance.checks import open_success_schema
 from conformance.client import PoliteClient, TargetUnreachable
 from conformance.results import Results
 from conformance.target import unknown_account_id
 from conformance.transport import RunStopped
+from contract import CONTRACT
+from contract.spec import resolver_for
 
 # schemathesis' built-in response checks. Checks that send requests of their own
 # (ignored_auth, use_after_free, unsupported_method, ...) are left out: those requests would
@@ -67,8 +68,16 @@ def _only_unknown_accounts(case) -> None:
         case.path_parameters[name] = unknown_account_id()
 
 
-def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: int, seed: int | None,
-             progress, strict: bool = False) -> None:
+def run_fuzz(
+    client: PoliteClient,
+    api_key: str,
+    results: Results,
+    *,
+    examples: int,
+    seed: int | None,
+    progress,
+    strict: bool = False,
+) -> None:
     operation = _operation(strict)
     # One function for both modes (hypothesis wraps it once per mode); what it counts is the mode's.
     count = [0]
@@ -78,8 +87,7 @@ def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: 
         if stopped:
             return
         _only_unknown_accounts(case)
-        kwargs = case.as_transport_kwargs(base_url=client.base_url,
-                                          headers={"Authorization": f"Bearer {api_key}"})
+        kwargs = case.as_transport_kwargs(base_url=client.base_url, headers={"Authorization": f"Bearer {api_key}"})
         label = f"generated {case.meta.generation.mode.value if case.meta else 'schemathesis'} case"
         try:
             exchange = client.send(kwargs["method"], kwargs["url"], kwargs["headers"], label)
@@ -102,11 +110,18 @@ def run_fuzz(client: PoliteClient, api_key: str, results: Results, *, examples: 
 
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         count[0] = 0
-        test = settings(max_examples=examples, deadline=None, database=None, derandomize=seed is None,
-                        phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck),
-                        print_blob=False)(given(operation.as_strategy(generation_mode=mode))(one_case))
+        test = settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=seed is None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+        )(given(operation.as_strategy(generation_mode=mode))(one_case))
         if seed is not None:
             from hypothesis import seed as hypothesis_seed
+
             test = hypothesis_seed(seed)(test)
         test()
         if stopped:

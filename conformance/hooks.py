@@ -9,6 +9,7 @@ module on purpose:
 `checks.REGISTERED` lists what it added (the `--strict` ones are left out: they are this
 project's decisions, not the docs').
 """
+
 from __future__ import annotations
 
 import schemathesis

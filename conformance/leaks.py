@@ -7,17 +7,30 @@ the run already revoked: same status, code, message, detail keys and header name
 differ per request (the request id, the id that was asked for) are normalised first; transport
 headers that depend on the connection, not the answer, are left out.
 """
+
 from __future__ import annotations
 
 import re
 
-from contract import CONTRACT
 from conformance.exchange import Exchange
 from conformance.scenario_base import Context, ScenarioSkipped, needs_foreign, scenario
 from conformance.target import unknown_account_id
+from contract import CONTRACT
 
-TRANSPORT_HEADERS = {"date", "server", "connection", "keep-alive", "content-length", "transfer-encoding",
-                     "content-encoding", "vary", "via", "age", "alt-svc", "strict-transport-security"}
+TRANSPORT_HEADERS = {
+    "date",
+    "server",
+    "connection",
+    "keep-alive",
+    "content-length",
+    "transfer-encoding",
+    "content-encoding",
+    "vary",
+    "via",
+    "age",
+    "alt-svc",
+    "strict-transport-security",
+}
 _REQUEST_ID = re.compile(r"req_[0-9A-Za-z]+")
 
 
@@ -35,7 +48,9 @@ def shape(ex: Exchange) -> dict:
         "status": ex.status,
         "code": err.get("code"),
         "message": message,
-        "detail keys": sorted(details) if isinstance(details, dict) else (None if details is None else type(details).__name__),
+        "detail keys": sorted(details)
+        if isinstance(details, dict)
+        else (None if details is None else type(details).__name__),
         "body keys": sorted(body) if isinstance(body, dict) else type(body).__name__,
         "error keys": sorted(err),
         "header names": sorted({h.lower() for h in ex.response.headers} - TRANSPORT_HEADERS),
@@ -49,24 +64,36 @@ def differences(a: dict, b: dict) -> list[str]:
 @scenario("foreign_404_indistinguishable", needs=needs_foreign)
 def foreign_indistinguishable(ctx: Context) -> None:
     key = ctx.target.api_key
-    foreign = ctx.state.get("foreign_404") or ctx.revoke(ctx.foreign_account_id,
-                                                         "another organization's account", token=key)
+    foreign = ctx.state.get("foreign_404") or ctx.revoke(
+        ctx.foreign_account_id, "another organization's account", token=key
+    )
     if foreign.status != CONTRACT.status_for_code("NOT_FOUND"):
-        raise ScenarioSkipped(f"the foreign account answered {foreign.status}, not 404 "
-                              "(foreign_account_answers_404 reports it)")
-    others = [("an unknown account", ctx.state.get("unknown_404")
-               or ctx.revoke(unknown_account_id(), "unknown account", token=key))]
+        raise ScenarioSkipped(
+            f"the foreign account answered {foreign.status}, not 404 (foreign_account_answers_404 reports it)"
+        )
+    others = [
+        (
+            "an unknown account",
+            ctx.state.get("unknown_404") or ctx.revoke(unknown_account_id(), "unknown account", token=key),
+        )
+    ]
     if ctx.state.get("revoked_404") is not None:
         others.append(("an account this run already revoked", ctx.state["revoked_404"]))
     else:
-        ctx.results.notes.append("foreign_404_indistinguishable compared the foreign 404 with an unknown account's"
-                                 " only: no revoked account to compare with (give --accounts)")
+        ctx.results.notes.append(
+            "foreign_404_indistinguishable compared the foreign 404 with an unknown account's"
+            " only: no revoked account to compare with (give --accounts)"
+        )
     mine = shape(foreign)
     for what, other in others:
         diff = differences(mine, shape(other))
-        ctx.expect("foreign_404_indistinguishable", not diff,
-                   f"the 404 for another organization's account differs from the 404 for {what} "
-                   f"({other.label!r}), so a caller can tell the account exists: {'; '.join(diff)}", foreign)
+        ctx.expect(
+            "foreign_404_indistinguishable",
+            not diff,
+            f"the 404 for another organization's account differs from the 404 for {what} "
+            f"({other.label!r}), so a caller can tell the account exists: {'; '.join(diff)}",
+            foreign,
+        )
 
 
 SCENARIOS = [foreign_indistinguishable]

@@ -10,6 +10,7 @@ Two kinds of checks run here:
 - checks that need what the kit knows about the request: which account it named, how many
   queued posts that account had, whether the kit caused a 5xx on purpose.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,10 +19,10 @@ import time
 
 import schemathesis
 
-from contract import CONTRACT
 from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS, applies_to, body_text
 from conformance.exchange import Exchange
 from conformance.results import Results
+from contract import CONTRACT
 
 OK = CONTRACT.success_status
 NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
@@ -31,7 +32,8 @@ NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
 LEAKY_404 = re.compile(
     r"(another|other|different|foreign|someone else'?s?)\s+(organi[sz]ation|org|tenant|workspace|customer)"
     r"|belongs\s+to|owned\s+by|not\s+(yours|your\s+account)|\borg_[A-Za-z0-9]{4,}",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def _body(exchange: Exchange) -> dict:
@@ -40,7 +42,7 @@ def _body(exchange: Exchange) -> dict:
 
 
 @applies_to("every response (5xx the kit did not cause on purpose)")
-def no_unexpected_server_error(pipeline: "Pipeline", exchange: Exchange):
+def no_unexpected_server_error(pipeline: Pipeline, exchange: Exchange):
     """A 5xx the kit did not deliberately cause (fault armed, kill switch on) is a violation."""
     if exchange.deliberate_5xx:
         return None
@@ -50,23 +52,26 @@ def no_unexpected_server_error(pipeline: "Pipeline", exchange: Exchange):
     error = _body(exchange).get("error")
     if isinstance(error, dict) and error.get("code") == "KILL_SWITCH":
         hint = " (if your key or organization is switched off on purpose, switch it on and run again)"
-    raise AssertionError(f"answered {exchange.status} to a request the kit did not mean to fail{hint};"
-                         f" body: {body_text(exchange.response)}")
+    raise AssertionError(
+        f"answered {exchange.status} to a request the kit did not mean to fail{hint};"
+        f" body: {body_text(exchange.response)}"
+    )
 
 
 @applies_to("200 responses")
-def revoke_echoes_account_id(pipeline: "Pipeline", exchange: Exchange):
+def revoke_echoes_account_id(pipeline: Pipeline, exchange: Exchange):
     """A 200 names the account the path named (the page: the revoked account's id)."""
     if exchange.status != OK or exchange.path_account_id is None:
         return None
     actual = _body(exchange).get("socialAccountId")
     assert actual == exchange.path_account_id, (
-        f"socialAccountId is {actual!r}, the path said {exchange.path_account_id!r}")
+        f"socialAccountId is {actual!r}, the path said {exchange.path_account_id!r}"
+    )
     return True
 
 
 @applies_to("200 responses for accounts whose queued posts are known (--accounts, --mock-control)")
-def canceled_posts_equal_queued(pipeline: "Pipeline", exchange: Exchange):
+def canceled_posts_equal_queued(pipeline: Pipeline, exchange: Exchange):
     """canceledScheduledPosts equals the account's queued posts, on every 200 (replays too)."""
     if exchange.status != OK:
         return None
@@ -74,13 +79,15 @@ def canceled_posts_equal_queued(pipeline: "Pipeline", exchange: Exchange):
     if queued is None:
         return None
     actual = _body(exchange).get("canceledScheduledPosts")
-    assert actual == queued, (f"canceledScheduledPosts is {actual!r}, the account had {queued} queued posts"
-                              " (the page: every queued post is canceled, and the count is the audit trail)")
+    assert actual == queued, (
+        f"canceledScheduledPosts is {actual!r}, the account had {queued} queued posts"
+        " (the page: every queued post is canceled, and the count is the audit trail)"
+    )
     return True
 
 
 @applies_to("404 responses")
-def not_found_reveals_nothing(pipeline: "Pipeline", exchange: Exchange):
+def not_found_reveals_nothing(pipeline: Pipeline, exchange: Exchange):
     """A 404 never says the account exists somewhere else (the page: 404 "so the API doesn't leak
     cross-org existence")."""
     if exchange.status != NOT_FOUND:
@@ -94,8 +101,12 @@ def not_found_reveals_nothing(pipeline: "Pipeline", exchange: Exchange):
     return True
 
 
-EXCHANGE_CHECKS = [no_unexpected_server_error, revoke_echoes_account_id, canceled_posts_equal_queued,
-                   not_found_reveals_nothing]
+EXCHANGE_CHECKS = [
+    no_unexpected_server_error,
+    revoke_echoes_account_id,
+    canceled_posts_equal_queued,
+    not_found_reveals_nothing,
+]
 
 
 def all_checks(strict: bool) -> list:
@@ -144,6 +155,6 @@ class Pipeline:
         for check in all_checks(self.strict):
             rec = self.results.records.get(check.__name__)
             if rec is None or not (rec.passed or rec.failed):
-                self.results.skipped(check.__name__, "check", f"no response it applies to: {check.applies_to}",
-                                     strict=is_strict(check))
-
+                self.results.skipped(
+                    check.__name__, "check", f"no response it applies to: {check.applies_to}", strict=is_strict(check)
+                )

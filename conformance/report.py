@@ -1,5 +1,6 @@
 """Reports of a run, each rendered from the one `Results` model: the console summary, JUnit XML
 (one test case per check) and JSON."""
+
 from __future__ import annotations
 
 import json
@@ -78,9 +79,17 @@ def to_json(results: Results) -> dict:
         "statuses": results.status_table(),
         "undocumentedStatuses": {str(s): n for s, n in results.undocumented_statuses.items()},
         "checks": [
-            {"name": r.name, "kind": r.kind, "strict": r.strict, "outcome": r.outcome, "passed": r.passed,
-             "failed": r.failed, "skipped": r.skipped, "seconds": round(r.seconds, 3),
-             "failures": [{"message": f.message, "curl": f.curl} for f in r.failures]}
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "strict": r.strict,
+                "outcome": r.outcome,
+                "passed": r.passed,
+                "failed": r.failed,
+                "skipped": r.skipped,
+                "seconds": round(r.seconds, 3),
+                "failures": [{"message": f.message, "curl": f.curl} for f in r.failures],
+            }
             for r in results.records.values()
         ],
         "notes": list(dict.fromkeys(results.notes)),
@@ -90,22 +99,36 @@ def to_json(results: Results) -> dict:
 def junit_xml(results: Results) -> str:
     error = results.error
     records = list(results.records.values())
-    suite = ET.Element("testsuite", name="layers-conformance", tests=str(len(records) + (1 if error else 0)),
-                       failures=str(sum(1 for r in records if r.failed)),
-                       skipped=str(sum(1 for r in records if not r.failed and not r.passed)),
-                       errors="1" if error else "0", time=f"{results.seconds:.3f}")
+    suite = ET.Element(
+        "testsuite",
+        name="layers-conformance",
+        tests=str(len(records) + (1 if error else 0)),
+        failures=str(sum(1 for r in records if r.failed)),
+        skipped=str(sum(1 for r in records if not r.failed and not r.passed)),
+        errors="1" if error else "0",
+        time=f"{results.seconds:.3f}",
+    )
     for rec in records:
-        case = ET.SubElement(suite, "testcase", classname=f"conformance.{rec.kind}{'.strict' if rec.strict else ''}",
-                             name=rec.name, time=f"{rec.seconds:.3f}")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"conformance.{rec.kind}{'.strict' if rec.strict else ''}",
+            name=rec.name,
+            time=f"{rec.seconds:.3f}",
+        )
         if rec.failed:
             text = "\n\n".join(f"{f.message}\n{f.curl or ''}" for f in rec.failures)
-            ET.SubElement(case, "failure", message=rec.failures[0].message[:500] if rec.failures else "failed").text = text
+            ET.SubElement(
+                case, "failure", message=rec.failures[0].message[:500] if rec.failures else "failed"
+            ).text = text
         elif not rec.passed:
             ET.SubElement(case, "skipped", message=rec.skipped or "not exercised")
     if error:
         case = ET.SubElement(suite, "testcase", classname="conformance.run", name="run", time="0.000")
         ET.SubElement(case, "error", message=error).text = error
-    return "<?xml version='1.0' encoding='utf-8'?>\n" + _NOT_XML.sub("\ufffd", redact(ET.tostring(suite, encoding="unicode")))
+    return "<?xml version='1.0' encoding='utf-8'?>\n" + _NOT_XML.sub(
+        "\ufffd", redact(ET.tostring(suite, encoding="unicode"))
+    )
 
 
 def json_text(results: Results) -> str:

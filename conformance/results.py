@@ -7,13 +7,14 @@ check's name; repeated failures of one check keep the first few examples, each w
 that reproduces it. How it ended: the exit code and, for a run that could not be made or was
 stopped by a bound, the reason.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from contract import CONTRACT
 from conformance.exchange import Exchange
+from contract import CONTRACT
 
 MAX_EXAMPLES_PER_CHECK = 3
 EXIT_CONFORMANT, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = 0, 1, 2
@@ -70,8 +71,15 @@ class Results:
     def passed(self, name: str, kind: str, strict: bool = False) -> None:
         self._record(name, kind, strict).passed += 1
 
-    def failed(self, name: str, kind: str, message: str, exchange: Exchange | None = None,
-               strict: bool = False, curl: str | None = None) -> None:
+    def failed(
+        self,
+        name: str,
+        kind: str,
+        message: str,
+        exchange: Exchange | None = None,
+        strict: bool = False,
+        curl: str | None = None,
+    ) -> None:
         rec = self._record(name, kind, strict)
         rec.failed += 1
         if len(rec.failures) < MAX_EXAMPLES_PER_CHECK:
@@ -105,8 +113,15 @@ class Results:
 
     def status_table(self) -> list[dict]:
         """Each documented status, its error code, and whether (how often) the target answered it."""
-        return [{"status": status, "code": CONTRACT.responses[status].code, "seen": self.statuses[status] > 0,
-                 "count": self.statuses[status]} for status in CONTRACT.documented_statuses]
+        return [
+            {
+                "status": status,
+                "code": CONTRACT.responses[status].code,
+                "seen": self.statuses[status] > 0,
+                "count": self.statuses[status],
+            }
+            for status in CONTRACT.documented_statuses
+        ]
 
     @property
     def undocumented_statuses(self) -> dict[int, int]:
@@ -125,7 +140,7 @@ class Results:
         return [r.name for r in self.records.values() if r.outcome in ("skipped", "not exercised")]
 
     def skip_summary(self) -> str:
-        """"needs --mock-control: a, b; needs --read-only-key: c", grouped by reason."""
+        """ "needs --mock-control: a, b; needs --read-only-key: c", grouped by reason."""
         groups: dict[str, list[str]] = {}
         for rec in self.records.values():
             if rec.outcome in ("skipped", "not exercised"):

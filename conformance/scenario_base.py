@@ -3,16 +3,17 @@
 The scenario modules (`conformance.scenarios` and the ones it lists) import this module and never
 each other, so the kit has no import circle and the run order is written in one place.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from contract import CONTRACT
 from conformance.client import PoliteClient
 from conformance.exchange import Exchange
 from conformance.results import Results
 from conformance.target import Account, Provisioned, Target
+from contract import CONTRACT
 
 STATUS = CONTRACT.codes  # error code -> its documented status
 OK = CONTRACT.success_status
@@ -43,8 +44,17 @@ class Context:
         self.options = options
         self.state: dict = {}
 
-    def expect(self, name: str, condition: bool, message: str, exchange: Exchange | None = None,
-               *, strict: bool = False, stop: bool = False, curl: str | None = None) -> bool:
+    def expect(
+        self,
+        name: str,
+        condition: bool,
+        message: str,
+        exchange: Exchange | None = None,
+        *,
+        strict: bool = False,
+        stop: bool = False,
+        curl: str | None = None,
+    ) -> bool:
         if condition:
             self.results.passed(name, "scenario", strict)
         else:
@@ -54,15 +64,25 @@ class Context:
                 raise ScenarioStopped(name)
         return condition
 
-    def expect_error(self, name: str, exchange: Exchange, code: str, *, strict: bool = False,
-                     stop: bool = False) -> bool:
+    def expect_error(
+        self, name: str, exchange: Exchange, code: str, *, strict: bool = False, stop: bool = False
+    ) -> bool:
         """The exchange answered the status the contract pins to `code`, with that code."""
         status = CONTRACT.status_for_code(code)
         body = exchange.json()
-        actual = body.get("error", {}).get("code") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
-        return self.expect(name, exchange.status == status and actual == code,
-                           f"expected {status} {code}, got {exchange.status} {actual or exchange.response.text[:120]!r}",
-                           exchange, strict=strict, stop=stop)
+        actual = (
+            body.get("error", {}).get("code")
+            if isinstance(body, dict) and isinstance(body.get("error"), dict)
+            else None
+        )
+        return self.expect(
+            name,
+            exchange.status == status and actual == code,
+            f"expected {status} {code}, got {exchange.status} {actual or exchange.response.text[:120]!r}",
+            exchange,
+            strict=strict,
+            stop=stop,
+        )
 
     def skipped_because(self, scenario_name: str) -> str | None:
         """Why an earlier scenario this one builds on was skipped (the same reason applies)."""
@@ -73,8 +93,11 @@ class Context:
         """An account to use up. `queued`: the one with most queued posts, so that a revoke that
         cancels nothing cannot pass; `empty`: the one with fewest (it will not be revoked)."""
         if not self.target.accounts:
-            raise ScenarioSkipped("no account left to revoke (give more with --accounts)" if self.target.had_accounts
-                                  else "needs --accounts or --mock-control (accounts the run may revoke)")
+            raise ScenarioSkipped(
+                "no account left to revoke (give more with --accounts)"
+                if self.target.had_accounts
+                else "needs --accounts or --mock-control (accounts the run may revoke)"
+            )
         pick = (max if prefer == "queued" else min)(self.target.accounts, key=lambda a: a.queued)
         self.target.accounts.remove(pick)
         return pick
@@ -109,13 +132,16 @@ class Scenario:
 def scenario(name: str, *, strict: bool = False, needs=None) -> Callable[[Callable[[Context], None]], Scenario]:
     """Make the decorated function a `Scenario`. Nothing is registered: each scenario module lists
     its scenarios in its own `SCENARIOS`, and `conformance.scenarios` lists the modules, in run order."""
+
     def make(fn: Callable[[Context], None]) -> Scenario:
         return Scenario(name, fn, strict, needs or (lambda target, options: None))
+
     return make
 
 
 # What a scenario needs beyond --api-key: a reason to skip it, or None. They look at the target
 # and the options only, so `--list` can say it before any run.
+
 
 def needs_read_only(target: Target, options: Options) -> str | None:
     return None if target.read_only_key else "needs --read-only-key"
@@ -139,5 +165,3 @@ def needs_rate_limit(target: Target, options: Options) -> str | None:
     if target.mock or options.burst:
         return None
     return "needs --burst (spends the key's rate budget) or --mock-control"
-
-

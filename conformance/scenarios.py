@@ -6,19 +6,32 @@ server evaluates two failures at once: where two conditions meet (a read-only ke
 account), either documented answer is accepted, and the order itself is asserted only under
 `--strict`, labeled as this project's decision.
 """
+
 from __future__ import annotations
 
 import time
 import uuid
 
-from contract import CONTRACT
 from conformance import boundaries, concurrency, credentials, leaks
 from conformance.client import retry_after_seconds
 from conformance.exchange import Exchange
-from conformance.scenario_base import (OK, STATUS, Context, Options, Scenario, ScenarioSkipped, ScenarioStopped,
-                                       needs_accounts, needs_foreign, needs_mock, needs_rate_limit, needs_read_only,
-                                       scenario)
+from conformance.scenario_base import (
+    OK,
+    STATUS,
+    Context,
+    Options,
+    Scenario,
+    ScenarioSkipped,
+    ScenarioStopped,
+    needs_accounts,
+    needs_foreign,
+    needs_mock,
+    needs_rate_limit,
+    needs_read_only,
+    scenario,
+)
 from conformance.target import unknown_account_id
+from contract import CONTRACT
 
 __all__ = ["SCENARIOS", "run_scenarios", "selected"]
 
@@ -30,8 +43,11 @@ MALFORMED_IDS = ["sa_not-a-uuid", "not-an-account-id", "sa_", "sa_9c1e42a0-b7f3-
 @scenario("malformed_id_answers_400")
 def malformed_id(ctx: Context) -> None:
     for account_id in MALFORMED_IDS:
-        ctx.expect_error("malformed_id_answers_400", ctx.revoke(account_id, f"malformed id {account_id}",
-                                                               token=ctx.target.api_key), "VALIDATION")
+        ctx.expect_error(
+            "malformed_id_answers_400",
+            ctx.revoke(account_id, f"malformed id {account_id}", token=ctx.target.api_key),
+            "VALIDATION",
+        )
 
 
 # Without valid credentials there is no "your organization" to look an account up in, so an
@@ -48,8 +64,12 @@ def invalid_credentials(ctx: Context) -> None:
         ex = ctx.revoke(unknown_account_id(), "unknown bearer token", token=token)
         ctx.expect_error("invalid_credentials_answer_401", ex, "UNAUTHENTICATED")
     # The key itself, but not as a bearer token: "Missing or invalid Authorization header".
-    ex = ctx.client.send("DELETE", ctx.client.url_for(unknown_account_id()),
-                         {"Authorization": f"Basic {ctx.target.api_key}"}, "key sent as Basic, not Bearer")
+    ex = ctx.client.send(
+        "DELETE",
+        ctx.client.url_for(unknown_account_id()),
+        {"Authorization": f"Basic {ctx.target.api_key}"},
+        "key sent as Basic, not Bearer",
+    )
     ctx.expect_error("invalid_credentials_answer_401", ex, "UNAUTHENTICATED")
 
 
@@ -64,8 +84,12 @@ def unknown_account(ctx: Context) -> None:
 def foreign_account(ctx: Context) -> None:
     ex = ctx.revoke(ctx.foreign_account_id, "another organization's account", token=ctx.target.api_key)
     if ex.status == STATUS["FORBIDDEN_SCOPE"]:
-        ctx.expect("foreign_account_answers_404", False,
-                   "answered 403: it leaks that the account exists in another organization (the docs: 404, never 403)", ex)
+        ctx.expect(
+            "foreign_account_answers_404",
+            False,
+            "answered 403: it leaks that the account exists in another organization (the docs: 404, never 403)",
+            ex,
+        )
         return
     ctx.expect_error("foreign_account_answers_404", ex, "NOT_FOUND")
     ctx.state["foreign_404"] = ex
@@ -92,22 +116,33 @@ def read_only_key(ctx: Context) -> None:
 
 # -- destructive: only accounts the kit was given or made itself ----------------------------------
 
+
 @scenario("revoke_succeeds", needs=needs_accounts)
 def revoke_succeeds(ctx: Context) -> None:
     account = ctx.account()
     ex = ctx.revoke(account.id, "revoke an account")
-    ctx.expect("revoke_answers_200", ex.status == OK, f"expected {OK}, got {ex.status} {ex.response.text[:160]!r}",
-               ex, stop=True)
+    ctx.expect(
+        "revoke_answers_200",
+        ex.status == OK,
+        f"expected {OK}, got {ex.status} {ex.response.text[:160]!r}",
+        ex,
+        stop=True,
+    )
     ctx.state["revoked"] = account
     body = ex.json() if isinstance(ex.json(), dict) else {}
-    ctx.expect("revoke_reports_disconnected",
-               body.get("status") == CONTRACT.success_enum("status")
-               and body.get("disconnectedReason") == CONTRACT.success_enum("disconnectedReason"),
-               f"status/disconnectedReason are {body.get('status')!r}/{body.get('disconnectedReason')!r}", ex)
+    ctx.expect(
+        "revoke_reports_disconnected",
+        body.get("status") == CONTRACT.success_enum("status")
+        and body.get("disconnectedReason") == CONTRACT.success_enum("disconnectedReason"),
+        f"status/disconnectedReason are {body.get('status')!r}/{body.get('disconnectedReason')!r}",
+        ex,
+    )
     # The echoed id and canceledScheduledPosts are judged by the pipeline, on this and every 200.
     if account.queued == 0:
-        ctx.results.notes.append("the first revoke hit an account with no queued posts: canceledScheduledPosts"
-                                 " was only checked against 0 (give --accounts with queuedPosts > 0)")
+        ctx.results.notes.append(
+            "the first revoke hit an account with no queued posts: canceledScheduledPosts"
+            " was only checked against 0 (give --accounts with queuedPosts > 0)"
+        )
 
 
 @scenario("second_revoke_answers_404")
@@ -128,10 +163,13 @@ def idempotent_replay(ctx: Context) -> None:
     first = ctx.revoke(account.id, "revoke with an Idempotency-Key", headers=headers)
     ctx.expect("revoke_answers_200", first.status == OK, f"expected {OK}, got {first.status}", first, stop=True)
     again = ctx.revoke(account.id, "the same request with the same Idempotency-Key", headers=headers)
-    ctx.expect("idempotent_replay_same_response",
-               again.status == first.status and again.json() == first.json(),
-               f"the replay answered {again.status} {again.response.text[:160]!r}, the first request "
-               f"{first.status} {first.response.text[:160]!r}", again)
+    ctx.expect(
+        "idempotent_replay_same_response",
+        again.status == first.status and again.json() == first.json(),
+        f"the replay answered {again.status} {again.response.text[:160]!r}, the first request "
+        f"{first.status} {first.response.text[:160]!r}",
+        again,
+    )
     ctx.state["idempotency"] = (key, first, again)
 
 
@@ -141,23 +179,28 @@ def replay_verbatim(ctx: Context) -> None:
         raise ScenarioSkipped("the replay scenario did not run")
     _, first, again = ctx.state["idempotency"]
     rid = CONTRACT.request_id_header
-    ctx.expect("strict_replay_is_verbatim",
-               again.response.headers.get(rid) == first.response.headers.get(rid)
-               and again.response.headers.get(CONTRACT.replay_header) == "true",
-               f"decision 3: a replay carries the first {rid} and {CONTRACT.replay_header}: true; got "
-               f"{again.response.headers.get(rid)!r} (first {first.response.headers.get(rid)!r}) and "
-               f"{again.response.headers.get(CONTRACT.replay_header)!r}", again, strict=True)
+    ctx.expect(
+        "strict_replay_is_verbatim",
+        again.response.headers.get(rid) == first.response.headers.get(rid)
+        and again.response.headers.get(CONTRACT.replay_header) == "true",
+        f"decision 3: a replay carries the first {rid} and {CONTRACT.replay_header}: true; got "
+        f"{again.response.headers.get(rid)!r} (first {first.response.headers.get(rid)!r}) and "
+        f"{again.response.headers.get(CONTRACT.replay_header)!r}",
+        again,
+        strict=True,
+    )
 
 
 @scenario("idempotency_key_reuse_answers_409")
 def idempotency_conflict(ctx: Context) -> None:
     if "idempotency" not in ctx.state:
-        raise ScenarioSkipped(ctx.skipped_because("idempotent_replay_same_response") or "the replay scenario did not run")
+        raise ScenarioSkipped(
+            ctx.skipped_because("idempotent_replay_same_response") or "the replay scenario did not run"
+        )
     key = ctx.state["idempotency"][0]
     other = ctx.state.get("untouched") or ctx.account(prefer="empty")
     ctx.state["untouched"] = other
-    ex = ctx.revoke(other.id, "the same Idempotency-Key on another account",
-                    headers={CONTRACT.idempotency_header: key})
+    ex = ctx.revoke(other.id, "the same Idempotency-Key on another account", headers={CONTRACT.idempotency_header: key})
     ctx.expect_error("idempotency_key_reuse_answers_409", ex, "IDEMPOTENCY_CONFLICT")
 
 
@@ -169,8 +212,12 @@ def rate_limit(ctx: Context) -> None:
         key = ctx.target.provisioned.rate_limited_key
         ctx.target.provisioned.control.set_budget(key["id"], 0)
         token = key["secret"]
-        blocked = ctx.revoke(account.id if account else unknown_account_id(), "revoke with an exhausted budget",
-                             token=token, expect_429=True)
+        blocked = ctx.revoke(
+            account.id if account else unknown_account_id(),
+            "revoke with an exhausted budget",
+            token=token,
+            expect_429=True,
+        )
     else:
         # A burst of revokes of unknown ids: they spend budget and change nothing.
         token = ctx.target.api_key
@@ -188,8 +235,12 @@ def rate_limit(ctx: Context) -> None:
     target_id = account.id if account else unknown_account_id()
     retry = ctx.revoke(target_id, f"retry after waiting Retry-After {seconds}s", token=token, expect_429=True)
     expected = OK if account else STATUS["NOT_FOUND"]
-    ctx.expect("rate_limit_retry_after_succeeds", retry.status == expected,
-               f"after waiting Retry-After {seconds}s the retry answered {retry.status}, expected {expected}", retry)
+    ctx.expect(
+        "rate_limit_retry_after_succeeds",
+        retry.status == expected,
+        f"after waiting Retry-After {seconds}s the retry answered {retry.status}, expected {expected}",
+        retry,
+    )
 
 
 @scenario("internal_error_changes_nothing", needs=needs_mock)
@@ -201,15 +252,21 @@ def internal_error(ctx: Context) -> None:
     ctx.expect_error("internal_error_answers_500", ex, "INTERNAL", stop=True)
     after = control.account(account.id)
     queued = (after.get("postCounts") or {}).get("queued", 0)
-    ctx.expect("internal_error_changes_nothing",
-               after.get("status") != CONTRACT.success_enum("status") and queued == account.queued,
-               f"after the 500 the account is {after.get('status')!r} with {queued} queued "
-               f"posts (had {account.queued}): the cancellation is not atomic", ex)
+    ctx.expect(
+        "internal_error_changes_nothing",
+        after.get("status") != CONTRACT.success_enum("status") and queued == account.queued,
+        f"after the 500 the account is {after.get('status')!r} with {queued} queued "
+        f"posts (had {account.queued}): the cancellation is not atomic",
+        ex,
+    )
     retry = ctx.revoke(account.id, "retry after the 500 (safe to retry)")
     body = retry.json() if isinstance(retry.json(), dict) else {}
-    ctx.expect("internal_error_safe_to_retry",
-               retry.status == OK and body.get("canceledScheduledPosts") == account.queued,
-               f"the retry answered {retry.status} {retry.response.text[:160]!r}", retry)
+    ctx.expect(
+        "internal_error_safe_to_retry",
+        retry.status == OK and body.get("canceledScheduledPosts") == account.queued,
+        f"the retry answered {retry.status} {retry.response.text[:160]!r}",
+        retry,
+    )
 
 
 @scenario("kill_switch_answers_503", needs=needs_mock)
@@ -227,18 +284,27 @@ def kill_switch(ctx: Context) -> None:
             control.kill_switch(scope, False, targets.get(scope))
         if ctx.expect_error("kill_switch_answers_503", ex, "KILL_SWITCH"):
             details = (ex.json().get("error") or {}).get("details") or {}
-            ctx.expect("kill_switch_names_scope", details.get("scope") == scope,
-                       f"details.scope is {details.get('scope')!r}, the {scope} switch was on", ex)
+            ctx.expect(
+                "kill_switch_names_scope",
+                details.get("scope") == scope,
+                f"details.scope is {details.get('scope')!r}, the {scope} switch was on",
+                ex,
+            )
 
 
 # -- strict: this project's decisions where the docs are silent ------------------------------------
 
+
 @scenario("strict_id_shape_is_sa_uuid", strict=True)
 def strict_id_shape(ctx: Context) -> None:
     bare = str(uuid.uuid4())
-    for account_id, why in ((bare, "a bare UUID"), ("sa_" + bare.upper(), "upper-case hex"),
-                            ("sa_" + bare.replace("-", ""), "a UUID without hyphens"),
-                            ("sa_%7B" + bare + "%7D", "a UUID in braces"), ("sa_urn:uuid:" + bare, "a URN")):
+    for account_id, why in (
+        (bare, "a bare UUID"),
+        ("sa_" + bare.upper(), "upper-case hex"),
+        ("sa_" + bare.replace("-", ""), "a UUID without hyphens"),
+        ("sa_%7B" + bare + "%7D", "a UUID in braces"),
+        ("sa_urn:uuid:" + bare, "a URN"),
+    ):
         ex = ctx.revoke(account_id, f"decision 2: {why} is not the sa_<uuid> shape", token=ctx.target.api_key)
         ctx.expect_error("strict_id_shape_is_sa_uuid", ex, "VALIDATION", strict=True)
 
@@ -248,28 +314,44 @@ def strict_order(ctx: Context) -> None:
     ex = ctx.revoke("sa_not-a-uuid", "decision 1: no credentials and a malformed id", token=None)
     ctx.expect_error("strict_order_of_checks", ex, "UNAUTHENTICATED", strict=True)
     if ctx.target.read_only_key:
-        ex = ctx.revoke(unknown_account_id(), "decision 1: read-only key on an unknown account",
-                        token=ctx.target.read_only_key)
+        ex = ctx.revoke(
+            unknown_account_id(), "decision 1: read-only key on an unknown account", token=ctx.target.read_only_key
+        )
         ctx.expect_error("strict_order_of_checks", ex, "FORBIDDEN_SCOPE", strict=True)
-        ex = ctx.revoke("sa_not-a-uuid", "decision 1: read-only key and a malformed id",
-                        token=ctx.target.read_only_key)
+        ex = ctx.revoke("sa_not-a-uuid", "decision 1: read-only key and a malformed id", token=ctx.target.read_only_key)
         ctx.expect_error("strict_order_of_checks", ex, "FORBIDDEN_SCOPE", strict=True)
 
 
 # Every scenario, in the order a run takes them: the documented statuses above, then the modules
 # of their own (the existence-leak comparison needs the account the revoke scenario disconnected).
 SCENARIOS: list[Scenario] = [
-    malformed_id, missing_credentials, invalid_credentials, unknown_account,
-    foreign_account, read_only_key, revoke_succeeds, second_revoke,
-    idempotent_replay, replay_verbatim, idempotency_conflict, rate_limit,
-    internal_error, kill_switch, strict_id_shape, strict_order,
-    *boundaries.SCENARIOS, *credentials.SCENARIOS, *concurrency.SCENARIOS, *leaks.SCENARIOS,
+    malformed_id,
+    missing_credentials,
+    invalid_credentials,
+    unknown_account,
+    foreign_account,
+    read_only_key,
+    revoke_succeeds,
+    second_revoke,
+    idempotent_replay,
+    replay_verbatim,
+    idempotency_conflict,
+    rate_limit,
+    internal_error,
+    kill_switch,
+    strict_id_shape,
+    strict_order,
+    *boundaries.SCENARIOS,
+    *credentials.SCENARIOS,
+    *concurrency.SCENARIOS,
+    *leaks.SCENARIOS,
 ]
 
 
 def selected(options: Options) -> list[Scenario]:
-    return [sc for sc in SCENARIOS
-            if (options.strict or not sc.strict) and (not options.only or sc.name in options.only)]
+    return [
+        sc for sc in SCENARIOS if (options.strict or not sc.strict) and (not options.only or sc.name in options.only)
+    ]
 
 
 def run_scenarios(ctx: Context, progress) -> None:
@@ -299,4 +381,3 @@ def run_scenarios(ctx: Context, progress) -> None:
                     ctx.results.add_time(n, elapsed)
         newly = [n for n, r in ctx.results.records.items() if r.failed > before.get(n, 0)]
         progress(f"[scenario] {label}: {'FAILED ' + ', '.join(newly) if newly else 'ok'}")
-

@@ -9,6 +9,7 @@ stderr, the reports) passes its text through `redact`, which replaces each known
 escaped forms of it, and long fragments of it, as a truncated excerpt of an echoing target's
 body would hold) by a label: whatever path a secret takes, it is not written.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,8 +24,8 @@ BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # A header value the mock compares byte for byte: visible ASCII, no spaces (RFC 9110 field-vchar).
 HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
-_MIN_SUBSTRING = 8   # shorter secrets are redacted only where they stand as a whole token
-_FRAGMENT = 12       # runs this long of a longer secret are redacted too (truncated excerpts)
+_MIN_SUBSTRING = 8  # shorter secrets are redacted only where they stand as a whole token
+_FRAGMENT = 12  # runs this long of a longer secret are redacted too (truncated excerpts)
 
 
 class SecretError(ValueError):
@@ -52,16 +53,29 @@ def check_secret(option: str, env: str | None, value: str, pattern: re.Pattern =
         return value
     bad = next((i for i, ch in enumerate(value) if not pattern.fullmatch(ch)), 0)
     ch = value[bad] if value else ""
-    where = ("at its end" if bad == len(value) - 1 else "at its start" if bad == 0
-             else f"at position {bad + 1} of {len(value)}")
+    where = (
+        "at its end"
+        if bad == len(value) - 1
+        else "at its start"
+        if bad == 0
+        else f"at position {bad + 1} of {len(value)}"
+    )
     problem = f"'=' {where}, where only trailing '=' padding may be" if ch == "=" else f"{_describe(ch)} {where}"
     given = f"{option}" + (f" (or {env})" if env else "")
-    advice = ("copy it again without the surrounding whitespace" if value.strip() != value and value.strip()
-              else "check what was pasted")
-    allowed = ("letters, digits and - . _ ~ + / (then =)" if pattern is BEARER_TOKEN
-               else "visible ASCII characters without spaces")
-    raise SecretError(f"{given} is malformed: it holds {problem}; a key is made of {allowed}. "
-                      f"Value: {mask(value)}; {advice}. Nothing was sent.")
+    advice = (
+        "copy it again without the surrounding whitespace"
+        if value.strip() != value and value.strip()
+        else "check what was pasted"
+    )
+    allowed = (
+        "letters, digits and - . _ ~ + / (then =)"
+        if pattern is BEARER_TOKEN
+        else "visible ASCII characters without spaces"
+    )
+    raise SecretError(
+        f"{given} is malformed: it holds {problem}; a key is made of {allowed}. "
+        f"Value: {mask(value)}; {advice}. Nothing was sent."
+    )
 
 
 class Redactor:
@@ -92,8 +106,13 @@ class Redactor:
         if len(secret) < _MIN_SUBSTRING:
             # "k" cannot be removed from every word; remove it where it stands alone ("Bearer k").
             return re.sub(r"(?<![\w.~+/-])" + re.escape(secret) + r"(?![\w.~+/=-])", replacement, text)
-        forms = {secret, json.dumps(secret)[1:-1], xml_escape(secret, {'"': "&quot;", "'": "&apos;"}),
-                 repr(secret)[1:-1], repr(secret.encode("utf-8", "backslashreplace"))[2:-1]}
+        forms = {
+            secret,
+            json.dumps(secret)[1:-1],
+            xml_escape(secret, {'"': "&quot;", "'": "&apos;"}),
+            repr(secret)[1:-1],
+            repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        }
         for form in sorted(forms, key=len, reverse=True):
             text = text.replace(form, replacement)
         if len(secret) >= 2 * _FRAGMENT:
@@ -102,12 +121,12 @@ class Redactor:
 
 
 def _redact_fragments(text: str, secret: str, replacement: str) -> str:
-    grams = {secret[i:i + _FRAGMENT] for i in range(len(secret) - _FRAGMENT + 1)}
+    grams = {secret[i : i + _FRAGMENT] for i in range(len(secret) - _FRAGMENT + 1)}
     marked = bytearray(len(text))
     hit = False
     for i in range(len(text) - _FRAGMENT + 1):
-        if text[i:i + _FRAGMENT] in grams:
-            marked[i:i + _FRAGMENT] = b"\x01" * _FRAGMENT
+        if text[i : i + _FRAGMENT] in grams:
+            marked[i : i + _FRAGMENT] = b"\x01" * _FRAGMENT
             hit = True
     if not hit:
         return text
@@ -162,6 +181,7 @@ class _RedactingStream(io.TextIOBase):
 def redacted_std_streams():
     """stdout and stderr redacted for the duration (progress, warnings, any traceback)."""
     import sys
+
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _RedactingStream(saved[0]), _RedactingStream(saved[1])
     try:

@@ -7,6 +7,7 @@ when the option is not given on the command line, through the same converter as 
 so `--max-requests 10` wins over a broken LAYERS_MAX_REQUESTS and the variable is checked exactly
 like the option. The settings object is built once, by the CLI, and passed down.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,10 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.secrets import BEARER_TOKEN, HEADER_TOKEN
@@ -40,6 +41,7 @@ def integer(lo: int, hi: int) -> Callable[[str], int]:
         if not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"{value} is out of range: {lo:,} to {hi:,}")
         return value
+
     convert.__name__ = "integer"
     convert.__doc__ = f"integer, {lo:,} to {hi:,}"  # the type column of the settings table
     return convert
@@ -55,6 +57,7 @@ def seconds(lo: float, hi: float, *, zero_ok: bool = True) -> Callable[[str], fl
             low = f"{lo:g}" if zero_ok else f"more than {lo:g}"
             raise argparse.ArgumentTypeError(f"{text!r} is out of range: {low} to {hi:g} seconds")
         return value
+
     convert.__name__ = "seconds"
     convert.__doc__ = f"seconds, {lo:g}{'' if zero_ok else ' (exclusive)'} to {hi:g}"
     return convert
@@ -83,14 +86,32 @@ BODY_BYTES = integer(1024, 1 << 30)
 VALUE, SWITCH, LIST = "value", "switch", "list"  # how a setting is given on the command line
 
 
-def setting(default: Any, *flags: str, help: str, env: str | None = None, convert: Callable[[str], Any] = text,
-            kind: str = VALUE, secret: re.Pattern[str] | None = None, default_text: str | None = None,
-            metavar: str | None = None) -> Any:
+def setting(
+    default: Any,
+    *flags: str,
+    help: str,
+    env: str | None = None,
+    convert: Callable[[str], Any] = text,
+    kind: str = VALUE,
+    secret: re.Pattern[str] | None = None,
+    default_text: str | None = None,
+    metavar: str | None = None,
+) -> Any:
     """One row of the settings list: a field of `KitSettings`, described once. `secret`: the
     pattern the value is checked against before anything is sent (`secrets.check_secret`)."""
-    return field(default=default, metadata={"flags": flags, "help": help, "env": env, "convert": convert,
-                                            "kind": kind, "secret": secret, "default_text": default_text,
-                                            "metavar": metavar})
+    return field(
+        default=default,
+        metadata={
+            "flags": flags,
+            "help": help,
+            "env": env,
+            "convert": convert,
+            "kind": kind,
+            "secret": secret,
+            "default_text": default_text,
+            "metavar": metavar,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -101,68 +122,176 @@ class KitSettings:
     default) and passed down; this module is the only one of the kit that reads the environment."""
 
     base_url: str | None = setting(None, "--base-url", env="LAYERS_BASE_URL", help="the implementation under test")
-    api_key: str | None = setting(None, "--api-key", env="LAYERS_API_KEY", secret=BEARER_TOKEN,
-                                  help="a valid key with the required scope")
-    read_only_key: str | None = setting(None, "--read-only-key", env="LAYERS_READ_ONLY_KEY", secret=BEARER_TOKEN,
-                                        help="a key of the same organization without the scope; enables scope checks")
-    foreign_account_id: str | None = setting(None, "--foreign-account-id", env="LAYERS_FOREIGN_ACCOUNT_ID",
-                                             help="an account of another organization; enables the cross-organization check")
-    accounts: str | None = setting(None, "--accounts", env="LAYERS_ACCOUNTS",
-                                   help='JSON {"accounts": [{"socialAccountId": ..., "queuedPosts": N}]}: accounts the run may revoke')
-    mock_control: bool = setting(False, "--mock-control", env="LAYERS_MOCK_CONTROL", convert=flag, kind=SWITCH,
-                                 help="the target is layers-mock: provision keys and accounts through its control plane")
-    admin_token: str | None = setting(None, "--admin-token", env="LAYERS_MOCK_ADMIN_TOKEN", secret=HEADER_TOKEN,
-                                      help="the mock's --admin-token, if any")
-    operator_token: str | None = setting(None, "--operator-token", env="LAYERS_MOCK_OPERATOR_TOKEN", secret=HEADER_TOKEN,
-                                         help="a hosted mock's operator token: with --mock-control the run provisions inside a sandbox"
-                                              " of its own, deleted at the end (a sandbox's adminToken goes in --admin-token)")
+    api_key: str | None = setting(
+        None, "--api-key", env="LAYERS_API_KEY", secret=BEARER_TOKEN, help="a valid key with the required scope"
+    )
+    read_only_key: str | None = setting(
+        None,
+        "--read-only-key",
+        env="LAYERS_READ_ONLY_KEY",
+        secret=BEARER_TOKEN,
+        help="a key of the same organization without the scope; enables scope checks",
+    )
+    foreign_account_id: str | None = setting(
+        None,
+        "--foreign-account-id",
+        env="LAYERS_FOREIGN_ACCOUNT_ID",
+        help="an account of another organization; enables the cross-organization check",
+    )
+    accounts: str | None = setting(
+        None,
+        "--accounts",
+        env="LAYERS_ACCOUNTS",
+        help='JSON {"accounts": [{"socialAccountId": ..., "queuedPosts": N}]}: accounts the run may revoke',
+    )
+    mock_control: bool = setting(
+        False,
+        "--mock-control",
+        env="LAYERS_MOCK_CONTROL",
+        convert=flag,
+        kind=SWITCH,
+        help="the target is layers-mock: provision keys and accounts through its control plane",
+    )
+    admin_token: str | None = setting(
+        None,
+        "--admin-token",
+        env="LAYERS_MOCK_ADMIN_TOKEN",
+        secret=HEADER_TOKEN,
+        help="the mock's --admin-token, if any",
+    )
+    operator_token: str | None = setting(
+        None,
+        "--operator-token",
+        env="LAYERS_MOCK_OPERATOR_TOKEN",
+        secret=HEADER_TOKEN,
+        help="a hosted mock's operator token: with --mock-control the run provisions inside a sandbox"
+        " of its own, deleted at the end (a sandbox's adminToken goes in --admin-token)",
+    )
     junit_xml: str | None = setting(None, "--junit-xml", env="LAYERS_JUNIT_XML", help="write JUnit XML here")
-    report_json: str | None = setting(None, "--report-json", env="LAYERS_REPORT_JSON", help="write the JSON report here")
-    strict: bool = setting(False, "--strict", env="LAYERS_STRICT", convert=flag, kind=SWITCH,
-                           help="also check this project's decisions where the docs are silent (labeled strict)")
-    burst: bool = setting(False, "--burst", env="LAYERS_BURST", convert=flag, kind=SWITCH,
-                          help="burst until 429, then retry after Retry-After (spends the key's rate budget)")
-    burst_limit: int = setting(200, "--burst-limit", env="LAYERS_BURST_LIMIT", convert=COUNT,
-                               help="most requests the burst may send")
-    max_requests: int = setting(500, "--max-requests", env="LAYERS_MAX_REQUESTS", convert=COUNT,
-                                help="bound on all requests of the run")
-    max_wait: float = setting(60.0, "--max-wait", env="LAYERS_MAX_WAIT", convert=WAIT,
-                              help="longest single Retry-After the kit will wait, in seconds (a truthful one is at most a "
-                                   "rate-limit minute)")
-    examples: int = setting(25, "--examples", env="LAYERS_EXAMPLES", convert=EXAMPLES,
-                            help="generated requests per mode (positive, negative)")
-    seed: int | None = setting(None, "--seed", env="LAYERS_SEED", convert=SEED,
-                               help="generation seed (default: deterministic generation)")
-    timeout: float = setting(DEFAULT_TIMEOUT, "--timeout", env="LAYERS_TIMEOUT", convert=TIMEOUT,
-                             help="bound on each whole request (connect, send, headers, body), in seconds")
+    report_json: str | None = setting(
+        None, "--report-json", env="LAYERS_REPORT_JSON", help="write the JSON report here"
+    )
+    strict: bool = setting(
+        False,
+        "--strict",
+        env="LAYERS_STRICT",
+        convert=flag,
+        kind=SWITCH,
+        help="also check this project's decisions where the docs are silent (labeled strict)",
+    )
+    burst: bool = setting(
+        False,
+        "--burst",
+        env="LAYERS_BURST",
+        convert=flag,
+        kind=SWITCH,
+        help="burst until 429, then retry after Retry-After (spends the key's rate budget)",
+    )
+    burst_limit: int = setting(
+        200, "--burst-limit", env="LAYERS_BURST_LIMIT", convert=COUNT, help="most requests the burst may send"
+    )
+    max_requests: int = setting(
+        500, "--max-requests", env="LAYERS_MAX_REQUESTS", convert=COUNT, help="bound on all requests of the run"
+    )
+    max_wait: float = setting(
+        60.0,
+        "--max-wait",
+        env="LAYERS_MAX_WAIT",
+        convert=WAIT,
+        help="longest single Retry-After the kit will wait, in seconds (a truthful one is at most a rate-limit minute)",
+    )
+    examples: int = setting(
+        25,
+        "--examples",
+        env="LAYERS_EXAMPLES",
+        convert=EXAMPLES,
+        help="generated requests per mode (positive, negative)",
+    )
+    seed: int | None = setting(
+        None, "--seed", env="LAYERS_SEED", convert=SEED, help="generation seed (default: deterministic generation)"
+    )
+    timeout: float = setting(
+        DEFAULT_TIMEOUT,
+        "--timeout",
+        env="LAYERS_TIMEOUT",
+        convert=TIMEOUT,
+        help="bound on each whole request (connect, send, headers, body), in seconds",
+    )
     no_fuzz: bool = setting(False, "--no-fuzz", kind=SWITCH, help="skip the generated (schemathesis) phase")
-    only: str = setting("", "--only", env="LAYERS_ONLY",
-                        help="comma-separated scenario names to run (default: all; --list names them)")
+    only: str = setting(
+        "", "--only", env="LAYERS_ONLY", help="comma-separated scenario names to run (default: all; --list names them)"
+    )
     # -- selection, skips, gateways and TLS interception (issue 11) --------------------------------
-    fail_on_skip: bool = setting(False, "--fail-on-skip", env="LAYERS_FAIL_ON_SKIP", convert=flag, kind=SWITCH,
-                                 help="exit 1 when any selected scenario or check was skipped")
-    headers: tuple[str, ...] = setting((), "-H", "--header", env="LAYERS_HEADERS", kind=LIST, metavar="NAME:VALUE",
-                                       help="send this header on every request (a gateway's key, a tenant header); "
-                                            "repeatable; values are shown as ${LAYERS_HEADER_<NAME>} in curl lines")
-    proxy: str | None = setting(None, "--proxy", env="LAYERS_PROXY", help="send every request through this HTTP(S) proxy")
-    ca_bundle: str | None = setting(None, "--ca-bundle", env="LAYERS_CA_BUNDLE",
-                                    help="PEM file of CAs to trust (TLS interception, a private CA)")
-    insecure: bool = setting(False, "--insecure", env="LAYERS_INSECURE", convert=flag, kind=SWITCH,
-                             help="do not verify the target's TLS certificate (says so in the report)")
-    concurrency: int = setting(8, "--concurrency", env="LAYERS_CONCURRENCY", convert=CONCURRENCY,
-                               help="simultaneous revokes of one account in the race scenario (2-64)")
+    fail_on_skip: bool = setting(
+        False,
+        "--fail-on-skip",
+        env="LAYERS_FAIL_ON_SKIP",
+        convert=flag,
+        kind=SWITCH,
+        help="exit 1 when any selected scenario or check was skipped",
+    )
+    headers: tuple[str, ...] = setting(
+        (),
+        "-H",
+        "--header",
+        env="LAYERS_HEADERS",
+        kind=LIST,
+        metavar="NAME:VALUE",
+        help="send this header on every request (a gateway's key, a tenant header); "
+        "repeatable; values are shown as ${LAYERS_HEADER_<NAME>} in curl lines",
+    )
+    proxy: str | None = setting(
+        None, "--proxy", env="LAYERS_PROXY", help="send every request through this HTTP(S) proxy"
+    )
+    ca_bundle: str | None = setting(
+        None, "--ca-bundle", env="LAYERS_CA_BUNDLE", help="PEM file of CAs to trust (TLS interception, a private CA)"
+    )
+    insecure: bool = setting(
+        False,
+        "--insecure",
+        env="LAYERS_INSECURE",
+        convert=flag,
+        kind=SWITCH,
+        help="do not verify the target's TLS certificate (says so in the report)",
+    )
+    concurrency: int = setting(
+        8,
+        "--concurrency",
+        env="LAYERS_CONCURRENCY",
+        convert=CONCURRENCY,
+        help="simultaneous revokes of one account in the race scenario (2-64)",
+    )
     # Bounds and safety against any target (issue 14): conformance/transport.py, secrets.py, this module.
-    max_time: float = setting(DEFAULT_MAX_TIME, "--max-time", env="LAYERS_MAX_TIME", convert=RUN_TIME,
-                              help="bound on the whole run, in seconds: then it stops and writes its reports, marked "
-                                   "incomplete (exit 2)")
-    max_total_wait: float = setting(180.0, "--max-total-wait", env="LAYERS_MAX_TOTAL_WAIT", convert=WAIT,
-                                    help="bound on all Retry-After waiting of the run, in seconds")
-    max_body_bytes: int = setting(DEFAULT_MAX_BODY_BYTES, "--max-body-bytes", env="LAYERS_MAX_BODY_BYTES",
-                                  convert=BODY_BYTES, default_text="1 MiB",
-                                  help="read at most this much of a response body; a larger body is a violation")
-    allow_insecure_http: bool = setting(False, "--allow-insecure-http", env="LAYERS_ALLOW_INSECURE_HTTP", convert=flag,
-                                        kind=SWITCH, help="allow plain http:// to a host that is not loopback (keys then "
-                                                          "cross the network in cleartext)")
+    max_time: float = setting(
+        DEFAULT_MAX_TIME,
+        "--max-time",
+        env="LAYERS_MAX_TIME",
+        convert=RUN_TIME,
+        help="bound on the whole run, in seconds: then it stops and writes its reports, marked incomplete (exit 2)",
+    )
+    max_total_wait: float = setting(
+        180.0,
+        "--max-total-wait",
+        env="LAYERS_MAX_TOTAL_WAIT",
+        convert=WAIT,
+        help="bound on all Retry-After waiting of the run, in seconds",
+    )
+    max_body_bytes: int = setting(
+        DEFAULT_MAX_BODY_BYTES,
+        "--max-body-bytes",
+        env="LAYERS_MAX_BODY_BYTES",
+        convert=BODY_BYTES,
+        default_text="1 MiB",
+        help="read at most this much of a response body; a larger body is a violation",
+    )
+    allow_insecure_http: bool = setting(
+        False,
+        "--allow-insecure-http",
+        env="LAYERS_ALLOW_INSECURE_HTTP",
+        convert=flag,
+        kind=SWITCH,
+        help="allow plain http:// to a host that is not loopback (keys then cross the network in cleartext)",
+    )
 
     @property
     def only_names(self) -> frozenset[str]:
@@ -227,20 +356,32 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         meta = f.metadata
         extra: dict[str, Any] = {"metavar": meta["metavar"]} if meta["metavar"] else {}
         if meta["kind"] == SWITCH:
-            parser.add_argument(*meta["flags"], dest=f.name, action="store_true", default=None, help=_help(meta, f.default))
+            parser.add_argument(
+                *meta["flags"], dest=f.name, action="store_true", default=None, help=_help(meta, f.default)
+            )
         elif meta["kind"] == LIST:
-            parser.add_argument(*meta["flags"], dest=f.name, action="append", default=None, help=_help(meta, f.default),
-                                **extra)
+            parser.add_argument(
+                *meta["flags"], dest=f.name, action="append", default=None, help=_help(meta, f.default), **extra
+            )
         else:
             convert = meta["convert"]
-            parser.add_argument(*meta["flags"], dest=f.name, default=None, help=_help(meta, f.default),
-                                **({} if convert is text else {"type": convert}), **extra)
+            parser.add_argument(
+                *meta["flags"],
+                dest=f.name,
+                default=None,
+                help=_help(meta, f.default),
+                **({} if convert is text else {"type": convert}),
+                **extra,
+            )
 
 
 def secret_settings() -> list[tuple[str, str, str, re.Pattern[str]]]:
     """(attribute, option, variable, pattern) of every secret the kit sends; checked before anything is sent."""
-    return [(f.name, f.metadata["flags"][-1], f.metadata["env"], f.metadata["secret"])
-            for f in fields(KitSettings) if f.metadata["secret"] is not None]
+    return [
+        (f.name, f.metadata["flags"][-1], f.metadata["env"], f.metadata["secret"])
+        for f in fields(KitSettings)
+        if f.metadata["secret"] is not None
+    ]
 
 
 def settings_table() -> str:
@@ -252,8 +393,14 @@ def settings_table() -> str:
         if meta["secret"] is not None:
             kind += ", a secret (redacted from every report)"
         default = _default_text(meta, f.default) or ("no" if meta["kind"] == SWITCH else "-")
-        cells = [f.name, " / ".join(f"`{flag_}`" for flag_ in meta["flags"]), f"`{meta['env']}`" if meta["env"] else "-",
-                 kind, default, meta["help"]]
+        cells = [
+            f.name,
+            " / ".join(f"`{flag_}`" for flag_ in meta["flags"]),
+            f"`{meta['env']}`" if meta["env"] else "-",
+            kind,
+            default,
+            meta["help"],
+        ]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -274,9 +421,11 @@ def is_cleartext_off_loopback(url: str) -> bool:
 
 
 def cleartext_refusal(url: str) -> str:
-    return (f"--base-url {url} is plain http to a host that is not loopback: the keys would cross the network "
-            f"in cleartext. Use https://, or pass --allow-insecure-http (LAYERS_ALLOW_INSECURE_HTTP=1) if this "
-            f"network is trusted. Nothing was sent.")
+    return (
+        f"--base-url {url} is plain http to a host that is not loopback: the keys would cross the network "
+        f"in cleartext. Use https://, or pass --allow-insecure-http (LAYERS_ALLOW_INSECURE_HTTP=1) if this "
+        f"network is trusted. Nothing was sent."
+    )
 
 
 def report_path_problem(option: str, path: str | None) -> str | None:

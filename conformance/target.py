@@ -4,6 +4,7 @@ Accounts come from two places only: a file the operator hands over (`--accounts`
 mock's control plane (`--mock-control`), where the kit makes its own organization, keys and
 accounts. The kit never revokes anything else: fuzzing only ever targets random unknown ids.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contract import CONTRACT
 from conformance.transport import BoundedTransport, Bounds
+from contract import CONTRACT
 from mock_control import ControlClient, ControlPlaneError
 
 
@@ -29,10 +30,11 @@ class Account:
 @dataclass
 class Provisioned:
     """What the kit made on the mock through its control plane (--mock-control)."""
+
     control: ControlClient
-    write_key: str          # the provisioned write key scenarios revoke with
+    write_key: str  # the provisioned write key scenarios revoke with
     rate_limited_key: dict  # a budgeted (partner) key the 429 scenario exhausts
-    kill_key: dict          # a key and organization the 503 scenario switches off
+    kill_key: dict  # a key and organization the 503 scenario switches off
     kill_org_id: str
     kill_accounts: list[Account]  # connected accounts of that organization
 
@@ -101,8 +103,10 @@ def load_accounts(path: str) -> list[Account]:
         account_id = item.get("socialAccountId") if isinstance(item, dict) else None
         queued = item.get("queuedPosts") if isinstance(item, dict) else None
         if not isinstance(account_id, str) or not CONTRACT.account_id_pattern.match(account_id):
-            raise UsageError(f"--accounts {path}: accounts[{i}].socialAccountId {account_id!r} is not a "
-                             f"{CONTRACT.path_parameter['schema']['pattern']} id")
+            raise UsageError(
+                f"--accounts {path}: accounts[{i}].socialAccountId {account_id!r} is not a "
+                f"{CONTRACT.path_parameter['schema']['pattern']} id"
+            )
         if not isinstance(queued, int) or isinstance(queued, bool) or queued < 0:
             raise UsageError(f"--accounts {path}: accounts[{i}].queuedPosts must be an integer >= 0")
         accounts.append(Account(account_id, queued))
@@ -148,8 +152,9 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, 
         limited = control.create_key(org["id"], [CONTRACT.required_scope], tier="partner", label="kit rate-limited")
         kill_org = control.create_organization(f"conformance {run} kill switch")
         kill_key = control.create_key(kill_org["id"], [CONTRACT.required_scope], tier="internal", label="kit kill")
-        kill_accounts = [control.create_account(kill_org["id"], posts=PROVISIONED_POSTS)
-                         for _ in CONTRACT.kill_switch_scopes]
+        kill_accounts = [
+            control.create_account(kill_org["id"], posts=PROVISIONED_POSTS) for _ in CONTRACT.kill_switch_scopes
+        ]
         foreign_org = control.create_organization(f"conformance {run} foreign")
         foreign = control.create_account(foreign_org["id"], posts=PROVISIONED_POSTS)
         accounts = [control.create_account(org["id"], posts=PROVISIONED_POSTS) for _ in range(PROVISIONED_ACCOUNTS)]

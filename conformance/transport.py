@@ -17,6 +17,7 @@ be, is the target's violation (`response_body_within_size_cap`, `response_json_n
 and is not handed to the other checks, which could not judge it (and, for deep JSON, would
 overflow Python's recursion limit).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -57,8 +58,8 @@ class RunTimeExceeded(RunStopped):
 
 @dataclass
 class Bounds:
-    timeout: float = DEFAULT_TIMEOUT            # one whole request: connect, send, headers and body
-    max_time: float = DEFAULT_MAX_TIME          # the whole run
+    timeout: float = DEFAULT_TIMEOUT  # one whole request: connect, send, headers and body
+    max_time: float = DEFAULT_MAX_TIME  # the whole run
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_json_depth: int = MAX_JSON_DEPTH
     started: float = field(default_factory=time.monotonic)
@@ -92,8 +93,14 @@ class BoundedTransport(httpx.BaseTransport):
     (anyio's blocking portal), where a cancel scope can stop a request wherever it waits; callers
     stay synchronous, and may send from several threads at once (the concurrency scenario)."""
 
-    def __init__(self, bounds: Bounds, *, max_body_bytes: int | None = None, proxy: str | None = None,
-                 verify: bool | ssl.SSLContext = True):
+    def __init__(
+        self,
+        bounds: Bounds,
+        *,
+        max_body_bytes: int | None = None,
+        proxy: str | None = None,
+        verify: bool | ssl.SSLContext = True,
+    ):
         self.bounds = bounds
         self.max_body_bytes = max_body_bytes
         self._portal_cm = anyio.from_thread.start_blocking_portal()
@@ -118,9 +125,12 @@ class BoundedTransport(httpx.BaseTransport):
             raise httpx.ReadTimeout("the request's deadline passed", request=request) from None
         # The raw bytes as received (still compressed, if they were): the caller decodes them
         # (`_read_capped`, with the same cap; httpx itself, for the control plane).
-        return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(body),
-                              extensions={k: v for k, v in response.extensions.items()
-                                          if k in ("http_version", "reason_phrase")})
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(body),
+            extensions={k: v for k, v in response.extensions.items() if k in ("http_version", "reason_phrase")},
+        )
 
     async def _read_raw(self, response: httpx.Response) -> bytes:
         cap = self.max_body_bytes
@@ -150,12 +160,13 @@ def _declared_over(response: httpx.Response, cap: int) -> bool:
 
 @dataclass
 class BodyProblem:
-    check: str      # the check it fails
+    check: str  # the check it fails
     message: str
 
 
-def send_bounded(client: httpx.Client, method: str, url: str, headers: RequestHeaders,
-                 bounds: Bounds) -> tuple[httpx.Response, BodyProblem | None]:
+def send_bounded(
+    client: httpx.Client, method: str, url: str, headers: RequestHeaders, bounds: Bounds
+) -> tuple[httpx.Response, BodyProblem | None]:
     """Send one request within `bounds` (through a client on a `BoundedTransport`); return the
     response, its body read up to the cap.
 
@@ -166,8 +177,12 @@ def send_bounded(client: httpx.Client, method: str, url: str, headers: RequestHe
     run_bound = remaining < bounds.timeout  # the run's end comes first
     deadline = time.monotonic() + min(bounds.timeout, remaining)
     # httpx takes str or bytes for each header value; its annotations want one kind for all of them.
-    request = client.build_request(method, url, headers=headers,  # type: ignore[arg-type]
-                                   extensions={DEADLINE: deadline})
+    request = client.build_request(
+        method,
+        url,
+        headers=headers,  # type: ignore[arg-type]
+        extensions={DEADLINE: deadline},
+    )
     try:
         response = client.send(request, stream=True)
         try:
@@ -178,9 +193,11 @@ def send_bounded(client: httpx.Client, method: str, url: str, headers: RequestHe
         if time.monotonic() >= deadline:
             if run_bound:
                 raise RunTimeExceeded(f"the run reached --max-time {bounds.max_time:g}s during {method} {url}") from exc
-            raise type(exc)(f"no complete response within --timeout {bounds.timeout:g}s (the whole request is "
-                            f"bounded, not each read: a server that answers too slowly is stopped too)",
-                            request=exc.request) from exc
+            raise type(exc)(
+                f"no complete response within --timeout {bounds.timeout:g}s (the whole request is "
+                f"bounded, not each read: a server that answers too slowly is stopped too)",
+                request=exc.request,
+            ) from exc
         raise
     if problem is None:
         problem = _nesting_problem(response.content, bounds.max_json_depth)
@@ -192,8 +209,11 @@ def _read_capped(response: httpx.Response, cap: int) -> BodyProblem | None:
     if _declared_over(response, cap):
         declared = response.headers["content-length"].strip()
         response._content = b""  # noqa: SLF001 - why: see the end of this function
-        return BodyProblem(SIZE_CHECK, f"the body declares Content-Length {declared[:20]} bytes, beyond the "
-                                       f"kit's cap of {cap:,} (--max-body-bytes); not read")
+        return BodyProblem(
+            SIZE_CHECK,
+            f"the body declares Content-Length {declared[:20]} bytes, beyond the "
+            f"kit's cap of {cap:,} (--max-body-bytes); not read",
+        )
     # Raw bytes, so that the cap also holds for compressed bodies (a small gzip bomb is decoded
     # below with the same cap, never in full); the transport read at most cap + 1 of them.
     raw = b"".join(response.iter_raw())
@@ -202,8 +222,10 @@ def _read_capped(response: httpx.Response, cap: int) -> BodyProblem | None:
     if over or decoded_over:
         # Not judged, so only a preview is kept (for messages), not a megabyte per exchange.
         response._content = content[:OVERSIZE_PREVIEW]  # noqa: SLF001
-        return BodyProblem(SIZE_CHECK, f"the body is larger than the kit's cap of {cap:,} bytes "
-                                       f"(--max-body-bytes); reading stopped there")
+        return BodyProblem(
+            SIZE_CHECK,
+            f"the body is larger than the kit's cap of {cap:,} bytes (--max-body-bytes); reading stopped there",
+        )
     # httpx has no public way to give a response a body it did not decode itself, and its own
     # read() would inflate a compressed body in full (a gzip bomb); so the body decoded above,
     # under the cap, is stored where read() would have stored it.
@@ -247,5 +269,8 @@ def _nesting_problem(body: bytes, limit: int) -> BodyProblem | None:
     depth = json_depth(body)
     if depth <= limit:
         return None
-    return BodyProblem(DEPTH_CHECK, f"the body nests {depth:,} levels deep; no documented response nests more "
-                                    f"than a few, and the kit stops judging beyond {limit}")
+    return BodyProblem(
+        DEPTH_CHECK,
+        f"the body nests {depth:,} levels deep; no documented response nests more "
+        f"than a few, and the kit stops judging beyond {limit}",
+    )

@@ -4,6 +4,7 @@ The mock's Retry-After is truthful relative to its own clock, so against the moc
 advance that clock instead of sleeping; a real target must really be waited for, bounded by
 `--max-wait` so that a misconfigured staging cannot hang CI.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,9 +31,11 @@ class RealWaiter:
         if seconds > self.max_wait:
             raise WaitTooLong(f"Retry-After {seconds}s exceeds --max-wait {self.max_wait:g}s")
         if self.waited + seconds > self.max_total:
-            raise WaitTooLong(f"waiting Retry-After {seconds}s would bring the run's waiting to "
-                              f"{self.waited + seconds:g}s, beyond --max-total-wait {self.max_total:g}s "
-                              f"({self.waits} wait(s) so far): the target keeps answering 429")
+            raise WaitTooLong(
+                f"waiting Retry-After {seconds}s would bring the run's waiting to "
+                f"{self.waited + seconds:g}s, beyond --max-total-wait {self.max_total:g}s "
+                f"({self.waits} wait(s) so far): the target keeps answering 429"
+            )
         if self.bounds is not None and seconds >= self.bounds.remaining():
             raise RunTimeExceeded(f"waiting Retry-After {seconds}s would pass --max-time {self.bounds.max_time:g}s")
         time.sleep(seconds)

@@ -4,6 +4,7 @@ The mock, the conformance kit and the docs generator all ask this module; none o
 retypes a status, a code, a scope or a header name from the spec. The control plane's own
 spec (control.yaml) is read the same way, by `contract.control.CONTROL`.
 """
+
 from contract.spec import CONTRACT, Contract, load_contract
 
 __all__ = ["CONTRACT", "Contract", "load_contract"]

@@ -5,6 +5,7 @@ codes with their statuses, and header names.
 A module of its own, importing no web framework, so that light clients (ControlClient, the
 pytest plugin) do not pull in Connexion just to know a prefix.
 """
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -57,15 +58,20 @@ class ControlSpec:
     @property
     def limit_defaults(self) -> dict[str, Any]:
         """A hosted deployment's default limits, by their name in the answers (`maxSandboxes`...)."""
-        return {name: prop["default"] for name, prop in self.schemas["Limits"]["properties"].items()
-                if "default" in prop}
+        return {
+            name: prop["default"] for name, prop in self.schemas["Limits"]["properties"].items() if "default" in prop
+        }
 
     # -- operations and their errors ------------------------------------------------------
     @cached_property
     def operations(self) -> dict[str, tuple[str, str, dict]]:
         """operationId -> (method, path, operation)."""
-        return {op["operationId"]: (method, path, op) for path, item in self.resolved["paths"].items()
-                for method, op in item.items() if method in _METHODS}
+        return {
+            op["operationId"]: (method, path, op)
+            for path, item in self.resolved["paths"].items()
+            for method, op in item.items()
+            if method in _METHODS
+        }
 
     @cached_property
     def codes(self) -> dict[str, int]:

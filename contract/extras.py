@@ -5,6 +5,7 @@ The mock and the pytest plugin need only the base install; `layers-conformance` 
 which drives the system's headless Chromium). A console script whose extra is missing says what to install
 and exits 2 (could not run), instead of failing with an ImportError traceback.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,6 +35,9 @@ def require(command: str, extra: str, modules: list[str]) -> int | None:
     absent = missing_modules(modules)
     if not absent:
         return None
-    print(f"{command}: needs the [{extra}] extra (missing: {', '.join(absent)}). Install it with:\n"
-          f"  {install_line(extra)}", file=sys.stderr)
+    print(
+        f"{command}: needs the [{extra}] extra (missing: {', '.join(absent)}). Install it with:\n"
+        f"  {install_line(extra)}",
+        file=sys.stderr,
+    )
     return EXIT_CANNOT_RUN

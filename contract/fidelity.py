@@ -4,6 +4,7 @@ The facts are parsed from the page's text (`contract.published_page`: its errors
 response example, its scope and example request), not typed here, so a fact the page adds is a
 fact this check demands.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,11 @@ def page_facts(text: str, contract: Contract) -> list[Fact]:
     schemes = contract.resolved["components"]["securitySchemes"]
     fact(f"auth {page.auth}", schemes[contract.security_scheme_name].get("scheme") == page.auth.lower())
     fact("no request body", "requestBody" not in contract.operation)
-    fact(f"example id {page.example_account_id}", contract.example_account_id == page.example_account_id
-         and contract.account_id_pattern.fullmatch(page.example_account_id) is not None)
+    fact(
+        f"example id {page.example_account_id}",
+        contract.example_account_id == page.example_account_id
+        and contract.account_id_pattern.fullmatch(page.example_account_id) is not None,
+    )
 
     # The errors table: each status and code pair, every `details.<field>` and header it names.
     for row in page.error_rows:
@@ -46,8 +50,10 @@ def page_facts(text: str, contract: Contract) -> list[Fact]:
                 fact(f"{row.status} details.{name} = {value}", value in details.get(name, {}).get("enum", []))
         request_headers = {p["name"] for p in contract.operation["parameters"] if p["in"] == "header"}
         for header in row.headers:  # a response header of that status, or a request header it is about
-            fact(f"{row.status} {header} header", documented is not None
-                 and (header in documented.required_headers or header in request_headers))
+            fact(
+                f"{row.status} {header} header",
+                documented is not None and (header in documented.required_headers or header in request_headers),
+            )
 
     # The 200 body: every field, with the page's example value, all required, and no others.
     success = contract.responses[int(page.success_status)]

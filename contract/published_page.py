@@ -4,6 +4,7 @@ The page is the authority the spec is written from. Two checks hold things again
 spec (`contract.fidelity`) and the generated docs (`docs_gen.fidelity`). Both read the page
 through this one parser, so a change of the page's layout is mended in one place.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,7 @@ class PublishedPage:
         lines = self.lines if raw else self.stripped
         i = self.stripped.index(start)
         j = self.stripped.index(end, i + 1)
-        return lines[i + 1:j]
+        return lines[i + 1 : j]
 
     # -- the header block -----------------------------------------------------------------
     @cached_property
@@ -98,7 +99,7 @@ class PublishedPage:
 
     @property
     def summary(self) -> str:
-        return next(ln for ln in self.stripped[self._title_index + 1:] if ln)
+        return next(ln for ln in self.stripped[self._title_index + 1 :] if ln)
 
     @property
     def phase_and_stability(self) -> tuple[str, str]:
@@ -126,8 +127,9 @@ class PublishedPage:
         out = []
         for k, ln in enumerate(block):
             if ln.startswith("•"):
-                ptype, required = _found(re.match(r"^(string|integer|number|boolean)(required|optional)$",
-                                                  block[k + 1]), "parameter type").groups()
+                ptype, required = _found(
+                    re.match(r"^(string|integer|number|boolean)(required|optional)$", block[k + 1]), "parameter type"
+                ).groups()
                 out.append((ln.lstrip("• ").strip(), ptype, required, block[k + 2]))
         return out
 
@@ -156,7 +158,7 @@ class PublishedPage:
     def success_example(self) -> dict:
         start = self.stripped.index("{", self.stripped.index(self._success_line))
         end = self.stripped.index("}", start)
-        return json.loads("\n".join(self.stripped[start:end + 1]))
+        return json.loads("\n".join(self.stripped[start : end + 1]))
 
     @property
     def disconnected_reason(self) -> str:

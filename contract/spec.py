@@ -3,6 +3,7 @@
 Every documented fact lives in the YAML. This module only reads it: "which code goes with
 429?", "which scope does the operation need?", "what does an error body look like?".
 """
+
 from __future__ import annotations
 
 import copy
@@ -118,8 +119,10 @@ class Contract:
         self.raw = raw
         self.path = path
         self.resolved = resolved(raw)
-        (self.route, item), = self.resolved["paths"].items()
-        (self.method, self.operation), = ((m, op) for m, op in item.items() if m in {"get", "put", "post", "delete", "patch"})
+        ((self.route, item),) = self.resolved["paths"].items()
+        ((self.method, self.operation),) = (
+            (m, op) for m, op in item.items() if m in {"get", "put", "post", "delete", "patch"}
+        )
         self.operation_id: str = self.operation["operationId"]
 
     # -- the operation -------------------------------------------------------------------
@@ -247,15 +250,19 @@ class Contract:
     @cached_property
     def rate_limit_class_header(self) -> str:
         """The header on every response whose one value is the operation's rate-limit class."""
-        (name,) = [n for n, h in self._headers_on_every_response.items()
-                   if h["schema"].get("enum") == [self.rate_limit_class]]
+        (name,) = [
+            n for n, h in self._headers_on_every_response.items() if h["schema"].get("enum") == [self.rate_limit_class]
+        ]
         return name
 
     @cached_property
     def retry_after_header(self) -> str:
         """The header RATE_LIMITED requires that not every response carries."""
-        (name,) = [n for n in self.responses[self.status_for_code("RATE_LIMITED")].required_headers
-                   if n not in self._headers_on_every_response]
+        (name,) = [
+            n
+            for n in self.responses[self.status_for_code("RATE_LIMITED")].required_headers
+            if n not in self._headers_on_every_response
+        ]
         return name
 
     @cached_property

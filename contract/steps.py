@@ -1,5 +1,6 @@
 """Ready-to-run HTTP steps (a curl line each) read from the control plane's spec: what the
 docs' "Try it" and the mock's start-up banner show, built in one place so both stay true."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,15 @@ class Step:
 def control_step(control_spec: dict, operation_id: str, body: Any = None, **path_params: str) -> Step:
     """A control-plane call read from control.yaml: its method, path, summary and success status;
     the body is checked against the operation's request schema, so a stale step fails here."""
-    found = next(((method, path, op) for path, item in control_spec["paths"].items() for method, op in item.items()
-                  if isinstance(op, dict) and op.get("operationId") == operation_id), None)
+    found = next(
+        (
+            (method, path, op)
+            for path, item in control_spec["paths"].items()
+            for method, op in item.items()
+            if isinstance(op, dict) and op.get("operationId") == operation_id
+        ),
+        None,
+    )
     if found is None:
         raise ValueError(f"control.yaml has no operation {operation_id!r}")
     method, path, op = found
@@ -50,8 +58,13 @@ def control_step(control_spec: dict, operation_id: str, body: Any = None, **path
         jsonschema.validate(body, {**schema, "components": control_spec.get("components", {})})
     ok = min(int(s) for s in op["responses"] if str(s).startswith("2"))
     say = f"`{method.upper()} {CONTROL_PREFIX}{path}`: {op.get('summary', operation_id)}"
-    return Step(say, method.upper(), CONTROL_PREFIX + path.format(**{k: quote(v, safe="") for k, v in path_params.items()}),
-                ok, body=body)
+    return Step(
+        say,
+        method.upper(),
+        CONTROL_PREFIX + path.format(**{k: quote(v, safe="") for k, v in path_params.items()}),
+        ok,
+        body=body,
+    )
 
 
 def load_control_spec(path: Path = CONTROL_SPEC) -> dict:

@@ -1,6 +1,7 @@
 """The default world the mock starts with (`default_world.json`), as the docs, the banner and
 the plugin read it. The mock validates fixtures itself (mock_server/core/world.py); the shipped
 default is held valid by its tests."""
+
 from __future__ import annotations
 
 import json
@@ -20,5 +21,12 @@ def default_write_key(fixture: dict, contract: Contract = CONTRACT) -> dict | No
     """The key partners are pointed at first (banner, docs, `POST /_mock/accounts` without an
     organizationId): the first one holding the required scope itself (not `*`) on a documented
     rate-limit tier."""
-    return next((k for k in fixture.get("keys", []) if contract.required_scope in k.get("scopes", [])
-                 and k.get("tier", CONTROL.default("KeyTier")) in contract.rate_limit_tiers), None)
+    return next(
+        (
+            k
+            for k in fixture.get("keys", [])
+            if contract.required_scope in k.get("scopes", [])
+            and k.get("tier", CONTROL.default("KeyTier")) in contract.rate_limit_tiers
+        ),
+        None,
+    )

@@ -6,6 +6,7 @@ Playwright (the `docs` extra) drives Debian's `chromium` package (scripts/setup-
 through `executable_path`: the pip wheel brings Playwright's driver, and no browser of its own
 is downloaded (`playwright install` is never run).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -55,7 +56,7 @@ class HeadlessChromium:
     def __init__(self, width: int = 1280, height: int = 2000, timeout: float = 30.0):
         self.width, self.height, self.timeout = width, height, timeout
 
-    def __enter__(self) -> "HeadlessChromium":
+    def __enter__(self) -> HeadlessChromium:
         exe = chromium_path()
         if exe is None:
             raise FileNotFoundError("chromium is not installed (scripts/setup-chromium.sh installs it)")
@@ -73,8 +74,14 @@ class HeadlessChromium:
         finally:
             self._playwright.stop()
 
-    def open(self, url: str, full_page: bool = True, clip_height: int | None = None,
-             wait_for: str | None = None, script: str | None = None) -> PageReport:
+    def open(
+        self,
+        url: str,
+        full_page: bool = True,
+        clip_height: int | None = None,
+        wait_for: str | None = None,
+        script: str | None = None,
+    ) -> PageReport:
         """Load `url`, wait for `load` (and for the `wait_for` CSS selector, for pages that
         render with script), run `script` (an expression; a Promise is awaited), probe the DOM,
         take a PNG screenshot (the whole page, the top `clip_height` pixels, or the view)."""

@@ -2,6 +2,7 @@
 
 Its settings are `DocsSettings`, built once from the command line (it reads no environment) and
 passed to `run`."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,14 @@ def stale_files(generated: dict[str, str], out_dir: Path) -> dict[str, str]:
             continue
         on_disk = path.read_bytes().decode("utf-8")
         if on_disk != text:
-            diff = difflib.unified_diff(on_disk.splitlines(), text.splitlines(), f"{name} (committed)",
-                                        f"{name} (from the spec)", lineterm="", n=1)
+            diff = difflib.unified_diff(
+                on_disk.splitlines(),
+                text.splitlines(),
+                f"{name} (committed)",
+                f"{name} (from the spec)",
+                lineterm="",
+                n=1,
+            )
             stale[name] = "\n".join(list(diff)[:60])
     return stale
 
@@ -57,19 +64,34 @@ class DocsSettings:
 
 def parser() -> argparse.ArgumentParser:
     d = DocsSettings()
-    p = argparse.ArgumentParser(prog="layers-docs", description="Render the revoke endpoint's reference page from openapi.yaml.")
+    p = argparse.ArgumentParser(
+        prog="layers-docs", description="Render the revoke endpoint's reference page from openapi.yaml."
+    )
     p.add_argument("--spec", type=Path, default=d.spec, help="the OpenAPI file (default: the kit's openapi.yaml)")
     p.add_argument("--out", type=Path, default=d.out, help="output directory (default: docs/)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the files under --out are stale")
-    p.add_argument("--readme", type=Path, default=d.readme,
-                   help="also write (or --check) README's status steps block in this file "
-                        "(default: the kit's README.md when --out is the default docs/)")
-    p.add_argument("--fidelity", type=Path, metavar="PAGE",
-                   help="also check that every fact of the published page (a text file) appears in the Markdown")
-    p.add_argument("--screenshot", type=Path, metavar="PNG",
-                   help="also save a PNG of the HTML page as headless Chromium shows it (top of the page)")
-    p.add_argument("--screenshot-height", type=int, default=d.screenshot_height,
-                   help="height of that PNG in pixels (width 1280)")
+    p.add_argument(
+        "--readme",
+        type=Path,
+        default=d.readme,
+        help="also write (or --check) README's status steps block in this file "
+        "(default: the kit's README.md when --out is the default docs/)",
+    )
+    p.add_argument(
+        "--fidelity",
+        type=Path,
+        metavar="PAGE",
+        help="also check that every fact of the published page (a text file) appears in the Markdown",
+    )
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="also save a PNG of the HTML page as headless Chromium shows it (top of the page)",
+    )
+    p.add_argument(
+        "--screenshot-height", type=int, default=d.screenshot_height, help="height of that PNG in pixels (width 1280)"
+    )
     return p
 
 
@@ -96,10 +118,18 @@ def run(settings: DocsSettings) -> int:
         on_disk, wanted = readme_with_block(load_contract(settings.spec), readme)
         if on_disk != wanted:
             if settings.check:
-                diff = difflib.unified_diff(on_disk.splitlines(), wanted.splitlines(), f"{readme.name} (committed)",
-                                            f"{readme.name} (from docs_gen/try_it.py)", lineterm="", n=1)
-                print(f"{readme.name}'s status steps are stale: {REGENERATE_HINT}\n" + "\n".join(list(diff)[:60]),
-                      file=sys.stderr)
+                diff = difflib.unified_diff(
+                    on_disk.splitlines(),
+                    wanted.splitlines(),
+                    f"{readme.name} (committed)",
+                    f"{readme.name} (from docs_gen/try_it.py)",
+                    lineterm="",
+                    n=1,
+                )
+                print(
+                    f"{readme.name}'s status steps are stale: {REGENERATE_HINT}\n" + "\n".join(list(diff)[:60]),
+                    file=sys.stderr,
+                )
                 status = 1
             else:
                 readme.write_bytes(wanted.encode("utf-8"))

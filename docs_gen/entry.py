@@ -1,5 +1,6 @@
 """`layers-docs`'s console script. Rendering needs only the base install; `--screenshot` drives
 headless Chromium and needs the `docs` extra."""
+
 from __future__ import annotations
 
 import sys

@@ -6,12 +6,13 @@ may differ (the spec is the project's own rewrite); what must be there is each s
 code, the scope, each 200 field and example value, the `details` fields, the headers, the code
 samples and the leased-accounts advice.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from contract.published_page import PublishedPage
 

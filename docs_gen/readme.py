@@ -1,6 +1,7 @@
 """README's "Reaching every documented status": generated from the same steps as the reference
 page's "Try it against the mock" (docs_gen/try_it.py), between two markers, so the two cannot
 drift apart. `layers-docs` rewrites the block; `layers-docs --check` fails when it is stale."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,11 @@ class MarkersMissing(ValueError):
 
 
 def render_block(contract: Contract, world: dict | None = None, control_spec: dict | None = None) -> str:
-    text = _environment().get_template("readme_try_it.md.j2").render(
-        recipes=recipes(contract, world, control_spec), mock_base=mock_base_url(contract))
+    text = (
+        _environment()
+        .get_template("readme_try_it.md.j2")
+        .render(recipes=recipes(contract, world, control_spec), mock_base=mock_base_url(contract))
+    )
     out: list[str] = []
     for line in text.strip().splitlines():
         if line.strip() == "" and out and out[-1] == "":

@@ -3,6 +3,7 @@
 Everything here is a lookup in the spec (the operation, its `x-` extensions, its responses);
 nothing is typed twice. The templates only lay it out.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,15 @@ def inline_code(text: str) -> str:
 
     The spec's "when" texts are prose; the page sets field names and headers in code type.
     """
+
     def wrap(m: re.Match) -> str:
         return f"`{m.group(0)}`"
+
     # Skip what is already in backticks, then wrap dotted field paths and Header-Names.
     parts = re.split(r"(`[^`]*`)", text)
-    pattern = re.compile(r"\b(?:[a-z]+[A-Z]\w*|details)\.\w+\b|\b[A-Z][a-z]+(?:-[A-Z][a-z]+)+\b|\brequestId\b|\bsocialAccountId\b")
+    pattern = re.compile(
+        r"\b(?:[a-z]+[A-Z]\w*|details)\.\w+\b|\b[A-Z][a-z]+(?:-[A-Z][a-z]+)+\b|\brequestId\b|\bsocialAccountId\b"
+    )
     return "".join(p if p.startswith("`") else pattern.sub(wrap, p) for p in parts)
 
 
@@ -67,12 +72,21 @@ def page_context(contract: Contract) -> dict[str, Any]:
     errors = []
     for status in contract.error_statuses:
         resp = contract.responses[status]
-        extra = [(name, h.get("description", "")) for name, h in resp.headers.items()
-                 if name not in common_headers and h.get("required")]
-        errors.append(ErrorRow(status, contract.code_for_status(status), inline_code(resp.description), _details(resp.schema), extra))
+        extra = [
+            (name, h.get("description", ""))
+            for name, h in resp.headers.items()
+            if name not in common_headers and h.get("required")
+        ]
+        errors.append(
+            ErrorRow(
+                status, contract.code_for_status(status), inline_code(resp.description), _details(resp.schema), extra
+            )
+        )
     scheme = contract.resolved["components"]["securitySchemes"][contract.security_scheme_name]
-    success_fields = [(name, _type(prop), _field_text(prop), json.dumps(success.example.get(name)))
-                      for name, prop in success.schema.get("properties", {}).items()]
+    success_fields = [
+        (name, _type(prop), _field_text(prop), json.dumps(success.example.get(name)))
+        for name, prop in success.schema.get("properties", {}).items()
+    ]
     return {
         "title": f"{contract.method.upper()} {contract.route}",
         "summary": op["summary"],

@@ -4,6 +4,7 @@ The HTML is the Markdown run through markdown-it-py, so the two cannot say diffe
 code is highlighted by Pygments at build time and all CSS is inlined, so the page needs no
 server and no network.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,12 @@ def _sentence(text: str) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=jinja2.select_autoescape(["html.j2"]))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+    )
     env.filters["cell"] = _cell
     env.filters["sentence"] = _sentence
     env.filters["fence_lang"] = lambda lang: _FENCE_LANG.get(lang.lower(), lang.lower())
@@ -76,6 +81,7 @@ def slug(text: str) -> str:
 
 def _heading_ids(md: MarkdownIt) -> None:
     """Give every heading an id (unique on the page), so each section can be linked to."""
+
     def rule(state) -> None:
         seen: dict[str, int] = {}
         for i, token in enumerate(state.tokens):
@@ -84,6 +90,7 @@ def _heading_ids(md: MarkdownIt) -> None:
                 n = seen.get(base, 0)
                 seen[base] = n + 1
                 token.attrSet("id", base if n == 0 else f"{base}-{n}")
+
     md.core.ruler.push("heading_ids", rule)
 
 
@@ -91,11 +98,15 @@ def render_html(contract: Contract, markdown: str) -> str:
     md = MarkdownIt("commonmark", {"highlight": _highlight, "html": True}).enable("table")
     _heading_ids(md)
     body = md.render(markdown)
-    return _environment().get_template("page.html.j2").render(
-        title=f"{contract.method.upper()} {contract.route}",
-        summary=contract.operation["summary"],
-        body=body,
-        pygments_css=HtmlFormatter(style="friendly").get_style_defs("pre code"),
+    return (
+        _environment()
+        .get_template("page.html.j2")
+        .render(
+            title=f"{contract.method.upper()} {contract.route}",
+            summary=contract.operation["summary"],
+            body=body,
+            pygments_css=HtmlFormatter(style="friendly").get_style_defs("pre code"),
+        )
     )
 
 

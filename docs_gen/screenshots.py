@@ -2,6 +2,7 @@
 (`/_mock/ui/`) and the reference page (`/docs`), as headless Chromium shows them, served by a
 real `layers-mock`. `python -m docs_gen.screenshots [--out docs/screenshots]`; needs the `docs`
 extra and Chromium (scripts/setup-chromium.sh)."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,13 @@ SHOTS = [
     ("control-plane-ui.png", "/_mock/ui/", ".opblock-tag", 1500, None),
     ("docs-page.png", "/docs", "h2#try-it-against-the-mock", 1500, None),
     # The same page at a deep link: its "Try it" steps, long curl lines wrapped.
-    ("docs-page-try-it.png", "/docs", "h2#try-it-against-the-mock", None,
-     "window.scrollTo(0, document.getElementById('try-it-against-the-mock').offsetTop - 8)"),
+    (
+        "docs-page-try-it.png",
+        "/docs",
+        "h2#try-it-against-the-mock",
+        None,
+        "window.scrollTo(0, document.getElementById('try-it-against-the-mock').offsetTop - 8)",
+    ),
 ]
 VIEW_HEIGHT = 1500
 
@@ -31,8 +37,9 @@ def take(out: Path) -> list[Path]:
     written = []
     with MockProcess() as mock, HeadlessChromium(width=1280, height=VIEW_HEIGHT) as browser:
         for name, path, selector, height, script in SHOTS:
-            report = browser.open(mock.base_url + path, full_page=False, clip_height=height, wait_for=selector,
-                                  script=script)
+            report = browser.open(
+                mock.base_url + path, full_page=False, clip_height=height, wait_for=selector, script=script
+            )
             if report.console_errors:
                 raise RuntimeError(f"{path}: console errors {report.console_errors}")
             (out / name).write_bytes(report.screenshot)

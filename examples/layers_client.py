@@ -7,6 +7,7 @@ This stands for a partner's own client code, so it does not import the kit: the 
 from the page are written once, here, and `test_offboard_customer.py` checks them against the
 kit's contract (`contract.CONTRACT`), which is how a partner notices when the API changes.
 """
+
 from __future__ import annotations
 
 import requests
@@ -24,8 +25,15 @@ KILL_SWITCH = "KILL_SWITCH"
 class LayersError(Exception):
     """An error envelope from the API: `code`, `message`, `request_id` (quote it to Layers)."""
 
-    def __init__(self, status: int, code: str, message: str, request_id: str | None,
-                 details: dict | None = None, retry_after: int | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None,
+        details: dict | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(f"{status} {code}: {message} (requestId {request_id})")
         self.status = status
         self.code = code
@@ -36,7 +44,7 @@ class LayersError(Exception):
 
 
 class _Social:
-    def __init__(self, client: "Layers"):
+    def __init__(self, client: Layers):
         self._client = client
 
     def revoke(self, *, social_account_id: str, idempotency_key: str | None = None) -> dict:
@@ -46,8 +54,14 @@ class _Social:
 
 
 class Layers:
-    def __init__(self, base_url: str = "https://api.layers.com", api_key: str | None = None, *,
-                 session: requests.Session | None = None, timeout: float = 30.0):
+    def __init__(
+        self,
+        base_url: str = "https://api.layers.com",
+        api_key: str | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -64,6 +78,11 @@ class Layers:
         except (ValueError, KeyError, TypeError):
             error = {"code": f"HTTP_{response.status_code}", "message": response.text[:200]}
         retry_after = response.headers.get(RETRY_AFTER_HEADER)
-        raise LayersError(response.status_code, error.get("code", ""), error.get("message", ""),
-                          error.get("requestId"), error.get("details"),
-                          int(retry_after) if retry_after and retry_after.isdigit() else None)
+        raise LayersError(
+            response.status_code,
+            error.get("code", ""),
+            error.get("message", ""),
+            error.get("requestId"),
+            error.get("details"),
+            int(retry_after) if retry_after and retry_after.isdigit() else None,
+        )

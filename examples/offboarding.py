@@ -10,15 +10,15 @@ It follows the page's advice for each answer:
 - 503: a kill switch disabled our key, organization or the whole API. Retrying would not help:
   stop, and report what was not attempted so the job can run again later.
 """
+
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import requests
-
 from layers_client import INTERNAL, KILL_SWITCH, NOT_FOUND, RATE_LIMITED, Layers, LayersError
 
 # Answers that mean "the same request may succeed later"; 429 is retried too, after Retry-After.
@@ -27,10 +27,10 @@ SAFE_TO_RETRY = (INTERNAL,)
 
 @dataclass
 class OffboardingReport:
-    revoked: dict[str, int] = field(default_factory=dict)      # account -> canceledScheduledPosts
-    already_gone: list[str] = field(default_factory=list)      # 404: not ours, or already revoked
-    failed: dict[str, str] = field(default_factory=dict)       # account -> last error code
-    halted_by: str | None = None                               # kill switch scope, if one stopped us
+    revoked: dict[str, int] = field(default_factory=dict)  # account -> canceledScheduledPosts
+    already_gone: list[str] = field(default_factory=list)  # 404: not ours, or already revoked
+    failed: dict[str, str] = field(default_factory=dict)  # account -> last error code
+    halted_by: str | None = None  # kill switch scope, if one stopped us
     not_attempted: list[str] = field(default_factory=list)
 
     @property
@@ -38,17 +38,24 @@ class OffboardingReport:
         return not self.failed and self.halted_by is None
 
 
-def offboard_customer(layers: Layers, account_ids: Iterable[str], *, sleep: Callable[[float], None] = time.sleep,
-                      max_attempts: int = 4, backoff_seconds: float = 1.0,
-                      run_id: str | None = None) -> OffboardingReport:
+def offboard_customer(
+    layers: Layers,
+    account_ids: Iterable[str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    max_attempts: int = 4,
+    backoff_seconds: float = 1.0,
+    run_id: str | None = None,
+) -> OffboardingReport:
     """Revoke each account; `sleep` is injectable so tests need not wait in real time."""
     run_id = run_id or uuid.uuid4().hex
     report = OffboardingReport()
     pending = list(account_ids)
     for index, account_id in enumerate(pending):
         try:
-            result = _revoke(layers, account_id, f"offboard-{run_id}-{account_id}", sleep,
-                             max_attempts, backoff_seconds)
+            result = _revoke(
+                layers, account_id, f"offboard-{run_id}-{account_id}", sleep, max_attempts, backoff_seconds
+            )
         except LayersError as error:
             if error.code == NOT_FOUND:
                 report.already_gone.append(account_id)
@@ -65,8 +72,9 @@ def offboard_customer(layers: Layers, account_ids: Iterable[str], *, sleep: Call
     return report
 
 
-def _revoke(layers: Layers, account_id: str, idempotency_key: str, sleep, max_attempts: int,
-            backoff_seconds: float) -> dict:
+def _revoke(
+    layers: Layers, account_id: str, idempotency_key: str, sleep, max_attempts: int, backoff_seconds: float
+) -> dict:
     for attempt in range(1, max_attempts + 1):
         last_attempt = attempt == max_attempts
         try:

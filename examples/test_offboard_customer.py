@@ -5,16 +5,25 @@ mock reset to its default world, so the tests pass alone, together, in any order
 `pytest -n auto`. `layers_mock.sleep` stands in for `time.sleep`: it records each wait and moves the
 mock's clock by that much, so "waiting Retry-After seconds" takes no real time.
 """
+
 from __future__ import annotations
 
 import httpx
 import pytest
 import requests
+from layers_client import (
+    IDEMPOTENCY_HEADER,
+    INTERNAL,
+    KILL_SWITCH,
+    NOT_FOUND,
+    RATE_LIMITED,
+    RETRY_AFTER_HEADER,
+    REVOKE_PATH,
+    Layers,
+)
+from offboarding import offboard_customer
 
 from contract import CONTRACT
-from layers_client import (IDEMPOTENCY_HEADER, INTERNAL, KILL_SWITCH, NOT_FOUND, RATE_LIMITED, RETRY_AFTER_HEADER,
-                           REVOKE_PATH, Layers)
-from offboarding import offboard_customer
 
 
 @pytest.fixture
@@ -30,14 +39,16 @@ def codes(entries: list[dict]) -> list[str | None]:
 
 # -- our client speaks the published contract ----------------------------------------------
 
+
 def test_client_constants_match_the_contract():
-    assert REVOKE_PATH == CONTRACT.route
-    assert RETRY_AFTER_HEADER == CONTRACT.retry_after_header
-    assert IDEMPOTENCY_HEADER == CONTRACT.idempotency_header
+    assert CONTRACT.route == REVOKE_PATH
+    assert CONTRACT.retry_after_header == RETRY_AFTER_HEADER
+    assert CONTRACT.idempotency_header == IDEMPOTENCY_HEADER
     assert {NOT_FOUND, RATE_LIMITED, INTERNAL, KILL_SWITCH} <= set(CONTRACT.codes)
 
 
 # -- the happy path ---------------------------------------------------------------------------
+
 
 def test_revokes_every_account_and_reports_canceled_posts(layers_mock, layers):
     plain = layers_mock.create_account(queued=2, published=1)
@@ -56,6 +67,7 @@ def test_revokes_every_account_and_reports_canceled_posts(layers_mock, layers):
 
 
 # -- 404: nothing to do, never retried --------------------------------------------------------
+
 
 def test_already_revoked_account_is_reported_and_not_retried(layers_mock, layers):
     account = layers_mock.create_account(queued=1)
@@ -80,6 +92,7 @@ def test_other_organizations_account_is_reported_and_not_retried(layers_mock, la
 
 # -- 429: honour Retry-After ------------------------------------------------------------------
 
+
 def test_rate_limited_revoke_waits_exactly_retry_after_then_succeeds(layers_mock, layers):
     account = layers_mock.create_account(queued=3)
     # A frozen clock mid-minute: the window does not reset by itself while the job runs.
@@ -94,6 +107,7 @@ def test_rate_limited_revoke_waits_exactly_retry_after_then_succeeds(layers_mock
 
 
 # -- 500: safe to retry, with the same Idempotency-Key ----------------------------------------
+
 
 def test_failed_transaction_is_retried_with_the_same_idempotency_key(layers_mock, layers):
     account = layers_mock.create_account(queued=3)
@@ -124,6 +138,7 @@ def test_persistent_failure_is_reported_and_the_job_goes_on(layers_mock, layers)
 
 # -- 503: a kill switch stops the job ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("scope", CONTRACT.kill_switch_scopes)
 def test_kill_switch_halts_the_job_without_hammering(layers_mock, layers, scope):
     first, second = layers_mock.create_account(queued=1), layers_mock.create_account(queued=1)
@@ -138,6 +153,7 @@ def test_kill_switch_halts_the_job_without_hammering(layers_mock, layers, scope)
 
 
 # -- the fixture resets the world: these revoke the same account, in any order ----------------
+
 
 def test_same_account_revoked_with_requests(layers_mock):
     response = requests.delete(layers_mock.url_for(layers_mock.example_account_id), headers=layers_mock.auth())

@@ -7,6 +7,7 @@ next one. The keys and organizations below are read from that world file, never 
 Against a live target (`--layers-base-url`) only `base_url`, the keys, `url_for`, `auth` and
 `revoke` work; every helper that needs the mock's control plane skips the test and says why.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -22,6 +23,7 @@ from layers_pytest.target import Target
 @cache
 def _default_world() -> dict:
     from contract.world import default_world
+
     return default_world()
 
 
@@ -34,8 +36,13 @@ class _WorldKeys:
         # An explicit grant of the revoke scope (not the wildcard key, which proves something else).
         self.write = next(k for k in keys if scope in k.get("scopes", []))
         self.organization_id = self.write["organizationId"]
-        self.read_only = next(k for k in keys if k["organizationId"] == self.organization_id
-                              and scope not in k.get("scopes", []) and "*" not in k.get("scopes", []))
+        self.read_only = next(
+            k
+            for k in keys
+            if k["organizationId"] == self.organization_id
+            and scope not in k.get("scopes", [])
+            and "*" not in k.get("scopes", [])
+        )
         self.other_organization_id = next(o["id"] for o in world["organizations"] if o["id"] != self.organization_id)
 
 
@@ -47,7 +54,7 @@ class ClockSleep:
     duration is recorded in `calls` for the test to check.
     """
 
-    def __init__(self, harness: "LayersMock"):
+    def __init__(self, harness: LayersMock):
         self._harness = harness
         self.calls: list[float] = []
 
@@ -106,8 +113,9 @@ class LayersMock:
         if self._keys is not None:
             return self._keys.read_only["secret"]
         if not self.target.read_only_key:
-            pytest.skip(f"no read-only key for {self.base_url}: pass --layers-read-only-key "
-                        "or set LAYERS_READ_ONLY_KEY")
+            pytest.skip(
+                f"no read-only key for {self.base_url}: pass --layers-read-only-key or set LAYERS_READ_ONLY_KEY"
+            )
         return self.target.read_only_key
 
     @property
@@ -165,8 +173,16 @@ class LayersMock:
             self._skip_without_mock()
         return self._keys
 
-    def create_account(self, *, queued: int = 0, published: int = 0, leased: bool = False,
-                       other_organization: bool = False, posts: dict | None = None, **extra: Any) -> str:
+    def create_account(
+        self,
+        *,
+        queued: int = 0,
+        published: int = 0,
+        leased: bool = False,
+        other_organization: bool = False,
+        posts: dict | None = None,
+        **extra: Any,
+    ) -> str:
         """Create a connected account (in the keys' organization unless `other_organization`)
         with `queued` and `published` posts (more statuses via `posts={...}`); returns its id."""
         counts = dict(posts or {})
@@ -181,8 +197,9 @@ class LayersMock:
     def create_accounts(self, count: int, **kwargs: Any) -> list[str]:
         return [self.create_account(**kwargs) for _ in range(count)]
 
-    def create_key(self, scopes: list[str] | None = None, *, tier: str = "partner",
-                   other_organization: bool = False) -> dict:
+    def create_key(
+        self, scopes: list[str] | None = None, *, tier: str = "partner", other_organization: bool = False
+    ) -> dict:
         """A new key (`{"id", "secret", ...}`); by default with the revoke scope, in the keys' organization."""
         organization = self.other_organization_id if other_organization else self.organization_id
         scopes = [CONTRACT.required_scope] if scopes is None else scopes
@@ -210,8 +227,7 @@ class LayersMock:
         (the `Retry-After` the next revoke answers, when the clock is frozen)."""
         return int(self.set_budget(0, key_id)["windowResetsInSeconds"])
 
-    def fail_next_revoke(self, count: int = 1, *, step: str = "cancel_posts",
-                         account_id: str | None = None) -> dict:
+    def fail_next_revoke(self, count: int = 1, *, step: str = "cancel_posts", account_id: str | None = None) -> dict:
         """Make the next `count` revokes (of `account_id`, or any) fail mid-transaction: 500,
         nothing changed."""
         return self.control.arm_fault(step=step, count=count, account_id=account_id)

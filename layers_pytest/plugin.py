@@ -13,6 +13,7 @@ tests that need the control plane skip there. `--layers-mock-url URL` with
 `--layers-operator-token` (or `--layers-sandbox-token`) runs them on a hosted mock, in a sandbox
 of the session's own.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -56,8 +57,8 @@ def _hosted_target(config, settings: PluginSettings, base_url: str):
     """A sandbox of this session's own on a hosted mock (deleted after it, if made here)."""
     sandbox_token = settings.layers_sandbox_token
     if sandbox_token is not None:
-        from mock_server.tenancy.worlds import derive_secret
         from layers_pytest.harness import _default_world
+        from mock_server.tenancy.worlds import derive_secret
 
         # A sandbox made from the default world: its keys' secrets follow from its token.
         secrets = {k["id"]: derive_secret(sandbox_token, k["secret"]) for k in _default_world()["keys"]}
@@ -65,14 +66,20 @@ def _hosted_target(config, settings: PluginSettings, base_url: str):
         return
     operator_token = settings.layers_operator_token
     if operator_token is None:
-        raise pytest.UsageError("--layers-mock-url needs --layers-operator-token (LAYERS_MOCK_OPERATOR_TOKEN)"
-                                " or --layers-sandbox-token (LAYERS_SANDBOX_TOKEN)")
+        raise pytest.UsageError(
+            "--layers-mock-url needs --layers-operator-token (LAYERS_MOCK_OPERATOR_TOKEN)"
+            " or --layers-sandbox-token (LAYERS_SANDBOX_TOKEN)"
+        )
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     with _control_client(base_url, operator_token) as operator:
         made = operator.create_sandbox(label=f"pytest session ({worker})")
         try:
-            yield Target(base_url=base_url, live=False, admin_token=made["adminToken"],
-                         key_secrets={k["id"]: k["secret"] for k in made["keys"]})
+            yield Target(
+                base_url=base_url,
+                live=False,
+                admin_token=made["adminToken"],
+                key_secrets={k["id"]: k["secret"] for k in made["keys"]},
+            )
         finally:
             operator.delete_sandbox(made["sandboxId"])
 
@@ -130,7 +137,9 @@ def pytest_runtest_makereport(item, call):
     except Exception as exc:  # noqa: BLE001 - the mock may be what broke; never hide the test's own failure
         report.sections.append(("layers-mock journal", f"(could not read the journal: {exc})"))
         return
-    lines = [f"{e['at']} {e['method']} {e['path']} -> {e['status']} {e.get('code') or ''}"
-             f"{'  Idempotency-Key=' + e['idempotencyKey'] if e.get('idempotencyKey') else ''}"
-             for e in entries]
+    lines = [
+        f"{e['at']} {e['method']} {e['path']} -> {e['status']} {e.get('code') or ''}"
+        f"{'  Idempotency-Key=' + e['idempotencyKey'] if e.get('idempotencyKey') else ''}"
+        for e in entries
+    ]
     report.sections.append(("layers-mock journal", "\n".join(lines) or "(no API requests)"))

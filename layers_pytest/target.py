@@ -11,6 +11,7 @@ A hosted mock (`--layers-mock-url`, a `layers-mock --operator-token` deployment)
 session (each xdist worker) a sandbox of its own: made with `--layers-operator-token` and
 deleted at the end, or an existing one named by its `--layers-sandbox-token`.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,18 +20,32 @@ from dataclasses import dataclass, field
 # PluginSettings field -> (command-line option, environment variable that supplies it when the
 # option is absent, help).
 OPTIONS = {
-    "layers_base_url": ("--layers-base-url", "LAYERS_BASE_URL",
-                        "run against this live target instead of a local layers-mock"),
-    "layers_api_key": ("--layers-api-key", "LAYERS_API_KEY",
-                       "live target: an API key that has the revoke scope"),
-    "layers_read_only_key": ("--layers-read-only-key", "LAYERS_READ_ONLY_KEY",
-                             "live target: an API key without the revoke scope"),
-    "layers_mock_url": ("--layers-mock-url", "LAYERS_MOCK_URL",
-                        "a hosted layers-mock (started with --operator-token): the session gets its own sandbox"),
-    "layers_operator_token": ("--layers-operator-token", "LAYERS_MOCK_OPERATOR_TOKEN",
-                              "hosted mock: the operator token, to make (and delete) the session's sandbox"),
-    "layers_sandbox_token": ("--layers-sandbox-token", "LAYERS_SANDBOX_TOKEN",
-                             "hosted mock: an existing sandbox's adminToken (made from the default world)"),
+    "layers_base_url": (
+        "--layers-base-url",
+        "LAYERS_BASE_URL",
+        "run against this live target instead of a local layers-mock",
+    ),
+    "layers_api_key": ("--layers-api-key", "LAYERS_API_KEY", "live target: an API key that has the revoke scope"),
+    "layers_read_only_key": (
+        "--layers-read-only-key",
+        "LAYERS_READ_ONLY_KEY",
+        "live target: an API key without the revoke scope",
+    ),
+    "layers_mock_url": (
+        "--layers-mock-url",
+        "LAYERS_MOCK_URL",
+        "a hosted layers-mock (started with --operator-token): the session gets its own sandbox",
+    ),
+    "layers_operator_token": (
+        "--layers-operator-token",
+        "LAYERS_MOCK_OPERATOR_TOKEN",
+        "hosted mock: the operator token, to make (and delete) the session's sandbox",
+    ),
+    "layers_sandbox_token": (
+        "--layers-sandbox-token",
+        "LAYERS_SANDBOX_TOKEN",
+        "hosted mock: an existing sandbox's adminToken (made from the default world)",
+    ),
 }
 
 
@@ -54,8 +69,12 @@ class PluginSettings:
 
     @classmethod
     def from_config(cls, config) -> PluginSettings:
-        return cls(**{dest: config.getoption(dest, default=None) or os.environ.get(env) or None
-                      for dest, (_, env, _) in OPTIONS.items()})
+        return cls(
+            **{
+                dest: config.getoption(dest, default=None) or os.environ.get(env) or None
+                for dest, (_, env, _) in OPTIONS.items()
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -74,8 +93,12 @@ class Target:
     def live_from(cls, settings: PluginSettings) -> Target | None:
         if settings.layers_base_url is None:
             return None
-        return cls(base_url=settings.layers_base_url.rstrip("/"), live=True,
-                   write_key=settings.layers_api_key, read_only_key=settings.layers_read_only_key)
+        return cls(
+            base_url=settings.layers_base_url.rstrip("/"),
+            live=True,
+            write_key=settings.layers_api_key,
+            read_only_key=settings.layers_read_only_key,
+        )
 
     def describe(self) -> str:
         if self.admin_token:

@@ -3,6 +3,7 @@
 The conformance kit (`--mock-control`), the pytest plugin and the tests provision through it,
 so no caller hand-writes control-plane URLs. It imports only `contract` and httpx.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,18 +18,25 @@ class ControlPlaneError(RuntimeError):
 
 
 class ControlClient:
-    def __init__(self, base_url: str, *, admin_token: str | None = None, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        admin_token: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
         """`transport`: how requests go out, if not httpx's default (the conformance kit bounds its
         control-plane calls by the end of its run this way; the in-process tests send them to the app)."""
         headers = {"X-Mock-Admin-Token": admin_token} if admin_token else {}
-        self.http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout,
-                                 transport=transport)
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/") + CONTROL_PREFIX, headers=headers, timeout=timeout, transport=transport
+        )
 
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> "ControlClient":
+    def __enter__(self) -> ControlClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

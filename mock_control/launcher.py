@@ -4,6 +4,7 @@ Used by the project's tests, the pytest plugin and the benchmarks, so that all o
 HTTP to the same server partners run. (The throwaway PostgreSQL server of the tests and
 benchmarks is test support, not product: tests/postgres_server.py.)
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,6 @@ from typing import IO
 import httpx
 
 
-
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -31,9 +31,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 class MockProcess:
     """A `layers-mock` child process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, *, port: int | None = None, workers: int = 1, state: str | None = None,
-                 database: str | None = None, fixtures: str | None = None, extra_args: list[str] | None = None,
-                 host: str = "127.0.0.1", env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        workers: int = 1,
+        state: str | None = None,
+        database: str | None = None,
+        fixtures: str | None = None,
+        extra_args: list[str] | None = None,
+        host: str = "127.0.0.1",
+        env: dict | None = None,
+    ):
         self.host = host
         # port=0: the mock picks a free port as it binds, and says which in its ready file (no
         # window between choosing a port here and the child binding it); None: one chosen here.
@@ -58,9 +67,19 @@ class MockProcess:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "MockProcess":
-        cmd = [sys.executable, "-m", "mock_server.cli", "--host", self.host, "--port", str(self.port),
-               "--workers", str(self.workers), "--quiet"]
+    def start(self, timeout: float = 30.0) -> MockProcess:
+        cmd = [
+            sys.executable,
+            "-m",
+            "mock_server.cli",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--quiet",
+        ]
         if self.state:
             cmd += ["--state", self.state]
         if self.database_url:
@@ -77,10 +96,10 @@ class MockProcess:
         # what the caller adds; nothing here reads a setting.
         env = {**os.environ, **(self.env or {})}  # noqa: TID251
         # The child must import this checkout's packages even when they are not installed.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
-                                                          env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")])
+        )
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.wait_ready(timeout)
         return self
 
@@ -149,7 +168,7 @@ class MockProcess:
             os.unlink(self._log.name)
             self._log = None
 
-    def __enter__(self) -> "MockProcess":
+    def __enter__(self) -> MockProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

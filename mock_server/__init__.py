@@ -1,4 +1,5 @@
 """The stateful Layers mock: a Connexion app driven by openapi.yaml over a SQLite world."""
+
 import warnings
 
 # Connexion 3.3 (the latest release) warns when it is imported, about its own dependencies:

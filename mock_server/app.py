@@ -11,6 +11,7 @@ Who does what (moto's responses/models split, stripe-mock's single pipeline):
 AsyncApp, not FlaskApp: the FlaskApp runs every request through an ASGI-to-WSGI thread bridge
 (a2wsgi), which stack-notes measured as most of its cost.
 """
+
 from __future__ import annotations
 
 import gc
@@ -21,29 +22,29 @@ from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
 from contract import CONTRACT
+from contract.control import CONTROL_PREFIX, CONTROL_SPEC
 from contract.spec import Contract
 from contract.world import DEFAULT_WORLD
-from mock_server.core import world
-from mock_server.edge import access_log, cors, errors, served_spec
-from mock_server.tenancy.lifecycle import Lifecycle
-from mock_server.tenancy.registry import Sandboxes
-from mock_server.tenancy.routing import SandboxRouter
-from mock_server.tenancy.worlds import SandboxWorlds
 from mock_server.control.handlers import ControlHandlers
 from mock_server.control.sandboxes import SandboxHandlers
-from contract.control import CONTROL_PREFIX, CONTROL_SPEC
-from mock_server.edge.docs_route import add_docs_route
+from mock_server.core import world
 from mock_server.core.clock import journal_stamp
 from mock_server.core.domain import Domain
+from mock_server.core.pipeline import RevokePipeline
+from mock_server.edge import access_log, cors, errors, served_spec
+from mock_server.edge.docs_route import add_docs_route
 from mock_server.edge.fastpath import RevokeFastPath
 from mock_server.edge.handlers import ApiHandlers
 from mock_server.edge.middleware import RequestContextMiddleware
 from mock_server.edge.page_headers import PageHeaders
-from mock_server.core.pipeline import RevokePipeline
 from mock_server.edge.security import security_handler_for
 from mock_server.edge.strict_paths import StrictPaths
 from mock_server.settings import MockSettings
 from mock_server.storage import open_storage
+from mock_server.tenancy.lifecycle import Lifecycle
+from mock_server.tenancy.registry import Sandboxes
+from mock_server.tenancy.routing import SandboxRouter
+from mock_server.tenancy.worlds import SandboxWorlds
 
 
 def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, **changes) -> AsyncApp:
@@ -76,26 +77,41 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
         lifecycle = Lifecycle(storage, limits)
         registry = Sandboxes(storage, limits, worlds, lifecycle)
         router = SandboxRouter(storage, settings.operator_token, lifecycle.seen)
-    pipeline = RevokePipeline(storage, domain, validate_responses=settings.validate_responses,
-                              on_caller=lifecycle.seen if lifecycle else None)
+    pipeline = RevokePipeline(
+        storage, domain, validate_responses=settings.validate_responses, on_caller=lifecycle.seen if lifecycle else None
+    )
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
-    app.add_api(contract.path, resolver=Resolver(function_resolver=lambda op: getattr(api, op)),
-                validate_responses=settings.validate_responses, strict_validation=True)  # Swagger UI at /ui/
-    app.add_api(CONTROL_SPEC, base_path=CONTROL_PREFIX, name="control",
-                resolver=Resolver(function_resolver=lambda op: getattr(control, op, None) or getattr(sandbox_ops, op)),
-                strict_validation=True)
+    app.add_api(
+        contract.path,
+        resolver=Resolver(function_resolver=lambda op: getattr(api, op)),
+        validate_responses=settings.validate_responses,
+        strict_validation=True,
+    )  # Swagger UI at /ui/
+    app.add_api(
+        CONTROL_SPEC,
+        base_path=CONTROL_PREFIX,
+        name="control",
+        resolver=Resolver(function_resolver=lambda op: getattr(control, op, None) or getattr(sandbox_ops, op)),
+        strict_validation=True,
+    )
     add_docs_route(app)  # the generated reference page at /docs
     errors.install(app, contract)
     access_log.install(app, enabled=not settings.quiet)  # added first, so outermost: one line per request
     cors.install(app, settings.cors_origins)  # --cors-origin: API routes only, never the control plane
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
     app.add_middleware(PageHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION)  # nosniff, a CSP on pages
-    app.add_middleware(RequestContextMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       storage=storage, admin_token=settings.admin_token, allowed_hosts=settings.allowed_hosts,
-                       contract=contract, sandboxes=router)
+    app.add_middleware(
+        RequestContextMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        storage=storage,
+        admin_token=settings.admin_token,
+        allowed_hosts=settings.allowed_hosts,
+        contract=contract,
+        sandboxes=router,
+    )
     if settings.fast_path:
         # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
         # `--no-fast-path` serves everything through Connexion; the tests run both ways.

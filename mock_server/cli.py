@@ -1,4 +1,5 @@
 """`layers-mock`: seed a state file from a fixture and serve the mock with uvicorn."""
+
 from __future__ import annotations
 
 import gc
@@ -20,8 +21,9 @@ def parse_args(argv: list[str] | None) -> MockSettings:
     return from_command_line(argv)
 
 
-def seed_state(database: str, fixture: dict, reset: bool, *,
-               hosted: bool = False) -> tuple[bool, banner.StoredWorld | None]:
+def seed_state(
+    database: str, fixture: dict, reset: bool, *, hosted: bool = False
+) -> tuple[bool, banner.StoredWorld | None]:
     """Make (or check) the schema; load the fixture into an empty (or reset) world, once however
     many instances start together on one database. (Whether it was loaded; the local world as
     it is now, read once after seeding, for the banner and the ready file.) Hosted mode seeds no
@@ -85,37 +87,58 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
 
     # What the workers serve: the world just prepared (--state resolved into it), and the fixture
     # by a path that holds whatever their working directory.
-    settings.replace(database=database, state=None,
-                     fixtures=settings.fixtures and os.path.abspath(settings.fixtures)).hand_to_workers()
+    settings.replace(
+        database=database, state=None, fixtures=settings.fixtures and os.path.abspath(settings.fixtures)
+    ).hand_to_workers()
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not (settings.admin_token or settings.operator_token):
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
     base = banner.base_url(settings.host, settings.port)
     shown = redacted(database) if (settings.state or settings.database) else None
     if not settings.quiet:  # hosted mode (no stored world): no shared world to show, its limits instead
-        print(hosted_banner(f"http://{settings.host}:{settings.port}", settings.limits) if stored is None
-              else banner.render(host=settings.host, port=settings.port, world=stored, loaded=loaded, state=shown,
-                                 admin_token=bool(settings.admin_token)), flush=True)
+        print(
+            hosted_banner(f"http://{settings.host}:{settings.port}", settings.limits)
+            if stored is None
+            else banner.render(
+                host=settings.host,
+                port=settings.port,
+                world=stored,
+                loaded=loaded,
+                state=shown,
+                admin_token=bool(settings.admin_token),
+            ),
+            flush=True,
+        )
 
     import uvicorn
 
     announcement = ready.document(base=base, port=settings.port, state=shown, world=stored)
-    with ready.announced(settings.ready_file, host=banner.connect_host(settings.host), port=settings.port,
-                         doc=announcement):
-        uvicorn.run("mock_server.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level, access_log=False)
+    with ready.announced(
+        settings.ready_file, host=banner.connect_host(settings.host), port=settings.port, doc=announcement
+    ):
+        uvicorn.run(
+            "mock_server.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=False,
+        )
     return 0
 
 
 def hosted_banner(base: str, limits: Limits) -> str:
     """What a hosted deployment prints: where the operator's calls go, and the limits (no token)."""
-    return "\n".join([
-        f"Layers mock (hosted sandboxes) on {base}   (API docs: {base}/ui/)",
-        f"operator: POST/GET {base}{SANDBOXES_PATH}, DELETE {base}{SANDBOXES_PATH}/{{id}} with X-Mock-Admin-Token",
-        f"limits: {limits.max_sandboxes} sandboxes, {limits.max_accounts} accounts and {limits.max_posts} posts each,"
-        f" expiry after {limits.idle_ttl:g} s unused",
-        "try:",
-        f"  curl -s -X POST {base}{SANDBOXES_PATH} -H \"X-Mock-Admin-Token: $LAYERS_MOCK_OPERATOR_TOKEN\"",
-    ])
+    return "\n".join(
+        [
+            f"Layers mock (hosted sandboxes) on {base}   (API docs: {base}/ui/)",
+            f"operator: POST/GET {base}{SANDBOXES_PATH}, DELETE {base}{SANDBOXES_PATH}/{{id}} with X-Mock-Admin-Token",
+            f"limits: {limits.max_sandboxes} sandboxes, {limits.max_accounts} accounts and {limits.max_posts} posts each,"
+            f" expiry after {limits.idle_ttl:g} s unused",
+            "try:",
+            f'  curl -s -X POST {base}{SANDBOXES_PATH} -H "X-Mock-Admin-Token: $LAYERS_MOCK_OPERATOR_TOKEN"',
+        ]
+    )
 
 
 if __name__ == "__main__":

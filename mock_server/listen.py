@@ -1,5 +1,6 @@
 """Check the listening address before anything is printed: a busy port is a clear one-line error
 (exit 2), not a banner followed by uvicorn's traceback-like `[Errno 98]`."""
+
 from __future__ import annotations
 
 import errno
@@ -21,9 +22,13 @@ def claim_port(host: str, port: int) -> int:
             return s.getsockname()[1]
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise PortUnavailable(f"port {port} on {host} is already in use (another layers-mock?). "
-                                  "Stop it, or pick another port: --port N (--port 0 picks a free one).") from None
+            raise PortUnavailable(
+                f"port {port} on {host} is already in use (another layers-mock?). "
+                "Stop it, or pick another port: --port N (--port 0 picks a free one)."
+            ) from None
         if exc.errno == errno.EACCES:
-            raise PortUnavailable(f"not allowed to listen on {host}:{port}; ports below 1024 need privileges: "
-                                  "use --port 4010 or another one above 1023.") from None
+            raise PortUnavailable(
+                f"not allowed to listen on {host}:{port}; ports below 1024 need privileges: "
+                "use --port 4010 or another one above 1023."
+            ) from None
         raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

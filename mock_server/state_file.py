@@ -14,6 +14,7 @@ temporary worlds left behind.
   after shutting down, which killed the process before `atexit` ran (one directory leaked per
   stop, one of them 192 MB); turned into SystemExit, it unwinds through our `finally`.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -23,8 +24,8 @@ import signal
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Iterator
 
 TEMP_PREFIX = "layers-mock-"
 _PROBLEM_LINES = 5
@@ -44,7 +45,9 @@ def integrity_problem(path: str) -> str | None:
         return str(exc)
     if rows == ["ok"]:
         return None
-    shown = rows[:_PROBLEM_LINES] + ([f"... and {len(rows) - _PROBLEM_LINES} more"] if len(rows) > _PROBLEM_LINES else [])
+    shown = rows[:_PROBLEM_LINES] + (
+        [f"... and {len(rows) - _PROBLEM_LINES} more"] if len(rows) > _PROBLEM_LINES else []
+    )
     return "; ".join(shown)
 
 
@@ -119,11 +122,13 @@ def opened(path: str | None, *, reset: bool, force: bool = False) -> Iterator[tu
             if not force:
                 raise StateFileError(
                     f"state file {path} is in use: another layers-mock is serving it, and --reset would wipe"
-                    " the world it serves. Stop that mock first, or add --force to reset it anyway.") from None
+                    " the world it serves. Stop that mock first, or add --force to reset it anyway."
+                ) from None
             lock.acquire(exclusive=False)
         problem = integrity_problem(path)
         if problem is not None:
             raise StateFileError(
                 f"state file {path} is damaged (SQLite quick_check: {problem}). Restore it from a copy,"
-                " or move it aside and start again (a new file gets the fixture's world).")
+                " or move it aside and start again (a new file gets the fixture's world)."
+            )
         yield path, lock

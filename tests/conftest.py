@@ -10,6 +10,7 @@ request of a plain `httpx.Client` to `httpx.ASGITransport` on that loop: tests a
 assertions word for word. Connexion's AsyncApp needs no lifespan run (it builds its middleware
 stack on the first request), so none is started.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,9 @@ import anyio.from_thread
 import httpx
 import pytest
 
+from contract.world import DEFAULT_WORLD
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess
-from contract.world import DEFAULT_WORLD
 from mock_server.app import create_app
 from mock_server.cli import seed_state
 

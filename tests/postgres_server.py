@@ -15,6 +15,7 @@ enter. So, as root, the executor is given a `pg_ctl` that runs the real one as `
 Debian's binaries live in /usr/lib/postgresql/<version>/bin (not always on PATH);
 `scripts/setup-postgresql.sh` installs them where missing.
 """
+
 from __future__ import annotations
 
 import glob
@@ -62,11 +63,20 @@ class PostgresServer:
             # layers-mock processes, whose commits PostgreSQL already has).
             options += " -c fsync=off -c full_page_writes=off"
         self.executor = PostgreSQLExecutor(
-            executable=pg_ctl, host=HOST, port=self.port, datadir=str(self.dir / "data"),
-            unixsocketdir=str(self.dir), logfile=str(self.dir / "log"), startparams="-w -t 60",
-            dbname=USER, user=USER, postgres_options=options, timeout=120)
+            executable=pg_ctl,
+            host=HOST,
+            port=self.port,
+            datadir=str(self.dir / "data"),
+            unixsocketdir=str(self.dir),
+            logfile=str(self.dir / "log"),
+            startparams="-w -t 60",
+            dbname=USER,
+            user=USER,
+            postgres_options=options,
+            timeout=120,
+        )
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self.executor.start()
         return self
 
@@ -84,7 +94,7 @@ class PostgresServer:
             self.executor.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> PostgresServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

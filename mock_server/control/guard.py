@@ -25,6 +25,7 @@ DNS rebinding. The checks are those of the local dev servers that learnt this th
 
 The API routes get none of this: partners point apps at the mock under any host name.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -39,7 +40,6 @@ from mock_server.core.errors import Refusal, control_refusal
 ADMIN_HEADER = CONTROL.admin_token_header.lower().encode()
 _CHANGES_STATE = {"POST", "PUT", "PATCH"}
 _CROSS_SITE = {b"cross-site", b"same-site"}  # Sec-Fetch-Site: another port on loopback is same-site
-
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -88,8 +88,7 @@ class ControlGuard:
     def host_allowed(self, name: str) -> bool:
         if name == "localhost" or name.endswith(".localhost") or _is_ip(name):
             return True
-        return any(name == h or (h.startswith(".") and (name.endswith(h) or name == h[1:]))
-                   for h in self.allowed_hosts)
+        return any(name == h or (h.startswith(".") and (name.endswith(h) or name == h[1:])) for h in self.allowed_hosts)
 
     async def admit(self, scope, headers: dict, receive) -> tuple[Refusal | None, object]:
         """None and a `receive` replaying the (checked) body, or the refusal to send instead."""
@@ -111,7 +110,9 @@ class ControlGuard:
             return None
         client = scope.get("client")
         if not _is_loopback(client[0] if client else None):
-            return control_refusal(403, "The control plane answers only on loopback unless the mock runs with --admin-token.")
+            return control_refusal(
+                403, "The control plane answers only on loopback unless the mock runs with --admin-token."
+            )
         return None
 
     # -- 2 and 3. the page it came from ------------------------------------------------------
@@ -128,9 +129,12 @@ class ControlGuard:
                 name = None
             if name is None or not self.host_allowed(name):
                 shown = host.decode("latin-1") if name is None else name
-                return control_refusal(403, f"The control plane does not answer to Host {shown[:100]!r} (DNS rebinding"
-                                            " guard). Use localhost or an IP address, or start the mock with"
-                                            " --allowed-host NAME.")
+                return control_refusal(
+                    403,
+                    f"The control plane does not answer to Host {shown[:100]!r} (DNS rebinding"
+                    " guard). Use localhost or an IP address, or start the mock with"
+                    " --allowed-host NAME.",
+                )
         origin = headers.get(b"origin")
         if origin is not None and not self._own_origin(origin.decode("latin-1"), host):
             return control_refusal(403, "The control plane does not answer to web pages from another origin.")
@@ -150,8 +154,7 @@ class ControlGuard:
         except ValueError:
             return False
         default_port = "443" if parts.scheme == "https" else "80"
-        return ((origin_host[0], origin_host[1] or default_port) ==
-                (request_host[0], request_host[1] or default_port))
+        return (origin_host[0], origin_host[1] or default_port) == (request_host[0], request_host[1] or default_port)
 
     # -- 4. what it sends --------------------------------------------------------------------
     def _what(self, scope, headers) -> Refusal | None:
@@ -160,8 +163,11 @@ class ControlGuard:
         media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
         if media != b"application/json":
             shown = media.decode("latin-1")[:100] or "none"
-            return control_refusal(415, "Control-plane calls that change state need Content-Type: application/json"
-                                        f" (got {shown}); send {{}} for no options.")
+            return control_refusal(
+                415,
+                "Control-plane calls that change state need Content-Type: application/json"
+                f" (got {shown}); send {{}} for no options.",
+            )
         return None
 
     # -- 5. the body -------------------------------------------------------------------------
@@ -188,7 +194,8 @@ class ControlGuard:
             # Framed another way (chunked: Node's http.request default): Connexion decides that a
             # body is absent from Content-Length, so the whole body, read and bounded, gets one.
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"transfer-encoding"] + [
-                (b"content-length", str(len(body)).encode())]
+                (b"content-length", str(len(body)).encode())
+            ]
         problem = control_bounds.json_text_problem(body)
         if problem is not None:
             return control_refusal(400, f"Request validation failed: {problem}."), receive

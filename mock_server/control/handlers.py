@@ -5,6 +5,7 @@ domain: the same code paths the fixtures and the API use. Every call acts on one
 (`_tx`/`_snap`): the implicit `local` one, or in hosted mode the one the admin token named
 (mock_server/tenancy/: routing, and the limits and secret rewriting used here).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,22 +25,42 @@ from mock_server.tenancy.worlds import SandboxWorlds
 
 
 def _key_view(row) -> dict:
-    return {"id": row["id"], "secretHint": row["secret_hint"], "organizationId": row["organization_id"],
-            "scopes": json.loads(row["scopes"]), "tier": row["tier"], "killed": bool(row["killed"]),
-            "label": row["label"]}
+    return {
+        "id": row["id"],
+        "secretHint": row["secret_hint"],
+        "organizationId": row["organization_id"],
+        "scopes": json.loads(row["scopes"]),
+        "tier": row["tier"],
+        "killed": bool(row["killed"]),
+        "label": row["label"],
+    }
 
 
 def _account_view(row) -> dict:
-    return {"socialAccountId": row["id"], "organizationId": row["organization_id"], "platform": row["platform"],
-            "handle": row["handle"], "status": row["status"], "disconnectedReason": row["disconnected_reason"],
-            "disconnectedAt": row["disconnected_at"], "leased": bool(row["leased"]),
-            "lease": {"status": row["lease_status"]} if row["leased"] else None,
-            "hasToken": row["token"] is not None, "connectedAt": row["connected_at"]}
+    return {
+        "socialAccountId": row["id"],
+        "organizationId": row["organization_id"],
+        "platform": row["platform"],
+        "handle": row["handle"],
+        "status": row["status"],
+        "disconnectedReason": row["disconnected_reason"],
+        "disconnectedAt": row["disconnected_at"],
+        "leased": bool(row["leased"]),
+        "lease": {"status": row["lease_status"]} if row["leased"] else None,
+        "hasToken": row["token"] is not None,
+        "connectedAt": row["connected_at"],
+    }
 
 
 def _post_view(row) -> dict:
-    return {"id": row["id"], "socialAccountId": row["account_id"], "status": row["status"],
-            "scheduledFor": row["scheduled_for"], "canceledAt": row["canceled_at"], "cancelReason": row["cancel_reason"]}
+    return {
+        "id": row["id"],
+        "socialAccountId": row["account_id"],
+        "status": row["status"],
+        "scheduledFor": row["scheduled_for"],
+        "canceledAt": row["canceled_at"],
+        "cancelReason": row["cancel_reason"],
+    }
 
 
 def _json_body(body) -> dict:
@@ -91,8 +112,13 @@ class ControlHandlers:
         try:
             data = world.validate(body, "request body", control=True)
             sandbox, admin_token = request_scope()
-            loaded = world.load_into(self.storage, self.worlds.rewrite(data, admin_token), self.clock, sandbox,
-                                     before=lambda q: self.worlds.check_growth(q, *fixture_size(data)))
+            loaded = world.load_into(
+                self.storage,
+                self.worlds.rewrite(data, admin_token),
+                self.clock,
+                sandbox,
+                before=lambda q: self.worlds.check_growth(q, *fixture_size(data)),
+            )
         except world.WorldError as exc:
             raise _bad(str(exc)) from None
         return loaded, 201
@@ -102,11 +128,14 @@ class ControlHandlers:
         with self._snap() as q:
             return {
                 "counts": q.counts(),
-                "organizations": [{"id": r["id"], "name": r["name"], "killed": bool(r["killed"])}
-                                  for r in q.list_organizations()],
+                "organizations": [
+                    {"id": r["id"], "name": r["name"], "killed": bool(r["killed"])} for r in q.list_organizations()
+                ],
                 "keys": [_key_view(r) for r in q.list_keys()],
-                "testAccounts": [{"socialAccountId": r["id"], "status": r["status"], "note": r["note"]}
-                                 for r in q.list_test_accounts()],
+                "testAccounts": [
+                    {"socialAccountId": r["id"], "status": r["status"], "note": r["note"]}
+                    for r in q.list_test_accounts()
+                ],
                 "globalKillSwitch": q.get_setting("global_kill") == "1",
                 "faults": _faults_view(q),
                 "clock": self.clock.describe(q),
@@ -178,9 +207,15 @@ class ControlHandlers:
             raise _bad(str(exc)) from None
         except Conflict:
             raise _bad(f"an account with id {body.get('id')!r} already exists") from None
-        return {"socialAccountId": account["id"], "organizationId": account["organizationId"],
-                "platform": account["platform"], "handle": account["handle"], "status": account["status"],
-                "leased": account["leased"], "posts": account["posts"]}, 201
+        return {
+            "socialAccountId": account["id"],
+            "organizationId": account["organizationId"],
+            "platform": account["platform"],
+            "handle": account["handle"],
+            "status": account["status"],
+            "leased": account["leased"],
+            "posts": account["posts"],
+        }, 201
 
     def get_account(self, accountId: str, postLimit: int = 100):
         with self._snap() as q:
@@ -197,10 +232,15 @@ class ControlHandlers:
             if q.account(body["socialAccountId"]) is None:
                 raise _missing("account", body["socialAccountId"])
             self.worlds.check_growth(q, 0, body.get("count", 1))
-            ids, created = world.add_posts(q, body["socialAccountId"], {body["status"]: body.get("count", 1)},
-                                           self.clock.now(q))
-        return {"socialAccountId": body["socialAccountId"], "status": body["status"], "postIds": ids,
-                "created": created}, 201
+            ids, created = world.add_posts(
+                q, body["socialAccountId"], {body["status"]: body.get("count", 1)}, self.clock.now(q)
+            )
+        return {
+            "socialAccountId": body["socialAccountId"],
+            "status": body["status"],
+            "postIds": ids,
+            "created": created,
+        }, 201
 
     # -- breaking it ----------------------------------------------------------------------
     def set_kill_switch(self, body: dict):
@@ -256,18 +296,37 @@ class ControlHandlers:
         self.storage.flush_journal()
         with self._snap() as q:
             rows = q.journal(limit, after)
-        return {"entries": [{"id": r["id"], "at": r["at"], "requestId": r["request_id"], "method": r["method"],
-                             "path": r["path"], "status": r["status"], "keyId": r["key_id"],
-                             "keyHint": r["key_hint"], "idempotencyKey": r["idempotency_key"], "code": r["code"]}
-                            for r in rows]}
+        return {
+            "entries": [
+                {
+                    "id": r["id"],
+                    "at": r["at"],
+                    "requestId": r["request_id"],
+                    "method": r["method"],
+                    "path": r["path"],
+                    "status": r["status"],
+                    "keyId": r["key_id"],
+                    "keyHint": r["key_hint"],
+                    "idempotencyKey": r["idempotency_key"],
+                    "code": r["code"],
+                }
+                for r in rows
+            ]
+        }
 
     def get_integrity(self):
         with self._snap() as q:
             found = invariants.violations(q, self.domain)
-            return {"ok": not found, "violations": found, "revocations": q.revocation_count(),
-                    "checkedAt": to_iso(self.clock.now(q))}
+            return {
+                "ok": not found,
+                "violations": found,
+                "revocations": q.revocation_count(),
+                "checkedAt": to_iso(self.clock.now(q)),
+            }
 
 
 def _faults_view(q) -> list[dict]:
-    return [{"id": r["id"], "step": r["step"], "remaining": r["remaining"], "socialAccountId": r["account_id"]}
-            for r in q.list_faults()]
+    return [
+        {"id": r["id"], "step": r["step"], "remaining": r["remaining"], "socialAccountId": r["account_id"]}
+        for r in q.list_faults()
+    ]

@@ -1,4 +1,5 @@
 """The control plane's `/sandboxes` operations (hosted mode; mock_server/tenancy/ keeps the registry)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,10 @@ class SandboxHandlers:
 
     def _registry(self) -> Sandboxes:
         if self.sandboxes is None:
-            raise control_error("FORBIDDEN", "Sandboxes need hosted mode: start layers-mock with --operator-token"
-                                             f" (or ${OPERATOR_TOKEN_ENV}).")
+            raise control_error(
+                "FORBIDDEN",
+                f"Sandboxes need hosted mode: start layers-mock with --operator-token (or ${OPERATOR_TOKEN_ENV}).",
+            )
         if not getattr(current(), "operator", False):  # the middleware let only the operator through
             raise control_error("FORBIDDEN", "Only the operator token manages sandboxes.")
         return self.sandboxes

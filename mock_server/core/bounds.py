@@ -12,6 +12,7 @@ express lives here:
   past `minimum`/`maximum` (every comparison with NaN is false);
 - the number of posts one call may create across all statuses (the schema bounds each status).
 """
+
 from __future__ import annotations
 
 import re

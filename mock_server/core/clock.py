@@ -6,10 +6,11 @@ PostgreSQL database, sees the same time, and the control plane can move it (to e
 idempotency keys or refill a rate-limit window without waiting). Its methods read the settings
 through the transaction they are given, so the time a revoke uses is the one its transaction saw.
 """
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from contract.control import CONTROL
@@ -27,7 +28,7 @@ def to_iso(ts: float) -> str:
 
 @lru_cache(maxsize=64)  # under load most requests fall in the same few seconds
 def _iso_seconds(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str) -> float:
@@ -47,8 +48,10 @@ def journal_stamp(wall: float, frozen: float | None, offset: float) -> str:
 def clock_problem(instant: float) -> str | None:
     """Why the clock must not be set to `instant` (epoch seconds), or None."""
     if not CLOCK_MIN <= instant < CLOCK_MAX:
-        return (f"the clock must stay between {to_iso(CLOCK_MIN)} and {to_iso(CLOCK_MAX)}"
-                f" (this would set it to {instant:.0f} epoch seconds)")
+        return (
+            f"the clock must stay between {to_iso(CLOCK_MIN)} and {to_iso(CLOCK_MAX)}"
+            f" (this would set it to {instant:.0f} epoch seconds)"
+        )
     return None
 
 
@@ -63,8 +66,12 @@ class Clock:
     def describe(self, q) -> dict:
         frozen, _ = q.clock_settings()
         now = self.now(q)
-        return {"now": to_iso(now), "epochSeconds": now, "frozen": frozen is not None,
-                "offsetSeconds": q.clock_settings()[1]}
+        return {
+            "now": to_iso(now),
+            "epochSeconds": now,
+            "frozen": frozen is not None,
+            "offsetSeconds": q.clock_settings()[1],
+        }
 
     def set(self, q, *, now: float | None = None, advance: float | None = None, frozen: bool | None = None) -> dict:
         cur_frozen, _ = q.clock_settings()

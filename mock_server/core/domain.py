@@ -6,6 +6,7 @@ commits, so "all or nothing" is the transaction's. The order of checks is the on
 openapi.yaml's description (Contract decisions, item 1): `authenticate` (401, 503) and
 `authorize` (403) run in the security step, the revoke after request validation.
 """
+
 from __future__ import annotations
 
 import json
@@ -105,8 +106,11 @@ class Domain:
     def caller(self, q, secret: str) -> Caller:
         """The key behind a secret: 401 if none, 503 if a kill switch covers it."""
         row = q.caller_by_secret(secret)
-        if row is None or (self.hosted and row["sandbox"] == LOCAL_SANDBOX) or (
-                row["expiresAt"] is not None and row["expiresAt"] <= time.time()):
+        if (
+            row is None
+            or (self.hosted and row["sandbox"] == LOCAL_SANDBOX)
+            or (row["expiresAt"] is not None and row["expiresAt"] <= time.time())
+        ):
             # An expired sandbox's keys are unknown at once, before its rows are cleaned up.
             raise self.error("UNAUTHENTICATED")
         # Contract decision 8: the broadest switch wins.
@@ -115,8 +119,9 @@ class Domain:
                 refused = self.kill_switch(scope)
                 refused.sandbox = row["sandbox"]  # a known key's refusal belongs in its sandbox's journal
                 raise refused
-        return Caller(row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"],
-                      row["sandbox"])
+        return Caller(
+            row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"], row["sandbox"]
+        )
 
     def authorize(self, caller: Caller, required_scopes: list[str] | None = None) -> None:
         if WILDCARD_SCOPE in caller.scopes:
@@ -126,22 +131,27 @@ class Domain:
                 raise self.forbidden_scope(scope)
 
     # -- the revoke -----------------------------------------------------------------------
-    def answer_without_writing(self, q, caller: Caller, account_id: str, idempotency_key: str | None,
-                               request_id: str) -> Outcome | None:
+    def answer_without_writing(
+        self, q, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str
+    ) -> Outcome | None:
         """The answers that change nothing, decided over committed state without a write
         transaction; None for the rest (then `revoke_writing`)."""
         q = q.within(caller.sandbox)
         forced = q.test_account_status(account_id)
         if forced is not None:
             return self._test_account(q, forced, account_id, request_id)
-        if (idempotency_key is None and caller.tier not in self.contract.rate_limit_tiers
-                and q.revocable_account(account_id, caller.organization_id) is None):
+        if (
+            idempotency_key is None
+            and caller.tier not in self.contract.rate_limit_tiers
+            and q.revocable_account(account_id, caller.organization_id) is None
+        ):
             # No budget to spend (the `internal` tier), no outcome to remember, nothing to revoke.
             return self.error_outcome("NOT_FOUND", request_id)
         return None
 
-    def revoke_writing(self, q, caller: Caller, account_id: str, idempotency_key: str | None,
-                       request_id: str) -> Outcome:
+    def revoke_writing(
+        self, q, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str
+    ) -> Outcome:
         """One revoke inside a write transaction. A raised ApiError (429) rolls it back whole."""
         q = q.within(caller.sandbox)
         now = self.clock.now(q)
@@ -153,8 +163,9 @@ class Domain:
                 return previous
         outcome = self._revoke(q, caller, account_id, request_id, now)
         if idempotency_key is not None and outcome.status != 500:
-            q.remember_idempotency(caller.key_id, idempotency_key, account_id, outcome.status,
-                                   outcome.body, request_id, now)
+            q.remember_idempotency(
+                caller.key_id, idempotency_key, account_id, outcome.status, outcome.body, request_id, now
+            )
         return outcome
 
     def _revoke(self, q, caller: Caller, account_id: str, request_id: str, now: float) -> Outcome:
@@ -189,8 +200,9 @@ class Domain:
             return self.error_outcome("INTERNAL", request_id)
         return Outcome(self.contract.success_status, self._revoked_body(account_id, canceled, at), request_id)
 
-    def _previous_outcome(self, q, caller: Caller, idempotency_key: str, account_id: str, request_id: str,
-                          now: float) -> Outcome | None:
+    def _previous_outcome(
+        self, q, caller: Caller, idempotency_key: str, account_id: str, request_id: str, now: float
+    ) -> Outcome | None:
         entry = q.idempotency_entry(caller.key_id, idempotency_key)
         if entry is None:
             return None
@@ -208,8 +220,10 @@ class Domain:
         limits = self.contract.rate_limit_tiers.get(caller.tier)
         if limits is None:  # the undocumented `internal` tier: no limit (used by benchmarks)
             return
-        windows = [(minute_window(now), limits["perMinute"], 60 - now % 60),
-                   (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400)]
+        windows = [
+            (minute_window(now), limits["perMinute"], 60 - now % 60),
+            (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400),
+        ]
         counts = q.spend(caller.key_id, [w for w, _, _ in windows])
         for (_, limit, seconds_left), count in zip(windows, counts, strict=True):
             if count > limit:
@@ -225,9 +239,13 @@ class Domain:
             raise ValueError(f"tier {row['tier']!r} has no budget to set")
         now = self.clock.now(q)
         q.set_window_count(key_id, minute_window(now), max(0, limits["perMinute"] - remaining))
-        return {"keyId": key_id, "tier": row["tier"], "perMinute": limits["perMinute"],
-                "remaining": max(0, min(remaining, limits["perMinute"])),
-                "windowResetsInSeconds": max(1, math.ceil(60 - now % 60))}
+        return {
+            "keyId": key_id,
+            "tier": row["tier"],
+            "perMinute": limits["perMinute"],
+            "remaining": max(0, min(remaining, limits["perMinute"])),
+            "windowResetsInSeconds": max(1, math.ceil(60 - now % 60)),
+        }
 
     # -- reserved test accounts -----------------------------------------------------------
     def _test_account(self, q, status: int, account_id: str, request_id: str) -> Outcome:
@@ -236,9 +254,11 @@ class Domain:
             return Outcome(status, self._revoked_body(account_id, 4, to_iso(self.clock.now(q))), request_id)
         code = self.contract.code_for_status(status)
         # The same errors the real checks raise, with their details and headers.
-        forced = {"FORBIDDEN_SCOPE": lambda: self.forbidden_scope(self.contract.required_scope),
-                  "KILL_SWITCH": lambda: self.kill_switch(self.contract.kill_switch_scopes[0]),
-                  "RATE_LIMITED": lambda: self.rate_limited(1)}.get(code, lambda: self.error(code))
+        forced = {
+            "FORBIDDEN_SCOPE": lambda: self.forbidden_scope(self.contract.required_scope),
+            "KILL_SWITCH": lambda: self.kill_switch(self.contract.kill_switch_scopes[0]),
+            "RATE_LIMITED": lambda: self.rate_limited(1),
+        }.get(code, lambda: self.error(code))
         raise forced()
 
     def _revoked_body(self, account_id: str, canceled: int, at: str) -> dict:

@@ -4,6 +4,7 @@ Errors raised by the rules (`ApiError`) and anything unexpected become a `Reply`
 the HTTP edge (`mock_server/edge/errors.py`) maps Connexion's own errors (validation, security,
 routing) onto the same envelope and writes the bytes. Nothing here knows HTTP frameworks.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,15 @@ class ApiError(Exception):
     """A documented failure: `code` is an envelope code from the spec; the status follows from it
     (in the contract that raised it; the control plane's errors are made by `control_error`)."""
 
-    def __init__(self, code: str, message: str | None = None, *, details: dict | None = None,
-                 headers: dict | None = None, status: int | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        details: dict | None = None,
+        headers: dict | None = None,
+        status: int | None = None,
+    ):
         self.code = code
         if status is None or message is None:
             doc_status, doc_message = status_and_message(code)
@@ -80,10 +88,22 @@ def dumps(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def error_reply(status: int, code: str, message: str, request_id: str, *, details: dict | None = None,
-                headers: dict | None = None, contract: Contract = CONTRACT) -> Reply:
-    return Reply(status, {**(headers or {}), contract.request_id_header: request_id},
-                 dumps(envelope(code, message, request_id, details)), code)
+def error_reply(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    *,
+    details: dict | None = None,
+    headers: dict | None = None,
+    contract: Contract = CONTRACT,
+) -> Reply:
+    return Reply(
+        status,
+        {**(headers or {}), contract.request_id_header: request_id},
+        dumps(envelope(code, message, request_id, details)),
+        code,
+    )
 
 
 def code_for(status: int, contract: Contract = CONTRACT) -> str:
@@ -99,7 +119,7 @@ def code_for(status: int, contract: Contract = CONTRACT) -> str:
 def abbreviate(line: str, limit: int = 300) -> str:
     """A huge bad value is not echoed whole; the end of a jsonschema message says which rule
     and field ("... is too long - 'name'"), so the middle goes."""
-    return line if len(line) <= limit else line[:limit // 3] + "…" + line[-limit // 2:]
+    return line if len(line) <= limit else line[: limit // 3] + "…" + line[-limit // 2 :]
 
 
 def first_line(text: str) -> str:
@@ -110,8 +130,16 @@ def first_line(text: str) -> str:
 def reply_for(exc: BaseException, request_id: str, contract: Contract = CONTRACT) -> Reply:
     """The envelope for a rule's error, or the documented 500 for anything unexpected."""
     if isinstance(exc, ApiError):
-        return error_reply(exc.status_code, exc.code, exc.message, request_id, details=exc.details,
-                           headers=exc.headers, contract=contract)
+        return error_reply(
+            exc.status_code,
+            exc.code,
+            exc.message,
+            request_id,
+            details=exc.details,
+            headers=exc.headers,
+            contract=contract,
+        )
     log.error("unexpected error", exc_info=exc)  # what log.exception() would say, outside an except
-    return error_reply(500, code_for(500, contract), contract.responses[500].example["error"]["message"],
-                       request_id, contract=contract)
+    return error_reply(
+        500, code_for(500, contract), contract.responses[500].example["error"]["message"], request_id, contract=contract
+    )

@@ -1,4 +1,5 @@
 """Id minting: request ids (`req_<ULID>`) and resource ids (`<prefix>_<uuid4>`)."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ queued post, no token, exactly one revocation record, and as many posts canceled
 as that record says. `GET /_mock/integrity` runs these; the crash and concurrency tests assert
 they hold on both backends. The queries that find each kind of violation are storage's.
 """
+
 from __future__ import annotations
 
 from mock_server.core.domain import CANCELABLE_STATUS, Domain
@@ -26,6 +27,10 @@ def violations(q, domain: Domain) -> list[dict]:
         out.append({"accountId": row["account_id"], "problem": f"revoked {row['n']} times"})
     for row in q.revocation_cancel_counts():
         if row["canceled_posts"] != row["actual"]:
-            out.append({"accountId": row["account_id"],
-                        "problem": f"recorded {row['canceled_posts']} canceled posts, found {row['actual']}"})
+            out.append(
+                {
+                    "accountId": row["account_id"],
+                    "problem": f"recorded {row['canceled_posts']} canceled posts, found {row['actual']}",
+                }
+            )
     return out

@@ -6,6 +6,7 @@ bytes). Both edges call it: the Connexion edge (`security.py` for the security s
 fast edge (`fastpath.py`, one call to `handle`). Neither edge decides anything: they translate
 bytes or Connexion's objects into facts and the Reply back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 
 from mock_server.core.domain import Caller, Domain, Outcome
 from mock_server.core.errors import Reply, dumps, reply_for
-from mock_server.core.validation import compile_schema
 from mock_server.core.request_context import RequestContext
+from mock_server.core.validation import compile_schema
 from mock_server.storage import Storage
 
 log = logging.getLogger("layers.mock")
@@ -26,7 +27,7 @@ class RevokeRequest:
 
     account_id: str
     authorization: tuple[str, ...]  # every Authorization header, in order (two is ambiguous: 401)
-    context: RequestContext         # request id, Idempotency-Key (and whether it was repeated)
+    context: RequestContext  # request id, Idempotency-Key (and whether it was repeated)
 
 
 class ResponseCheck:
@@ -35,8 +36,9 @@ class ResponseCheck:
     def __init__(self, contract):
         raw = {int(s): r for s, r in contract.operation["responses"].items()}
         self.body_valid = {s: compile_schema(r["content"]["application/json"]["schema"]) for s, r in raw.items()}
-        self.required = {s: {k.lower() for k, h in r.get("headers", {}).items() if h.get("required")}
-                         for s, r in raw.items()}
+        self.required = {
+            s: {k.lower() for k, h in r.get("headers", {}).items() if h.get("required")} for s, r in raw.items()
+        }
 
     def problem(self, status: int, headers: dict, body: dict) -> str | None:
         if status not in self.body_valid:  # Connexion does not reject undocumented statuses either
@@ -88,7 +90,8 @@ class RevokePipeline:
         key, rid = ctx.idempotency_key, ctx.request_id
         outcome = await self.storage.read_or_write(
             lambda q: self.domain.answer_without_writing(q, caller, account_id, key, rid),
-            lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid))
+            lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid),
+        )
         return self.render(outcome)
 
     def render(self, outcome: Outcome) -> Reply:

@@ -5,6 +5,7 @@ journal reads it when the response leaves.
 It exists only inside a request: `current()` outside one is a bug and says so (it used to make a
 new context silently, with a new request id that no response carried).
 """
+
 from __future__ import annotations
 
 from contextvars import ContextVar

@@ -1,4 +1,5 @@
 """Fast JSON Schema checks compiled once (jsonschema_rs), for the hot path and bulk fixture loads."""
+
 from __future__ import annotations
 
 import jsonschema_rs

@@ -4,6 +4,7 @@ A fixture file (the default one ships as `default_world.json`) lists organizatio
 social accounts with their posts, and reserved test accounts. The control plane creates the
 same things one at a time with the same functions.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,12 +50,19 @@ def world_schemas(control: ControlSpec = CONTROL) -> tuple[dict, dict]:
         return {**s["FixtureList"], "maxItems": most, "items": items}
 
     org = {
-        "type": "object", "additionalProperties": False, "required": ["name"],
-        "properties": {"id": {"type": "string", "pattern": f"^org_{UUID_RE}$"}, "name": s["Name"],
-                       "killed": {"type": "boolean"}},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "id": {"type": "string", "pattern": f"^org_{UUID_RE}$"},
+            "name": s["Name"],
+            "killed": {"type": "boolean"},
+        },
     }
     key = {
-        "type": "object", "additionalProperties": False, "required": ["organizationId"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["organizationId"],
         "properties": {
             "id": {"type": "string", "pattern": f"^key_{UUID_RE}$"},
             "secret": s["Secret"],
@@ -66,11 +74,14 @@ def world_schemas(control: ControlSpec = CONTROL) -> tuple[dict, dict]:
         },
     }
     post_counts = {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": dict.fromkeys(control.enum("PostStatus"), s["PostCount"]),
     }
     account = {
-        "type": "object", "additionalProperties": False, "required": ["organizationId"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["organizationId"],
         "properties": {
             "id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
             "organizationId": s["Id"],
@@ -83,15 +94,23 @@ def world_schemas(control: ControlSpec = CONTROL) -> tuple[dict, dict]:
         },
     }
     test_account = {
-        "type": "object", "additionalProperties": False, "required": ["id", "status"],
-        "properties": {"id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
-                       "status": {"enum": CONTRACT.documented_statuses}, "note": s["Text"]},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "string", "pattern": CONTRACT.account_id_pattern.pattern},
+            "status": {"enum": CONTRACT.documented_statuses},
+            "note": s["Text"],
+        },
     }
     lists = {"organizations": org, "keys": key, "accounts": account, "testAccounts": test_account}
 
     def world(most: int) -> dict:
-        return {"type": "object", "additionalProperties": False,
-                "properties": {"description": s["Text"], **{name: listing(items, most) for name, items in lists.items()}}}
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"description": s["Text"], **{name: listing(items, most) for name, items in lists.items()}},
+        }
 
     return world(FILE_LIST_MAX), world(s["FixtureList"]["maxItems"])
 
@@ -112,8 +131,10 @@ def _where(path) -> str:
 
 # jsonschema_rs's yes/no (a million accounts in about a second; a declared dependency of the
 # mock); the messages, when the answer is no, come from jsonschema, which words them better.
-_is_valid = {False: jsonschema_rs.Draft7Validator(WORLD_SCHEMA).is_valid,
-             True: jsonschema_rs.Draft7Validator(CONTROL_WORLD_SCHEMA).is_valid}
+_is_valid = {
+    False: jsonschema_rs.Draft7Validator(WORLD_SCHEMA).is_valid,
+    True: jsonschema_rs.Draft7Validator(CONTROL_WORLD_SCHEMA).is_valid,
+}
 
 
 def validate(data: object, source: str = "fixture", *, control: bool = False) -> dict:
@@ -189,19 +210,41 @@ def add_accounts(q, accounts: list[dict], now: float, *, report: bool = False) -
         status = acc.get("status", DEFAULT_ACCOUNT_STATUS)
         account_id = acc.get("id") or f"sa_{uuid.uuid4()}"
         leased = bool(acc.get("leased", False))
-        r = random_hex[22 * i:22 * i + 22]
-        row = (account_id, acc["organizationId"], acc.get("platform", DEFAULT_PLATFORM), acc.get("handle") or "@user" + r[16:],
-               status, None, disconnected_at if status == "disconnected" else None, int(leased),
-               "active" if leased else None, None if status == "disconnected" else "ptok_" + r[:16], connected_at)
+        r = random_hex[22 * i : 22 * i + 22]
+        row = (
+            account_id,
+            acc["organizationId"],
+            acc.get("platform", DEFAULT_PLATFORM),
+            acc.get("handle") or "@user" + r[16:],
+            status,
+            None,
+            disconnected_at if status == "disconnected" else None,
+            int(leased),
+            "active" if leased else None,
+            None if status == "disconnected" else "ptok_" + r[:16],
+            connected_at,
+        )
         rows.append(row)
         counts = acc.get("posts")
         if counts:
             post_counts.append((i, account_id, counts))
         if report:
-            made.append({"id": account_id, "organizationId": row[1], "platform": row[2], "handle": row[3],
-                         "status": status, "leased": leased, "leaseStatus": row[8], "token": row[9],
-                         "connectedAt": connected_at, "disconnectedReason": None, "disconnectedAt": row[6],
-                         "posts": {s: int(n) for s, n in (counts or {}).items()}})
+            made.append(
+                {
+                    "id": account_id,
+                    "organizationId": row[1],
+                    "platform": row[2],
+                    "handle": row[3],
+                    "status": status,
+                    "leased": leased,
+                    "leaseStatus": row[8],
+                    "token": row[9],
+                    "connectedAt": connected_at,
+                    "disconnectedReason": None,
+                    "disconnectedAt": row[6],
+                    "posts": {s: int(n) for s, n in (counts or {}).items()},
+                }
+            )
     first_seq = q.insert_accounts(rows)
     if first_seq is None:  # the database numbered them apart: name each account by its id
         _insert_posts(q, [(None, account_id, counts) for _, account_id, counts in post_counts], now)
@@ -220,9 +263,12 @@ def add_posts(q, account_id: str, counts: dict[str, int], now: float, *, report:
 def _insert_posts(q, post_counts: list[tuple[int | None, str | None, dict[str, int]]], now: float) -> int:
     """The posts of many accounts (each named by its seq or else its id), generated by the
     database; the `seq` before the first."""
-    rows = [(seq, account_id, status, int(n)) for seq, account_id, counts in post_counts
-            for status, n in (counts.items() if len(counts) == 1 else sorted(counts.items(), key=_status_order))
-            if n]
+    rows = [
+        (seq, account_id, status, int(n))
+        for seq, account_id, counts in post_counts
+        for status, n in (counts.items() if len(counts) == 1 else sorted(counts.items(), key=_status_order))
+        if n
+    ]
     most = max((n for *_, n in rows), default=0)
     # the i-th post of a status is scheduled i hours from now
     schedule = [to_iso(now + 3600 * i) for i in range(1, most + 1)]
@@ -254,8 +300,7 @@ def load(q, world: dict, now: float, *, report: bool = True) -> dict:
     accounts = add_accounts(q, world.get("accounts", []), now, report=report)
     for t in world.get("testAccounts", []):
         q.insert_test_account(t["id"], t["status"], t.get("note"))
-    return {"organizations": orgs, "keys": keys, "accounts": accounts,
-            "testAccounts": world.get("testAccounts", [])}
+    return {"organizations": orgs, "keys": keys, "accounts": accounts, "testAccounts": world.get("testAccounts", [])}
 
 
 def load_into(storage, world: dict, clock, sandbox: str = LOCAL_SANDBOX, before=None) -> dict:

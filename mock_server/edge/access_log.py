@@ -5,6 +5,7 @@ built directly from a database path (tests; benchmarks through MockProcess, whic
 `--quiet`). Keys are never shown: only the method, path and query are printed, with control
 characters escaped and long paths cut, so a hostile request cannot forge or flood log lines.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,9 @@ log = logging.getLogger("layers.mock.access")
 
 def _printable(text: str) -> str:
     """Spaces as %20, other unprintable characters escaped (\\n, \\x00, \\u2028): one token, one line."""
-    return "".join("%20" if ch == " " else ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                   for ch in text)
+    return "".join(
+        "%20" if ch == " " else ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 def request_target(scope) -> str:
@@ -35,11 +37,14 @@ def request_target(scope) -> str:
     return _printable(target)
 
 
-def format_line(method: str, target: str, status: int | None, code: str | None, request_id: str | None,
-                ms: float) -> str:
+def format_line(
+    method: str, target: str, status: int | None, code: str | None, request_id: str | None, ms: float
+) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return (f"{stamp} {_printable(method)} {target} {status if status is not None else '-'} "
-            f"{code or '-'} {request_id or '-'} {ms:.1f}ms")
+    return (
+        f"{stamp} {_printable(method)} {target} {status if status is not None else '-'} "
+        f"{code or '-'} {request_id or '-'} {ms:.1f}ms"
+    )
 
 
 class AccessLog:
@@ -70,8 +75,16 @@ class AccessLog:
                 code, request_id = ctx.code, ctx.request_id
             except NoRequestContext:  # refused before a context was opened: the line says so with '-'
                 code = request_id = None
-            log.info(format_line(scope.get("method", ""), request_target(scope), seen.get("status"),
-                                 code, request_id, (time.perf_counter() - started) * 1000))
+            log.info(
+                format_line(
+                    scope.get("method", ""),
+                    request_target(scope),
+                    seen.get("status"),
+                    code,
+                    request_id,
+                    (time.perf_counter() - started) * 1000,
+                )
+            )
 
 
 class _AccessHandler(logging.StreamHandler):

@@ -6,6 +6,7 @@ a web page). Starlette's CORSMiddleware does the work; this module only decides 
 Requests from an origin not on the list are passed on untouched (no CORS headers, so the browser
 blocks the page from reading them); a preflight then gets the API's own 405 envelope.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,11 +33,18 @@ class ApiOnlyCors:
         self.route = RevokeRoute(CONTRACT)
         self.origins = set(origins)
         self.cors = CORSMiddleware(
-            app, allow_origins=origins, allow_methods=[CONTRACT.method.upper()],
+            app,
+            allow_origins=origins,
+            allow_methods=[CONTRACT.method.upper()],
             allow_headers=["Authorization", CONTRACT.idempotency_header, "Content-Type"],
-            expose_headers=[CONTRACT.request_id_header, CONTRACT.retry_after_header, CONTRACT.replay_header,
-                            CONTRACT.rate_limit_class_header],
-            max_age=600)
+            expose_headers=[
+                CONTRACT.request_id_header,
+                CONTRACT.retry_after_header,
+                CONTRACT.replay_header,
+                CONTRACT.rate_limit_class_header,
+            ],
+            max_age=600,
+        )
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and self.route.is_api(scope.get("path", "")):

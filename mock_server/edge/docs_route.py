@@ -1,4 +1,5 @@
 """The generated reference page (docs_gen), served by the mock at /docs (next to Swagger UI at /ui/)."""
+
 from __future__ import annotations
 
 from starlette.requests import Request

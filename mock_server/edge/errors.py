@@ -2,13 +2,18 @@
 `core.errors`), Connexion's own (400 from validation, 401 from security, 404/405 from routing,
 500 from response validation) and anything unexpected; then the bytes, on either edge.
 """
+
 from __future__ import annotations
 
 import logging
 from http import HTTPStatus
 
 from connexion.exceptions import (
-    BadRequestProblem, ExtraParameterProblem, OAuthProblem, OAuthResponseProblem, ProblemException,
+    BadRequestProblem,
+    ExtraParameterProblem,
+    OAuthProblem,
+    OAuthResponseProblem,
+    ProblemException,
 )
 from connexion.lifecycle import ConnexionResponse
 from starlette.exceptions import HTTPException
@@ -46,20 +51,30 @@ def reply_for(exc: BaseException, request_id: str, contract: Contract = CONTRACT
         message = contract.responses[500].example["error"]["message"]
     else:
         message = first_line(getattr(exc, "detail", None) or getattr(exc, "title", None) or HTTPStatus(status).phrase)
-    return error_reply(status, code_for(status, contract), message, request_id, details=details, headers=headers,
-                       contract=contract)
+    return error_reply(
+        status, code_for(status, contract), message, request_id, details=details, headers=headers, contract=contract
+    )
 
 
 def to_connexion(reply: Reply) -> ConnexionResponse:
-    return ConnexionResponse(status_code=reply.status, content_type="application/json", body=reply.body,
-                             headers=reply.headers)
+    return ConnexionResponse(
+        status_code=reply.status, content_type="application/json", body=reply.body, headers=reply.headers
+    )
 
 
 async def send_reply(send, reply: Reply) -> None:
     """A Reply's bytes on a raw ASGI edge (the fast edge, the control plane's guard)."""
-    await send({"type": "http.response.start", "status": reply.status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(reply.body)).encode()),
-        *[(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in reply.headers.items()]]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": reply.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(reply.body)).encode()),
+                *[(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in reply.headers.items()],
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": reply.body})
 
 

@@ -8,13 +8,14 @@ most one `Authorization`, an `Idempotency-Key` absent or once and valid by the s
 goes to the same `RevokePipeline.handle` the Connexion edge uses; only the bytes are written
 here. Everything else goes on to Connexion, untouched.
 """
+
 from __future__ import annotations
 
 from mock_server.core.pipeline import RevokePipeline, RevokeRequest
+from mock_server.core.request_context import current
 from mock_server.core.validation import compile_schema
 from mock_server.edge.errors import send_reply
 from mock_server.edge.route import RevokeRoute
-from mock_server.core.request_context import current
 
 
 class RevokeFastPath:

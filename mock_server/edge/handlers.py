@@ -1,11 +1,12 @@
 """The Connexion edge of the API: Connexion's arguments in, the pipeline's Reply out. Nothing else."""
+
 from __future__ import annotations
 
 from connexion.lifecycle import ConnexionResponse
 
-from mock_server.edge.errors import to_connexion
 from mock_server.core.pipeline import RevokePipeline
 from mock_server.core.request_context import current
+from mock_server.edge.errors import to_connexion
 
 
 class ApiHandlers:

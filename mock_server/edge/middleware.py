@@ -1,26 +1,34 @@
 """The outermost layer: a request context (and id) for every request, the documented headers on
 every response, the journal, and the hook to the control plane's guard (control_guard.py)."""
+
 from __future__ import annotations
 
 import logging
 import time
 
 from contract import CONTRACT
+from contract.control import CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.control.guard import ControlGuard
-from contract.control import CONTROL_PREFIX
 from mock_server.core.errors import error_reply
+from mock_server.core.request_context import open_context
 from mock_server.edge.errors import send_reply
 from mock_server.edge.route import RevokeRoute
-from mock_server.core.request_context import open_context
 from mock_server.storage.queries import LOCAL_SANDBOX
 
 log = logging.getLogger("layers.mock")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app, storage=None, admin_token: str | None = None, allowed_hosts: tuple[str, ...] = (),
-                 contract: Contract = CONTRACT, sandboxes=None):
+    def __init__(
+        self,
+        app,
+        storage=None,
+        admin_token: str | None = None,
+        allowed_hosts: tuple[str, ...] = (),
+        contract: Contract = CONTRACT,
+        sandboxes=None,
+    ):
         self.app = app
         # Hosted mode (mock_server/sandboxes.py): tokens decide who may call the control plane and
         # on which sandbox; API requests of no known key are journaled nowhere.
@@ -39,8 +47,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         keys = [v for k, v in scope.get("headers") or [] if k == self._idempotency]
-        ctx = open_context(idempotency_key=keys[0].decode("latin-1") if keys else None,
-                           idempotency_key_repeated=len(keys) > 1)
+        ctx = open_context(
+            idempotency_key=keys[0].decode("latin-1") if keys else None, idempotency_key_repeated=len(keys) > 1
+        )
         path = scope.get("path", "")
         is_api = self.route.is_api(path)
 
@@ -76,10 +85,19 @@ class RequestContextMiddleware:
         finally:
             if is_api and "status" in status_holder and self.storage is not None:
                 try:
-                    self.storage.journal((time.time(), ctx.request_id, scope.get("method", ""),
-                                          path[:2048], status_holder["status"], ctx.key_id, ctx.key_hint,
-                                          ctx.idempotency_key, ctx.code,
-                                          ctx.sandbox or self._unknown_callers_sandbox))
+                    self.storage.journal(
+                        (
+                            time.time(),
+                            ctx.request_id,
+                            scope.get("method", ""),
+                            path[:2048],
+                            status_holder["status"],
+                            ctx.key_id,
+                            ctx.key_hint,
+                            ctx.idempotency_key,
+                            ctx.code,
+                            ctx.sandbox or self._unknown_callers_sandbox,
+                        )
+                    )
                 except Exception:  # the journal must never break a response
                     log.exception("journal write failed")
-

@@ -11,6 +11,7 @@ its hashes cannot be written down in advance). It may call only this origin and 
 servers (Swagger UI's "Try it out"), show images from itself and `data:` URIs (Swagger UI's
 icons), and be framed by nobody. The API's responses are not touched (the fast path's bytes).
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,20 +29,29 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 def _hashes(pattern: re.Pattern, html: bytes) -> str:
-    return "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(block).digest()).decode()}'"
-                   for block in dict.fromkeys(pattern.findall(html)))
+    return "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(block).digest()).decode()}'"
+        for block in dict.fromkeys(pattern.findall(html))
+    )
 
 
 def content_security_policy(html: bytes, contract: Contract = CONTRACT) -> str:
-    documented = " ".join(dict.fromkeys(
-        f"{parts.scheme}://{parts.netloc}" for s in contract.raw.get("servers", [])
-        if (parts := urlsplit(s["url"])).scheme in ("http", "https")))
-    return ("default-src 'none'; "
-            f"script-src 'self'{_hashes(_INLINE_SCRIPT, html)}; "
-            f"style-src 'self'{_hashes(_INLINE_STYLE, html)}; "
-            "img-src 'self' data:; font-src 'self'; "
-            f"connect-src 'self' {documented}".rstrip() + "; "
-            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    documented = " ".join(
+        dict.fromkeys(
+            f"{parts.scheme}://{parts.netloc}"
+            for s in contract.raw.get("servers", [])
+            if (parts := urlsplit(s["url"])).scheme in ("http", "https")
+        )
+    )
+    return (
+        "default-src 'none'; "
+        f"script-src 'self'{_hashes(_INLINE_SCRIPT, html)}; "
+        f"style-src 'self'{_hashes(_INLINE_STYLE, html)}; "
+        "img-src 'self' data:; font-src 'self'; "
+        f"connect-src 'self' {documented}".rstrip()
+        + "; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
 
 
 class PageHeaders:

@@ -1,4 +1,5 @@
 """The one parser of the contract's route, for every edge middleware that must know a revoke's path."""
+
 from __future__ import annotations
 
 
@@ -14,7 +15,7 @@ class RevokeRoute:
         """The raw path parameter if `path` is the route's shape, else None (not validated)."""
         if not path.startswith(self.prefix) or not path.endswith(self.suffix):
             return None
-        value = path[len(self.prefix):len(path) - len(self.suffix)] if self.suffix else path[len(self.prefix):]
+        value = path[len(self.prefix) : len(path) - len(self.suffix)] if self.suffix else path[len(self.prefix) :]
         return value if value and "/" not in value else None
 
     def is_api(self, path: str) -> bool:

@@ -3,6 +3,7 @@
 Connexion's stock bearer handler drops the scopes of the security requirement, so a key
 without `social:write` would pass; this one asks the pipeline, which asks the Domain.
 """
+
 from __future__ import annotations
 
 from connexion.security import BearerSecurityHandler

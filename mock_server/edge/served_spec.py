@@ -4,6 +4,7 @@ servers: this mock's own URL first (as the browser reached it), then the documen
 Connexion serves the API's spec with `servers: [{url: ""}]`, which Swagger UI shows as a blank
 Servers dropdown. The files themselves are untouched; only the served copies are rewritten.
 """
+
 from __future__ import annotations
 
 import json

@@ -21,6 +21,7 @@ So routes are matched here on the raw path, segment by segment, as sent:
 The HTML pages (`/ui/`, `/_mock/ui/`, `/docs`) and the served specs are outside this: a page
 may redirect to its canonical slash.
 """
+
 from __future__ import annotations
 
 import re
@@ -84,8 +85,10 @@ class _Template:
     def match(self, segments: list[str]) -> bool:
         if len(segments) != len(self.literals):
             return False
-        return all(seg != "" if literal is None else _decode(seg) == literal
-                   for seg, literal in zip(segments, self.literals, strict=True))
+        return all(
+            seg != "" if literal is None else _decode(seg) == literal
+            for seg, literal in zip(segments, self.literals, strict=True)
+        )
 
 
 class StrictPaths:
@@ -96,15 +99,16 @@ class StrictPaths:
         self.contract = contract
         self.api_prefix = RevokeRoute(contract).api_prefix
         control_paths = yaml.safe_load(CONTROL_SPEC.read_text())["paths"]
-        self.templates = ([_Template(p, api=True) for p in contract.raw["paths"]] +
-                          [_Template(CONTROL_PREFIX + p, api=False) for p in control_paths])
+        self.templates = [_Template(p, api=True) for p in contract.raw["paths"]] + [
+            _Template(CONTROL_PREFIX + p, api=False) for p in control_paths
+        ]
 
     def _checked(self, path: str) -> bool:
         if path.startswith(self.api_prefix):
             return True
         if path != CONTROL_PREFIX and not path.startswith(CONTROL_PREFIX + "/"):
             return False
-        rest = path[len(CONTROL_PREFIX):]
+        rest = path[len(CONTROL_PREFIX) :]
         return rest not in _CONTROL_DOCUMENTS and rest != _CONTROL_PAGES and not rest.startswith(_CONTROL_PAGES + "/")
 
     async def __call__(self, scope, receive, send):
@@ -119,18 +123,30 @@ class StrictPaths:
             reply = reply_for(HTTPException(404), ctx.request_id, self.contract)
             ctx.code = reply.code
             return await send_reply(send, reply)
-        problems = {name: (seg, why) for name, seg in zip(template.names, segments, strict=True)
-                    if name and (why := segment_problem(seg, spaces_inside=not template.api))}
+        problems = {
+            name: (seg, why)
+            for name, seg in zip(template.names, segments, strict=True)
+            if name and (why := segment_problem(seg, spaces_inside=not template.api))
+        }
         if not problems:
             return await self.app(scope, receive, send)
         if template.api:
             # The router sees the segments as sent (still encoded): routable, and refused by the
             # id's pattern after the checks that come first.
-            routed = [seg if name in problems else (_decode(seg) or seg) for name, seg in zip(template.names, segments, strict=True)]
+            routed = [
+                seg if name in problems else (_decode(seg) or seg)
+                for name, seg in zip(template.names, segments, strict=True)
+            ]
             return await self.app({**scope, "path": "/".join(routed)}, receive, send)
         issues = [{"message": f"{name} {seg[:100]!r} holds {why}"} for name, (seg, why) in problems.items()]
         status = 400
-        reply = error_reply(status, code_for(status, self.contract), f"Request validation failed: {issues[0]['message']}",
-                            ctx.request_id, details={"issues": issues}, contract=self.contract)
+        reply = error_reply(
+            status,
+            code_for(status, self.contract),
+            f"Request validation failed: {issues[0]['message']}",
+            ctx.request_id,
+            details={"issues": issues},
+            contract=self.contract,
+        )
         ctx.code = reply.code
         await send_reply(send, reply)

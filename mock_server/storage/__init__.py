@@ -7,14 +7,25 @@
 
 `open_storage` takes `sqlite:///path`, a plain path, or `postgresql://user@host:port/dbname`.
 """
+
 from __future__ import annotations
 
 from mock_server.storage.base import Conflict, Stamp, Storage, redacted
 from mock_server.storage.queries import Queries, hash_secret, secret_hint
 from mock_server.storage.schema import SCHEMA_VERSION, SchemaMismatch
 
-__all__ = ["Conflict", "Queries", "SCHEMA_VERSION", "SchemaMismatch", "Storage", "hash_secret", "open_storage",
-           "secret_hint", "is_postgres", "redacted"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Conflict",
+    "Queries",
+    "SchemaMismatch",
+    "Storage",
+    "hash_secret",
+    "is_postgres",
+    "open_storage",
+    "redacted",
+    "secret_hint",
+]
 
 
 def is_postgres(url: str) -> bool:
@@ -24,7 +35,7 @@ def is_postgres(url: str) -> bool:
 def sqlite_path(url: str) -> str:
     """SQLAlchemy's spelling: `sqlite:///relative.db`, `sqlite:////absolute/path.db`; or a plain path."""
     if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):]
+        return url[len("sqlite:///") :]
     if url.startswith("sqlite:"):
         raise ValueError(f"a SQLite database is sqlite:///relative/file or sqlite:////absolute/file, not {url!r}")
     return url

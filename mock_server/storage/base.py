@@ -14,14 +14,16 @@ Sandboxes (issue #13): one database holds many worlds, each query scoped by a sa
 `sandbox_transaction(id)` another's; the request path rescopes with `q.within(caller.sandbox)`
 once the bearer secret has named the sandbox (domain.py).
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
-from urllib.parse import urlsplit, urlunsplit
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from mock_server.storage.queries import LOCAL_SANDBOX, Queries
 from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
@@ -68,7 +70,7 @@ class Storage(ABC):
     @contextmanager
     def sandbox_transaction(self, sandbox: str, *, write: bool = True) -> Iterator[Queries]:
         """`transaction()` (or, `write=False`, `snapshot()`) over one sandbox's world."""
-        with (self.transaction() if write else self.snapshot()) as q:
+        with self.transaction() if write else self.snapshot() as q:
             yield q.within(sandbox)
 
     # -- the request path ------------------------------------------------------------------
@@ -110,11 +112,14 @@ class Storage(ABC):
             check_version(version, "organizations" in tables, where)
         for stmt in self.ddl:
             q.conn.execute(stmt)
-        q.many("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-               [("schema_version", str(SCHEMA_VERSION))])
+        q.many(
+            "INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+            [("schema_version", str(SCHEMA_VERSION))],
+        )
         # Seeded means the local world (hosted mode's sandboxes never count: `seed` makes the local one).
-        seeding = seed is not None and not q.scalar("SELECT COUNT(*) AS n FROM organizations WHERE sandbox=?",
-                                                    (LOCAL_SANDBOX,))
+        seeding = seed is not None and not q.scalar(
+            "SELECT COUNT(*) AS n FROM organizations WHERE sandbox=?", (LOCAL_SANDBOX,)
+        )
         if seeding:
             for name in INDEX_NAMES:  # bulk loading: build the indexes once, after the rows
                 q.conn.execute(f"DROP INDEX IF EXISTS {name}")
@@ -181,8 +186,10 @@ def check_version(found: str | None, has_tables: bool, where: str) -> None:
     if found == str(SCHEMA_VERSION):
         return
     made_by = f"schema version {found}" if found else "an older layers-mock (no schema version)"
-    raise SchemaMismatch(f"{where} holds a world made by {made_by}; this layers-mock uses schema version "
-                         f"{SCHEMA_VERSION}. Start it with --reset to rebuild that world, or use a new one.")
+    raise SchemaMismatch(
+        f"{where} holds a world made by {made_by}; this layers-mock uses schema version "
+        f"{SCHEMA_VERSION}. Start it with --reset to rebuild that world, or use a new one."
+    )
 
 
 def redacted(url: str) -> str:

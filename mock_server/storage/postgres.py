@@ -11,13 +11,14 @@ seed it exactly once.
 psycopg is blocking; the request path runs it on a few threads (one connection each), so the
 event loop never waits for the network or a row lock.
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
 
 import psycopg
 from psycopg.rows import dict_row
@@ -63,8 +64,7 @@ class PostgresStorage(Storage):
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.broken:
             # autocommit: transactions are opened explicitly (conn.transaction()), never implied.
-            conn = psycopg.connect(self._dsn, autocommit=True, row_factory=dict_row,
-                                   application_name="layers-mock")
+            conn = psycopg.connect(self._dsn, autocommit=True, row_factory=dict_row, application_name="layers-mock")
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
@@ -147,8 +147,10 @@ class PostgresStorage(Storage):
     ddl, index_ddl = _DDL, _INDEXES
 
     def _table_names(self, q: Queries) -> set[str]:
-        return {r["table_name"] for r in q.rows(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        return {
+            r["table_name"]
+            for r in q.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+        }
 
     def prepare(self, seed, *, reset: bool = False) -> bool:
         no_event_loop_here("storage.prepare()")

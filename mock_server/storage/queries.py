@@ -11,19 +11,20 @@ Every world query is scoped by `self.sandbox` (schema.py): a `Queries` belongs t
 and `within(other)` gives the same transaction's queries for another. Only the lookup of a
 bearer secret (`caller_by_secret`) and the sandboxes' own bookkeeping look across sandboxes.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from mock_server.storage.schema import ACCOUNTS_BY_ID
-
 
 LOCAL_SANDBOX = "local"  # the one implicit world of local (single-user) mode
 # Posts name their account by its seq (schema.py); a query given the account's id (sandbox, id
@@ -43,10 +44,10 @@ def secret_hint(secret: str) -> str:
 @dataclass(frozen=True)
 class Dialect:
     name: str
-    placeholder: str          # what `?` becomes
-    for_update: str           # a row lock on what a write transaction read, where needed
+    placeholder: str  # what `?` becomes
+    for_update: str  # a row lock on what a write transaction read, where needed
     lock_idempotency: str | None  # a transaction-scoped lock on one (key, Idempotency-Key)
-    new_post_id: str          # an expression minting a post id (`sp_<uuid>`) inside the database
+    new_post_id: str  # an expression minting a post id (`sp_<uuid>`) inside the database
     # SQLite: a bulk load builds the accounts' id index right after their rows (storage/base.py
     # drops it first), so that their posts can find them; PostgreSQL joins by hash without it.
     index_accounts_after_insert: bool = False
@@ -67,8 +68,13 @@ class Dialect:
 SQLITE = Dialect("sqlite", "?", "", None, "'sp_{salt}' || printf('%012x', s.ord * 1048576 + p.i)", True)
 # Two transactions on one idempotency key would both see no entry and both revoke; the
 # transaction-scoped advisory lock makes the second wait for the first's COMMIT and then see it.
-POSTGRES = Dialect("postgresql", "%s", " FOR UPDATE",
-                   "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", "'sp_' || gen_random_uuid()")
+POSTGRES = Dialect(
+    "postgresql",
+    "%s",
+    " FOR UPDATE",
+    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+    "'sp_' || gen_random_uuid()",
+)
 
 
 class Queries:
@@ -80,7 +86,7 @@ class Queries:
         self.sandbox = sandbox
         self._sql = dialect.sql if dialect.placeholder != "?" else (lambda s: s.replace("{FOR_UPDATE}", ""))
 
-    def within(self, sandbox: str) -> "Queries":
+    def within(self, sandbox: str) -> Queries:
         """This transaction's queries for another sandbox."""
         if sandbox == self.sandbox:
             return self
@@ -123,19 +129,42 @@ class Queries:
             self._x(f"DELETE FROM {table} WHERE sandbox=?", (self.sandbox,))
 
     def insert_organization(self, org: dict) -> None:
-        self._x("INSERT INTO organizations(sandbox, id, name, killed) VALUES (?, ?, ?, ?)",
-                (self.sandbox, org["id"], org["name"], int(org.get("killed", False))))
+        self._x(
+            "INSERT INTO organizations(sandbox, id, name, killed) VALUES (?, ?, ?, ?)",
+            (self.sandbox, org["id"], org["name"], int(org.get("killed", False))),
+        )
 
     def insert_key(self, key: dict) -> None:
-        self._x("INSERT INTO api_keys(sandbox, id, secret_sha256, secret_hint, organization_id, scopes, tier, killed,"
-                " label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.sandbox, key["id"], hash_secret(key["secret"]), secret_hint(key["secret"]),
-                 key["organizationId"], json.dumps(key["scopes"]), key["tier"], int(key.get("killed", False)),
-                 key.get("label")))
+        self._x(
+            "INSERT INTO api_keys(sandbox, id, secret_sha256, secret_hint, organization_id, scopes, tier, killed,"
+            " label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.sandbox,
+                key["id"],
+                hash_secret(key["secret"]),
+                secret_hint(key["secret"]),
+                key["organizationId"],
+                json.dumps(key["scopes"]),
+                key["tier"],
+                int(key.get("killed", False)),
+                key.get("label"),
+            ),
+        )
 
     # Row tuples in these orders (without the sandbox, which insert_accounts/insert_posts add).
-    ACCOUNT_COLUMNS = ("id", "organization_id", "platform", "handle", "status", "disconnected_reason",
-                       "disconnected_at", "leased", "lease_status", "token", "connected_at")
+    ACCOUNT_COLUMNS = (
+        "id",
+        "organization_id",
+        "platform",
+        "handle",
+        "status",
+        "disconnected_reason",
+        "disconnected_at",
+        "leased",
+        "lease_status",
+        "token",
+        "connected_at",
+    )
 
     def bulk_insert(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
         """Many rows at once (PostgreSQL overrides this with COPY)."""
@@ -154,17 +183,24 @@ class Queries:
         after = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM accounts")
         return int(before) + 1 if rows and int(after) - int(before) == len(rows) else None
 
-    def generate_posts(self, counts: Iterable[tuple[int | None, str | None, str, int]], schedule: list[str],
-                       canceled_at: str, cancel_reason: str) -> int:
+    def generate_posts(
+        self,
+        counts: Iterable[tuple[int | None, str | None, str, int]],
+        schedule: list[str],
+        canceled_at: str,
+        cancel_reason: str,
+    ) -> int:
         """Posts made inside the database from (account seq, account id, status, how many) rows,
         the account named by its seq (a bulk load knows it: `insert_accounts`) or else by its id
         (the other None): the i-th post
         of a row is scheduled at schedule[i-1]; canceled ones carry `canceled_at` and
         `cancel_reason`. Ids are minted by the database (`Dialect.new_post_id`): three million
         posts never pass through Python one by one. Returns the `seq` before the first new post."""
-        self._x("CREATE TEMP TABLE IF NOT EXISTS staged_posts"
-                " (ord INTEGER PRIMARY KEY, account_seq BIGINT, account_id TEXT, status TEXT NOT NULL,"
-                " n INTEGER NOT NULL)")
+        self._x(
+            "CREATE TEMP TABLE IF NOT EXISTS staged_posts"
+            " (ord INTEGER PRIMARY KEY, account_seq BIGINT, account_id TEXT, status TEXT NOT NULL,"
+            " n INTEGER NOT NULL)"
+        )
         self._x("CREATE TEMP TABLE IF NOT EXISTS post_slots (i INTEGER PRIMARY KEY, scheduled_for TEXT NOT NULL)")
         self._x("DELETE FROM staged_posts")
         self._x("DELETE FROM post_slots")
@@ -179,37 +215,53 @@ class Queries:
         h = secrets.token_hex(10)  # the load's salt, shaped "xxxxxxxx-xxxx-4xxx-[89ab]xxx-"
         salt = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
         new_id = self.dialect.new_post_id.replace("{salt}", salt)
-        self._x(f"INSERT INTO posts(sandbox, id, account_seq, status, scheduled_for, canceled_at, cancel_reason)"
-                f" SELECT ?, {new_id}, {'s.account_seq' if by_seq else 'COALESCE(s.account_seq, a.seq)'},"
-                f" s.status, p.scheduled_for,"
-                f" CASE WHEN s.status = 'canceled' THEN ? END, CASE WHEN s.status = 'canceled' THEN ? END"
-                # A row named by its seq looks nothing up (a NULL id matches no account): a
-                # million index probes were ~2 s of a million-account load. LEFT JOIN: SQLite
-                # then keeps the staged rows outermost, in order (with a plain JOIN its planner,
-                # knowing nothing of the temp tables' sizes, looped over the accounts instead: 10 s
-                # for a million). An account not found gives a NULL seq, which NOT NULL refuses.
-                + (" FROM staged_posts s" if by_seq else
-                   " FROM staged_posts s LEFT JOIN accounts a ON a.sandbox = ? AND a.id = s.account_id")
-                + " JOIN post_slots p ON p.i <= s.n ORDER BY s.ord, p.i",
-                (self.sandbox, canceled_at, cancel_reason) + (() if by_seq else (self.sandbox,)))
+        self._x(
+            f"INSERT INTO posts(sandbox, id, account_seq, status, scheduled_for, canceled_at, cancel_reason)"
+            f" SELECT ?, {new_id}, {'s.account_seq' if by_seq else 'COALESCE(s.account_seq, a.seq)'},"
+            f" s.status, p.scheduled_for,"
+            f" CASE WHEN s.status = 'canceled' THEN ? END, CASE WHEN s.status = 'canceled' THEN ? END"
+            # A row named by its seq looks nothing up (a NULL id matches no account): a
+            # million index probes were ~2 s of a million-account load. LEFT JOIN: SQLite
+            # then keeps the staged rows outermost, in order (with a plain JOIN its planner,
+            # knowing nothing of the temp tables' sizes, looped over the accounts instead: 10 s
+            # for a million). An account not found gives a NULL seq, which NOT NULL refuses.
+            + (
+                " FROM staged_posts s"
+                if by_seq
+                else " FROM staged_posts s LEFT JOIN accounts a ON a.sandbox = ? AND a.id = s.account_id"
+            )
+            + " JOIN post_slots p ON p.i <= s.n ORDER BY s.ord, p.i",
+            (self.sandbox, canceled_at, cancel_reason) + (() if by_seq else (self.sandbox,)),
+        )
         return int(before)
 
     def post_ids_after(self, seq: int, account_id: str, limit: int) -> list[str]:
-        return [r["id"] for r in self.rows(f"SELECT id FROM posts WHERE seq > ? AND sandbox = ? AND account_seq = {_SEQ_OF}"
-                                           " ORDER BY seq LIMIT ?", (seq, self.sandbox, self.sandbox, account_id, limit))]
+        return [
+            r["id"]
+            for r in self.rows(
+                f"SELECT id FROM posts WHERE seq > ? AND sandbox = ? AND account_seq = {_SEQ_OF} ORDER BY seq LIMIT ?",
+                (seq, self.sandbox, self.sandbox, account_id, limit),
+            )
+        ]
 
     def insert_test_account(self, account_id: str, status: int, note: str | None) -> None:
-        self._x("INSERT INTO test_accounts(sandbox, id, status, note) VALUES (?,?,?,?)",
-                (self.sandbox, account_id, status, note))
+        self._x(
+            "INSERT INTO test_accounts(sandbox, id, status, note) VALUES (?,?,?,?)",
+            (self.sandbox, account_id, status, note),
+        )
 
     def organization_ids(self, ids: Iterable[str]) -> set[str]:
         ids = list(set(ids))
         found: set[str] = set()
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            found |= {r["id"] for r in self.rows(
-                f"SELECT id FROM organizations WHERE sandbox=? AND id IN ({','.join('?' * len(chunk))})",
-                [self.sandbox, *chunk])}
+            chunk = ids[i : i + 500]
+            found |= {
+                r["id"]
+                for r in self.rows(
+                    f"SELECT id FROM organizations WHERE sandbox=? AND id IN ({','.join('?' * len(chunk))})",
+                    [self.sandbox, *chunk],
+                )
+            }
         return found
 
     # -- settings (global kill switch, clock) ---------------------------------------------
@@ -217,13 +269,20 @@ class Queries:
         return self.scalar("SELECT value FROM settings WHERE sandbox=? AND name=?", (self.sandbox, name))
 
     def set_setting(self, name: str, value: str | None) -> None:
-        self._x("INSERT INTO settings(sandbox, name, value) VALUES (?, ?, ?)"
-                " ON CONFLICT(sandbox, name) DO UPDATE SET value=excluded.value", (self.sandbox, name, value))
+        self._x(
+            "INSERT INTO settings(sandbox, name, value) VALUES (?, ?, ?)"
+            " ON CONFLICT(sandbox, name) DO UPDATE SET value=excluded.value",
+            (self.sandbox, name, value),
+        )
 
     def clock_settings(self) -> tuple[float | None, float]:
-        found = {r["name"]: r["value"] for r in self.rows(
-            "SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')",
-            (self.sandbox,))}
+        found = {
+            r["name"]: r["value"]
+            for r in self.rows(
+                "SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')",
+                (self.sandbox,),
+            )
+        }
         frozen = found.get("clock_frozen")
         return (float(frozen) if frozen not in (None, "") else None, float(found.get("clock_offset") or 0.0))
 
@@ -244,25 +303,41 @@ class Queries:
             " (SELECT expires_at FROM sandboxes s WHERE s.id=k.sandbox) AS expires_at"
             " FROM api_keys k JOIN organizations o ON o.sandbox = k.sandbox AND o.id = k.organization_id"
             " WHERE k.secret_sha256=?",
-            (digest,))
+            (digest,),
+        )
         # The index lookup finds the row; the constant-time compare is the actual check.
         if row is None or not hmac.compare_digest(row["secret_sha256"], digest):
             return None
         return {
-            "sandbox": row["sandbox"], "expiresAt": row["expires_at"],
-            "keyId": row["id"], "keyHint": row["secret_hint"], "organizationId": row["organization_id"],
-            "scopes": json.loads(row["scopes"]), "tier": row["tier"],
-            "killed": {"key": bool(row["key_killed"]), "organization": bool(row["org_killed"]),
-                       "global": row["global_killed"] == "1"},
+            "sandbox": row["sandbox"],
+            "expiresAt": row["expires_at"],
+            "keyId": row["id"],
+            "keyHint": row["secret_hint"],
+            "organizationId": row["organization_id"],
+            "scopes": json.loads(row["scopes"]),
+            "tier": row["tier"],
+            "killed": {
+                "key": bool(row["key_killed"]),
+                "organization": bool(row["org_killed"]),
+                "global": row["global_killed"] == "1",
+            },
         }
 
     def set_key_killed(self, key_id: str, killed: bool) -> bool:
-        return self._x("UPDATE api_keys SET killed=? WHERE sandbox=? AND id=?",
-                       (int(killed), self.sandbox, key_id)).rowcount == 1
+        return (
+            self._x(
+                "UPDATE api_keys SET killed=? WHERE sandbox=? AND id=?", (int(killed), self.sandbox, key_id)
+            ).rowcount
+            == 1
+        )
 
     def set_org_killed(self, org_id: str, killed: bool) -> bool:
-        return self._x("UPDATE organizations SET killed=? WHERE sandbox=? AND id=?",
-                       (int(killed), self.sandbox, org_id)).rowcount == 1
+        return (
+            self._x(
+                "UPDATE organizations SET killed=? WHERE sandbox=? AND id=?", (int(killed), self.sandbox, org_id)
+            ).rowcount
+            == 1
+        )
 
     def key_row(self, key_id: str):
         return self.one("SELECT * FROM api_keys WHERE sandbox=? AND id=?", (self.sandbox, key_id))
@@ -280,15 +355,22 @@ class Queries:
     def spend(self, key_id: str, windows: list[str]) -> list[int]:
         """Count one request in each window; the counts after it. The upsert locks each
         window's row until COMMIT, so two transactions never both spend the last unit."""
-        return [self.scalar(
-            "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
-            " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
-            " RETURNING count", (self.sandbox, key_id, w)) for w in windows]
+        return [
+            self.scalar(
+                "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
+                " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
+                " RETURNING count",
+                (self.sandbox, key_id, w),
+            )
+            for w in windows
+        ]
 
     def set_window_count(self, key_id: str, window: str, count: int) -> None:
-        self._x("INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = excluded.count",
-                (self.sandbox, key_id, window, count))
+        self._x(
+            "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = excluded.count",
+            (self.sandbox, key_id, window, count),
+        )
 
     # -- idempotency ----------------------------------------------------------------------
     def lock_idempotency_key(self, key_id: str, idem_key: str) -> None:
@@ -297,29 +379,46 @@ class Queries:
             self.conn.execute(self.dialect.lock_idempotency, (f"{self.sandbox} {key_id} {idem_key}",))
 
     def idempotency_entry(self, key_id: str, idem_key: str):
-        return self.one("SELECT * FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=?",
-                        (self.sandbox, key_id, idem_key))
+        return self.one(
+            "SELECT * FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=?",
+            (self.sandbox, key_id, idem_key),
+        )
 
     def forget_idempotency(self, key_id: str, idem_key: str) -> None:
-        self._x("DELETE FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=?",
-                (self.sandbox, key_id, idem_key))
+        self._x(
+            "DELETE FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=?",
+            (self.sandbox, key_id, idem_key),
+        )
 
-    def remember_idempotency(self, key_id: str, idem_key: str, account_id: str, status: int,
-                             body: dict, request_id: str, at: float) -> None:
-        self._x("INSERT INTO idempotency(sandbox, key_id, idempotency_key, account_id, status, body, request_id,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sandbox, key_id, idempotency_key) DO UPDATE SET"
-                " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
-                " request_id=excluded.request_id, created_at=excluded.created_at",
-                (self.sandbox, key_id, idem_key, account_id, status, json.dumps(body, separators=(",", ":")),
-                 request_id, at))
+    def remember_idempotency(
+        self, key_id: str, idem_key: str, account_id: str, status: int, body: dict, request_id: str, at: float
+    ) -> None:
+        self._x(
+            "INSERT INTO idempotency(sandbox, key_id, idempotency_key, account_id, status, body, request_id,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sandbox, key_id, idempotency_key) DO UPDATE SET"
+            " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
+            " request_id=excluded.request_id, created_at=excluded.created_at",
+            (
+                self.sandbox,
+                key_id,
+                idem_key,
+                account_id,
+                status,
+                json.dumps(body, separators=(",", ":")),
+                request_id,
+                at,
+            ),
+        )
 
     # -- faults ---------------------------------------------------------------------------
     def take_fault(self, account_id: str) -> str | None:
         """Consume one armed fault that applies to this account; return its step. The row lock
         makes a concurrent taker wait and then see `remaining` already spent."""
-        row = self.one("SELECT id, step FROM faults WHERE sandbox=? AND remaining > 0"
-                       " AND (account_id IS NULL OR account_id=?) ORDER BY id LIMIT 1{FOR_UPDATE}",
-                       (self.sandbox, account_id))
+        row = self.one(
+            "SELECT id, step FROM faults WHERE sandbox=? AND remaining > 0"
+            " AND (account_id IS NULL OR account_id=?) ORDER BY id LIMIT 1{FOR_UPDATE}",
+            (self.sandbox, account_id),
+        )
         if row is None:
             return None
         self._x("UPDATE faults SET remaining = remaining - 1 WHERE id=?", (row["id"],))
@@ -327,12 +426,20 @@ class Queries:
 
     def fault_armed_for(self, account_id: str) -> bool:
         """Whether `take_fault` would consume a fault for this account (consumes nothing)."""
-        return self.one("SELECT 1 AS one FROM faults WHERE sandbox=? AND remaining > 0"
-                        " AND (account_id IS NULL OR account_id=?) LIMIT 1", (self.sandbox, account_id)) is not None
+        return (
+            self.one(
+                "SELECT 1 AS one FROM faults WHERE sandbox=? AND remaining > 0"
+                " AND (account_id IS NULL OR account_id=?) LIMIT 1",
+                (self.sandbox, account_id),
+            )
+            is not None
+        )
 
     def arm_fault(self, step: str, count: int, account_id: str | None) -> int:
-        return self.scalar("INSERT INTO faults(sandbox, step, remaining, account_id) VALUES (?,?,?,?) RETURNING id",
-                           (self.sandbox, step, count, account_id))
+        return self.scalar(
+            "INSERT INTO faults(sandbox, step, remaining, account_id) VALUES (?,?,?,?) RETURNING id",
+            (self.sandbox, step, count, account_id),
+        )
 
     def list_faults(self) -> list:
         return self.rows("SELECT * FROM faults WHERE sandbox=? AND remaining > 0 ORDER BY id", (self.sandbox,))
@@ -354,7 +461,8 @@ class Queries:
         "p.id, a.id AS account_id, p.status, p.scheduled_for,"
         " CASE WHEN p.by_revoke = 1 THEN a.disconnected_at ELSE p.canceled_at END AS canceled_at,"
         " CASE WHEN p.by_revoke = 1 THEN a.disconnected_reason ELSE p.cancel_reason END AS cancel_reason"
-        " FROM posts p JOIN accounts a ON a.sandbox = p.sandbox AND a.seq = p.account_seq")
+        " FROM posts p JOIN accounts a ON a.sandbox = p.sandbox AND a.seq = p.account_seq"
+    )
 
     def posts_of(self, account_id: str, limit: int | None = None) -> list:
         sql = f"SELECT {self._POST_VIEW} WHERE a.sandbox=? AND a.id=? ORDER BY p.seq"
@@ -363,52 +471,74 @@ class Queries:
         return self.rows(sql, (self.sandbox, account_id))
 
     def post_counts(self, account_id: str) -> dict[str, int]:
-        return {r["status"]: int(r["n"]) for r in self.rows(
-            f"SELECT status, COUNT(*) AS n FROM posts WHERE sandbox=? AND account_seq={_SEQ_OF} GROUP BY status",
-            (self.sandbox, self.sandbox, account_id))}
+        return {
+            r["status"]: int(r["n"])
+            for r in self.rows(
+                f"SELECT status, COUNT(*) AS n FROM posts WHERE sandbox=? AND account_seq={_SEQ_OF} GROUP BY status",
+                (self.sandbox, self.sandbox, account_id),
+            )
+        }
 
     def list_accounts(self, organization_id: str | None = None, limit: int = 100) -> list:
         if organization_id:
-            return self.rows("SELECT * FROM accounts WHERE sandbox=? AND organization_id=? ORDER BY seq LIMIT ?",
-                             (self.sandbox, organization_id, limit))
+            return self.rows(
+                "SELECT * FROM accounts WHERE sandbox=? AND organization_id=? ORDER BY seq LIMIT ?",
+                (self.sandbox, organization_id, limit),
+            )
         return self.rows("SELECT * FROM accounts WHERE sandbox=? ORDER BY seq LIMIT ?", (self.sandbox, limit))
 
     def revocable_account(self, account_id: str, organization_id: str, *, lock: bool = False):
-        return self.one("SELECT id FROM accounts WHERE sandbox=? AND id=? AND organization_id=?"
-                        " AND status != 'disconnected'" + ("{FOR_UPDATE}" if lock else ""),
-                        (self.sandbox, account_id, organization_id))
+        return self.one(
+            "SELECT id FROM accounts WHERE sandbox=? AND id=? AND organization_id=?"
+            " AND status != 'disconnected'" + ("{FOR_UPDATE}" if lock else ""),
+            (self.sandbox, account_id, organization_id),
+        )
 
     def first_revocable_account(self, organization_id: str) -> str | None:
         """The first-made account of the organization a revoke would disconnect (the start-up
         banner's example when the published one is gone); walks accounts in seq order, so it
         stops at the first match in a world of a million."""
-        return self.scalar("SELECT id FROM accounts WHERE sandbox=? AND organization_id=? AND status != 'disconnected'"
-                           " ORDER BY seq LIMIT 1", (self.sandbox, organization_id))
+        return self.scalar(
+            "SELECT id FROM accounts WHERE sandbox=? AND organization_id=? AND status != 'disconnected'"
+            " ORDER BY seq LIMIT 1",
+            (self.sandbox, organization_id),
+        )
 
     def mark_disconnected(self, account_id: str, reason: str, at: str) -> None:
-        self._x("UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?"
-                " WHERE sandbox=? AND id=?", (reason, at, self.sandbox, account_id))
+        self._x(
+            "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?"
+            " WHERE sandbox=? AND id=?",
+            (reason, at, self.sandbox, account_id),
+        )
 
     def disconnect_revocable(self, account_id: str, organization_id: str, reason: str, at: str) -> bool:
         """`revocable_account`, `mark_disconnected` and `drop_token` in one statement: True if the
         account was revocable (and is now disconnected, token dropped). A concurrent revoke of
         the same account waits for this row and then finds it disconnected."""
-        return self._x(
-            "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
-            " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected'",
-            (reason, at, self.sandbox, account_id, organization_id)).rowcount == 1
+        return (
+            self._x(
+                "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
+                " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected'",
+                (reason, at, self.sandbox, account_id, organization_id),
+            ).rowcount
+            == 1
+        )
 
     def drop_token(self, account_id: str) -> None:
         self._x("UPDATE accounts SET token=NULL WHERE sandbox=? AND id=?", (self.sandbox, account_id))
 
     def cancel_posts_by_revoke(self, account_id: str, from_status: str) -> int:
         """Cancel the account's posts in `from_status`; their time and reason are the account's."""
-        return self._x(f"UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq={_SEQ_OF}"
-                       " AND status=?", (self.sandbox, self.sandbox, account_id, from_status)).rowcount
+        return self._x(
+            f"UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq={_SEQ_OF} AND status=?",
+            (self.sandbox, self.sandbox, account_id, from_status),
+        ).rowcount
 
     def record_revocation(self, account_id: str, request_id: str, key_id: str, at: str, canceled: int) -> None:
-        self._x("INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts)"
-                " VALUES (?,?,?,?,?,?)", (self.sandbox, account_id, request_id, key_id, at, canceled))
+        self._x(
+            "INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts) VALUES (?,?,?,?,?,?)",
+            (self.sandbox, account_id, request_id, key_id, at, canceled),
+        )
 
     def revocations(self, limit: int = 1000) -> list:
         return self.rows("SELECT * FROM revocations WHERE sandbox=? ORDER BY seq LIMIT ?", (self.sandbox, limit))
@@ -422,18 +552,20 @@ class Queries:
     def insert_journal(self, rows: list[tuple]) -> None:
         """rows: tuples in JOURNAL_COLUMNS order, all of this sandbox."""
         sandbox = (self.sandbox,)
-        self.many(f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                  [sandbox + tuple(r) for r in rows])
+        self.many(
+            f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [sandbox + tuple(r) for r in rows],
+        )
 
     def journal(self, limit: int, after_id: int = 0) -> list:
-        return self.rows("SELECT * FROM journal WHERE sandbox=? AND id > ? ORDER BY id LIMIT ?",
-                         (self.sandbox, after_id, limit))
+        return self.rows(
+            "SELECT * FROM journal WHERE sandbox=? AND id > ? ORDER BY id LIMIT ?", (self.sandbox, after_id, limit)
+        )
 
     COUNTED = ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")
 
     def counts(self, tables: Iterable[str] = COUNTED) -> dict[str, int]:
-        return {t: int(self.scalar(f"SELECT COUNT(*) AS n FROM {t} WHERE sandbox=?", (self.sandbox,)))
-                for t in tables}
+        return {t: int(self.scalar(f"SELECT COUNT(*) AS n FROM {t} WHERE sandbox=?", (self.sandbox,))) for t in tables}
 
     # -- the world's invariants (their rules and words: core/invariants.py) ----------------
     def revoked_with_posts_in(self, reason: str, status: str) -> list:
@@ -441,30 +573,43 @@ class Queries:
         return self.rows(
             "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_seq=a.seq"
             " WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=? AND p.status=? GROUP BY a.id",
-            (self.sandbox, reason, status))
+            (self.sandbox, reason, status),
+        )
 
     def unrevoked_with_posts_canceled_by_revoke(self) -> list:
         """(id, n): accounts not disconnected with n posts marked as canceled by a revoke."""
         return self.rows(
             "SELECT a.id, COUNT(p.id) AS n FROM accounts a JOIN posts p ON p.sandbox=a.sandbox AND p.account_seq=a.seq"
-            " WHERE a.sandbox=? AND a.status != 'disconnected' AND p.by_revoke=1 GROUP BY a.id", (self.sandbox,))
+            " WHERE a.sandbox=? AND a.status != 'disconnected' AND p.by_revoke=1 GROUP BY a.id",
+            (self.sandbox,),
+        )
 
     def revoked_with_token(self, reason: str) -> list[str]:
-        return [r["id"] for r in self.rows(
-            "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=?"
-            " AND a.token IS NOT NULL", (self.sandbox, reason))]
+        return [
+            r["id"]
+            for r in self.rows(
+                "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.status='disconnected' AND a.disconnected_reason=?"
+                " AND a.token IS NOT NULL",
+                (self.sandbox, reason),
+            )
+        ]
 
     def revoked_without_record(self, reason: str) -> list[str]:
-        return [r["id"] for r in self.rows(
-            "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.disconnected_reason=?"
-            " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sandbox=a.sandbox AND r.account_id=a.id)",
-            (self.sandbox, reason))]
+        return [
+            r["id"]
+            for r in self.rows(
+                "SELECT a.id FROM accounts a WHERE a.sandbox=? AND a.disconnected_reason=?"
+                " AND NOT EXISTS (SELECT 1 FROM revocations r WHERE r.sandbox=a.sandbox AND r.account_id=a.id)",
+                (self.sandbox, reason),
+            )
+        ]
 
     def revoked_more_than_once(self) -> list:
         """(account_id, n): accounts with n > 1 revocation records."""
         return self.rows(
             "SELECT account_id, COUNT(*) AS n FROM revocations WHERE sandbox=? GROUP BY account_id HAVING COUNT(*) > 1",
-            (self.sandbox,))
+            (self.sandbox,),
+        )
 
     def revocation_cancel_counts(self) -> list:
         """(account_id, canceled_posts, actual): each revocation's recorded count of canceled
@@ -472,7 +617,9 @@ class Queries:
         return self.rows(
             "SELECT r.account_id, r.canceled_posts, (SELECT COUNT(*) FROM posts p JOIN accounts a ON a.sandbox=p.sandbox"
             " AND a.seq=p.account_seq WHERE a.sandbox=r.sandbox AND a.id=r.account_id AND p.by_revoke=1) AS actual"
-            " FROM revocations r WHERE r.sandbox=?", (self.sandbox,))
+            " FROM revocations r WHERE r.sandbox=?",
+            (self.sandbox,),
+        )
 
     # -- sandboxes (their own table; mock_server/tenancy/ holds the rules) ----------------
     def lock_sandbox_creation(self) -> None:
@@ -480,12 +627,20 @@ class Queries:
         across instances, so that counting the live sandboxes before adding one is exact."""
         self.one("SELECT value FROM meta WHERE name='schema_version'{FOR_UPDATE}")
 
-    def insert_sandbox(self, sandbox_id: str, label: str | None, token_sha256: str | None, now: float,
-                       idle_ttl: float | None, world: str | None) -> None:
-        self._x("INSERT INTO sandboxes(id, label, admin_token_sha256, created_at, last_used_at, idle_ttl, expires_at,"
-                " world) VALUES (?,?,?,?,?,?,?,?)",
-                (sandbox_id, label, token_sha256, now, now, idle_ttl, None if idle_ttl is None else now + idle_ttl,
-                 world))
+    def insert_sandbox(
+        self,
+        sandbox_id: str,
+        label: str | None,
+        token_sha256: str | None,
+        now: float,
+        idle_ttl: float | None,
+        world: str | None,
+    ) -> None:
+        self._x(
+            "INSERT INTO sandboxes(id, label, admin_token_sha256, created_at, last_used_at, idle_ttl, expires_at,"
+            " world) VALUES (?,?,?,?,?,?,?,?)",
+            (sandbox_id, label, token_sha256, now, now, idle_ttl, None if idle_ttl is None else now + idle_ttl, world),
+        )
 
     def sandbox_by_token(self, token_sha256: str):
         return self.one("SELECT * FROM sandboxes WHERE admin_token_sha256=?", (token_sha256,))
@@ -496,21 +651,33 @@ class Queries:
         return self.one("SELECT * FROM sandboxes WHERE id=?" + ("{FOR_UPDATE}" if lock else ""), (sandbox_id,))
 
     def list_sandboxes(self, limit: int) -> list:
-        return self.rows("SELECT * FROM sandboxes WHERE admin_token_sha256 IS NOT NULL ORDER BY created_at LIMIT ?",
-                         (limit,))
+        return self.rows(
+            "SELECT * FROM sandboxes WHERE admin_token_sha256 IS NOT NULL ORDER BY created_at LIMIT ?", (limit,)
+        )
 
     def count_sandboxes(self, now: float) -> int:
         """Live ones: an expired sandbox no longer counts, even before its rows are deleted."""
-        return int(self.scalar("SELECT COUNT(*) AS n FROM sandboxes WHERE admin_token_sha256 IS NOT NULL"
-                               " AND (expires_at IS NULL OR expires_at > ?)", (now,)))
+        return int(
+            self.scalar(
+                "SELECT COUNT(*) AS n FROM sandboxes WHERE admin_token_sha256 IS NOT NULL"
+                " AND (expires_at IS NULL OR expires_at > ?)",
+                (now,),
+            )
+        )
 
     def touch_sandbox(self, sandbox_id: str, now: float) -> None:
-        self._x("UPDATE sandboxes SET last_used_at=?, expires_at=? + idle_ttl WHERE id=? AND idle_ttl IS NOT NULL",
-                (now, now, sandbox_id))
+        self._x(
+            "UPDATE sandboxes SET last_used_at=?, expires_at=? + idle_ttl WHERE id=? AND idle_ttl IS NOT NULL",
+            (now, now, sandbox_id),
+        )
 
     def expired_sandboxes(self, now: float, limit: int) -> list[str]:
-        return [r["id"] for r in self.rows("SELECT id FROM sandboxes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
-                                           (now, limit))]
+        return [
+            r["id"]
+            for r in self.rows(
+                "SELECT id FROM sandboxes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?", (now, limit)
+            )
+        ]
 
     def delete_sandbox(self, sandbox_id: str, tables: Iterable[str]) -> bool:
         """The sandbox's world (`tables`, children first) and its row."""

@@ -10,6 +10,7 @@ unique within a sandbox (each sandbox may hold the default world's ids); a key's
 unique across all of them, since a bearer secret alone must name its sandbox. Local mode is the
 one implicit sandbox `local`.
 """
+
 from __future__ import annotations
 
 # Bump when a table changes shape: a state made by another version is refused with a clear
@@ -173,8 +174,17 @@ INDEX_NAMES = ("accounts_by_id", "posts_by_account", "revocations_by_account", "
 
 # Children first, so that clearing in this order never breaks a reference.
 TABLES_TO_CLEAR = (
-    "journal", "revocations", "faults", "idempotency", "rate_windows", "settings",
-    "test_accounts", "posts", "accounts", "api_keys", "organizations",
+    "journal",
+    "revocations",
+    "faults",
+    "idempotency",
+    "rate_windows",
+    "settings",
+    "test_accounts",
+    "posts",
+    "accounts",
+    "api_keys",
+    "organizations",
 )
 ALL_TABLES = TABLES_TO_CLEAR + ("sandboxes", "meta")
 

@@ -5,13 +5,15 @@ two workers never interleave a revoke. On the request path, writes join this pro
 commit (`write`) and never wait for another process's lock on the event loop; everything
 blocking (`transaction`) runs on its own thread's connection, where SQLite's busy timeout may wait.
 """
+
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here
 from mock_server.storage.queries import SQLITE, Queries

@@ -1,4 +1,5 @@
 """A hosted sandbox's idle timer: pushed out whenever the sandbox is used, and expired sandboxes swept away."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """How big hosted sandboxes may grow: the limits, their defaults (control.yaml's `Limits`) and the check."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,9 +37,13 @@ class Limits:
         return max(self.max_accounts, 1000)
 
     def describe(self) -> dict:
-        return {"idleTtlSeconds": self.idle_ttl, "maxSandboxes": self.max_sandboxes,
-                "maxAccountsPerSandbox": self.max_accounts, "maxPostsPerSandbox": self.max_posts,
-                "maxOrganizationsKeysAndTestAccountsPerSandbox": self.max_others}
+        return {
+            "idleTtlSeconds": self.idle_ttl,
+            "maxSandboxes": self.max_sandboxes,
+            "maxAccountsPerSandbox": self.max_accounts,
+            "maxPostsPerSandbox": self.max_posts,
+            "maxOrganizationsKeysAndTestAccountsPerSandbox": self.max_others,
+        }
 
     def check_growth(self, q, accounts: int = 0, posts: int = 0, others: int = 0) -> None:
         """Refuse (409 LIMIT_EXCEEDED, nothing written) what would take `q`'s hosted sandbox past
@@ -68,9 +73,12 @@ class Limits:
 
 
 def limit_exceeded(what: str, limit: int, current: int, adding: int) -> ApiError:
-    return control_error("LIMIT_EXCEEDED", f"This would make {current + adding} {what}; the limit is {limit}"
-                         f" (a sandbox holds up to the limits in GET {SANDBOXES_PATH}).",
-                         details={"limit": what, "max": limit, "current": current, "adding": adding})
+    return control_error(
+        "LIMIT_EXCEEDED",
+        f"This would make {current + adding} {what}; the limit is {limit}"
+        f" (a sandbox holds up to the limits in GET {SANDBOXES_PATH}).",
+        details={"limit": what, "max": limit, "current": current, "adding": adding},
+    )
 
 
 def fixture_size(fixture: dict) -> tuple[int, int, int]:

@@ -1,4 +1,5 @@
 """The operator's calls in hosted mode: make, list and delete sandboxes (served by mock_server/control/sandboxes.py)."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,14 @@ class Sandboxes:
                 existing = q.count_sandboxes(now)
                 if existing >= self.limits.max_sandboxes:
                     raise limit_exceeded("sandboxes", self.limits.max_sandboxes, existing, 1)
-                q.insert_sandbox(sandbox_id, label, hash_secret(token), now, self.limits.idle_ttl,
-                                 None if made_from is None else json.dumps(made_from, separators=(",", ":")))
+                q.insert_sandbox(
+                    sandbox_id,
+                    label,
+                    hash_secret(token),
+                    now,
+                    self.limits.idle_ttl,
+                    None if made_from is None else json.dumps(made_from, separators=(",", ":")),
+                )
                 sq = q.within(sandbox_id)
                 loaded = world.load(sq, self.worlds.rewrite(fixture, token), Clock.now(sq))
         except world.WorldError as exc:
@@ -51,15 +58,36 @@ class Sandboxes:
         except Conflict as exc:  # e.g. two keys of the fixture with one id, or one secret
             raise control_error("VALIDATION", f"fixtures: {exc}") from None
         return {
-            "sandboxId": sandbox_id, "adminToken": token, "label": label,
-            "keys": [{"id": k["id"], "label": k["label"], "secret": k["secret"], "scopes": k["scopes"],
-                      "tier": k["tier"], "organizationId": k["organizationId"]} for k in loaded["keys"]],
+            "sandboxId": sandbox_id,
+            "adminToken": token,
+            "label": label,
+            "keys": [
+                {
+                    "id": k["id"],
+                    "label": k["label"],
+                    "secret": k["secret"],
+                    "scopes": k["scopes"],
+                    "tier": k["tier"],
+                    "organizationId": k["organizationId"],
+                }
+                for k in loaded["keys"]
+            ],
             "organizations": loaded["organizations"],
-            "accounts": [{"socialAccountId": a["id"], "organizationId": a["organizationId"], "platform": a["platform"],
-                          "handle": a["handle"], "status": a["status"], "leased": a["leased"], "posts": a["posts"]}
-                         for a in loaded["accounts"]],
+            "accounts": [
+                {
+                    "socialAccountId": a["id"],
+                    "organizationId": a["organizationId"],
+                    "platform": a["platform"],
+                    "handle": a["handle"],
+                    "status": a["status"],
+                    "leased": a["leased"],
+                    "posts": a["posts"],
+                }
+                for a in loaded["accounts"]
+            ],
             "testAccounts": [{"socialAccountId": t["id"], "status": t["status"]} for t in loaded["testAccounts"]],
-            "createdAt": to_iso(now), "expiresAt": to_iso(now + self.limits.idle_ttl),
+            "createdAt": to_iso(now),
+            "expiresAt": to_iso(now + self.limits.idle_ttl),
             "limits": self.limits.describe(),
         }
 
@@ -68,8 +96,10 @@ class Sandboxes:
         with self.storage.snapshot() as q:
             rows = q.list_sandboxes(self.limits.max_sandboxes + 100)
         now = time.time()
-        return {"sandboxes": [_view(r) for r in rows if r["expires_at"] is None or r["expires_at"] > now],
-                "limits": self.limits.describe()}
+        return {
+            "sandboxes": [_view(r) for r in rows if r["expires_at"] is None or r["expires_at"] > now],
+            "limits": self.limits.describe(),
+        }
 
     def delete(self, sandbox_id: str) -> dict:
         with self.storage.transaction() as q:
@@ -82,6 +112,10 @@ class Sandboxes:
 
 
 def _view(row) -> dict:
-    return {"sandboxId": row["id"], "label": row["label"], "createdAt": to_iso(row["created_at"]),
-            "lastUsedAt": to_iso(row["last_used_at"]),
-            "expiresAt": None if row["expires_at"] is None else to_iso(row["expires_at"])}
+    return {
+        "sandboxId": row["id"],
+        "label": row["label"],
+        "createdAt": to_iso(row["created_at"]),
+        "lastUsedAt": to_iso(row["last_used_at"]),
+        "expiresAt": None if row["expires_at"] is None else to_iso(row["expires_at"]),
+    }

@@ -5,6 +5,7 @@ for everything else, acting on that sandbox only. Wrong, missing or repeated tok
 operator token on a sandbox's call, a sandbox token on `/sandboxes`, or an `X-Mock-Sandbox`
 naming another sandbox than the token's: 403. Refused calls change nothing anywhere.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -24,13 +25,15 @@ OPERATOR_TOKEN_ENV = "LAYERS_MOCK_OPERATOR_TOKEN"
 # Longer is no token of ours: refused before any lookup.
 MAX_TOKEN_LENGTH: int = CONTROL.parameter("AdminToken")["schema"]["maxLength"]
 
+
 def request_scope() -> tuple[str, str | None]:
     """The sandbox the current control-plane call acts on, and its adminToken (None locally).
     Fails closed: a call that reached a handler without a resolved sandbox is refused."""
     ctx = current()
     if ctx.sandbox is None:
-        raise control_error("UNAUTHENTICATED",
-                            f"No sandbox: send the sandbox's adminToken as {CONTROL.admin_token_header}.")
+        raise control_error(
+            "UNAUTHENTICATED", f"No sandbox: send the sandbox's adminToken as {CONTROL.admin_token_header}."
+        )
     return ctx.sandbox, ctx.admin_token
 
 
@@ -50,13 +53,18 @@ class SandboxRouter:
         given = [v for k, v in headers if k == ADMIN_TOKEN_HEADER]
         operator_call = path == SANDBOXES_PATH or path.startswith(SANDBOXES_PATH + "/")
         if len(given) != 1 or not given[0]:
-            return control_refusal(401, "Hosted mode: send the sandbox's adminToken (or, for /sandboxes, the"
-                                        f" operator token) as one {CONTROL.admin_token_header} header.")
+            return control_refusal(
+                401,
+                "Hosted mode: send the sandbox's adminToken (or, for /sandboxes, the"
+                f" operator token) as one {CONTROL.admin_token_header} header.",
+            )
         token = given[0]
         if hmac.compare_digest(token, self.operator_token):
             if not operator_call:
-                return control_refusal(403, "The operator token manages sandboxes (/sandboxes) only; act on a"
-                                            " sandbox with its own adminToken.")
+                return control_refusal(
+                    403,
+                    "The operator token manages sandboxes (/sandboxes) only; act on a sandbox with its own adminToken.",
+                )
             ctx.operator = True
             return None
         text = token.decode("latin-1")
@@ -65,10 +73,13 @@ class SandboxRouter:
         digest = hash_secret(text)
         row = await self.storage.read(lambda q: q.sandbox_by_token(digest))
         if row is None or not hmac.compare_digest(row["admin_token_sha256"], digest):
-            return control_refusal(401, f"Unknown {CONTROL.admin_token_header} (or its sandbox expired and was deleted).")
+            return control_refusal(
+                401, f"Unknown {CONTROL.admin_token_header} (or its sandbox expired and was deleted)."
+            )
         if row["expires_at"] is not None and row["expires_at"] <= time.time():
-            return control_refusal(401, f"Sandbox {row['id']} expired after {row['idle_ttl']:g} s unused;"
-                                        " ask the operator for a new one.")
+            return control_refusal(
+                401, f"Sandbox {row['id']} expired after {row['idle_ttl']:g} s unused; ask the operator for a new one."
+            )
         if operator_call:
             return control_refusal(403, "Only the operator token manages sandboxes.")
         named = [v for k, v in headers if k == SANDBOX_HEADER]

@@ -1,4 +1,5 @@
 """The rules a sandbox's world is loaded under: its key secrets derived from its adminToken, its limits, what a reset restores."""
+
 from __future__ import annotations
 
 import base64
@@ -30,8 +31,9 @@ class SandboxWorlds:
         """`fixture` with every given key secret replaced by this sandbox's own (a copy)."""
         if admin_token is None or not fixture.get("keys"):
             return fixture
-        keys = [{**k, "secret": derive_secret(admin_token, k["secret"])} if k.get("secret") else k
-                for k in fixture["keys"]]
+        keys = [
+            {**k, "secret": derive_secret(admin_token, k["secret"])} if k.get("secret") else k for k in fixture["keys"]
+        ]
         return {**fixture, "keys": keys}
 
     def world_for_reset(self, q, admin_token: str | None) -> dict:

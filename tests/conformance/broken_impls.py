@@ -8,6 +8,7 @@ itself carries no bug switches.
 
 Run: python tests/conformance/broken_impls.py --upstream http://127.0.0.1:4010 --port 4600
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,10 @@ import json
 import random
 import sys
 import uuid
-from urllib.parse import quote, unquote
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -44,7 +45,7 @@ class Reply:
         except ValueError:
             return None
 
-    def with_json(self, data, status: int | None = None) -> "Reply":
+    def with_json(self, data, status: int | None = None) -> Reply:
         return Reply(status or self.status, dict(self.headers), json.dumps(data).encode())
 
     @property
@@ -68,13 +69,13 @@ class Request:
         """The id as an application sees it after the framework decoded the path."""
         return unquote(self.path.split("?", 1)[0].split("/social-accounts/", 1)[-1])
 
-    def with_id(self, account_id: str) -> "Request":
+    def with_id(self, account_id: str) -> Request:
         return Request(self.method, "/v1/social-accounts/" + quote(account_id, safe=""), dict(self.headers))
 
-    def without(self, name: str) -> "Request":
+    def without(self, name: str) -> Request:
         return Request(self.method, self.path, {k: v for k, v in self.headers.items() if k != name.lower()})
 
-    def with_header(self, name: str, value: str) -> "Request":
+    def with_header(self, name: str, value: str) -> Request:
         return Request(self.method, self.path, {**self.headers, name.lower(): value})
 
 
@@ -89,10 +90,12 @@ class Proxy:
 
     async def forward(self, req: Request) -> Reply:
         # Header values arrive as latin-1 text; send the very bytes on (httpx would refuse non-ASCII str).
-        r = await self.upstream.request(req.method, req.path,
-                                        headers={k: v.encode("latin-1") for k, v in req.headers.items()})
-        reply = Reply(r.status_code, {k.lower(): v for k, v in r.headers.items() if k.lower() not in HOP_HEADERS},
-                      r.content)
+        r = await self.upstream.request(
+            req.method, req.path, headers={k: v.encode("latin-1") for k, v in req.headers.items()}
+        )
+        reply = Reply(
+            r.status_code, {k.lower(): v for k, v in r.headers.items() if k.lower() not in HOP_HEADERS}, r.content
+        )
         auth = req.headers.get("authorization", "")
         if reply.status not in (401, 403) and auth.startswith("Bearer ") and auth not in self.good_tokens:
             self.good_tokens.append(auth)
@@ -106,11 +109,11 @@ class Proxy:
 @dataclass
 class Bug:
     name: str
-    rule: str               # the documented rule it breaks
-    intended_check: str     # the kit check that must name it
+    rule: str  # the documented rule it breaks
+    intended_check: str  # the kit check that must name it
     apply: Callable[[Proxy, Request], Awaitable[Reply]]
     kit_args: list[str] = field(default_factory=list)
-    bug_class: str = ""     # the README's class: one of CLASSES
+    bug_class: str = ""  # the README's class: one of CLASSES
 
     @property
     def needs_control(self) -> bool:
@@ -137,6 +140,7 @@ def bug(name: str, rule: str, intended_check: str, kit_args: list[str] | None = 
     def register(fn):
         CATALOG[name] = Bug(name, rule, intended_check, fn, kit_args or [], bug_class)
         return fn
+
     return register
 
 
@@ -144,6 +148,7 @@ def variant(name: str, why: str, kit_args: list[str] | None = None):
     def register(fn):
         VARIANTS[name] = Bug(name, why, "", fn, kit_args or [], "correct")
         return fn
+
     return register
 
 
@@ -156,7 +161,11 @@ def _error(reply: Reply) -> dict:
 
 
 def _rewrite_error(reply: Reply, code: str, message: str, details: dict | None = None) -> Reply:
-    err = {"code": code, "message": message, "requestId": _error(reply).get("requestId") or reply.headers.get("x-request-id")}
+    err = {
+        "code": code,
+        "message": message,
+        "requestId": _error(reply).get("requestId") or reply.headers.get("x-request-id"),
+    }
     if details is not None:
         err["details"] = details
     return reply.with_json({"error": err}, STATUS[code])
@@ -164,14 +173,24 @@ def _rewrite_error(reply: Reply, code: str, message: str, details: dict | None =
 
 # -- organizations and existence --------------------------------------------------------------
 
-@bug("foreign_account_403", "another organization's account answers 404, never 403", "foreign_account_answers_404", bug_class="leak")
+
+@bug(
+    "foreign_account_403",
+    "another organization's account answers 404, never 403",
+    "foreign_account_answers_404",
+    bug_class="leak",
+)
 async def foreign_account_403(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "NOT_FOUND":
         account = await p.control_account(req.account_id)
         if account and account["status"] == "connected":  # exists, just not the caller's
-            return _rewrite_error(reply, "FORBIDDEN_SCOPE", "This account belongs to another organization.",
-                                  {"requiredScope": CONTRACT.required_scope})
+            return _rewrite_error(
+                reply,
+                "FORBIDDEN_SCOPE",
+                "This account belongs to another organization.",
+                {"requiredScope": CONTRACT.required_scope},
+            )
     return reply
 
 
@@ -181,9 +200,16 @@ async def second_revoke_200(p: Proxy, req: Request) -> Reply:
     if reply.code == "NOT_FOUND":
         account = await p.control_account(req.account_id)
         if account and account["status"] == "disconnected":
-            return reply.with_json({"socialAccountId": req.account_id, "status": "disconnected",
-                                    "disconnectedReason": "revoked_by_partner", "canceledScheduledPosts": 0,
-                                    "disconnectedAt": account["disconnectedAt"]}, 200)
+            return reply.with_json(
+                {
+                    "socialAccountId": req.account_id,
+                    "status": "disconnected",
+                    "disconnectedReason": "revoked_by_partner",
+                    "canceledScheduledPosts": 0,
+                    "disconnectedAt": account["disconnectedAt"],
+                },
+                200,
+            )
     return reply
 
 
@@ -197,7 +223,13 @@ async def malformed_id_looked_up(p: Proxy, req: Request) -> Reply:
 
 # -- credentials and scope ---------------------------------------------------------------------
 
-@bug("any_bearer_accepted", "an invalid Authorization answers 401", "invalid_credentials_answer_401", bug_class="credentials")
+
+@bug(
+    "any_bearer_accepted",
+    "an invalid Authorization answers 401",
+    "invalid_credentials_answer_401",
+    bug_class="credentials",
+)
 async def any_bearer_accepted(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 401 and req.headers.get("authorization", "").startswith("Bearer ") and p.good_tokens:
@@ -205,7 +237,12 @@ async def any_bearer_accepted(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("missing_auth_answers_403", "a missing Authorization header answers 401", "missing_credentials_answer_401", bug_class="credentials")
+@bug(
+    "missing_auth_answers_403",
+    "a missing Authorization header answers 401",
+    "missing_credentials_answer_401",
+    bug_class="credentials",
+)
 async def missing_auth_403(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 401 and "authorization" not in req.headers:
@@ -213,7 +250,9 @@ async def missing_auth_403(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("scope_not_enforced", "a key without social:write answers 403", "read_only_key_answers_403", bug_class="credentials")
+@bug(
+    "scope_not_enforced", "a key without social:write answers 403", "read_only_key_answers_403", bug_class="credentials"
+)
 async def scope_not_enforced(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "FORBIDDEN_SCOPE" and p.good_tokens:
@@ -221,7 +260,9 @@ async def scope_not_enforced(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("forbidden_without_required_scope", "403 names the scope in details.requiredScope", "forbidden_names_required_scope")
+@bug(
+    "forbidden_without_required_scope", "403 names the scope in details.requiredScope", "forbidden_names_required_scope"
+)
 async def forbidden_without_scope(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "FORBIDDEN_SCOPE":
@@ -230,6 +271,7 @@ async def forbidden_without_scope(p: Proxy, req: Request) -> Reply:
 
 
 # -- the envelope --------------------------------------------------------------------------------
+
 
 @bug("error_without_request_id", "every error carries requestId", "request_id_matches_header")
 async def error_without_request_id(p: Proxy, req: Request) -> Reply:
@@ -260,7 +302,7 @@ async def wrong_code(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("errors_not_in_envelope", "errors use the {\"error\": {...}} envelope", "error_envelope_shape")
+@bug("errors_not_in_envelope", 'errors use the {"error": {...}} envelope', "error_envelope_shape")
 async def errors_not_in_envelope(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status >= 400 and _error(reply):
@@ -278,14 +320,25 @@ async def errors_as_problem_json(p: Proxy, req: Request) -> Reply:
 
 # -- rate limits and kill switches -------------------------------------------------------------
 
-@bug("rate_limited_without_retry_after", "429 carries Retry-After", "retry_after_is_integer_seconds", kit_args=["--mock-control"])
+
+@bug(
+    "rate_limited_without_retry_after",
+    "429 carries Retry-After",
+    "retry_after_is_integer_seconds",
+    kit_args=["--mock-control"],
+)
 async def no_retry_after(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     reply.headers.pop("retry-after", None)
     return reply
 
 
-@bug("retry_after_http_date", "Retry-After is an integer number of seconds", "retry_after_is_integer_seconds", kit_args=["--mock-control"])
+@bug(
+    "retry_after_http_date",
+    "Retry-After is an integer number of seconds",
+    "retry_after_is_integer_seconds",
+    kit_args=["--mock-control"],
+)
 async def retry_after_date(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if "retry-after" in reply.headers:
@@ -293,7 +346,12 @@ async def retry_after_date(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("retry_after_too_short", "retrying after Retry-After succeeds", "rate_limit_retry_after_succeeds", kit_args=["--mock-control"])
+@bug(
+    "retry_after_too_short",
+    "retrying after Retry-After succeeds",
+    "rate_limit_retry_after_succeeds",
+    kit_args=["--mock-control"],
+)
 async def retry_after_too_short(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if "retry-after" in reply.headers:
@@ -301,7 +359,12 @@ async def retry_after_too_short(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("kill_switch_unknown_scope", "503 details.scope is key, organization or global", "kill_switch_scope_in_enum", kit_args=["--mock-control"])
+@bug(
+    "kill_switch_unknown_scope",
+    "503 details.scope is key, organization or global",
+    "kill_switch_scope_in_enum",
+    kit_args=["--mock-control"],
+)
 async def kill_switch_scope(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "KILL_SWITCH":
@@ -311,7 +374,13 @@ async def kill_switch_scope(p: Proxy, req: Request) -> Reply:
 
 # -- the revoke itself ----------------------------------------------------------------------------
 
-@bug("counts_published_as_canceled", "canceledScheduledPosts counts only the queued posts", "canceled_posts_equal_queued", bug_class="success")
+
+@bug(
+    "counts_published_as_canceled",
+    "canceledScheduledPosts counts only the queued posts",
+    "canceled_posts_equal_queued",
+    bug_class="success",
+)
 async def counts_published(p: Proxy, req: Request) -> Reply:
     before = await p.control_account(req.account_id) if req.method == "DELETE" else None
     reply = await p.forward(req)
@@ -322,7 +391,12 @@ async def counts_published(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("revoke_returns_other_id", "the 200 body echoes the revoked socialAccountId", "revoke_echoes_account_id", bug_class="success")
+@bug(
+    "revoke_returns_other_id",
+    "the 200 body echoes the revoked socialAccountId",
+    "revoke_echoes_account_id",
+    bug_class="success",
+)
 async def returns_other_id(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -332,7 +406,9 @@ async def returns_other_id(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("success_without_disconnected_at", "the 200 body carries disconnectedAt", "success_body_shape", bug_class="success")
+@bug(
+    "success_without_disconnected_at", "the 200 body carries disconnectedAt", "success_body_shape", bug_class="success"
+)
 async def no_disconnected_at(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -342,13 +418,18 @@ async def no_disconnected_at(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("idempotency_key_ignored", "the same Idempotency-Key replays the first response", "idempotent_replay_same_response")
+@bug(
+    "idempotency_key_ignored", "the same Idempotency-Key replays the first response", "idempotent_replay_same_response"
+)
 async def idempotency_ignored(p: Proxy, req: Request) -> Reply:
     return await p.forward(req.without("Idempotency-Key"))
 
 
-@bug("idempotency_conflict_ignored", "the same Idempotency-Key on another account answers 409",
-     "idempotency_key_reuse_answers_409")
+@bug(
+    "idempotency_conflict_ignored",
+    "the same Idempotency-Key on another account answers 409",
+    "idempotency_key_reuse_answers_409",
+)
 async def conflict_ignored(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "IDEMPOTENCY_CONFLICT":
@@ -356,7 +437,12 @@ async def conflict_ignored(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("not_atomic_on_failure", "a 500 means nothing changed", "internal_error_changes_nothing", kit_args=["--mock-control"])
+@bug(
+    "not_atomic_on_failure",
+    "a 500 means nothing changed",
+    "internal_error_changes_nothing",
+    kit_args=["--mock-control"],
+)
 async def not_atomic(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "INTERNAL":
@@ -366,8 +452,13 @@ async def not_atomic(p: Proxy, req: Request) -> Reply:
 
 # -- a decision beyond the docs: caught only under --strict -----------------------------------------
 
-@bug("replay_not_marked", "decision 3: a replay repeats X-Request-Id and says Idempotent-Replayed: true",
-     "strict_replay_is_verbatim", kit_args=["--strict"])
+
+@bug(
+    "replay_not_marked",
+    "decision 3: a replay repeats X-Request-Id and says Idempotent-Replayed: true",
+    "strict_replay_is_verbatim",
+    kit_args=["--strict"],
+)
 async def replay_not_marked(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.headers.pop(CONTRACT.replay_header.lower(), None) is not None:
@@ -375,8 +466,12 @@ async def replay_not_marked(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("success_with_extra_field", "decision 13: the 200 body has exactly the documented fields",
-     "strict_success_fields_exactly_documented", kit_args=["--strict"])
+@bug(
+    "success_with_extra_field",
+    "decision 13: the 200 body has exactly the documented fields",
+    "strict_success_fields_exactly_documented",
+    kit_args=["--strict"],
+)
 async def extra_field(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -385,6 +480,7 @@ async def extra_field(p: Proxy, req: Request) -> Reply:
 
 
 # -- issue 11: one pipeline: rules that hold on every response, a scenario's 200 included ---------
+
 
 def _request_id() -> str:
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -397,19 +493,30 @@ def _fresh_error(code: str, message: str, details: dict | None = None, status: i
     err = {"code": code, "message": message, "requestId": rid}
     if details is not None:
         err["details"] = details
-    return Reply(status or STATUS[code], {"content-type": "application/json", "x-request-id": rid,
-                                          "x-ratelimit-endpoint-class": CONTRACT.rate_limit_class},
-                 json.dumps({"error": err}).encode())
+    return Reply(
+        status or STATUS[code],
+        {
+            "content-type": "application/json",
+            "x-request-id": rid,
+            "x-ratelimit-endpoint-class": CONTRACT.rate_limit_class,
+        },
+        json.dumps({"error": err}).encode(),
+    )
 
 
-def _crash(text: str = "Internal Server Error", content_type: str = "text/plain; charset=utf-8",
-           status: int = 500) -> Reply:
+def _crash(
+    text: str = "Internal Server Error", content_type: str = "text/plain; charset=utf-8", status: int = 500
+) -> Reply:
     """What a framework answers when the handler raised: no envelope, no request id."""
     return Reply(status, {"content-type": content_type}, text.encode())
 
 
-@bug("success_without_request_id", "every documented response carries X-Request-Id", "documented_headers_present",
-     bug_class="pipeline")
+@bug(
+    "success_without_request_id",
+    "every documented response carries X-Request-Id",
+    "documented_headers_present",
+    bug_class="pipeline",
+)
 async def success_without_request_id(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -417,8 +524,12 @@ async def success_without_request_id(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("success_without_rate_limit_class", "every documented response carries X-RateLimit-Endpoint-Class",
-     "documented_headers_present", bug_class="pipeline")
+@bug(
+    "success_without_rate_limit_class",
+    "every documented response carries X-RateLimit-Endpoint-Class",
+    "documented_headers_present",
+    bug_class="pipeline",
+)
 async def success_without_class(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -436,19 +547,28 @@ async def success_as_text(p: Proxy, req: Request) -> Reply:
 
 # -- weak success: what a single "canceled == queued" on a zero-post account lets through --------
 
+
 def _with_count(reply: Reply, count) -> Reply:
     return reply.with_json({**reply.data, "canceledScheduledPosts": count})
 
 
-@bug("never_cancels_posts", "every queued post is canceled and counted", "canceled_posts_equal_queued",
-     bug_class="success")
+@bug(
+    "never_cancels_posts",
+    "every queued post is canceled and counted",
+    "canceled_posts_equal_queued",
+    bug_class="success",
+)
 async def never_cancels(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     return _with_count(reply, 0) if reply.status == 200 else reply
 
 
-@bug("cancels_first_page_only", "every queued post is canceled (not the first page of two)",
-     "canceled_posts_equal_queued", bug_class="success")
+@bug(
+    "cancels_first_page_only",
+    "every queued post is canceled (not the first page of two)",
+    "canceled_posts_equal_queued",
+    bug_class="success",
+)
 async def cancels_first_page(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200:
@@ -456,8 +576,12 @@ async def cancels_first_page(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("replay_recounts_zero", "a replay repeats the first response, count included", "canceled_posts_equal_queued",
-     bug_class="success")
+@bug(
+    "replay_recounts_zero",
+    "a replay repeats the first response, count included",
+    "canceled_posts_equal_queued",
+    bug_class="success",
+)
 async def replay_recounts(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.status == 200 and reply.headers.get(CONTRACT.replay_header.lower()) == "true":
@@ -465,8 +589,12 @@ async def replay_recounts(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("counts_every_post", "canceledScheduledPosts counts the queued posts only", "canceled_posts_equal_queued",
-     bug_class="success")
+@bug(
+    "counts_every_post",
+    "canceledScheduledPosts counts the queued posts only",
+    "canceled_posts_equal_queued",
+    bug_class="success",
+)
 async def counts_every_post(p: Proxy, req: Request) -> Reply:
     before = await p.control_account(req.account_id) if req.method == "DELETE" else None
     reply = await p.forward(req)
@@ -477,8 +605,13 @@ async def counts_every_post(p: Proxy, req: Request) -> Reply:
 
 # -- races: the page promises one atomic revoke ----------------------------------------------------
 
-@bug("check_then_act_race", "simultaneous revokes: exactly one 200, the others 404", "concurrent_revokes_one_succeeds",
-     bug_class="concurrency")
+
+@bug(
+    "check_then_act_race",
+    "simultaneous revokes: exactly one 200, the others 404",
+    "concurrent_revokes_one_succeeds",
+    bug_class="concurrency",
+)
 async def check_then_act(p: Proxy, req: Request) -> Reply:
     """Reads the account, then updates it without re-checking: every request that read
     "connected" before the first update committed answers 200 and counts the posts again."""
@@ -491,10 +624,16 @@ async def check_then_act(p: Proxy, req: Request) -> Reply:
     # Only a row of the caller's that someone else disconnected in the meantime: another
     # organization's account stays connected and keeps its 404.
     if after and after.get("status") == "disconnected":
-        return reply.with_json({"socialAccountId": req.decoded_id, "status": "disconnected",
-                                "disconnectedReason": "revoked_by_partner",
-                                "canceledScheduledPosts": (before.get("postCounts") or {}).get("queued", 0),
-                                "disconnectedAt": before.get("disconnectedAt") or "2026-01-01T00:00:00Z"}, 200)
+        return reply.with_json(
+            {
+                "socialAccountId": req.decoded_id,
+                "status": "disconnected",
+                "disconnectedReason": "revoked_by_partner",
+                "canceledScheduledPosts": (before.get("postCounts") or {}).get("queued", 0),
+                "disconnectedAt": before.get("disconnectedAt") or "2026-01-01T00:00:00Z",
+            },
+            200,
+        )
     return reply
 
 
@@ -515,19 +654,28 @@ async def _while_busy(p: Proxy, req: Request, busy: Callable[[Reply], Reply]) ->
         p.in_flight[key] -= 1
 
 
-@bug("race_losers_answer_409", "simultaneous revokes: the losers answer 404 NOT_FOUND", "concurrent_revokes_one_succeeds",
-     bug_class="concurrency")
+@bug(
+    "race_losers_answer_409",
+    "simultaneous revokes: the losers answer 404 NOT_FOUND",
+    "concurrent_revokes_one_succeeds",
+    bug_class="concurrency",
+)
 async def race_409(p: Proxy, req: Request) -> Reply:
     return await _while_busy(p, req, lambda r: _fresh_error("IDEMPOTENCY_CONFLICT", "Account is being modified."))
 
 
-@bug("race_losers_answer_500", "simultaneous revokes: no 500 (database is locked)", "concurrent_revokes_one_succeeds",
-     bug_class="concurrency")
+@bug(
+    "race_losers_answer_500",
+    "simultaneous revokes: no 500 (database is locked)",
+    "concurrent_revokes_one_succeeds",
+    bug_class="concurrency",
+)
 async def race_500(p: Proxy, req: Request) -> Reply:
     return await _while_busy(p, req, lambda r: _fresh_error("INTERNAL", "database is locked"))
 
 
 # -- existence leaks: the 404 for another organization's account ----------------------------------
+
 
 async def _foreign(p: Proxy, req: Request, reply: Reply) -> bool:
     if reply.code != "NOT_FOUND":
@@ -536,8 +684,12 @@ async def _foreign(p: Proxy, req: Request, reply: Reply) -> bool:
     return bool(account) and account["status"] == "connected"  # exists, just not the caller's
 
 
-@bug("foreign_404_names_other_org", "the cross-org 404 does not reveal the account exists",
-     "not_found_reveals_nothing", bug_class="leak")
+@bug(
+    "foreign_404_names_other_org",
+    "the cross-org 404 does not reveal the account exists",
+    "not_found_reveals_nothing",
+    bug_class="leak",
+)
 async def foreign_names_org(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if await _foreign(p, req, reply):
@@ -545,20 +697,29 @@ async def foreign_names_org(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("foreign_404_owner_in_details", "the cross-org 404 does not reveal the owner", "not_found_reveals_nothing",
-     bug_class="leak")
+@bug(
+    "foreign_404_owner_in_details",
+    "the cross-org 404 does not reveal the owner",
+    "not_found_reveals_nothing",
+    bug_class="leak",
+)
 async def foreign_owner(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if await _foreign(p, req, reply):
         account = await p.control_account(req.account_id)
         err = _error(reply)
-        return _rewrite_error(reply, "NOT_FOUND", err.get("message", "Not found."),
-                              {"organizationId": account.get("organizationId")})
+        return _rewrite_error(
+            reply, "NOT_FOUND", err.get("message", "Not found."), {"organizationId": account.get("organizationId")}
+        )
     return reply
 
 
-@bug("foreign_404_other_message", "the cross-org 404 is worded like any other 404", "foreign_404_indistinguishable",
-     bug_class="leak")
+@bug(
+    "foreign_404_other_message",
+    "the cross-org 404 is worded like any other 404",
+    "foreign_404_indistinguishable",
+    bug_class="leak",
+)
 async def foreign_message(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if await _foreign(p, req, reply):
@@ -566,8 +727,12 @@ async def foreign_message(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("foreign_404_extra_header", "the cross-org 404 carries the same headers as any other 404",
-     "foreign_404_indistinguishable", bug_class="leak")
+@bug(
+    "foreign_404_extra_header",
+    "the cross-org 404 carries the same headers as any other 404",
+    "foreign_404_indistinguishable",
+    bug_class="leak",
+)
 async def foreign_header(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if await _foreign(p, req, reply):
@@ -575,8 +740,12 @@ async def foreign_header(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("foreign_404_extra_detail_key", "the cross-org 404 has the same detail keys as any other 404",
-     "foreign_404_indistinguishable", bug_class="leak")
+@bug(
+    "foreign_404_extra_detail_key",
+    "the cross-org 404 has the same detail keys as any other 404",
+    "foreign_404_indistinguishable",
+    bug_class="leak",
+)
 async def foreign_details(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if await _foreign(p, req, reply):
@@ -584,8 +753,12 @@ async def foreign_details(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@bug("revoked_404_says_disconnected", "already disconnected, missing and foreign accounts answer the same 404",
-     "foreign_404_indistinguishable", bug_class="leak")
+@bug(
+    "revoked_404_says_disconnected",
+    "already disconnected, missing and foreign accounts answer the same 404",
+    "foreign_404_indistinguishable",
+    bug_class="leak",
+)
 async def revoked_message(p: Proxy, req: Request) -> Reply:
     reply = await p.forward(req)
     if reply.code == "NOT_FOUND":
@@ -597,24 +770,34 @@ async def revoked_message(p: Proxy, req: Request) -> Reply:
 
 # -- server errors on bad input -------------------------------------------------------------------
 
-@bug("long_id_500", "a malformed id answers 400, never 500 (VARCHAR(255) overflow)", "no_unexpected_server_error",
-     bug_class="5xx")
+
+@bug(
+    "long_id_500",
+    "a malformed id answers 400, never 500 (VARCHAR(255) overflow)",
+    "no_unexpected_server_error",
+    bug_class="5xx",
+)
 async def long_id(p: Proxy, req: Request) -> Reply:
     if len(req.decoded_id) > 255:
         return _fresh_error("INTERNAL", "value too long for type character varying(255)")
     return await p.forward(req)
 
 
-@bug("huge_url_502", "a 10 KB id answers 4xx, never 502 from the gateway", "no_unexpected_server_error",
-     bug_class="5xx")
+@bug(
+    "huge_url_502", "a 10 KB id answers 4xx, never 502 from the gateway", "no_unexpected_server_error", bug_class="5xx"
+)
 async def huge_url(p: Proxy, req: Request) -> Reply:
     if len(req.path) > 8 * 1024:
         return _crash("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", 502)
     return await p.forward(req)
 
 
-@bug("unicode_id_500", "a non-ASCII id answers 400, never 500 (UnicodeEncodeError)", "no_unexpected_server_error",
-     bug_class="5xx")
+@bug(
+    "unicode_id_500",
+    "a non-ASCII id answers 400, never 500 (UnicodeEncodeError)",
+    "no_unexpected_server_error",
+    bug_class="5xx",
+)
 async def unicode_id(p: Proxy, req: Request) -> Reply:
     if not req.decoded_id.isascii():
         return _crash()
@@ -628,10 +811,14 @@ async def nul_id(p: Proxy, req: Request) -> Reply:
     return await p.forward(req)
 
 
-@bug("numeric_id_500", "a numeric id answers 400, never 500 (integer overflow)", "no_unexpected_server_error",
-     bug_class="5xx")
+@bug(
+    "numeric_id_500",
+    "a numeric id answers 400, never 500 (integer overflow)",
+    "no_unexpected_server_error",
+    bug_class="5xx",
+)
 async def numeric_id(p: Proxy, req: Request) -> Reply:
-    if req.decoded_id.lstrip("-").isdigit() and abs(int(req.decoded_id)) >= 2 ** 63:
+    if req.decoded_id.lstrip("-").isdigit() and abs(int(req.decoded_id)) >= 2**63:
         return _fresh_error("INTERNAL", "bigint out of range")
     return await p.forward(req)
 
@@ -650,24 +837,36 @@ async def empty_id(p: Proxy, req: Request) -> Reply:
     return await p.forward(req)
 
 
-@bug("long_idempotency_key_500", "an Idempotency-Key past 255 characters answers 4xx, never 500",
-     "no_unexpected_server_error", bug_class="5xx")
+@bug(
+    "long_idempotency_key_500",
+    "an Idempotency-Key past 255 characters answers 4xx, never 500",
+    "no_unexpected_server_error",
+    bug_class="5xx",
+)
 async def long_key(p: Proxy, req: Request) -> Reply:
     if len(req.headers.get("idempotency-key", "")) > 255:
         return _fresh_error("INTERNAL", "value too long for type character varying(255)")
     return await p.forward(req)
 
 
-@bug("utf8_idempotency_key_500", "a non-ASCII Idempotency-Key answers 4xx, never 500", "no_unexpected_server_error",
-     bug_class="5xx")
+@bug(
+    "utf8_idempotency_key_500",
+    "a non-ASCII Idempotency-Key answers 4xx, never 500",
+    "no_unexpected_server_error",
+    bug_class="5xx",
+)
 async def utf8_key(p: Proxy, req: Request) -> Reply:
     if not req.headers.get("idempotency-key", "").isascii():
         return _crash()
     return await p.forward(req)
 
 
-@bug("whitespace_id_trimmed", "an id with whitespace is malformed: 400, not looked up", "boundary_ids_answer_400",
-     bug_class="5xx")
+@bug(
+    "whitespace_id_trimmed",
+    "an id with whitespace is malformed: 400, not looked up",
+    "boundary_ids_answer_400",
+    bug_class="5xx",
+)
 async def whitespace_trimmed(p: Proxy, req: Request) -> Reply:
     trimmed = req.decoded_id.strip()
     if trimmed != req.decoded_id and CONTRACT.account_id_pattern.match(trimmed):
@@ -675,8 +874,12 @@ async def whitespace_trimmed(p: Proxy, req: Request) -> Reply:
     return await p.forward(req)
 
 
-@bug("uuid_parsed_leniently", "an id that is not sa_<uuid> answers 400 (uuid.UUID() takes fullwidth digits, braces, ...)",
-     "boundary_ids_answer_400", bug_class="5xx")
+@bug(
+    "uuid_parsed_leniently",
+    "an id that is not sa_<uuid> answers 400 (uuid.UUID() takes fullwidth digits, braces, ...)",
+    "boundary_ids_answer_400",
+    bug_class="5xx",
+)
 async def uuid_lenient(p: Proxy, req: Request) -> Reply:
     raw = req.decoded_id
     if raw.startswith("sa_") and not CONTRACT.account_id_pattern.match(raw):
@@ -688,8 +891,13 @@ async def uuid_lenient(p: Proxy, req: Request) -> Reply:
     return await p.forward(req)
 
 
-@bug("uuid_without_hyphens_accepted", "decision 2: only sa_ + the canonical lower-case UUID is an id",
-     "strict_id_shape_is_sa_uuid", kit_args=["--strict"], bug_class="5xx")
+@bug(
+    "uuid_without_hyphens_accepted",
+    "decision 2: only sa_ + the canonical lower-case UUID is an id",
+    "strict_id_shape_is_sa_uuid",
+    kit_args=["--strict"],
+    bug_class="5xx",
+)
 async def hyphenless(p: Proxy, req: Request) -> Reply:
     raw = req.decoded_id
     if len(raw) == 35 and raw.startswith("sa_") and all(c in "0123456789abcdef" for c in raw[3:]):
@@ -699,6 +907,7 @@ async def hyphenless(p: Proxy, req: Request) -> Reply:
 
 
 # -- lenient credentials ---------------------------------------------------------------------------
+
 
 def _token(req: Request) -> str:
     return req.headers.get("authorization", "")
@@ -711,50 +920,74 @@ def _as_good(p: Proxy, req: Request, secret: str) -> Request | None:
     return None
 
 
-@bug("key_without_scheme_accepted", "only `Authorization: Bearer <key>` is accepted", "lenient_credentials_answer_401",
-     bug_class="credentials")
+@bug(
+    "key_without_scheme_accepted",
+    "only `Authorization: Bearer <key>` is accepted",
+    "lenient_credentials_answer_401",
+    bug_class="credentials",
+)
 async def no_scheme(p: Proxy, req: Request) -> Reply:
     value = _token(req)
     fixed = _as_good(p, req, value) if value and " " not in value else None
     return await p.forward(fixed or req)
 
 
-@bug("any_scheme_accepted", "a wrong scheme (Token, Basic) answers 401", "lenient_credentials_answer_401",
-     bug_class="credentials")
+@bug(
+    "any_scheme_accepted",
+    "a wrong scheme (Token, Basic) answers 401",
+    "lenient_credentials_answer_401",
+    bug_class="credentials",
+)
 async def any_scheme(p: Proxy, req: Request) -> Reply:
     scheme, _, secret = _token(req).partition(" ")
     fixed = _as_good(p, req, secret) if scheme and scheme.lower() != "bearer" else None
     return await p.forward(fixed or req)
 
 
-@bug("extra_text_after_key_accepted", "a token with extra text answers 401 (split()[1])",
-     "lenient_credentials_answer_401", bug_class="credentials")
+@bug(
+    "extra_text_after_key_accepted",
+    "a token with extra text answers 401 (split()[1])",
+    "lenient_credentials_answer_401",
+    bug_class="credentials",
+)
 async def extra_text(p: Proxy, req: Request) -> Reply:
     parts = _token(req).split()
     fixed = _as_good(p, req, parts[1].rstrip(",")) if len(parts) > 2 and parts[0] == "Bearer" else None
     return await p.forward(fixed or req)
 
 
-@bug("secret_not_verified", "a key with a wrong secret answers 401 (looked up by its prefix only)",
-     "lenient_credentials_answer_401", bug_class="credentials")
+@bug(
+    "secret_not_verified",
+    "a key with a wrong secret answers 401 (looked up by its prefix only)",
+    "lenient_credentials_answer_401",
+    bug_class="credentials",
+)
 async def prefix_lookup(p: Proxy, req: Request) -> Reply:
     value = _token(req)
     for good in p.good_tokens:
-        if value != good and len(value) >= len(good) - 1 and value[:len(good) - 1] == good[:-1]:
+        if value != good and len(value) >= len(good) - 1 and value[: len(good) - 1] == good[:-1]:
             return await p.forward(req.with_header("Authorization", good))
     return await p.forward(req)
 
 
-@bug("empty_bearer_500", "an empty bearer token answers 401, never 500 (IndexError)", "lenient_credentials_answer_401",
-     bug_class="credentials")
+@bug(
+    "empty_bearer_500",
+    "an empty bearer token answers 401, never 500 (IndexError)",
+    "lenient_credentials_answer_401",
+    bug_class="credentials",
+)
 async def empty_bearer(p: Proxy, req: Request) -> Reply:
     if _token(req).strip() == "Bearer":
         return _crash("IndexError: list index out of range")
     return await p.forward(req)
 
 
-@bug("legacy_x_api_key_accepted", "the legacy X-Api-Key header alone answers 401 (Bearer is the only form)",
-     "lenient_credentials_answer_401", bug_class="credentials")
+@bug(
+    "legacy_x_api_key_accepted",
+    "the legacy X-Api-Key header alone answers 401 (Bearer is the only form)",
+    "lenient_credentials_answer_401",
+    bug_class="credentials",
+)
 async def legacy_header(p: Proxy, req: Request) -> Reply:
     if "authorization" not in req.headers and req.headers.get("x-api-key"):
         fixed = _as_good(p, req, req.headers["x-api-key"])
@@ -763,8 +996,13 @@ async def legacy_header(p: Proxy, req: Request) -> Reply:
     return await p.forward(req)
 
 
-@bug("bearer_scheme_case_sensitive", "decision 14: the scheme is case-insensitive (RFC 7235)",
-     "strict_bearer_scheme_case_insensitive", kit_args=["--strict"], bug_class="credentials")
+@bug(
+    "bearer_scheme_case_sensitive",
+    "decision 14: the scheme is case-insensitive (RFC 7235)",
+    "strict_bearer_scheme_case_insensitive",
+    kit_args=["--strict"],
+    bug_class="credentials",
+)
 async def scheme_case(p: Proxy, req: Request) -> Reply:
     if _token(req).split(" ", 1)[0] not in ("", "Bearer") and _token(req).split(" ", 1)[0].lower() == "bearer":
         return _fresh_error("UNAUTHENTICATED", "Missing or invalid Authorization header.")
@@ -773,7 +1011,10 @@ async def scheme_case(p: Proxy, req: Request) -> Reply:
 
 # -- correct variants: different from the mock, still conformant -----------------------------------
 
-@variant("ok_other_order_of_checks", "validates the id before the credentials, and looks the account up before the scope")
+
+@variant(
+    "ok_other_order_of_checks", "validates the id before the credentials, and looks the account up before the scope"
+)
 async def other_order(p: Proxy, req: Request) -> Reply:
     if req.method == "DELETE" and not CONTRACT.account_id_pattern.match(req.decoded_id):
         reply = await p.forward(req)
@@ -796,9 +1037,17 @@ async def additive(p: Proxy, req: Request) -> Reply:
     return reply
 
 
-@variant("ok_slow", "takes 1-2 s per answer", kit_args=["--no-fuzz", "--only", "unknown_account_answers_404,"
-         "foreign_account_answers_404,revoke_succeeds,second_revoke_answers_404,concurrent_revokes_one_succeeds,"
-         "foreign_404_indistinguishable"])
+@variant(
+    "ok_slow",
+    "takes 1-2 s per answer",
+    kit_args=[
+        "--no-fuzz",
+        "--only",
+        "unknown_account_answers_404,"
+        "foreign_account_answers_404,revoke_succeeds,second_revoke_answers_404,concurrent_revokes_one_succeeds,"
+        "foreign_404_indistinguishable",
+    ],
+)
 async def slow(p: Proxy, req: Request) -> Reply:
     await asyncio.sleep(1 + random.random())
     return await p.forward(req)
@@ -822,6 +1071,7 @@ async def gateway(p: Proxy, req: Request) -> Reply:
 
 
 # -- the proxy -----------------------------------------------------------------------------------
+
 
 def make_app(upstream_url: str):
     proxies: dict[str, Proxy] = {}
@@ -851,18 +1101,30 @@ def make_app(upstream_url: str):
             name, path = parts[2], "/" + parts[3]
             if scope.get("query_string"):
                 path += "?" + scope["query_string"].decode("latin-1")
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-                       if k.decode("latin-1").lower() not in {"host", "content-length"}}
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1")
+                for k, v in scope["headers"]
+                if k.decode("latin-1").lower() not in {"host", "content-length"}
+            }
             if path.startswith(CONTROL_PREFIX) or name == "none":
-                r = await client.request(scope["method"], path, content=body,
-                                         headers={k: v.encode("latin-1") for k, v in headers.items()})
-                reply = Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()
-                                              if k.lower() not in HOP_HEADERS}, r.content)
+                r = await client.request(
+                    scope["method"], path, content=body, headers={k: v.encode("latin-1") for k, v in headers.items()}
+                )
+                reply = Reply(
+                    r.status_code,
+                    {k.lower(): v for k, v in r.headers.items() if k.lower() not in HOP_HEADERS},
+                    r.content,
+                )
             else:
                 proxy = proxies.setdefault(name, Proxy(client))
                 reply = await known[name].apply(proxy, Request(scope["method"], path, headers))
-        await send({"type": "http.response.start", "status": reply.status,
-                    "headers": [(k.encode(), v.encode()) for k, v in reply.headers.items()]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(k.encode(), v.encode()) for k, v in reply.headers.items()],
+            }
+        )
         await send({"type": "http.response.body", "body": reply.body})
 
     return app
@@ -877,8 +1139,14 @@ def main() -> None:
     parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (the kit's TLS tests)")
     parser.add_argument("--ssl-keyfile")
     args = parser.parse_args()
-    uvicorn.run(make_app(args.upstream), host="127.0.0.1", port=args.port, log_level="warning",
-                ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
+    uvicorn.run(
+        make_app(args.upstream),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+    )
 
 
 if __name__ == "__main__":

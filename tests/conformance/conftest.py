@@ -3,17 +3,18 @@
 The kit moves the mock's clock and flips kill switches (the global one too), so its runs get a
 mock process of their own instead of the session-wide one other tests share.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
+from servers import serve_broken_impls
 
+from conformance import cli
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess
-from conformance import cli
-from servers import serve_broken_impls
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,14 +69,31 @@ def make_staging_world(control, tmp_path: Path, queued: list[int] = QUEUED) -> l
     org = control.create_organization("staging-like")
     write = control.create_key(org["id"], [CONTRACT.required_scope], tier="partner")
     read_only = control.create_key(org["id"], ["social:read"], tier="partner")
-    accounts = [control.create_account(org["id"], posts={"queued": n, "published": 2, "draft": 1, "failed": 1})
-                for n in queued]
+    accounts = [
+        control.create_account(org["id"], posts={"queued": n, "published": 2, "draft": 1, "failed": 1}) for n in queued
+    ]
     foreign = control.create_account(control.create_organization("other")["id"], posts={"queued": 3, "published": 1})
     path = tmp_path / f"accounts-{org['id']}.json"
-    path.write_text(json.dumps({"accounts": [{"socialAccountId": a["socialAccountId"], "queuedPosts": n}
-                                             for a, n in zip(accounts, queued, strict=True)]}))
-    return ["--api-key", write["secret"], "--read-only-key", read_only["secret"],
-            "--foreign-account-id", foreign["socialAccountId"], "--accounts", str(path)]
+    path.write_text(
+        json.dumps(
+            {
+                "accounts": [
+                    {"socialAccountId": a["socialAccountId"], "queuedPosts": n}
+                    for a, n in zip(accounts, queued, strict=True)
+                ]
+            }
+        )
+    )
+    return [
+        "--api-key",
+        write["secret"],
+        "--read-only-key",
+        read_only["secret"],
+        "--foreign-account-id",
+        foreign["socialAccountId"],
+        "--accounts",
+        str(path),
+    ]
 
 
 @pytest.fixture

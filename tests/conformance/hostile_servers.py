@@ -7,6 +7,7 @@ from the command line for the measurements in README ("Reliability and security 
 
     python tests/conformance/hostile_servers.py dribble-headers --port 8701 --interval 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,7 @@ def not_found(request: dict) -> bytes:
 
 
 # --- behaviours: each gets the connected socket and the parsed request head -------------------
+
 
 def hang(sock, request, opts):
     time.sleep(opts.get("hold", 3600))
@@ -104,8 +106,13 @@ def gzip_bomb(sock, request, opts):
         z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         zeros = b" " * MB
         opts["_bomb"] = b"".join(z.compress(zeros) for _ in range(opts["size"] // MB)) + z.flush()
-    sock.sendall(answer(404, opts["_bomb"], {"Content-Type": "application/json", "Content-Encoding": "gzip",
-                                             "X-Request-Id": "req_1"}))
+    sock.sendall(
+        answer(
+            404,
+            opts["_bomb"],
+            {"Content-Type": "application/json", "Content-Encoding": "gzip", "X-Request-Id": "req_1"},
+        )
+    )
 
 
 def nested(sock, request, opts):
@@ -130,17 +137,28 @@ def echo(sock, request, opts):
     # key in a header, as a debugging proxy might add.
     message = f"No such social account. You sent {creds}; {'x' * 270}{creds}"
     body = json.dumps({"error": {"code": "NOT_FOUND", "message": message, "requestId": rid}}).encode()
-    sock.sendall(answer(404, body, {"Content-Type": "application/json", "X-Request-Id": rid,
-                                    "X-Echo-Auth": creds[:200]}))
+    sock.sendall(
+        answer(404, body, {"Content-Type": "application/json", "X-Request-Id": rid, "X-Echo-Auth": creds[:200]})
+    )
 
 
 def record(sock, request, opts):
     sock.sendall(not_found(request))
 
 
-BEHAVIOURS = {"hang": hang, "dribble-headers": dribble_headers, "dribble-body": dribble_body, "slow": slow,
-              "storm": storm, "huge": huge, "gzip-bomb": gzip_bomb, "nested": nested, "redirect": redirect, "echo": echo,
-              "record": record}
+BEHAVIOURS = {
+    "hang": hang,
+    "dribble-headers": dribble_headers,
+    "dribble-body": dribble_body,
+    "slow": slow,
+    "storm": storm,
+    "huge": huge,
+    "gzip-bomb": gzip_bomb,
+    "nested": nested,
+    "redirect": redirect,
+    "echo": echo,
+    "record": record,
+}
 
 
 def _read_head(sock) -> dict | None:
@@ -203,13 +221,15 @@ def measured(argv: list[str], kill_after: float = 3600) -> list[str]:
     """`argv` run by a wrapper process whose only child it is; the wrapper's last stderr line is
     `PEAK_RSS_KB=<the child's max RSS> KILLED=<0|1>` (getrusage(RUSAGE_CHILDREN) after the child
     ended or was killed at `kill_after` seconds), and it exits with the child's code (-9 if killed)."""
-    code = ("import resource, subprocess, sys\n"
-            "try:\n"
-            "    r = subprocess.run(sys.argv[2:], timeout=float(sys.argv[1])).returncode; k = 0\n"
-            "except subprocess.TimeoutExpired:\n"
-            "    r, k = -9, 1\n"
-            "sys.stderr.write(f'\\nPEAK_RSS_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} KILLED={k}\\n')\n"
-            "sys.exit(r if r >= 0 else 128 - r)\n")
+    code = (
+        "import resource, subprocess, sys\n"
+        "try:\n"
+        "    r = subprocess.run(sys.argv[2:], timeout=float(sys.argv[1])).returncode; k = 0\n"
+        "except subprocess.TimeoutExpired:\n"
+        "    r, k = -9, 1\n"
+        "sys.stderr.write(f'\\nPEAK_RSS_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} KILLED={k}\\n')\n"
+        "sys.exit(r if r >= 0 else 128 - r)\n"
+    )
     return [sys.executable, "-c", code, str(kill_after), *argv]
 
 
@@ -224,8 +244,14 @@ def main() -> None:
     p.add_argument("--chunked", action="store_true", help="huge: chunked, no Content-Length")
     p.add_argument("--depth", type=int, default=100_000, help="nested: levels")
     args = p.parse_args()
-    opts = {"interval": args.interval, "delay": args.delay, "retry_after": args.retry_after, "size": args.size,
-            "chunked": args.chunked, "depth": args.depth}
+    opts = {
+        "interval": args.interval,
+        "delay": args.delay,
+        "retry_after": args.retry_after,
+        "size": args.size,
+        "chunked": args.chunked,
+        "depth": args.depth,
+    }
     with HostileServer(args.behaviour, port=args.port, **opts) as server:
         print(f"{args.behaviour} on {server.base_url}", flush=True)
         try:

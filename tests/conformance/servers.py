@@ -1,4 +1,5 @@
 """Starting the catalog's proxy (broken_impls.py) for the kit's tests, over HTTP or HTTPS."""
+
 from __future__ import annotations
 
 import subprocess

@@ -10,10 +10,10 @@ on purpose, a kill switch, a spent budget) run with `--mock-control`. The correc
 (another order of checks, additive fields, a slow server, ...) and the proxy without a bug must
 pass. Every entry is its own test, so `pytest -n 2` spreads them.
 """
+
 from __future__ import annotations
 
 import pytest
-
 from broken_impls import CATALOG, CLASSES, VARIANTS
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
@@ -57,7 +57,8 @@ def test_broken_implementation_is_caught(name, kit, broken_base, staging_args):
     code, report = kit(*_args(bug, broken_base, staging_args))
     assert code == 1, f"{name} ({bug.rule}) was not caught: {report['failedChecks']} {report['error']}"
     assert bug.intended_check in report["failedChecks"], (
-        f"{name} was caught, but not by {bug.intended_check}: {report['failedChecks']}")
+        f"{name} was caught, but not by {bug.intended_check}: {report['failedChecks']}"
+    )
     failure = next(c for c in report["checks"] if c["name"] == bug.intended_check)["failures"][0]
     assert failure["curl"] and "curl -i -X " in failure["curl"], "every failure comes with a curl line"
 

@@ -6,6 +6,7 @@ never tight timing. Peak memory is the kit's own max RSS, read by a wrapper proc
 child is the kit (getrusage(RUSAGE_CHILDREN)), compared with the same run against an honest
 server: the 100 MB body may not cost more than a fraction of itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,17 +20,17 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hostile_servers import MB, HostileServer, measured
 
 from conformance import cli
-from conformance.secrets import Redactor, check_secret, SecretError
+from conformance.secrets import Redactor, SecretError, check_secret
 from conformance.transport import DEPTH_CHECK, MAX_JSON_DEPTH, SIZE_CHECK, json_depth
-from hostile_servers import MB, HostileServer, measured
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 ROOT = Path(__file__).resolve().parents[2]
 KIT = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
-KEY = "lp_test_Zq8TopSecretKeyValue4711xYz"        # what a real key looks like
+KEY = "lp_test_Zq8TopSecretKeyValue4711xYz"  # what a real key looks like
 READ_ONLY = "lp_test_Rd3OtherSecretValue0815aBc"
 ADMIN = "admin-Tk9SecretAdminToken2024qWe"
 
@@ -51,17 +52,38 @@ class Run:
         return f"exit {self.code} in {self.wall:.1f}s\n--- stdout\n{self.out[-3000:]}\n--- stderr\n{self.err[-3000:]}"
 
 
-def kit(tmp_path: Path, base_url: str, *args: str, key: str | None = KEY, env: dict | None = None,
-        measure: bool = False, timeout: float = 120) -> Run:
+def kit(
+    tmp_path: Path,
+    base_url: str,
+    *args: str,
+    key: str | None = KEY,
+    env: dict | None = None,
+    measure: bool = False,
+    timeout: float = 120,
+) -> Run:
     """The kit as CI runs it, in a process of its own, with both reports asked for."""
     for name in ("junit.xml", "report.json"):
         (tmp_path / name).unlink(missing_ok=True)
-    argv = ["--base-url", base_url, *(["--api-key", key] if key else []), *args,
-            "--junit-xml", str(tmp_path / "junit.xml"), "--report-json", str(tmp_path / "report.json")]
+    argv = [
+        "--base-url",
+        base_url,
+        *(["--api-key", key] if key else []),
+        *args,
+        "--junit-xml",
+        str(tmp_path / "junit.xml"),
+        "--report-json",
+        str(tmp_path / "report.json"),
+    ]
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
     started = time.monotonic()
-    proc = subprocess.run(measured(KIT + argv) if measure else KIT + argv, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**clean_env, "PYTHONPATH": str(ROOT), **(env or {})})
+    proc = subprocess.run(
+        measured(KIT + argv) if measure else KIT + argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**clean_env, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
     return Run(proc, time.monotonic() - started, tmp_path)
 
 
@@ -82,20 +104,30 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("slip", list(MALFORMED))
-@pytest.mark.parametrize("option, env, secret", [
-    ("--api-key", "LAYERS_API_KEY", KEY),
-    ("--read-only-key", "LAYERS_READ_ONLY_KEY", READ_ONLY),
-    ("--admin-token", "LAYERS_MOCK_ADMIN_TOKEN", ADMIN),
-])
-def test_a_malformed_secret_is_refused_before_anything_is_sent(option, env, secret, slip, tmp_path, capsys,
-                                                                monkeypatch):
+@pytest.mark.parametrize(
+    "option, env, secret",
+    [
+        ("--api-key", "LAYERS_API_KEY", KEY),
+        ("--read-only-key", "LAYERS_READ_ONLY_KEY", READ_ONLY),
+        ("--admin-token", "LAYERS_MOCK_ADMIN_TOKEN", ADMIN),
+    ],
+)
+def test_a_malformed_secret_is_refused_before_anything_is_sent(
+    option, env, secret, slip, tmp_path, capsys, monkeypatch
+):
     value = MALFORMED[slip].format(secret)
     for name in [e for e in os.environ if e.startswith("LAYERS_")]:
         monkeypatch.delenv(name)
     via_env = slip in ("trailing newline", "non-ASCII")  # the same check holds for the variable
     with HostileServer("record") as server:
-        args = ["--base-url", server.base_url, "--junit-xml", str(tmp_path / "j.xml"),
-                "--report-json", str(tmp_path / "r.json")]
+        args = [
+            "--base-url",
+            server.base_url,
+            "--junit-xml",
+            str(tmp_path / "j.xml"),
+            "--report-json",
+            str(tmp_path / "r.json"),
+        ]
         if option == "--read-only-key":
             args += ["--api-key", "lp_test_fine_key_000000000000"]
         elif option == "--admin-token":
@@ -131,8 +163,7 @@ def test_redactor_catches_whole_escaped_and_cut_off_secrets_but_not_single_lette
     redact = Redactor()
     redact.add(KEY, "--api-key")
     redact.add("k", "--read-only-key")
-    text = (f"got {KEY}; json {json.dumps(KEY)}; cut: ...{KEY[:14]}' and '{KEY[-13:]}; "
-            "Bearer k; keep kiwi and k8s")
+    text = f"got {KEY}; json {json.dumps(KEY)}; cut: ...{KEY[:14]}' and '{KEY[-13:]}; Bearer k; keep kiwi and k8s"
     out = redact(text)
     assert KEY not in out and KEY[:14] not in out and KEY[-13:] not in out
     assert "Bearer [redacted --read-only-key]" in out and "keep kiwi and k8s" in out
@@ -154,13 +185,14 @@ def test_no_output_holds_a_secret_even_when_the_target_echoes_it(tmp_path):
 def test_an_admin_token_echoed_by_the_control_plane_is_redacted(tmp_path):
     with HostileServer("echo") as server:
         run = kit(tmp_path, server.base_url, "--mock-control", "--admin-token", ADMIN, key=None)
-        assert any(ADMIN == r["headers"].get("x-mock-admin-token") for r in server.requests)
+        assert any(r["headers"].get("x-mock-admin-token") == ADMIN for r in server.requests)
     assert run.code == 2, run
     assert "could not provision" in run.err
     assert ADMIN not in run.everything and ADMIN[6:18] not in run.everything, run
 
 
 # --- bounded time ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("behaviour", ["dribble-headers", "dribble-body"])
 def test_a_dribbling_server_trips_the_timeout_of_the_whole_request(behaviour, tmp_path):
@@ -194,12 +226,16 @@ def test_max_time_stops_the_run_and_writes_what_was_done(tmp_path):
 
 # --- 429 storms -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("retry_after, args, requests, says", [
-    ("1", [], 4, "still answered 429"),                                     # 3 waits, then stop
-    ("120", [], 1, "exceeds --max-wait 60s"),                               # would have been ~6 h
-    ("2", ["--max-total-wait", "3"], 2, "beyond --max-total-wait 3s"),      # the total is capped too
-    ("9" * 5000, [], 1, "exceeds --max-wait"),                              # int() refuses 5,000 digits
-])
+
+@pytest.mark.parametrize(
+    "retry_after, args, requests, says",
+    [
+        ("1", [], 4, "still answered 429"),  # 3 waits, then stop
+        ("120", [], 1, "exceeds --max-wait 60s"),  # would have been ~6 h
+        ("2", ["--max-total-wait", "3"], 2, "beyond --max-total-wait 3s"),  # the total is capped too
+        ("9" * 5000, [], 1, "exceeds --max-wait"),  # int() refuses 5,000 digits
+    ],
+)
 def test_a_429_storm_is_waited_out_within_caps_and_reported(retry_after, args, requests, says, tmp_path):
     with HostileServer("storm", retry_after=retry_after) as server:
         run = kit(tmp_path, server.base_url, *args)
@@ -210,6 +246,7 @@ def test_a_429_storm_is_waited_out_within_caps_and_reported(retry_after, args, r
 
 
 # --- bounded memory and depth ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def honest_peak_mb(tmp_path_factory):
@@ -223,11 +260,14 @@ def honest_peak_mb(tmp_path_factory):
     return runs[-1].peak_mb
 
 
-@pytest.mark.parametrize("behaviour, opts", [
-    ("huge", {"size": 100 * MB}),                     # Content-Length: 104857600
-    ("huge", {"size": 100 * MB, "chunked": True}),    # no length announced: the stream is cut at the cap
-    ("gzip-bomb", {"size": 100 * MB}),                # 100 KB on the wire, 100 MB inflated
-])
+@pytest.mark.parametrize(
+    "behaviour, opts",
+    [
+        ("huge", {"size": 100 * MB}),  # Content-Length: 104857600
+        ("huge", {"size": 100 * MB, "chunked": True}),  # no length announced: the stream is cut at the cap
+        ("gzip-bomb", {"size": 100 * MB}),  # 100 KB on the wire, 100 MB inflated
+    ],
+)
 def test_a_100_mb_body_is_a_finding_and_memory_stays_bounded(behaviour, opts, honest_peak_mb, tmp_path):
     with HostileServer(behaviour, **opts) as server:
         run = kit(tmp_path, server.base_url, measure=True)
@@ -265,6 +305,7 @@ def test_json_depth_ignores_brackets_inside_strings():
 
 
 # --- redirects, cleartext -------------------------------------------------------------------
+
 
 def test_a_redirect_is_not_followed_and_the_key_goes_nowhere_else(tmp_path):
     with HostileServer("record") as elsewhere, HostileServer("redirect", location=elsewhere.base_url) as server:
@@ -313,13 +354,27 @@ def test_loopback_http_needs_no_flag(tmp_path):
 
 # --- bad settings ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, value", [
-    ("LAYERS_MAX_REQUESTS", "abc"), ("LAYERS_MAX_REQUESTS", "0"), ("LAYERS_BURST_LIMIT", "-1"),
-    ("LAYERS_EXAMPLES", "1e3"), ("LAYERS_SEED", "x"), ("LAYERS_TIMEOUT", "nan"), ("LAYERS_TIMEOUT", "0"),
-    ("LAYERS_MAX_WAIT", "inf"), ("LAYERS_MAX_TIME", "-5"), ("LAYERS_MAX_TOTAL_WAIT", "soon"),
-    ("LAYERS_MAX_BODY_BYTES", "10"), ("LAYERS_STRICT", "maybe"), ("LAYERS_MOCK_CONTROL", "2"),
-    ("LAYERS_BURST", "?"), ("LAYERS_ALLOW_INSECURE_HTTP", "perhaps"),
-])
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("LAYERS_MAX_REQUESTS", "abc"),
+        ("LAYERS_MAX_REQUESTS", "0"),
+        ("LAYERS_BURST_LIMIT", "-1"),
+        ("LAYERS_EXAMPLES", "1e3"),
+        ("LAYERS_SEED", "x"),
+        ("LAYERS_TIMEOUT", "nan"),
+        ("LAYERS_TIMEOUT", "0"),
+        ("LAYERS_MAX_WAIT", "inf"),
+        ("LAYERS_MAX_TIME", "-5"),
+        ("LAYERS_MAX_TOTAL_WAIT", "soon"),
+        ("LAYERS_MAX_BODY_BYTES", "10"),
+        ("LAYERS_STRICT", "maybe"),
+        ("LAYERS_MOCK_CONTROL", "2"),
+        ("LAYERS_BURST", "?"),
+        ("LAYERS_ALLOW_INSECURE_HTTP", "perhaps"),
+    ],
+)
 def test_a_bad_environment_value_exits_2_naming_the_variable(name, value, monkeypatch, capsys):
     monkeypatch.setenv(name, value)
     code = cli.main(["--base-url", "http://127.0.0.1:9", "--api-key", "k"])
@@ -336,8 +391,16 @@ def test_the_option_wins_over_a_bad_variable(monkeypatch, capsys):
     assert code == 2 and "--max-requests 3" in out.out, out.out + out.err
 
 
-@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--max-time", "0"], ["--max-body-bytes", "10"],
-                                  ["--max-requests", "-3"], ["--max-total-wait", "inf"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--timeout", "nan"],
+        ["--max-time", "0"],
+        ["--max-body-bytes", "10"],
+        ["--max-requests", "-3"],
+        ["--max-total-wait", "inf"],
+    ],
+)
 def test_a_bad_option_value_exits_2(args, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["--base-url", "http://127.0.0.1:9", "--api-key", "k", *args])
@@ -347,8 +410,17 @@ def test_a_bad_option_value_exits_2(args, capsys):
 
 def test_an_unwritable_report_path_exits_2_before_the_run(tmp_path, capsys):
     with HostileServer("record") as server:
-        code = cli.main(["--base-url", server.base_url, "--api-key", "k", "--no-fuzz",
-                         "--report-json", str(tmp_path / "no" / "such" / "dir" / "r.json")])
+        code = cli.main(
+            [
+                "--base-url",
+                server.base_url,
+                "--api-key",
+                "k",
+                "--no-fuzz",
+                "--report-json",
+                str(tmp_path / "no" / "such" / "dir" / "r.json"),
+            ]
+        )
         assert server.connections == 0
     out = capsys.readouterr()
     assert code == 2 and "does not exist" in out.err and "Traceback" not in out.err

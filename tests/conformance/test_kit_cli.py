@@ -1,6 +1,7 @@
 """The kit's command line as CI engineers use it (schemathesis-like): the result line, --list,
 --only, --fail-on-skip, -H, --proxy, --ca-bundle / --insecure, JUnit times, readable bodies, and
 no global registration in schemathesis on import."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ from typing import ClassVar
 
 import httpx
 import pytest
+from servers import ROOT_DIR, serve_broken_impls
 
 from conformance import cli
-from servers import ROOT_DIR, serve_broken_impls
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -31,7 +32,8 @@ def test_importing_the_kit_registers_no_schemathesis_check():
         "mine = {c.__name__ for c in RESPONSE_CHECKS}\n"
         "print(sorted(mine & set(CHECKS.get_all_names())))\n"
         "import conformance.hooks\n"
-        "print(sorted(mine - set(CHECKS.get_all_names())))\n")
+        "print(sorted(mine - set(CHECKS.get_all_names())))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT_DIR, check=True)
     before, after = out.stdout.splitlines()
     assert before == "[]", f"registered on import: {before}"
@@ -41,9 +43,16 @@ def test_importing_the_kit_registers_no_schemathesis_check():
 def test_list_prints_scenarios_and_checks(capsys):
     assert cli.main(["--list"]) == 0
     out = capsys.readouterr().out
-    for name in ("concurrent_revokes_one_succeeds", "foreign_404_indistinguishable", "boundary_ids_answer_400",
-                 "lenient_credentials_answer_401", "no_unexpected_server_error", "canceled_posts_equal_queued",
-                 "documented_headers_present", "response_schema_conformance"):
+    for name in (
+        "concurrent_revokes_one_succeeds",
+        "foreign_404_indistinguishable",
+        "boundary_ids_answer_400",
+        "lenient_credentials_answer_401",
+        "no_unexpected_server_error",
+        "canceled_posts_equal_queued",
+        "documented_headers_present",
+        "response_schema_conformance",
+    ):
         assert name in out
     assert "kill_switch_answers_503  (needs --mock-control" in out
     assert "strict_order_of_checks  [strict]" in out
@@ -58,8 +67,18 @@ def test_only_with_an_unknown_name_lists_the_valid_ones(kit_mock, capsys):
 
 def test_result_line_counts_checked_and_skipped_and_fail_on_skip(kit, kit_mock, keys, default_world):
     foreign = next(a for a in default_world["accounts"] if a["organizationId"] != keys["write"]["organizationId"])
-    args = ["--base-url", kit_mock.base_url, "--api-key", keys["write"]["secret"],
-            "--read-only-key", keys["read-only"]["secret"], "--foreign-account-id", foreign["id"], "--examples", "2"]
+    args = [
+        "--base-url",
+        kit_mock.base_url,
+        "--api-key",
+        keys["write"]["secret"],
+        "--read-only-key",
+        keys["read-only"]["secret"],
+        "--foreign-account-id",
+        foreign["id"],
+        "--examples",
+        "2",
+    ]
     code, report = kit(*args)
     assert code == 0, report["failedChecks"]
     skipped = set(report["skippedChecks"])
@@ -74,13 +93,28 @@ def test_result_line_as_printed(kit_mock, keys, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert code == 0
     assert last.startswith("Result: CONFORMANT: ") and " checks passed, " in last
-    assert " skipped (needs " in last and "needs --mock-control: internal_error_changes_nothing, kill_switch_answers_503" in last
+    assert (
+        " skipped (needs " in last
+        and "needs --mock-control: internal_error_changes_nothing, kill_switch_answers_503" in last
+    )
 
 
 def test_full_mock_run_skips_nothing_and_junit_has_times(kit_mock, keys, tmp_path):
     junit = tmp_path / "junit.xml"
-    code = cli.main(["--base-url", kit_mock.base_url, "--api-key", keys["write"]["secret"], "--mock-control",
-                     "--fail-on-skip", "--examples", "3", "--junit-xml", str(junit)])
+    code = cli.main(
+        [
+            "--base-url",
+            kit_mock.base_url,
+            "--api-key",
+            keys["write"]["secret"],
+            "--mock-control",
+            "--fail-on-skip",
+            "--examples",
+            "3",
+            "--junit-xml",
+            str(junit),
+        ]
+    )
     assert code == 0
     suite = ET.parse(junit).getroot()
     assert float(suite.get("time")) > 0
@@ -89,8 +123,14 @@ def test_full_mock_run_skips_nothing_and_junit_has_times(kit_mock, keys, tmp_pat
 
 
 def test_bodies_are_printed_as_text(kit, broken_base, staging_args):
-    code, report = kit("--base-url", f"{broken_base}/bug/errors_not_in_envelope", "--no-fuzz", *staging_args(),
-                       "--only", "unknown_account_answers_404")
+    code, report = kit(
+        "--base-url",
+        f"{broken_base}/bug/errors_not_in_envelope",
+        "--no-fuzz",
+        *staging_args(),
+        "--only",
+        "unknown_account_answers_404",
+    )
     assert code == 1
     message = next(c for c in report["checks"] if c["name"] == "error_envelope_shape")["failures"][0]["message"]
     assert 'body: {"code": "NOT_FOUND"' in message and "b'" not in message
@@ -105,6 +145,7 @@ def test_accounts_without_queued_posts_warn(kit, kit_mock, staging_args, capsys)
 
 class _Recorder(BaseHTTPRequestHandler):
     """A forward proxy that remembers what went through it."""
+
     seen: ClassVar[list[tuple[str, dict]]] = []
 
     def _any(self):
@@ -132,10 +173,20 @@ def test_proxy_and_headers_reach_every_request_and_header_values_are_masked(kit,
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        code, report = kit("--base-url", f"{broken_base}/bug/wrong_code_string", "--no-fuzz", *staging_args(),
-                           "--proxy", f"http://127.0.0.1:{server.server_address[1]}",
-                           "-H", "X-Gateway-Key: gw-secret-4711", "--header", "X-Tenant:acme",
-                           "--only", "unknown_account_answers_404,lenient_credentials_answer_401")
+        code, report = kit(
+            "--base-url",
+            f"{broken_base}/bug/wrong_code_string",
+            "--no-fuzz",
+            *staging_args(),
+            "--proxy",
+            f"http://127.0.0.1:{server.server_address[1]}",
+            "-H",
+            "X-Gateway-Key: gw-secret-4711",
+            "--header",
+            "X-Tenant:acme",
+            "--only",
+            "unknown_account_answers_404,lenient_credentials_answer_401",
+        )
     finally:
         server.shutdown()
     assert code == 1 and "error_code_matches_status" in report["failedChecks"]
@@ -164,8 +215,9 @@ def tls_target(kit_mock, tmp_path_factory):
     ca.cert_pem.write_to_path(str(d / "ca.pem"))
     cert.private_key_pem.write_to_path(str(d / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
-    proc, base = serve_broken_impls(kit_mock.base_url, tls=(str(d / "cert.pem"), str(d / "key.pem")),
-                                    verify=str(d / "ca.pem"))
+    proc, base = serve_broken_impls(
+        kit_mock.base_url, tls=(str(d / "cert.pem"), str(d / "key.pem")), verify=str(d / "ca.pem")
+    )
     try:
         yield base, str(d / "ca.pem")
     finally:
@@ -175,8 +227,15 @@ def tls_target(kit_mock, tmp_path_factory):
 
 def test_tls_with_ca_bundle_insecure_and_neither(kit, tls_target, keys, capsys):
     base, ca = tls_target
-    args = ["--base-url", f"{base}/bug/none", "--api-key", keys["write"]["secret"], "--no-fuzz",
-            "--only", "unknown_account_answers_404"]
+    args = [
+        "--base-url",
+        f"{base}/bug/none",
+        "--api-key",
+        keys["write"]["secret"],
+        "--no-fuzz",
+        "--only",
+        "unknown_account_answers_404",
+    ]
     code, report = kit(*args)
     assert code == 2 and "CERTIFICATE_VERIFY_FAILED" in report["error"]
     code, report = kit(*args, "--ca-bundle", ca)
@@ -191,8 +250,14 @@ def test_tls_with_ca_bundle_insecure_and_neither(kit, tls_target, keys, capsys):
 def test_first_revoke_aims_at_queued_posts(kit, broken_base, staging_args):
     """The accounts file lists empty accounts first: the revoke still lands on the one with posts,
     so a server that cancels nothing is caught by the revoke scenario alone."""
-    code, report = kit("--base-url", f"{broken_base}/bug/never_cancels_posts", "--no-fuzz",
-                       *staging_args([0, 0, 0, 0, 3]), "--only", "revoke_succeeds")
+    code, report = kit(
+        "--base-url",
+        f"{broken_base}/bug/never_cancels_posts",
+        "--no-fuzz",
+        *staging_args([0, 0, 0, 0, 3]),
+        "--only",
+        "revoke_succeeds",
+    )
     assert code == 1 and report["failedChecks"] == ["canceled_posts_equal_queued"]
     failure = next(c for c in report["checks"] if c["name"] == "canceled_posts_equal_queued")["failures"][0]
     assert "canceledScheduledPosts is 0, the account had 3 queued posts" in failure["message"]
@@ -212,5 +277,6 @@ def test_a_404_shape_ignores_what_differs_per_request():
     b = ex("sa_b", "No account {id} (req_DEF).", {"x-request-id": "req_2", "server": "edge"})
     assert differences(shape(a), shape(b)) == []
     c = ex("sa_c", "No account {id} (req_DEF).", {"x-request-id": "req_2", "www-authenticate": "Bearer"})
-    assert differences(shape(a), shape(c)) == ["header names: ['content-type', 'x-request-id'] vs "
-                                               "['content-type', 'www-authenticate', 'x-request-id']"]
+    assert differences(shape(a), shape(c)) == [
+        "header names: ['content-type', 'x-request-id'] vs ['content-type', 'www-authenticate', 'x-request-id']"
+    ]

@@ -1,6 +1,7 @@
 """`layers-conformance --mock-control --operator-token T` against a hosted mock: the kit makes a
 sandbox of its own, provisions and runs inside it (its kill switches, the global one too, and
 its clock moves stay there), and deletes it at the end."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def kit_process(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())",
-                           *args], capture_output=True, text=True, timeout=180, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+    )
 
 
 @pytest.fixture
@@ -39,8 +45,10 @@ def hosted_mock(tmp_path):
 def test_kit_provisions_inside_its_own_sandbox_and_leaves_the_others_alone(hosted_mock, tmp_path):
     bystander = new_sandbox(hosted_mock.base_url, "bystander")
     report = tmp_path / "report.json"
-    proc = kit_process(["--base-url", hosted_mock.base_url, "--mock-control", "--report-json", str(report)],
-                       env={"LAYERS_MOCK_OPERATOR_TOKEN": OPERATOR})
+    proc = kit_process(
+        ["--base-url", hosted_mock.base_url, "--mock-control", "--report-json", str(report)],
+        env={"LAYERS_MOCK_OPERATOR_TOKEN": OPERATOR},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(report.read_text())
     assert [row["status"] for row in data["statuses"] if row["seen"]] == CONTRACT.documented_statuses
@@ -51,6 +59,8 @@ def test_kit_provisions_inside_its_own_sandbox_and_leaves_the_others_alone(hoste
         state = c.state()
         assert state["globalKillSwitch"] is False and state["clock"]["offsetSeconds"] == 0
         assert state["counts"]["journal"] == 0 and state["counts"]["revocations"] == 0
-        r = http.delete(CONTRACT.path_for(CONTRACT.example_account_id),
-                        headers={"Authorization": f"Bearer {bystander.key('write')['secret']}"})
+        r = http.delete(
+            CONTRACT.path_for(CONTRACT.example_account_id),
+            headers={"Authorization": f"Bearer {bystander.key('write')['secret']}"},
+        )
         assert r.status_code == CONTRACT.success_status, r.text

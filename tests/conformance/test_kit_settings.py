@@ -1,5 +1,6 @@
 """The kit's settings object: one list, every setting in the generated table, and the order of
 sources (the option, else its LAYERS_* variable, else the default). In-process: no target needed."""
+
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, fields
@@ -36,7 +37,12 @@ def test_defaults_without_options_or_variables():
 def test_the_variable_fills_in_for_a_missing_option_and_the_option_wins():
     env = {"LAYERS_MAX_REQUESTS": "7", "LAYERS_STRICT": "yes", "LAYERS_HEADERS": "A: 1\n\nB: 2", "LAYERS_TIMEOUT": ""}
     from_env = settings_from([], env)
-    assert (from_env.max_requests, from_env.strict, from_env.headers, from_env.timeout) == (7, True, ("A: 1", "B: 2"), 15.0)
+    assert (from_env.max_requests, from_env.strict, from_env.headers, from_env.timeout) == (
+        7,
+        True,
+        ("A: 1", "B: 2"),
+        15.0,
+    )
     given = settings_from(["--max-requests", "9", "-H", "C: 3"], {**env, "LAYERS_MAX_REQUESTS": "abc"})
     assert given.max_requests == 9
     assert given.headers == ("A: 1", "B: 2", "C: 3")  # the variable's headers, then the options'
@@ -49,4 +55,4 @@ def test_a_bad_variable_names_itself():
 
 def test_the_settings_object_is_frozen():
     with pytest.raises(FrozenInstanceError):
-        setattr(KitSettings(), "strict", True)
+        KitSettings().strict = True

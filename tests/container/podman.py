@@ -4,6 +4,7 @@ No container daemon runs on CI machines and no registry is reachable: podman (as
 runc, a Debian base image made by mmdebstrap, and wheels built on the host (stack-notes.md,
 "Containers"). The Containerfile itself is the ordinary one partners build with docker.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("LAYERS_CONTAINER_CACHE")
-             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "layers-kit" / "containers")
+CACHE = Path(
+    os.environ.get("LAYERS_CONTAINER_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "layers-kit" / "containers"
+)
 BASE_IMAGE = os.environ.get("LAYERS_BASE_IMAGE", "localhost/layers-py-base:bookworm")
 SETUP_HINT = "run `bash scripts/setup-containers.sh` (as root, or with sudo)"
 
@@ -40,10 +43,13 @@ def env() -> dict[str, str]:
 
 
 def podman(*args: str, check: bool = True, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run(["podman", "--runtime", "runc", *args], capture_output=True, text=True,
-                          env=env(), timeout=timeout, **kw)
+    proc = subprocess.run(
+        ["podman", "--runtime", "runc", *args], capture_output=True, text=True, env=env(), timeout=timeout, **kw
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"podman {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -58,20 +64,52 @@ def check_ready() -> None:
 
 def build_context(dest: Path) -> Path:
     """The checkout's files (tracked and new, not ignored) plus a wheelhouse built on the host."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                           capture_output=True, check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = REPO / name
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name, follow_symlinks=False)
     # The image's Python (Debian bookworm: 3.11) must match the host's for the binary wheels.
-    image_python = podman("run", "--rm", "--network", "host", BASE_IMAGE, "python3", "-c",
-                          "import sys; print('%d.%d' % sys.version_info[:2])").stdout.strip()
+    image_python = podman(
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        BASE_IMAGE,
+        "python3",
+        "-c",
+        "import sys; print('%d.%d' % sys.version_info[:2])",
+    ).stdout.strip()
     host_python = "{}.{}".format(*sys.version_info[:2])
     assert image_python == host_python, (
         f"the base image has Python {image_python}, this host {host_python}: wheels built here would not install "
-        f"there; run the tests with a Python {image_python} venv (PYTHON=python{image_python} scripts/setup.sh)")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(dest / "wheelhouse"),
-                    "-c", str(dest / "constraints.txt"), str(dest)], check=True, capture_output=True, timeout=600)
+        f"there; run the tests with a Python {image_python} venv (PYTHON=python{image_python} scripts/setup.sh)"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "-w",
+            str(dest / "wheelhouse"),
+            "-c",
+            str(dest / "constraints.txt"),
+            str(dest),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return dest

@@ -2,6 +2,7 @@
 outside the container, through a published port, with an admin token; the image runs as a
 non-root user and its HEALTHCHECK passes. Prints the image size and the time to first answer.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,10 @@ import pytest
 
 from contract import CONTRACT
 from mock_control.launcher import free_port
+
 from . import podman as pm
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
-
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +27,23 @@ def image(tmp_path_factory):
     context = pm.build_context(tmp_path_factory.mktemp("image-context"))
     tag = f"localhost/layers-mock:test-{os.getpid()}"
     started = time.monotonic()
-    pm.podman("build", "--quiet", "--format", "docker", "--layers=false", "--network", "host",
-              "--build-arg", f"BASE={pm.BASE_IMAGE}", "-t", tag, "-f", str(context / "Containerfile"), str(context),
-              timeout=900)
+    pm.podman(
+        "build",
+        "--quiet",
+        "--format",
+        "docker",
+        "--layers=false",
+        "--network",
+        "host",
+        "--build-arg",
+        f"BASE={pm.BASE_IMAGE}",
+        "-t",
+        tag,
+        "-f",
+        str(context / "Containerfile"),
+        str(context),
+        timeout=900,
+    )
     build_s = time.monotonic() - started
     size = int(pm.podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
     yield {"tag": tag, "build_s": build_s, "size": size}
@@ -53,8 +68,18 @@ def test_image_serves_api_and_control_plane_from_outside(image):
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     # A published port, as partners run it: requests arrive from outside the container's loopback.
-    pm.podman("run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:4010",
-              "-e", f"LAYERS_MOCK_ADMIN_TOKEN={token}", image["tag"])
+    pm.podman(
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:4010",
+        "-e",
+        f"LAYERS_MOCK_ADMIN_TOKEN={token}",
+        image["tag"],
+    )
     try:
         first_answer_s = _wait_for_first_answer(base + "/openapi.json", started)
         revoke_url = base + CONTRACT.path_for(CONTRACT.example_account_id)
@@ -71,8 +96,12 @@ def test_image_serves_api_and_control_plane_from_outside(image):
         admin = {"X-Mock-Admin-Token": token}
         state = httpx.get(base + "/_mock/state", headers=admin)
         assert state.status_code == 200 and state.json()["counts"]["organizations"] >= 2
-        assert httpx.post(base + "/_mock/reset", headers={**admin, "Content-Type": "application/json"},
-                          content="{}").status_code == 200
+        assert (
+            httpx.post(
+                base + "/_mock/reset", headers={**admin, "Content-Type": "application/json"}, content="{}"
+            ).status_code
+            == 200
+        )
         assert httpx.delete(revoke_url, headers=auth).status_code == 200  # the world is back
         # The reference page (rendered from the installed spec: no docs/ in the image) and Swagger UI.
         docs = httpx.get(base + "/docs")
@@ -93,6 +122,10 @@ def test_image_serves_api_and_control_plane_from_outside(image):
     finally:
         pm.podman("rm", "-f", "-t", "2", name, check=False)
 
-    report = {"image": image["tag"], "size_mb": round(image["size"] / 1e6, 1), "build_s": round(image["build_s"], 1),
-              "first_answer_s": round(first_answer_s, 2)}
+    report = {
+        "image": image["tag"],
+        "size_mb": round(image["size"] / 1e6, 1),
+        "build_s": round(image["build_s"], 1),
+        "first_answer_s": round(first_answer_s, 2),
+    }
     print("\ncontainer: " + json.dumps(report))

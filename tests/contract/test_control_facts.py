@@ -4,6 +4,7 @@ written in control.yaml (and the API's in openapi.yaml) and the mock reads them 
 Two kinds of proof: change a fact in a copy of the spec and see what the mock builds from it
 follow; and scan the mock's code for facts typed by hand (error codes, header names).
 """
+
 from __future__ import annotations
 
 import ast
@@ -74,8 +75,11 @@ def test_the_mocks_world_is_built_from_the_shipped_spec():
 
 
 def test_the_revokes_fault_steps_are_the_specs_in_order():
-    called = [node.args[1].value for node in ast.walk(ast.parse((MOCK / "core" / "domain.py").read_text()))
-              if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_maybe_fail"]
+    called = [
+        node.args[1].value
+        for node in ast.walk(ast.parse((MOCK / "core" / "domain.py").read_text()))
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_maybe_fail"
+    ]
     assert called == CONTROL.enum("FaultStep") == list(FAULT_STEPS)
 
 
@@ -93,13 +97,17 @@ def test_clock_range_and_limits_follow_the_spec():
     assert clock.clock_problem(CONTROL.clock_range[1]) is not None  # half-open
     d = CONTROL.limit_defaults
     assert Limits().describe() | {"maxOrganizationsKeysAndTestAccountsPerSandbox": 0} == d | {
-        "maxOrganizationsKeysAndTestAccountsPerSandbox": 0}
+        "maxOrganizationsKeysAndTestAccountsPerSandbox": 0
+    }
     assert CONTROL.schemas["PostCount"]["maximum"] == bounds.MAX_POSTS_PER_CALL
 
 
 def test_request_bounds_and_token_length_are_the_specs():
-    assert tuple(
-        CONTROL.request_bounds[k] for k in ("maxBodyBytes", "maxJsonDepth", "maxNumberDigits")) == (bounds.MAX_BODY_BYTES, bounds.MAX_JSON_DEPTH, bounds.MAX_NUMBER_DIGITS)
+    assert tuple(CONTROL.request_bounds[k] for k in ("maxBodyBytes", "maxJsonDepth", "maxNumberDigits")) == (
+        bounds.MAX_BODY_BYTES,
+        bounds.MAX_JSON_DEPTH,
+        bounds.MAX_NUMBER_DIGITS,
+    )
     assert CONTROL.parameter("AdminToken")["schema"]["maxLength"] == routing.MAX_TOKEN_LENGTH
     deeper = _copy_with(lambda raw: raw["x-request-bounds"].update(maxJsonDepth=3))
     assert deeper.request_bounds["maxJsonDepth"] == 3
@@ -176,7 +184,9 @@ def _string_constants(package: Path):
 
 
 def test_every_control_error_code_in_the_mock_is_documented_in_control_yaml():
-    made = {(p.relative_to(ROOT).as_posix(), code) for p, name, code in _string_constants(MOCK) if name == "control_error"}
+    made = {
+        (p.relative_to(ROOT).as_posix(), code) for p, name, code in _string_constants(MOCK) if name == "control_error"
+    }
     assert len(made) >= 8, made  # the scan sees the calls
     undocumented = {(p, code) for p, code in made if code not in CONTROL.codes}
     assert not undocumented, f"control error codes control.yaml does not document: {sorted(undocumented)}"
@@ -188,13 +198,23 @@ def test_the_control_plane_and_tenancy_type_no_error_code_or_status_pairing():
     for package in ("control", "tenancy"):
         for path in sorted((MOCK / package).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            assert not [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "ApiError"], (
-                f"{path}: ApiError(...) with a status not read from control.yaml")
-            raised = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and n.args
-                      and getattr(n.func, "id", None) == "control_error"}
-            typed = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                     and id(n) not in raised and re.fullmatch("[A-Z][A-Z_]+", n.value)
-                     and not n.value.startswith("LAYERS_")} - _NOT_CODES
+            assert not [
+                n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "ApiError"
+            ], f"{path}: ApiError(...) with a status not read from control.yaml"
+            raised = {
+                id(n.args[0])
+                for n in ast.walk(tree)
+                if isinstance(n, ast.Call) and n.args and getattr(n.func, "id", None) == "control_error"
+            }
+            typed = {
+                n.value
+                for n in ast.walk(tree)
+                if isinstance(n, ast.Constant)
+                and isinstance(n.value, str)
+                and id(n) not in raised
+                and re.fullmatch("[A-Z][A-Z_]+", n.value)
+                and not n.value.startswith("LAYERS_")
+            } - _NOT_CODES
             assert not typed, f"{path}: codes typed outside control_error(...): {sorted(typed)}"
 
 
@@ -205,7 +225,7 @@ def test_control_header_names_are_read_from_the_spec():
         for path in sorted((MOCK / package).rglob("*.py")):
             text = path.read_text(encoding="utf-8").lower()
             for name in names:
-                assert f'"{name.lower()}"' not in text and f"b\"{name.lower()}\"" not in text, (path, name)
+                assert f'"{name.lower()}"' not in text and f'b"{name.lower()}"' not in text, (path, name)
 
 
 def test_api_header_names_are_found_by_what_the_spec_says_of_them():
@@ -216,6 +236,10 @@ def test_api_header_names_are_found_by_what_the_spec_says_of_them():
     assert CONTRACT.retry_after_header in CONTRACT.responses[CONTRACT.status_for_code("RATE_LIMITED")].headers
     assert CONTRACT.retry_after_header not in headers
     source = (ROOT / "contract" / "spec.py").read_text(encoding="utf-8")
-    for name in (CONTRACT.request_id_header, CONTRACT.rate_limit_class_header, CONTRACT.replay_header,
-                 CONTRACT.retry_after_header):
+    for name in (
+        CONTRACT.request_id_header,
+        CONTRACT.rate_limit_class_header,
+        CONTRACT.replay_header,
+        CONTRACT.retry_after_header,
+    ):
         assert f'"{name}"' not in source, name

@@ -1,4 +1,5 @@
 """The contract itself: valid, lint-clean, faithful to the published page, examples self-consistent."""
+
 from __future__ import annotations
 
 import copy
@@ -23,8 +24,11 @@ REDOCLY = ROOT / "tools" / "node" / "node_modules" / ".bin" / "redocly"
 @pytest.mark.e2e  # the validator's CLI, as a child process
 def test_spec_passes_openapi_spec_validator():
     validate_spec(CONTRACT.raw)
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "openapi-spec-validator"), str(ROOT / "openapi.yaml")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "openapi-spec-validator"), str(ROOT / "openapi.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -34,8 +38,13 @@ def test_spec_lints_clean_with_redocly():
         if os.environ.get("CI"):
             pytest.fail("Redocly CLI missing: scripts/setup-node-tools.sh did not run")
         pytest.skip("Redocly CLI not installed; run scripts/setup-node-tools.sh")
-    result = subprocess.run([str(REDOCLY), "lint", "openapi.yaml", "--format=summary"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(REDOCLY), "lint", "openapi.yaml", "--format=summary"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "warning" not in out.lower().replace("deprecation warning", ""), out
@@ -64,8 +73,13 @@ def test_fidelity_fails_when_a_documented_status_is_removed(status):
 
 def test_fidelity_fails_when_a_code_or_detail_changes():
     def rename(raw):
-        raw["components"]["schemas"]["NotFoundError"]["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"] = ["MISSING"]
-        del raw["components"]["schemas"]["ForbiddenScopeError"]["properties"]["error"]["allOf"][1]["properties"]["details"]["properties"]["requiredScope"]
+        raw["components"]["schemas"]["NotFoundError"]["allOf"][1]["properties"]["error"]["properties"]["code"][
+            "enum"
+        ] = ["MISSING"]
+        del raw["components"]["schemas"]["ForbiddenScopeError"]["properties"]["error"]["allOf"][1]["properties"][
+            "details"
+        ]["properties"]["requiredScope"]
+
     missing = [f.name for f in page_facts(PAGE, _without(rename)) if not f.present]
     assert "404 NOT_FOUND" in missing and "403 details.requiredScope" in missing, missing
 
@@ -74,6 +88,7 @@ def test_fidelity_fails_when_the_scope_or_a_field_is_wrong():
     def damage(raw):
         raw["paths"][CONTRACT.route][CONTRACT.method]["security"] = [{"bearerAuth": ["social:read"]}]
         raw["components"]["schemas"]["RevokedSocialAccount"]["required"].remove("disconnectedAt")
+
     missing = [f.name for f in page_facts(PAGE, _without(damage)) if not f.present]
     assert "scope social:write" in missing and "200 field disconnectedAt" in missing, missing
 

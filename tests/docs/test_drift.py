@@ -1,4 +1,5 @@
 """The committed docs/ are exactly what `layers-docs` renders from openapi.yaml today."""
+
 from __future__ import annotations
 
 import copy

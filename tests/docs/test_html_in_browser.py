@@ -1,7 +1,7 @@
 """The generated HTML page in headless Chromium: title and errors table on screen, no console
 errors, no external resources. And Swagger UI, served by the mock, renders the operation."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
@@ -44,8 +44,9 @@ def test_page_shows_title_and_errors_table_without_console_errors(browser, tmp_p
 def test_console_errors_are_caught(browser, tmp_path):
     """The detector itself: a page that logs an error and loads a missing file is reported."""
     page = tmp_path / "broken.html"
-    page.write_text('<!DOCTYPE html><title>t</title><h1>x</h1><img src="missing.png">'
-                    '<script>console.error("boom")</script>')
+    page.write_text(
+        '<!DOCTYPE html><title>t</title><h1>x</h1><img src="missing.png"><script>console.error("boom")</script>'
+    )
     errors = browser.open(page.as_uri()).console_errors
     assert any("boom" in e for e in errors), errors
     assert any("missing.png" in e for e in errors), errors

@@ -1,5 +1,6 @@
 """Every fact of the published page appears in the generated Markdown, and the check notices a
 fact that goes missing from the spec."""
+
 from __future__ import annotations
 
 import copy
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from contract import CONTRACT
-from contract.spec import Contract
 from contract.published_page import split_error_row
+from contract.spec import Contract
 from docs_gen.fidelity import check_page, published_facts
 from docs_gen.render import render_markdown
 
@@ -31,12 +32,20 @@ def test_facts_read_from_the_page_cover_the_documented_errors():
         assert any(f.name == f"{CONTRACT.success_status} field `{name}`" for f in FACTS), name
 
 
-@pytest.mark.parametrize("line, row", [
-    ("401UNAUTHENTICATEDMissing or invalid Authorization header.",
-     ("401", "UNAUTHENTICATED", "Missing or invalid Authorization header.")),
-    ("400VALIDATIONsocialAccountId path param malformed.", ("400", "VALIDATION", "socialAccountId path param malformed.")),
-    ("See Errors for the canonical envelope", None),
-])
+@pytest.mark.parametrize(
+    "line, row",
+    [
+        (
+            "401UNAUTHENTICATEDMissing or invalid Authorization header.",
+            ("401", "UNAUTHENTICATED", "Missing or invalid Authorization header."),
+        ),
+        (
+            "400VALIDATIONsocialAccountId path param malformed.",
+            ("400", "VALIDATION", "socialAccountId path param malformed."),
+        ),
+        ("See Errors for the canonical envelope", None),
+    ],
+)
 def test_flattened_error_rows_split_where_the_cells_were(line, row):
     assert split_error_row(line) == row
 
@@ -65,10 +74,12 @@ def _retry_after_unmentioned(raw: dict) -> dict:
 
 def _details_scope_gone(raw: dict) -> dict:
     """503's `details` gone from its schema, its example and its "when" text."""
-    raw = _without(["components", "schemas", "KillSwitchError", "properties", "error", "allOf", 1, "properties",
-                    "details"], raw)
-    raw = _without(["components", "responses", "KillSwitch", "content", "application/json", "example", "error",
-                    "details"], raw)
+    raw = _without(
+        ["components", "schemas", "KillSwitchError", "properties", "error", "allOf", 1, "properties", "details"], raw
+    )
+    raw = _without(
+        ["components", "responses", "KillSwitch", "content", "application/json", "example", "error", "details"], raw
+    )
     when = raw["components"]["responses"]["KillSwitch"]["description"]
     raw["components"]["responses"]["KillSwitch"]["description"] = when.split(". ")[0] + "."
     return raw
@@ -76,19 +87,37 @@ def _details_scope_gone(raw: dict) -> dict:
 
 CONFLICT = CONTRACT.status_for_code("IDEMPOTENCY_CONFLICT")
 MUTATIONS = {
-    "409-response": (lambda raw: _without(_op("responses", str(CONFLICT)), raw),
-                     f"error {CONFLICT} `IDEMPOTENCY_CONFLICT`"),
+    "409-response": (
+        lambda raw: _without(_op("responses", str(CONFLICT)), raw),
+        f"error {CONFLICT} `IDEMPOTENCY_CONFLICT`",
+    ),
     # The scope is stated twice (x-required-scope and security): losing one copy loses nothing.
     "x-required-scope": (lambda raw: _without(_op("x-required-scope"), raw), None),
-    "leased-note": (lambda raw: _without(_op("x-leased-accounts-note"), raw), "leased accounts advice (whole paragraph)"),
+    "leased-note": (
+        lambda raw: _without(_op("x-leased-accounts-note"), raw),
+        "leased accounts advice (whole paragraph)",
+    ),
     "x-phase": (lambda raw: _without(_op("x-phase"), raw), "phase 'Phase 1' and stability 'stable'"),
-    "example-value": (lambda raw: _without(_op("responses", str(CONTRACT.success_status), "content", "application/json",
-                                              "example", "canceledScheduledPosts"), raw),
-                      "example value canceledScheduledPosts = 4"),
+    "example-value": (
+        lambda raw: _without(
+            _op(
+                "responses",
+                str(CONTRACT.success_status),
+                "content",
+                "application/json",
+                "example",
+                "canceledScheduledPosts",
+            ),
+            raw,
+        ),
+        "example value canceledScheduledPosts = 4",
+    ),
     "retry-after": (_retry_after_unmentioned, f"header `{CONTRACT.retry_after_header}` (RATE_LIMITED)"),
     "details-scope": (_details_scope_gone, "`details.scope` (KILL_SWITCH)"),
-    "python-sample": (lambda raw: _without(_op("x-codeSamples", 2), raw),
-                      "example request line 'result = layers.social.revoke('"),
+    "python-sample": (
+        lambda raw: _without(_op("x-codeSamples", 2), raw),
+        "example request line 'result = layers.social.revoke('",
+    ),
 }
 
 

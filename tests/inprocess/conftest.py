@@ -4,6 +4,7 @@ throwaway PostgreSQL server) and through both edges (the fast path, and everythi
 Connexion). Tests talk HTTP to the app (`api`, `control`) and take what they expect from the
 contract (`contract.CONTRACT`), so they hold whatever the mock's internals become.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

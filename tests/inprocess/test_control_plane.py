@@ -1,8 +1,6 @@
 """The control plane as partners call it by hand (curl), not only through ControlClient."""
+
 from __future__ import annotations
-
-import httpx
-
 
 JSON = {"Content-Type": "application/json"}
 

@@ -1,6 +1,7 @@
 """control.yaml describes what the control plane really answers: every operation tagged and
 summarised, every success response typed (no bare `{type: object}`), every example valid, and the
 live mock's answers valid against those types, for every operation."""
+
 from __future__ import annotations
 
 import httpx
@@ -9,17 +10,19 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from contract import CONTRACT
-from contract.spec import resolved
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
-from mock_control.launcher import MockProcess
+from contract.spec import resolved
 from contract.world import DEFAULT_WORLD, default_write_key
 from mock_server.core.world import read_fixture
 
-
 RAW = yaml.safe_load(CONTROL_SPEC.read_text())
 SPEC = resolved(RAW)
-OPERATIONS = {op["operationId"]: (method, path, op) for path, item in SPEC["paths"].items()
-              for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
+OPERATIONS = {
+    op["operationId"]: (method, path, op)
+    for path, item in SPEC["paths"].items()
+    for method, op in item.items()
+    if isinstance(op, dict) and "operationId" in op
+}
 WRITE = default_write_key(read_fixture(DEFAULT_WORLD))
 
 
@@ -38,7 +41,9 @@ def _schemas(node):
 def _typed(schema: dict) -> bool:
     if schema.get("type") == "array":
         return _typed(schema["items"])
-    return bool(schema.get("properties")) or "additionalProperties" in schema and schema["additionalProperties"] not in (True, {})
+    return bool(schema.get("properties")) or (
+        "additionalProperties" in schema and schema["additionalProperties"] not in (True, {})
+    )
 
 
 @pytest.mark.parametrize("operation_id", sorted(OPERATIONS))
@@ -103,9 +108,10 @@ def _assert_typed(operation_id: str, r: httpx.Response) -> None:
 
 
 def test_hosted_mode_answers_match_the_declared_types(hosted_mock):
-    with hosted_mock.client(base_url=hosted_mock.base_url + CONTROL_PREFIX,
-                            headers={"X-Mock-Admin-Token": hosted_mock.operator_token,
-                                     "Content-Type": "application/json"}) as c:
+    with hosted_mock.client(
+        base_url=hosted_mock.base_url + CONTROL_PREFIX,
+        headers={"X-Mock-Admin-Token": hosted_mock.operator_token, "Content-Type": "application/json"},
+    ) as c:
         created = c.post("/sandboxes", json={"label": "typing"})
         _assert_typed("create_sandbox", created)
         _assert_typed("list_sandboxes", c.get("/sandboxes"))
@@ -115,11 +121,18 @@ def test_hosted_mode_answers_match_the_declared_types(hosted_mock):
 def test_live_answers_match_the_declared_types(mock, api):
     with mock.client(base_url=mock.base_url + CONTROL_PREFIX) as c:
         calls = _calls(CONTRACT.example_account_id)
-        assert {c_[0] for c_ in calls} | set(SANDBOX_OPERATIONS) == set(OPERATIONS), "a control operation is not exercised"
+        assert {c_[0] for c_ in calls} | set(SANDBOX_OPERATIONS) == set(OPERATIONS), (
+            "a control operation is not exercised"
+        )
         for operation_id, params, body in calls:
             method, path, _ = OPERATIONS[operation_id]
             r = c.request(method.upper(), path.format(**params), json=body)
             _assert_typed(operation_id, r)
             if operation_id == "reset":  # then a revoke, so the journal and the account have content to check
-                assert api.delete(CONTRACT.path_for(CONTRACT.example_account_id),
-                                  headers={"Authorization": f"Bearer {WRITE['secret']}"}).status_code == 200
+                assert (
+                    api.delete(
+                        CONTRACT.path_for(CONTRACT.example_account_id),
+                        headers={"Authorization": f"Bearer {WRITE['secret']}"},
+                    ).status_code
+                    == 200
+                )

@@ -1,6 +1,7 @@
 """Every documented status, reached through the real app over HTTP (in-process) by the steps in
 README, with the world checked through the control plane afterwards; on both backends, through
 both edges."""
+
 from __future__ import annotations
 
 from http import HTTPStatus
@@ -11,10 +12,10 @@ import pytest
 from contract import CONTRACT
 
 EXAMPLE_ID = CONTRACT.example_account_id
-FOREIGN_ID = "sa_f903c2af-f230-43bd-9a1a-764fda511dce"      # Globex's account in the default world
+FOREIGN_ID = "sa_f903c2af-f230-43bd-9a1a-764fda511dce"  # Globex's account in the default world
 DISCONNECTED_ID = "sa_f1da6e09-46d3-4f52-834c-fa81badc5bfd"
 LEASED_ID = "sa_618f28b4-fef1-4054-8650-62f1e1848ed5"
-MIXED_ID = "sa_06f478ce-d45f-482c-a684-f6d446cad5e2"          # queued 2, publishing, failed, canceled
+MIXED_ID = "sa_06f478ce-d45f-482c-a684-f6d446cad5e2"  # queued 2, publishing, failed, canceled
 
 
 def revoke(api: httpx.Client, account_id: str, key: str | None, **headers) -> httpx.Response:
@@ -67,13 +68,20 @@ def test_only_queued_posts_are_canceled(api, control, keys):
 
 
 def test_malformed_id_is_400_validation(api, control, keys):
-    for bad in ["sa_not-a-uuid", EXAMPLE_ID.upper().replace("SA_", "sa_"), EXAMPLE_ID[3:], "sa_01HXZ9P2M4N5KLM6TUV7WXYZ9A"]:
+    for bad in [
+        "sa_not-a-uuid",
+        EXAMPLE_ID.upper().replace("SA_", "sa_"),
+        EXAMPLE_ID[3:],
+        "sa_01HXZ9P2M4N5KLM6TUV7WXYZ9A",
+    ]:
         error = assert_error(revoke(api, bad, keys["write"]["secret"]), 400)
         assert "sa_<uuid>" in error["message"]
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer lp_unknown_key_123", "Basic dXNlcjpwYXNz",
-                                           "lp_test_acme_write_7Qm2xK9pL4vN8rT1"])
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer", "Bearer lp_unknown_key_123", "Basic dXNlcjpwYXNz", "lp_test_acme_write_7Qm2xK9pL4vN8rT1"],
+)
 def test_missing_or_invalid_credentials_are_401(api, control, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     assert_error(api.delete(CONTRACT.path_for(EXAMPLE_ID), headers=headers), 401)
@@ -94,8 +102,11 @@ def test_other_organization_and_unknown_accounts_look_the_same(api, control, key
     foreign = assert_error(revoke(api, FOREIGN_ID, keys["write"]["secret"]), 404)
     unknown = assert_error(revoke(api, "sa_11111111-2222-4333-8444-555555555555", keys["write"]["secret"]), 404)
     gone = assert_error(revoke(api, DISCONNECTED_ID, keys["write"]["secret"]), 404)
-    assert {k: v for k, v in foreign.items() if k != "requestId"} == \
-           {k: v for k, v in unknown.items() if k != "requestId"} == {k: v for k, v in gone.items() if k != "requestId"}
+    assert (
+        {k: v for k, v in foreign.items() if k != "requestId"}
+        == {k: v for k, v in unknown.items() if k != "requestId"}
+        == {k: v for k, v in gone.items() if k != "requestId"}
+    )
     assert control.account(FOREIGN_ID)["status"] == "connected"
 
 
@@ -221,7 +232,9 @@ def test_journal_records_requests_with_keys_redacted(api, control, keys):
 # -- the project's decisions on what the page does not document (README, decision 12) --------------
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH"])
 def test_other_methods_on_the_revoke_route_are_405_in_the_envelope(api, control, keys, method):
-    r = api.request(method, CONTRACT.path_for(EXAMPLE_ID), headers={"Authorization": f"Bearer {keys['write']['secret']}"})
+    r = api.request(
+        method, CONTRACT.path_for(EXAMPLE_ID), headers={"Authorization": f"Bearer {keys['write']['secret']}"}
+    )
     assert r.status_code == HTTPStatus.METHOD_NOT_ALLOWED and r.headers["allow"] == "DELETE"
     error = r.json()["error"]
     assert error["code"] == HTTPStatus.METHOD_NOT_ALLOWED.name
@@ -231,8 +244,10 @@ def test_other_methods_on_the_revoke_route_are_405_in_the_envelope(api, control,
 
 def test_control_plane_413_and_415_use_the_envelope_with_the_status_name(api, control):
     before = control.state()["counts"]
-    cases = [(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b" " * (2 << 20) + b"{}", "application/json"),  # past 1 MiB
-             (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, b"{}", "text/plain")]
+    cases = [
+        (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b" " * (2 << 20) + b"{}", "application/json"),  # past 1 MiB
+        (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, b"{}", "text/plain"),
+    ]
     for status, body, content_type in cases:
         r = api.post("/_mock/organizations", content=body, headers={"Content-Type": content_type})
         assert r.status_code == status, r.text
@@ -242,8 +257,11 @@ def test_control_plane_413_and_415_use_the_envelope_with_the_status_name(api, co
 
 
 def test_a_query_string_on_the_revoke_route_is_400(api, control, keys):
-    r = api.delete(CONTRACT.path_for(EXAMPLE_ID), params={"force": "true"},
-                   headers={"Authorization": f"Bearer {keys['write']['secret']}"})
+    r = api.delete(
+        CONTRACT.path_for(EXAMPLE_ID),
+        params={"force": "true"},
+        headers={"Authorization": f"Bearer {keys['write']['secret']}"},
+    )
     assert_error(r, 400)
     assert control.account(EXAMPLE_ID)["status"] == "connected"
 
@@ -251,8 +269,12 @@ def test_a_query_string_on_the_revoke_route_is_400(api, control, keys):
 def test_a_body_on_the_revoke_is_ignored(api, control, keys):
     """The operation takes no body: one sent anyway leaves the fast path for Connexion, which
     answers as it would without it."""
-    r = api.request("DELETE", CONTRACT.path_for(EXAMPLE_ID), content=b'{"reason": "x"}',
-                    headers={"Authorization": f"Bearer {keys['write']['secret']}", "Content-Type": "application/json"})
+    r = api.request(
+        "DELETE",
+        CONTRACT.path_for(EXAMPLE_ID),
+        content=b'{"reason": "x"}',
+        headers={"Authorization": f"Bearer {keys['write']['secret']}", "Content-Type": "application/json"},
+    )
     assert r.status_code == 200 and r.json()["canceledScheduledPosts"] == 4
 
 

@@ -1,6 +1,7 @@
 """The rules without HTTP (moto-style: models apart from responses), on each backend (a real
 SQLite file, a database on the session's PostgreSQL server), through the storage's blocking
 transactions."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,11 @@ from .conftest import BACKENDS
 
 @pytest.fixture(params=BACKENDS)
 def storage(request, tmp_path):
-    database = str(tmp_path / "state.sqlite3") if request.param == "sqlite" else \
-        request.getfixturevalue("postgres").new_database("domain")
+    database = (
+        str(tmp_path / "state.sqlite3")
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres").new_database("domain")
+    )
     s = open_storage(database)
     s.prepare(lambda q: world.load(q, world.read_fixture(DEFAULT_WORLD), Domain().clock.now(q)))
     yield s
@@ -92,8 +96,11 @@ def test_a_fault_at_any_step_rolls_the_whole_revoke_back(storage, domain, step):
 def test_revoke_counts_only_queued_posts_at_scale(storage, domain):
     c = caller(storage, domain, "write")
     with storage.transaction() as q:
-        acc = world.add_account(q, {"organizationId": c.organization_id,
-                                    "posts": {"queued": 5000, "published": 300, "draft": 7}}, domain.clock.now(q))
+        acc = world.add_account(
+            q,
+            {"organizationId": c.organization_id, "posts": {"queued": 5000, "published": 300, "draft": 7}},
+            domain.clock.now(q),
+        )
     outcome = revoke(storage, domain, c, acc["id"])
     assert outcome.body["canceledScheduledPosts"] == 5000
     with storage.snapshot() as q:
@@ -113,8 +120,10 @@ def test_a_refused_request_spends_no_budget(storage, domain):
     with storage.snapshot() as q:
         per_minute = CONTRACT.rate_limit_tiers[c.tier]["perMinute"]
         # The pattern as a parameter: psycopg reads a literal '%' in the SQL as a placeholder.
-        assert q.scalar("SELECT MAX(count) AS n FROM rate_windows WHERE key_id=? AND window_key LIKE ?",
-                        (c.key_id, "m:%")) == per_minute
+        assert (
+            q.scalar("SELECT MAX(count) AS n FROM rate_windows WHERE key_id=? AND window_key LIKE ?", (c.key_id, "m:%"))
+            == per_minute
+        )
 
 
 def test_the_request_context_refuses_to_exist_outside_a_request():

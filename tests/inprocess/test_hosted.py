@@ -2,7 +2,10 @@
 token makes, lists and deletes sandboxes and nothing else; a sandbox's admin token drives its own
 world and no other; its keys revoke in it; wrong, missing or foreign tokens are refused and
 change nothing. The limits, expiry and many-sandbox load stay in tests/sandbox (e2e)."""
+
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 
@@ -23,10 +26,8 @@ def operator(hosted_mock):
 def sandbox(operator):
     made = operator.create_sandbox(label="in-process")
     yield made
-    try:
+    with contextlib.suppress(ControlPlaneError):  # the test may have deleted it itself
         operator.delete_sandbox(made["sandboxId"])
-    except ControlPlaneError:
-        pass  # the test deleted it itself
 
 
 def write_key(sandbox: dict) -> dict:
@@ -36,8 +37,11 @@ def write_key(sandbox: dict) -> dict:
 def test_a_sandbox_key_revokes_in_its_own_world_only(hosted_mock, operator, sandbox):
     other = operator.create_sandbox(label="other")
     key = write_key(sandbox)
-    with hosted_mock.client() as api, hosted_mock.control(admin_token=sandbox["adminToken"]) as mine, \
-            hosted_mock.control(admin_token=other["adminToken"]) as theirs:
+    with (
+        hosted_mock.client() as api,
+        hosted_mock.control(admin_token=sandbox["adminToken"]) as mine,
+        hosted_mock.control(admin_token=other["adminToken"]) as theirs,
+    ):
         account = CONTRACT.example_account_id
         first = api.delete(CONTRACT.path_for(account), headers={"Authorization": f"Bearer {key['secret']}"})
         assert first.status_code == CONTRACT.success_status, first.text
@@ -81,6 +85,8 @@ def test_a_deleted_sandbox_is_gone_with_its_tokens(hosted_mock, operator, sandbo
     with hosted_mock.client() as http:
         r = http.get("/_mock/state", headers={"X-Mock-Admin-Token": sandbox["adminToken"]})
         assert r.status_code == UNAUTHENTICATED, r.text
-        gone = http.delete(CONTRACT.path_for(CONTRACT.example_account_id),
-                           headers={"Authorization": f"Bearer {write_key(sandbox)['secret']}"})
+        gone = http.delete(
+            CONTRACT.path_for(CONTRACT.example_account_id),
+            headers={"Authorization": f"Bearer {write_key(sandbox)['secret']}"},
+        )
         assert gone.status_code == UNAUTHENTICATED, gone.text

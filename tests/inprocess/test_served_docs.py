@@ -1,11 +1,10 @@
 """The mock serves Swagger UI for the API and the control plane, and the generated page at /docs."""
+
 from __future__ import annotations
 
+from contract.control import CONTROL_PREFIX
 from docs_gen.paths import DOCS_DIR, PAGE_NAME
 from mock_server.edge.docs_route import DOCS_ROUTE
-from mock_server.edge.middleware import CONTROL_PREFIX
-from mock_server.edge.docs_route import DOCS_ROUTE
-from contract.control import CONTROL_PREFIX
 
 
 def test_swagger_ui_for_the_api_and_the_control_plane(mock):

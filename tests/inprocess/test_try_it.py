@@ -1,5 +1,6 @@
-""""Try it against the mock": every documented status has steps, and the steps do what they say
+""" "Try it against the mock": every documented status has steps, and the steps do what they say
 on the real app (the one `layers-mock` serves), on both backends and edges."""
+
 from __future__ import annotations
 
 import httpx

@@ -5,6 +5,7 @@ and the docs tooling's packages; the console scripts that need an extra say what
 extras' modules (as if they were not installed), rather than by a second virtualenv: seconds
 instead of a minute of pip.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -41,8 +42,14 @@ BLOCKER = textwrap.dedent(f"""
 
 
 def _python(code: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKER + textwrap.dedent(code)], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKER + textwrap.dedent(code)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
 
 
 def test_blocker_really_blocks():
@@ -59,8 +66,14 @@ def test_mock_serves_and_plugin_loads_without_extras():
         sys.argv = ["layers-mock", "--port", "{port}", "--workers", "1", "--quiet"]
         runpy.run_module("mock_server.cli", run_name="__main__")
     """
-    proc = subprocess.Popen([sys.executable, "-c", BLOCKER + textwrap.dedent(code)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BLOCKER + textwrap.dedent(code)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -71,9 +84,12 @@ def test_mock_serves_and_plugin_loads_without_extras():
                 break
             except httpx.HTTPError:
                 import time
+
                 time.sleep(0.1)
-        r = httpx.delete(base + CONTRACT.path_for(CONTRACT.example_account_id),
-                         headers={"Authorization": "Bearer lp_test_acme_write_7Qm2xK9pL4vN8rT1"})
+        r = httpx.delete(
+            base + CONTRACT.path_for(CONTRACT.example_account_id),
+            headers={"Authorization": "Bearer lp_test_acme_write_7Qm2xK9pL4vN8rT1"},
+        )
         assert r.status_code == 200, r.text
         assert httpx.get(base + "/docs").status_code == 200
         assert httpx.get(base + "/ui/").status_code == 200
@@ -95,7 +111,7 @@ def test_conformance_without_its_extra_says_what_to_install():
 def test_docs_screenshot_without_its_extra_says_what_to_install(tmp_path):
     proc = _python(f"""
         from docs_gen.entry import main
-        sys.exit(main(["--check", "--screenshot", "{tmp_path / 'x.png'}"]))
+        sys.exit(main(["--check", "--screenshot", "{tmp_path / "x.png"}"]))
     """)
     assert proc.returncode == 2, proc.stderr
     assert 'pip install "layers-contract-kit[docs]"' in proc.stderr

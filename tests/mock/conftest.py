@@ -1,6 +1,7 @@
 """tests/mock runs twice: against the mock as served (fast path for well-formed revokes) and
 against the same mock with everything through Connexion (`--no-fast-path`). Both edges must
 give the same answers; these tests are the proof."""
+
 from __future__ import annotations
 
 import pytest

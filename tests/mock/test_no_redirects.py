@@ -1,6 +1,7 @@
 """No 3xx from the API or the JSON control plane (mock_server/edge/strict_paths.py), in process:
 every path that is not exactly a documented route gets the envelope, and a client that follows
 redirects revokes nothing. Both edges (fast path and Connexion only)."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,7 @@ def app(request, tmp_path_factory):
 async def client(app):
     """A client on loopback (the control plane answers only there) that follows redirects."""
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:4010",
-                                 follow_redirects=True) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:4010", follow_redirects=True) as c:
         assert (await c.post("/_mock/reset", json={})).status_code == 200
         yield c
 
@@ -53,16 +53,27 @@ def _envelope(response, status: int, code: str) -> dict:
     return error
 
 
-@pytest.mark.parametrize("path", [ROUTE + "/", ROUTE + "//", "/v1/social-accounts/", "/v1/social-accounts",
-                                  "/v1/nope", "/v1/social-accounts/x/y", "/v1/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ROUTE + "/",
+        ROUTE + "//",
+        "/v1/social-accounts/",
+        "/v1/social-accounts",
+        "/v1/nope",
+        "/v1/social-accounts/x/y",
+        "/v1/",
+    ],
+)
 async def test_api_path_off_the_route_is_404_and_revokes_nothing(client, path):
     response = await client.delete(path, headers={"Authorization": f"Bearer {WRITE}"})
     _envelope(response, 404, "NOT_FOUND")
     assert await _status_of(client) == "connected"
 
 
-@pytest.mark.parametrize("suffix", ["%0A", "%0D", "%00", "%09", "%20", "%7F", "%2F", "%2Fx", "%2f", "%zz", "%E0",
-                                    "%C2%A0", "%C2%85"])
+@pytest.mark.parametrize(
+    "suffix", ["%0A", "%0D", "%00", "%09", "%20", "%7F", "%2F", "%2Fx", "%2f", "%zz", "%E0", "%C2%A0", "%C2%85"]
+)
 async def test_malformed_id_is_400_validation_with_issues(client, suffix):
     response = await client.delete(httpx.URL(ROUTE + suffix), headers={"Authorization": f"Bearer {WRITE}"})
     error = _envelope(response, 400, "VALIDATION")
@@ -82,9 +93,17 @@ async def test_well_formed_revoke_still_answers(client):
     assert await _status_of(client) == "disconnected"
 
 
-@pytest.mark.parametrize("method,path", [("GET", "/_mock/state/"), ("GET", "/_mock/"), ("GET", "/_mock"),
-                                         ("PUT", "/_mock/keys/write/budget/"), ("POST", "/_mock/reset/"),
-                                         ("GET", "/_mock/nope")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/_mock/state/"),
+        ("GET", "/_mock/"),
+        ("GET", "/_mock"),
+        ("PUT", "/_mock/keys/write/budget/"),
+        ("POST", "/_mock/reset/"),
+        ("GET", "/_mock/nope"),
+    ],
+)
 async def test_control_path_off_a_route_is_404(client, method, path):
     response = await client.request(method, path, json={"remaining": 0} if method != "GET" else None)
     _envelope(response, 404, "NOT_FOUND")

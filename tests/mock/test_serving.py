@@ -1,10 +1,11 @@
 """The mock as partners start it: the CLI, its banner, state files, several workers, schemathesis."""
+
 from __future__ import annotations
 
 import json
-import sqlite3
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_banner_curl_line_reproduces_the_page_example(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mock_server.cli", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         lines = []
         for line in proc.stdout:
@@ -56,17 +62,24 @@ def test_state_file_survives_a_restart(tmp_path):
         org = control.create_organization("Kept")
         account = control.create_account(org["id"], queued=2)["socialAccountId"]
         writer = control.create_key(org["id"], [CONTRACT.required_scope])
-        resp = httpx.delete(mock.base_url + CONTRACT.path_for(account), headers={"Authorization": f"Bearer {writer['secret']}"})
+        resp = httpx.delete(
+            mock.base_url + CONTRACT.path_for(account), headers={"Authorization": f"Bearer {writer['secret']}"}
+        )
         assert resp.status_code == 200
     with MockProcess(state=state) as mock, ControlClient(mock.base_url) as control:
         assert control.state()["keys"][0] == key
         assert control.account(account)["status"] == "disconnected"
-        resp = httpx.delete(mock.base_url + CONTRACT.path_for(account), headers={"Authorization": f"Bearer {writer['secret']}"})
+        resp = httpx.delete(
+            mock.base_url + CONTRACT.path_for(account), headers={"Authorization": f"Bearer {writer['secret']}"}
+        )
         assert resp.status_code == 404
 
 
 def test_two_workers_share_one_state_file_without_losing_or_doubling(tmp_path):
-    with MockProcess(workers=2, state=str(tmp_path / "shared.sqlite3")) as mock, ControlClient(mock.base_url) as control:
+    with (
+        MockProcess(workers=2, state=str(tmp_path / "shared.sqlite3")) as mock,
+        ControlClient(mock.base_url) as control,
+    ):
         org = control.create_organization("Workers")
         key = control.create_key(org["id"], [CONTRACT.required_scope], tier="internal")["secret"]
         accounts = [control.create_account(org["id"], queued=3)["socialAccountId"] for _ in range(20)]
@@ -90,15 +103,17 @@ def test_two_workers_share_one_state_file_without_losing_or_doubling(tmp_path):
 def test_bad_fixture_file_names_the_problem(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"organizations": [\n  {"name": "x",}\n]}')
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "--fixtures", str(broken)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--fixtures", str(broken)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "line 2" in result.stderr and "Traceback" not in result.stderr
 
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"accounts": [{"organizationId": "org_x", "platform": "myspace"}]}))
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "--fixtures", str(wrong)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--fixtures", str(wrong)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "accounts[0].platform" in result.stderr and "Traceback" not in result.stderr
 
@@ -108,12 +123,24 @@ def test_fixture_with_a_duplicate_account_id_is_refused_and_nothing_is_kept(tmp_
     id must still fail the whole load, with SQLite's words, and leave no half world behind."""
     org, acc = "org_11111111-1111-4111-8111-111111111111", "sa_11111111-1111-4111-8111-111111111111"
     dup = tmp_path / "dup.json"
-    dup.write_text(json.dumps({"organizations": [{"id": org, "name": "x"}],
-                               "accounts": [{"id": acc, "organizationId": org, "posts": {"queued": 2}},
-                                            {"id": acc, "organizationId": org}]}))
+    dup.write_text(
+        json.dumps(
+            {
+                "organizations": [{"id": org, "name": "x"}],
+                "accounts": [
+                    {"id": acc, "organizationId": org, "posts": {"queued": 2}},
+                    {"id": acc, "organizationId": org},
+                ],
+            }
+        )
+    )
     state = tmp_path / "state.sqlite3"
-    result = subprocess.run([sys.executable, "-m", "mock_server.cli", "--port", "0", "--state", str(state),
-                             "--fixtures", str(dup)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--port", "0", "--state", str(state), "--fixtures", str(dup)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "UNIQUE constraint failed: accounts.sandbox, accounts.id" in result.stderr
     assert "Traceback" not in result.stderr
@@ -128,10 +155,25 @@ def test_fixture_with_a_duplicate_account_id_is_refused_and_nothing_is_kept(tmp_
 
 def test_schemathesis_all_checks_pass_against_the_running_mock(mock_server, control, keys, tmp_path):
     """The issue's acceptance command, run as a user would (the CLI, all checks)."""
-    cmd = [str(ROOT / ".venv" / "bin" / "schemathesis"), "run", str(ROOT / "openapi.yaml"),
-           "--url", mock_server.base_url, "--checks", "all", "--max-examples", "60", "--seed", "1",
-           "-H", f"Authorization: Bearer {keys['write']['secret']}",
-           "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml")]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "schemathesis"),
+        "run",
+        str(ROOT / "openapi.yaml"),
+        "--url",
+        mock_server.base_url,
+        "--checks",
+        "all",
+        "--max-examples",
+        "60",
+        "--seed",
+        "1",
+        "-H",
+        f"Authorization: Bearer {keys['write']['secret']}",
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(tmp_path / "junit.xml"),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     summary = result.stdout[-1500:]
     assert result.returncode == 0, summary
@@ -143,10 +185,19 @@ def test_schemathesis_all_checks_pass_against_the_running_mock(mock_server, cont
 def test_conformance_kit_passes_against_the_running_mock(mock_server, control, keys, tmp_path):
     """The kit, with everything it can provision (all nine statuses), against both edges."""
     report = tmp_path / "report.json"
-    cmd = [str(ROOT / ".venv" / "bin" / "layers-conformance"), "--base-url", mock_server.base_url,
-           "--api-key", keys["write"]["secret"], "--mock-control", "--strict", "--report-json", str(report)]
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "layers-conformance"),
+        "--base-url",
+        mock_server.base_url,
+        "--api-key",
+        keys["write"]["secret"],
+        "--mock-control",
+        "--strict",
+        "--report-json",
+        str(report),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     statuses = {s["status"]: s["seen"] for s in json.loads(report.read_text())["statuses"]}
-    assert statuses == {status: True for status in CONTRACT.documented_statuses}, statuses
+    assert statuses == dict.fromkeys(CONTRACT.documented_statuses, True), statuses
     control.reset()  # the kit moved the clock and flipped kill switches on this shared mock

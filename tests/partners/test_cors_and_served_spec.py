@@ -1,4 +1,5 @@
 """Opt-in CORS for the API routes only (never the control plane), and the served specs' servers."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,8 +10,8 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_control.launcher import MockProcess
 from contract.world import DEFAULT_WORLD, default_write_key
+from mock_control.launcher import MockProcess
 from mock_server.core.world import read_fixture
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
@@ -18,7 +19,10 @@ pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 APP = "http://localhost:3000"
 WRITE = default_write_key(read_fixture(DEFAULT_WORLD))
 REVOKE = CONTRACT.path_for(CONTRACT.example_account_id)
-PREFLIGHT = {"Access-Control-Request-Method": "DELETE", "Access-Control-Request-Headers": "authorization,idempotency-key"}
+PREFLIGHT = {
+    "Access-Control-Request-Method": "DELETE",
+    "Access-Control-Request-Headers": "authorization,idempotency-key",
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +56,9 @@ def test_other_origins_get_no_cors_headers(cors_mock):
 
 def test_control_plane_never_answers_cors(cors_mock):
     for method, path in [("OPTIONS", "/_mock/reset"), ("GET", "/_mock/state"), ("OPTIONS", "/_mock/keys/write/budget")]:
-        r = httpx.request(method, cors_mock.base_url + path,
-                          headers={"Origin": APP, "Access-Control-Request-Method": "POST"})
+        r = httpx.request(
+            method, cors_mock.base_url + path, headers={"Origin": APP, "Access-Control-Request-Method": "POST"}
+        )
         assert not any(h.startswith("access-control-") for h in r.headers), (method, path, dict(r.headers))
 
 
@@ -64,8 +69,13 @@ def test_without_the_flag_there_is_no_cors():
 
 
 def test_a_malformed_origin_is_refused_before_serving():
-    proc = subprocess.run([sys.executable, "-m", "mock_server.cli", "--port", "0", "--cors-origin", "localhost:3000/app"],
-                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--port", "0", "--cors-origin", "localhost:3000/app"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "is not an origin" in proc.stderr and proc.stdout == ""
 
 
@@ -74,5 +84,5 @@ def test_served_spec_lists_this_mock_first(cors_mock):
     assert spec["servers"][0] == {"url": cors_mock.base_url, "description": "This mock"}
     assert [s["url"] for s in spec["servers"][1:]] == [s["url"] for s in CONTRACT.raw["servers"]]
     # A Host header that is not a host is not echoed into the spec.
-    odd = httpx.get(cors_mock.base_url + "/openapi.json", headers={"Host": "x\"><script>"}).json()
+    odd = httpx.get(cors_mock.base_url + "/openapi.json", headers={"Host": 'x"><script>'}).json()
     assert odd["servers"][0]["url"] == cors_mock.base_url

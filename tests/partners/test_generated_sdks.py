@@ -1,6 +1,7 @@
 """Generated SDKs read every documented error (scripts/check-sdks.sh): openapi-typescript's types
 under `tsc --strict` and openapi-python-client's client under `mypy --strict`, each read by a
 consumer with no assertion or cast; then the Python consumer reads the details from the real mock."""
+
 from __future__ import annotations
 
 import os
@@ -23,15 +24,26 @@ def test_generated_clients_type_check_every_error_and_read_the_mock(keys):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("npm is not installed (scripts/check-sdks.sh needs it)")
         pytest.skip("npm is not installed")
-    checked = subprocess.run(["bash", str(ROOT / "scripts" / "check-sdks.sh")], capture_output=True, text=True,
-                             timeout=900)
+    checked = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "check-sdks.sh")], capture_output=True, text=True, timeout=900
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Success: no issues found" in checked.stdout
 
     with MockProcess() as mock:
-        read = subprocess.run([str(SDK / ".venv" / "bin" / "python"), "consumer/revoke_errors.py", mock.base_url,
-                               keys["write"]["secret"]], cwd=SDK, capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "PYTHONPATH": str(SDK / "generated" / "python")})
+        read = subprocess.run(
+            [
+                str(SDK / ".venv" / "bin" / "python"),
+                "consumer/revoke_errors.py",
+                mock.base_url,
+                keys["write"]["secret"],
+            ],
+            cwd=SDK,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(SDK / "generated" / "python")},
+        )
     print(read.stdout)
     assert read.returncode == 0, read.stdout + read.stderr
     lines = read.stdout.splitlines()

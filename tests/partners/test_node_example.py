@@ -1,4 +1,5 @@
 """examples/node/ (node:test, global fetch, no dependencies) passes against the real mock."""
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,14 @@ def test_node_example_passes_against_the_mock():
     env = {k: v for k, v in os.environ.items() if k not in ("LAYERS_MOCK_URL", "LAYERS_API_KEY")}
     with MockProcess(port=0) as mock:
         # cwd + `node --test`: Node 18-22 all find *.test.mjs there (a directory argument is not a glob in 22).
-        proc = subprocess.run([node, "--test", "--test-reporter=spec"], cwd=NODE_EXAMPLE, capture_output=True,
-                              text=True, timeout=120, env={**env, "LAYERS_MOCK_READY_FILE": mock.ready_file})
+        proc = subprocess.run(
+            [node, "--test", "--test-reporter=spec"],
+            cwd=NODE_EXAMPLE,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, "LAYERS_MOCK_READY_FILE": mock.ready_file},
+        )
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     counts = {name: int(n) for name, n in re.findall(r"^\S+ (tests|pass|fail|skipped) (\d+)$", proc.stdout, re.M)}

@@ -1,6 +1,7 @@
 """The mock's pages under their Content-Security-Policy (mock_server/edge/page_headers.py), in
 headless Chromium against the real mock: Swagger UI (API and control plane) and /docs render,
 and the browser reports no CSP violation; a script the page was not served with is refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,8 +32,9 @@ def mock():
         yield proc
 
 
-@pytest.mark.parametrize("path,wait_for", [("/ui/", ".opblock-summary-path"), ("/_mock/ui/", ".opblock-summary-path"),
-                                           ("/docs", "h1")])
+@pytest.mark.parametrize(
+    "path,wait_for", [("/ui/", ".opblock-summary-path"), ("/_mock/ui/", ".opblock-summary-path"), ("/docs", "h1")]
+)
 def test_page_renders_with_no_csp_violation(browser, mock, path, wait_for):
     report = browser.open(mock.base_url + path, full_page=False, wait_for=wait_for)
     assert report.selector_text, f"{path} rendered nothing"

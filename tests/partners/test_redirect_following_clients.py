@@ -1,6 +1,7 @@
 """Clients that follow redirects (requests, httpx with follow_redirects=True) against the real
 mock over TCP: a trailing slash or a `%2F` in the id gets the envelope, never a 3xx to follow,
 and the account stays connected (mock_server/edge/strict_paths.py)."""
+
 from __future__ import annotations
 
 import httpx

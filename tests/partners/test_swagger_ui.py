@@ -2,16 +2,16 @@
 dropdown starts with the mock's own URL, the description is short, "Try it out" pre-fills no
 optional header, the control plane's UI is grouped by tag, and the docs page fits its width with
 deep-linkable headings."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import httpx
 import pytest
 import yaml
 
 from contract import CONTRACT
-from docs_gen.browser import HeadlessChromium
 from contract.control import CONTROL_SPEC
+from docs_gen.browser import HeadlessChromium
 from mock_control.launcher import MockProcess
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
@@ -79,8 +79,9 @@ def test_control_plane_ui_is_tagged_and_summarised(browser, mock):
 
 
 def test_docs_page_fits_its_width_and_every_heading_has_an_id(browser, mock):
-    report = browser.open(mock.base_url + "/docs", full_page=False, wait_for="h2#try-it-against-the-mock",
-                          script=LAYOUT)
+    report = browser.open(
+        mock.base_url + "/docs", full_page=False, wait_for="h2#try-it-against-the-mock", script=LAYOUT
+    )
     assert report.console_errors == []
     assert report.evaluated["overflow"] <= 0, "something runs off the page horizontally"
     ids = report.evaluated["headings"]

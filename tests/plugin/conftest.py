@@ -1,4 +1,5 @@
 """Run a nested pytest session in a scratch directory, as a partner's project would."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 class InnerRun:
     returncode: int
     output: str
-    outcomes: dict[str, str]      # test name -> passed / failed / skipped
+    outcomes: dict[str, str]  # test name -> passed / failed / skipped
     skip_reasons: dict[str, str]
 
     def named(self, outcome: str) -> set[str]:
@@ -43,10 +44,12 @@ def _parse_junit(path: Path) -> tuple[dict[str, str], dict[str, str]]:
 @pytest.fixture
 def copy_examples(tmp_path):
     """Copy the example integration and its tests into a scratch project; returns its folder."""
+
     def copy() -> Path:
         for source in EXAMPLES.glob("*.py"):
             shutil.copy(source, tmp_path / source.name)
         return tmp_path
+
     return copy
 
 
@@ -59,16 +62,29 @@ def run_pytest(tmp_path):
     here. That the entry point itself works is shown by this suite (see
     test_layers_mock_fixture.py) and by `pytest examples/`.
     """
+
     def run(*args: str, env: dict | None = None) -> InnerRun:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LAYERS_"))}
         clean.update(env or {})
         clean["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         junit = tmp_path / "inner-report.xml"
-        cmd = [sys.executable, "-m", "pytest", "-p", "layers_pytest.plugin", "-p", "no:cacheprovider",
-               "-q", "-rs", f"--junitxml={junit}", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "layers_pytest.plugin",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rs",
+            f"--junitxml={junit}",
+            *args,
+        ]
         proc = subprocess.run(cmd, cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=120)
         output = proc.stdout + proc.stderr
         assert junit.exists(), f"nested pytest wrote no report:\n{output}"
         outcomes, reasons = _parse_junit(junit)
         return InnerRun(proc.returncode, output, outcomes, reasons)
+
     return run

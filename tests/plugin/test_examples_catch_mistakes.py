@@ -7,6 +7,7 @@ test must fail. The unchanged copy is run through every watcher the same way and
 failure can only come from the mistake. (In-process: a nested pytest per case would start a mock
 each time, which is slow on a busy machine.)
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,8 +21,10 @@ pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 RETRY_AFTER_TEST = "test_rate_limited_revoke_waits_exactly_retry_after_then_succeeds"
-NOT_FOUND_TESTS = ["test_already_revoked_account_is_reported_and_not_retried",
-                   "test_other_organizations_account_is_reported_and_not_retried"]
+NOT_FOUND_TESTS = [
+    "test_already_revoked_account_is_reported_and_not_retried",
+    "test_other_organizations_account_is_reported_and_not_retried",
+]
 RETRY_500_TEST = "test_failed_transaction_is_retried_with_the_same_idempotency_key"
 
 # name -> (text in offboarding.py, what a careless version writes instead, tests that must fail)
@@ -29,23 +32,22 @@ MISTAKES = {
     "fixed backoff instead of Retry-After": (
         "wait = error.retry_after if error.retry_after is not None else backoff_seconds",
         "wait = backoff_seconds",
-        [RETRY_AFTER_TEST]),
-    "retries immediately": (
-        "        sleep(wait)\n",
-        "        pass\n",
-        [RETRY_AFTER_TEST]),
-    "retries a 404": (
-        "SAFE_TO_RETRY = (INTERNAL,)",
-        "SAFE_TO_RETRY = (INTERNAL, NOT_FOUND)",
-        NOT_FOUND_TESTS),
+        [RETRY_AFTER_TEST],
+    ),
+    "retries immediately": ("        sleep(wait)\n", "        pass\n", [RETRY_AFTER_TEST]),
+    "retries a 404": ("SAFE_TO_RETRY = (INTERNAL,)", "SAFE_TO_RETRY = (INTERNAL, NOT_FOUND)", NOT_FOUND_TESTS),
     "new Idempotency-Key on each retry": (
         "idempotency_key=idempotency_key)",
         'idempotency_key=f"{idempotency_key}-{attempt}")',
-        [RETRY_500_TEST]),
+        [RETRY_500_TEST],
+    ),
 }
 WATCHERS = sorted({name for _, _, tests in MISTAKES.values() for name in tests})
-CASES = [pytest.param(mistake, watcher, id=f"{mistake} / {watcher}")
-         for mistake, (_, _, watchers) in MISTAKES.items() for watcher in watchers]
+CASES = [
+    pytest.param(mistake, watcher, id=f"{mistake} / {watcher}")
+    for mistake, (_, _, watchers) in MISTAKES.items()
+    for watcher in watchers
+]
 
 
 def _load(path: Path, module_name: str, monkeypatch, source: str | None = None):
@@ -84,8 +86,9 @@ def test_watcher_fails_on_the_mistake(example_tests, layers_mock, monkeypatch, m
     source = (EXAMPLES / "offboarding.py").read_text()
     # If the example is rewritten, this case must be rewritten too, not pass vacuously.
     assert source.count(original) == 1, f"offboarding.py no longer contains {original!r}"
-    careless_module = _load(EXAMPLES / "offboarding.py", "careless_offboarding", monkeypatch,
-                            source.replace(original, careless))
+    careless_module = _load(
+        EXAMPLES / "offboarding.py", "careless_offboarding", monkeypatch, source.replace(original, careless)
+    )
     monkeypatch.setattr(example_tests, "offboard_customer", careless_module.offboard_customer)
 
     with pytest.raises(AssertionError) as caught:

@@ -1,6 +1,7 @@
 """`--layers-mock-url` runs a partner's tests on a hosted mock (`layers-mock --operator-token`),
 each session in a sandbox of its own: the shipped examples pass there unchanged, the sandbox is
 gone afterwards (when the plugin made it), and the hosted mock's other sandboxes are untouched."""
+
 from __future__ import annotations
 
 import sys

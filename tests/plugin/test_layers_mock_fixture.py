@@ -1,4 +1,5 @@
 """The `layers_mock` fixture itself, used in-process as a partner's suite would use it."""
+
 from __future__ import annotations
 
 from importlib.metadata import entry_points
@@ -65,8 +66,10 @@ def test_create_account_options(layers_mock):
     # Another organization's account answers exactly like one of ours that is already gone.
     foreign_answer, gone_answer = layers_mock.revoke(foreign), layers_mock.revoke(gone)
     assert not foreign_answer.is_success
-    assert (foreign_answer.status_code, foreign_answer.json()["error"]["code"]) == \
-        (gone_answer.status_code, gone_answer.json()["error"]["code"])
+    assert (foreign_answer.status_code, foreign_answer.json()["error"]["code"]) == (
+        gone_answer.status_code,
+        gone_answer.json()["error"]["code"],
+    )
     assert layers_mock.account(foreign)["hasToken"]  # and it is untouched
 
 

@@ -4,6 +4,7 @@ The "live target" here is this test's own mock, reached only through its API, as
 staging would be: the nested run's revoke must change this mock's state, and every helper that
 needs the control plane must skip with a reason that names the target.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,7 @@ from contract import CONTRACT
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
-LIVE_TESTS = '''
+LIVE_TESTS = """
 import os
 
 def test_revoke_reaches_the_target(layers_mock):
@@ -31,7 +32,7 @@ def test_clock_sleep_skips(layers_mock):
 
 def test_missing_read_only_key_skips(layers_mock):
     layers_mock.read_only_key
-'''
+"""
 
 
 @pytest.mark.parametrize("given_by", ["options", "environment"])

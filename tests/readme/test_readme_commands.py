@@ -1,5 +1,6 @@
 """Every command of README's "Reaching every documented status", run in order, as written, by
 bash against a fresh mock (only the port changed), answers the status written after it."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,9 @@ def readme_commands() -> list[tuple[str, int]]:
 
 
 def test_readme_block_is_generated_from_try_it():
-    assert current_block(README.read_text(encoding="utf-8")) == render_block(CONTRACT), \
+    assert current_block(README.read_text(encoding="utf-8")) == render_block(CONTRACT), (
         "README's status steps are stale: run `layers-docs`"
+    )
 
 
 def test_every_documented_status_is_reached_by_a_readme_command():
@@ -54,8 +56,9 @@ def test_every_readme_command_answers_its_status_in_order():
         for i, (command, expected) in enumerate(commands, 1):
             assert documented_base in command
             live = command.replace(documented_base, mock.base_url)
-            proc = subprocess.run(["bash", "-c", live + " --silent --show-error"], capture_output=True, text=True,
-                                  timeout=30)
+            proc = subprocess.run(
+                ["bash", "-c", live + " --silent --show-error"], capture_output=True, text=True, timeout=30
+            )
             assert proc.returncode == 0, f"{command}\n{proc.stderr}"
             status = int(re.match(r"HTTP/[\d.]+ (\d{3})", proc.stdout).group(1))
             ran.append(f"{i:2}. {status} (expected {expected})  {command}")

@@ -5,6 +5,7 @@ tests). `backend_mock`: the same on each backend in turn, SQLite and a real Post
 (`postgres` in tests/conftest.py), for the concurrency, fault and idempotency promises.
 Tests never reset these: each one makes its own organization, key and accounts.
 """
+
 from __future__ import annotations
 
 import pytest

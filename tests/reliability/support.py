@@ -3,6 +3,7 @@
 Everything here talks HTTP to a real `layers-mock` on loopback, or reads its real SQLite state
 file. Statuses and codes come from the contract (`contract.CONTRACT`), never typed here.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,10 @@ OK = CONTRACT.success_status
 NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
 INTERNAL = CONTRACT.status_for_code("INTERNAL")
 CONFLICT = CONTRACT.status_for_code("IDEMPOTENCY_CONFLICT")
-QUEUED = "queued"          # the post status a revoke cancels (Contract decision 6)
+QUEUED = "queued"  # the post status a revoke cancels (Contract decision 6)
 CANCELED = "canceled"
 UNTOUCHED_POSTS = {"published": 1, "draft": 1, "publishing": 1}  # must survive every revoke
-REQUEST_TIMEOUT = 30.0     # a bound on every request, so nothing can hang a test
+REQUEST_TIMEOUT = 30.0  # a bound on every request, so nothing can hang a test
 
 
 def bearer(secret: str) -> dict:
@@ -51,8 +52,14 @@ class Tenant:
         return list(self.queued)
 
 
-def make_tenant(control: ControlClient, n_accounts: int, queued_for=lambda i: i % 6, *,
-                tier: str = "internal", name: str = "reliability") -> Tenant:
+def make_tenant(
+    control: ControlClient,
+    n_accounts: int,
+    queued_for=lambda i: i % 6,
+    *,
+    tier: str = "internal",
+    name: str = "reliability",
+) -> Tenant:
     """`internal` tier: no rate limit, so a 429 can never blur the counts under load."""
     org = control.create_organization(name)
     key = control.create_key(org["id"], [CONTRACT.required_scope], tier=tier)
@@ -76,8 +83,9 @@ class Result:
     idempotency_key: str | None
 
 
-def revoke(http: httpx.Client, secret: str, account: str, idempotency_key: str | None = None,
-           client: int = 0) -> Result:
+def revoke(
+    http: httpx.Client, secret: str, account: str, idempotency_key: str | None = None, client: int = 0
+) -> Result:
     headers = bearer(secret)
     if idempotency_key is not None:
         headers[CONTRACT.idempotency_header] = idempotency_key
@@ -86,8 +94,15 @@ def revoke(http: httpx.Client, secret: str, account: str, idempotency_key: str |
         body = r.json()
     except ValueError:
         body = {"_raw": r.text[:200]}
-    return Result(client, account, r.status_code, body, r.headers.get(CONTRACT.request_id_header),
-                  r.headers.get(CONTRACT.replay_header) == "true", idempotency_key)
+    return Result(
+        client,
+        account,
+        r.status_code,
+        body,
+        r.headers.get(CONTRACT.request_id_header),
+        r.headers.get(CONTRACT.replay_header) == "true",
+        idempotency_key,
+    )
 
 
 class LoadRun:
@@ -107,8 +122,7 @@ class LoadRun:
         self.transport_errors: list[tuple[int, str, str]] = []
         self._lock = threading.Lock()
         self._barrier = threading.Barrier(len(plans))
-        self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True)
-                         for i in range(len(plans))]
+        self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(len(plans))]
 
     def _client(self, index: int) -> None:
         with httpx.Client(base_url=self.base_urls[index % len(self.base_urls)], timeout=REQUEST_TIMEOUT) as http:
@@ -124,7 +138,7 @@ class LoadRun:
                 with self._lock:
                     self.results.append(result)
 
-    def start(self) -> "LoadRun":
+    def start(self) -> LoadRun:
         for t in self._threads:
             t.start()
         return self
@@ -136,7 +150,7 @@ class LoadRun:
         alive = [t for t in self._threads if t.is_alive()]
         assert not alive, f"{len(alive)} clients still running after {timeout}s"
 
-    def run(self, timeout: float = 120.0) -> "LoadRun":
+    def run(self, timeout: float = 120.0) -> LoadRun:
         self.start()
         self.join(timeout)
         return self
@@ -156,8 +170,9 @@ class LoadRun:
         return self.count(status)
 
 
-def shuffled_plans(accounts: list[str], clients: int, seed: int, idem_every: int = 0,
-                   tag: str = "k") -> list[list[tuple[str, str | None]]]:
+def shuffled_plans(
+    accounts: list[str], clients: int, seed: int, idem_every: int = 0, tag: str = "k"
+) -> list[list[tuple[str, str | None]]]:
     """Every client revokes every account, each in its own random order (overlapping)."""
     rnd = random.Random(seed)
     plans = []
@@ -197,8 +212,16 @@ def account_is_whole(view: dict, seeded_queued: int) -> str | None:
 
 
 # -- the crash test, one iteration (CI runs a few, the soak runs 20+) --------------------------
-def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: int = 16,
-                    kill_after_oks: int = 12, workers: int = 2, database: str | None = None) -> dict:
+def crash_iteration(
+    workdir: Path,
+    seed: int,
+    *,
+    n_accounts: int = 48,
+    clients: int = 16,
+    kill_after_oks: int = 12,
+    workers: int = 2,
+    database: str | None = None,
+) -> dict:
     """Load a multi-worker mock, SIGKILL it mid-load, restart it on the same state (a SQLite
     file in `workdir`, or the PostgreSQL `database`), check.
 
@@ -210,13 +233,14 @@ def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: 
         with ControlClient(mock.base_url) as control:
             tenant = make_tenant(control, n_accounts, queued_for=lambda i: (i * 7 + seed) % 6, name=f"crash {seed}")
         # A quarter of the clients send an Idempotency-Key, so idempotency rows are written too.
-        load = LoadRun(mock.base_url, tenant.secret,
-                       shuffled_plans(tenant.accounts, clients, seed, idem_every=4, tag="crash")).start()
+        load = LoadRun(
+            mock.base_url, tenant.secret, shuffled_plans(tenant.accounts, clients, seed, idem_every=4, tag="crash")
+        ).start()
         oks_at_kill = load.wait_for_status(OK, kill_after_oks, timeout=60)
-        mock.kill()            # SIGKILL to the whole process group, mid-load
+        mock.kill()  # SIGKILL to the whole process group, mid-load
         load.join(REQUEST_TIMEOUT * 2)
     finally:
-        mock.stop()            # only cleans up: the process is already dead
+        mock.stop()  # only cleans up: the process is already dead
 
     acknowledged = [r for r in load.results if r.status == OK]
     unexpected = [r for r in load.results if r.status not in (OK, NOT_FOUND)]
@@ -264,8 +288,11 @@ def crash_iteration(workdir: Path, seed: int, *, n_accounts: int = 48, clients: 
     finally:
         restarted.stop()
     return {
-        "seed": seed, "responses_before_kill": len(load.results), "oks_before_kill": len(acknowledged),
-        "oks_seen_when_killing": oks_at_kill, "transport_errors": len(load.transport_errors),
+        "seed": seed,
+        "responses_before_kill": len(load.results),
+        "oks_before_kill": len(acknowledged),
+        "oks_seen_when_killing": oks_at_kill,
+        "transport_errors": len(load.transport_errors),
         "committed_at_restart": len(by_account),
         "committed_unacknowledged": len(by_account) - len(acknowledged),
         "integrity_violations": len(integrity["violations"]),
@@ -369,8 +396,16 @@ SCHEMATHESIS = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "schemath
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 
 
-def run_schemathesis(base_url: str, secret: str, accounts: list[str], *, seed: int, max_examples: int,
-                     workdir: Path, timeout: float = 600.0) -> dict:
+def run_schemathesis(
+    base_url: str,
+    secret: str,
+    accounts: list[str],
+    *,
+    seed: int,
+    max_examples: int,
+    workdir: Path,
+    timeout: float = 600.0,
+) -> dict:
     """One `schemathesis run --checks all -m all` (positive and negative cases) over the spec,
     with a valid key, against the live mock; some ids drawn from `accounts` so that 200, 404
     after revoke and 409 are reached. Returns the case, mode and status counts from its NDJSON
@@ -385,15 +420,39 @@ def run_schemathesis(base_url: str, secret: str, accounts: list[str], *, seed: i
         "[dictionaries.known_accounts]\n"
         f"values = {json.dumps(accounts)}\n"
         "[parameters]\n"
-        '"path.socialAccountId" = { dictionary = "known_accounts", probability = 0.3 }\n')
+        '"path.socialAccountId" = { dictionary = "known_accounts", probability = 0.3 }\n'
+    )
     report, events = workdir / f"run-{seed}.json", workdir / f"run-{seed}.ndjson"
     exe = str(SCHEMATHESIS) if SCHEMATHESIS.exists() else None
     cmd = ([exe] if exe else [sys.executable, "-m", "schemathesis.cli"]) + [
-        "--config-file", str(config), "run", str(SPEC), "--url", base_url,
-        "-H", f"Authorization: Bearer {secret}", "--checks", "all", "-m", "all",
-        "-n", str(max_examples), "--seed", str(seed), "-w", "1", "--request-timeout", str(REQUEST_TIMEOUT),
-        "--continue-on-failure", "--report", "json,ndjson",
-        "--report-json-path", str(report), "--report-ndjson-path", str(events)]
+        "--config-file",
+        str(config),
+        "run",
+        str(SPEC),
+        "--url",
+        base_url,
+        "-H",
+        f"Authorization: Bearer {secret}",
+        "--checks",
+        "all",
+        "-m",
+        "all",
+        "-n",
+        str(max_examples),
+        "--seed",
+        str(seed),
+        "-w",
+        "1",
+        "--request-timeout",
+        str(REQUEST_TIMEOUT),
+        "--continue-on-failure",
+        "--report",
+        "json,ndjson",
+        "--report-json-path",
+        str(report),
+        "--report-ndjson-path",
+        str(events),
+    ]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     summary = json.loads(report.read_text())
     modes: dict[str, int] = {}
@@ -411,7 +470,14 @@ def run_schemathesis(base_url: str, secret: str, accounts: list[str], *, seed: i
             interaction = recorder["interactions"].get(case_id) or {}
             status = (interaction.get("response") or {}).get("status_code")
             statuses[status] = statuses.get(status, 0) + 1
-    return {"seed": seed, "exit_code": proc.returncode, "generated": summary["test_cases"]["generated"],
-            "cases": cases, "modes": modes, "statuses": dict(sorted(statuses.items(), key=lambda kv: str(kv[0]))),
-            "failures": summary["failures"], "errors": summary["errors"],
-            "output_tail": proc.stdout[-3000:] + proc.stderr[-2000:]}
+    return {
+        "seed": seed,
+        "exit_code": proc.returncode,
+        "generated": summary["test_cases"]["generated"],
+        "cases": cases,
+        "modes": modes,
+        "statuses": dict(sorted(statuses.items(), key=lambda kv: str(kv[0]))),
+        "failures": summary["failures"],
+        "errors": summary["errors"],
+        "output_tail": proc.stdout[-3000:] + proc.stderr[-2000:],
+    }

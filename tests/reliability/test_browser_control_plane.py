@@ -11,6 +11,7 @@ body that used to wipe the world). Then it runs against the mock, and the world 
 through the control plane is exactly what it was. DNS rebinding (a foreign Host) is covered with
 raw requests in test_security.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,9 @@ import httpx
 import pytest
 
 from contract import CONTRACT
+from contract.control import CONTROL_PREFIX
 from docs_gen.browser import HeadlessChromium
 from mock_control import ControlClient, ControlPlaneError
-from contract.control import CONTROL_PREFIX
 from mock_control.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer
@@ -47,9 +48,15 @@ class _Server:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                outer.requests.append({"method": self.command, "path": self.path.split("?")[0],
-                                       "content_type": self.headers.get("Content-Type"),
-                                       "origin": self.headers.get("Origin"), "body": body})
+                outer.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path.split("?")[0],
+                        "content_type": self.headers.get("Content-Type"),
+                        "origin": self.headers.get("Origin"),
+                        "body": body,
+                    }
+                )
                 page = self.command == "GET" and self.path.startswith("/attack")
                 data = PAGE if page else b"ok"
                 self.send_response(200)  # and never an Access-Control-* header
@@ -85,8 +92,9 @@ def browser(require_chromium):
 
 def _run_page(browser, page_server: _Server, target: str, world: dict) -> dict:
     query = urlencode({"target": target, "org": world["org"], "acc": world["acc"], "key": world["key"]})
-    report = browser.open(f"{page_server.base_url}/attack.html?{query}", full_page=False, clip_height=50,
-                          wait_for="#done")
+    report = browser.open(
+        f"{page_server.base_url}/attack.html?{query}", full_page=False, clip_height=50, wait_for="#done"
+    )
     return json.loads(report.selector_text)
 
 
@@ -104,27 +112,42 @@ def _snapshot(control: ControlClient, account: str) -> dict:
 
 
 def test_a_page_from_another_origin_changes_nothing(browser, tmp_path):
-    with MockProcess(state=str(tmp_path / "state.sqlite3")) as mock, ControlClient(mock.base_url) as control, \
-            _Server() as page_server, _Server() as recorder:
+    with (
+        MockProcess(state=str(tmp_path / "state.sqlite3")) as mock,
+        ControlClient(mock.base_url) as control,
+        _Server() as page_server,
+        _Server() as recorder,
+    ):
         org = control.create_organization("browser victim")["id"]
         key = control.create_key(org, [CONTRACT.required_scope], tier="standard")
         acc = control.create_account(org, queued=2)["socialAccountId"]
         bystander = control.create_account(org)["socialAccountId"]  # a fault must name an existing account
-        control.arm_fault(account_id=bystander)   # so that DELETE /faults would show
+        control.arm_fault(account_id=bystander)  # so that DELETE /faults would show
         world = {"org": org, "acc": acc, "key": key["id"]}
 
         # 1. Against a recorder: the browser does send the attacks (else this test proves nothing).
         dry = _run_page(browser, page_server, recorder.base_url, world)
         posts = [r for r in recorder.requests if r["method"] == "POST"]
-        reset_blob = [r for r in posts if r["path"] == CONTROL_PREFIX + "/reset" and not r["content_type"]
-                      and r["body"] == b'{"world":"empty"}']
+        reset_blob = [
+            r
+            for r in posts
+            if r["path"] == CONTROL_PREFIX + "/reset" and not r["content_type"] and r["body"] == b'{"world":"empty"}'
+        ]
         assert reset_blob, "Chromium did not send the no-cors Blob POST the issue describes"
-        text_form = [r for r in posts if r["path"] == CONTROL_PREFIX + "/reset"
-                     and (r["content_type"] or "").startswith("text/plain") and b'"world":"empty"' in r["body"]]
+        text_form = [
+            r
+            for r in posts
+            if r["path"] == CONTROL_PREFIX + "/reset"
+            and (r["content_type"] or "").startswith("text/plain")
+            and b'"world":"empty"' in r["body"]
+        ]
         assert text_form, "no text/plain POST of the JSON reached the recorder"
         assert all(r["origin"] == page_server.base_url for r in posts), {r["origin"] for r in posts}
-        json_sent = [r for r in recorder.requests if r["method"] in ("POST", "PUT", "DELETE")
-                     and (r["content_type"] or "").startswith("application/json")]
+        json_sent = [
+            r
+            for r in recorder.requests
+            if r["method"] in ("POST", "PUT", "DELETE") and (r["content_type"] or "").startswith("application/json")
+        ]
         assert json_sent == [], "a cross-origin JSON call went out without a preflight"
         assert not [r for r in recorder.requests if r["method"] in ("PUT", "DELETE")]
         reached = sum(1 for r in recorder.requests if r["method"] == "POST")
@@ -145,5 +168,7 @@ def test_a_page_from_another_origin_changes_nothing(browser, tmp_path):
     outcomes: dict[str, int] = {}
     for r in live["results"]:
         outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
-    print(f"\nbrowser: {len(live['results'])} attempts from {page_server.base_url} against {mock.base_url};"
-          f" {reached} POSTs reached the recorder; outcomes against the mock {outcomes}; world unchanged")
+    print(
+        f"\nbrowser: {len(live['results'])} attempts from {page_server.base_url} against {mock.base_url};"
+        f" {reached} POSTs reached the recorder; outcomes against the mock {outcomes}; world unchanged"
+    )

@@ -4,14 +4,14 @@ The promises: each account is revoked exactly once (one 200, every other attempt
 canceled posts add up to exactly what was queued, nothing stays queued on a disconnected
 account, and one Idempotency-Key sent by many clients at once executes the revoke once.
 """
+
 from __future__ import annotations
 
 import pytest
 
 from contract import CONTRACT
 
-from .support import (CONFLICT, NOT_FOUND, OK, LoadRun, account_is_whole, make_tenant, revocation_rows,
-                      shuffled_plans)
+from .support import CONFLICT, NOT_FOUND, OK, LoadRun, account_is_whole, make_tenant, revocation_rows, shuffled_plans
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -29,13 +29,15 @@ def test_overlapping_concurrent_revokes_count_exactly(backend_mock, backend_cont
     oks = [r for r in load.results if r.status == OK]
     not_found = [r for r in load.results if r.status == NOT_FOUND]
     canceled = sum(r.body["canceledScheduledPosts"] for r in oks)
-    print(f"\nconcurrency: clients={CLIENTS} accounts={ACCOUNTS} revokes={revokes} 200s={len(oks)} "
-          f"404s={len(not_found)} other={revokes - len(oks) - len(not_found)} canceled={canceled} "
-          f"queued_seeded={sum(tenant.queued.values())}")
+    print(
+        f"\nconcurrency: clients={CLIENTS} accounts={ACCOUNTS} revokes={revokes} 200s={len(oks)} "
+        f"404s={len(not_found)} other={revokes - len(oks) - len(not_found)} canceled={canceled} "
+        f"queued_seeded={sum(tenant.queued.values())}"
+    )
 
     assert revokes == CLIENTS * ACCOUNTS
-    assert sorted(r.account for r in oks) == sorted(tenant.accounts)          # exactly one 200 each
-    assert len(not_found) == revokes - ACCOUNTS                               # every other try: 404
+    assert sorted(r.account for r in oks) == sorted(tenant.accounts)  # exactly one 200 each
+    assert len(not_found) == revokes - ACCOUNTS  # every other try: 404
     assert all(r.body["error"]["code"] == CONTRACT.code_for_status(NOT_FOUND) for r in not_found)
     assert canceled == sum(tenant.queued.values())
     for r in oks:
@@ -67,7 +69,7 @@ def test_same_idempotency_key_sent_concurrently_executes_once(backend_mock, back
     assert {r.status for r in load.results} == {OK}
     fresh = [r for r in load.results if not r.replayed]
     assert len(fresh) == 1, f"{len(fresh)} clients executed the revoke"
-    assert {r.request_id for r in load.results} == {fresh[0].request_id}     # replays are verbatim
+    assert {r.request_id for r in load.results} == {fresh[0].request_id}  # replays are verbatim
     assert all(r.body == fresh[0].body for r in load.results)
     assert fresh[0].body["canceledScheduledPosts"] == 5
     rows = [r for r in revocation_rows(backend_mock.database) if r["account_id"] == account]

@@ -5,6 +5,7 @@ message that says which bound, nothing changed, and the mock still serves. At th
 call succeeds. Bounds are read from where they are written (control.yaml through
 `contract.control.CONTROL`, and `core.bounds`), never retyped here.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,9 @@ import pytest
 import yaml
 
 from contract import CONTRACT
+from contract.control import CONTROL, CONTROL_PREFIX, CONTROL_SPEC
 from mock_control import ControlClient
 from mock_server.core import bounds as control_bounds
-from contract.control import CONTROL, CONTROL_PREFIX, CONTROL_SPEC
-from mock_control.launcher import MockProcess
 
 from .support import NOT_FOUND, REQUEST_TIMEOUT, bearer
 
@@ -80,14 +80,25 @@ def nested(depth: int) -> bytes:
 
 
 # -- content type -----------------------------------------------------------------------------
-STATE_CHANGING = [("POST", "/reset"), ("POST", "/fixtures"), ("POST", "/organizations"), ("POST", "/keys"),
-                  ("POST", "/accounts"), ("POST", "/posts"), ("PUT", "/kill-switches"), ("POST", "/faults"),
-                  ("PUT", "/clock"), ("PUT", "/keys/key_x/budget")]
+STATE_CHANGING = [
+    ("POST", "/reset"),
+    ("POST", "/fixtures"),
+    ("POST", "/organizations"),
+    ("POST", "/keys"),
+    ("POST", "/accounts"),
+    ("POST", "/posts"),
+    ("PUT", "/kill-switches"),
+    ("POST", "/faults"),
+    ("PUT", "/clock"),
+    ("PUT", "/keys/key_x/budget"),
+]
 
 
 @pytest.mark.parametrize("method,path", STATE_CHANGING)
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "application/jsonx"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"],
+)
 def test_state_changing_calls_need_the_json_content_type(http, control, method, path, content_type):
     before = snapshot(control)
     headers = {"Content-Type": content_type} if content_type else {}
@@ -123,15 +134,18 @@ def test_body_at_the_size_bound_is_read(http):
 
 def test_body_past_the_size_bound_is_413(http, control):
     before = snapshot(control)
-    refused(http.post("/faults", content=_padded(b"{}", control_bounds.MAX_BODY_BYTES + 1), headers=JSON),
-            413, f"{control_bounds.MAX_BODY_BYTES:,} bytes")
+    refused(
+        http.post("/faults", content=_padded(b"{}", control_bounds.MAX_BODY_BYTES + 1), headers=JSON),
+        413,
+        f"{control_bounds.MAX_BODY_BYTES:,} bytes",
+    )
 
     def chunks():  # chunked, no Content-Length: counted while it arrives
         for _ in range(control_bounds.MAX_BODY_BYTES // 65536 + 2):
             yield b" " * 65536
 
     refused(http.post("/faults", content=chunks(), headers=JSON), 413)
-    refused(http.post("/organizations", json={"name": "n" * 10_000_000}), 413)   # the issue's 10 MB name
+    refused(http.post("/organizations", json={"name": "n" * 10_000_000}), 413)  # the issue's 10 MB name
     assert snapshot(control) == before
 
 
@@ -144,12 +158,23 @@ def test_json_at_the_depth_bound_reaches_the_schema(http):
 
 
 @pytest.mark.parametrize("depth", [control_bounds.MAX_JSON_DEPTH + 1, 1_000, 100_000])
-@pytest.mark.parametrize("method,path", [("POST", "/reset"), ("POST", "/fixtures"), ("POST", "/organizations"),
-                                         ("PUT", "/clock"), ("POST", "/keys"), ("POST", "/accounts")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/reset"),
+        ("POST", "/fixtures"),
+        ("POST", "/organizations"),
+        ("PUT", "/clock"),
+        ("POST", "/keys"),
+        ("POST", "/accounts"),
+    ],
+)
 def test_json_past_the_depth_bound_is_400_before_parsing(http, control, method, path, depth):
     before = snapshot(control)
     for body in (nested(depth), b'{"name": ' + nested(depth - 1) + b"}"):
-        refused(http.request(method, path, content=body, headers=JSON), says=f"deeper than {control_bounds.MAX_JSON_DEPTH}")
+        refused(
+            http.request(method, path, content=body, headers=JSON), says=f"deeper than {control_bounds.MAX_JSON_DEPTH}"
+        )
     assert snapshot(control) == before
 
 
@@ -160,8 +185,7 @@ def test_brackets_inside_strings_do_not_count(http, control, world):
 
 
 # -- numbers ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e308", b"-1e12", b"1e999",
-                                     b"1" + b"0" * 40])
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e308", b"-1e12", b"1e999", b"1" + b"0" * 40])
 def test_clock_advance_out_of_range_is_400(http, control, literal):
     before = snapshot(control)
     refused(http.put("/clock", content=b'{"advanceSeconds": ' + literal + b"}", headers=JSON))
@@ -183,9 +207,17 @@ def _clock_schema() -> dict:
     return spec["paths"]["/clock"]["put"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
 
 
-@pytest.mark.parametrize("now,ok", [("1999-12-31T23:59:59Z", False), ("2000-01-01T00:00:00Z", True),
-                                    ("2999-12-31T23:59:59Z", True), ("3000-01-01T00:00:00Z", False),
-                                    ("9999-12-31T00:00:00Z", False), ("0001-01-01T00:00:00Z", False)])
+@pytest.mark.parametrize(
+    "now,ok",
+    [
+        ("1999-12-31T23:59:59Z", False),
+        ("2000-01-01T00:00:00Z", True),
+        ("2999-12-31T23:59:59Z", True),
+        ("3000-01-01T00:00:00Z", False),
+        ("9999-12-31T00:00:00Z", False),
+        ("0001-01-01T00:00:00Z", False),
+    ],
+)
 def test_clock_range_and_revokes_after_it(mock, http, control, world, now, ok):
     r = http.put("/clock", json={"now": now, "frozen": True})
     try:
@@ -245,13 +277,13 @@ def test_budget_at_and_past_its_bound(http, world):
 def test_account_posts_past_the_bound_are_refused_at_once(http, control, world):
     before = snapshot(control)
     cap = control_bounds.MAX_POSTS_PER_CALL
-    refused(http.post("/accounts", json={"organizationId": world["org"], "posts": {"queued": 2**63}}),
-            says="maximum")
-    refused(http.post("/accounts", json={"organizationId": world["org"], "posts": {"queued": cap + 1}}),
-            says="maximum")
+    refused(http.post("/accounts", json={"organizationId": world["org"], "posts": {"queued": 2**63}}), says="maximum")
+    refused(http.post("/accounts", json={"organizationId": world["org"], "posts": {"queued": cap + 1}}), says="maximum")
     # Each status within its bound, the sum past it: refused before a single row is written.
-    refused(http.post("/accounts", json={"organizationId": world["org"], "posts": {"queued": cap, "draft": 1}}),
-            says=f"at most {cap:,} posts")
+    refused(
+        http.post("/accounts", json={"organizationId": world["org"], "posts": {"queued": cap, "draft": 1}}),
+        says=f"at most {cap:,} posts",
+    )
     fixture = {"accounts": [{"organizationId": world["org"], "posts": {"queued": cap // 2 + 1}}] * 2}
     refused(http.post("/fixtures", json=fixture), says=f"at most {cap:,} posts")
     refused(http.post("/posts", json={"socialAccountId": world["account"], "status": "queued", "count": cap + 1}))
@@ -282,14 +314,16 @@ def test_organization_name_at_and_past_its_bound(http, control):
 def test_ids_at_and_past_their_bound(http, control, world):
     at, past = _at_and_past("Id")
     assert http.post("/organizations", json={"id": "o" * at}).status_code == 201
-    for call in (lambda: http.post("/organizations", json={"id": "p" * past}),
-                 lambda: http.post("/keys", json={"organizationId": "o" * past}),
-                 lambda: http.post("/accounts", json={"organizationId": "o" * past}),
-                 lambda: http.put("/kill-switches", json={"scope": "key", "enabled": True, "target": "k" * past}),
-                 lambda: http.post("/faults", json={"socialAccountId": "s" * past}),
-                 lambda: http.post("/posts", json={"socialAccountId": "s" * past, "status": "queued"}),
-                 lambda: http.get("/accounts/" + "s" * past),
-                 lambda: http.put(f"/keys/{'k' * past}/budget", json={"remaining": 1})):
+    for call in (
+        lambda: http.post("/organizations", json={"id": "p" * past}),
+        lambda: http.post("/keys", json={"organizationId": "o" * past}),
+        lambda: http.post("/accounts", json={"organizationId": "o" * past}),
+        lambda: http.put("/kill-switches", json={"scope": "key", "enabled": True, "target": "k" * past}),
+        lambda: http.post("/faults", json={"socialAccountId": "s" * past}),
+        lambda: http.post("/posts", json={"socialAccountId": "s" * past, "status": "queued"}),
+        lambda: http.get("/accounts/" + "s" * past),
+        lambda: http.put(f"/keys/{'k' * past}/budget", json={"remaining": 1}),
+    ):
         refused(call(), says="too long")
 
 
@@ -297,14 +331,23 @@ def test_key_label_and_scopes_at_and_past_their_bounds(http, world):
     at, past = _at_and_past("Text")
     items = S["Scopes"]["maxItems"]
     scope_len = S["Scopes"]["items"]["maxLength"]
-    ok = http.post("/keys", json={"organizationId": world["org"], "label": "l" * at,
-                                  "scopes": [f"s{i}" for i in range(items - 1)] + ["x" * scope_len]})
+    ok = http.post(
+        "/keys",
+        json={
+            "organizationId": world["org"],
+            "label": "l" * at,
+            "scopes": [f"s{i}" for i in range(items - 1)] + ["x" * scope_len],
+        },
+    )
     assert ok.status_code == 201, ok.text
     refused(http.post("/keys", json={"organizationId": world["org"], "label": "l" * past}), says="too long")
-    refused(http.post("/keys", json={"organizationId": world["org"], "scopes": [f"s{i}" for i in range(items + 1)]}),
-            says="too long")
-    refused(http.post("/keys", json={"organizationId": world["org"], "scopes": ["x" * (scope_len + 1)]}),
-            says="too long")
+    refused(
+        http.post("/keys", json={"organizationId": world["org"], "scopes": [f"s{i}" for i in range(items + 1)]}),
+        says="too long",
+    )
+    refused(
+        http.post("/keys", json={"organizationId": world["org"], "scopes": ["x" * (scope_len + 1)]}), says="too long"
+    )
 
 
 def test_handle_at_and_past_its_bound(http, world):
@@ -340,20 +383,23 @@ def test_after_all_of_it_the_world_is_sound(control):
 
 
 # -- the raw-bytes check itself -----------------------------------------------------------------
-@pytest.mark.parametrize("body,problem", [
-    (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', None),             # brackets in a string
-    (b'{"a": "\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', None),       # after an escaped quote
-    (b'{"a": "NaN Infinity 1234567890123456789012345678901234567890"}', None),
-    (b"[" * 32 + b"]" * 32, None),
-    (b"[" * 33 + b"]" * 33, "deeper"),
-    (b'{"a": [' + b"{}," * 100_000 + b"{}]}", None),                         # wide, not deep
-    (b'{"n": -Infinity}', "NaN"),
-    (b'{"n": 1' + b"0" * 32 + b"}", "digits"),
-    (b'{"n": 1' + b"0" * 31 + b"}", None),
-    ('{"s": "é"}'.encode("utf-16"), "UTF-8"),
-    (b'{"s": "' + bytes([0xFF]) + b'"}', "UTF-8"),
-    ('{"s": "é"}'.encode("utf-8"), None),
-])
+@pytest.mark.parametrize(
+    "body,problem",
+    [
+        (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', None),  # brackets in a string
+        (b'{"a": "\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', None),  # after an escaped quote
+        (b'{"a": "NaN Infinity 1234567890123456789012345678901234567890"}', None),
+        (b"[" * 32 + b"]" * 32, None),
+        (b"[" * 33 + b"]" * 33, "deeper"),
+        (b'{"a": [' + b"{}," * 100_000 + b"{}]}", None),  # wide, not deep
+        (b'{"n": -Infinity}', "NaN"),
+        (b'{"n": 1' + b"0" * 32 + b"}", "digits"),
+        (b'{"n": 1' + b"0" * 31 + b"}", None),
+        ('{"s": "é"}'.encode("utf-16"), "UTF-8"),
+        (b'{"s": "' + bytes([0xFF]) + b'"}', "UTF-8"),
+        ('{"s": "é"}'.encode(), None),
+    ],
+)
 def test_json_text_problem(body, problem):
     found = control_bounds.json_text_problem(body)
     assert (found is None) if problem is None else (problem in found), found

@@ -3,6 +3,7 @@ no generated input, positive or negative, at or past a bound, may answer 5xx (is
 
 It found one while this test was written: POST /_mock/organizations with an id already taken
 answered 500 (now 400)."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import sys
 import pytest
 import yaml
 
-from mock_control import ControlClient
 from contract.control import CONTROL_PREFIX, CONTROL_SPEC
+from mock_control import ControlClient
 from mock_control.launcher import MockProcess
 
 from .support import SCHEMATHESIS
@@ -28,11 +29,36 @@ def test_schemathesis_over_control_yaml_finds_no_server_error(tmp_path):
     report = tmp_path / "control.json"
     exe = [str(SCHEMATHESIS)] if SCHEMATHESIS.exists() else [sys.executable, "-m", "schemathesis.cli"]
     with MockProcess(state=str(tmp_path / "state.sqlite3")) as mock:
-        proc = subprocess.run(exe + [
-            "run", str(CONTROL_SPEC), "--url", mock.base_url + CONTROL_PREFIX, "--checks", "not_a_server_error",
-            "-m", "all", "-n", str(EXAMPLES), "--seed", "3", "-w", "1", "--request-timeout", "30",
-            "--continue-on-failure", "--report", "json", "--report-json-path", str(report)],
-            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            exe
+            + [
+                "run",
+                str(CONTROL_SPEC),
+                "--url",
+                mock.base_url + CONTROL_PREFIX,
+                "--checks",
+                "not_a_server_error",
+                "-m",
+                "all",
+                "-n",
+                str(EXAMPLES),
+                "--seed",
+                "3",
+                "-w",
+                "1",
+                "--request-timeout",
+                "30",
+                "--continue-on-failure",
+                "--report",
+                "json",
+                "--report-json-path",
+                str(report),
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         with ControlClient(mock.base_url) as control:
             assert control.integrity()["ok"]
     tail = proc.stdout[-3000:] + proc.stderr[-1000:]
@@ -41,4 +67,4 @@ def test_schemathesis_over_control_yaml_finds_no_server_error(tmp_path):
     print(f"\ncontrol-plane fuzz: exit {proc.returncode}, {generated} cases, failures {summary['failures']}")
     assert summary["failures"] == [] and summary["errors"] == [], tail
     assert proc.returncode == 0, tail
-    assert generated >= EXAMPLES * len(OPERATIONS), tail   # every operation of control.yaml was exercised
+    assert generated >= EXAMPLES * len(OPERATIONS), tail  # every operation of control.yaml was exercised

@@ -2,6 +2,7 @@
 
 CI runs a few iterations; `bench/soak_reliability.py --crash-iterations 20` runs the long loop.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -21,5 +22,5 @@ def test_sigkill_under_load_loses_nothing_and_half_revokes_nothing(tmp_path, see
     summary = crash_iteration(tmp_path, seed, database=database)
     print(f"\ncrash ({backend}):", summary)
     assert summary["integrity_violations"] == 0
-    assert summary["oks_before_kill"] >= 1          # the kill really landed under load
+    assert summary["oks_before_kill"] >= 1  # the kill really landed under load
     assert summary["committed_at_restart"] >= summary["oks_before_kill"]

@@ -1,5 +1,6 @@
 """A fault armed at each step of the revoke transaction: 500 INTERNAL, nothing changed, and
 the retry (with or without the same Idempotency-Key) succeeds with the right count."""
+
 from __future__ import annotations
 
 import httpx
@@ -8,8 +9,18 @@ import pytest
 from contract import CONTRACT
 from mock_server.core.domain import FAULT_STEPS
 
-from .support import (INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, LoadRun, account_is_whole, make_tenant,
-                      revocation_rows, revoke, shuffled_plans)
+from .support import (
+    INTERNAL,
+    NOT_FOUND,
+    OK,
+    REQUEST_TIMEOUT,
+    LoadRun,
+    account_is_whole,
+    make_tenant,
+    revocation_rows,
+    revoke,
+    shuffled_plans,
+)
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -33,12 +44,12 @@ def test_fault_at_each_step_rolls_back_and_retry_succeeds(backend_mock, backend_
         assert failed.status == INTERNAL, failed
         assert failed.body["error"]["code"] == CONTRACT.code_for_status(INTERNAL)
         assert failed.body["error"]["requestId"] == failed.request_id
-        assert _snapshot(backend_control, account) == before          # nothing changed, at any step
+        assert _snapshot(backend_control, account) == before  # nothing changed, at any step
         assert not [r for r in revocation_rows(backend_mock.database) if r["account_id"] == account]
         assert backend_control.integrity()["ok"]
 
         retry = revoke(http, tenant.secret, account, key)
-        assert retry.status == OK and not retry.replayed, retry      # a 500 is not stored
+        assert retry.status == OK and not retry.replayed, retry  # a 500 is not stored
         assert retry.body["canceledScheduledPosts"] == 4
         again = revoke(http, tenant.secret, account, key)
     if with_key:

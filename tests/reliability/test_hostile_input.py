@@ -4,6 +4,7 @@ header, repeated headers, invalid UTF-8, slow and vanishing clients.
 Each must get a 4xx envelope or a clean connection close (see `support.classify_hostile`),
 never a 5xx, a hang or a dead server. Every case is followed by a well-formed request.
 """
+
 from __future__ import annotations
 
 import socket
@@ -18,12 +19,22 @@ import pytest
 from contract import CONTRACT
 from mock_control import ControlClient
 
-from .support import (NOT_FOUND, OK, REQUEST_TIMEOUT, assert_alive, classify_hostile, make_tenant,
-                      parse_response, raw_exchange, raw_request, revoke)
+from .support import (
+    NOT_FOUND,
+    OK,
+    REQUEST_TIMEOUT,
+    assert_alive,
+    classify_hostile,
+    make_tenant,
+    parse_response,
+    raw_exchange,
+    raw_request,
+    revoke,
+)
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
-PATH = CONTRACT.route.split("{", 1)[0].encode()   # b"/v1/social-accounts/"
+PATH = CONTRACT.route.split("{", 1)[0].encode()  # b"/v1/social-accounts/"
 IDEM = CONTRACT.idempotency_header.encode()
 VALIDATION = CONTRACT.status_for_code("VALIDATION")
 UNAUTHENTICATED = CONTRACT.status_for_code("UNAUTHENTICATED")
@@ -59,9 +70,18 @@ def hostile_cases(secret: str, account: str) -> dict[str, tuple[bytes, int | Non
         "invalid UTF-8 raw in path": (raw_request(PATH + b"sa_\xff\xfe", [a]), None),
         "100 KB Authorization": (raw_request(ok_path, [b"Authorization: Bearer " + b"x" * 102400]), UNAUTHENTICATED),
         "100 KB Authorization, real key first": (raw_request(ok_path, [a + b"x" * 102400]), UNAUTHENTICATED),
-        "invalid UTF-8 Authorization": (raw_request(ok_path, [b"Authorization: Bearer lp_\xff\xfe\x80"]), UNAUTHENTICATED),
-        "repeated Authorization, valid first": (raw_request(ok_path, [a, b"Authorization: Bearer lp_nope"]), UNAUTHENTICATED),
-        "repeated Authorization, valid last": (raw_request(ok_path, [b"Authorization: Bearer lp_nope", a]), UNAUTHENTICATED),
+        "invalid UTF-8 Authorization": (
+            raw_request(ok_path, [b"Authorization: Bearer lp_\xff\xfe\x80"]),
+            UNAUTHENTICATED,
+        ),
+        "repeated Authorization, valid first": (
+            raw_request(ok_path, [a, b"Authorization: Bearer lp_nope"]),
+            UNAUTHENTICATED,
+        ),
+        "repeated Authorization, valid last": (
+            raw_request(ok_path, [b"Authorization: Bearer lp_nope", a]),
+            UNAUTHENTICATED,
+        ),
         "repeated Authorization, both valid": (raw_request(ok_path, [a, a]), UNAUTHENTICATED),
         "repeated Idempotency-Key": (raw_request(ok_path, [a, IDEM + b": one", IDEM + b": two"]), VALIDATION),
         "invalid UTF-8 Idempotency-Key": (raw_request(ok_path, [a, IDEM + b": \xff\xfe"]), VALIDATION),
@@ -73,11 +93,17 @@ def hostile_cases(secret: str, account: str) -> dict[str, tuple[bytes, int | Non
         "unknown method": (raw_request(ok_path, [a], method=b"BREW"), None),
         "chunked garbage": (raw_request(ok_path, [a, b"Transfer-Encoding: chunked"]) + b"zz\r\nxx\r\n", None),
         "body shorter than its Content-Length": (
-            raw_request(ok_path, [a, b"Content-Type: application/json", b"Content-Length: 5"]) + b"{", None),
+            raw_request(ok_path, [a, b"Content-Type: application/json", b"Content-Length: 5"]) + b"{",
+            None,
+        ),
         "chunked body never finished": (
-            raw_request(ok_path, [a, b"Content-Type: application/json", b"Transfer-Encoding: chunked"]) + b"5\r\n{", None),
-        "200 headers": (raw_request(PATH + f"sa_{uuid.uuid4()}".encode(),
-                                    [a] + [b"X-H%d: %d" % (i, i) for i in range(200)]), NOT_FOUND),
+            raw_request(ok_path, [a, b"Content-Type: application/json", b"Transfer-Encoding: chunked"]) + b"5\r\n{",
+            None,
+        ),
+        "200 headers": (
+            raw_request(PATH + f"sa_{uuid.uuid4()}".encode(), [a] + [b"X-H%d: %d" % (i, i) for i in range(200)]),
+            NOT_FOUND,
+        ),
     }
 
 
@@ -111,7 +137,7 @@ def test_slow_clients_do_not_block_others(multi_mock, tenant):
     """Eight clients dribble a request a few bytes at a time while others are served; then each
     slow client gets its own answer."""
     accounts = tenant.accounts[1:]
-    slow_target = f"sa_{uuid.uuid4()}"   # nobody's: a 404 envelope at the end
+    slow_target = f"sa_{uuid.uuid4()}"  # nobody's: a 404 envelope at the end
     request = raw_request(PATH + slow_target.encode(), [_auth(tenant.secret)])
     answers: list[bytes] = []
     errors: list[BaseException] = []
@@ -120,7 +146,7 @@ def test_slow_clients_do_not_block_others(multi_mock, tenant):
         try:
             with socket.create_connection(("127.0.0.1", multi_mock.port), timeout=REQUEST_TIMEOUT) as s:
                 for i in range(0, len(request), 8):
-                    s.sendall(request[i:i + 8])
+                    s.sendall(request[i : i + 8])
                     time.sleep(0.05)  # pacing only; nothing asserts on time
                 chunks = []
                 while chunk := s.recv(65536):
@@ -183,35 +209,78 @@ def control_cases() -> dict[str, tuple[bytes, int | None]]:
 
     deep = b"[" * 100_000 + b"]" * 100_000
     chunk = b" " * 65536
-    too_big_chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk)
-                               for _ in range(control_bounds.MAX_BODY_BYTES // len(chunk) + 2)) + b"0\r\n\r\n"
+    too_big_chunked = (
+        b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(control_bounds.MAX_BODY_BYTES // len(chunk) + 2))
+        + b"0\r\n\r\n"
+    )
     return {
         "body-less POST /reset without Content-Type": (raw_request(CONTROL_RESET, method=b"POST"), 415),
         "POST /reset with a JSON body but no Content-Type": (
-            raw_request(CONTROL_RESET, [b"Content-Length: 17"], method=b"POST") + b'{"world":"empty"}', 415),
-        "POST /reset text/plain": (raw_request(CONTROL_RESET, [b"Content-Type: text/plain", b"Content-Length: 2"],
-                                               method=b"POST") + b"{}", 415),
-        "declared 2 MiB body, never sent": (raw_request(CONTROL_RESET, [b"Content-Type: application/json",
-                                                                        b"Content-Length: 2097152"], method=b"POST"), 413),
-        "chunked body past the bound": (raw_request(CONTROL_RESET, [b"Content-Type: application/json",
-                                                                    b"Transfer-Encoding: chunked"], method=b"POST")
-                                        + too_big_chunked, 413),
-        "100,000 levels deep": (raw_request(CONTROL_RESET, _json_headers(len(deep)), method=b"POST") + deep, VALIDATION),
-        "invalid UTF-8 in the JSON": (raw_request(b"/_mock/kill-switches", _json_headers(13), method=b"PUT")
-                                      + b'{"scope":"\xff"}', VALIDATION),
-        "a BOM before the JSON": (raw_request(b"/_mock/kill-switches", _json_headers(len(NOBODY_SWITCH) + 3),
-                                              method=b"PUT") + b"\xef\xbb\xbf" + NOBODY_SWITCH, None),
-        "UTF-16 JSON": (raw_request(b"/_mock/kill-switches", _json_headers(len(NOBODY_SWITCH.decode().encode("utf-16"))),
-                                    method=b"PUT") + NOBODY_SWITCH.decode().encode("utf-16"), VALIDATION),
-        "NaN": (raw_request(b"/_mock/clock", _json_headers(22), method=b"PUT") + b'{"advanceSeconds": NaN}', VALIDATION),
+            raw_request(CONTROL_RESET, [b"Content-Length: 17"], method=b"POST") + b'{"world":"empty"}',
+            415,
+        ),
+        "POST /reset text/plain": (
+            raw_request(CONTROL_RESET, [b"Content-Type: text/plain", b"Content-Length: 2"], method=b"POST") + b"{}",
+            415,
+        ),
+        "declared 2 MiB body, never sent": (
+            raw_request(CONTROL_RESET, [b"Content-Type: application/json", b"Content-Length: 2097152"], method=b"POST"),
+            413,
+        ),
+        "chunked body past the bound": (
+            raw_request(
+                CONTROL_RESET, [b"Content-Type: application/json", b"Transfer-Encoding: chunked"], method=b"POST"
+            )
+            + too_big_chunked,
+            413,
+        ),
+        "100,000 levels deep": (
+            raw_request(CONTROL_RESET, _json_headers(len(deep)), method=b"POST") + deep,
+            VALIDATION,
+        ),
+        "invalid UTF-8 in the JSON": (
+            raw_request(b"/_mock/kill-switches", _json_headers(13), method=b"PUT") + b'{"scope":"\xff"}',
+            VALIDATION,
+        ),
+        "a BOM before the JSON": (
+            raw_request(b"/_mock/kill-switches", _json_headers(len(NOBODY_SWITCH) + 3), method=b"PUT")
+            + b"\xef\xbb\xbf"
+            + NOBODY_SWITCH,
+            None,
+        ),
+        "UTF-16 JSON": (
+            raw_request(
+                b"/_mock/kill-switches", _json_headers(len(NOBODY_SWITCH.decode().encode("utf-16"))), method=b"PUT"
+            )
+            + NOBODY_SWITCH.decode().encode("utf-16"),
+            VALIDATION,
+        ),
+        "NaN": (
+            raw_request(b"/_mock/clock", _json_headers(22), method=b"PUT") + b'{"advanceSeconds": NaN}',
+            VALIDATION,
+        ),
         "two Host headers, the foreign one first": (
-            raw_request(b"/_mock/state", [b"Host: evil.example"], method=b"GET"), None),
+            raw_request(b"/_mock/state", [b"Host: evil.example"], method=b"GET"),
+            None,
+        ),
         "two Origin headers, the foreign one first": (
-            raw_request(CONTROL_RESET, [b"Origin: http://evil.example", b"Origin: http://127.0.0.1",
-                                        b"Content-Type: application/json", b"Content-Length: 2"], method=b"POST")
-            + b"{}", VALIDATION),
-        "Host of a rebound name": (raw_request(b"/_mock/state", method=b"GET").replace(
-            b"Host: 127.0.0.1", b"Host: evil.example"), 403),
+            raw_request(
+                CONTROL_RESET,
+                [
+                    b"Origin: http://evil.example",
+                    b"Origin: http://127.0.0.1",
+                    b"Content-Type: application/json",
+                    b"Content-Length: 2",
+                ],
+                method=b"POST",
+            )
+            + b"{}",
+            VALIDATION,
+        ),
+        "Host of a rebound name": (
+            raw_request(b"/_mock/state", method=b"GET").replace(b"Host: 127.0.0.1", b"Host: evil.example"),
+            403,
+        ),
     }
 
 
@@ -227,5 +296,6 @@ def test_hostile_control_plane_requests_change_nothing(multi_mock, multi_control
         assert_alive(multi_mock.base_url, tenant.secret)
     after = multi_control.state()
     for part in ("organizations", "keys", "testAccounts", "globalKillSwitch", "faults"):
-        assert after[part] == before[part] or part == "organizations" and {
-            o["id"] for o in before[part]} <= {o["id"] for o in after[part]}, part  # other tests add theirs
+        assert after[part] == before[part] or (
+            part == "organizations" and {o["id"] for o in before[part]} <= {o["id"] for o in after[part]}
+        ), part  # other tests add theirs

@@ -2,6 +2,7 @@
 database: every promise holds across them, because it is the database's (row locks, one
 transaction per revoke, shared rows for switches, faults, budgets and the clock).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,23 @@ import httpx
 import pytest
 
 from contract import CONTRACT
+from contract.world import DEFAULT_WORLD
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess
-from contract.world import DEFAULT_WORLD
 
-from .support import (CONFLICT, INTERNAL, NOT_FOUND, OK, REQUEST_TIMEOUT, LoadRun, account_is_whole, make_tenant,
-                      revocation_rows, revoke, shuffled_plans)
+from .support import (
+    CONFLICT,
+    INTERNAL,
+    NOT_FOUND,
+    OK,
+    REQUEST_TIMEOUT,
+    LoadRun,
+    account_is_whole,
+    make_tenant,
+    revocation_rows,
+    revoke,
+    shuffled_plans,
+)
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -66,8 +78,11 @@ def test_reset_reseeds_a_used_database(postgres_url, keys):
         assert revoke(http, keys["write"]["secret"], CONTRACT.example_account_id).status == NOT_FOUND
     with MockProcess(database=postgres_url) as mock, httpx.Client(base_url=mock.base_url) as http:
         assert revoke(http, keys["write"]["secret"], CONTRACT.example_account_id).status == NOT_FOUND  # kept
-    with MockProcess(database=postgres_url, extra_args=["--reset"]) as mock, httpx.Client(base_url=mock.base_url) as http:
-        assert revoke(http, keys["write"]["secret"], CONTRACT.example_account_id).status == OK          # reseeded
+    with (
+        MockProcess(database=postgres_url, extra_args=["--reset"]) as mock,
+        httpx.Client(base_url=mock.base_url) as http,
+    ):
+        assert revoke(http, keys["write"]["secret"], CONTRACT.example_account_id).status == OK  # reseeded
 
 
 def test_64_clients_on_two_instances_revoke_each_account_exactly_once(two_instances):
@@ -84,13 +99,15 @@ def test_64_clients_on_two_instances_revoke_each_account_exactly_once(two_instan
     not_found = [r for r in results if r.status == NOT_FOUND]
     canceled = sum(r.body["canceledScheduledPosts"] for r in oks)
     queued = sum(tenant.queued.values())
-    print(f"\ntwo instances: clients={CLIENTS} (32+32) accounts={ACCOUNTS} revokes={len(results)} "
-          f"200s={len(oks)} (a={sum(r.client % 2 == 0 for r in oks)}, b={sum(r.client % 2 for r in oks)}) "
-          f"404s={len(not_found)} "
-          f"other={len(results) - len(oks) - len(not_found)} canceled={canceled} queued_seeded={queued}")
+    print(
+        f"\ntwo instances: clients={CLIENTS} (32+32) accounts={ACCOUNTS} revokes={len(results)} "
+        f"200s={len(oks)} (a={sum(r.client % 2 == 0 for r in oks)}, b={sum(r.client % 2 for r in oks)}) "
+        f"404s={len(not_found)} "
+        f"other={len(results) - len(oks) - len(not_found)} canceled={canceled} queued_seeded={queued}"
+    )
     assert run.transport_errors == []
     assert len(results) == CLIENTS * ACCOUNTS
-    assert sorted(r.account for r in oks) == sorted(tenant.accounts)      # exactly one 200 per account
+    assert sorted(r.account for r in oks) == sorted(tenant.accounts)  # exactly one 200 per account
     assert len(not_found) == len(results) - ACCOUNTS
     assert canceled == queued
     for r in oks:
@@ -106,9 +123,12 @@ def test_64_clients_on_two_instances_revoke_each_account_exactly_once(two_instan
 
 def test_every_promise_holds_across_instances(two_instances):
     a, b = two_instances
-    with ControlClient(a.base_url) as ca, ControlClient(b.base_url) as cb, \
-            httpx.Client(base_url=a.base_url, timeout=REQUEST_TIMEOUT) as ha, \
-            httpx.Client(base_url=b.base_url, timeout=REQUEST_TIMEOUT) as hb:
+    with (
+        ControlClient(a.base_url) as ca,
+        ControlClient(b.base_url) as cb,
+        httpx.Client(base_url=a.base_url, timeout=REQUEST_TIMEOUT) as ha,
+        httpx.Client(base_url=b.base_url, timeout=REQUEST_TIMEOUT) as hb,
+    ):
         tenant = make_tenant(ca, 5, queued_for=lambda i: 2, tier="partner", name="across")
         acc = tenant.accounts
 
@@ -155,10 +175,10 @@ def test_sigkill_one_instance_under_load_the_other_keeps_serving(postgres_url):
         run_a = LoadRun(a.base_url, tenant.secret, plans[:8]).start()
         run_b = LoadRun(b.base_url, tenant.secret, plans[8:]).start()
         run_a.wait_for_status(OK, 6, timeout=60)
-        a.kill()                                   # SIGKILL, mid-load
+        a.kill()  # SIGKILL, mid-load
         run_a.join(REQUEST_TIMEOUT * 2)
         run_b.join(REQUEST_TIMEOUT * 4)
-        assert run_b.transport_errors == [], run_b.transport_errors[:3]   # b never stopped serving
+        assert run_b.transport_errors == [], run_b.transport_errors[:3]  # b never stopped serving
 
         acknowledged = [r for r in run_a.results + run_b.results if r.status == OK]
         unexpected = [r for r in run_a.results + run_b.results if r.status not in (OK, NOT_FOUND)]
@@ -166,16 +186,18 @@ def test_sigkill_one_instance_under_load_the_other_keeps_serving(postgres_url):
         with ControlClient(b.base_url) as control:
             integrity = control.integrity()
             rows = {r["account_id"]: r for r in revocation_rows(postgres_url) if r["account_id"] in tenant.queued}
-            for r in acknowledged:                 # every acknowledged 200 is recorded, same request
+            for r in acknowledged:  # every acknowledged 200 is recorded, same request
                 assert rows[r.account]["request_id"] == r.request_id, r
             with httpx.Client(base_url=b.base_url, timeout=REQUEST_TIMEOUT) as http:
                 after = [revoke(http, tenant.secret, acc) for acc in tenant.accounts]
             assert all(r.status == NOT_FOUND for r in after), [r for r in after if r.status != NOT_FOUND][:3]
             final = control.integrity()
-        print(f"\nsigkill: a_responses={len(run_a.results)} a_200s={run_a.count(OK)} "
-              f"a_transport_errors={len(run_a.transport_errors)} b_responses={len(run_b.results)} "
-              f"b_200s={run_b.count(OK)} recorded={len(rows)} acknowledged={len(acknowledged)} "
-              f"integrity_ok={integrity['ok']} violations={len(integrity['violations'])}")
+        print(
+            f"\nsigkill: a_responses={len(run_a.results)} a_200s={run_a.count(OK)} "
+            f"a_transport_errors={len(run_a.transport_errors)} b_responses={len(run_b.results)} "
+            f"b_200s={run_b.count(OK)} recorded={len(rows)} acknowledged={len(acknowledged)} "
+            f"integrity_ok={integrity['ok']} violations={len(integrity['violations'])}"
+        )
         assert integrity["ok"] and integrity["violations"] == [], integrity
         assert final["ok"], final
         assert len(rows) == len(tenant.accounts)  # b's clients revoked whatever a did not

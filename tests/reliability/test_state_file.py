@@ -1,5 +1,6 @@
 """State file accidents (issue 14): a damaged file is refused at start, `--reset` is refused
 while another mock serves the file, and temporary worlds never outlive their mock."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mock_control import ControlClient
-from mock_server import state_file
 from mock_control.launcher import MockProcess, free_port
+from mock_server import state_file
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -22,10 +23,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """`layers-mock ARGS` expected to exit by itself (a refusal): never left serving."""
-    env = {**os.environ, **(env or {}),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "mock_server.cli", "--port", str(free_port()), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    env = {
+        **os.environ,
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--port", str(free_port()), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _seeded(tmp_path: Path, name: str = "state.sqlite3") -> Path:
@@ -61,7 +70,7 @@ def test_a_state_file_with_a_corrupt_page_is_refused_at_start(tmp_path):
     result = _cli("--state", str(state))
     assert result.returncode == 2, result
     assert "is damaged (SQLite quick_check" in result.stderr and "move it aside" in result.stderr
-    assert "Layers mock on" not in result.stdout        # no banner: it never claimed to serve
+    assert "Layers mock on" not in result.stdout  # no banner: it never claimed to serve
     assert "Traceback" not in result.stderr
 
 
@@ -100,7 +109,7 @@ def test_reset_works_once_the_other_mock_is_gone_even_after_sigkill(tmp_path):
     live = MockProcess(state=str(state)).start()
     with ControlClient(live.base_url) as control:
         org = control.create_organization("before the crash")["id"]
-    live.kill(signal.SIGKILL)   # the kernel drops its lock with it
+    live.kill(signal.SIGKILL)  # the kernel drops its lock with it
     live.stop()
     with MockProcess(state=str(state), extra_args=["--reset"]) as fresh, ControlClient(fresh.base_url) as control:
         assert org not in {o["id"] for o in control.state()["organizations"]}
@@ -115,9 +124,9 @@ def test_sigterm_removes_the_temporary_world(tmp_path, workers):
     mock = MockProcess(workers=workers, env={"TMPDIR": str(tmp)}).start()
     try:
         during = [p.name for p in tmp.iterdir() if p.name.startswith(state_file.TEMP_PREFIX)]
-        assert len(during) == 1, during   # the world is there while it serves
+        assert len(during) == 1, during  # the world is there while it serves
     finally:
-        mock.stop()                       # SIGTERM to the process group
+        mock.stop()  # SIGTERM to the process group
     assert list(tmp.iterdir()) == [], f"left behind: {list(tmp.iterdir())}"
 
 

@@ -1,5 +1,6 @@
 """The control plane's Host guard parses Host strictly (control/guard.py), and the pages carry
 nosniff and a CSP (edge/page_headers.py): in process, through the app's whole middleware stack."""
+
 from __future__ import annotations
 
 import json
@@ -31,18 +32,47 @@ async def client(app):
         yield c
 
 
-@pytest.mark.parametrize("host", [
-    "127.0.0.1:43517.evil.example", "127.0.0.1:4010:80", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:",
-    "127.0.0.1:+80", "127.0.0.1:0x50", "::1", "[::1", "[::1]x", "[evil.example]:80", "localhost:80@evil.example",
-    "evil.example#.localhost", "user@localhost", "local host", "localhost/", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:43517.evil.example",
+        "127.0.0.1:4010:80",
+        "127.0.0.1:65536",
+        "127.0.0.1:-1",
+        "127.0.0.1:",
+        "127.0.0.1:+80",
+        "127.0.0.1:0x50",
+        "::1",
+        "[::1",
+        "[::1]x",
+        "[evil.example]:80",
+        "localhost:80@evil.example",
+        "evil.example#.localhost",
+        "user@localhost",
+        "local host",
+        "localhost/",
+        "",
+    ],
+)
 async def test_a_host_that_is_not_host_and_port_is_refused(client, host):
     answered = await client.post("/_mock/reset", json={}, headers={"Host": host})
     assert answered.status_code == 403, answered.text
     assert "DNS rebinding guard" in answered.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:43517", "127.0.0.1", "localhost:0", "localhost:65535", "LOCALHOST.",
-                                  "[::1]:4010", "[::1]", "api.localhost:80"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:43517",
+        "127.0.0.1",
+        "localhost:0",
+        "localhost:65535",
+        "LOCALHOST.",
+        "[::1]:4010",
+        "[::1]",
+        "api.localhost:80",
+    ],
+)
 async def test_host_and_an_optional_numeric_port_is_admitted(client, host):
     answered = await client.get("/_mock/state", headers={"Host": host})
     assert answered.status_code == 200, answered.text

@@ -1,12 +1,14 @@
 """Hosted mode's fixtures: a real `layers-mock --operator-token` on each backend (a SQLite file,
 and a fresh database on the session's real PostgreSQL server), and sandboxes made through its
 HTTP control plane, as a partner's CI would."""
+
 from __future__ import annotations
 
 import httpx
 import pytest
 
 from .support import BACKENDS, OPERATOR, database_for, hosted_mock
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def hosted(request, tmp_path_factory):

@@ -1,5 +1,6 @@
 """Shared pieces of the hosted-sandbox tests: a hosted `layers-mock`, and sandboxes made through
 its HTTP control plane, as a partner's CI would."""
+
 from __future__ import annotations
 
 import time

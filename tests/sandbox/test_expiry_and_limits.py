@@ -1,6 +1,7 @@
 """Sandboxes expire when unused and are cleaned up; limits on sandboxes, accounts and posts
 answer a clear 409 with nothing written. Both backends, with a short `--sandbox-idle-ttl` and
 small limits so the tests run in seconds (the defaults and their reasons: sandboxes.Limits)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -12,8 +13,8 @@ import httpx
 import pytest
 
 from contract import CONTRACT
-from mock_control import ControlClient
 from contract.control import CONTROL_PREFIX
+from mock_control import ControlClient
 from mock_server.storage import open_storage
 from mock_server.storage.schema import TABLES_TO_CLEAR
 
@@ -28,8 +29,9 @@ def rows_of(database: str, sandbox_id: str) -> int:
     storage = open_storage(database)
     try:
         with storage.snapshot() as q:
-            world = sum(int(q.scalar(f"SELECT COUNT(*) AS n FROM {t} WHERE sandbox=?", (sandbox_id,)))
-                        for t in TABLES_TO_CLEAR)
+            world = sum(
+                int(q.scalar(f"SELECT COUNT(*) AS n FROM {t} WHERE sandbox=?", (sandbox_id,))) for t in TABLES_TO_CLEAR
+            )
             return world + int(q.scalar("SELECT COUNT(*) AS n FROM sandboxes WHERE id=?", (sandbox_id,)))
     finally:
         storage.close()
@@ -38,14 +40,20 @@ def rows_of(database: str, sandbox_id: str) -> int:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_unused_sandbox_expires_and_is_deleted_while_used_ones_live(backend, request, tmp_path):
     database = database_for(backend, request, tmp_path, "expiry")
-    with hosted_mock(database, "--sandbox-idle-ttl", str(TTL)) as mock, \
-            httpx.Client(base_url=mock.base_url, timeout=30) as http:
-        idle, by_api, by_control = (new_sandbox(mock.base_url, n) for n in ("idle", "used by the API", "used by control"))
+    with (
+        hosted_mock(database, "--sandbox-idle-ttl", str(TTL)) as mock,
+        httpx.Client(base_url=mock.base_url, timeout=30) as http,
+    ):
+        idle, by_api, by_control = (
+            new_sandbox(mock.base_url, n) for n in ("idle", "used by the API", "used by control")
+        )
         assert rows_of(database, idle.id) > 0
         deadline = time.monotonic() + TTL * 1.75
         while time.monotonic() < deadline:  # two sandboxes in use, one left alone
-            r = http.delete(CONTRACT.path_for(f"sa_{uuid.uuid4()}"),
-                            headers={"Authorization": f"Bearer {by_api.key('write')['secret']}"})
+            r = http.delete(
+                CONTRACT.path_for(f"sa_{uuid.uuid4()}"),
+                headers={"Authorization": f"Bearer {by_api.key('write')['secret']}"},
+            )
             assert r.status_code == 404, r.text
             assert http.get(CONTROL_PREFIX + "/clock", headers=by_control.headers()).status_code == 200
             time.sleep(TTL / 8)
@@ -53,12 +61,16 @@ def test_an_unused_sandbox_expires_and_is_deleted_while_used_ones_live(backend, 
         # The idle one is refused at once, by token and by key...
         r = http.get(CONTROL_PREFIX + "/state", headers=idle.headers())
         assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED", r.text
-        r = http.delete(CONTRACT.path_for(CONTRACT.example_account_id),
-                        headers={"Authorization": f"Bearer {idle.key('write')['secret']}"})
+        r = http.delete(
+            CONTRACT.path_for(CONTRACT.example_account_id),
+            headers={"Authorization": f"Bearer {idle.key('write')['secret']}"},
+        )
         assert r.status_code == CONTRACT.status_for_code("UNAUTHENTICATED"), r.text
         # ...while the used ones live.
-        r = http.delete(CONTRACT.path_for(CONTRACT.example_account_id),
-                        headers={"Authorization": f"Bearer {by_api.key('write')['secret']}"})
+        r = http.delete(
+            CONTRACT.path_for(CONTRACT.example_account_id),
+            headers={"Authorization": f"Bearer {by_api.key('write')['secret']}"},
+        )
         assert r.status_code == CONTRACT.success_status, r.text
         assert http.get(CONTROL_PREFIX + "/state", headers=by_control.headers()).status_code == 200
         # The operator's listing sweeps: the idle sandbox's rows are gone, the others' kept.
@@ -71,13 +83,22 @@ def test_an_unused_sandbox_expires_and_is_deleted_while_used_ones_live(backend, 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_limits_answer_409_at_the_bound_plus_one_and_write_nothing(backend, request, tmp_path, default_world):
-    world_accounts = len(default_world["accounts"])                                      # 6
+    world_accounts = len(default_world["accounts"])  # 6
     world_posts = sum(n for a in default_world["accounts"] for n in a.get("posts", {}).values())  # 18
     max_accounts, max_posts = world_accounts + 2, world_posts + 7
     database = database_for(backend, request, tmp_path, "limits")
-    with hosted_mock(database, "--max-sandboxes", "3", "--sandbox-max-accounts", str(max_accounts),
-                     "--sandbox-max-posts", str(max_posts)) as mock, \
-            httpx.Client(base_url=mock.base_url, timeout=30, headers={"X-Mock-Admin-Token": OPERATOR}) as operator:
+    with (
+        hosted_mock(
+            database,
+            "--max-sandboxes",
+            "3",
+            "--sandbox-max-accounts",
+            str(max_accounts),
+            "--sandbox-max-posts",
+            str(max_posts),
+        ) as mock,
+        httpx.Client(base_url=mock.base_url, timeout=30, headers={"X-Mock-Admin-Token": OPERATOR}) as operator,
+    ):
         boxes = [new_sandbox(mock.base_url, f"n{i}") for i in range(3)]
         r = operator.post(CONTROL_PREFIX + "/sandboxes", json={})
         assert r.status_code == 409, r.text
@@ -89,8 +110,10 @@ def test_limits_answer_409_at_the_bound_plus_one_and_write_nothing(backend, requ
         boxes[2] = new_sandbox(mock.base_url, "after a delete")
 
         # A fixture past a limit makes no sandbox at all.
-        too_big = {"organizations": default_world["organizations"][:1],
-                   "accounts": [{"organizationId": default_world["organizations"][0]["id"]}] * (max_accounts + 1)}
+        too_big = {
+            "organizations": default_world["organizations"][:1],
+            "accounts": [{"organizationId": default_world["organizations"][0]["id"]}] * (max_accounts + 1),
+        }
         assert operator.delete(CONTROL_PREFIX + f"/sandboxes/{boxes[2].id}").status_code == 200
         r = operator.post(CONTROL_PREFIX + "/sandboxes", json={"fixtures": too_big})
         assert r.status_code == 409 and r.json()["error"]["details"]["limit"] == "accounts", r.text
@@ -104,15 +127,20 @@ def test_limits_answer_409_at_the_bound_plus_one_and_write_nothing(backend, requ
         org = default_world["organizations"][0]["id"]
         with a.control() as c:
             # Up to the bounds exactly: accepted.
-            c.create_account(org, queued=max_posts - world_posts)            # posts at the bound
-            c.create_account(org)                                             # accounts at the bound
+            c.create_account(org, queued=max_posts - world_posts)  # posts at the bound
+            c.create_account(org)  # accounts at the bound
             counts = c.state()["counts"]
             assert (counts["accounts"], counts["posts"]) == (max_accounts, max_posts)
         with httpx.Client(base_url=mock.base_url, timeout=30, headers=a.headers()) as http:
             past = [
                 ("accounts", http.post(CONTROL_PREFIX + "/accounts", json={"organizationId": org})),
-                ("posts", http.post(CONTROL_PREFIX + "/posts", json={"socialAccountId": CONTRACT.example_account_id,
-                                                                       "status": "queued", "count": 1})),
+                (
+                    "posts",
+                    http.post(
+                        CONTROL_PREFIX + "/posts",
+                        json={"socialAccountId": CONTRACT.example_account_id, "status": "queued", "count": 1},
+                    ),
+                ),
                 ("accounts", http.post(CONTROL_PREFIX + "/fixtures", json={"accounts": [{"organizationId": org}]})),
             ]
             for limit, r in past:
@@ -127,14 +155,18 @@ def test_limits_answer_409_at_the_bound_plus_one_and_write_nothing(backend, requ
             c.create_account(org, queued=max_posts - world_posts)
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--operator-token", "short"], "16 to"),
-    (["--operator-token", OPERATOR, "--admin-token", "x" * 20], "not both"),
-    (["--operator-token", OPERATOR, "--sandbox-idle-ttl", "0"], "--sandbox-idle-ttl"),
-    (["--operator-token", OPERATOR, "--max-sandboxes", "0"], "--max-sandboxes"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--operator-token", "short"], "16 to"),
+        (["--operator-token", OPERATOR, "--admin-token", "x" * 20], "not both"),
+        (["--operator-token", OPERATOR, "--sandbox-idle-ttl", "0"], "--sandbox-idle-ttl"),
+        (["--operator-token", OPERATOR, "--max-sandboxes", "0"], "--max-sandboxes"),
+    ],
+)
 def test_bad_hosted_options_are_refused_at_start(args, says):
-    proc = subprocess.run([sys.executable, "-m", "mock_server.cli", "--quiet", *args],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mock_server.cli", "--quiet", *args], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2 and says in proc.stderr, proc.stderr
     assert OPERATOR not in proc.stderr + proc.stdout

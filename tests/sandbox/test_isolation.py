@@ -9,6 +9,7 @@ and each call must be refused in the error envelope while both sandboxes' whole 
 through their own tokens, stays exactly as it was. The API: a key of sandbox A on sandbox B's
 account answers exactly the bytes of an unknown account's 404 (the request id aside).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,12 @@ OPERATIONS = [
     ("create posts", "POST", "/posts", {"socialAccountId": "{acc}", "status": "queued", "count": 2}),
     ("global kill switch", "PUT", "/kill-switches", {"scope": "global", "enabled": True}),
     ("key kill switch", "PUT", "/kill-switches", {"scope": "key", "target": "{key}", "enabled": True}),
-    ("organization kill switch", "PUT", "/kill-switches", {"scope": "organization", "target": "{org}", "enabled": True}),
+    (
+        "organization kill switch",
+        "PUT",
+        "/kill-switches",
+        {"scope": "organization", "target": "{org}", "enabled": True},
+    ),
     ("arm fault", "POST", "/faults", {"socialAccountId": "{acc}", "count": 3}),
     ("list faults", "GET", "/faults", None),
     ("clear faults", "DELETE", "/faults", None),
@@ -53,8 +59,11 @@ OPERATIONS = [
     ("delete sandbox", "DELETE", "/sandboxes/{sandbox}", None),
 ]
 OPERATOR_ONLY = {"create sandbox", "list sandboxes", "delete sandbox"}
-NAMES_OBJECTS = {op for op, _, path, body in OPERATIONS
-                 if op not in OPERATOR_ONLY and any(f"{{{n}}}" in path + json.dumps(body) for n in ("org", "key", "acc"))}
+NAMES_OBJECTS = {
+    op
+    for op, _, path, body in OPERATIONS
+    if op not in OPERATOR_ONLY and any(f"{{{n}}}" in path + json.dumps(body) for n in ("org", "key", "acc"))
+}
 
 
 def fill(value, objects: dict):
@@ -76,7 +85,8 @@ def fingerprint(http: httpx.Client, sandbox, objects: dict) -> dict:
     integrity = http.get(CONTROL_PREFIX + "/integrity", headers=h).json()
     integrity.pop("checkedAt")
     return {
-        "state": state, "clock": (clock["frozen"], clock["offsetSeconds"]),
+        "state": state,
+        "clock": (clock["frozen"], clock["offsetSeconds"]),
         "account": http.get(CONTROL_PREFIX + f"/accounts/{objects['acc']}", headers=h).json(),
         "faults": http.get(CONTROL_PREFIX + "/faults", headers=h).json(),
         "journal": http.get(CONTROL_PREFIX + "/journal", headers=h, params={"limit": 10000}).json(),
@@ -88,9 +98,13 @@ def stored_rows(storage, sandbox_id: str) -> dict:
     """Every row of every world table of one sandbox, read from the database itself (rate
     windows and idempotency entries included, which no control call shows)."""
     with storage.sandbox_transaction(sandbox_id, write=False) as q:
-        return {t: sorted(json.dumps(dict(r), sort_keys=True, default=str)
-                          for r in q.rows(f"SELECT * FROM {t} WHERE sandbox=?", (sandbox_id,)))
-                for t in TABLES_TO_CLEAR}
+        return {
+            t: sorted(
+                json.dumps(dict(r), sort_keys=True, default=str)
+                for r in q.rows(f"SELECT * FROM {t} WHERE sandbox=?", (sandbox_id,))
+            )
+            for t in TABLES_TO_CLEAR
+        }
 
 
 def own_objects(sandbox) -> dict:
@@ -99,8 +113,13 @@ def own_objects(sandbox) -> dict:
         org = c.create_organization("own")
         key = c.create_key(org["id"], [CONTRACT.required_scope], tier="partner")
         acc = c.create_account(org["id"], queued=3)
-    return {"org": org["id"], "key": key["id"], "acc": acc["socialAccountId"], "sandbox": sandbox.id,
-            "secret": key["secret"]}
+    return {
+        "org": org["id"],
+        "key": key["id"],
+        "acc": acc["socialAccountId"],
+        "sandbox": sandbox.id,
+        "secret": key["secret"],
+    }
 
 
 def assert_envelope(r: httpx.Response, status: int, code: str, where: str) -> None:
@@ -116,11 +135,16 @@ def test_isolation_matrix(hosted, operator):
     matrix = []
     storage = open_storage(hosted.database)
     with httpx.Client(base_url=hosted.base_url, timeout=30) as http:
+
         def snapshot():
             listed = {s["sandboxId"] for s in operator.get(CONTROL_PREFIX + "/sandboxes").json()["sandboxes"]}
             assert {a.id, b.id} <= listed
-            return (fingerprint(http, a, a_objects), fingerprint(http, b, b_objects),
-                    stored_rows(storage, a.id), stored_rows(storage, b.id))
+            return (
+                fingerprint(http, a, a_objects),
+                fingerprint(http, b, b_objects),
+                stored_rows(storage, a.id),
+                stored_rows(storage, b.id),
+            )
 
         for op, method, path, body in OPERATIONS:
             path_a, body_a = fill(path, a_objects), fill(body, a_objects)
@@ -189,6 +213,7 @@ def test_a_key_of_another_sandbox_gets_exactly_the_unknown_account_404(hosted, e
     # A query string sends the request through Connexion's full stack instead of the fast edge.
     suffix = "" if edge == "fast" else "?"
     with httpx.Client(base_url=hosted.base_url, timeout=30) as http:
+
         def attempt(account):
             return http.delete(CONTRACT.path_for(account) + suffix, headers={"Authorization": f"Bearer {secret}"})
 
@@ -196,8 +221,9 @@ def test_a_key_of_another_sandbox_gets_exactly_the_unknown_account_404(hosted, e
         unknown = attempt(f"sa_{uuid.uuid4()}")
         assert cross.status_code == unknown.status_code == CONTRACT.status_for_code("NOT_FOUND"), cross.text
         rid = CONTRACT.request_id_header
-        assert cross.content.replace(cross.headers[rid].encode(), b"RID") == \
-            unknown.content.replace(unknown.headers[rid].encode(), b"RID")
+        assert cross.content.replace(cross.headers[rid].encode(), b"RID") == unknown.content.replace(
+            unknown.headers[rid].encode(), b"RID"
+        )
         strip = lambda r: sorted((k, v) for k, v in r.headers.items() if k.lower() not in (rid.lower(), "date"))  # noqa: E731
         assert strip(cross) == strip(unknown)
         # B's own key on the same account still revokes it: the 404 changed nothing there.
@@ -236,9 +262,11 @@ def test_every_sandbox_gets_its_own_secrets_and_a_reset_restores_them(hosted):
 
 
 def test_a_sandbox_made_from_fixtures_resets_to_them(hosted, default_world):
-    fixture = {"organizations": [default_world["organizations"][0]],
-               "keys": [default_world["keys"][0]],
-               "accounts": [default_world["accounts"][0]]}
+    fixture = {
+        "organizations": [default_world["organizations"][0]],
+        "keys": [default_world["keys"][0]],
+        "accounts": [default_world["accounts"][0]],
+    }
     a = new_sandbox(hosted.base_url, "from fixture", fixture)
     assert len(a.created["accounts"]) == 1 and a.key("write")["secret"] != default_world["keys"][0]["secret"]
     with a.control() as c:
@@ -274,11 +302,21 @@ def test_a_database_used_locally_then_hosted_does_not_serve_its_local_world(tmp_
 
 def test_bad_sandbox_requests_get_a_clear_400_and_make_nothing(operator, default_world):
     org = default_world["organizations"][0]
-    twice = {"organizations": [org], "keys": [{"organizationId": org["id"], "secret": "lp_test_twice_123456"},
-                                              {"organizationId": org["id"], "secret": "lp_test_twice_123456"}]}
+    twice = {
+        "organizations": [org],
+        "keys": [
+            {"organizationId": org["id"], "secret": "lp_test_twice_123456"},
+            {"organizationId": org["id"], "secret": "lp_test_twice_123456"},
+        ],
+    }
     before = operator.get(CONTROL_PREFIX + "/sandboxes").json()["sandboxes"]
-    for body in ({"fixtures": twice}, {"fixtures": {"accounts": [{"organizationId": "org_nowhere"}]}},
-                 {"label": "x" * 201}, {"unknown": 1}, {"fixtures": []}):
+    for body in (
+        {"fixtures": twice},
+        {"fixtures": {"accounts": [{"organizationId": "org_nowhere"}]}},
+        {"label": "x" * 201},
+        {"unknown": 1},
+        {"fixtures": []},
+    ):
         r = operator.post(CONTROL_PREFIX + "/sandboxes", json=body)
         assert r.status_code == 400 and r.json()["error"]["code"], (body, r.text)
         assert "lp_test_twice" not in r.text

@@ -1,6 +1,7 @@
 """Many sandboxes at once: 20 sandboxes used by concurrent clients across two `layers-mock`
 instances on one PostgreSQL database, each with exact counts; and one sandbox's global kill
 switch, clock and reset leave the others untouched (both backends)."""
+
 from __future__ import annotations
 
 import uuid
@@ -8,16 +9,16 @@ from collections import Counter
 
 import httpx
 import pytest
+from reliability.support import NOT_FOUND, OK, LoadRun, make_tenant, shuffled_plans
 
 from contract import CONTRACT
 
-from reliability.support import OK, NOT_FOUND, LoadRun, make_tenant, shuffled_plans
 from .support import hosted_mock, new_sandbox, wait_for
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 SANDBOXES = 20
-ACCOUNTS = 6          # per sandbox
+ACCOUNTS = 6  # per sandbox
 CLIENTS_PER_SANDBOX = 4  # two on each instance
 
 
@@ -28,11 +29,14 @@ def test_20_sandboxes_used_at_once_across_two_instances_on_one_postgresql(postgr
             # Made alternately through either instance: they share one registry.
             box = new_sandbox((a if i % 2 else b).base_url, f"ci-job-{i}")
             with box.control() as control:
-                tenants.append(make_tenant(control, ACCOUNTS, queued_for=lambda j, i=i: (i + j) % 5,
-                                           name=f"tenant {i}"))
+                tenants.append(
+                    make_tenant(control, ACCOUNTS, queued_for=lambda j, i=i: (i + j) % 5, name=f"tenant {i}")
+                )
             boxes.append(box)
-        runs = [LoadRun([a.base_url, b.base_url], t.secret, shuffled_plans(t.accounts, CLIENTS_PER_SANDBOX, seed=i))
-                for i, t in enumerate(tenants)]
+        runs = [
+            LoadRun([a.base_url, b.base_url], t.secret, shuffled_plans(t.accounts, CLIENTS_PER_SANDBOX, seed=i))
+            for i, t in enumerate(tenants)
+        ]
         for run in runs:  # 80 clients, all started before any is waited for
             run.start()
         for run in runs:
@@ -58,8 +62,10 @@ def test_20_sandboxes_used_at_once_across_two_instances_on_one_postgresql(postgr
             assert integrity["ok"], integrity
             assert len(journal) == len(run.results)
             assert {e["keyId"] for e in journal} == {tenant.key_id}
-            lines.append(f"{box.id}: {len(run.results)} revokes, {statuses[OK]} x 200, {statuses[NOT_FOUND]} x 404,"
-                         f" {canceled} posts canceled, journal {len(journal)}")
+            lines.append(
+                f"{box.id}: {len(run.results)} revokes, {statuses[OK]} x 200, {statuses[NOT_FOUND]} x 404,"
+                f" {canceled} posts canceled, journal {len(journal)}"
+            )
         print("\n" + "\n".join(lines))
         # Each sandbox's default world is still whole: nobody's revokes reached another sandbox.
         for box in boxes:
@@ -95,7 +101,7 @@ def test_one_sandbox_global_kill_switch_clock_and_reset_leave_the_others_untouch
         assert cb.clock()["offsetSeconds"] == b_clock["offsetSeconds"]
 
         ca.reset()
-        assert ca.state()["globalKillSwitch"] is False          # A's reset cleared A's switch
+        assert ca.state()["globalKillSwitch"] is False  # A's reset cleared A's switch
         assert ca.clock()["offsetSeconds"] == 0
         b_state = cb.state()
         assert b_state["counts"]["revocations"] == 2 and b_state["counts"]["journal"] >= 2
@@ -114,18 +120,21 @@ def test_faults_budgets_and_idempotency_entries_belong_to_one_sandbox(hosted, th
         headers_b = {"Authorization": f"Bearer {b.key('write')['secret']}"}
         if thing == "fault":
             ca.arm_fault("cancel_posts", 5, acc)
-            assert http.delete(CONTRACT.path_for(acc), headers=headers_a).status_code == \
-                CONTRACT.status_for_code("INTERNAL")
+            assert http.delete(CONTRACT.path_for(acc), headers=headers_a).status_code == CONTRACT.status_for_code(
+                "INTERNAL"
+            )
         elif thing == "budget":
             ca.set_budget(a.key("write")["id"], 0)
-            assert http.delete(CONTRACT.path_for(acc), headers=headers_a).status_code == \
-                CONTRACT.status_for_code("RATE_LIMITED")
+            assert http.delete(CONTRACT.path_for(acc), headers=headers_a).status_code == CONTRACT.status_for_code(
+                "RATE_LIMITED"
+            )
         else:
             idem = {CONTRACT.idempotency_header: "same-key-in-both"}
             assert http.delete(CONTRACT.path_for(acc), headers={**headers_a, **idem}).status_code == OK
             other = b.created["accounts"][1]["socialAccountId"]
             # A's entry for this Idempotency-Key names another account: a 409 in A, nothing in B.
-            assert http.delete(CONTRACT.path_for(other), headers={**headers_a, **idem}).status_code == \
-                CONTRACT.status_for_code("IDEMPOTENCY_CONFLICT")
+            assert http.delete(
+                CONTRACT.path_for(other), headers={**headers_a, **idem}
+            ).status_code == CONTRACT.status_for_code("IDEMPOTENCY_CONFLICT")
             assert http.delete(CONTRACT.path_for(other), headers={**headers_b, **idem}).status_code == OK
         assert http.delete(CONTRACT.path_for(acc), headers=headers_b).status_code == OK

@@ -1,6 +1,7 @@
 """A Python partner's reading of every documented error of the revoke call, on the client
 openapi-python-client generates from openapi.yaml (scripts/check-sdks.sh): mypy --strict, nothing
 widened by hand. Run as a script against a mock: `python revoke_errors.py BASE_URL WRITE_KEY`."""
+
 from __future__ import annotations
 
 import sys
