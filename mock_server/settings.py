@@ -139,7 +139,7 @@ class MockSettings:
     )
     fixtures: str | None = setting(
         None,
-        "world fixture JSON (same format as mock_server/default_world.json; default: that world); checked"
+        "world fixture JSON (same format as contract/default_world.json; default: that world); checked"
         " against a schema, errors name the line or field",
         env="LAYERS_MOCK_FIXTURES",
         metavar="FILE",
