@@ -313,3 +313,16 @@ def wait_for_quiet(max_wait: float, threshold_cores: float = 0.3) -> float:
 
 def median(values):
     return statistics.median(values) if values else float("nan")
+
+
+def write_results_block(block: str, begin: str, end: str, heading: str = "") -> None:
+    """Put `block` (which starts with `begin` and ends with `end`) into bench/RESULTS.md: in place
+    of the previous one between the same markers, or appended under `heading`."""
+    path = BENCH / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + (f"## {heading}\n\n" if heading else "") + block + "\n"
+    path.write_text(text)

@@ -134,14 +134,7 @@ def render(report: dict, command: str) -> str:
 
 
 def write_results(block: str) -> None:
-    path = c.BENCH / "RESULTS.md"
-    text = path.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## A mock-only install beside the full one\n\n" + block + "\n"
-    path.write_text(text)
+    c.write_results_block(block, BEGIN, END, "A mock-only install beside the full one")
 
 
 def main() -> int:

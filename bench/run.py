@@ -538,14 +538,7 @@ def render(report: dict, command: str) -> str:
 
 
 def write_results(block: str) -> None:
-    path = c.BENCH / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
+    c.write_results_block(block, BEGIN, END)
 
 
 def main() -> int:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from docs_gen.browser import HeadlessChromium
-from mock_control.launcher import MockProcess
-
 pytestmark = pytest.mark.e2e
 
 INJECT = """(async () => {
@@ -21,15 +18,8 @@ INJECT = """(async () => {
 
 
 @pytest.fixture(scope="module")
-def browser(require_chromium):
-    with HeadlessChromium(width=1280, height=1200) as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def mock():
-    with MockProcess() as proc:
-        yield proc
+def mock(browser_mock):
+    return browser_mock
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,6 @@ import yaml
 
 from contract import CONTRACT
 from contract.control import CONTROL_SPEC
-from docs_gen.browser import HeadlessChromium
-from mock_control.launcher import MockProcess
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -40,15 +38,8 @@ LAYOUT = """(() => ({overflow: document.documentElement.scrollWidth - window.inn
 
 
 @pytest.fixture(scope="module")
-def browser(require_chromium):
-    with HeadlessChromium(width=1280, height=1200) as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
-def mock():
-    with MockProcess() as proc:
-        yield proc
+def mock(browser_mock):
+    return browser_mock
 
 
 def test_swagger_ui_servers_description_and_no_prefilled_optional_header(browser, mock):
