@@ -1,4 +1,4 @@
-"""The stateful Layers mock: a Connexion app driven by openapi.yaml over a SQLite world."""
+"""The stateful Layers mock: a Connexion app driven by openapi.yaml over a SQLite or PostgreSQL world."""
 
 import warnings
 

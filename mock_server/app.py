@@ -1,12 +1,14 @@
 """Assemble the mock: Connexion AsyncApp over a contract's spec and control.yaml, one Storage.
 
-Who does what (moto's responses/models split, stripe-mock's single pipeline):
-- edges: `fastpath.py` (well-formed revokes, raw ASGI) and Connexion with `security.py` and
-  `handlers.py` (everything else); both call `pipeline.RevokePipeline`;
-- rules: `domain.py` (and the invariants they keep, `invariants.py`);
-- state: `storage/` (SQLite or PostgreSQL behind one interface);
-- around them: `middleware.py` (request context, documented headers, journal, control-plane
-  guard), `errors.py` (every envelope), `control.py` (the `/_mock` control plane).
+Who does what (moto's responses/models split, stripe-mock's single pipeline), one package per
+layer, each importing only those below it (pyproject.toml's import-linter contracts):
+- `edge/`: HTTP in and out: the context middleware (request id, documented headers, journal,
+  the control plane's guard), the fast edge for well-formed revokes, Connexion's handlers and
+  security step, error rendering; both edges call `core.pipeline.RevokePipeline`;
+- `control/`: the `/_mock` control plane; `tenancy/`: hosted sandboxes;
+- `core/`: the rules (pipeline, domain, invariants, world, clock, `ApiError` and the envelope);
+- `storage/`: SQLite or PostgreSQL behind one interface.
+This module only assembles them, once, from a `MockSettings`.
 
 AsyncApp, not FlaskApp: the FlaskApp runs every request through an ASGI-to-WSGI thread bridge
 (a2wsgi), which stack-notes measured as most of its cost.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage of the product packages (contract, mock_server, conformance, docs_gen, layers_pytest)
+# Coverage of the product packages (contract, mock_server, mock_control, conformance, docs_gen, layers_pytest)
 # over the whole suite, child processes included (pyproject.toml's [tool.coverage.run] says how).
 # Arguments go to pytest (e.g. `bash scripts/coverage.sh -m "not e2e"` for the fast layer alone).
 # The data goes to $COVERAGE_DATA_DIR (default: a new temporary directory); an absolute path,
