@@ -53,11 +53,9 @@ class PostgresStorage(Storage):
         self._all_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="layers-pg")
         self._journal_scheduled = False
-        # Flushes handed to a thread and not yet committed: flush_journal waits for them, so a
-        # journal read (or a reset) right after a response sees (or clears) its entry.
-        self._journal_in_flight = 0
+        self._journal_flushing = False  # a flush is under way (see _flush_soon)
         self._journal_settled = threading.Condition()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._journal_loop: asyncio.AbstractEventLoop | None = None
 
     # -- connections ------------------------------------------------------------------------
     def _conn(self) -> psycopg.Connection:
@@ -114,34 +112,65 @@ class PostgresStorage(Storage):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
+        self._journal_loop = loop
         if not self._journal_scheduled:
             self._journal_scheduled = True
             loop.call_soon(self._flush_soon, loop)
 
+    # One flush at a time, so that entries are written (and numbered) in the order the responses
+    # left; a flush that ends with entries waiting starts the next one. `flush_journal` (the
+    # control plane, before it reads the journal or resets) takes its turn the same way, so a read
+    # right after a response sees its entry and a reset clears it.
     def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         self._journal_scheduled = False
-        with self._journal_settled:  # counted before taking: flush_journal never sees a gap
+        with self._journal_settled:
+            if self._journal_flushing:  # the flush under way starts the next one when it ends
+                return
             pending = self._take_journal()
             if not pending:
                 return
-            self._journal_in_flight += 1
+            self._journal_flushing = True
         loop.run_in_executor(self._executor, self._flush_pending, pending)
 
     def _flush_pending(self, pending: list[tuple]) -> None:
+        written = False
         try:
             with self._tx() as q:
                 self._write_journal(q, pending)
+            written = True
         except Exception:  # noqa: BLE001 - kept for the next flush; the journal never breaks a response
             self._restore_journal(pending)
         finally:
-            with self._journal_settled:
-                self._journal_in_flight -= 1
-                self._journal_settled.notify_all()
+            self._flush_done(written)
+
+    def _flush_done(self, written: bool) -> None:
+        with self._journal_settled:
+            self._journal_flushing = False
+            self._journal_settled.notify_all()
+            waiting = bool(self._journal_pending)
+        loop = self._journal_loop
+        # Entries that arrived meanwhile; after a failed write they wait for the next response
+        # rather than retrying in a loop against a database that just refused.
+        if written and waiting and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._flush_soon, loop)
 
     def flush_journal(self) -> None:
         with self._journal_settled:  # bounded: a flush is one short transaction
-            self._journal_settled.wait_for(lambda: self._journal_in_flight == 0, timeout=30)
-        super().flush_journal()
+            self._journal_settled.wait_for(lambda: not self._journal_flushing, timeout=30)
+            pending = self._take_journal()
+            if not pending:
+                return
+            self._journal_flushing = True
+        written = False
+        try:
+            with self.transaction() as q:
+                self._write_journal(q, pending)
+            written = True
+        except BaseException:
+            self._restore_journal(pending)
+            raise
+        finally:
+            self._flush_done(written)
 
     # -- schema and seeding -----------------------------------------------------------------
     ddl, index_ddl = _DDL, _INDEXES
