@@ -15,6 +15,7 @@ import ipaddress
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -438,3 +439,10 @@ def report_path_problem(option: str, path: str | None) -> str | None:
     if not os.access(parent, os.W_OK):
         return f"{option} {path}: the directory {parent} is not writable"
     return None
+
+
+if __name__ == "__main__":
+    # README's "Conformance kit" table: `python -m conformance.settings --markdown`.
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m conformance.settings --markdown")
+    print(settings_table(), end="")
