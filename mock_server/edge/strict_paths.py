@@ -28,11 +28,10 @@ import re
 import unicodedata
 from urllib.parse import unquote
 
-import yaml
 from starlette.exceptions import HTTPException
 
 from contract import CONTRACT
-from contract.control import CONTROL_PREFIX, CONTROL_SPEC
+from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.core.errors import code_for, error_reply
 from mock_server.core.request_context import current
@@ -98,7 +97,7 @@ class StrictPaths:
         self.app = app
         self.contract = contract
         self.api_prefix = RevokeRoute(contract).api_prefix
-        control_paths = yaml.safe_load(CONTROL_SPEC.read_text())["paths"]
+        control_paths = CONTROL.raw["paths"]
         self.templates = [_Template(p, api=True) for p in contract.raw["paths"]] + [
             _Template(CONTROL_PREFIX + p, api=False) for p in control_paths
         ]
