@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from contract import CONTRACT
+from contract.control import CONTROL_PREFIX
 from contract.steps import Step, control_step, load_control_spec
 from contract.world import default_write_key
 from mock_server.storage.queries import Queries, hash_secret
@@ -140,7 +141,7 @@ def render(
         f"Layers mock on {base}" + (f"   (listening on {host})" if connect_host(host) != host else ""),
         f"  reference page   {base}/docs",
         f"  Swagger UI       {base}/ui/",
-        f"  control plane    {base}/_mock   (UI: {base}/_mock/ui/)"
+        f"  control plane    {base}{CONTROL_PREFIX}   (UI: {base}{CONTROL_PREFIX}/ui/)"
         + ("   needs X-Mock-Admin-Token" if admin_token else "   loopback only"),
         f"state: {state or 'temporary (fresh world each start)'}" + ("" if loaded else " (kept from before)"),
     ]
@@ -148,7 +149,7 @@ def render(
     if world.kill_switches:
         out.append(f"kill switches ON (revokes they cover answer {kill_status}): " + ", ".join(world.kill_switches))
     if world.armed_faults:
-        out.append(f"faults armed: {world.armed_faults} (GET {base}/_mock/state)")
+        out.append(f"faults armed: {world.armed_faults} (GET {base}{CONTROL_PREFIX}/state)")
     if orgs:
         out.append("organizations:")
         out += [
@@ -168,7 +169,7 @@ def render(
         for a in world.accounts:
             out.append(f"  {a['id']}  {a['status']:<15} {a['note'] or ''}".rstrip())
         if world.account_count > len(world.accounts):
-            out.append(f"  … and {world.account_count - len(world.accounts)} more (GET {base}/_mock/state)")
+            out.append(f"  … and {world.account_count - len(world.accounts)} more (GET {base}{CONTROL_PREFIX}/state)")
     if world.test_accounts:
         out.append(
             "test accounts (always answer this status, never change state): "

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from contract.control import CONTROL_PREFIX
 from contract.spec import spec_sha256
 from mock_server.banner import StoredWorld
 
@@ -49,7 +50,7 @@ def document(*, base: str, port: int, state: str | None, world: StoredWorld | No
     """What the file says. `world` None: hosted mode (no shared world, so no keys)."""
     doc = {
         "baseUrl": base,
-        "controlUrl": base + "/_mock",
+        "controlUrl": base + CONTROL_PREFIX,
         "port": port,
         "pid": os.getpid(),
         "specSha256": spec_sha256(),
