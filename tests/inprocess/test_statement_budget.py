@@ -1,0 +1,235 @@
+"""How much database work one revoke costs, per request, on each backend: SQL statements executed
+and transactions / round trips to the database (issue 20). Ceilings, not exact counts: a change
+that adds a statement or a round trip to the request path fails here; one that saves some passes,
+and then lowers the ceilings.
+
+Counted with the database libraries' own hooks, on every connection the storage hands out:
+SQLite's trace callback (every statement the library runs, BEGIN/COMMIT/PRAGMA included) and
+libpq's protocol trace for PostgreSQL (every message psycopg sends: a simple Query or an Execute
+is a statement; a Query or a Sync is a round trip, so a pipeline of many statements is one per
+sync).
+
+The journal entry that each response leaves is written after the response, in a transaction of
+its own that many responses share: it is held back while the request runs and written (and
+counted) separately, so a request's count does not depend on when that flush happens to run.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+
+
+REVOCABLE = "sa_9c1e42a0-b7f3-4e5d-a2c1-8b4f5e6c7d8e"  # Acme's: revoke answers 200
+DISCONNECTED = "sa_f1da6e09-46d3-4f52-834c-fa81badc5bfd"  # Acme's, already disconnected: 404
+UNKNOWN_SECRET = "lp_test_nobody_0000000000000000"  # no such key: 401
+
+# issue 20 lowers these. (statements, transactions) per request, measured on the day this test
+# was written; the journal write after the response is separate (JOURNAL below).
+# SQLite runs in-process: its "transactions" are BEGINs and autocommit statements. PostgreSQL's
+# are round trips: every statement, BEGIN and COMMIT included, waits for its own answer today.
+CEILINGS: dict[tuple[str, str, int], tuple[int, int]] = {
+    ("sqlite", "partner", 200): (15, 3),
+    ("sqlite", "partner", 404): (13, 3),
+    ("sqlite", "internal", 200): (14, 4),
+    ("sqlite", "internal", 404): (3, 3),
+    ("sqlite", "none", 401): (1, 1),
+    ("postgresql", "partner", 200): (13, 13),
+    ("postgresql", "partner", 404): (11, 11),
+    ("postgresql", "internal", 200): (12, 12),
+    ("postgresql", "internal", 404): (7, 7),
+    ("postgresql", "none", 401): (3, 3),
+}
+# The journal flush of one response: its own transaction, outside the request.
+JOURNAL: dict[str, tuple[int, int]] = {"sqlite": (4, 1), "postgresql": (4, 4)}
+
+
+@dataclass
+class Tally:
+    """What the hooks saw: each statement's text, and the transactions / round trips."""
+
+    statements: list[str] = field(default_factory=list)
+    trips: int = 0
+
+    def breakdown(self) -> str:
+        return "\n".join(f"  {i + 1:2}. {text.strip()[:60]}" for i, text in enumerate(self.statements))
+
+
+# -- SQLite: the trace callback ------------------------------------------------------------
+# In-process, so there is no round trip: a transaction is a BEGIN, or a statement run outside
+# one (autocommit: SQLite wraps it in a transaction of its own). PRAGMAs are not transactions.
+_DATA = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\b", re.IGNORECASE)
+
+
+@contextmanager
+def _sqlite_tally(storage) -> Iterator[Tally]:
+    tally = Tally()
+    open_tx: dict[int, bool] = {}
+
+    def hook(conn: sqlite3.Connection) -> None:
+        def trace(text: str) -> None:
+            tally.statements.append(text)
+            word = text.lstrip().split(None, 1)[0].upper() if text.strip() else ""
+            if word == "BEGIN":
+                tally.trips += 1
+                open_tx[id(conn)] = True
+            elif word in ("COMMIT", "END", "ROLLBACK") and not text.upper().startswith("ROLLBACK TO"):
+                open_tx[id(conn)] = False
+            elif _DATA.match(text) and not open_tx.get(id(conn)):
+                tally.trips += 1
+
+        conn.set_trace_callback(trace)
+
+    connect = storage._connect
+
+    def traced_connect() -> sqlite3.Connection:
+        conn = connect()
+        hook(conn)
+        return conn
+
+    with storage._all_lock:
+        existing = list(storage._all)
+    for conn in existing:
+        hook(conn)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(storage, "_connect", traced_connect)
+            yield tally
+    finally:
+        with storage._all_lock:
+            for conn in storage._all:
+                conn.set_trace_callback(None)
+
+
+# -- PostgreSQL: libpq's protocol trace ----------------------------------------------------
+_MESSAGE = re.compile(r"^F\t\d+\t(\w+)\t?(.*)$")
+_PARSE = re.compile(r'^\s*"([^"]*)" "(.*)" \d+(?: \d+)*$', re.DOTALL)
+_BIND = re.compile(r'^\s*"[^"]*" "([^"]*)"')
+
+
+def _read_pq_trace(text: str, tally: Tally) -> None:
+    """Frontend messages of one connection's trace: Query (a statement and a round trip),
+    Parse/Bind (which text the next Execute runs), Execute (a statement), Sync (a round trip)."""
+    prepared: dict[str, str] = {}
+    current = ""
+    executed = False  # since the last Sync
+    for line in text.splitlines():
+        m = _MESSAGE.match(line)
+        if m is None:
+            continue
+        kind, rest = m.groups()
+        if kind == "Query":
+            tally.statements.append(rest.strip().strip('"'))
+            tally.trips += 1
+        elif kind == "Parse" and (p := _PARSE.match(rest)):
+            prepared[p.group(1)] = p.group(2)
+        elif kind == "Bind" and (b := _BIND.match(rest)):
+            current = prepared.get(b.group(1), f"<prepared {b.group(1)}>")
+        elif kind == "Execute":
+            tally.statements.append(current)
+            executed = True
+        elif kind == "Sync":
+            # A Sync after nothing executed is psycopg preparing a statement it has run often
+            # (prepare_threshold): once per connection and statement, so left out, or a count
+            # would depend on how many requests the connection served before.
+            tally.trips += executed
+            executed = False
+
+
+@contextmanager
+def _postgres_tally(storage) -> Iterator[Tally]:
+    tally = Tally()
+    traced: dict[int, tuple[psycopg.Connection, object]] = {}
+    conn_of_thread = storage._conn
+
+    def traced_conn() -> psycopg.Connection:
+        # Installed from the thread that uses the connection, before its first statement.
+        conn = conn_of_thread()
+        if id(conn) not in traced:
+            out = tempfile.TemporaryFile("w+")
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+            traced[id(conn)] = (conn, out)
+        return conn
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(storage, "_conn", traced_conn)
+            yield tally
+    finally:
+        for conn, out in traced.values():
+            conn.pgconn.untrace()  # flushes libpq's buffer into the file
+            out.seek(0)
+            _read_pq_trace(out.read(), tally)
+            out.close()
+
+
+def _tally(storage):
+    return (_sqlite_tally if storage.backend == "sqlite" else _postgres_tally)(storage)
+
+
+def _measure(mock, warm_up: Callable[[], int], request: Callable[[], int]) -> tuple[int, Tally, Tally]:
+    """One request's status and tally, then the tally of its journal flush. Journal entries wait
+    for `flush_journal` (on this thread) throughout: a flush the event loop started by itself
+    could otherwise run into the counted request."""
+    storage = mock.app.storage
+    with pytest.MonkeyPatch.context() as held:
+        held.setattr(storage, "_journal_added", lambda: None)
+        warm_up()  # the connections the request path uses exist, with their set-up PRAGMAs done
+        storage.flush_journal()  # nothing of earlier requests rides along
+        with _tally(storage) as tally:
+            status = request()
+        with _tally(storage) as journal:
+            storage.flush_journal()
+    return status, tally, journal
+
+
+@pytest.fixture
+def internal_key(control, default_world) -> dict:
+    """An `internal`-tier key (no rate limit: the benchmarks' tier). The default world has none."""
+    acme = default_world["organizations"][0]["id"]
+    return control.create_key(acme, ["social:read", "social:write"], tier="internal")
+
+
+CASES = [("partner", 200), ("partner", 404), ("internal", 200), ("internal", 404), ("none", 401)]
+
+
+@pytest.mark.parametrize(("tier", "status"), CASES, ids=[f"{t}-{s}" for t, s in CASES])
+def test_statements_and_transactions_per_revoke(request, mock, api, control, keys, tier, status):
+    if tier == "partner":
+        secret = keys["write"]["secret"]
+    elif tier == "internal":
+        secret = request.getfixturevalue("internal_key")["secret"]
+    else:
+        secret = UNKNOWN_SECRET
+    account = DISCONNECTED if status == 404 else REVOCABLE
+
+    def delete(account: str, secret: str) -> int:
+        return api.delete(f"/v1/social-accounts/{account}", headers={"Authorization": f"Bearer {secret}"}).status_code
+
+    answered, tally, journal = _measure(
+        mock, lambda: delete(DISCONNECTED, UNKNOWN_SECRET), lambda: delete(account, secret)
+    )
+    assert answered == status
+    key = (mock.backend, tier, status)
+    print(f"{key}: {len(tally.statements)} statements, {tally.trips} transactions/round trips")
+    print(tally.breakdown())
+    print(f"journal: {len(journal.statements)} statements, {journal.trips} transactions/round trips")
+    print(journal.breakdown())
+    max_statements, max_trips = CEILINGS[key]
+    assert len(tally.statements) <= max_statements and tally.trips <= max_trips, (
+        f"{key}: {len(tally.statements)} statements (ceiling {max_statements}), "
+        f"{tally.trips} transactions/round trips (ceiling {max_trips}):\n{tally.breakdown()}"
+    )
+    max_statements, max_trips = JOURNAL[mock.backend]
+    assert len(journal.statements) <= max_statements and journal.trips <= max_trips, (
+        f"journal flush on {mock.backend}: {len(journal.statements)} statements (ceiling {max_statements}), "
+        f"{journal.trips} transactions/round trips (ceiling {max_trips}):\n{journal.breakdown()}"
+    )
