@@ -20,12 +20,11 @@ import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
 import pytest
-
 
 REVOCABLE = "sa_9c1e42a0-b7f3-4e5d-a2c1-8b4f5e6c7d8e"  # Acme's: revoke answers 200
 DISCONNECTED = "sa_f1da6e09-46d3-4f52-834c-fa81badc5bfd"  # Acme's, already disconnected: 404
@@ -147,13 +146,14 @@ def _read_pq_trace(text: str, tally: Tally) -> None:
 def _postgres_tally(storage) -> Iterator[Tally]:
     tally = Tally()
     traced: dict[int, tuple[psycopg.Connection, object]] = {}
+    files = ExitStack()
     conn_of_thread = storage._conn
 
     def traced_conn() -> psycopg.Connection:
         # Installed from the thread that uses the connection, before its first statement.
         conn = conn_of_thread()
         if id(conn) not in traced:
-            out = tempfile.TemporaryFile("w+")
+            out = files.enter_context(tempfile.TemporaryFile("w+"))  # noqa: SIM115 - open until untrace
             conn.pgconn.trace(out.fileno())
             conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
             traced[id(conn)] = (conn, out)
@@ -164,11 +164,11 @@ def _postgres_tally(storage) -> Iterator[Tally]:
             patch.setattr(storage, "_conn", traced_conn)
             yield tally
     finally:
-        for conn, out in traced.values():
-            conn.pgconn.untrace()  # flushes libpq's buffer into the file
-            out.seek(0)
-            _read_pq_trace(out.read(), tally)
-            out.close()
+        with files:
+            for conn, out in traced.values():
+                conn.pgconn.untrace()  # flushes libpq's buffer into the file
+                out.seek(0)
+                _read_pq_trace(out.read(), tally)
 
 
 def _tally(storage):
