@@ -24,6 +24,12 @@ from docs_gen.render import render_all  # noqa: E402
 REGENERATE_HINT = "run `layers-docs` to regenerate"
 
 
+def short_diff(on_disk: str, wanted: str, on_disk_name: str, wanted_name: str) -> str:
+    """The first 60 lines of a unified diff (one line of context): enough to see what went stale."""
+    diff = difflib.unified_diff(on_disk.splitlines(), wanted.splitlines(), on_disk_name, wanted_name, lineterm="", n=1)
+    return "\n".join(list(diff)[:60])
+
+
 def stale_files(generated: dict[str, str], out_dir: Path) -> dict[str, str]:
     """File name -> unified diff (or a reason) for every file that differs from what is on disk."""
     stale = {}
@@ -34,15 +40,7 @@ def stale_files(generated: dict[str, str], out_dir: Path) -> dict[str, str]:
             continue
         on_disk = path.read_bytes().decode("utf-8")
         if on_disk != text:
-            diff = difflib.unified_diff(
-                on_disk.splitlines(),
-                text.splitlines(),
-                f"{name} (committed)",
-                f"{name} (from the spec)",
-                lineterm="",
-                n=1,
-            )
-            stale[name] = "\n".join(list(diff)[:60])
+            stale[name] = short_diff(on_disk, text, f"{name} (committed)", f"{name} (from the spec)")
     return stale
 
 
@@ -118,16 +116,11 @@ def run(settings: DocsSettings) -> int:
         on_disk, wanted = readme_with_block(load_contract(settings.spec), readme)
         if on_disk != wanted:
             if settings.check:
-                diff = difflib.unified_diff(
-                    on_disk.splitlines(),
-                    wanted.splitlines(),
-                    f"{readme.name} (committed)",
-                    f"{readme.name} (from docs_gen/try_it.py)",
-                    lineterm="",
-                    n=1,
+                diff = short_diff(
+                    on_disk, wanted, f"{readme.name} (committed)", f"{readme.name} (from docs_gen/try_it.py)"
                 )
                 print(
-                    f"{readme.name}'s status steps are stale: {REGENERATE_HINT}\n" + "\n".join(list(diff)[:60]),
+                    f"{readme.name}'s status steps are stale: {REGENERATE_HINT}\n" + diff,
                     file=sys.stderr,
                 )
                 status = 1
