@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess, values
 
+from contract.control import CONTROL
 from mock_server.storage.errors import CAUSES
 
-# Text format 0.0.4, what Prometheus scrapes (prometheus_client's CONTENT_TYPE_LATEST, written out:
-# the newest library versions may name a newer format there).
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Text format 0.0.4, what Prometheus scrapes, as control.yaml declares it for GET /metrics
+# (prometheus_client's generate_latest writes that format).
+(CONTENT_TYPE,) = CONTROL.operations["get_metrics"][2]["responses"]["200"]["content"]
 
 # Latency buckets (seconds): the revoke answers in about a millisecond; the storage bound
 # (storage_timeout, default 5 s, at most 60 s) is where the slowest answers land.
