@@ -33,7 +33,7 @@ def test_storage_timeout_at_its_bounds_is_accepted(value):
 
 @pytest.mark.parametrize("value", [0, LOW - 0.001, HIGH + 0.001, math.inf, math.nan, -1])
 def test_storage_timeout_past_its_bounds_is_refused(value):
-    with pytest.raises(SettingsError, match="--storage-timeout .*LAYERS_MOCK_STORAGE_TIMEOUT.*between 0.1 and 60"):
+    with pytest.raises(SettingsError, match=r"--storage-timeout .*LAYERS_MOCK_STORAGE_TIMEOUT.*between 0\.1 and 60"):
         MockSettings(storage_timeout=value)
 
 
