@@ -33,6 +33,9 @@ from mock_server.tenancy.routing import MAX_TOKEN_LENGTH, OPERATOR_TOKEN_ENV, TO
 
 # The serialized settings, from the CLI to uvicorn's workers (one variable, written once).
 SETTINGS_ENV = "LAYERS_MOCK_SETTINGS"
+# The directory an instance's workers share for their metrics (core/metrics.py): prometheus_client
+# reads this variable itself, when it is first imported, to choose its multiprocess mode.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Two workers where there are two or more cores (the best throughput measured on the 2-core
 # benchmark machine, bench/RESULTS.md; every write still queues for SQLite's one write lock),
@@ -42,6 +45,9 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 HOSTED_GROUP = "hosted sandboxes (one deployment, many isolated worlds; contract/control.yaml)"
 _LIMITS = Limits()  # the sandbox limits' defaults, and why, are Limits' docstring
 _MAX_LIMIT = 100_000_000
+# The storage bound: at least 0.1 s (a busy write lock is normal for milliseconds under load), at
+# most 60 s (past common client and proxy timeouts the answer would reach no one).
+STORAGE_TIMEOUT_RANGE = (0.1, 60.0)
 
 
 class SettingsError(ValueError):
@@ -233,6 +239,15 @@ class MockSettings:
         env="LAYERS_MOCK_READY_FILE",
         metavar="PATH",
     )
+    storage_timeout: float = setting(
+        5.0,
+        "the longest a request waits on storage (SQLite's write lock, PostgreSQL's connect, statement and"
+        " lock waits) before it answers the documented 500 with nothing changed; below common client"
+        " timeouts",
+        env="LAYERS_MOCK_STORAGE_TIMEOUT",
+        metavar="SECONDS",
+        check=_between(STORAGE_TIMEOUT_RANGE[0], STORAGE_TIMEOUT_RANGE[1], "0.1 and 60 seconds"),
+    )
     log_level: str = setting("warning", "uvicorn's own messages", metavar="LEVEL", choices=LOG_LEVELS)
     quiet: bool = setting(False, "print neither the banner nor the access log (a line per request)")
 
@@ -295,9 +310,12 @@ class MockSettings:
         values: dict[str, typing.Any] = json.loads(text)
         return cls(**values)
 
-    def hand_to_workers(self) -> None:
-        """Serialize the settings once, for uvicorn's workers (`for_worker`); they inherit the variable."""
+    def hand_to_workers(self, metrics_dir: str | None = None) -> None:
+        """Serialize the settings once, for uvicorn's workers (`for_worker`); they inherit the variable.
+        `metrics_dir`: the workers' shared metrics directory (`worker_metrics_dir`)."""
         os.environ[SETTINGS_ENV] = self.to_json()
+        if metrics_dir is not None:
+            os.environ[METRICS_DIR_ENV] = metrics_dir
 
     @classmethod
     def for_worker(cls) -> MockSettings:
@@ -305,6 +323,11 @@ class MockSettings:
         with no CLI before it) the environment's and the defaults."""
         handed = os.environ.get(SETTINGS_ENV)
         return cls.from_json(handed) if handed else from_sources({}, os.environ)
+
+
+def worker_metrics_dir() -> str | None:
+    """The metrics directory the CLI handed to this worker (None: one process, its own metrics)."""
+    return os.environ.get(METRICS_DIR_ENV) or None
 
 
 # -- the list, as a parser, a reader of the environment and a table ----------------------------

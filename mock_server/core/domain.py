@@ -149,6 +149,28 @@ class Domain:
             return self.error_outcome("NOT_FOUND", request_id)
         return None
 
+    def answer_without_room(
+        self, q, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str
+    ) -> Outcome | None:
+        """When storage cannot write (a full disk, a lock held past the bound): the 404 that needs
+        no write, over committed state; None where the answer needs one (Contract decision 15).
+        A 404 spends a unit of the budget, which cannot be written now, so it is not spent; a
+        window already at its limit still answers 429 (checks in the documented order). With an
+        Idempotency-Key the 404 must be remembered (a write): None."""
+        if idempotency_key is not None:
+            return None
+        q = q.within(caller.sandbox)
+        if q.revocable_account(account_id, caller.organization_id) is not None:
+            return None  # a revoke: only the write can answer it
+        limits = self.contract.rate_limit_tiers.get(caller.tier)
+        if limits is not None:
+            windows = self._windows(limits, self.clock.now(q))
+            counts = q.window_counts(caller.key_id, [w for w, _, _ in windows])
+            for (_, limit, seconds_left), count in zip(windows, counts, strict=True):
+                if count >= limit:
+                    raise self.rate_limited(max(1, math.ceil(seconds_left)))
+        return self.error_outcome("NOT_FOUND", request_id)
+
     def revoke_writing(
         self, q, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str
     ) -> Outcome:
@@ -220,14 +242,19 @@ class Domain:
         limits = self.contract.rate_limit_tiers.get(caller.tier)
         if limits is None:  # the undocumented `internal` tier: no limit (used by benchmarks)
             return
-        windows = [
-            (minute_window(now), limits["perMinute"], 60 - now % 60),
-            (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400),
-        ]
+        windows = self._windows(limits, now)
         counts = q.spend(caller.key_id, [w for w, _, _ in windows])
         for (_, limit, seconds_left), count in zip(windows, counts, strict=True):
             if count > limit:
                 raise self.rate_limited(max(1, math.ceil(seconds_left)))
+
+    @staticmethod
+    def _windows(limits: dict, now: float) -> list[tuple[str, int, float]]:
+        """(window key, limit, seconds to its end) of the minute and the day `now` falls in."""
+        return [
+            (minute_window(now), limits["perMinute"], 60 - now % 60),
+            (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400),
+        ]
 
     def set_remaining_budget(self, q, key_id: str, remaining: int) -> dict:
         """Control plane: leave `remaining` requests in the key's current minute window."""

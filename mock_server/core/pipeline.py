@@ -16,7 +16,7 @@ from mock_server.core.domain import Caller, Domain, Outcome
 from mock_server.core.errors import Reply, dumps, reply_for
 from mock_server.core.request_context import RequestContext
 from mock_server.core.validation import compile_schema
-from mock_server.storage import Storage
+from mock_server.storage import Storage, StorageFault
 
 log = logging.getLogger("layers.mock")
 
@@ -88,10 +88,22 @@ class RevokePipeline:
         if ctx.idempotency_key_repeated:  # which key would it be? A 400, before any budget or state
             raise self.domain.error("VALIDATION", f"Send at most one {self.contract.idempotency_header} header.")
         key, rid = ctx.idempotency_key, ctx.request_id
-        outcome = await self.storage.read_or_write(
-            lambda q: self.domain.answer_without_writing(q, caller, account_id, key, rid),
-            lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid),
-        )
+        try:
+            outcome = await self.storage.read_or_write(
+                lambda q: self.domain.answer_without_writing(q, caller, account_id, key, rid),
+                lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid),
+            )
+        except StorageFault as fault:
+            # The write failed and changed nothing; a 404 needs no write (Contract decision 15).
+            try:
+                fallback = await self.storage.read(
+                    lambda q: self.domain.answer_without_room(q, caller, account_id, key, rid)
+                )
+            except StorageFault:
+                fallback = None
+            if fallback is None:
+                raise fault from None
+            outcome = fallback
         return self.render(outcome)
 
     def render(self, outcome: Outcome) -> Reply:

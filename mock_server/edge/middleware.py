@@ -7,7 +7,7 @@ import logging
 import time
 
 from contract import CONTRACT
-from contract.control import CONTROL_PREFIX
+from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.control.guard import ControlGuard
 from mock_server.core.errors import error_reply
@@ -56,7 +56,7 @@ class RequestContextMiddleware:
         if path.startswith(CONTROL_PREFIX):
             refusal, receive = await self.control_guard.admit(scope, dict(scope.get("headers") or []), receive)
             if refusal is None:
-                if self.sandboxes is not None:
+                if self.sandboxes is not None and path not in CONTROL.probe_paths:
                     refusal = await self.sandboxes.authorize(scope, path, ctx)
                 else:
                     ctx.sandbox = LOCAL_SANDBOX

@@ -44,8 +44,9 @@ class PgQueries(Queries):
 class PostgresStorage(Storage):
     backend = "postgresql"
 
-    def __init__(self, url: str, *, serving: bool = False, stamp: Stamp | None = None):
+    def __init__(self, url: str, *, serving: bool = False, stamp: Stamp | None = None, timeout: float | None = None):
         super().__init__(stamp)
+        self.timeout = timeout  # the storage_timeout setting (seconds): connect, statement and lock bounds
         self._dsn = url
         self.url = redacted(url)
         self._local = threading.local()

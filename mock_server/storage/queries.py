@@ -372,6 +372,18 @@ class Queries:
             (self.sandbox, key_id, window, count),
         )
 
+    def window_counts(self, key_id: str, windows: list[str]) -> list[int]:
+        """What each window has counted so far (0 if nothing), without spending: the answers
+        given when storage cannot write (domain.answer_without_room)."""
+        return [
+            self.scalar(
+                "SELECT count FROM rate_windows WHERE sandbox=? AND key_id=? AND window_key=?",
+                (self.sandbox, key_id, w),
+            )
+            or 0
+            for w in windows
+        ]
+
     # -- idempotency ----------------------------------------------------------------------
     def lock_idempotency_key(self, key_id: str, idem_key: str) -> None:
         if self.dialect.lock_idempotency:
