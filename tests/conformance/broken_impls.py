@@ -113,7 +113,7 @@ class Bug:
     intended_check: str  # the kit check that must name it
     apply: Callable[[Proxy, Request], Awaitable[Reply]]
     kit_args: list[str] = field(default_factory=list)
-    bug_class: str = ""  # the README's class: one of CLASSES
+    bug_class: str = ""  # the catch-rate table's class (docs/guides/staging-ci.md): one of CLASSES
 
     @property
     def needs_control(self) -> bool:

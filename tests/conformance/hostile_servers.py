@@ -3,7 +3,7 @@
 Raw sockets, so that a server can do what no framework would let it: dribble its answer a byte
 at a time, never answer, send 100 MB, nest JSON 100,000 levels deep, answer 429 to everything,
 echo the caller's key back. Used in-process by tests/conformance/test_hostile_targets.py, and
-from the command line for the measurements in README ("Reliability and security — the kit"):
+from the command line for the measurements in docs/reliability.md ("The kit against hostile targets"):
 
     python tests/conformance/hostile_servers.py dribble-headers --port 8701 --interval 2
 """
