@@ -47,7 +47,7 @@ def main() -> None:
     base = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     base["PYTHONPATH"] = root
     rows = [("in-process (1 worker)", run(base))]
-    with tempfile.TemporaryDirectory(prefix="layers-mock-metrics-bench-") as d:
+    with tempfile.TemporaryDirectory(prefix="layers-metrics-bench-") as d:
         rows.append(("multiprocess (2+ workers)", run({**base, "PROMETHEUS_MULTIPROC_DIR": d})))
     print(f"| mode | revoke route, µs per request | control route, µs per request |  ({CALLS:,} calls, best of 5)")
     print("|---|---|---|")
