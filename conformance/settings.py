@@ -442,7 +442,7 @@ def report_path_problem(option: str, path: str | None) -> str | None:
 
 
 if __name__ == "__main__":
-    # README's "Conformance kit" table: `python -m conformance.settings --markdown`.
+    # The site's settings page (docs/reference/settings.md) shows this table, generated at build time.
     if sys.argv[1:] != ["--markdown"]:
         sys.exit("usage: python -m conformance.settings --markdown")
     print(settings_table(), end="")

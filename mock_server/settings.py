@@ -2,7 +2,7 @@
 
 Every setting is a field of `MockSettings`; its metadata names its flag, its environment variable
 and its help. From that one list come the CLI's parser (`mock_server/cli.py`), the reading of the
-environment, the validation, the table in README's "Settings" (`python -m mock_server.settings
+environment, the validation, the site's settings page (docs/reference/settings.md, generated at build; `python -m mock_server.settings
 --markdown`) and the JSON that hands the settings to uvicorn's worker processes.
 
 Where a value comes from: its flag, else its environment variable (an empty one counts as unset),
@@ -421,7 +421,7 @@ def shown_default(f: dataclasses.Field) -> str:
 
 
 def markdown_table() -> str:
-    """README's settings table: every setting, from the one list."""
+    """The settings table of the site (docs/reference/settings.md): every setting, from the one list."""
     rows = ["| Setting | Flag | Environment variable | Type | Default | What it does |", "|---|---|---|---|---|---|"]
     names = {bool: "boolean", int: "integer", float: "number", str: "text", tuple: "list"}
     for f in dataclasses.fields(MockSettings):

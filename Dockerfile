@@ -1,6 +1,9 @@
-# The Layers mock as a container: `docker build -f Containerfile -t layers-mock .` then
-#   docker run --rm -p 4010:4010 -e LAYERS_MOCK_ADMIN_TOKEN=change-me layers-mock
-# (README, "Run it in a container"). Also builds with podman/buildah.
+# The Layers mock as a container (docs/guides/container.md):
+#   docker build -t layers-mock .
+#   docker run -p 4010:4010 layers-mock                                   # the API on the host's port 4010
+#   docker run -p 4010:4010 -e LAYERS_MOCK_ADMIN_TOKEN=change-me layers-mock   # and the control plane
+# The one container file: podman and buildah read a Dockerfile too, and CI builds this file with
+# podman (tests/container/: `podman build -f Dockerfile --build-arg BASE=...`).
 #
 # BASE: any image with python3 3.11 (what the package supports: pyproject's requires-python) and
 # its venv module. Where no registry is reachable the tests pass a Debian bookworm base made with
