@@ -17,6 +17,8 @@ from mock_server.storage import is_postgres, open_storage, redacted, sqlite_path
 from mock_server.tenancy.limits import Limits
 from mock_server.tenancy.routing import SANDBOXES_PATH
 
+METRICS_DIR_PREFIX = "layers-metrics-"
+
 
 def parse_args(argv: list[str] | None) -> MockSettings:
     """The settings of this run: flags, then environment, then defaults (mock_server/settings.py)."""
@@ -89,7 +91,8 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
 
     # Several workers share one directory for their metrics, so a scrape of any sees the whole
     # instance (core/metrics.py); removed on exit like a temporary world.
-    metrics_dir = tempfile.mkdtemp(prefix="layers-mock-metrics-") if settings.workers > 1 else None
+    # (Its prefix is not the temporary world's: tools that look for a mock's world find one.)
+    metrics_dir = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX) if settings.workers > 1 else None
     try:
         return _serve_prepared(settings, database, loaded, stored, metrics_dir)
     finally:

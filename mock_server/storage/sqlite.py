@@ -267,8 +267,9 @@ class SqliteStorage(Storage):
             if pending:
                 try:
                     self._write_journal(q, pending)
-                except BaseException:
-                    self._restore_journal(pending)
+                except BaseException as exc:
+                    if storage_fault(exc) is not None:  # kept for a later write (a full disk frees up)
+                        self._restore_journal(pending)
                     raise
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - nothing of the batch was kept: every request fails

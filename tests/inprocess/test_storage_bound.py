@@ -171,3 +171,19 @@ def test_without_room_a_spent_budget_still_answers_429(make_mock, keys, monkeypa
         r = _revoke(c, UNKNOWN_ID, keys["write"]["secret"])
     assert r.status_code == 429, r.text
     assert int(r.headers[CONTRACT.retry_after_header]) >= 1
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "connexion-only"])
+def test_a_fault_while_authenticating_is_the_500_on_both_edges(make_mock, keys, monkeypatch, caplog, fast_path):
+    mock = make_mock("sqlite", fast_path=fast_path)
+
+    async def unreachable(fn):
+        raise StorageFault("database unreachable", "test: no connection")
+
+    monkeypatch.setattr(mock.app.storage, "read", unreachable)
+    with mock.client() as c:
+        r = _revoke(c, EXAMPLE_ID, keys["write"]["secret"])
+    assert r.status_code == 500, r.text
+    assert r.json()["error"]["code"] == CONTRACT.code_for_status(500)
+    assert r.headers[CONTRACT.request_id_header] == r.json()["error"]["requestId"]
+    assert len(_fault_lines(caplog, "database unreachable")) == 1

@@ -31,7 +31,7 @@ def _api_requests(text: str) -> float:
 
 
 def _metrics_dirs() -> set[str]:
-    return set(glob.glob(f"{tempfile.gettempdir()}/layers-mock-metrics-*"))
+    return set(glob.glob(f"{tempfile.gettempdir()}/layers-metrics-*"))
 
 
 def test_every_scrape_counts_every_worker(keys):
