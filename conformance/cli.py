@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from conformance import secrets
 from conformance.client import PoliteClient, TargetTooSlow, TargetUnreachable
 from conformance.pipeline import Pipeline
-from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, Results
+from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, EXIT_VIOLATIONS, Results
 from conformance.settings import (
     EnvError,
     KitSettings,
@@ -218,7 +218,7 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
     try:
         probe = client.revoke(unknown_account_id(), token=target.api_key, label="probe: unknown account")
         if probe.status == 401:
-            return EXIT_CANNOT_RUN, "the --api-key was rejected with 401: give a valid key"
+            return stopped(results, "the --api-key was rejected with 401: give a valid key")
         if not settings.no_fuzz:
             run_fuzz(
                 client,
@@ -242,15 +242,23 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
         )
         pipeline.finish()
     except TargetUnreachable as exc:
-        return EXIT_CANNOT_RUN, f"target {'too slow' if isinstance(exc, TargetTooSlow) else 'unreachable'}: {exc}"
+        return stopped(results, f"target {'too slow' if isinstance(exc, TargetTooSlow) else 'unreachable'}: {exc}")
     except RunStopped as exc:
-        return EXIT_CANNOT_RUN, f"run stopped before the end: {exc}"
+        return stopped(results, f"run stopped before the end: {exc}")
     finally:
         if waiter.waited and not target.mock:
             results.notes.append(f"waited {waiter.waited:g}s in all for Retry-After ({waiter.waits} wait(s))")
         client.close()
         target.release()  # closes the control client; deletes the run's own sandbox (hosted mock)
     return results.judged_exit_code(), None
+
+
+def stopped(results: Results, reason: str) -> tuple[int, str]:
+    """The exit code of a run that did not reach its end. A violation already observed stands
+    (exit 1, the reason reported beside it): what comes after it (a 429 storm, a timeout, a crash)
+    cannot make the run "could not be made", or a CI job that retries exit 2 would never see the bug.
+    Only a run that found nothing before it stopped exits 2."""
+    return (EXIT_VIOLATIONS if results.failed_names else EXIT_CANNOT_RUN), reason
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,10 +294,10 @@ def _main(settings: KitSettings) -> int:
         import traceback
 
         traceback.print_exc()
-        code, error = EXIT_CANNOT_RUN, f"the kit failed: {exc.__class__.__name__}: {exc}"
+        code, error = stopped(results, f"the kit failed: {exc.__class__.__name__}: {exc}")
     results.end(code, error, time.perf_counter() - started)
     print(render_console(results), flush=True)
-    if code == EXIT_CANNOT_RUN and error:
+    if error:
         print(f"layers-conformance: {error}", file=sys.stderr)
     try:
         if settings.junit_xml:
