@@ -15,7 +15,8 @@ import sys
 from collections.abc import Iterable
 
 from conformance import secrets
-from conformance.client import PoliteClient, TargetTooSlow, TargetUnreachable
+from conformance.client import NotThisApi, PoliteClient, TargetTooSlow, TargetUnreachable, not_this_api
+from conformance.pacing import Pacer
 from conformance.pipeline import Pipeline
 from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, EXIT_VIOLATIONS, Results
 from conformance.settings import (
@@ -27,9 +28,18 @@ from conformance.settings import (
     report_path_problem,
     secret_settings,
 )
-from conformance.target import Target, UsageError, load_accounts, provision_mock, provision_sandbox, unknown_account_id
+from conformance.target import (
+    Target,
+    UsageError,
+    accounts_from_command,
+    load_accounts,
+    provision_mock,
+    provision_sandbox,
+    unknown_account_id,
+)
 from conformance.transport import Bounds, RunStopped
 from conformance.waiting import MockClockWaiter, RealWaiter
+from contract import CONTRACT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,17 +130,29 @@ def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
         )
     if settings.concurrency < 2:
         raise UsageError("--concurrency must be at least 2")
+    if settings.accounts and settings.accounts_command:
+        raise UsageError("--accounts and --accounts-command exclude each other: a file, or a command that prints one")
     if settings.mock_control:
-        if settings.accounts:
+        if settings.accounts or settings.accounts_command:
             raise UsageError("--accounts and --mock-control exclude each other: the mock run provisions its own")
         if settings.operator_token:
             return provision_sandbox(settings.base_url, settings.api_key, settings.operator_token, bounds)
         return provision_mock(settings.base_url, settings.api_key, settings.admin_token, bounds)
     if not settings.api_key:
         raise UsageError("--api-key (or LAYERS_API_KEY) is required without --mock-control")
-    accounts = load_accounts(settings.accounts) if settings.accounts else []
+    accounts, source = [], "--accounts"
+    if settings.accounts:
+        accounts, source = load_accounts(settings.accounts), f"--accounts {settings.accounts}"
+    elif settings.accounts_command:
+        accounts = accounts_from_command(settings.accounts_command, settings.accounts_command_timeout)
+        source = "--accounts-command"
     return Target(
-        settings.base_url.rstrip("/"), settings.api_key, settings.read_only_key, settings.foreign_account_id, accounts
+        settings.base_url.rstrip("/"),
+        settings.api_key,
+        settings.read_only_key,
+        settings.foreign_account_id,
+        accounts,
+        accounts_source=source,
     )
 
 
@@ -154,9 +176,10 @@ def _bounds(settings: KitSettings) -> Bounds:
 
 
 def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None = None) -> tuple[int, str | None]:
+    from conformance import schedule
     from conformance.fuzz import run_fuzz
-    from conformance.scenario_base import Context, Options
-    from conformance.scenarios import run_scenarios
+    from conformance.scenario_base import AccountsStale, Context, Options
+    from conformance.scenarios import selected
 
     bounds = bounds or _bounds(settings)
     try:
@@ -209,40 +232,64 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
         verify=verify,
         pipeline=pipeline,
         bounds=bounds,
+        parallel=settings.parallel,
+        pacer=Pacer(
+            CONTRACT.rate_limit_tiers[settings.key_tier]["perMinute"] if settings.key_tier else None,
+            tier=settings.key_tier,
+            bounds=bounds,
+            progress=progress,
+        ),
     )
     mode = "mock (provisioned through /_mock)" if target.mock else "external"
     progress(
         f"layers-conformance: target {target.base_url} [{mode}], {len(target.accounts)} account(s) to revoke,"
-        f" strict={'on' if settings.strict else 'off'}, max {settings.max_requests} requests"
+        f" strict={'on' if settings.strict else 'off'}, max {settings.max_requests} requests,"
+        f" {settings.parallel} at once" + (f", {settings.key_tier} tier pacing" if settings.key_tier else "")
     )
     try:
-        probe = client.revoke(unknown_account_id(), token=target.api_key, label="probe: unknown account")
+        client.gate = not_this_api  # the first answer tells whether this is the API at all
+        try:
+            probe = client.revoke(unknown_account_id(), token=target.api_key, label="probe: unknown account")
+        finally:
+            client.gate = None
         if probe.status == 401:
             return stopped(results, "the --api-key was rejected with 401: give a valid key")
+        fuzz = None
         if not settings.no_fuzz:
-            run_fuzz(
-                client,
-                target.api_key,
-                results,
-                examples=settings.examples,
-                seed=settings.seed,
-                progress=progress,
-                strict=settings.strict,
-            )
-        run_scenarios(
-            Context(
-                client,
-                target,
-                results,
-                Options(
-                    settings.strict, settings.burst, settings.burst_limit, settings.only_names, settings.concurrency
-                ),
+
+            def fuzz() -> None:
+                run_fuzz(
+                    client,
+                    target.api_key,
+                    results,
+                    examples=settings.examples,
+                    seed=settings.seed,
+                    progress=progress,
+                    strict=settings.strict,
+                    parallel=settings.parallel,
+                )
+
+        ctx = Context(
+            client,
+            target,
+            results,
+            Options(
+                settings.strict,
+                settings.burst,
+                settings.burst_limit,
+                settings.only_names,
+                settings.concurrency,
+                settings.parallel,
+                settings.key_tier,
             ),
-            progress,
         )
+        # The generated phase runs with the independent scenarios (it names unknown accounts only).
+        schedule.run_all(ctx, selected(ctx.options), progress, settings.parallel, alongside=fuzz)
         pipeline.finish()
     except TargetUnreachable as exc:
         return stopped(results, f"target {'too slow' if isinstance(exc, TargetTooSlow) else 'unreachable'}: {exc}")
+    except (NotThisApi, AccountsStale) as exc:  # said in full: they are the whole story
+        return stopped(results, str(exc))
     except RunStopped as exc:
         return stopped(results, f"run stopped before the end: {exc}")
     finally:

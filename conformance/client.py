@@ -13,10 +13,12 @@ import re
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 
 import httpx
 
 from conformance.exchange import Exchange
+from conformance.pacing import Pacer, Slots
 from conformance.pipeline import Pipeline
 from conformance.results import Results
 from conformance.transport import (
@@ -43,6 +45,28 @@ class RateLimitedThroughout(RunStopped):
 
 class TargetUnreachable(Exception):
     pass
+
+
+class NotThisApi(RunStopped):
+    """The target answered with something no implementation of this API sends (an HTML page)."""
+
+
+# What a login page, a proxy's error page or a web server's default page is served as.
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def not_this_api(exchange: Exchange) -> None:
+    """Raise NotThisApi when the answer is a web page: the base URL is not this API (a login page,
+    a proxy's error page, a wrong --base-url). Used on the run's first request, before judging it,
+    so such a target stops the run at once with a short log instead of hundreds of failures."""
+    media = exchange.response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    looks_like_page = not media and exchange.response.content.lstrip()[:1] == b"<"
+    if media in PAGE_TYPES or looks_like_page:
+        raise NotThisApi(
+            f"this is not the Layers API: it answered {exchange.status} {media or 'an untyped <...> page'} to "
+            f"{exchange.method} {exchange.url} (a login page, a proxy's error page, a wrong --base-url?);"
+            " nothing more was sent"
+        )
 
 
 class TargetTooSlow(TargetUnreachable):
@@ -74,6 +98,8 @@ class PoliteClient:
         verify: bool | ssl.SSLContext = True,
         pipeline: Pipeline | None = None,
         bounds: Bounds | None = None,
+        parallel: int = 1,
+        pacer: Pacer | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.results = results
@@ -90,6 +116,16 @@ class PoliteClient:
         transport = BoundedTransport(self.bounds, max_body_bytes=self.bounds.max_body_bytes, proxy=proxy, verify=verify)
         self.http = httpx.Client(timeout=timeout, transport=transport)
         self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        # Requests in flight at once, from every thread (--parallel), and the key's budget (--key-tier).
+        self.slots = Slots(max(1, parallel))
+        self.pacer = pacer or Pacer(None)
+        self._halted: str | None = None
+        # Called with each exchange before it is judged (the probe's not_this_api), or None.
+        self.gate: Callable[[Exchange], None] | None = None
+
+    def halt(self, reason: str) -> None:
+        """Send nothing more: another part of the run stopped it (its cause is what is reported)."""
+        self._halted = reason
 
     def close(self) -> None:
         self.http.close()
@@ -147,6 +183,8 @@ class PoliteClient:
     def _send_once(
         self, method: str, url: str, headers: RequestHeaders, label: str, deliberate_5xx: bool = False
     ) -> Exchange:
+        if self._halted is not None:
+            raise RunStopped(f"not sent: {self._halted}")
         with self._count_lock:
             if self.results.requests >= self.max_requests:
                 raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
@@ -155,7 +193,9 @@ class PoliteClient:
         taken = {name.lower() for name in headers}
         headers = {**{k: v for k, v in self.extra_headers.items() if k.lower() not in taken}, **headers}
         try:
-            response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
+            with self.slots.held():
+                self.pacer.acquire()
+                response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
         except httpx.TimeoutException as exc:
             raise TargetTooSlow(f"{method} {url}: {exc}") from exc
         except httpx.TransportError as exc:
@@ -163,9 +203,12 @@ class PoliteClient:
         exchange = Exchange(
             method, url, dict(headers), response, label, self.secrets, deliberate_5xx, body_problem=body_problem
         )
+        if self.gate is not None:
+            self.gate(exchange)
         if body_problem is None:
-            for name in BODY_CHECKS:
-                self.results.passed(name, "check")
+            with self.pipeline.lock:
+                for name in BODY_CHECKS:
+                    self.results.passed(name, "check")
             self.pipeline.judge(exchange)
         else:  # a body the checks cannot judge (too big, too deep) is a finding of its own
             with self.pipeline.lock:

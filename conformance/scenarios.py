@@ -9,10 +9,9 @@ account), either documented answer is accepted, and the order itself is asserted
 
 from __future__ import annotations
 
-import time
 import uuid
 
-from conformance import boundaries, concurrency, credentials, leaks
+from conformance import boundaries, concurrency, credentials, leaks, schedule
 from conformance.client import retry_after_seconds
 from conformance.exchange import Exchange
 from conformance.scenario_base import (
@@ -22,7 +21,6 @@ from conformance.scenario_base import (
     Options,
     Scenario,
     ScenarioSkipped,
-    ScenarioStopped,
     needs_accounts,
     needs_foreign,
     needs_mock,
@@ -119,8 +117,7 @@ def read_only_key(ctx: Context) -> None:
 
 @scenario("revoke_succeeds", needs=needs_accounts)
 def revoke_succeeds(ctx: Context) -> None:
-    account = ctx.account()
-    ex = ctx.revoke(account.id, "revoke an account")
+    account, ex = ctx.first_revoke()  # also the stale-account check: the run's first revoke
     ctx.expect(
         "revoke_answers_200",
         ex.status == OK,
@@ -355,29 +352,5 @@ def selected(options: Options) -> list[Scenario]:
 
 
 def run_scenarios(ctx: Context, progress) -> None:
-    for sc in selected(ctx.options):
-        reason = sc.needs(ctx.target, ctx.options)
-        label = f"{sc.name}{' (strict)' if sc.strict else ''}"
-        if reason:
-            ctx.results.skipped(sc.name, "scenario", reason, sc.strict)
-            progress(f"[scenario] {label}: skipped ({reason})")
-            continue
-        before = {n: r.failed for n, r in ctx.results.records.items()}
-        touched = {n: r.passed + r.failed for n, r in ctx.results.records.items()}
-        started = time.perf_counter()
-        try:
-            sc.run(ctx)
-        except ScenarioSkipped as exc:
-            ctx.results.skipped(sc.name, "scenario", str(exc), sc.strict)
-            progress(f"[scenario] {label}: skipped ({exc})")
-            continue
-        except ScenarioStopped:
-            pass
-        finally:
-            # JUnit's `time` of a scenario expectation: the scenario that produced it.
-            elapsed = time.perf_counter() - started
-            for n, r in list(ctx.results.records.items()):
-                if r.kind == "scenario" and r.passed + r.failed > touched.get(n, 0):
-                    ctx.results.add_time(n, elapsed)
-        newly = [n for n, r in ctx.results.records.items() if r.failed > before.get(n, 0)]
-        progress(f"[scenario] {label}: {'FAILED ' + ', '.join(newly) if newly else 'ok'}")
+    """The selected scenarios, at the same time where they are independent (conformance.schedule)."""
+    schedule.run_all(ctx, selected(ctx.options), progress, ctx.options.parallel)
