@@ -15,7 +15,15 @@ import sys
 from collections.abc import Iterable
 
 from conformance import secrets
-from conformance.client import NotThisApi, PoliteClient, TargetTooSlow, TargetUnreachable, not_this_api
+from conformance.client import (
+    NotThisApi,
+    PoliteClient,
+    RateLimitedThroughout,
+    TargetTooSlow,
+    TargetUnreachable,
+    budget_hint,
+    not_this_api,
+)
 from conformance.pacing import Pacer
 from conformance.pipeline import Pipeline
 from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, EXIT_VIOLATIONS, Results
@@ -38,7 +46,7 @@ from conformance.target import (
     unknown_account_id,
 )
 from conformance.transport import Bounds, RunStopped
-from conformance.waiting import MockClockWaiter, RealWaiter
+from conformance.waiting import MockClockWaiter, RealWaiter, WaitTooLong
 from contract import CONTRACT
 
 
@@ -206,7 +214,7 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
     waiter = (
         MockClockWaiter(target.provisioned.control)
         if target.provisioned
-        else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds)
+        else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds, progress=progress)
     )
     pipeline = Pipeline(results, strict=settings.strict)
     for account in target.known_accounts:
@@ -291,7 +299,8 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
     except (NotThisApi, AccountsStale) as exc:  # said in full: they are the whole story
         return stopped(results, str(exc))
     except RunStopped as exc:
-        return stopped(results, f"run stopped before the end: {exc}")
+        hint = f" ({budget_hint(settings.key_tier)})" if isinstance(exc, WaitTooLong | RateLimitedThroughout) else ""
+        return stopped(results, f"run stopped before the end: {exc}{hint}")
     finally:
         if waiter.waited and not target.mock:
             results.notes.append(f"waited {waiter.waited:g}s in all for Retry-After ({waiter.waits} wait(s))")

@@ -73,6 +73,17 @@ class TargetTooSlow(TargetUnreachable):
     """No complete answer within --timeout (the whole request, not one read)."""
 
 
+def budget_hint(tier: str | None) -> str:
+    """Which budget a cut-short burst or wait ran into: the key's tier if the operator named it,
+    else every tier's (from the spec), and how to say which."""
+    tiers = CONTRACT.rate_limit_tiers
+    if tier is not None:
+        b = tiers[tier]
+        return f"the key is {tier}-tier (--key-tier): {b['perMinute']:,} requests a minute, {b['perDay']:,} a day"
+    known = ", ".join(f"{name} {b['perMinute']:,}" for name, b in tiers.items())
+    return f"the key's tier was not given (--key-tier); the tiers' budgets a minute: {known}"
+
+
 def retry_after_seconds(response: httpx.Response) -> int | None:
     value = response.headers.get(CONTRACT.retry_after_header, "").strip()
     if not re.fullmatch(r"\d+", value):
@@ -162,7 +173,8 @@ class PoliteClient:
         deliberate_5xx: bool = False,
     ) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
-            exchange = self._send_once(method, url, headers, label, deliberate_5xx)
+            # A request that aims for a 429 (the burst) is not paced: it is there to pass the budget.
+            exchange = self._send_once(method, url, headers, label, deliberate_5xx, paced=not expect_429)
             if exchange.status != RATE_LIMITED or expect_429:
                 return exchange
             if attempt == MAX_POLITE_RETRIES:
@@ -181,7 +193,14 @@ class PoliteClient:
         )
 
     def _send_once(
-        self, method: str, url: str, headers: RequestHeaders, label: str, deliberate_5xx: bool = False
+        self,
+        method: str,
+        url: str,
+        headers: RequestHeaders,
+        label: str,
+        deliberate_5xx: bool = False,
+        *,
+        paced: bool = True,
     ) -> Exchange:
         if self._halted is not None:
             raise RunStopped(f"not sent: {self._halted}")
@@ -194,7 +213,8 @@ class PoliteClient:
         headers = {**{k: v for k, v in self.extra_headers.items() if k.lower() not in taken}, **headers}
         try:
             with self.slots.held():
-                self.pacer.acquire()
+                if paced:
+                    self.pacer.acquire()
                 response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
         except httpx.TimeoutException as exc:
             raise TargetTooSlow(f"{method} {url}: {exc}") from exc

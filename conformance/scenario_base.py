@@ -11,15 +11,16 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from conformance.client import PoliteClient
+from conformance.client import RATE_LIMITED, PoliteClient, budget_hint
 from conformance.exchange import Exchange
 from conformance.results import Results
-from conformance.target import Account, Provisioned, Target
+from conformance.target import Account, Provisioned, Target, unknown_account_id
 from conformance.transport import RunStopped
 from contract import CONTRACT
 
 STATUS = CONTRACT.codes  # error code -> its documented status
 OK = CONTRACT.success_status
+BURST_PROGRESS_EVERY = 50  # a progress line every this many burst requests
 
 
 class ScenarioSkipped(Exception):
@@ -198,6 +199,28 @@ class Context:
         if self.target.foreign_account_id is None:
             raise ScenarioSkipped(needs_foreign(self.target, self.options) or "")
         return self.target.foreign_account_id
+
+    def burst_until_429(self, token: str) -> Exchange:
+        """Revokes of unknown ids (they spend budget and change nothing) until the target answers
+        429, at most --burst-limit of them, with a progress line every BURST_PROGRESS_EVERY. None
+        came: the scenario is skipped with the budget it ran into and how to reach it."""
+        limit = self.options.burst_limit
+        for i in range(limit):
+            ex = self.revoke(unknown_account_id(), f"burst request {i + 1}", token=token, expect_429=True)
+            if ex.status == RATE_LIMITED:
+                self.progress(f"  [burst] 429 after {i + 1} request(s)")
+                return ex
+            if (i + 1) % BURST_PROGRESS_EVERY == 0 and i + 1 < limit:
+                self.progress(f"  [burst] {i + 1} of at most {limit} requests (--burst-limit), no 429 yet")
+        tier = self.options.key_tier
+        per_minute = CONTRACT.rate_limit_tiers[tier]["perMinute"] if tier else None
+        if per_minute is not None and per_minute < limit:
+            reach = f"the burst should have passed it: is --key-tier {tier} the key's tier, and is the budget enforced?"
+        elif per_minute is not None:
+            reach = f"to reach it, --burst-limit {per_minute + 1} or more, or a key of a smaller tier"
+        else:
+            reach = "to reach it, --burst-limit above the key's budget, or a key of a smaller tier"
+        raise ScenarioSkipped(f"no 429 within --burst-limit {limit} requests: {budget_hint(tier)}; {reach}")
 
     def revoke(self, account_id: str, label: str, token: str | None = "default", **kw) -> Exchange:
         token = self.target.scenario_key if token == "default" else token

@@ -218,13 +218,7 @@ def rate_limit(ctx: Context) -> None:
     else:
         # A burst of revokes of unknown ids: they spend budget and change nothing.
         token = ctx.target.api_key
-        for i in range(ctx.options.burst_limit):
-            ex = ctx.revoke(unknown_account_id(), f"burst request {i + 1}", token=token, expect_429=True)
-            if ex.status == STATUS["RATE_LIMITED"]:
-                blocked = ex
-                break
-        if blocked is None:
-            raise ScenarioSkipped(f"no 429 within --burst-limit {ctx.options.burst_limit} requests")
+        blocked = ctx.burst_until_429(token)
     ctx.expect_error("rate_limit_answers_429", blocked, "RATE_LIMITED", stop=True)
     seconds = retry_after_seconds(blocked.response)
     ctx.expect("rate_limit_answers_429", seconds is not None, "no integer Retry-After to honour", blocked, stop=True)
