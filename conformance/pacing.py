@@ -59,8 +59,17 @@ class Pacer:
     """At most `per_minute` requests in any 60 s (a sliding window: never more than a fixed
     window would allow either). `None`: no pacing; the kit then relies on 429 and Retry-After."""
 
-    def __init__(self, per_minute: int | None, *, tier: str | None = None, bounds: Bounds | None = None, progress=None):
+    def __init__(
+        self,
+        per_minute: int | None,
+        *,
+        tier: str | None = None,
+        bounds: Bounds | None = None,
+        progress=None,
+        window: float = WINDOW,
+    ):
         self.per_minute = per_minute
+        self.window = window
         self.tier = tier
         self.bounds = bounds
         self.progress: Callable[[str], None] = progress or (lambda msg: None)
@@ -74,12 +83,12 @@ class Pacer:
         while True:
             with self._lock:
                 now = time.monotonic()
-                while self.sent and now - self.sent[0] >= WINDOW:
+                while self.sent and now - self.sent[0] >= self.window:
                     self.sent.popleft()
                 if len(self.sent) < self.per_minute:
                     self.sent.append(now)
                     return
-                pause = self.sent[0] + WINDOW - now
+                pause = self.sent[0] + self.window - now
             if self.bounds is not None and pause >= self.bounds.remaining():
                 raise RunTimeExceeded(
                     f"the {self.tier} tier's budget ({self.per_minute} requests a minute) would make the run "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
+import os
 import socket
 import socketserver
 import sys
@@ -32,7 +32,8 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def request_id() -> str:
     """req_ + a ULID (48-bit milliseconds, 80 random bits, Crockford base32), as the docs show."""
-    n = (int(time.time() * 1000) << 80) | random.getrandbits(80)
+    # os.urandom, not random: hypothesis seeds `random` while the kit generates, in this process too.
+    n = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
     return "req_" + "".join(CROCKFORD[(n >> (5 * i)) & 31] for i in reversed(range(26)))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,9 +48,17 @@ def html(sock, request, opts):
 
 
 def late_404(sock, request, opts):
-    """A well-formed 404 after `delay` seconds."""
-    time.sleep(opts.get("delay", 0.4))
-    sock.sendall(not_found(request))
+    """A well-formed 404 after `delay` seconds; `peak`: the most requests it held at once."""
+    lock = opts.setdefault("_lock", threading.Lock())
+    with lock:
+        opts["active"] = opts.get("active", 0) + 1
+        opts["peak"] = max(opts.get("peak", 0), opts["active"])
+    try:
+        time.sleep(opts.get("delay", 0.4))
+        sock.sendall(not_found(request))
+    finally:
+        with lock:
+            opts["active"] -= 1
 
 
 OPS_BEHAVIOURS = {"bare-429": bare_429, "sometimes-bare-429": sometimes_bare_429, "html": html, "late-404": late_404}

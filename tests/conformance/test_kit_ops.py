@@ -7,6 +7,9 @@ threads; the kit runs in-process through its real `main`."""
 from __future__ import annotations
 
 import json
+import shlex
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -94,3 +97,149 @@ def test_curl_lines_in_reports_are_capped(tmp_path, capsys):
     assert any("…[cut: " in c for c in curls)
     assert max(len(line) for line in out.splitlines()) <= MAX_CURL_CHARS + 100
     assert max(len(line) for line in junit.splitlines()) <= 4 * MAX_CURL_CHARS
+
+
+# --- a target that is not this API -----------------------------------------------------------
+
+
+def test_a_target_that_serves_html_stops_at_once_with_a_short_log(tmp_path, capsys):
+    """Before: a 26 KB log of failures with 10 KB curl lines."""
+    with HostileServer("html") as server:
+        code, report, _, _ = run(tmp_path, server.base_url)
+        sent = len(server.requests)
+    out = capsys.readouterr()
+    assert code == 2, report
+    assert report["error"].startswith("this is not the Layers API: it answered 200 text/html")
+    assert report["failedChecks"] == [] and sent == 1
+    assert len(out.out) + len(out.err) < 4000, out.out + out.err
+
+
+# --- parallel requests, within bounds -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_requests_in_flight_never_pass_parallel(parallel, tmp_path):
+    with HostileServer("late-404", delay=0.2) as server:
+        code, report, _, _ = run(tmp_path, server.base_url, "--parallel", str(parallel), "--examples", "3")
+        peak = server.opts["peak"]
+    assert report["requests"] > 20 and peak <= parallel, (peak, report["requests"])
+    if parallel > 1:
+        assert peak == parallel, "independent scenarios did not overlap"
+
+
+def test_pacer_keeps_to_the_budget_of_its_window():
+    from conformance.pacing import Pacer
+
+    pacer = Pacer(3, tier="test", window=0.5)
+    started = time.monotonic()
+    for _ in range(3):
+        pacer.acquire()
+    assert time.monotonic() - started < 0.4
+    pacer.acquire()  # the fourth waits for the first to leave the window
+    assert time.monotonic() - started >= 0.45 and pacer.paused > 0
+
+
+def test_a_burst_cut_short_names_the_tier_and_its_budget(tmp_path, capsys):
+    with HostileServer("record") as server:
+        _, report, _, _ = run(
+            tmp_path,
+            server.base_url,
+            "--no-fuzz",
+            "--burst",
+            "--burst-limit",
+            "120",
+            "--key-tier",
+            "partner",
+            "--only",
+            "rate_limit_retry_after_succeeds",
+        )
+    err = capsys.readouterr().err
+    assert "[burst] 50 of at most 120 requests (--burst-limit), no 429 yet" in err
+    assert "[burst] 100 of at most 120" in err
+    skipped = next(c["skipped"] for c in report["checks"] if c["name"] == "rate_limit_retry_after_succeeds")
+    assert "partner-tier (--key-tier): 3,000 requests a minute" in skipped and "--burst-limit 3001" in skipped
+
+
+def test_a_key_tier_that_is_not_one_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--base-url", "http://127.0.0.1:9", "--api-key", KEY, "--key-tier", "gold"])
+    assert exit_.value.code == 2 and "is not a key tier: standard, pilot, partner" in capsys.readouterr().err
+
+
+# --- --accounts-command -----------------------------------------------------------------------
+
+
+def _command(code: str) -> str:
+    return shlex.join([sys.executable, "-c", code])
+
+
+@pytest.mark.parametrize(
+    "code, says",
+    [
+        ("import sys; print('token=lp_live_Zq8SecretFromTheVault', file=sys.stderr); sys.exit(3)", "exit status 3"),
+        ("import time; time.sleep(30)", "did not finish within --accounts-command-timeout 1s"),
+        ("import sys; sys.stdout.write('x' * 3_000_000)", "printed more than 1,048,576 bytes"),
+        ("print('not json')", "not valid JSON"),
+        ('print(\'{"accounts": [{"socialAccountId": "acct-1", "queuedPosts": 1}]}\')', "is not a"),
+    ],
+)
+def test_an_accounts_command_that_fails_is_exit_2_with_its_stderr_and_no_secret(code, says, tmp_path, capsys):
+    started = time.monotonic()
+    status = cli.main(
+        [
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--api-key",
+            KEY,
+            "--accounts-command",
+            _command(code),
+            "--accounts-command-timeout",
+            "1",
+        ]
+    )
+    out = capsys.readouterr()
+    assert status == 2 and says in out.err, out.err
+    assert "Zq8SecretFromTheVault" not in out.out + out.err
+    if "exit status" in says:
+        assert "its stderr:\n[redacted]" in out.err, "the stderr is shown, what looks like a credential is not"
+    assert time.monotonic() - started < 20
+    assert "time.sleep" not in out.err, "the command line is not echoed (it may carry a token)"
+
+
+def test_accounts_and_accounts_command_exclude_each_other(tmp_path, capsys):
+    code = cli.main(
+        ["--base-url", "http://127.0.0.1:9", "--api-key", KEY, "--accounts", "a.json", "--accounts-command", "true"]
+    )
+    assert code == 2 and "exclude each other" in capsys.readouterr().err
+
+
+# --- stale accounts, fresh accounts per run ---------------------------------------------------------
+
+
+def _connected(control, accounts_file: str) -> set[str]:
+    ids = [a["socialAccountId"] for a in json.loads(Path(accounts_file).read_text())["accounts"]]
+    return {i for i in ids if control.account(i)["status"] == "connected"}
+
+
+def test_a_rerun_with_used_accounts_is_stale_exit_2_and_revokes_nothing(kit, kit_mock, kit_control, staging_args):
+    """Before: the second run was NOT CONFORMANT (the server blamed for the file's 404s)."""
+    world = staging_args()
+    args = ["--base-url", kit_mock.base_url, "--no-fuzz", *world]
+    code, report = kit(*args)
+    assert code == 0, report["failedChecks"]
+    left = _connected(kit_control, world[world.index("--accounts") + 1])
+    code, report = kit(*args)
+    assert code == 2 and report["failedChecks"] == [], report
+    assert report["error"].startswith("stale accounts: sa_") and "--accounts-command" in report["error"]
+    assert _connected(kit_control, world[world.index("--accounts") + 1]) == left, "something else was revoked"
+
+
+def test_accounts_command_gives_the_run_its_accounts(kit, kit_mock, staging_args):
+    world = staging_args()
+    at = world.index("--accounts")
+    path = world[at + 1]
+    command = _command(f"print(open({path!r}).read())")
+    code, report = kit("--base-url", kit_mock.base_url, "--no-fuzz", *world[:at], "--accounts-command", command)
+    assert code == 0, report["failedChecks"]
+    outcome = {c["name"]: c["outcome"] for c in report["checks"]}
+    assert outcome["revoke_answers_200"] == "passed" and outcome["canceled_posts_equal_queued"] == "passed"
