@@ -120,7 +120,7 @@ def test_a_target_that_serves_html_stops_at_once_with_a_short_log(tmp_path, caps
 @pytest.mark.parametrize("parallel", [1, 3])
 def test_requests_in_flight_never_pass_parallel(parallel, tmp_path):
     with HostileServer("late-404", delay=0.2) as server:
-        code, report, _, _ = run(tmp_path, server.base_url, "--parallel", str(parallel), "--examples", "3")
+        _, report, _, _ = run(tmp_path, server.base_url, "--parallel", str(parallel), "--examples", "3")
         peak = server.opts["peak"]
     assert report["requests"] > 20 and peak <= parallel, (peak, report["requests"])
     if parallel > 1:
