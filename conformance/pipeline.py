@@ -22,6 +22,7 @@ import schemathesis
 from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS, applies_to, body_text
 from conformance.exchange import Exchange
 from conformance.results import Results
+from conformance.truth import TRUTH_CHECKS, Truth
 from contract import CONTRACT
 
 OK = CONTRACT.success_status
@@ -106,6 +107,7 @@ EXCHANGE_CHECKS = [
     revoke_echoes_account_id,
     canceled_posts_equal_queued,
     not_found_reveals_nothing,
+    *TRUTH_CHECKS,
 ]
 
 
@@ -123,6 +125,7 @@ class Pipeline:
         self.results = results
         self.strict = strict
         self.known_queued: dict[str, int] = {}
+        self.truth = Truth()  # what the truth checks remember over the run (conformance.truth)
         # Scenarios send from several threads at once (the concurrency scenario).
         self.lock = threading.RLock()
 
