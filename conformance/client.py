@@ -124,9 +124,10 @@ class PoliteClient:
         *,
         expect_429: bool = False,
         deliberate_5xx: bool = False,
+        content: bytes | None = None,
     ) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
-            exchange = self._send_once(method, url, headers, label, deliberate_5xx)
+            exchange = self._send_once(method, url, headers, label, deliberate_5xx, content)
             if exchange.status != RATE_LIMITED or expect_429:
                 return exchange
             if attempt == MAX_POLITE_RETRIES:
@@ -145,7 +146,13 @@ class PoliteClient:
         )
 
     def _send_once(
-        self, method: str, url: str, headers: RequestHeaders, label: str, deliberate_5xx: bool = False
+        self,
+        method: str,
+        url: str,
+        headers: RequestHeaders,
+        label: str,
+        deliberate_5xx: bool = False,
+        content: bytes | None = None,
     ) -> Exchange:
         with self._count_lock:
             if self.results.requests >= self.max_requests:
@@ -155,13 +162,21 @@ class PoliteClient:
         taken = {name.lower() for name in headers}
         headers = {**{k: v for k, v in self.extra_headers.items() if k.lower() not in taken}, **headers}
         try:
-            response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
+            response, body_problem = send_bounded(self.http, method, url, headers, self.bounds, content)
         except httpx.TimeoutException as exc:
             raise TargetTooSlow(f"{method} {url}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
         exchange = Exchange(
-            method, url, dict(headers), response, label, self.secrets, deliberate_5xx, body_problem=body_problem
+            method,
+            url,
+            dict(headers),
+            response,
+            label,
+            self.secrets,
+            deliberate_5xx,
+            body_problem=body_problem,
+            request_body=content,
         )
         if body_problem is None:
             for name in BODY_CHECKS:
