@@ -120,7 +120,10 @@ def table(results: dict[str, dict[str, dict]], names: list[str]) -> str:
             verdicts = [results[label][n]["verdict"] for n in members if n in results[label]]
             if cls == "correct":
                 alarms = sum(v != "passed" for v in verdicts)
-                row += [f"{len(verdicts) - alarms} passed", f"**{alarms} false alarm(s)**" if alarms else "0 false alarms"]
+                row += [
+                    f"{len(verdicts) - alarms} passed",
+                    f"**{alarms} false alarm(s)**" if alarms else "0 false alarms",
+                ]
                 continue
             caught = sum(v == "caught" for v in verdicts)
             other = sum(v == "caught (other)" for v in verdicts)
