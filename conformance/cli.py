@@ -217,6 +217,8 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
         else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds, progress=progress)
     )
     pipeline = Pipeline(results, strict=settings.strict)
+    if target.provisioned is not None:  # the mock's clock, which the kit may move, is the target's
+        pipeline.truth.mock_clock = target.provisioned.control.clock
     for account in target.known_accounts:
         pipeline.know(account.id, account.queued)
     if target.accounts and not any(a.queued for a in target.accounts):
@@ -341,7 +343,12 @@ def _main(settings: KitSettings) -> int:
     from conformance.report import json_text, junit_xml, render_console, write
 
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    results = Results(target=settings.base_url, strict=settings.strict, fail_on_skip=settings.fail_on_skip)
+    results = Results(
+        target=settings.base_url,
+        strict=settings.strict,
+        fail_on_skip=settings.fail_on_skip,
+        documented_only=settings.documented_only,
+    )
     started = time.perf_counter()
     bounds = _bounds(settings)
     try:

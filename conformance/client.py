@@ -171,10 +171,11 @@ class PoliteClient:
         *,
         expect_429: bool = False,
         deliberate_5xx: bool = False,
+        content: bytes | None = None,
     ) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
             # A request that aims for a 429 (the burst) is not paced: it is there to pass the budget.
-            exchange = self._send_once(method, url, headers, label, deliberate_5xx, paced=not expect_429)
+            exchange = self._send_once(method, url, headers, label, deliberate_5xx, content, paced=not expect_429)
             if exchange.status != RATE_LIMITED or expect_429:
                 return exchange
             if attempt == MAX_POLITE_RETRIES:
@@ -199,6 +200,7 @@ class PoliteClient:
         headers: RequestHeaders,
         label: str,
         deliberate_5xx: bool = False,
+        content: bytes | None = None,
         *,
         paced: bool = True,
     ) -> Exchange:
@@ -215,13 +217,21 @@ class PoliteClient:
             with self.slots.held():
                 if paced:
                     self.pacer.acquire()
-                response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
+                response, body_problem = send_bounded(self.http, method, url, headers, self.bounds, content)
         except httpx.TimeoutException as exc:
             raise TargetTooSlow(f"{method} {url}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
         exchange = Exchange(
-            method, url, dict(headers), response, label, self.secrets, deliberate_5xx, body_problem=body_problem
+            method,
+            url,
+            dict(headers),
+            response,
+            label,
+            self.secrets,
+            deliberate_5xx,
+            body_problem=body_problem,
+            request_body=content,
         )
         if self.gate is not None:
             self.gate(exchange)

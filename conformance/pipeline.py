@@ -24,6 +24,7 @@ import schemathesis
 from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS, applies_to, body_text
 from conformance.exchange import Exchange
 from conformance.results import Results
+from conformance.truth import TRUTH_CHECKS, Truth
 from contract import CONTRACT
 
 OK = CONTRACT.success_status
@@ -108,6 +109,7 @@ EXCHANGE_CHECKS = [
     revoke_echoes_account_id,
     canceled_posts_equal_queued,
     not_found_reveals_nothing,
+    *TRUTH_CHECKS,
 ]
 
 
@@ -125,6 +127,7 @@ class Pipeline:
         self.results = results
         self.strict = strict
         self.known_queued: dict[str, int] = {}
+        self.truth = Truth()  # what the truth checks remember over the run (conformance.truth)
         # Scenarios send from several threads at once (conformance.schedule, the race scenario):
         # this lock guards every write to the results, the scenarios' own included.
         self.lock = threading.RLock()

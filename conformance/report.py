@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import re
@@ -11,6 +10,7 @@ import xml.etree.ElementTree as ET
 from http import HTTPStatus
 from importlib import metadata
 
+from conformance.provenance import KIND_TITLES
 from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, CheckRecord, Results
 from conformance.secrets import redact
 from contract.spec import spec_sha256
@@ -23,14 +23,6 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Each is cut here, in every report, and the cut is said (a cut curl line no longer runs as it is).
 MAX_MESSAGE_CHARS = 1000
 MAX_CURL_CHARS = 1000
-
-# The order and the titles of the sources a check can come from (conformance.provenance).
-SOURCE_TITLES = {
-    "page": "the endpoint page (the published contract)",
-    "docs": "the wider Layers docs",
-    "decision": 'this project\'s decisions (README, "Contract decisions")',
-    None: "source not recorded",
-}
 
 
 def cut(text: str | None, limit: int) -> str | None:
@@ -56,62 +48,29 @@ def identity_line() -> str:
     return f"layers-conformance {ids['kitVersion']}, contract openapi.yaml sha256 {ids['specSha256']}"
 
 
-def source_of(rec: CheckRecord):
-    """The record's source (a `conformance.provenance.Source`), or None where none is recorded."""
-    return getattr(rec, "source", None)
-
-
-def source_kind(rec: CheckRecord) -> str | None:
-    source = source_of(rec)
-    kind = getattr(source, "kind", None)
-    return kind if kind in SOURCE_TITLES else None
-
-
-def source_text(source) -> str:
-    """One line naming where a check comes from: the page's sentence, the docs page, the decision."""
-    if source is None:
-        return "source not recorded"
-    kind = getattr(source, "kind", None)
-    quote, page, number = (getattr(source, a, None) for a in ("quote", "page", "number"))
-    if kind == "page":
-        return f'the endpoint page: "{quote}"' if quote else "the endpoint page"
-    if kind == "docs":
-        return f"the Layers docs, {page}" + (f': "{quote}"' if quote else "")
-    if kind == "decision":
-        return f"decision {number}" + (f": {quote}" if quote else "")
-    return str(source)
-
-
-def source_json(source) -> dict | None:
-    if source is None:
-        return None
-    if dataclasses.is_dataclass(source) and not isinstance(source, type):
-        return {k: v for k, v in dataclasses.asdict(source).items() if v is not None}
-    return {a: getattr(source, a) for a in ("kind", "quote", "page", "number") if getattr(source, a, None) is not None}
-
-
-def by_source(records: list[CheckRecord]) -> dict[str | None, list[CheckRecord]]:
-    """The records grouped by the kind of their source, in SOURCE_TITLES' order."""
-    groups: dict[str | None, list[CheckRecord]] = {kind: [] for kind in SOURCE_TITLES}
-    for rec in records:
-        groups[source_kind(rec)].append(rec)
-    return {kind: recs for kind, recs in groups.items() if recs}
+def cite(rec: CheckRecord) -> str:
+    """Where the record's rule comes from, in one line (conformance.provenance)."""
+    return rec.source.cite() if rec.source is not None else "source not recorded"
 
 
 def verdict(results: Results) -> str:
     """The result line, schemathesis-style: what was checked, what was skipped and why."""
     failed = results.failed_names
     passed, skipped = len(results.passed_names), len(results.skipped_names)
+    others = results.unasserted_failed_names
+    unasserted = (
+        f"; {len(others)} more failed, not asserted under --documented-only: {', '.join(others)}" if others else ""
+    )
     counts = f"{passed} checks passed, {skipped} skipped" + (f" ({results.skip_summary()})" if skipped else "")
     if results.exit_code == EXIT_CANNOT_RUN:
         return f"ERROR: the run could not be made ({counts} before it stopped)"
     if failed:
         # A violation stands even when the run then stopped (cli.stopped): said, not hidden.
         unfinished = "; the run stopped before the end (see RUN NOT COMPLETED)" if results.error else ""
-        return f"NOT CONFORMANT: {len(failed)} check(s) failed: {', '.join(failed)}; {counts}{unfinished}"
+        return f"NOT CONFORMANT: {len(failed)} check(s) failed: {', '.join(failed)}; {counts}{unasserted}{unfinished}"
     if results.fail_on_skip and skipped:
-        return f"NOT CONFORMANT under --fail-on-skip: {counts}"
-    return f"CONFORMANT: {counts}"
+        return f"NOT CONFORMANT under --fail-on-skip: {counts}{unasserted}"
+    return f"CONFORMANT: {counts}{unasserted}"
 
 
 def render_console(results: Results) -> str:
@@ -128,16 +87,21 @@ def render_console(results: Results) -> str:
         tag = " [strict: this project's expectation, not a documented promise]" if rec.strict else ""
         detail = f"{rec.passed} passed, {rec.failed} failed" if (rec.passed or rec.failed) else (rec.skipped or "")
         lines.append(f"  {rec.outcome.upper():<13} {rec.name}{tag}: {detail}")
-    failed = [r for r in results.records.values() if r.failed]
-    if failed:
+    groups = results.failures_by_source()
+    if groups:
         lines.append("")
         lines.append("== Failures, by source ==")
-        for kind, recs in by_source(failed).items():
-            lines.append(f"-- {SOURCE_TITLES[kind]}: {len(recs)} check(s) failed --")
+        shown_kind: object = ()
+        for group, recs in groups.items():
+            kind = recs[0].source.kind if recs[0].source is not None else None
+            if kind != shown_kind:  # the three sources, each under its own heading
+                lines.append(f"-- {KIND_TITLES[kind] if kind else 'source not recorded'} --")
+                shown_kind = kind
+            lines.append(f"  [{group}: {len(recs)} check(s) failed]")
             for rec in recs:
-                lines.append(f"- {rec.name}{' (strict)' if rec.strict else ''}: {rec.failed} failure(s)")
-                if source_of(rec) is not None:
-                    lines.append(f"    source: {source_text(source_of(rec))}")
+                unasserted = "" if rec.asserted else " [not asserted: --documented-only]"
+                lines.append(f"- {rec.name}{' (strict)' if rec.strict else ''}: {rec.failed} failure(s){unasserted}")
+                lines.append(f"    source: {cite(rec)}")
                 for f in rec.failures:
                     lines.append(f"    {cut(f.message, MAX_MESSAGE_CHARS)}")
                     if f.curl:
@@ -153,7 +117,6 @@ def render_console(results: Results) -> str:
 
 
 def to_json(results: Results) -> dict:
-    failed = [r for r in results.records.values() if r.failed]
     return {
         **identity(),
         "target": results.target,
@@ -167,7 +130,9 @@ def to_json(results: Results) -> dict:
         "passedChecks": results.passed_names,
         "skippedChecks": results.skipped_names,
         "failedChecks": results.failed_names,
-        "failedChecksBySource": {str(kind): [r.name for r in recs] for kind, recs in by_source(failed).items()},
+        "failedChecksBySource": {group: [r.name for r in recs] for group, recs in results.failures_by_source().items()},
+        "documentedOnly": results.documented_only,
+        "unassertedFailedChecks": results.unasserted_failed_names,
         "statuses": results.status_table(),
         "undocumentedStatuses": {str(s): n for s, n in results.undocumented_statuses.items()},
         "checks": [
@@ -180,7 +145,8 @@ def to_json(results: Results) -> dict:
                 "failed": r.failed,
                 "skipped": r.skipped,
                 "seconds": round(r.seconds, 3),
-                "source": source_json(source_of(r)),
+                "source": r.source.to_json() if r.source is not None else None,
+                "asserted": r.asserted,
                 "failures": [
                     {"message": cut(f.message, MAX_MESSAGE_CHARS), "curl": cut(f.curl, MAX_CURL_CHARS)}
                     for f in r.failures
@@ -199,8 +165,8 @@ def junit_xml(results: Results) -> str:
         "testsuite",
         name="layers-conformance",
         tests=str(len(records) + (1 if error else 0)),
-        failures=str(sum(1 for r in records if r.failed)),
-        skipped=str(sum(1 for r in records if not r.failed and not r.passed)),
+        failures=str(sum(1 for r in records if r.failed and r.asserted)),
+        skipped=str(sum(1 for r in records if (not r.failed and not r.passed) or (r.failed and not r.asserted))),
         errors="1" if error else "0",
         time=f"{results.seconds:.3f}",
     )
@@ -215,16 +181,19 @@ def junit_xml(results: Results) -> str:
             name=rec.name,
             time=f"{rec.seconds:.3f}",
         )
-        if source_of(rec) is not None:
+        ET.SubElement(ET.SubElement(case, "properties"), "property", name="source", value=cite(rec))
+        if rec.failed and not rec.asserted:  # seen and reported, but --documented-only does not judge it
             ET.SubElement(
-                ET.SubElement(case, "properties"), "property", name="source", value=source_text(source_of(rec))
+                case, "skipped", message=f"not asserted under --documented-only ({rec.failed} failure(s)): {cite(rec)}"
             )
-        if rec.failed:
+            ET.SubElement(case, "system-out").text = "\n\n".join(
+                f"{cut(f.message, MAX_MESSAGE_CHARS)}\n{cut(f.curl, MAX_CURL_CHARS) or ''}" for f in rec.failures
+            )
+        elif rec.failed:
             text = "\n\n".join(
                 f"{cut(f.message, MAX_MESSAGE_CHARS)}\n{cut(f.curl, MAX_CURL_CHARS) or ''}" for f in rec.failures
             )
-            if source_of(rec) is not None:
-                text = f"source: {source_text(source_of(rec))}\n\n{text}"
+            text = f"source: {cite(rec)}\n\n{text}"
             ET.SubElement(
                 case, "failure", message=(cut(rec.failures[0].message, 500) if rec.failures else None) or "failed"
             ).text = text
@@ -233,6 +202,7 @@ def junit_xml(results: Results) -> str:
     if error:
         case = ET.SubElement(suite, "testcase", classname="conformance.run", name="run", time="0.000")
         ET.SubElement(case, "error", message=error).text = error
+    ET.indent(suite)  # one element a line: a CI log or a diff shows where a failure is
     return "<?xml version='1.0' encoding='utf-8'?>\n" + _NOT_XML.sub(
         "\ufffd", redact(ET.tostring(suite, encoding="unicode"))
     )

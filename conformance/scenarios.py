@@ -9,9 +9,10 @@ account), either documented answer is accepted, and the order itself is asserted
 
 from __future__ import annotations
 
+import time
 import uuid
 
-from conformance import boundaries, concurrency, credentials, leaks, schedule
+from conformance import boundaries, concurrency, credentials, leaks, picking, probes, schedule
 from conformance.client import retry_after_seconds
 from conformance.exchange import Exchange
 from conformance.scenario_base import (
@@ -95,11 +96,9 @@ def foreign_account(ctx: Context) -> None:
 
 @scenario("read_only_key_answers_403", needs=needs_read_only)
 def read_only_key(ctx: Context) -> None:
-    untouched = ctx.state.get("untouched")
-    if untouched is None and ctx.target.accounts:
-        # An account of the key's own organization that a correct server leaves connected: the
-        # only thing wrong with the request is the missing scope.
-        untouched = ctx.state["untouched"] = ctx.account(prefer="empty")
+    # An account of the key's own organization that a correct server leaves connected: the only
+    # thing wrong with the request is the missing scope.
+    untouched = picking.bystander(ctx)
     if untouched is not None:
         ex = ctx.revoke(untouched.id, "read-only key on an own account", token=ctx.target.read_only_key)
         ctx.expect_error("read_only_key_answers_403", ex, "FORBIDDEN_SCOPE")
@@ -159,15 +158,29 @@ def idempotent_replay(ctx: Context) -> None:
     headers = {CONTRACT.idempotency_header: key}
     first = ctx.revoke(account.id, "revoke with an Idempotency-Key", headers=headers)
     ctx.expect("revoke_answers_200", first.status == OK, f"expected {OK}, got {first.status}", first, stop=True)
-    again = ctx.revoke(account.id, "the same request with the same Idempotency-Key", headers=headers)
+    # disconnectedAt has whole seconds: a replay in the same second as the original cannot show
+    # that it was computed again. Real time, not the mock's clock: moving that could end the rate
+    # scenario's window while it runs.
+    time.sleep(REPLAY_GAP_SECONDS)
+    again = ctx.revoke(account.id, "the same request with the same Idempotency-Key, a second later", headers=headers)
+    changed = _changed_fields(first.json(), again.json())
     ctx.expect(
         "idempotent_replay_same_response",
         again.status == first.status and again.json() == first.json(),
         f"the replay answered {again.status} {again.response.text[:160]!r}, the first request "
-        f"{first.status} {first.response.text[:160]!r}",
+        f"{first.status} {first.response.text[:160]!r}" + (f" (changed: {', '.join(changed)})" if changed else ""),
         again,
     )
     ctx.state["idempotency"] = (key, first, again)
+
+
+REPLAY_GAP_SECONDS = 1.05
+
+
+def _changed_fields(first, again) -> list[str]:
+    if not isinstance(first, dict) or not isinstance(again, dict):
+        return []
+    return [k for k in sorted(set(first) | set(again)) if first.get(k) != again.get(k)]
 
 
 @scenario("strict_replay_is_verbatim", strict=True)
@@ -195,8 +208,9 @@ def idempotency_conflict(ctx: Context) -> None:
             ctx.skipped_because("idempotent_replay_same_response") or "the replay scenario did not run"
         )
     key = ctx.state["idempotency"][0]
-    other = ctx.state.get("untouched") or ctx.account(prefer="empty")
-    ctx.state["untouched"] = other
+    other = picking.bystander(ctx)
+    if other is None:
+        raise ScenarioSkipped("no account left to aim the reused key at (give more with --accounts)")
     ex = ctx.revoke(other.id, "the same Idempotency-Key on another account", headers={CONTRACT.idempotency_header: key})
     ctx.expect_error("idempotency_key_reuse_answers_409", ex, "IDEMPOTENCY_CONFLICT")
 
@@ -286,6 +300,13 @@ def kill_switch(ctx: Context) -> None:
 # -- strict: this project's decisions where the docs are silent ------------------------------------
 
 
+def _case_folded_own_account(ctx: Context) -> list[tuple[str, str]]:
+    """The bystander's id in upper case: a lookup under a case-insensitive collation (MySQL's
+    default) finds, and revokes, the account the lower-case id names."""
+    account = picking.bystander(ctx)
+    return [("sa_" + account.id[3:].upper(), "upper-case hex of an own account")] if account else []
+
+
 @scenario("strict_id_shape_is_sa_uuid", strict=True)
 def strict_id_shape(ctx: Context) -> None:
     bare = str(uuid.uuid4())
@@ -295,6 +316,7 @@ def strict_id_shape(ctx: Context) -> None:
         ("sa_" + bare.replace("-", ""), "a UUID without hyphens"),
         ("sa_%7B" + bare + "%7D", "a UUID in braces"),
         ("sa_urn:uuid:" + bare, "a URN"),
+        *_case_folded_own_account(ctx),
     ):
         ex = ctx.revoke(account_id, f"decision 2: {why} is not the sa_<uuid> shape", token=ctx.target.api_key)
         ctx.expect_error("strict_id_shape_is_sa_uuid", ex, "VALIDATION", strict=True)
@@ -333,6 +355,7 @@ SCENARIOS: list[Scenario] = [
     strict_id_shape,
     strict_order,
     *boundaries.SCENARIOS,
+    *probes.SCENARIOS,
     *credentials.SCENARIOS,
     *concurrency.SCENARIOS,
     *leaks.SCENARIOS,

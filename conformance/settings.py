@@ -194,6 +194,14 @@ class KitSettings:
         kind=SWITCH,
         help="also check this project's decisions where the docs are silent (labeled strict)",
     )
+    documented_only: bool = setting(
+        False,
+        "--documented-only",
+        env="LAYERS_DOCUMENTED_ONLY",
+        convert=flag,
+        kind=SWITCH,
+        help="assert only the rules the endpoint page states (the rest is reported, not judged)",
+    )
     burst: bool = setting(
         False,
         "--burst",

@@ -225,6 +225,9 @@ def parse_accounts(text: str, source: str) -> list[Account]:
 # others are there so that an implementation counting them is caught.
 PROVISIONED_POSTS = {"queued": 3, "published": 2, "draft": 1, "failed": 1, "publishing": 1}
 PROVISIONED_ACCOUNTS = 7
+# And one account with nothing queued, one with a single queued post: the count at the world's
+# boundaries (conformance.picking, the revoke_counts_at_boundaries scenario).
+BOUNDARY_POSTS = [{"queued": 0, "published": 2, "draft": 1}, {"queued": 1, "published": 1, "failed": 1}]
 
 
 def provision_sandbox(base_url: str, api_key: str | None, operator_token: str, bounds: Bounds) -> Target:
@@ -266,6 +269,7 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, 
         foreign_org = control.create_organization(f"conformance {run} foreign")
         foreign = control.create_account(foreign_org["id"], posts=PROVISIONED_POSTS)
         accounts = [control.create_account(org["id"], posts=PROVISIONED_POSTS) for _ in range(PROVISIONED_ACCOUNTS)]
+        accounts += [control.create_account(org["id"], posts=posts) for posts in BOUNDARY_POSTS]
     except (ControlPlaneError, OSError, Exception) as exc:  # any failure means "no control plane"
         control.close()
         raise UsageError(f"--mock-control: could not provision through {base_url}/_mock: {exc}") from exc
