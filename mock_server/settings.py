@@ -42,6 +42,9 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 HOSTED_GROUP = "hosted sandboxes (one deployment, many isolated worlds; contract/control.yaml)"
 _LIMITS = Limits()  # the sandbox limits' defaults, and why, are Limits' docstring
 _MAX_LIMIT = 100_000_000
+# The storage bound: at least 0.1 s (a busy write lock is normal for milliseconds under load), at
+# most 60 s (past common client and proxy timeouts the answer would reach no one).
+STORAGE_TIMEOUT_RANGE = (0.1, 60.0)
 
 
 class SettingsError(ValueError):
@@ -232,6 +235,15 @@ class MockSettings:
         " (never an admin or operator token)",
         env="LAYERS_MOCK_READY_FILE",
         metavar="PATH",
+    )
+    storage_timeout: float = setting(
+        5.0,
+        "the longest a request waits on storage (SQLite's write lock, PostgreSQL's connect, statement and"
+        " lock waits) before it answers the documented 500 with nothing changed; below common client"
+        " timeouts",
+        env="LAYERS_MOCK_STORAGE_TIMEOUT",
+        metavar="SECONDS",
+        check=_between(STORAGE_TIMEOUT_RANGE[0], STORAGE_TIMEOUT_RANGE[1], "0.1 and 60 seconds"),
     )
     log_level: str = setting("warning", "uvicorn's own messages", metavar="LEVEL", choices=LOG_LEVELS)
     quiet: bool = setting(False, "print neither the banner nor the access log (a line per request)")
