@@ -368,13 +368,16 @@ class PostgresStorage(Storage):
 
     async def _apply(self, conn: psycopg.AsyncConnection, w: Writes) -> None:
         """The writes as ONE pipeline: BEGIN, the guarded statements, COMMIT, one Sync. A failed
-        guard (or a deadlock) aborts the transaction: LostRace, after rolling it back."""
+        guard (or a deadlock) aborts the transaction: LostRace, after rolling it back.
+        Nothing in a pipeline is prepared (prepare=False): psycopg counts a statement prepared
+        once it has sent its Parse, even when an earlier error in the pipeline made the server
+        skip it, and the next use then fails ("prepared statement _pg3_N does not exist")."""
         try:
             async with conn.pipeline():
-                await conn.execute("BEGIN")
+                await conn.execute("BEGIN", prepare=False)
                 for sql, params in batch(w):
-                    await conn.execute(sql, params)
-                await conn.execute("COMMIT")
+                    await conn.execute(sql, params, prepare=False)
+                await conn.execute("COMMIT", prepare=False)
         except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
             await self._rollback(conn)
             raise LostRace(str(exc).splitlines()[0]) from None
@@ -427,10 +430,11 @@ class PostgresStorage(Storage):
                 rows = self._journal_rows(pending, clocks.__getitem__)
                 if rows:
                     try:
-                        async with conn.pipeline():
-                            await conn.execute("BEGIN")
-                            await conn.cursor().executemany(_JOURNAL, rows)
-                            await conn.execute("COMMIT")
+                        async with conn.pipeline():  # unprepared: see _apply
+                            await conn.execute("BEGIN", prepare=False)
+                            for row in rows:
+                                await conn.execute(_JOURNAL, row, prepare=False)
+                            await conn.execute("COMMIT", prepare=False)
                     except psycopg.Error:
                         await self._rollback(conn)
                         raise
