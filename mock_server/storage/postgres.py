@@ -159,10 +159,6 @@ def _idle_check_sync(conn: psycopg.Connection) -> None:
         raise psycopg.OperationalError("the server closed this idle connection")
 
 
-async def _idle_check(conn: psycopg.AsyncConnection) -> None:
-    _idle_check_sync(conn)  # type: ignore[arg-type]  # the same socket test
-
-
 def fault_of(exc: BaseException, *, connect_failing: bool = False) -> StorageFault | None:
     """The StorageFault a database error means (storage/errors.py), else None."""
     if isinstance(exc, StorageFault):
@@ -243,7 +239,6 @@ class PostgresStorage(Storage):
                     kwargs=self._kwargs(request_path=False),
                     min_size=BLOCKING_POOL[0],
                     max_size=BLOCKING_POOL[1],
-                    check=_idle_check_sync,
                     timeout=self._bound,
                     name="layers-mock-blocking",
                     open=True,
@@ -258,7 +253,6 @@ class PostgresStorage(Storage):
                 kwargs=self._kwargs(request_path=True),
                 min_size=REQUEST_POOL[0],
                 max_size=REQUEST_POOL[1],
-                check=_idle_check,
                 timeout=self._bound,
                 name="layers-mock-requests",
                 open=False,
@@ -284,7 +278,7 @@ class PostgresStorage(Storage):
     @contextmanager
     def _tx(self) -> Iterator[Queries]:
         try:
-            with self._blocking_pool().connection() as conn, conn.transaction():
+            with self._checked_connection() as conn, conn.transaction():
                 yield PgQueries(conn, POSTGRES)
         except psycopg.errors.IntegrityError as exc:
             raise Conflict(str(exc).splitlines()[0]) from None
@@ -293,6 +287,25 @@ class PostgresStorage(Storage):
             if fault is None:
                 raise
             raise fault from exc
+
+    @contextmanager
+    def _checked_connection(self) -> Iterator[psycopg.Connection]:
+        """The blocking pool's `_connection` (see there: closed and replaced, without backoff)."""
+        pool = self._blocking_pool()
+        for _ in range(BLOCKING_POOL[1] + 1):
+            conn = pool.getconn()
+            try:
+                _idle_check_sync(conn)
+            except psycopg.OperationalError:
+                conn.close()
+                pool.putconn(conn)
+                continue
+            try:
+                yield conn
+            finally:
+                pool.putconn(conn)
+            return
+        raise StorageFault(UNREACHABLE, "every pooled connection was closed by the server")
 
     @contextmanager
     def transaction(self) -> Iterator[Queries]:
@@ -316,9 +329,25 @@ class PostgresStorage(Storage):
 
     @asynccontextmanager
     async def _connection(self):
+        """A pooled connection that passed `_idle_check`. One that failed is closed and handed
+        back (the pool replaces a closed connection in the background) and the next one is
+        taken at once: the pool's own `check=` loop backs off a second or more between
+        failures, past a short storage bound when a restart killed several idle connections."""
         pool = await self._request_pool()
-        async with pool.connection() as conn:
-            yield conn
+        for _ in range(REQUEST_POOL[1] + 1):
+            conn = await pool.getconn()
+            try:
+                _idle_check_sync(conn)  # type: ignore[arg-type]  # the same socket test
+            except psycopg.OperationalError:
+                await conn.close()
+                await pool.putconn(conn)
+                continue
+            try:
+                yield conn
+            finally:
+                await pool.putconn(conn)
+            return
+        raise StorageFault(UNREACHABLE, "every pooled connection was closed by the server")
 
     async def gather(self, ask: Ask) -> dict | None:
         async def one(conn):
