@@ -21,11 +21,13 @@ Seeding an empty database takes a transaction-scoped advisory lock, so many inst
 once seed it exactly once. Durability is PostgreSQL's default (fsync, synchronous_commit on).
 
 Connections: the request path uses async psycopg on a pool (psycopg_pool.AsyncConnectionPool);
-the blocking path (control plane, CLI, tests) a small synchronous pool. Both check a connection
-before handing it out without a round trip (`_idle_check`: an idle connection has nothing to
-read; a server that restarted has sent it its goodbye), so no request fails because a pooled
-connection died while idle; a read that still finds its connection broken is retried once on
-another (a read changes nothing).
+the blocking path (control plane, CLI, tests) a small synchronous pool. A connection is checked
+as it is taken from either, without a round trip (`_idle_check_sync`: an idle connection has
+nothing to read; a server that restarted has sent it its goodbye); a dead one is closed and handed
+back, the pool replaces it in the background, and the next is taken at once. So no request fails
+because a pooled connection died while idle; a read that still finds its connection broken is
+retried once on another (a read changes nothing). The pools reconnect by themselves
+(psycopg_pool's reconnect with backoff) once the server is back.
 
 Bounds, all from `timeout` (the `storage_timeout` setting, seconds) on the request path: a
 connection from the pool within it, connect_timeout its ceiling (libpq counts whole seconds, at
