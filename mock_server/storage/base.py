@@ -78,11 +78,14 @@ class Storage(ABC):
     # -- blocking, off the event loop ------------------------------------------------------
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Queries]:
-        """A write transaction: all of it commits, or (on any exception) none of it."""
+        """A write transaction: all of it commits, or (on any exception) none of it. What its
+        reads see is the backend's: SQLite holds the write lock (nothing else commits meanwhile);
+        PostgreSQL runs READ COMMITTED (each statement sees what committed before it)."""
 
     @abstractmethod
     def snapshot(self) -> AbstractContextManager[Queries]:
-        """Reads that see one consistent state."""
+        """Reads that see one consistent state (SQLite: one WAL read transaction; PostgreSQL:
+        REPEATABLE READ, READ ONLY)."""
 
     @contextmanager
     def sandbox_transaction(self, sandbox: str, *, write: bool = True) -> Iterator[Queries]:

@@ -1,6 +1,8 @@
 """PostgreSQL: one database shared by any number of `layers-mock` processes, on any hosts.
 
-Isolation: READ COMMITTED, PostgreSQL's default, is what runs and what the interface promises:
+Isolation, as the interface promises it (base.py): `transaction()` is READ COMMITTED, PostgreSQL's
+default (all or nothing; each statement sees what committed before it; row locks order writers);
+`snapshot()` is REPEATABLE READ, READ ONLY (one state for all its statements). The request path:
 - a revoke is read in ONE statement (queries.py `GATHER`: one snapshot of the key, its kill
   switches, the clock, the account, its posts' count, an armed fault, the rate windows and the
   idempotency entry), decided by the domain on that snapshot, and written in ONE transaction sent
@@ -315,7 +317,14 @@ class PostgresStorage(Storage):
         with self._tx() as q:
             yield q
 
-    snapshot = transaction
+    @contextmanager
+    def snapshot(self) -> Iterator[Queries]:
+        """REPEATABLE READ, READ ONLY: every statement of it sees the same committed state (READ
+        COMMITTED, the default, would give each statement its own)."""
+        no_event_loop_here("storage.snapshot()")
+        with self._tx() as q:
+            q.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield q
 
     def _run(self, fn: Callable[[Queries], T]) -> T:
         with self._tx() as q:
