@@ -7,8 +7,9 @@ generated is committed twice and nothing can drift.
 - in any page, a marker line is replaced by what it names:
   `<!-- generated: mock-settings -->` (`python -m mock_server.settings --markdown`),
   `<!-- generated: kit-settings -->` (`python -m conformance.settings --markdown`),
-  `<!-- include: PATH -->` (a file of the repository, e.g. CHANGELOG.md or bench/RESULTS.md, its
-  headings moved one level down so they sit under the page's own title).
+  `<!-- include: PATH -->` (a file of the repository, e.g. bench/RESULTS.md, its headings moved
+  one level down so they sit under the page's own title), `<!-- include-page: PATH -->` (the file
+  as the whole page, headings as they are: CHANGELOG.md).
 
 A marker that names nothing known fails the build (strict), as does a RESULTS.md without its
 throughput table.
@@ -25,7 +26,7 @@ from mkdocs.structure.files import File
 REPO = Path(__file__).resolve().parents[2]
 GENERATED_PAGE = "reference/control-plane.md"
 PLOT = "performance/throughput-p99.svg"
-_MARKER = re.compile(r"^<!-- (generated|include): (\S+) -->$", re.M)
+_MARKER = re.compile(r"^<!-- (generated|include|include-page): (\S+) -->$", re.M)
 log = logging.getLogger("mkdocs.plugins.layers")
 
 
@@ -63,7 +64,8 @@ def expand(markdown: str) -> str:
         path = (REPO / name).resolve()
         if REPO not in path.parents or not path.is_file():
             raise FileNotFoundError(f"<!-- include: {name} -->: no such file in the repository")
-        return demote(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return text if kind == "include-page" else demote(text)
 
     return _MARKER.sub(replace, markdown)
 
