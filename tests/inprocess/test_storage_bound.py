@@ -187,3 +187,18 @@ def test_a_fault_while_authenticating_is_the_500_on_both_edges(make_mock, keys, 
     assert r.json()["error"]["code"] == CONTRACT.code_for_status(500)
     assert r.headers[CONTRACT.request_id_header] == r.json()["error"]["requestId"]
     assert len(_fault_lines(caplog, "database unreachable")) == 1
+
+
+def test_a_fault_while_looking_up_a_sandbox_token_is_the_500(hosted_mock, monkeypatch, caplog):
+    """Hosted mode resolves a control call's token before any handler: a storage fault there is
+    the documented 500 with one log line too, not a server error page."""
+
+    async def unreachable(fn):
+        raise StorageFault("database unreachable", "test: no connection")
+
+    monkeypatch.setattr(hosted_mock.app.storage, "read", unreachable)
+    with hosted_mock.client() as c:
+        r = c.get(f"{CONTROL_PREFIX}/state", headers={"X-Mock-Admin-Token": "sbt_" + "x" * 40})
+    assert r.status_code == 500, r.text
+    assert r.json()["error"]["code"] == CONTRACT.code_for_status(500)
+    assert len(_fault_lines(caplog, "database unreachable")) == 1
