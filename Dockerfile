@@ -38,7 +38,8 @@ CMD ["--port", "4010"]
 # The mock writes its ready file once it answers (README: "Machine-readable start"); the health
 # check asks the address written there, so it follows the port whatever arguments the container
 # gets (`--port 5000`), and it fails until the mock is ready. python, not curl: the slim image
-# has no curl. /openapi.json is served without a key or token.
+# has no curl. /_mock/ready needs no token (also with --admin-token) and fails (503) while the
+# database does not answer or holds another schema version.
 ENV LAYERS_MOCK_READY_FILE=/tmp/layers-mock-ready.json
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["python3", "-c", "import json, os, urllib.request; ready = json.load(open(os.environ['LAYERS_MOCK_READY_FILE'])); urllib.request.urlopen(ready['baseUrl'] + '/openapi.json', timeout=2)"]
+  CMD ["python3", "-c", "import json, os, urllib.request; ready = json.load(open(os.environ['LAYERS_MOCK_READY_FILE'])); urllib.request.urlopen(ready['controlUrl'] + '/ready', timeout=2)"]

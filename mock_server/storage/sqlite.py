@@ -323,6 +323,9 @@ class SqliteStorage(Storage):
             self._journal_not_written(exc)
             return
         if not began:
+            # Another process writes (or a stalled one holds the lock): try again soon, keeping at
+            # most JOURNAL_BACKLOG entries meanwhile.
+            self._trim_journal()
             self._journal_scheduled = True
             asyncio.get_running_loop().call_later(0.001, self._flush_on_loop)
             return
@@ -340,15 +343,18 @@ class SqliteStorage(Storage):
             return
         self._journal_failing = False
 
+    def _trim_journal(self) -> None:
+        if len(self._journal_pending) > JOURNAL_BACKLOG:
+            with self._journal_lock:
+                del self._journal_pending[: max(0, len(self._journal_pending) - JOURNAL_BACKLOG)]
+
     def _journal_not_written(self, exc: BaseException) -> None:
         """The journal could not be written (a full disk): its entries wait for the next write, at
         most JOURNAL_BACKLOG of them (the oldest go first); one log line when it starts failing."""
         fault = storage_fault(exc)
         if fault is None:
             raise exc
-        with self._journal_lock:
-            dropped = max(0, len(self._journal_pending) - JOURNAL_BACKLOG)
-            del self._journal_pending[:dropped]
+        self._trim_journal()
         if not self._journal_failing:
             self._journal_failing = True
             log.error("storage fault (%s): the request journal is not being written; kept for later", fault.cause)

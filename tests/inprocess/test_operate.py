@@ -6,6 +6,7 @@ the database holds another schema or does not answer; metrics are Prometheus' te
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import httpx
 import pytest
@@ -182,3 +183,21 @@ def test_a_storage_fault_is_counted_by_cause_and_logged_once(make_mock, keys, mo
     lines = [rec for rec in caplog.records if rec.name == "layers.mock" and "storage fault" in rec.getMessage()]
     assert len(lines) == 1 and "disk full" in lines[0].getMessage() and lines[0].exc_info is None
     assert keys["write"]["secret"] not in caplog.text
+
+
+def test_ready_is_503_when_postgresql_does_not_answer(portal):
+    """The real driver against a port where no server listens: 503 `database unreachable`, at once."""
+    from mock_server.app import create_app
+
+    app = create_app("postgresql://layers@127.0.0.1:1/nowhere", storage_timeout=0.5)
+    try:
+        with InProcessMock(app, portal, "postgresql").client() as c:
+            assert c.get(CONTROL_PREFIX + "/health").status_code == 200
+            started = time.perf_counter()
+            r = c.get(CONTROL_PREFIX + "/ready")
+            took = time.perf_counter() - started
+    finally:
+        app.storage.close()
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["details"] == {"reason": "database unreachable"}
+    assert took < 0.5 + 2.0, took

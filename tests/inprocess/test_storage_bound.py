@@ -74,7 +74,7 @@ def test_a_write_lock_held_past_the_bound_is_a_500_and_nothing_commits_later(bou
     with bounded.client() as c:
         holder = _hold_write_lock(path)
         # Freed later in any case: a mock that waited without bound answers 200 then, and fails below.
-        release = threading.Timer(BOUND + 1.5, lambda: (holder.rollback(), holder.close()))
+        release = threading.Timer(BOUND + 2.5, lambda: (holder.rollback(), holder.close()))
         release.start()
         try:
             started = time.perf_counter()
@@ -84,7 +84,7 @@ def test_a_write_lock_held_past_the_bound_is_a_500_and_nothing_commits_later(bou
             release.join()
         assert r.status_code == 500, r.text
         assert r.json()["error"]["code"] == CONTRACT.code_for_status(500)
-        assert BOUND <= took < BOUND + 1.0, took  # answered at the bound, not after the lock was freed
+        assert BOUND <= took < BOUND + 1.5, took  # answered at the bound, not after the lock was freed
         assert len(_fault_lines(caplog, "lock held")) == 1
         assert all(r_.exc_info is None for r_ in _fault_lines(caplog, "lock held"))
         time.sleep(0.2)  # a write left queued would commit now that the lock is free
@@ -110,7 +110,7 @@ def test_a_write_lock_freed_within_the_bound_is_waited_for(bounded, keys):
 
 def test_a_control_call_under_a_held_lock_is_a_500_at_the_bound(bounded, caplog):
     holder = _hold_write_lock(bounded.app.storage.path)
-    release = threading.Timer(BOUND + 1.5, lambda: (holder.rollback(), holder.close()))
+    release = threading.Timer(BOUND + 2.5, lambda: (holder.rollback(), holder.close()))
     release.start()
     try:
         with bounded.client() as c:
@@ -120,7 +120,7 @@ def test_a_control_call_under_a_held_lock_is_a_500_at_the_bound(bounded, caplog)
     finally:
         release.join()
     assert r.status_code == 500, r.text
-    assert BOUND <= took < BOUND + 1.0, took
+    assert BOUND <= took < BOUND + 1.5, took
     assert _fault_lines(caplog, "lock held")
 
 
@@ -186,4 +186,19 @@ def test_a_fault_while_authenticating_is_the_500_on_both_edges(make_mock, keys, 
     assert r.status_code == 500, r.text
     assert r.json()["error"]["code"] == CONTRACT.code_for_status(500)
     assert r.headers[CONTRACT.request_id_header] == r.json()["error"]["requestId"]
+    assert len(_fault_lines(caplog, "database unreachable")) == 1
+
+
+def test_a_fault_while_looking_up_a_sandbox_token_is_the_500(hosted_mock, monkeypatch, caplog):
+    """Hosted mode resolves a control call's token before any handler: a storage fault there is
+    the documented 500 with one log line too, not a server error page."""
+
+    async def unreachable(fn):
+        raise StorageFault("database unreachable", "test: no connection")
+
+    monkeypatch.setattr(hosted_mock.app.storage, "read", unreachable)
+    with hosted_mock.client() as c:
+        r = c.get(f"{CONTROL_PREFIX}/state", headers={"X-Mock-Admin-Token": "sbt_" + "x" * 40})
+    assert r.status_code == 500, r.text
+    assert r.json()["error"]["code"] == CONTRACT.code_for_status(500)
     assert len(_fault_lines(caplog, "database unreachable")) == 1

@@ -35,7 +35,7 @@ from .support import INTERNAL, NOT_FOUND, OK, account_is_whole, make_tenant, rev
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 BOUND = 2.0  # --storage-timeout of the mock under test (seconds)
-MARGIN = 1.5  # scheduling on a busy 2-core machine, the HTTP round trip
+MARGIN = 2.0  # scheduling on a busy 2-core machine (2.56 s seen at load 20), the HTTP round trip; the stall is 6 s
 CLIENT_TIMEOUT = 15.0  # what the clients gave up after
 STALL = 6.0  # how long the peer stays stopped
 CLIENTS = 8
