@@ -37,7 +37,7 @@ def test_failures_are_grouped_page_then_docs_then_decisions():
     assert positions == sorted(positions)
     assert 'source: the endpoint page: "' in failures and "source: project decision 1" in failures
     data = json.loads(json_text(r))
-    assert list(data["failedChecksBySource"])[0] == "endpoint page"
+    assert next(iter(data["failedChecksBySource"])) == "endpoint page"
     assert {c["name"]: c["source"]["kind"] for c in data["checks"] if c["failures"]} == {
         "canceled_posts_equal_queued": "page",
         "documented_headers_present": "docs",
