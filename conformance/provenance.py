@@ -193,6 +193,7 @@ SOURCES: dict[str, Source] = {
         "the same Idempotency-Key replays the original response verbatim (same status, same body)",
         "decision 3 holds it on this DELETE",
     ),
+    "idempotency_replay_requires_scope": page(ROW_403, "an Idempotency-Key replays nothing to a key without the scope"),
     "strict_replay_is_verbatim": decision(3, "a replay repeats X-Request-Id and says Idempotent-Replayed: true"),
     "idempotency_key_reuse_answers_409": page(ROW_409),
     "rate_limit_retry_after_succeeds": page(ROW_429, "retrying after Retry-After succeeds"),
