@@ -63,7 +63,7 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
     settings = settings.replace(**changes) if changes else settings
     if settings.database is None:
         raise ValueError("create_app needs settings.database: the CLI prepares it before serving")
-    storage = open_storage(settings.database, serving=True, stamp=journal_stamp)
+    storage = open_storage(settings.database, serving=True, stamp=journal_stamp, journal_limit=settings.journal_limit)
     domain = Domain(contract, hosted=settings.hosted)
 
     @lru_cache(maxsize=1)

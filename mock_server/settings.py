@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mock_server.edge.cors import check_origin
-from mock_server.storage import redacted
+from mock_server.storage import DEFAULT_JOURNAL_LIMIT, redacted
 from mock_server.tenancy.limits import Limits
 from mock_server.tenancy.routing import MAX_TOKEN_LENGTH, OPERATOR_TOKEN_ENV, TOKEN_PREFIX
 
@@ -224,6 +224,14 @@ class MockSettings:
         metavar="N",
         group=HOSTED_GROUP,
         check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"),
+    )
+    journal_limit: int = setting(
+        DEFAULT_JOURNAL_LIMIT,
+        "request journal entries kept per sandbox (GET /_mock/journal, the client report); the oldest are"
+        " dropped and the report counts them; 0 records nothing",
+        env="LAYERS_MOCK_JOURNAL_LIMIT",
+        metavar="N",
+        check=_between(0, _MAX_LIMIT, f"0 and {_MAX_LIMIT}"),
     )
     ready_file: str | None = setting(
         None,

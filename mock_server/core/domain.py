@@ -20,6 +20,7 @@ from contract.control import CONTROL
 from contract.spec import Contract
 from mock_server.core.clock import Clock, to_iso
 from mock_server.core.errors import ApiError, envelope, status_and_message
+from mock_server.core.ids import request_id as new_request_id
 from mock_server.storage.queries import LOCAL_SANDBOX
 
 CANCELABLE_STATUS = "queued"
@@ -58,6 +59,7 @@ class Outcome:
     body: dict
     request_id: str
     replayed: bool = False
+    headers: dict | None = None  # a scripted 429's Retry-After (the real ones are raised as ApiError)
 
 
 class Domain:
@@ -118,6 +120,7 @@ class Domain:
             if row["killed"][scope]:
                 refused = self.kill_switch(scope)
                 refused.sandbox = row["sandbox"]  # a known key's refusal belongs in its sandbox's journal
+                refused.key_id, refused.key_hint = row["keyId"], row["keyHint"]
                 raise refused
         return Caller(
             row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"], row["sandbox"]
@@ -155,22 +158,28 @@ class Domain:
         """One revoke inside a write transaction. A raised ApiError (429) rolls it back whole."""
         q = q.within(caller.sandbox)
         now = self.clock.now(q)
+        # One check for faults and scripted answers (the same table; nothing armed: one cheap SELECT).
+        armed = q.fault_armed_for(account_id, caller.key_id)
+        if armed:
+            scripted = self._scripted(q, caller, account_id, request_id, now)
+            if scripted is not None:
+                return scripted
         self._spend_budget(q, caller, now)
         if idempotency_key is not None:
             q.lock_idempotency_key(caller.key_id, idempotency_key)
             previous = self._previous_outcome(q, caller, idempotency_key, account_id, request_id, now)
             if previous is not None:
                 return previous
-        outcome = self._revoke(q, caller, account_id, request_id, now)
+        outcome = self._revoke(q, caller, account_id, request_id, now, armed)
         if idempotency_key is not None and outcome.status != 500:
             q.remember_idempotency(
                 caller.key_id, idempotency_key, account_id, outcome.status, outcome.body, request_id, now
             )
         return outcome
 
-    def _revoke(self, q, caller: Caller, account_id: str, request_id: str, now: float) -> Outcome:
+    def _revoke(self, q, caller: Caller, account_id: str, request_id: str, now: float, armed: bool) -> Outcome:
         at = to_iso(now)
-        if not q.fault_armed_for(account_id):
+        if not armed:
             # The common case, in the fewest statements: one UPDATE checks that the account is
             # revocable (its rowcount) while disconnecting it and dropping its token. A
             # concurrent revoke of the same account waits for this row, then finds it disconnected.
@@ -184,7 +193,7 @@ class Domain:
             # Unknown, another organization's, or already disconnected: one answer for all three,
             # so that cross-organization existence does not leak.
             return self.error_outcome("NOT_FOUND", request_id)
-        fault = q.take_fault(account_id)
+        fault = q.take_fault(account_id, caller.key_id)
         try:
             # The savepoint lets an injected fault undo these steps but keep the fault consumed.
             with q.savepoint("revoke") if fault else nullcontext():
@@ -199,6 +208,39 @@ class Domain:
         except InjectedFault:
             return self.error_outcome("INTERNAL", request_id)
         return Outcome(self.contract.success_status, self._revoked_body(account_id, canceled, at), request_id)
+
+    def _scripted(self, q, caller: Caller, account_id: str, request_id: str, now: float) -> Outcome | None:
+        """The next scripted answer armed for this account or key (POST /_mock/scenarios), taken
+        once; None when the next armed row is a fault, or a `200` step (the real revoke runs)."""
+        row = q.next_armed(account_id, caller.key_id)
+        if row is None or row["answer"] is None:
+            return None
+        q.consume_armed(row["id"])
+        answer = json.loads(row["answer"])
+        status = answer["status"]
+        if status == self.contract.success_status:
+            return None
+        code = self.contract.code_for_status(status)
+        if code == "RATE_LIMITED":
+            retry_after = str(answer.get("retryAfter", 1))
+            out = self.error_outcome(code, request_id)
+            return Outcome(out.status, out.body, request_id, headers={self.contract.retry_after_header: retry_after})
+        if code == "KILL_SWITCH":
+            scope = answer.get("scope", self.contract.kill_switch_scopes[0])
+            return Outcome(status, envelope(code, _KILL_MESSAGES[scope], request_id, {"scope": scope}), request_id)
+        # "Another process revoked first": the account really is revoked now (by this key, under a
+        # request id of its own), and this request finds it already disconnected.
+        if (
+            code == "NOT_FOUND"
+            and answer.get("revokedElsewhere", True)
+            and q.revocable_account(account_id, caller.organization_id, lock=True) is not None
+        ):
+            at = to_iso(now)
+            q.mark_disconnected(account_id, self.revoke_reason, at)
+            q.drop_token(account_id)
+            canceled = q.cancel_posts_by_revoke(account_id, CANCELABLE_STATUS)
+            q.record_revocation(account_id, new_request_id(), caller.key_id, at, canceled)
+        return self.error_outcome(code, request_id)
 
     def _previous_outcome(
         self, q, caller: Caller, idempotency_key: str, account_id: str, request_id: str, now: float

@@ -23,7 +23,15 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.rows import dict_row
 
-from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here, redacted
+from mock_server.storage.base import (
+    DEFAULT_JOURNAL_LIMIT,
+    Conflict,
+    Stamp,
+    Storage,
+    T,
+    no_event_loop_here,
+    redacted,
+)
 from mock_server.storage.queries import POSTGRES, Queries
 from mock_server.storage.schema import INDEXES, TABLES, statements
 
@@ -44,8 +52,10 @@ class PgQueries(Queries):
 class PostgresStorage(Storage):
     backend = "postgresql"
 
-    def __init__(self, url: str, *, serving: bool = False, stamp: Stamp | None = None):
-        super().__init__(stamp)
+    def __init__(
+        self, url: str, *, serving: bool = False, stamp: Stamp | None = None, journal_limit: int = DEFAULT_JOURNAL_LIMIT
+    ):
+        super().__init__(stamp, journal_limit)
         self._dsn = url
         self.url = redacted(url)
         self._local = threading.local()
@@ -173,7 +183,7 @@ class PostgresStorage(Storage):
             self._flush_done(written)
 
     # -- schema and seeding -----------------------------------------------------------------
-    ddl, index_ddl = _DDL, _INDEXES
+    ddl, index_ddl, real_type = _DDL, _INDEXES, "DOUBLE PRECISION"
 
     def _table_names(self, q: Queries) -> set[str]:
         return {

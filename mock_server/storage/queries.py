@@ -410,30 +410,36 @@ class Queries:
             ),
         )
 
-    # -- faults ---------------------------------------------------------------------------
-    def take_fault(self, account_id: str) -> str | None:
+    # -- faults and scripted answers (one table: one check on the revoke path covers both) --
+    _ARMED = (
+        "FROM faults WHERE sandbox=? AND remaining > 0"
+        " AND (account_id IS NULL OR account_id=?) AND (key_id IS NULL OR key_id=?)"
+    )
+
+    def take_fault(self, account_id: str, key_id: str | None = None) -> str | None:
         """Consume one armed fault that applies to this account; return its step. The row lock
         makes a concurrent taker wait and then see `remaining` already spent."""
-        row = self.one(
-            "SELECT id, step FROM faults WHERE sandbox=? AND remaining > 0"
-            " AND (account_id IS NULL OR account_id=?) ORDER BY id LIMIT 1{FOR_UPDATE}",
-            (self.sandbox, account_id),
-        )
+        row = self.next_armed(account_id, key_id, answers=False)
         if row is None:
             return None
-        self._x("UPDATE faults SET remaining = remaining - 1 WHERE id=?", (row["id"],))
+        self.consume_armed(row["id"])
         return row["step"]
 
-    def fault_armed_for(self, account_id: str) -> bool:
-        """Whether `take_fault` would consume a fault for this account (consumes nothing)."""
-        return (
-            self.one(
-                "SELECT 1 AS one FROM faults WHERE sandbox=? AND remaining > 0"
-                " AND (account_id IS NULL OR account_id=?) LIMIT 1",
-                (self.sandbox, account_id),
-            )
-            is not None
+    def next_armed(self, account_id: str, key_id: str | None, *, answers: bool | None = None):
+        """The first armed row (locked) for this account and key: a fault (`answer` NULL) or a
+        scripted answer; `answers` True/False: only those."""
+        only = "" if answers is None else (" AND answer IS NOT NULL" if answers else " AND answer IS NULL")
+        return self.one(
+            "SELECT id, step, answer " + self._ARMED + only + " ORDER BY id LIMIT 1{FOR_UPDATE}",
+            (self.sandbox, account_id, key_id),
         )
+
+    def consume_armed(self, row_id: int) -> None:
+        self._x("UPDATE faults SET remaining = remaining - 1 WHERE id=?", (row_id,))
+
+    def fault_armed_for(self, account_id: str, key_id: str | None = None) -> bool:
+        """Whether a fault or a scripted answer applies to this account and key (consumes nothing)."""
+        return self.one("SELECT 1 AS one " + self._ARMED + " LIMIT 1", (self.sandbox, account_id, key_id)) is not None
 
     def arm_fault(self, step: str, count: int, account_id: str | None) -> int:
         return self.scalar(
@@ -441,11 +447,30 @@ class Queries:
             (self.sandbox, step, count, account_id),
         )
 
-    def list_faults(self) -> list:
-        return self.rows("SELECT * FROM faults WHERE sandbox=? AND remaining > 0 ORDER BY id", (self.sandbox,))
+    def arm_answers(self, answers: list[str], account_id: str | None, key_id: str | None) -> list[int]:
+        """A scripted sequence: one row per answer (JSON text), taken in id order, once each."""
+        return [
+            self.scalar(
+                "INSERT INTO faults(sandbox, step, remaining, account_id, key_id, answer)"
+                " VALUES (?, 'answer', 1, ?, ?, ?) RETURNING id",
+                (self.sandbox, account_id, key_id, answer),
+            )
+            for answer in answers
+        ]
 
-    def clear_faults(self) -> None:
-        self._x("DELETE FROM faults WHERE sandbox=?", (self.sandbox,))
+    def list_faults(self) -> list:
+        return self.rows(
+            "SELECT * FROM faults WHERE sandbox=? AND remaining > 0 AND answer IS NULL ORDER BY id", (self.sandbox,)
+        )
+
+    def list_answers(self) -> list:
+        return self.rows(
+            "SELECT * FROM faults WHERE sandbox=? AND remaining > 0 AND answer IS NOT NULL ORDER BY id", (self.sandbox,)
+        )
+
+    def clear_faults(self, *, answers: bool | None = None) -> None:
+        only = "" if answers is None else (" AND answer IS NOT NULL" if answers else " AND answer IS NULL")
+        self._x("DELETE FROM faults WHERE sandbox=?" + only, (self.sandbox,))
 
     # -- accounts and posts ---------------------------------------------------------------
     def test_account_status(self, account_id: str) -> int | None:
@@ -546,14 +571,30 @@ class Queries:
     def revocation_count(self) -> int:
         return int(self.scalar("SELECT COUNT(*) AS n FROM revocations WHERE sandbox=?", (self.sandbox,)))
 
-    # -- journal --------------------------------------------------------------------------
-    JOURNAL_COLUMNS = ("at", "request_id", "method", "path", "status", "key_id", "key_hint", "idempotency_key", "code")
+    # -- journal ---------------------------------------------------------------------------
+    JOURNAL_COLUMNS = (
+        "at",
+        "request_id",
+        "method",
+        "path",
+        "status",
+        "key_id",
+        "key_hint",
+        "idempotency_key",
+        "code",
+        "mock_seconds",
+        "wall_seconds",
+        "retry_after",
+        "kill_scope",
+        "has_body",
+    )
 
     def insert_journal(self, rows: list[tuple]) -> None:
         """rows: tuples in JOURNAL_COLUMNS order, all of this sandbox."""
         sandbox = (self.sandbox,)
+        marks = ",".join("?" * (len(self.JOURNAL_COLUMNS) + 1))
         self.many(
-            f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES ({marks})",
             [sandbox + tuple(r) for r in rows],
         )
 
@@ -561,6 +602,39 @@ class Queries:
         return self.rows(
             "SELECT * FROM journal WHERE sandbox=? AND id > ? ORDER BY id LIMIT ?", (self.sandbox, after_id, limit)
         )
+
+    def journal_since(self, wall_seconds: float, limit: int) -> list:
+        """The entries whose response left at or after `wall_seconds`, in the order they left."""
+        return self.rows(
+            "SELECT * FROM journal WHERE sandbox=? AND (wall_seconds IS NULL OR wall_seconds >= ?)"
+            " ORDER BY wall_seconds, id LIMIT ?",
+            (self.sandbox, wall_seconds, limit),
+        )
+
+    def trim_journal(self, keep: int) -> int:
+        """Drop all but the newest `keep` entries of this sandbox; count the dropped ones in its
+        `journal_dropped` setting (one upsert, so instances sharing a database add up)."""
+        newest_dropped = self.scalar(
+            "SELECT id FROM journal WHERE sandbox=? ORDER BY id DESC LIMIT 1 OFFSET ?", (self.sandbox, keep)
+        )
+        if newest_dropped is None:
+            return 0
+        dropped = self._x("DELETE FROM journal WHERE sandbox=? AND id <= ?", (self.sandbox, newest_dropped)).rowcount
+        if dropped:
+            self._x(
+                "INSERT INTO settings(sandbox, name, value) VALUES (?, 'journal_dropped', ?)"
+                " ON CONFLICT(sandbox, name) DO UPDATE SET"
+                " value = CAST(CAST(settings.value AS BIGINT) + CAST(excluded.value AS BIGINT) AS TEXT)",
+                (self.sandbox, str(dropped)),
+            )
+        return dropped
+
+    def key_organizations(self) -> dict[str, str]:
+        """key id -> its organization id (grading: which keys an organization's kill switch covers)."""
+        return {
+            r["id"]: r["organization_id"]
+            for r in self.rows("SELECT id, organization_id FROM api_keys WHERE sandbox=?", (self.sandbox,))
+        }
 
     COUNTED = ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")
 

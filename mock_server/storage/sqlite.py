@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here
+from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, T, no_event_loop_here
 from mock_server.storage.queries import SQLITE, Queries
 from mock_server.storage.schema import INDEXES, TABLES, statements
 
@@ -38,8 +38,15 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 class SqliteStorage(Storage):
     backend = "sqlite"
 
-    def __init__(self, path: str, *, serving: bool = False, stamp: Stamp | None = None):
-        super().__init__(stamp)
+    def __init__(
+        self,
+        path: str,
+        *,
+        serving: bool = False,
+        stamp: Stamp | None = None,
+        journal_limit: int = DEFAULT_JOURNAL_LIMIT,
+    ):
+        super().__init__(stamp, journal_limit)
         self.path = path
         self.url = f"sqlite:///{path}"
         self._local = threading.local()
@@ -239,7 +246,7 @@ class SqliteStorage(Storage):
             raise
 
     # -- schema and seeding -----------------------------------------------------------------
-    ddl, index_ddl = _DDL, _INDEXES
+    ddl, index_ddl, real_type = _DDL, _INDEXES, "REAL"
 
     def _table_names(self, q: Queries) -> set[str]:
         return {r["name"] for r in q.rows("SELECT name FROM sqlite_master WHERE type='table'")}

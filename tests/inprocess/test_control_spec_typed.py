@@ -91,6 +91,11 @@ def _calls(account_id: str) -> list[tuple[str, dict, dict]]:
         ("get_account", {"accountId": account_id}, None),
         ("get_journal", {}, None),
         ("get_integrity", {}, None),
+        ("arm_scenario", {}, {"keyId": WRITE["label"], "steps": [{"status": 429, "retryAfter": 2}, {"status": 200}]}),
+        ("list_scenarios", {}, None),
+        ("clear_scenarios", {}, None),
+        ("get_client_report", {}, None),
+        ("clear_client_report", {}, None),
     ]
 
 
