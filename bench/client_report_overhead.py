@@ -1,7 +1,9 @@
 """What recording for the client report costs (issue 24): the mock with its journal (the default,
 every answer recorded with what grading needs) against the same mock with `--journal-limit 0`
 (nothing recorded), on the 401, 404 and 200 paths, SQLite and PostgreSQL, alternating within
-each round; medians. Writes its block of bench/RESULTS.md unless --no-write.
+each round; medians of throughput and of the server's CPU time per request (its process group's
+CPU seconds over the requests answered: less sensitive than req/s to other work on a shared
+machine). Writes its block of bench/RESULTS.md unless --no-write.
 
     .venv/bin/python bench/client_report_overhead.py --rounds 3 --seconds 5
 """
@@ -45,34 +47,54 @@ def main() -> int:
                 used[name] = 0
             for path in args.paths.split(","):
                 rps: dict[str, list[float]] = {n: [] for n in CONFIGS}
+                cpu_us: dict[str, list[float]] = {n: [] for n in CONFIGS}
                 for rnd in range(-1, args.rounds):  # round -1: warm-up, not kept
                     order = list(CONFIGS) if rnd % 2 == 0 else list(reversed(CONFIGS))
                     for name in order:
                         c.wait_for_quiet(5)
                         env = load_env(path, "mock", ids_files[name], used[name])
-                        r = c.wrk(servers[name].base_url, seconds=2 if rnd < 0 else args.seconds, env=env)
+                        with c.CpuMeter(servers[name].proc.pid) as meter:
+                            r = c.wrk(servers[name].base_url, seconds=2 if rnd < 0 else args.seconds, env=env)
+                        per_request = meter.server_cores * (r["duration_us"] / 1e6) / max(1, r["requests"]) * 1e6
                         if path == "200":
                             used[name] += r["requests"] + 200
                         unexpected = r["requests"] - r["s" + path]
                         if rnd >= 0:
                             rps[name].append(r["rps"])
+                            cpu_us[name].append(per_request)
                         print(
                             f"{backend} {path} {name:<9} round {rnd + 1}: {r['rps']:8.0f} req/s"
-                            f"  p99 {r['p99_us'] / 1000:6.2f} ms  unexpected {unexpected}"
+                            f"  p99 {r['p99_us'] / 1000:6.2f} ms  server CPU {per_request:6.0f} us/request  unexpected {unexpected}"
                             f"  load {os.getloadavg()[0]:.1f}",
                             flush=True,
                         )
                 on, off = c.median(rps["recording"]), c.median(rps["off"])
-                rows.append((backend, path, on, off, (off - on) / off * 100))
+                cpu_on, cpu_off = c.median(cpu_us["recording"]), c.median(cpu_us["off"])
+                rows.append(
+                    (
+                        backend,
+                        path,
+                        on,
+                        off,
+                        (off - on) / off * 100,
+                        cpu_on,
+                        cpu_off,
+                        (cpu_on - cpu_off) / cpu_off * 100,
+                    )
+                )
         finally:
             for s in servers.values():
                 s.stop()
             if pg is not None:
                 pg.stop()
     lines = [
-        "| backend | path | recording (req/s) | no journal (req/s) | cost |",
-        "|---|---|---|---|---|",
-        *[f"| {b} | {p} | {on:,.0f} | {off:,.0f} | {cost:+.1f}% |" for b, p, on, off, cost in rows],
+        "| backend | path | recording (req/s) | no journal (req/s) | throughput cost |"
+        " server CPU per request, recording / none (µs) | CPU cost |",
+        "|---|---|---|---|---|---|---|",
+        *[
+            f"| {b} | {p} | {on:,.0f} | {off:,.0f} | {cost:+.1f}% | {c_on:,.0f} / {c_off:,.0f} | {c_cost:+.1f}% |"
+            for b, p, on, off, cost, c_on, c_off, c_cost in rows
+        ],
     ]
     table = "\n".join(lines)
     print(table)

@@ -63,7 +63,7 @@ class _Tally:
 
 
 class Grader:
-    def __init__(self, contract, idempotency_header: str = "Idempotency-Key"):
+    def __init__(self, contract):
         self.route = RevokeRoute(contract)
         self.contract = contract
         self.kill_status = contract.status_for_code("KILL_SWITCH")

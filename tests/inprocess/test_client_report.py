@@ -262,3 +262,51 @@ def test_a_schema_4_world_is_migrated_in_place(tmp_path, default_world):
         assert conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
         columns = {r[1] for r in conn.execute("PRAGMA table_info(journal)")}
     assert {"mock_seconds", "wall_seconds", "retry_after", "kill_scope", "has_body"} <= columns
+
+
+def test_a_client_that_really_sleeps_under_a_frozen_clock_has_waited(control, revoke, key):
+    import time
+
+    account = new_account(control, key)
+    control.set_clock(frozen=True)
+    control.arm_scenario([{"status": 429, "retryAfter": 1}, {"status": 200}], account_id=account)
+    assert revoke(account).status_code == RATE_LIMITED
+    time.sleep(1.05)  # the real clock moved; the mock's did not
+    assert revoke(account).status_code == OK
+    report = control.client_report()
+    assert flags(report) == {} and report == control.client_report()  # and the same report twice
+
+
+def test_instances_on_one_postgresql_database_are_graded_together(make_mock, default_world):
+    from mock_server.app import create_app
+
+    first = make_mock("postgresql")
+    second = type(first)(create_app(first.app.storage.url), first.transport.portal, "postgresql")
+    key = next(k for k in default_world["keys"] if CONTRACT.required_scope in k["scopes"])
+    auth = {"Authorization": f"Bearer {key['secret']}"}
+    try:
+        with first.client() as a, second.client() as b, first.control() as control:
+            control.reset()
+            account = new_account(control, key)
+            control.arm_scenario([{"status": 429, "retryAfter": 2}, {"status": 200}], account_id=account)
+            assert a.delete(CONTRACT.path_for(account), headers=auth).status_code == RATE_LIMITED
+            assert b.delete(CONTRACT.path_for(account), headers=auth).status_code == OK  # the other instance, at once
+            second.app.storage.flush_journal()  # its entries are written within milliseconds; here at once
+            assert flags(control.client_report()) == {"honor-retry-after": 1}
+    finally:
+        second.app.storage.close()
+
+
+def test_journal_limit_zero_records_nothing_and_the_bound_is_checked(make_mock, default_world):
+    from mock_server.settings import MockSettings, SettingsError
+
+    with pytest.raises(SettingsError, match="--journal-limit"):
+        MockSettings(journal_limit=-1)
+    with pytest.raises(SettingsError, match="--journal-limit"):
+        MockSettings(journal_limit=100_000_001)
+    assert MockSettings(journal_limit=100_000_000).journal_limit == 100_000_000
+    mock = make_mock("sqlite", journal_limit=0)
+    key = next(k for k in default_world["keys"] if CONTRACT.required_scope in k["scopes"])
+    with mock.client() as api, mock.control() as control:
+        api.delete(CONTRACT.path_for(f"sa_{uuid.uuid4()}"), headers={"Authorization": f"Bearer {key['secret']}"})
+        assert control.journal() == [] and control.client_report()["requests"] == 0
