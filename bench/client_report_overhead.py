@@ -1,6 +1,7 @@
-"""What recording for the client report costs (issue 24): the mock with its journal (the default,
-every answer recorded with what grading needs) against the same mock with `--journal-limit 0`
-(nothing recorded), on the 401, 404 and 200 paths, SQLite and PostgreSQL, alternating within
+"""What recording for the client report costs (issue 24): this tree's mock (every answer journaled
+with what grading needs) against the code before it (`--baseline DIR`: a checkout of the commit
+before issue 24, whose journal held less) and against this mock with `--journal-limit 0`
+(nothing journaled at all), on the 401, 404 and 200 paths, SQLite and PostgreSQL, alternating within
 each round; medians of throughput and of the server's CPU time per request (its process group's
 CPU seconds over the requests answered: less sensitive than req/s to other work on a shared
 machine). Writes its block of bench/RESULTS.md unless --no-write.
@@ -11,7 +12,9 @@ machine). Writes its block of bench/RESULTS.md unless --no-write.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +24,34 @@ import common as c
 from run import load_env
 
 BEGIN, END = "<!-- bench:client_report_overhead.py:begin -->", "<!-- bench:client_report_overhead.py:end -->"
-CONFIGS = {"recording": [], "off": ["--journal-limit", "0"]}
+CONFIGS = {"recording": [], "before": [], "off": ["--journal-limit", "0"]}
+
+
+def _baseline_launcher(tree: Path):
+    """MockProcess from the baseline tree (it puts its own tree first on the child's PYTHONPATH)."""
+    spec = importlib.util.spec_from_file_location("baseline_launcher", tree / "mock_control" / "launcher.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MockProcess
+
+
+def _seed_baseline(tree: Path, database: str, accounts: int) -> list[str]:
+    """The same world, made by the baseline's own code (its schema version)."""
+    code = (
+        "import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/bench']; import common;"
+        " print(json.dumps(common.seed_world(sys.argv[2], accounts=int(sys.argv[3]), queued_per_account=2)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tree), database, str(accounts)],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    import json
+
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -32,24 +62,33 @@ def main() -> int:
     p.add_argument("--paths", default="401,404,200")
     p.add_argument("--accounts", type=int, default=60_000)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--baseline", type=Path, help="a checkout of the code before issue 24 (git archive)")
     args = p.parse_args()
+    configs = [n for n in CONFIGS if n != "before" or args.baseline is not None]
     c.OUT.mkdir(exist_ok=True)
     rows = []
     for backend in args.backends.split(","):
         pg = c.PostgresServer().start() if backend == "postgresql" else None
         servers, ids_files, used = {}, {}, {}
         try:
-            for name, extra in CONFIGS.items():
+            for name in configs:
                 database = c.OUT / f"overhead-{name}.sqlite3" if pg is None else pg.new_database(f"overhead_{name}")
-                ids = c.seed_world(database, accounts=args.accounts, queued_per_account=2)
+                if name == "before":
+                    ids = _seed_baseline(args.baseline, str(database), args.accounts)
+                    launcher = _baseline_launcher(args.baseline)
+                    servers[name] = launcher(
+                        host=c.HOST, workers=c.DEFAULT_WORKERS, database=str(database), extra_args=[]
+                    ).start()
+                else:
+                    ids = c.seed_world(database, accounts=args.accounts, queued_per_account=2)
+                    servers[name] = c.mock_process(database, CONFIGS[name]).start()
                 ids_files[name] = c.write_ids(c.OUT / f"overhead_ids_{backend}_{name}.txt", ids)
-                servers[name] = c.mock_process(database, extra).start()
                 used[name] = 0
             for path in args.paths.split(","):
-                rps: dict[str, list[float]] = {n: [] for n in CONFIGS}
-                cpu_us: dict[str, list[float]] = {n: [] for n in CONFIGS}
+                rps: dict[str, list[float]] = {n: [] for n in configs}
+                cpu_us: dict[str, list[float]] = {n: [] for n in configs}
                 for rnd in range(-1, args.rounds):  # round -1: warm-up, not kept
-                    order = list(CONFIGS) if rnd % 2 == 0 else list(reversed(CONFIGS))
+                    order = configs if rnd % 2 == 0 else list(reversed(configs))
                     for name in order:
                         c.wait_for_quiet(5)
                         env = load_env(path, "mock", ids_files[name], used[name])
@@ -68,32 +107,24 @@ def main() -> int:
                             f"  load {os.getloadavg()[0]:.1f}",
                             flush=True,
                         )
-                on, off = c.median(rps["recording"]), c.median(rps["off"])
-                cpu_on, cpu_off = c.median(cpu_us["recording"]), c.median(cpu_us["off"])
-                rows.append(
-                    (
-                        backend,
-                        path,
-                        on,
-                        off,
-                        (off - on) / off * 100,
-                        cpu_on,
-                        cpu_off,
-                        (cpu_on - cpu_off) / cpu_off * 100,
-                    )
-                )
+                for other in configs[1:]:
+                    on, off = c.median(rps["recording"]), c.median(rps[other])
+                    cpu_on, cpu_off = c.median(cpu_us["recording"]), c.median(cpu_us[other])
+                    rows.append((backend, path, other, on, off, (off - on) / off * 100, cpu_on, cpu_off))
         finally:
             for s in servers.values():
                 s.stop()
             if pg is not None:
                 pg.stop()
+    against = {"before": "before issue 24", "off": "no journal (--journal-limit 0)"}
     lines = [
-        "| backend | path | recording (req/s) | no journal (req/s) | throughput cost |"
-        " server CPU per request, recording / none (µs) | CPU cost |",
-        "|---|---|---|---|---|---|---|",
+        "| backend | path | against | recording (req/s) | against (req/s) | throughput cost |"
+        " server CPU µs/request, recording / against | CPU cost |",
+        "|---|---|---|---|---|---|---|---|",
         *[
-            f"| {b} | {p} | {on:,.0f} | {off:,.0f} | {cost:+.1f}% | {c_on:,.0f} / {c_off:,.0f} | {c_cost:+.1f}% |"
-            for b, p, on, off, cost, c_on, c_off, c_cost in rows
+            f"| {b} | {p} | {against[o]} | {on:,.0f} | {off:,.0f} | {cost:+.1f}% | {c_on:,.0f} / {c_off:,.0f} |"
+            f" {(c_on - c_off) / c_off * 100:+.1f}% |"
+            for b, p, o, on, off, cost, c_on, c_off in rows
         ],
     ]
     table = "\n".join(lines)
