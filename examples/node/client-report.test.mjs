@@ -22,6 +22,7 @@ test("a client on the retry helper gets through 429 and 500 and is flagged by no
   assert.equal(res.body.canceledScheduledPosts, 2);
   const report = assertClientBehaved(await mock.clientReport());
   assert.equal(report.graded, 3);
+  console.log(await mock.clientReportText()); // what a partner reads (also: layers-mock report)
 });
 
 test("a client that keeps calling after a 503 KILL_SWITCH is flagged by stop-on-kill-switch alone", async () => {
@@ -35,5 +36,6 @@ test("a client that keeps calling after a 503 KILL_SWITCH is flagged by stop-on-
   }
   const report = await mock.clientReport();
   assert.deepEqual(flagged(report), { "stop-on-kill-switch": 2 });
+  console.log(await mock.clientReportText());
   assert.throws(() => assertClientBehaved(report), /stop-on-kill-switch: kept calling after the 503 KILL_SWITCH[\s\S]*fix: /);
 });

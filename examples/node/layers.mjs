@@ -57,6 +57,8 @@ export async function revoke(socialAccountId, { apiKey = API_KEY, idempotencyKey
 }
 
 /** One control-plane call (/_mock/...); throws unless it answers 2xx. */
+const adminHeaders = () => (ADMIN_TOKEN ? { "X-Mock-Admin-Token": ADMIN_TOKEN } : {});
+
 async function control(method, path, body) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -86,6 +88,7 @@ export const mock = {
     control("POST", "/scenarios", { steps, ...(socialAccountId && { socialAccountId }), ...(keyId && { keyId }) }),
   // How the client behaved: every rule with its passes, flags and the requests that raised them.
   clientReport: () => control("GET", "/client-report"),
+  clientReportText: async () => (await send(`${BASE_URL}/_mock/client-report?format=text`, { headers: adminHeaders() })).text(),
   clearClientReport: () => control("DELETE", "/client-report"),
 };
 

@@ -237,31 +237,37 @@ def test_a_sandbox_reads_its_own_report_with_its_own_token(hosted_mock):
         assert their_control.client_report()["requests"] == 0
 
 
-def test_a_schema_4_world_is_migrated_in_place(tmp_path, default_world):
-    import sqlite3
+_GRADING_COLUMNS = [
+    ("journal", "mock_seconds"),
+    ("journal", "wall_seconds"),
+    ("journal", "retry_after"),
+    ("journal", "kill_scope"),
+    ("journal", "has_body"),
+    ("faults", "key_id"),
+    ("faults", "answer"),
+]
 
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_schema_4_world_is_migrated_in_place(backend, request, tmp_path, default_world):
     from mock_server.cli import seed_state
-    from mock_server.storage import SCHEMA_VERSION
+    from mock_server.storage import SCHEMA_VERSION, open_storage
 
-    path = str(tmp_path / "old.sqlite3")
-    seed_state(path, default_world, False)
-    with sqlite3.connect(path) as conn:  # what schema 4 had: no grading columns, no scripted answers
-        for table, column in [
-            ("journal", "mock_seconds"),
-            ("journal", "wall_seconds"),
-            ("journal", "retry_after"),
-            ("journal", "kill_scope"),
-            ("journal", "has_body"),
-            ("faults", "key_id"),
-            ("faults", "answer"),
-        ]:
-            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        conn.execute("UPDATE meta SET value='4' WHERE name='schema_version'")
-    seed_state(path, default_world, False)
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(journal)")}
-    assert {"mock_seconds", "wall_seconds", "retry_after", "kill_scope", "has_body"} <= columns
+    database = str(tmp_path / "old.sqlite3") if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    seed_state(database, default_world, False)
+    storage = open_storage(database)
+    try:
+        with storage.transaction() as q:  # what schema 4 had: no grading columns, no scripted answers
+            for table, column in _GRADING_COLUMNS:
+                q.conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+            q.conn.execute("UPDATE meta SET value='4' WHERE name='schema_version'")
+        seed_state(database, default_world, False)  # starts: migrated, not refused
+        with storage.snapshot() as q:
+            assert q.scalar("SELECT value FROM meta WHERE name='schema_version'") == str(SCHEMA_VERSION)
+            q.scalar("SELECT COUNT(*) AS n FROM journal WHERE mock_seconds IS NULL AND has_body = 0")
+            q.scalar("SELECT COUNT(*) AS n FROM faults WHERE key_id IS NULL AND answer IS NULL")
+    finally:
+        storage.close()
 
 
 def test_a_client_that_really_sleeps_under_a_frozen_clock_has_waited(control, revoke, key):
