@@ -2,7 +2,7 @@
 
 Every setting is a field of `MockSettings`; its metadata names its flag, its environment variable
 and its help. From that one list come the CLI's parser (`mock_server/cli.py`), the reading of the
-environment, the validation, the table in README's "Settings" (`python -m mock_server.settings
+environment, the validation, the site's settings page (docs/reference/settings.md, generated at build; `python -m mock_server.settings
 --markdown`) and the JSON that hands the settings to uvicorn's worker processes.
 
 Where a value comes from: its flag, else its environment variable (an empty one counts as unset),
@@ -33,6 +33,9 @@ from mock_server.tenancy.routing import MAX_TOKEN_LENGTH, OPERATOR_TOKEN_ENV, TO
 
 # The serialized settings, from the CLI to uvicorn's workers (one variable, written once).
 SETTINGS_ENV = "LAYERS_MOCK_SETTINGS"
+# The directory an instance's workers share for their metrics (core/metrics.py): prometheus_client
+# reads this variable itself, when it is first imported, to choose its multiprocess mode.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Two workers where there are two or more cores (the best throughput measured on the 2-core
 # benchmark machine, bench/RESULTS.md; every write still queues for SQLite's one write lock),
@@ -307,9 +310,12 @@ class MockSettings:
         values: dict[str, typing.Any] = json.loads(text)
         return cls(**values)
 
-    def hand_to_workers(self) -> None:
-        """Serialize the settings once, for uvicorn's workers (`for_worker`); they inherit the variable."""
+    def hand_to_workers(self, metrics_dir: str | None = None) -> None:
+        """Serialize the settings once, for uvicorn's workers (`for_worker`); they inherit the variable.
+        `metrics_dir`: the workers' shared metrics directory (`worker_metrics_dir`)."""
         os.environ[SETTINGS_ENV] = self.to_json()
+        if metrics_dir is not None:
+            os.environ[METRICS_DIR_ENV] = metrics_dir
 
     @classmethod
     def for_worker(cls) -> MockSettings:
@@ -317,6 +323,11 @@ class MockSettings:
         with no CLI before it) the environment's and the defaults."""
         handed = os.environ.get(SETTINGS_ENV)
         return cls.from_json(handed) if handed else from_sources({}, os.environ)
+
+
+def worker_metrics_dir() -> str | None:
+    """The metrics directory the CLI handed to this worker (None: one process, its own metrics)."""
+    return os.environ.get(METRICS_DIR_ENV) or None
 
 
 # -- the list, as a parser, a reader of the environment and a table ----------------------------
@@ -410,7 +421,7 @@ def shown_default(f: dataclasses.Field) -> str:
 
 
 def markdown_table() -> str:
-    """README's settings table: every setting, from the one list."""
+    """The settings table of the site (docs/reference/settings.md): every setting, from the one list."""
     rows = ["| Setting | Flag | Environment variable | Type | Default | What it does |", "|---|---|---|---|---|---|"]
     names = {bool: "boolean", int: "integer", float: "number", str: "text", tuple: "list"}
     for f in dataclasses.fields(MockSettings):

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 
 const READY_FILE = process.env.LAYERS_MOCK_READY_FILE;
 
-/** The mock's ready file (README: "Machine-readable start"), when one is named. */
+/** The mock's ready file (docs/using-the-mock.md: "Machine-readable start"), when one is named. */
 function readReadyFile(path) {
   try {
     return JSON.parse(readFileSync(path, "utf8"));
@@ -38,7 +38,7 @@ async function send(url, init) {
   } catch (err) {
     throw new Error(
       `cannot reach the Layers mock at ${url} (${err.cause?.code ?? err.message}). ` +
-        "Start it with `layers-mock --port 4010` (README: \"Using the mock\"), or point LAYERS_MOCK_URL " +
+        "Start it with `layers-mock --port 4010` (docs/using-the-mock.md), or point LAYERS_MOCK_URL " +
         "(or LAYERS_MOCK_READY_FILE, with `layers-mock --ready-file PATH`) at the mock you started.",
       { cause: err },
     );

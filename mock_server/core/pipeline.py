@@ -18,7 +18,7 @@ from mock_server.core.domain import Caller, Domain, Outcome
 from mock_server.core.errors import Reply, dumps, reply_for
 from mock_server.core.request_context import RequestContext
 from mock_server.core.validation import compile_schema
-from mock_server.storage import Storage, hash_secret
+from mock_server.storage import Storage, StorageFault, hash_secret
 from mock_server.storage.gathered import Ask
 from mock_server.storage.queries import clock_settings_of
 
@@ -112,6 +112,7 @@ class RevokePipeline:
         guess = self._clocks.get(digest, (None, 0.0))
         ask = self.domain.ask(digest, account_id, ctx.idempotency_key, self.domain.windows_at(mock_time(wall, *guess)))
         rid = ctx.request_id
+        planned: list = []  # the last decision, for a write that fails (Contract decision 15)
 
         def decide(row: dict | None, ask: Ask):
             caller = self._caller(row, ctx)
@@ -121,9 +122,24 @@ class RevokePipeline:
             if len(self._clocks) > CLOCK_GUESSES:
                 self._clocks.clear()
             self._clocks[digest] = clock_settings_of(row["clock_frozen"], row["clock_offset"])
-            return self.domain.plan(row, caller, ask, rid, wall)
+            decided = self.domain.plan(row, caller, ask, rid, wall)
+            planned[:] = [decided]
+            return decided
 
-        return await self.storage.decide(ask, decide)
+        try:
+            return await self.storage.decide(ask, decide)
+        except StorageFault:
+            # The write failed and changed nothing. A 404 whose only write was spending its budget
+            # unit needs no write: it is still a 404, its unit not spent (Contract decision 15).
+            # What must write (a revoke, a remembered outcome, a consumed fault) stays a 500.
+            decided = planned[0] if planned else None
+            if isinstance(decided, tuple):
+                outcome, writes = decided
+                if outcome.status == self.contract.status_for_code("NOT_FOUND") and (
+                    writes is None or (writes.remember is None and writes.revoke is None)
+                ):
+                    return outcome
+            raise
 
     def render(self, outcome: Outcome) -> Reply:
         headers = {self.contract.request_id_header: outcome.request_id, **self._headers}

@@ -7,13 +7,14 @@ import logging
 import time
 
 from contract import CONTRACT
-from contract.control import CONTROL_PREFIX
+from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.control.guard import ControlGuard
-from mock_server.core.errors import error_reply
+from mock_server.core.errors import error_reply, reply_for
 from mock_server.core.request_context import open_context
 from mock_server.edge.errors import send_reply
 from mock_server.edge.route import RevokeRoute
+from mock_server.storage import StorageFault
 from mock_server.storage.queries import LOCAL_SANDBOX
 
 log = logging.getLogger("layers.mock")
@@ -56,8 +57,13 @@ class RequestContextMiddleware:
         if path.startswith(CONTROL_PREFIX):
             refusal, receive = await self.control_guard.admit(scope, dict(scope.get("headers") or []), receive)
             if refusal is None:
-                if self.sandboxes is not None:
-                    refusal = await self.sandboxes.authorize(scope, path, ctx)
+                if self.sandboxes is not None and path not in CONTROL.probe_paths:
+                    try:
+                        refusal = await self.sandboxes.authorize(scope, path, ctx)
+                    except StorageFault as fault:  # the token's lookup failed: the documented 500
+                        reply = reply_for(fault, ctx.request_id, self.contract)
+                        ctx.code = reply.code
+                        return await send_reply(send, reply)
                 else:
                     ctx.sandbox = LOCAL_SANDBOX
             if refusal is not None:

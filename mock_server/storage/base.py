@@ -249,6 +249,15 @@ class Storage(ABC):
             self._restore_journal(pending)
             raise
 
+    # -- readiness (GET /_mock/ready) --------------------------------------------------------
+    def schema_version(self) -> str | None:
+        """The schema version the database holds (None: no schema), read in one snapshot; a
+        database that does not answer in time raises (StorageFault, or the driver's error)."""
+        with self.snapshot() as q:
+            if "meta" not in self._table_names(q):
+                return None
+            return q.scalar("SELECT value FROM meta WHERE name='schema_version'")
+
 
 def check_version(found: str | None, has_tables: bool, where: str) -> None:
     if found is None and not has_tables:
