@@ -42,6 +42,7 @@ answering in the middle of a COMMIT leaves the outcome unknown, as for any clien
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import select
 import threading
@@ -95,6 +96,18 @@ SEED_LOCK = 0x6C61_7965_7273  # "layers"
 REQUEST_POOL = (2, 16)
 BLOCKING_POOL = (1, 8)  # the control plane's threads, the CLI
 UNSERVED_TIMEOUT_S = 30.0  # no `timeout` given (the CLI seeding a world, tools, tests)
+
+
+class _QuietAbortedPipeline(logging.Filter):
+    """A guard that fails mid-pipeline is a lost race, handled (LostRace): psycopg would also log
+    a warning per lost race that it ignored the aborted pipeline's second error. Only that one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg == "error ignored terminating %r: %s" and args and "Pipeline" in type(args[0]).__name__)
+
+
+logging.getLogger("psycopg").addFilter(_QuietAbortedPipeline())
 
 
 def _guarded(sql: str, what: str) -> str:
