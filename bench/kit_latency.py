@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -143,6 +144,7 @@ def run_kit(base_url: str, world: list[str], pythonpath: Path, cwd: Path, workdi
     report = workdir / "report.json"
     report.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAYERS_")}
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run(
         [*KIT, "--base-url", base_url, *world, *extra, "--report-json", str(report)],
@@ -153,10 +155,15 @@ def run_kit(base_url: str, world: list[str], pythonpath: Path, cwd: Path, workdi
         timeout=900,
     )
     wall = time.monotonic() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     data = json.loads(report.read_text()) if report.exists() else {}
     return {
         "exit": proc.returncode,
         "wall_s": round(wall, 2),
+        # The kit's own CPU time (user + system): on a shared machine the wall time of a CPU-bound
+        # run (the local mock) is this stretched by the load; the load average is in the meta.
+        "cpu_s": round(cpu, 2),
         "requests": data.get("requests"),
         "failed_checks": data.get("failedChecks"),
         "error": data.get("error"),
@@ -197,7 +204,8 @@ def main() -> int:
                         row = run_kit(bases[target], staging_world(control, tmp), path, cwd, tmp, extra)
                         runs.append(row)
                         print(
-                            f"[{label}] {target} run {i + 1}: exit {row['exit']}, {row['wall_s']} s, "
+                            f"[{label}] {target} run {i + 1}: exit {row['exit']}, {row['wall_s']} s "
+                            f"({row['cpu_s']} s CPU, load {os.getloadavg()[0]:.1f}), "
                             f"{row['requests']} requests {row['failed_checks'] or ''} {row['error'] or ''}",
                             file=sys.stderr,
                             flush=True,
@@ -207,15 +215,20 @@ def main() -> int:
                             "target": target,
                             "kit": label,
                             "median_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+                            "median_cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+                            "load_1min": round(os.getloadavg()[0], 1),
                             "runs": runs,
                         }
                     )
     where = {"mock": "local mock", "proxy": f"behind a {args.delay:g} s latency proxy"}
-    print(f"\n| target | kit | median wall ({args.runs} run(s)) | exits | requests |")
-    print("|---|---|---|---|---|")
+    print(f"\n| target | kit | median wall ({args.runs} run(s)) | kit CPU | load (1 min) | exits | requests |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         exits = ",".join(str(x["exit"]) for x in r["runs"])
-        print(f"| {where[r['target']]} | {r['kit']} | {r['median_s']} s | {exits} | {r['runs'][0]['requests']} |")
+        print(
+            f"| {where[r['target']]} | {r['kit']} | {r['median_s']} s | {r['median_cpu_s']} s | {r['load_1min']} |"
+            f" {exits} | {r['runs'][0]['requests']} |"
+        )
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     meta = {

@@ -104,16 +104,21 @@ def tls_verify(settings: KitSettings) -> bool | ssl.SSLContext:
 
 
 def list_everything(strict: bool = True) -> str:
+    from conformance import schedule
     from conformance.fuzz import BUILTIN_CHECKS
     from conformance.pipeline import all_checks, is_strict
     from conformance.scenario_base import Options
     from conformance.scenarios import SCENARIOS
 
-    lines = ["Scenarios (run in this order; --only NAME,... selects):"]
+    lines = [
+        "Scenarios (started in this order, independent ones at the same time: --parallel;"
+        " [alone]: run by itself at the end; --only NAME,... selects):"
+    ]
     bare = Target("http://x", "k"), Options()  # what each needs beyond --api-key
     for sc in SCENARIOS:
         need = sc.needs(*bare)
-        lines.append(f"  {sc.name}{'  [strict]' if sc.strict else ''}{'  (' + need + ')' if need else ''}")
+        alone = "  [alone]" if schedule.is_exclusive(sc) else ""
+        lines.append(f"  {sc.name}{'  [strict]' if sc.strict else ''}{alone}{'  (' + need + ')' if need else ''}")
     lines.append("Checks (run on every response they apply to, in every phase):")
     for check in all_checks(strict):
         lines.append(f"  {check.__name__}{'  [strict]' if is_strict(check) else ''}: {check.applies_to}")

@@ -146,8 +146,8 @@ SOURCES: dict[str, Source] = {
     "revoke_echoes_account_id": page(ACCOUNT_TO_REVOKE, "the 200 body's socialAccountId is the path's account"),
     "canceled_posts_equal_queued": page(AUDIT_TRAIL, "every queued post is canceled, and counted"),
     "not_found_reveals_nothing": page(ROW_404_LEAK),
-    "response_body_within_size_cap": decision(15, "a response of more than 1 MiB is the target's violation"),
-    "response_json_nesting_within_bound": decision(15, "JSON nested deeper than 64 levels is the target's violation"),
+    "response_body_within_size_cap": decision(18, "a response of more than 1 MiB is the target's violation"),
+    "response_json_nesting_within_bound": decision(18, "JSON nested deeper than 64 levels is the target's violation"),
     # -- truth, not only shape (issue 22) ----------------------------------------------------------
     "disconnected_at_is_revoke_time": page(
         DISCONNECT,
@@ -193,6 +193,7 @@ SOURCES: dict[str, Source] = {
         "the same Idempotency-Key replays the original response verbatim (same status, same body)",
         "decision 3 holds it on this DELETE",
     ),
+    "idempotency_replay_requires_scope": page(ROW_403, "an Idempotency-Key replays nothing to a key without the scope"),
     "strict_replay_is_verbatim": decision(3, "a replay repeats X-Request-Id and says Idempotent-Replayed: true"),
     "idempotency_key_reuse_answers_409": page(ROW_409),
     "rate_limit_retry_after_succeeds": page(ROW_429, "retrying after Retry-After succeeds"),

@@ -172,6 +172,26 @@ def idempotent_replay(ctx: Context) -> None:
         again,
     )
     ctx.state["idempotency"] = (key, first, again)
+    if ctx.target.read_only_key:
+        # A key without the scope, with the Idempotency-Key the write key used: the scope is checked
+        # before anything is replayed, or a read-only key reads (and a stolen Idempotency-Key replays)
+        # another key's revoke.
+        ex = ctx.revoke(
+            account.id,
+            "a read-only key with the write key's Idempotency-Key",
+            token=ctx.target.read_only_key,
+            headers=headers,
+        )
+        code = (ex.json() or {}).get("error", {}).get("code") if isinstance(ex.json(), dict) else None
+        # 403 for the scope; a server that looks the account up first may say 404 (already
+        # disconnected): the docs state no order. Never the write key's 200.
+        ctx.expect(
+            "idempotency_replay_requires_scope",
+            (ex.status, code) in ((STATUS["FORBIDDEN_SCOPE"], "FORBIDDEN_SCOPE"), (STATUS["NOT_FOUND"], "NOT_FOUND")),
+            f"a key without {CONTRACT.required_scope} answered {ex.status} {code or ex.response.text[:120]!r}:"
+            " expected 403 FORBIDDEN_SCOPE (or 404 for the disconnected account), never the replayed revoke",
+            ex,
+        )
 
 
 REPLAY_GAP_SECONDS = 1.05

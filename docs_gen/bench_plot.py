@@ -105,7 +105,7 @@ def _panel(rows: list[Row], value, title: str, unit: str, x0: int, width: int, t
         )
     out.append(
         f'<text x="{x0 + width / 2:.1f}" y="{top + height + 36}" text-anchor="middle" font-size="11" '
-        f'fill="#4b5563">path ({escape(unit)})</text>'
+        'fill="#4b5563">path</text>'
     )
     return out
 

@@ -4,10 +4,14 @@ Two ways in:
 - `transaction()` / `snapshot()`: blocking, on the calling thread's own connection. For the CLI,
   tests, and the control plane (whose handlers Connexion runs in its thread pool). Refused on
   a thread that runs an event loop: there it would stall every request in flight.
-- `await write(fn)` / `await read(fn)`: the request path. `fn(queries)` runs in one
-  transaction without blocking the event loop: SQLite runs it in this process's group commit
-  (never waiting for another process's lock on the loop), PostgreSQL in a small pool of
-  threads with a connection each.
+- `await decide(ask, decide)`: a revoke (gathered.py). ONE read gathers its snapshot, the
+  domain decides on it (a pure function), ONE batch applies the decision with guards; a guard
+  broken by a concurrent writer rolls the batch back and the decision is made again from a fresh
+  read (`_run_decision`, bounded). `await gather(ask)`: the read alone (the Connexion edge's
+  security step). Neither blocks the event loop: SQLite reads on the loop's connection and
+  writes in this process's group commit, PostgreSQL uses async psycopg on a pool.
+- `await write(fn)` / `await read(fn)`: any other work of the request path (hosted mode's
+  sandbox bookkeeping), `fn(queries)` in one transaction, off the event loop.
 
 Sandboxes (issue #13): one database holds many worlds, each query scoped by a sandbox id
 (queries.py). `transaction()`/`snapshot()` give the implicit `local` sandbox's queries;
@@ -19,18 +23,29 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from mock_server.storage.queries import LOCAL_SANDBOX, Queries
+from mock_server.storage.gathered import Ask, LostRace, Writes
+from mock_server.storage.queries import LOCAL_SANDBOX, Queries, clock_settings_of
 from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
 
 # (wall time, frozen instant or None, offset) -> the journal's timestamp text
 Stamp = Callable[[float, float | None, float], str]
 T = TypeVar("T")
+# The domain's decision on a snapshot (None: no key has the secret): the answer and its writes
+# (None: nothing to write), or another Ask to read first.
+Decide = Callable[[dict | None, Ask], "tuple[T, Writes | None] | Ask"]
+# How many times one revoke is read and decided before giving up: each retry follows a
+# concurrent writer's commit (a lost race) or a rate window the clock moved into.
+MAX_DECISIONS = 10
+# How long the clock a request read is the one its journal entry is stamped with (base.py
+# `_journal_rows`); older, the journal reads the clock itself.
+CLOCK_SEEN_S = 1.0
 
 
 class Conflict(Exception):
@@ -57,15 +72,20 @@ class Storage(ABC):
         self._stamp = stamp
         self._journal_lock = threading.Lock()
         self._journal_pending: list[tuple] = []
+        # sandbox -> (frozen, offset, when): the clock the latest request of the sandbox read
+        self._clocks_seen: dict[str, tuple[float | None, float, float]] = {}
 
     # -- blocking, off the event loop ------------------------------------------------------
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Queries]:
-        """A write transaction: all of it commits, or (on any exception) none of it."""
+        """A write transaction: all of it commits, or (on any exception) none of it. What its
+        reads see is the backend's: SQLite holds the write lock (nothing else commits meanwhile);
+        PostgreSQL runs READ COMMITTED (each statement sees what committed before it)."""
 
     @abstractmethod
     def snapshot(self) -> AbstractContextManager[Queries]:
-        """Reads that see one consistent state."""
+        """Reads that see one consistent state (SQLite: one WAL read transaction; PostgreSQL:
+        REPEATABLE READ, READ ONLY)."""
 
     @contextmanager
     def sandbox_transaction(self, sandbox: str, *, write: bool = True) -> Iterator[Queries]:
@@ -75,6 +95,15 @@ class Storage(ABC):
 
     # -- the request path ------------------------------------------------------------------
     @abstractmethod
+    async def gather(self, ask: Ask) -> dict | None:
+        """A revoke's snapshot (queries.py `gather`), in one read."""
+
+    @abstractmethod
+    async def decide(self, ask: Ask, decide: Decide[T]) -> T:
+        """A revoke: read `ask`, `decide(row, ask)`, write what it decided, committed before this
+        returns (see the module docstring). A refusal `decide` raises is raised as it is."""
+
+    @abstractmethod
     async def write(self, fn: Callable[[Queries], T]) -> T:
         """`fn` in a write transaction, committed before this returns; its exception rolls it back."""
 
@@ -82,11 +111,31 @@ class Storage(ABC):
     async def read(self, fn: Callable[[Queries], T]) -> T:
         """`fn` over committed state."""
 
-    async def read_or_write(self, read: Callable[[Queries], T | None], write: Callable[[Queries], T]) -> T:
-        """`read`'s answer if it has one (not None), else `write`'s, committed. A backend whose reads
-        cost a round trip does both in one transaction (PostgreSQL overrides this)."""
-        answer = await self.read(read)
-        return answer if answer is not None else await self.write(write)
+    async def _run_decision(
+        self,
+        ask: Ask,
+        decide: Decide,
+        gather: Callable[[Ask], Awaitable[dict | None]],
+        apply: Callable[[Writes], Awaitable[None]],
+    ):
+        """Read, decide, write; again from the read when the write lost a race (bounded)."""
+        for _ in range(MAX_DECISIONS):
+            row = await gather(ask)
+            if row is not None:
+                self._saw_clock(row)
+            decided = decide(row, ask)
+            if isinstance(decided, Ask):
+                ask = decided
+                continue
+            answer, writes = decided
+            if writes is None:
+                return answer
+            try:
+                await apply(writes)
+            except LostRace:
+                continue
+            return answer
+        raise LostRace(f"decided {MAX_DECISIONS} times, each time overtaken by a concurrent writer")
 
     # -- schema and seeding ----------------------------------------------------------------
     @abstractmethod
@@ -154,18 +203,39 @@ class Storage(ABC):
         with self._journal_lock:
             self._journal_pending[:0] = pending
 
-    def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
+    def _saw_clock(self, row: dict) -> None:
+        frozen, offset = clock_settings_of(row["clock_frozen"], row["clock_offset"])
+        self._clocks_seen[row["sandbox"]] = (frozen, offset, time.monotonic())
+
+    def _seen_clock(self, sandbox: str) -> tuple[float | None, float] | None:
+        """The clock a request of `sandbox` read within CLOCK_SEEN_S: the one its response was
+        decided at, so the one its journal entry is stamped with (no read of its own)."""
+        seen = self._clocks_seen.get(sandbox)
+        if seen is None or time.monotonic() - seen[2] > CLOCK_SEEN_S:
+            return None
+        return seen[0], seen[1]
+
+    def _journal_rows(self, pending: list[tuple], clock_of: Callable[[str], tuple[float | None, float]]) -> list:
+        """(sandbox, at, request_id, ...) rows of the entries of a sandbox (the others are dropped)."""
         if self._stamp is None:
             raise RuntimeError("this storage was opened without a journal stamp (open_storage(stamp=...))")
-        by_sandbox: dict[str, list[tuple]] = {}
+        rows = []
         for e in pending:
             sandbox = e[9] if len(e) > 9 else LOCAL_SANDBOX
             if sandbox is not None:
-                by_sandbox.setdefault(sandbox, []).append(e)
-        for sandbox, entries in by_sandbox.items():
-            sq = q.within(sandbox)  # each sandbox's entries at its own clock
-            frozen, offset = sq.clock_settings()
-            sq.insert_journal([(self._stamp(e[0], frozen, offset),) + tuple(e[1:9]) for e in entries])
+                frozen, offset = clock_of(sandbox)  # each sandbox's entries at its own clock
+                rows.append((sandbox, self._stamp(e[0], frozen, offset)) + tuple(e[1:9]))
+        return rows
+
+    def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
+        clocks: dict[str, tuple[float | None, float]] = {}
+
+        def clock_of(sandbox: str) -> tuple[float | None, float]:
+            if sandbox not in clocks:
+                clocks[sandbox] = self._seen_clock(sandbox) or q.within(sandbox).clock_settings()
+            return clocks[sandbox]
+
+        q.insert_journal_rows(self._journal_rows(pending, clock_of))
 
     def flush_journal(self) -> None:
         """Write what is buffered now (blocking; the control plane does before reading it)."""

@@ -24,6 +24,7 @@ from typing import Any
 
 from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, StorageFault
+from mock_server.storage.gathered import Ask, Writes
 from mock_server.storage.queries import SQLITE, Queries
 from mock_server.storage.schema import INDEXES, TABLES, statements
 
@@ -122,9 +123,12 @@ class SqliteStorage(Storage):
         return conn
 
     def _loop_queries(self) -> Queries:
-        """The event loop's own connection (one loop per process)."""
+        """The event loop's own connection (one loop per process). It never waits for another
+        process's lock (the loop would stall): its busy timeout is 0, set once here."""
         if self._loop_q is None:
-            self._loop_q = Queries(self._connect(), SQLITE)
+            conn = self._connect()
+            conn.execute("PRAGMA busy_timeout=0")
+            self._loop_q = Queries(conn, SQLITE)
         return self._loop_q
 
     def close(self) -> None:
@@ -174,6 +178,18 @@ class SqliteStorage(Storage):
             conn.execute("COMMIT")
 
     # -- the request path -------------------------------------------------------------------
+    async def gather(self, ask: Ask) -> dict | None:
+        return self._loop_queries().gather(ask)
+
+    async def decide(self, ask: Ask, decide):
+        """The snapshot read on the loop's connection (one statement: one read transaction of
+        WAL, never waiting), the writes in the group commit below, each guard checked as its
+        statement returns (queries.py `Queries.apply`)."""
+        return await self._run_decision(ask, decide, self.gather, self._apply)
+
+    async def _apply(self, writes: Writes) -> None:
+        await self.write(lambda q: q.apply(writes))
+
     async def read(self, fn: Callable[[Queries], T]) -> T:
         # WAL readers never wait for the writer: a read on the loop's connection takes microseconds.
         try:
@@ -198,7 +214,7 @@ class SqliteStorage(Storage):
         return await fut
 
     def _try_begin(self, conn: sqlite3.Connection) -> bool:
-        conn.execute("PRAGMA busy_timeout=0")
+        """BEGIN IMMEDIATE on the loop's connection (busy timeout 0: `_loop_queries`), or False."""
         try:
             conn.execute("BEGIN IMMEDIATE")
             return True
@@ -206,8 +222,6 @@ class SqliteStorage(Storage):
             if not _busy(exc):
                 raise
             return False
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
 
     def _run_batch(self) -> None:
         self._batch_scheduled = False

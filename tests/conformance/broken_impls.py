@@ -1381,6 +1381,68 @@ async def case_insensitive(p: Proxy, req: Request) -> Reply:
     return await p.forward(req)
 
 
+@bug(
+    "count_none_as_null",
+    "canceledScheduledPosts is 0 for an account with nothing queued (SUM over no rows is NULL)",
+    "revoke_counts_at_boundaries",
+    bug_class="boundary_counts",
+)
+async def count_none_as_null(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200 and reply.data.get("canceledScheduledPosts") == 0:
+        return _with_count(reply, None)
+    return reply
+
+
+@bug(
+    "dot_segments_redirect",
+    "no 3xx on the route: a gateway redirects a decoded %2F..%2F to the normalised path (another account)",
+    "no_redirect",
+    bug_class="redirects",
+)
+async def dot_redirect(p: Proxy, req: Request) -> Reply:
+    raw = req.decoded_id
+    if "/" in raw:
+        resolved = posixpath.normpath("/" + raw).rsplit("/", 1)[-1]
+        return Reply(301, {"location": "/v1/social-accounts/" + quote(resolved, safe=""), "content-length": "0"}, b"")
+    return await p.forward(req)
+
+
+@bug(
+    "replay_kept_one_second",
+    "a replay repeats the first response within the window (a TTL of 1 s, not 24 h, passed to the store)",
+    "idempotent_replay_same_response",
+    bug_class="replay",
+)
+async def replay_one_second(p: Proxy, req: Request) -> Reply:
+    key = req.headers.get("idempotency-key")
+    kept = p.__dict__.setdefault("kept", {})
+    if key and req.method == "DELETE" and key in kept and asyncio.get_running_loop().time() - kept[key] > 1.0:
+        return await p.forward(req.without("Idempotency-Key"))  # expired: the request runs again
+    reply = await p.forward(req)
+    if key and key not in kept:
+        kept[key] = asyncio.get_running_loop().time()
+    return reply
+
+
+@bug(
+    "replay_before_auth",
+    "a key without social:write answers 403, even with another key's Idempotency-Key (replayed before the scope check)",
+    "idempotency_replay_requires_scope",
+    bug_class="replay",
+)
+async def replay_before_auth(p: Proxy, req: Request) -> Reply:
+    key = req.headers.get("idempotency-key")
+    stored = p.__dict__.setdefault("stored", {})
+    if key and (key, req.path) in stored:
+        first = stored[(key, req.path)]
+        return Reply(first.status, {**first.headers, CONTRACT.replay_header.lower(): "true"}, first.body)
+    reply = await p.forward(req)
+    if key and reply.status == 200:
+        stored[(key, req.path)] = reply
+    return reply
+
+
 # -- correct variants: different from the mock, still conformant -----------------------------------
 
 

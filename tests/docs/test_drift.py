@@ -65,7 +65,15 @@ def test_the_renderings_differ_only_as_promised():
     for mock_only in ("Try it against the mock", "## Contract decisions", "/_mock", "127.0.0.1", "layers-mock"):
         assert mock_only not in public, mock_only
         assert mock_only in sandbox, mock_only
-    # The public page's additions beyond Layers' text are set apart as a marked note.
-    assert "## Notes" in public and "not part of Layers' published reference" in public
+    # The public page's additions beyond Layers' text are set apart as a marked note: in place it
+    # says what the page says (x-published-description), and fields marked x-published: false
+    # are listed only there.
+    reference, notes = public.split("\n## Notes\n", 1)
+    assert "not part of Layers' published reference" in notes
+    assert "| `socialAccountId` | string | required | Account to revoke. |" in reference
+    assert "malformed `Idempotency-Key`" not in reference  # the 409 row names the header, as the page does
+    assert "details.issues" not in reference and "lower-case" not in reference
+    assert "Idempotency-Key" in notes and "details.issues" in notes and "lower-case hex" in notes
+    assert "details.issues" in sandbox.split("## Try it against the mock", 1)[0]
     public_html = render_all(CONTRACT, rendering="public")["revoke-social-account.html"]
     assert "mock" not in public_html.lower()

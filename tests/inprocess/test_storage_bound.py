@@ -133,10 +133,10 @@ def unwritable(request, make_mock, monkeypatch):
         control.reset()
     storage = mock.app.storage
 
-    async def full(fn):
+    async def full(*args):  # the request path's write batch (SQLite: writes; PostgreSQL: conn, writes)
         raise StorageFault("disk full", "test: no room")
 
-    monkeypatch.setattr(storage, "write", full)
+    monkeypatch.setattr(storage, "_apply", full)
     return mock
 
 
@@ -164,10 +164,10 @@ def test_without_room_a_spent_budget_still_answers_429(make_mock, keys, monkeypa
     with mock.client() as c:
         assert c.put(f"{CONTROL_PREFIX}/keys/write/budget", json={"remaining": 0}).status_code == 200
 
-        async def full(fn):
+        async def full(*args):
             raise StorageFault("disk full", "test: no room")
 
-        monkeypatch.setattr(mock.app.storage, "write", full)
+        monkeypatch.setattr(mock.app.storage, "_apply", full)
         r = _revoke(c, UNKNOWN_ID, keys["write"]["secret"])
     assert r.status_code == 429, r.text
     assert int(r.headers[CONTRACT.retry_after_header]) >= 1
@@ -177,10 +177,10 @@ def test_without_room_a_spent_budget_still_answers_429(make_mock, keys, monkeypa
 def test_a_fault_while_authenticating_is_the_500_on_both_edges(make_mock, keys, monkeypatch, caplog, fast_path):
     mock = make_mock("sqlite", fast_path=fast_path)
 
-    async def unreachable(fn):
+    async def unreachable(ask):  # the request path's one read, on either edge
         raise StorageFault("database unreachable", "test: no connection")
 
-    monkeypatch.setattr(mock.app.storage, "read", unreachable)
+    monkeypatch.setattr(mock.app.storage, "gather", unreachable)
     with mock.client() as c:
         r = _revoke(c, EXAMPLE_ID, keys["write"]["secret"])
     assert r.status_code == 500, r.text

@@ -12,7 +12,9 @@ checkout (so nothing here writes into the working tree), with only these substit
 - `LAYERS_MOCK_URL` (read by the Node example) names the started mock, in the Node blocks only,
   and `LAYERS_MOCK_OPERATOR_TOKEN` is set for the operator guide's blocks only.
 
-Before each block the local mock is reset to its default world, as every page assumes. Blocks
+Every `curl` must answer the status written after it (`# 429`, as in the status steps), or a
+status below 400 when none is written: a wrapper prints each call's status on stderr. Before each
+block the local mock is reset to its default world, as every page assumes. Blocks
 of another language (python, json) or none (output shown as text) are not commands; a block
 without a language that starts like a command fails the test (mark it `bash` or `text`).
 The generated reference pages (docs/reference/, docs/sandbox/) are left out: their examples are
@@ -44,6 +46,10 @@ OPERATOR_TOKEN = "docs-test-operator-token-0123456789"
 HOSTED_PAGES = {"docs/guides/operator.md"}
 GENERATED = ("docs/reference/", "docs/sandbox/")
 COMMAND_LANGUAGES = {"bash", "sh", "shell", "console"}
+# Each curl's status on stderr, in call order (curl 7.63+: %{stderr}).
+CURL_WRAPPER = "curl() { command curl --write-out '%{stderr}[doc-test status %{http_code}]\\n' \"$@\"; }\n"
+STATUS = re.compile(r"\[doc-test status (\d{3})\]")
+EXPECTED = re.compile(r"\s#\s*(\d{3})\s*$")  # a trailing `   # 429`
 LOOKS_LIKE_A_COMMAND = re.compile(r"^(curl|layers-|\.venv/|python|pip|bash|docker|podman|node|export|cd) ")
 
 # command (exactly as a page shows it, comment included) -> why it is not run here.
@@ -106,7 +112,17 @@ class Block:
     excluded: list[str]
 
     def script(self) -> str:
-        return "\n".join(self.commands) + "\n"
+        return CURL_WRAPPER + "\n".join(self.commands) + "\n"
+
+    def expected_statuses(self) -> list[int | None]:
+        """For each curl command, the status written after it (None: any below 400)."""
+        out: list[int | None] = []
+        for command in self.commands:
+            if command.lstrip().startswith("curl "):
+                last = command.rsplit("\n", 1)[-1]
+                m = EXPECTED.search(last)
+                out.append(int(m.group(1)) if m else None)
+        return out
 
 
 def pages() -> list[Path]:
@@ -217,7 +233,7 @@ def test_every_command_of_readme_and_the_guides_runs(tmp_path):
     # that writes generated files writes them into the copy.
     env["PYTHONPATH"] = str(work)
     env["PATH"] = f"{Path(sys.prefix) / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    ran, counted = [], 0
+    ran, counted, curls = [], 0, 0
     hosted = MockProcess(port=0, env={"LAYERS_MOCK_OPERATOR_TOKEN": OPERATOR_TOKEN})
     with MockProcess(port=0) as local, hosted:
         control = ControlClient(local.base_url)
@@ -241,9 +257,16 @@ def test_every_command_of_readme_and_the_guides_runs(tmp_path):
                 f"{where}: exit {proc.returncode}\n--- script\n{script}--- stdout\n{proc.stdout[-3000:]}"
                 f"\n--- stderr\n{proc.stderr[-3000:]}"
             )
+            statuses = [int(s) for s in STATUS.findall(proc.stderr)]
+            expected = block.expected_statuses()
+            assert len(statuses) == len(expected), f"{where}: {len(statuses)} curl answers for {len(expected)} curls"
+            for status, want in zip(statuses, expected, strict=True):
+                ok = status == want if want is not None else 200 <= status < 400
+                assert ok, f"{where}: a curl answered {status}, the page says {want or 'success'}\n{script}"
+            curls += len(expected)
             counted += len(block.commands)
             ran.append(f"{where}: {len(block.commands)} command(s)")
     excluded = sorted({c.split(chr(10))[0] for b in all_blocks() for c in b.excluded})
-    print(f"\nran {counted} commands in {len(ran)} blocks; excluded {len(excluded)}:")
+    print(f"\nran {counted} commands ({curls} curl answers checked) in {len(ran)} blocks; excluded {len(excluded)}:")
     print("\n".join(ran))
     print("\n".join(f"  excluded: {c}  ({EXCLUDED[c]})" for c in excluded))

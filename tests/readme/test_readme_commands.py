@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from contract import CONTRACT
-from docs_gen.readme import STEPS_PAGE, current_block, render_block
+from docs_gen.readme import START, STEPS_PAGE, current_block, render_block
 from docs_gen.try_it import mock_base_url
 from mock_control.launcher import MockProcess
 
@@ -70,7 +70,8 @@ def test_every_readme_command_answers_its_status_in_order():
 def test_layers_docs_check_catches_a_hand_edited_steps_block(tmp_path, capsys):
     from docs_gen.cli import main
 
-    edited = STEPS_PAGE.read_text(encoding="utf-8").replace("   # 429\n", "   # 200\n", 1)
+    head, block = STEPS_PAGE.read_text(encoding="utf-8").split(START, 1)
+    edited = head + START + block.replace("   # 429\n", "   # 200\n", 1)  # inside the generated block
     page = tmp_path / "any-language.md"
     page.write_text(edited, encoding="utf-8")
     assert main(["--check", "--readme", str(page), "--out", str(tmp_path / "docs")]) == 1
