@@ -69,7 +69,13 @@ def create_app(
     settings = settings.replace(**changes) if changes else settings
     if settings.database is None:
         raise ValueError("create_app needs settings.database: the CLI prepares it before serving")
-    storage = open_storage(settings.database, serving=True, stamp=journal_stamp, timeout=settings.storage_timeout)
+    storage = open_storage(
+        settings.database,
+        serving=True,
+        stamp=journal_stamp,
+        timeout=settings.storage_timeout,
+        journal_limit=settings.journal_limit,
+    )
     domain = Domain(contract, hosted=settings.hosted)
 
     @lru_cache(maxsize=1)

@@ -45,6 +45,11 @@ def seed_state(
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["report"]:  # `layers-mock report`: a running mock's client report (issue 24)
+        from mock_server.report_cli import main as report_main
+
+        return report_main(args[1:])
     # No cyclic garbage collection while the fixture is read and loaded (serve() turns it back on
     # before serving): a million accounts' parsed JSON is millions of objects that every
     # collection, set off by the rows being made, walked again (~2 s of a million-account start).

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mock_server.edge.cors import check_origin
-from mock_server.storage import redacted
+from mock_server.storage import DEFAULT_JOURNAL_LIMIT, redacted
 from mock_server.tenancy.limits import Limits
 from mock_server.tenancy.routing import MAX_TOKEN_LENGTH, OPERATOR_TOKEN_ENV, TOKEN_PREFIX
 
@@ -230,6 +230,14 @@ class MockSettings:
         metavar="N",
         group=HOSTED_GROUP,
         check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"),
+    )
+    journal_limit: int = setting(
+        DEFAULT_JOURNAL_LIMIT,
+        "request journal entries kept per sandbox (GET /_mock/journal, the client report); the oldest are"
+        " dropped and the report counts them; 0 records nothing",
+        env="LAYERS_MOCK_JOURNAL_LIMIT",
+        metavar="N",
+        check=_between(0, _MAX_LIMIT, f"0 and {_MAX_LIMIT}"),
     )
     ready_file: str | None = setting(
         None,
@@ -441,3 +449,64 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--markdown"]:
         sys.exit("usage: python -m mock_server.settings --markdown")
     print(markdown_table())
+
+
+# -- `layers-mock report` (issue 24): its own few options, read here like every setting --------
+REPORT_FAIL_ON = ("violation", "advice", "never")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Where the running mock is, how to reach its control plane, and what to write."""
+
+    url: str
+    admin_token: str | None = field(default=None, repr=False)
+    junit: str | None = None
+    json: bool = False
+    fail_on: str = "advice"
+
+
+def report_from_command_line(argv: list[str]) -> ReportSettings:
+    """`layers-mock report [--url URL] [--admin-token T] [--junit FILE] [--json] [--fail-on S]`."""
+    p = argparse.ArgumentParser(
+        prog="layers-mock report",
+        description="Print how a client behaved against a running mock (its client report) and write JUnit XML.",
+    )
+    p.add_argument(
+        "--url",
+        help="the running mock (env LAYERS_MOCK_URL; default http://127.0.0.1:4010, or the baseUrl of"
+        " --ready-file / LAYERS_MOCK_READY_FILE)",
+    )
+    p.add_argument(
+        "--ready-file", metavar="PATH", help="a mock's ready file, to find its URL (env LAYERS_MOCK_READY_FILE)"
+    )
+    p.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="the control plane's token: --admin-token's, or a hosted sandbox's adminToken (env LAYERS_MOCK_ADMIN_TOKEN)",
+    )
+    p.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML (one test case per rule)")
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the text form")
+    p.add_argument(
+        "--fail-on",
+        choices=REPORT_FAIL_ON,
+        default="advice",
+        help="exit 1 (and JUnit failures) when a rule of this severity or above flagged something (default advice:"
+        " any flag)",
+    )
+    args = p.parse_args(argv)
+    url = args.url or os.environ.get("LAYERS_MOCK_URL")
+    ready_file = args.ready_file or os.environ.get("LAYERS_MOCK_READY_FILE")
+    if url is None and ready_file:
+        try:
+            with open(ready_file, encoding="utf-8") as fh:
+                url = json.load(fh)["baseUrl"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise SettingsError(f"--ready-file {ready_file}: cannot read its baseUrl ({exc})") from None
+    return ReportSettings(
+        url=(url or "http://127.0.0.1:4010").rstrip("/"),
+        admin_token=args.admin_token or os.environ.get("LAYERS_MOCK_ADMIN_TOKEN") or None,
+        junit=args.junit,
+        json=args.json,
+        fail_on=args.fail_on,
+    )

@@ -57,6 +57,8 @@ export async function revoke(socialAccountId, { apiKey = API_KEY, idempotencyKey
 }
 
 /** One control-plane call (/_mock/...); throws unless it answers 2xx. */
+const adminHeaders = () => (ADMIN_TOKEN ? { "X-Mock-Admin-Token": ADMIN_TOKEN } : {});
+
 async function control(method, path, body) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -81,4 +83,25 @@ export const mock = {
   freezeClock: () => control("PUT", "/clock", { frozen: true }),
   advanceClock: (seconds) => control("PUT", "/clock", { advanceSeconds: seconds }),
   killSwitch: (scope, target, enabled = true) => control("PUT", "/kill-switches", { scope, target, enabled }),
+  // Scripted answers for the next revokes, e.g. [{ status: 429, retryAfter: 1 }, { status: 200 }].
+  armScenario: (steps, { socialAccountId, keyId } = {}) =>
+    control("POST", "/scenarios", { steps, ...(socialAccountId && { socialAccountId }), ...(keyId && { keyId }) }),
+  // How the client behaved: every rule with its passes, flags and the requests that raised them.
+  clientReport: () => control("GET", "/client-report"),
+  clientReportText: async () => (await send(`${BASE_URL}/_mock/client-report?format=text`, { headers: adminHeaders() })).text(),
+  clearClientReport: () => control("DELETE", "/client-report"),
 };
+
+/** Throws unless the client report flagged nothing; the message names the rule, the request and the fix. */
+export function assertClientBehaved(report) {
+  const broken = report.rules.filter((r) => r.flags > 0);
+  if (broken.length === 0) return report;
+  const lines = broken.flatMap((r) =>
+    r.flagged.map(
+      (f) =>
+        `[${r.severity}] ${r.id}: ${f.why}\n    request: ${f.requestId} ${f.method} ${f.socialAccountId} -> ${f.status}` +
+        `\n    fix: ${r.fix}`,
+    ),
+  );
+  throw new Error(`the client broke ${broken.length} rule(s) (layers-mock client report):\n${lines.join("\n")}`);
+}

@@ -21,6 +21,7 @@ from contract.control import CONTROL
 from contract.spec import Contract
 from mock_server.core.clock import Clock, mock_time, to_iso
 from mock_server.core.errors import ApiError, envelope, status_and_message
+from mock_server.core.ids import request_id as new_request_id
 from mock_server.storage.gathered import Ask, Remember, Revoke, Writes
 from mock_server.storage.queries import LOCAL_SANDBOX, clock_settings_of
 
@@ -57,6 +58,7 @@ class Outcome:
     body: dict
     request_id: str
     replayed: bool = False
+    headers: dict | None = None  # a scripted 429's Retry-After (the real ones are raised as ApiError)
 
 
 class Domain:
@@ -120,6 +122,7 @@ class Domain:
             if row["killed"][scope]:
                 refused = self.kill_switch(scope)
                 refused.sandbox = row["sandbox"]  # a known key's refusal belongs in its sandbox's journal
+                refused.key_id, refused.key_hint = row["keyId"], row["keyHint"]  # graded (client report)
                 raise refused
         return Caller(
             row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"], row["sandbox"]
@@ -151,6 +154,15 @@ class Domain:
         now = mock_time(wall, *clock_settings_of(row["clock_frozen"], row["clock_offset"]))
         if row["test_status"] is not None:  # reserved ids: one status, never a change
             return self._test_account(int(row["test_status"]), ask.account_id, request_id, now), None
+        take = None
+        if row["fault_answer"] is not None:
+            # A scripted answer armed for this account or key (POST /_mock/scenarios), taken once;
+            # it comes after authentication and before budget, idempotency and revoke (decision 25).
+            take = row["fault_id"]
+            answer = json.loads(row["fault_answer"])
+            if answer["status"] != self.contract.success_status:
+                return self._scripted(answer, row, caller, ask, request_id, now)
+            row = {**row, "fault_id": None, "fault_step": None}  # a `200` step: the real revoke runs
         spend: tuple[tuple[str, int], ...] = ()
         limits = self.contract.rate_limit_tiers.get(caller.tier)
         if limits is not None:  # the undocumented `internal` tier has none (used by benchmarks)
@@ -163,7 +175,7 @@ class Domain:
                 if (count or 0) + 1 > limit:
                     raise self.rate_limited(max(1, math.ceil(_seconds_left(window, now))))
             spend = tuple(windows)
-        spent = Writes(caller.sandbox, caller.key_id, spend=spend)
+        spent = Writes(caller.sandbox, caller.key_id, spend=spend, take=take)
         key, replaces = ask.idempotency_key, None
         if key is not None and row["idem_account_id"] is not None:
             if now - row["idem_created_at"] >= self.contract.idempotency_window_seconds:
@@ -206,6 +218,37 @@ class Domain:
             remember = Remember(key, ask.account_id, outcome.status, body, request_id, now, replaces)
         writes = replace(spent, remember=remember, revoke=revoke)
         return outcome, writes or None
+
+    def _scripted(
+        self, answer: dict, row: dict, caller: Caller, ask: Ask, request_id: str, now: float
+    ) -> tuple[Outcome, Writes]:
+        """A scripted answer's outcome, and its writes: the armed row taken, and for a 404 of
+        "another process revoked first" the account really revoked (under a request id of its
+        own), so that this request finds it already disconnected."""
+        taken = Writes(caller.sandbox, caller.key_id, take=row["fault_id"])
+        status = answer["status"]
+        code = self.contract.code_for_status(status)
+        if code == "RATE_LIMITED":
+            out = self.error_outcome(code, request_id)
+            retry_after = {self.contract.retry_after_header: str(answer.get("retryAfter", 1))}
+            return Outcome(out.status, out.body, request_id, headers=retry_after), taken
+        if code == "KILL_SWITCH":
+            scope = answer.get("scope", self.contract.kill_switch_scopes[0])
+            return Outcome(
+                status, envelope(code, _KILL_MESSAGES[scope], request_id, {"scope": scope}), request_id
+            ), taken
+        if code == "NOT_FOUND" and answer.get("revokedElsewhere", True) and row["account_seq"] is not None:
+            elsewhere = Revoke(
+                ask.account_id,
+                caller.organization_id,
+                self.revoke_reason,
+                to_iso(now),
+                new_request_id(),
+                ask.cancelable,
+                int(row["cancelable"]),
+            )
+            taken = replace(taken, revoke=elsewhere)
+        return self.error_outcome(code, request_id), taken
 
     def revoke_writing(
         self, q, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str

@@ -62,6 +62,9 @@ class ApiError(Exception):
         self.headers = headers or {}
         # The sandbox whose journal records this refusal, when the rules know it (a killed key's).
         self.sandbox: str | None = None
+        # And the key (a killed key's): the client report grades the calls of a known key.
+        self.key_id: str | None = None
+        self.key_hint: str | None = None
         super().__init__(f"{code}: {message}")
 
 

@@ -98,6 +98,8 @@ class RevokePipeline:
             caller = self.domain.caller_from(None if row is None else row["caller"])
         except Exception as exc:
             ctx.sandbox = getattr(exc, "sandbox", None)  # a killed key's sandbox (else unknown)
+            ctx.key_id = getattr(exc, "key_id", None)  # and the key: the client report grades its calls
+            ctx.key_hint = getattr(exc, "key_hint", None)
             raise
         ctx.key_id, ctx.key_hint, ctx.sandbox = caller.key_id, caller.key_hint, caller.sandbox
         if self.on_caller is not None:
@@ -143,6 +145,8 @@ class RevokePipeline:
 
     def render(self, outcome: Outcome) -> Reply:
         headers = {self.contract.request_id_header: outcome.request_id, **self._headers}
+        if outcome.headers:
+            headers.update(outcome.headers)
         if outcome.replayed:
             headers[self.contract.replay_header] = "true"
         if self.check is not None:

@@ -32,10 +32,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mock_server.storage.gathered import Ask, LostRace, Writes
 from mock_server.storage.queries import LOCAL_SANDBOX, Queries, clock_settings_of
-from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
+from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, MIGRATIONS, SCHEMA_VERSION, SchemaMismatch
 
-# (wall time, frozen instant or None, offset) -> the journal's timestamp text
-Stamp = Callable[[float, float | None, float], str]
+# (wall time, frozen instant or None, offset) -> (the journal's timestamp text, the mock's epoch seconds)
+Stamp = Callable[[float, float | None, float], tuple[str, float]]
+# The journal's bound per sandbox when none is given (MockSettings.journal_limit is the setting).
+DEFAULT_JOURNAL_LIMIT = 100_000
 T = TypeVar("T")
 # The domain's decision on a snapshot (None: no key has the secret): the answer and its writes
 # (None: nothing to write), or another Ask to read first.
@@ -66,7 +68,7 @@ class Storage(ABC):
     url: str
     backend: str
 
-    def __init__(self, stamp: Stamp | None = None) -> None:
+    def __init__(self, stamp: Stamp | None = None, journal_limit: int = DEFAULT_JOURNAL_LIMIT) -> None:
         # How a journal entry's wall time becomes the mock's time (the core's clock decides;
         # storage only hands it the clock settings its write transaction read).
         self._stamp = stamp
@@ -74,6 +76,12 @@ class Storage(ABC):
         self._journal_pending: list[tuple] = []
         # sandbox -> (frozen, offset, when): the clock the latest request of the sandbox read
         self._clocks_seen: dict[str, tuple[float | None, float, float]] = {}
+        # The journal keeps the newest `journal_limit` entries per sandbox (0: it records nothing).
+        # Trimming is one DELETE per sandbox every tenth of the limit written (amortized, never a
+        # statement per response), and exact whenever the control plane flushes before reading.
+        self.journal_limit = journal_limit
+        self._trim_every = max(1, journal_limit // 10)
+        self._written_since_trim: dict[str, int] = {}
 
     # -- blocking, off the event loop ------------------------------------------------------
     @abstractmethod
@@ -158,6 +166,7 @@ class Storage(ABC):
             for table in ALL_TABLES:
                 q.conn.execute(f"DROP TABLE IF EXISTS {table}")
         else:
+            version = self._migrate(q, version)
             check_version(version, "organizations" in tables, where)
         for stmt in self.ddl:
             q.conn.execute(stmt)
@@ -177,6 +186,18 @@ class Storage(ABC):
             q.conn.execute(stmt)
         return seeding
 
+    real_type: str  # the backend's double, for MIGRATIONS' {REAL}
+
+    def _migrate(self, q: Queries, version: str | None) -> str | None:
+        """An older world brought to SCHEMA_VERSION in place, one step at a time (schema.MIGRATIONS),
+        inside prepare's locked transaction; a version with no path stays as found (refused next)."""
+        while version is not None and version.isdigit() and int(version) in MIGRATIONS:
+            for stmt in MIGRATIONS[int(version)]:
+                q.conn.execute(stmt.replace("{REAL}", self.real_type))
+            version = str(int(version) + 1)
+            q.conn.execute(f"UPDATE meta SET value='{version}' WHERE name='schema_version'")
+        return version
+
     def close(self) -> None:  # noqa: B027 - a hook: a backend with nothing to release keeps the no-op
         pass
 
@@ -185,8 +206,11 @@ class Storage(ABC):
     # entries share one commit. `wall` is time.time() when the response left; the mock's
     # clock (offset or frozen) is applied when the entries are written.
     def journal(self, entry: tuple) -> None:
-        """entry: (wall, request_id, method, path, status, key_id, key_hint, idempotency_key, code, sandbox);
-        an entry of no sandbox (None: an unknown caller in hosted mode) is dropped when written."""
+        """entry: (wall, request_id, method, path, status, key_id, key_hint, idempotency_key, code, sandbox,
+        retry_after, kill_scope, has_body); the last three may be left off (None, None, False). An
+        entry of no sandbox (None: an unknown caller in hosted mode) is dropped when written."""
+        if not self.journal_limit:
+            return
         with self._journal_lock:
             self._journal_pending.append(entry)
         self._journal_added()
@@ -224,8 +248,22 @@ class Storage(ABC):
             sandbox = e[9] if len(e) > 9 else LOCAL_SANDBOX
             if sandbox is not None:
                 frozen, offset = clock_of(sandbox)  # each sandbox's entries at its own clock
-                rows.append((sandbox, self._stamp(e[0], frozen, offset)) + tuple(e[1:9]))
+                at, mock_seconds = self._stamp(e[0], frozen, offset)
+                extra = tuple(e[10:13]) + (None, None, False)[len(e[10:13]) :]
+                rows.append(
+                    (sandbox, at) + tuple(e[1:9]) + (mock_seconds, e[0], extra[0], extra[1], int(bool(extra[2])))
+                )
         return rows
+
+    def _trims_due(self, rows: list[tuple]) -> list[str]:
+        """The sandboxes whose written entries since their last trim reach a tenth of the bound."""
+        due = []
+        for row in rows:
+            written = self._written_since_trim.get(row[0], 0) + 1
+            self._written_since_trim[row[0]] = written
+            if written >= self._trim_every and row[0] not in due:
+                due.append(row[0])
+        return due
 
     def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
         clocks: dict[str, tuple[float | None, float]] = {}
@@ -235,7 +273,15 @@ class Storage(ABC):
                 clocks[sandbox] = self._seen_clock(sandbox) or q.within(sandbox).clock_settings()
             return clocks[sandbox]
 
-        q.insert_journal_rows(self._journal_rows(pending, clock_of))
+        rows = self._journal_rows(pending, clock_of)
+        q.insert_journal_rows(rows)
+        for sandbox in self._trims_due(rows):
+            self.trim_journal(q.within(sandbox))
+
+    def trim_journal(self, q: Queries) -> None:
+        """The sandbox of `q` held to the bound now (the control plane, before it reads the journal)."""
+        q.trim_journal(self.journal_limit)
+        self._written_since_trim[q.sandbox] = 0
 
     def flush_journal(self) -> None:
         """Write what is buffered now (blocking; the control plane does before reading it)."""

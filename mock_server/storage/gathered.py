@@ -73,6 +73,9 @@ class Writes:
     spend: tuple[tuple[str, int], ...] = ()
     remember: Remember | None = None
     revoke: Revoke | None = None
+    # An armed scripted answer (its row in `faults`) taken by this request: the guard is that it
+    # was still there.
+    take: int | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.spend or self.remember or self.revoke)
+        return bool(self.spend or self.remember or self.revoke or self.take is not None)

@@ -53,12 +53,13 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here, redacted
+from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, T, no_event_loop_here, redacted
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, TIMED_OUT, UNREACHABLE, StorageFault
 from mock_server.storage.gathered import Ask, LostRace, Writes
 from mock_server.storage.queries import (
     FIRST_FAULT_STEP,
     GATHER,
+    JOURNAL_INSERT,
     LOCAL_SANDBOX,
     POSTGRES,
     REMEMBER,
@@ -117,10 +118,7 @@ _REVOKE = _sql(
     " SELECT layers_check((SELECT COUNT(*) FROM a) = 1 AND (SELECT COUNT(*) FROM c) = ?, 'account')"
 )
 _GATHER = _sql(GATHER)
-_JOURNAL = _sql(
-    "INSERT INTO journal(sandbox, at, request_id, method, path, status, key_id, key_hint, idempotency_key, code)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?)"
-)
+_JOURNAL = _sql(JOURNAL_INSERT)
 _CLOCK = _sql("SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')")
 
 
@@ -129,6 +127,8 @@ def batch(w: Writes) -> list[tuple[str, tuple]]:
     out: list[tuple[str, tuple]] = [(_SPEND, (w.sandbox, w.key_id, window, limit)) for window, limit in w.spend]
     if w.remember is not None:
         out.append((_REMEMBER, remember_params(w.sandbox, w.key_id, w.remember)))
+    if w.take is not None:
+        out.append((_TAKE_FAULT, (w.take,)))
     r = w.revoke
     if r is None:
         return out
@@ -198,8 +198,16 @@ class _StaleRead(Exception):
 class PostgresStorage(Storage):
     backend = "postgresql"
 
-    def __init__(self, url: str, *, serving: bool = False, stamp: Stamp | None = None, timeout: float | None = None):
-        super().__init__(stamp)
+    def __init__(
+        self,
+        url: str,
+        *,
+        serving: bool = False,
+        stamp: Stamp | None = None,
+        timeout: float | None = None,
+        journal_limit: int = DEFAULT_JOURNAL_LIMIT,
+    ):
+        super().__init__(stamp, journal_limit)
         self.timeout = timeout  # the storage_timeout setting (seconds): connect, statement and lock bounds
         self._bound = UNSERVED_TIMEOUT_S if timeout is None else timeout
         self._dsn = url
@@ -478,11 +486,19 @@ class PostgresStorage(Storage):
                     except psycopg.Error:
                         await self._rollback(conn)
                         raise
+            due = self._trims_due(rows)
+            if due:  # once every tenth of the bound: off the loop, on the blocking pool
+                await asyncio.to_thread(self._trim_sandboxes, due)
             written = True
         except Exception:  # noqa: BLE001 - kept for the next flush; the journal never breaks a response
             self._restore_journal(pending)
         finally:
             self._flush_done(written)
+
+    def _trim_sandboxes(self, sandboxes: list[str]) -> None:
+        with self.transaction() as q:
+            for sandbox in sandboxes:
+                self.trim_journal(q.within(sandbox))
 
     def _flush_done(self, written: bool) -> None:
         with self._journal_settled:
@@ -514,7 +530,7 @@ class PostgresStorage(Storage):
             self._flush_done(written)
 
     # -- schema and seeding -----------------------------------------------------------------
-    ddl, index_ddl = _DDL, _INDEXES
+    ddl, index_ddl, real_type = _DDL, _INDEXES, "DOUBLE PRECISION"
 
     def _table_names(self, q: Queries) -> set[str]:
         return {

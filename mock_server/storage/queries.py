@@ -90,9 +90,11 @@ _CALLER_COLUMNS = (
     " (SELECT expires_at FROM sandboxes s WHERE s.id=k.sandbox) AS expires_at"
 )
 _CALLER_FROM = "api_keys k JOIN organizations o ON o.sandbox = k.sandbox AND o.id = k.organization_id"
+# Faults and scripted answers share one table (issue 24): the first armed row for this account
+# (or any account) and this key (or any key) decides.
 _ARMED_FAULT = (
     "FROM faults f WHERE f.sandbox=k.sandbox AND f.remaining > 0 AND (f.account_id IS NULL OR f.account_id=?)"
-    " ORDER BY f.id LIMIT 1"
+    " AND (f.key_id IS NULL OR f.key_id=k.id) ORDER BY f.id LIMIT 1"
 )
 # Scalar subqueries and two LEFT JOINs off the key's row: every lookup is by primary key or
 # index, and an unknown secret finds no row (a 401 costs this one statement).
@@ -105,6 +107,7 @@ GATHER = (
     " (SELECT COUNT(*) FROM posts p WHERE p.sandbox=k.sandbox AND p.account_seq=a.seq AND p.status=?) AS cancelable,"
     f" (SELECT f.id {_ARMED_FAULT}) AS fault_id,"
     f" (SELECT f.step {_ARMED_FAULT}) AS fault_step,"
+    f" (SELECT f.answer {_ARMED_FAULT}) AS fault_answer,"
     " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_0,"
     " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_1,"
     " i.account_id AS idem_account_id, i.status AS idem_status, i.body AS idem_body,"
@@ -129,6 +132,26 @@ REMEMBER = (
     " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
     " request_id=excluded.request_id, created_at=excluded.created_at"
     " WHERE idempotency.created_at = ? RETURNING status"
+)
+# The journal's columns after `sandbox`, in the order base.py `_journal_rows` builds them.
+JOURNAL_COLUMNS = (
+    "at",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "key_id",
+    "key_hint",
+    "idempotency_key",
+    "code",
+    "mock_seconds",
+    "wall_seconds",
+    "retry_after",
+    "kill_scope",
+    "has_body",
+)
+JOURNAL_INSERT = (
+    f"INSERT INTO journal(sandbox, {', '.join(JOURNAL_COLUMNS)}) VALUES ({','.join('?' * (len(JOURNAL_COLUMNS) + 1))})"
 )
 TAKE_FAULT = "UPDATE faults SET remaining = remaining - 1 WHERE id=? AND remaining > 0"
 DISCONNECT = (
@@ -436,7 +459,7 @@ class Queries:
     def gather_params(ask: Ask) -> tuple:
         windows = (*ask.windows, None, None)
         a = ask.account_id
-        return (a, ask.cancelable, a, a, windows[0], windows[1], a, ask.idempotency_key, ask.digest)
+        return (a, ask.cancelable, a, a, a, windows[0], windows[1], a, ask.idempotency_key, ask.digest)
 
     @staticmethod
     def gathered(row, ask: Ask) -> dict | None:
@@ -461,6 +484,8 @@ class Queries:
                 raise LostRace("rate window")
         if w.remember is not None and self.one(REMEMBER, remember_params(w.sandbox, w.key_id, w.remember)) is None:
             raise LostRace("idempotency key")
+        if w.take is not None and self._x(TAKE_FAULT, (w.take,)).rowcount != 1:
+            raise LostRace("scripted answer")
         r = w.revoke
         if r is None:
             return
@@ -568,42 +593,37 @@ class Queries:
             ),
         )
 
-    # -- faults ---------------------------------------------------------------------------
-    def take_fault(self, account_id: str) -> str | None:
-        """Consume one armed fault that applies to this account; return its step. The row lock
-        makes a concurrent taker wait and then see `remaining` already spent."""
-        row = self.one(
-            "SELECT id, step FROM faults WHERE sandbox=? AND remaining > 0"
-            " AND (account_id IS NULL OR account_id=?) ORDER BY id LIMIT 1{FOR_UPDATE}",
-            (self.sandbox, account_id),
-        )
-        if row is None:
-            return None
-        self._x("UPDATE faults SET remaining = remaining - 1 WHERE id=?", (row["id"],))
-        return row["step"]
-
-    def fault_armed_for(self, account_id: str) -> bool:
-        """Whether `take_fault` would consume a fault for this account (consumes nothing)."""
-        return (
-            self.one(
-                "SELECT 1 AS one FROM faults WHERE sandbox=? AND remaining > 0"
-                " AND (account_id IS NULL OR account_id=?) LIMIT 1",
-                (self.sandbox, account_id),
-            )
-            is not None
-        )
-
+    # -- faults and scripted answers (one table: the gathered read's `_ARMED_FAULT` covers both) --
     def arm_fault(self, step: str, count: int, account_id: str | None) -> int:
         return self.scalar(
             "INSERT INTO faults(sandbox, step, remaining, account_id) VALUES (?,?,?,?) RETURNING id",
             (self.sandbox, step, count, account_id),
         )
 
-    def list_faults(self) -> list:
-        return self.rows("SELECT * FROM faults WHERE sandbox=? AND remaining > 0 ORDER BY id", (self.sandbox,))
+    def arm_answers(self, answers: list[str], account_id: str | None, key_id: str | None) -> list[int]:
+        """A scripted sequence: one row per answer (JSON text), taken in id order, once each."""
+        return [
+            self.scalar(
+                "INSERT INTO faults(sandbox, step, remaining, account_id, key_id, answer)"
+                " VALUES (?, 'answer', 1, ?, ?, ?) RETURNING id",
+                (self.sandbox, account_id, key_id, answer),
+            )
+            for answer in answers
+        ]
 
-    def clear_faults(self) -> None:
-        self._x("DELETE FROM faults WHERE sandbox=?", (self.sandbox,))
+    def list_faults(self) -> list:
+        return self.rows(
+            "SELECT * FROM faults WHERE sandbox=? AND remaining > 0 AND answer IS NULL ORDER BY id", (self.sandbox,)
+        )
+
+    def list_answers(self) -> list:
+        return self.rows(
+            "SELECT * FROM faults WHERE sandbox=? AND remaining > 0 AND answer IS NOT NULL ORDER BY id", (self.sandbox,)
+        )
+
+    def clear_faults(self, *, answers: bool | None = None) -> None:
+        only = "" if answers is None else (" AND answer IS NOT NULL" if answers else " AND answer IS NULL")
+        self._x("DELETE FROM faults WHERE sandbox=?" + only, (self.sandbox,))
 
     # -- accounts and posts ---------------------------------------------------------------
     def test_account_status(self, account_id: str) -> int | None:
@@ -704,28 +724,50 @@ class Queries:
     def revocation_count(self) -> int:
         return int(self.scalar("SELECT COUNT(*) AS n FROM revocations WHERE sandbox=?", (self.sandbox,)))
 
-    # -- journal --------------------------------------------------------------------------
-    JOURNAL_COLUMNS = ("at", "request_id", "method", "path", "status", "key_id", "key_hint", "idempotency_key", "code")
-
-    def insert_journal(self, rows: list[tuple]) -> None:
-        """rows: tuples in JOURNAL_COLUMNS order, all of this sandbox."""
-        sandbox = (self.sandbox,)
-        self.many(
-            f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [sandbox + tuple(r) for r in rows],
-        )
+    # -- journal ---------------------------------------------------------------------------
 
     def insert_journal_rows(self, rows: list[tuple]) -> None:
         """rows: (sandbox, *JOURNAL_COLUMNS) tuples, of any sandboxes."""
         if rows:
-            self.many(
-                f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows
-            )
+            self.many(JOURNAL_INSERT, rows)
 
     def journal(self, limit: int, after_id: int = 0) -> list:
         return self.rows(
             "SELECT * FROM journal WHERE sandbox=? AND id > ? ORDER BY id LIMIT ?", (self.sandbox, after_id, limit)
         )
+
+    def journal_since(self, wall_seconds: float, limit: int) -> list:
+        """The entries whose response left at or after `wall_seconds`, in the order they left."""
+        return self.rows(
+            "SELECT * FROM journal WHERE sandbox=? AND (wall_seconds IS NULL OR wall_seconds >= ?)"
+            " ORDER BY wall_seconds, id LIMIT ?",
+            (self.sandbox, wall_seconds, limit),
+        )
+
+    def trim_journal(self, keep: int) -> int:
+        """Drop all but the newest `keep` entries of this sandbox; count the dropped ones in its
+        `journal_dropped` setting (one upsert, so instances sharing a database add up)."""
+        newest_dropped = self.scalar(
+            "SELECT id FROM journal WHERE sandbox=? ORDER BY id DESC LIMIT 1 OFFSET ?", (self.sandbox, keep)
+        )
+        if newest_dropped is None:
+            return 0
+        dropped = self._x("DELETE FROM journal WHERE sandbox=? AND id <= ?", (self.sandbox, newest_dropped)).rowcount
+        if dropped:
+            self._x(
+                "INSERT INTO settings(sandbox, name, value) VALUES (?, 'journal_dropped', ?)"
+                " ON CONFLICT(sandbox, name) DO UPDATE SET"
+                " value = CAST(CAST(settings.value AS BIGINT) + CAST(excluded.value AS BIGINT) AS TEXT)",
+                (self.sandbox, str(dropped)),
+            )
+        return dropped
+
+    def key_organizations(self) -> dict[str, str]:
+        """key id -> its organization id (grading: which keys an organization's kill switch covers)."""
+        return {
+            r["id"]: r["organization_id"]
+            for r in self.rows("SELECT id, organization_id FROM api_keys WHERE sandbox=?", (self.sandbox,))
+        }
 
     COUNTED = ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here
+from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, T, no_event_loop_here
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, StorageFault
 from mock_server.storage.gathered import Ask, Writes
 from mock_server.storage.queries import SQLITE, Queries
@@ -74,8 +74,16 @@ def _translated(exc: BaseException) -> BaseException:
 class SqliteStorage(Storage):
     backend = "sqlite"
 
-    def __init__(self, path: str, *, serving: bool = False, stamp: Stamp | None = None, timeout: float | None = None):
-        super().__init__(stamp)
+    def __init__(
+        self,
+        path: str,
+        *,
+        serving: bool = False,
+        stamp: Stamp | None = None,
+        timeout: float | None = None,
+        journal_limit: int = DEFAULT_JOURNAL_LIMIT,
+    ):
+        super().__init__(stamp, journal_limit)
         self.path = path
         # The bound on every wait for a lock (seconds): the busy timeout of blocking transactions,
         # and how long a request's write stays queued for the write lock in the group commit.
@@ -360,7 +368,7 @@ class SqliteStorage(Storage):
             log.error("storage fault (%s): the request journal is not being written; kept for later", fault.cause)
 
     # -- schema and seeding -----------------------------------------------------------------
-    ddl, index_ddl = _DDL, _INDEXES
+    ddl, index_ddl, real_type = _DDL, _INDEXES, "REAL"
 
     def _table_names(self, q: Queries) -> set[str]:
         return {r["name"] for r in q.rows("SELECT name FROM sqlite_master WHERE type='table'")}

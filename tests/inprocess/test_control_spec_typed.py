@@ -98,6 +98,11 @@ def _calls(account_id: str) -> list[tuple[str, dict, dict]]:
         ("get_health", {}, None),
         ("get_ready", {}, None),
         ("get_metrics", {}, None),
+        ("arm_scenario", {}, {"keyId": WRITE["label"], "steps": [{"status": 429, "retryAfter": 2}, {"status": 200}]}),
+        ("list_scenarios", {}, None),
+        ("clear_scenarios", {}, None),
+        ("get_client_report", {}, None),
+        ("clear_client_report", {}, None),
     ]
 
 
