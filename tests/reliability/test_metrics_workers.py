@@ -54,6 +54,9 @@ def test_every_scrape_counts_every_worker(keys):
         (directory,) = during
         seen_pids = {p.rsplit("_", 1)[1] for p in glob.glob(f"{directory}/counter_*.db")}
     print(f"\nmetrics: {REQUESTS} requests, 8 scrapes counted {sorted(set(scrapes))}; {len(seen_pids)} worker files")
-    assert len(seen_pids) == 2, seen_pids  # both workers answered requests and wrote their counts
+    # Both workers answered requests and wrote their counts. On a loaded machine uvicorn may also
+    # replace a worker that missed its health ping (6 files seen at load average 30): the files of
+    # the replaced ones stay, and their counts still add up below.
+    assert len(seen_pids) >= 2, seen_pids
     assert scrapes == [REQUESTS] * 8, scrapes
     assert _metrics_dirs() - before == set()  # removed on stop
