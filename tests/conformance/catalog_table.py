@@ -66,10 +66,17 @@ def verdict(entry, outcome: dict) -> str:
     return "missed" if outcome["code"] == 0 else f"error (exit {outcome['code']})"
 
 
-def run_all(trees: dict[str, Path], names: list[str], jobs: int) -> dict[str, dict[str, dict]]:
+def run_all(
+    trees: dict[str, Path], names: list[str], jobs: int, save: Path | None = None
+) -> dict[str, dict[str, dict]]:
+    """Every (kit, entry) outcome; with `save`, kept there after each one, and the ones already
+    there are not run again (a long run that was stopped goes on where it was)."""
     entries = {**CATALOG, **VARIANTS}
-    work = [(label, name) for label in trees for name in names]
     results: dict[str, dict[str, dict]] = defaultdict(dict)
+    if save is not None and save.exists():
+        for label, outcomes in json.loads(save.read_text()).items():
+            results[label].update(outcomes)
+    work = [(label, name) for label in trees for name in names if name not in results[label]]
     lock = threading.Lock()
 
     def worker() -> None:
@@ -89,6 +96,8 @@ def run_all(trees: dict[str, Path], names: list[str], jobs: int) -> dict[str, di
                         outcome["verdict"] = verdict(entry, outcome)
                         with lock:
                             results[label][name] = outcome
+                            if save is not None:
+                                save.write_text(json.dumps(results, indent=2))
                         print(f"  {label:>8} {name}: {outcome['verdict']} {outcome['failed'][:4]}", file=sys.stderr)
             finally:
                 proxy.terminate()
@@ -147,14 +156,13 @@ def main() -> None:
     parser.add_argument("--kit", action="append", default=[], help="label=source tree (default: this tree)")
     parser.add_argument("--only", default="", help="comma-separated entry names")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--json", help="write every outcome here")
+    parser.add_argument("--json", help="keep every outcome here (and skip the ones already there)")
     args = parser.parse_args()
     trees = dict(k.split("=", 1) for k in args.kit) if args.kit else {"this": str(ROOT)}
     names = [n for n in args.only.split(",") if n] or sorted(CATALOG) + sorted(VARIANTS)
-    results = run_all({k: Path(v).resolve() for k, v in trees.items()}, names, args.jobs)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
-    print(table(results, names))
+    save = Path(args.json) if args.json else None
+    results = run_all({k: Path(v).resolve() for k, v in trees.items()}, names, args.jobs, save)
+    print(table({label: results[label] for label in trees}, names))
     for label, outcomes in results.items():
         for name in names:
             v = outcomes.get(name, {}).get("verdict")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import pytest
 from broken_impls import CATALOG, CLASSES, NEW_CLASSES, VARIANTS
 
+from conformance.provenance import SOURCES
+
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 # A few generated cases only: the catalog proves the checks and scenarios, and every intended
@@ -106,3 +108,20 @@ def test_strict_only_bug_passes_without_strict(name, kit, broken_base, staging_a
     args = [a for a in _args(bug, broken_base, staging_args) if a != "--strict"]
     code, report = kit(*args)
     assert code == 0, report["failedChecks"]
+
+
+@pytest.mark.parametrize(
+    "name, source",
+    [("rate_limit_class_generic", "docs"), ("replay_not_marked", "decision")],
+)
+def test_documented_only_reports_but_does_not_judge_other_sources(name, source, kit, broken_base, staging_args):
+    """--documented-only: a rule of the wider docs or a decision is still run and reported, apart,
+    and decides nothing; the page's own rules still do."""
+    bug = CATALOG[name]
+    code, report = kit(*_args(bug, broken_base, staging_args), "--documented-only")
+    assert code == 0, report["failedChecks"]
+    assert next(c for c in report["checks"] if c["name"] == bug.intended_check)["failed"]
+    assert SOURCES[bug.intended_check].kind == source
+    page_bug = CATALOG["count_none_as_one"]
+    code, report = kit(*_args(page_bug, broken_base, staging_args), "--documented-only")
+    assert code == 1 and page_bug.intended_check in report["failedChecks"]
