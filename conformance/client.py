@@ -23,6 +23,7 @@ from conformance.pipeline import Pipeline
 from conformance.results import Results
 from conformance.transport import (
     BODY_CHECKS,
+    SIZE_CHECK,
     BoundedTransport,
     Bounds,
     RequestHeaders,
@@ -241,6 +242,10 @@ class PoliteClient:
                     self.results.passed(name, "check")
             self.pipeline.judge(exchange)
         else:  # a body the checks cannot judge (too big, too deep) is a finding of its own
+            if body_problem.check == SIZE_CHECK:
+                # A target that sends bodies over the cap gets one request at a time from now on:
+                # each costs the kit up to the cap (and its copies) in memory, and speed no longer matters.
+                self.slots.narrow(1)
             with self.pipeline.lock:
                 self.results.saw(response.status_code)
                 self.results.failed(body_problem.check, "check", f"{label}: {body_problem.message}", exchange)

@@ -43,6 +43,11 @@ class Slots:
                 self.used -= 1
                 self._cond.notify()
 
+    def narrow(self, limit: int) -> None:
+        """From now on at most `limit` at once (those in flight finish)."""
+        with self._cond:
+            self.limit = min(self.limit, limit)
+
     @contextlib.contextmanager
     def widened(self, limit: int) -> Iterator[None]:
         with self._cond:

@@ -290,7 +290,8 @@ class KitSettings:
         "--max-time",
         env="LAYERS_MAX_TIME",
         convert=RUN_TIME,
-        help="bound on the whole run, in seconds: then it stops and writes its reports, marked incomplete (exit 2)",
+        help="bound on the whole run, in seconds: then it stops and writes its reports, marked incomplete"
+        " (exit 2; exit 1 if a violation was seen before)",
     )
     max_total_wait: float = setting(
         180.0,
