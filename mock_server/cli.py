@@ -1,4 +1,4 @@
-"""`layers-mock`: seed a state file from a fixture and serve the mock with uvicorn."""
+"""`layers-mock`: seed a state file from a fixture and serve the mock (granian or uvicorn: mock_server/listen.py)."""
 
 from __future__ import annotations
 
@@ -109,20 +109,16 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
             flush=True,
         )
 
-    import uvicorn
-
     announcement = ready.document(base=base, port=settings.port, state=shown, world=stored)
     with ready.announced(
         settings.ready_file, host=banner.connect_host(settings.host), port=settings.port, doc=announcement
     ):
-        uvicorn.run(
-            "mock_server.app:app_from_env",
-            factory=True,
+        listen.run(
+            settings.server,
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
-            access_log=False,
         )
     return 0
 

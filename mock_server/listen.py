@@ -32,3 +32,51 @@ def claim_port(host: str, port: int) -> int:
                 "use --port 4010 or another one above 1023."
             ) from None
         raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+# -- the HTTP server ---------------------------------------------------------------------------
+APP_FACTORY = "mock_server.app:app_from_env"  # each worker builds its app from the handed-over settings
+
+
+def run(server: str, *, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the mock's app on `server` ("granian" or "uvicorn") until SIGTERM or SIGINT, then
+    shut down gracefully (both servers stop accepting, finish what is in flight, stop workers).
+    The workers read the settings the CLI handed over (`MockSettings.hand_to_workers`) from
+    their environment, whichever server started them."""
+    if server == "granian":
+        _run_granian(host=host, port=port, workers=workers, log_level=log_level)
+    else:
+        import uvicorn
+
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+
+
+def _run_granian(*, host: str, port: int, workers: int, log_level: str) -> None:
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    Server(
+        APP_FACTORY,
+        factory=True,
+        address=host,
+        port=port,
+        # ASGI without the lifespan protocol: the app needs no start-up or shutdown events (its
+        # storage opens in the factory), and with lifespan on, a worker's shutdown sometimes never
+        # got its `lifespan.shutdown.complete` and SIGTERM left it running (seen at log level warning).
+        interface=Interfaces.ASGINL,
+        workers=workers,
+        # HTTP/1.1 only, like uvicorn: the mock promises nothing about HTTP/2 (h2c).
+        http=HTTPModes.http1,
+        websockets=False,
+        log_level=LogLevels(log_level),
+        log_access=False,  # the app's own access log (edge/access_log.py) writes one line per request
+    ).serve()

@@ -39,6 +39,7 @@ SETTINGS_ENV = "LAYERS_MOCK_SETTINGS"
 # one on a one-core machine.
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+SERVERS = ("granian", "uvicorn")
 HOSTED_GROUP = "hosted sandboxes (one deployment, many isolated worlds; contract/control.yaml)"
 _LIMITS = Limits()  # the sandbox limits' defaults, and why, are Limits' docstring
 _MAX_LIMIT = 100_000_000
@@ -121,7 +122,7 @@ class MockSettings:
     )
     workers: int = setting(
         DEFAULT_WORKERS,
-        "uvicorn worker processes sharing one world (bench/RESULTS.md)",
+        "worker processes sharing one world (bench/RESULTS.md)",
         metavar="N",
         check=_at_least_one,
         shown_default="2 (1 on a one-core machine)",
@@ -233,7 +234,14 @@ class MockSettings:
         env="LAYERS_MOCK_READY_FILE",
         metavar="PATH",
     )
-    log_level: str = setting("warning", "uvicorn's own messages", metavar="LEVEL", choices=LOG_LEVELS)
+    server: str = setting(
+        "granian",
+        "the HTTP server the workers run on (bench/RESULTS.md compares them)",
+        env="LAYERS_MOCK_SERVER",
+        metavar="NAME",
+        choices=SERVERS,
+    )
+    log_level: str = setting("warning", "the HTTP server's own messages", metavar="LEVEL", choices=LOG_LEVELS)
     quiet: bool = setting(False, "print neither the banner nor the access log (a line per request)")
 
     def __post_init__(self) -> None:
