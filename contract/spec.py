@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # the class `Registry.resolver()` returns; referencing export
     from referencing._core import Resolver
 
 SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
+# libyaml's parser where PyYAML has it (its wheels do): the same safe loading (SafeConstructor,
+# the same resolver), 5-8x faster; the specs are read at every start, in every worker.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def spec_sha256(path: Path = SPEC_PATH) -> str:
@@ -286,7 +289,7 @@ class Contract:
 
 def load_contract(path: Path = SPEC_PATH) -> Contract:
     with open(path, encoding="utf-8") as fh:
-        return Contract(yaml.safe_load(fh), Path(path))
+        return Contract(yaml.load(fh, Loader=SAFE_LOADER), Path(path))
 
 
 CONTRACT = load_contract()

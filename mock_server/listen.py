@@ -60,10 +60,21 @@ def run(server: str, *, host: str, port: int, workers: int, log_level: str) -> N
 
 
 def _run_granian(*, host: str, port: int, workers: int, log_level: str) -> None:
+    import gc
+    import importlib
+
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
     from granian.server import Server
 
+    # granian forks its workers (Python 3.11's default start method on Linux): the app's modules
+    # (Connexion, the specs parsed) imported here, and the specs checked here once, are every
+    # worker's at no cost, instead of each worker doing both after the fork (start-up:
+    # bench/RESULTS.md). Frozen, so that no collection in a worker walks them or dirties their
+    # shared pages.
+    importlib.import_module(APP_FACTORY.split(":", 1)[0]).prepare()
+    gc.collect()
+    gc.freeze()
     Server(
         APP_FACTORY,
         factory=True,
