@@ -76,11 +76,13 @@ def _main(argv: list[str] | None) -> int:
 
 
 def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file.StateLock | None) -> int:
+    preparation = listen.AppPreparation(settings.server)  # beside the seeding (listen.py says why)
     try:
         loaded, stored = seed_state(database, fixture, settings.reset, hosted=settings.hosted)
     except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
         print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
+    preparation.wait()
     gc.enable()  # loaded: collect as usual while serving
     if lock is not None:
         lock.share()  # the reset (if any) is done: other mocks may serve this file beside us

@@ -38,6 +38,36 @@ def claim_port(host: str, port: int) -> int:
 APP_FACTORY = "mock_server.app:app_from_env"  # each worker builds its app from the handed-over settings
 
 
+class AppPreparation:
+    """Under granian (whose workers are forked from this process), the app's modules imported
+    and its specs checked here, once, on a thread started before the world is seeded: seeding
+    spends most of its time inside SQLite, which releases the GIL, so on two cores the import
+    runs beside it instead of after it (a million-account fixture: bench/RESULTS.md)."""
+
+    def __init__(self, server: str):
+        import threading
+
+        self._error: BaseException | None = None
+        self._thread = None
+        if server == "granian":
+            self._thread = threading.Thread(target=self._prepare, name="layers-mock-prepare", daemon=True)
+            self._thread.start()
+
+    def _prepare(self) -> None:
+        import importlib
+
+        try:
+            importlib.import_module(APP_FACTORY.split(":", 1)[0]).prepare()
+        except BaseException as exc:  # noqa: BLE001 - raised again by wait(), on the main thread
+            self._error = exc
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            if self._error is not None:
+                raise self._error
+
+
 def run(server: str, *, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve the mock's app on `server` ("granian" or "uvicorn") until SIGTERM or SIGINT, then
     shut down gracefully (both servers stop accepting, finish what is in flight, stop workers).
@@ -72,8 +102,9 @@ def _run_granian(*, host: str, port: int, workers: int, log_level: str) -> None:
     # worker's at no cost, instead of each worker doing both after the fork (start-up:
     # bench/RESULTS.md). Frozen, so that no collection in a worker walks them or dirties their
     # shared pages.
-    importlib.import_module(APP_FACTORY.split(":", 1)[0]).prepare()
-    gc.collect()
+    importlib.import_module(APP_FACTORY.split(":", 1)[0]).prepare()  # done already by AppPreparation
+    # (no gc.collect() first: a million-account fixture's objects are still alive here, and a
+    # full collection would walk them all)
     gc.freeze()
     Server(
         APP_FACTORY,
