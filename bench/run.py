@@ -1,22 +1,24 @@
-"""The mock against Prism, side by side, on loopback; writes bench/RESULTS.md.
+"""The mock against Prism, side by side, on loopback: one table; writes bench/RESULTS.md.
 
-    cd /work/main && .venv/bin/python bench/run.py            # everything (~6 minutes)
-    .venv/bin/python bench/run.py --only throughput,startup    # a part
+    cd /work/main && .venv/bin/python bench/run.py            # the table and the fixture (~12 minutes)
+    .venv/bin/python bench/run.py --quick                      # a first look, under a minute
+    .venv/bin/python bench/run.py --targets sqlite,prism --rounds 3   # some rows
 
-Parts:
-  throughput  wrk on three paths (401 no key, 404 unknown account, 200 fresh accounts) against ours
-              on SQLite, ours on PostgreSQL (one instance, two instances on one database) and
-              Prism, alternating, several rounds; medians of req/s, p50, p99 and ours/Prism.
-  startup     process start to first 200, both servers (the mock on a fresh default world and on
-              the benchmark's state file).
-  revoke      one revoke of an account with 0 / 1k / 10k / 100k queued posts: time and peak memory
-              (bench/revoke_cost.py, one process per size), and over HTTP.
-  fixtures    a 1,000,000-account fixture (3 queued posts each): `--fixtures FILE` to first 200.
+Parts (`--only`, default table,fixtures):
+  table       one row per target (bench/targets.py: SQLite from the development install and from a
+              mock-only install, the container image, PostgreSQL x1 and x2, a bare ASGI app on each
+              HTTP server, Prism), one column per path and key tier: 401 (no key), 404 and 200 with
+              the internal-tier key and with 600 partner-tier keys in rotation; wrk, targets
+              alternating, several rounds; medians of req/s, p50, p99, and x Prism; and start-up,
+              process start to the first 200 of the default world.
+  fixtures    a 1,000,000-account fixture (3 queued posts each): `--fixtures FILE` to first 200,
+              from the mock-only install (`--fixture-install dev` for this checkout's venv).
+  revoke      one revoke of an account with 0 / 1k / 10k / 100k queued posts (bench/revoke_cost.py).
   scale       worlds of 1,000 and 1,000,000 accounts: start-up with --state, and latency.
-  conformance the conformance kit against the mock as served here, if `conformance/` has its CLI.
+  conformance the conformance kit against the mock as served here.
 
-Both servers run in their default setting: `layers-mock --state FILE` (its default worker count)
-and `prism mock openapi.yaml -v warn`. wrk runs on the same machine (-t1 -c32).
+The mock runs as partners start it (`layers-mock --database FILE`: its default workers and HTTP
+server), Prism as `prism mock openapi.yaml -v warn`; wrk runs on the same machine (-t1 -c32).
 """
 
 from __future__ import annotations
