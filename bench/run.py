@@ -459,6 +459,65 @@ def _cell(runs: list[dict], prism: list[dict] | None, ratio_of: str = "Prism") -
     return f"{rps:,.0f}{ratio}<br>{ms(c.median([r['p50_us'] for r in runs]))} / {ms(c.median([r['p99_us'] for r in runs]))}"
 
 
+def render_targets(report: dict) -> list[str]:
+    """Issue 20's targets, met or missed (and by how much), from this run's numbers."""
+    t, startup, fx = report.get("table"), report.get("startup") or {}, report.get("fixtures")
+    rows: list[tuple[str, str, bool]] = []
+
+    def med(key: str, combo: str, field: str) -> float | None:
+        runs = (t or {}).get("results", {}).get(combo, {}).get(key) or []
+        return c.median([r[field] for r in runs]) if runs else None
+
+    def versus(key: str, combo: str, want_x: float, p99_x: float) -> None:
+        ours, prism = med(key, combo, "rps"), med("prism", combo, "rps")
+        if ours is None or prism is None:
+            return
+        x, p99 = ours / prism, med(key, combo, "p99_us") / med("prism", combo, "p99_us")
+        ok = x >= want_x and p99 <= p99_x
+        rows.append(
+            (
+                f"{key} {combo}: ≥ {want_x:g}x Prism, p99 ≤ {p99_x:g}x Prism's",
+                f"{x:.2f}x, p99 {p99:.2f}x Prism's ({ms(med(key, combo, 'p99_us'))} vs"
+                f" {ms(med('prism', combo, 'p99_us'))} ms)",
+                ok,
+            )
+        )
+
+    for combo in ("200 partner", "404 partner"):
+        versus("sqlite", combo, 2, 1)
+    for combo in ("200 partner", "404 partner"):
+        versus("pg1", combo, 1, 2)
+    for combo in ("200 partner", "404 partner"):
+        one, two = med("pg1", combo, "rps"), med("pg2", combo, "rps")
+        if one and two:
+            rows.append((f"pg2 {combo}: not below pg1 in aggregate", f"{two / one:.2f}x pg1", two >= one))
+    ours, bare = med("sqlite", "401", "rps"), med("bare-granian", "401", "rps")
+    if ours and bare:
+        rows.append(("401 ≥ 50 % of a bare ASGI app (granian)", f"{ours / bare * 100:.0f} %", ours >= bare / 2))
+    if startup.get("sqlite") and startup.get("prism"):
+        a, b = c.median(startup["sqlite"]), c.median(startup["prism"])
+        rows.append(("start-up below Prism's", f"{a:.2f} vs {b:.2f} s ({a / b:.2f}x)", a < b))
+    if fx:
+        best = c.median([r["ready_s"] for r in fx["runs"]])
+        rows.append(
+            (
+                f"{fx['accounts']:,}-account fixture ≤ 15 s ({fx.get('install', 'dev')} install)",
+                f"{best:.1f} s",
+                best <= 15,
+            )
+        )
+    if not rows:
+        return []
+    lines = [
+        "### Targets (issue 20, partner-tier keys in rotation; this run)",
+        "",
+        "| target | result | |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {result} | {'met' if ok else '**missed**'} |" for name, result, ok in rows]
+    return lines + [""]
+
+
 def render_table(report: dict) -> list[str]:
     """The one table (what `bench/run.py` prints), its commands and its notes."""
     t, startup = report["table"], report.get("startup") or {}
@@ -550,6 +609,7 @@ def render(report: dict, command: str) -> str:
     t = report.get("table")
     if t:
         lines += render_table(report)
+    lines += render_targets(report)
     r = report.get("revoke")
     if r:
         lines += [
