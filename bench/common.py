@@ -197,7 +197,11 @@ class Server:
         self.proc = subprocess.Popen(
             self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
         )
-        self.ready_s = wait_first_200(self.base, self.proc, t0, timeout, self.ready_status)
+        try:
+            self.ready_s = wait_first_200(self.base, self.proc, t0, timeout, self.ready_status)
+        except BaseException:
+            self.stop()  # a server that did not start is not left running
+            raise
         return self
 
     def stop(self) -> None:
@@ -211,7 +215,7 @@ class Server:
         self.log.close()
 
     def __enter__(self):
-        return self.start()
+        return self if self.proc is not None else self.start()  # started already: start(timeout=...)
 
     def __exit__(self, *exc):
         self.stop()

@@ -381,7 +381,7 @@ def fixtures(args, report: dict) -> None:
         load_before = os.getloadavg()[0]
         port = c.free_port()
         cmd = c.mock_cmd(port, state, ["--fixtures", str(path)] + args.mock_args, exe=exe)
-        with c.Server("mock", cmd, port, c.OUT / "fixture.log") as s:
+        with c.Server("mock", cmd, port, c.OUT / "fixture.log").start(timeout=600) as s:
             times.append({"ready_s": s.ready_s, "loadavg": load_before})
         print(
             f"  {args.fixture_accounts:,} accounts: ready in {s.ready_s:.1f}s (load avg before {load_before:.1f})",
