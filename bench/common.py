@@ -106,9 +106,18 @@ def machine() -> dict:
 
 
 # -- worlds ----------------------------------------------------------------------------------
-def seed_world(database: Path | str, *, accounts: int, queued_per_account: int = 0) -> list[str]:
+PARTNER_TIER = "partner"
+
+
+def partner_secrets(n: int) -> list[str]:
+    """The secrets of the benchmark organization's `n` partner-tier keys (seeded by seed_world)."""
+    return [f"lp_test_bench_partner_{i:08d}" for i in range(n)]
+
+
+def seed_world(database: Path | str, *, accounts: int, queued_per_account: int = 0, partner_keys: int = 0) -> list[str]:
     """A world (a SQLite file, or a PostgreSQL database URL), made afresh: the default world,
-    plus one organization with an `internal`-tier key (no rate limit) owning `accounts` fresh
+    plus one organization with an `internal`-tier key (no rate limit) and `partner_keys`
+    partner-tier keys (each with its own rate windows: 3,000 a minute), owning `accounts` fresh
     connected accounts. Returns the fresh accounts' ids."""
     database = str(database)
     if not is_postgres(database):
@@ -132,6 +141,18 @@ def seed_world(database: Path | str, *, accounts: int, queued_per_account: int =
                 "label": "bench",
             },
         )
+        for n, secret in enumerate(partner_secrets(partner_keys)):
+            world.add_key(
+                q,
+                {
+                    "id": f"key_0b0b0b0b-0000-4000-9000-{n:012d}",
+                    "secret": secret,
+                    "organizationId": BENCH_ORG,
+                    "scopes": [CONTRACT.required_scope],
+                    "tier": PARTNER_TIER,
+                    "label": f"bench-partner-{n}",
+                },
+            )
         world.add_accounts(q, [{"id": a, "organizationId": BENCH_ORG, "posts": posts} for a in ids], now)
 
     storage = open_storage(database)
@@ -157,8 +178,11 @@ def write_ids(path: Path, ids: list[str]) -> Path:
 class Server:
     """A server child process in its own process group; `ready_s` is start-to-first-200."""
 
-    def __init__(self, name: str, cmd: list[str], port: int, log: Path, env: dict | None = None):
+    def __init__(
+        self, name: str, cmd: list[str], port: int, log: Path, env: dict | None = None, ready_status: int | None = 200
+    ):
         self.name, self.cmd, self.port, self.log_path = name, cmd, port, log
+        self.ready_status = ready_status  # None: any answer means ready (the bare app answers 401)
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.ready_s: float | None = None
@@ -173,7 +197,11 @@ class Server:
         self.proc = subprocess.Popen(
             self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
         )
-        self.ready_s = wait_first_200(self.base, self.proc, t0, timeout)
+        try:
+            self.ready_s = wait_first_200(self.base, self.proc, t0, timeout, self.ready_status)
+        except BaseException:
+            self.stop()  # a server that did not start is not left running
+            raise
         return self
 
     def stop(self) -> None:
@@ -187,15 +215,16 @@ class Server:
         self.log.close()
 
     def __enter__(self):
-        return self.start()
+        return self if self.proc is not None else self.start()  # started already: start(timeout=...)
 
     def __exit__(self, *exc):
         self.stop()
 
 
-def wait_first_200(base: str, proc: subprocess.Popen, t0: float, timeout: float) -> float:
+def wait_first_200(base: str, proc: subprocess.Popen, t0: float, timeout: float, status: int | None = 200) -> float:
     """Seconds from process start until DELETE on the reserved 200 account answers 200 (both
-    servers answer it: the mock by its test-account rule, Prism by its example)."""
+    servers answer it: the mock by its test-account rule, Prism by its example); `status` None:
+    until anything answers."""
     url = base + CONTRACT.path_for(TEST_200_ID)
     headers = {"Authorization": f"Bearer {DEFAULT_WRITE_SECRET}"}
     deadline = t0 + timeout
@@ -204,7 +233,8 @@ def wait_first_200(base: str, proc: subprocess.Popen, t0: float, timeout: float)
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             try:
-                if client.delete(url, headers=headers).status_code == 200:
+                code = client.delete(url, headers=headers).status_code
+                if status is None or code == status:
                     return time.perf_counter() - t0
             except httpx.HTTPError:
                 pass
@@ -212,9 +242,9 @@ def wait_first_200(base: str, proc: subprocess.Popen, t0: float, timeout: float)
     raise RuntimeError(f"no 200 from {base} within {timeout}s")
 
 
-def mock_cmd(port: int, database: Path | str | None, extra: list[str] = ()) -> list[str]:
-    """The mock as partners start it (for start-up timing; load runs use launcher.MockProcess)."""
-    cmd = [str(ROOT / ".venv" / "bin" / "layers-mock"), "--host", HOST, "--port", str(port), "--quiet"]
+def mock_cmd(port: int, database: Path | str | None, extra: list[str] = (), exe: str | None = None) -> list[str]:
+    """The mock as partners start it (`exe`: another install's layers-mock; default this checkout's venv)."""
+    cmd = [exe or str(ROOT / ".venv" / "bin" / "layers-mock"), "--host", HOST, "--port", str(port), "--quiet"]
     if database is not None:
         cmd += ["--database", str(database)]
     return cmd + list(extra)
@@ -302,6 +332,8 @@ class CpuMeter:
 def wait_for_quiet(max_wait: float, threshold_cores: float = 0.3) -> float:
     """Wait (at most `max_wait` s) until the machine's CPU use over 1 s is below `threshold_cores`;
     return the last measured use. Other engineers' test suites share this machine."""
+    if max_wait <= 0:
+        return float("nan")
     deadline = time.monotonic() + max_wait
     while True:
         b0, _ = _cpu_total()

@@ -4,6 +4,9 @@
 --   BENCH_IDS_FILE  a file of account ids, one a line: each request takes the next (the 200 path)
 --   BENCH_OFFSET    where in BENCH_IDS_FILE this run starts (so rounds never reuse an id)
 --   BENCH_PREFER    a Prefer header (Prism only: "code=404" forces its 404 example)
+--   BENCH_KEYS_FILE a file of key secrets, one a line: each request takes the next (keys in
+--                   rotation, e.g. partner-tier keys, so that no key's rate window runs out);
+--                   overrides BENCH_AUTH
 -- done() prints one JSON line (prefix "BENCH_JSON ") with throughput, latency and status counts.
 local prefix = "/v1/social-accounts/"
 local auth = os.getenv("BENCH_AUTH") or ""
@@ -11,10 +14,15 @@ local prefer = os.getenv("BENCH_PREFER") or ""
 local one_id = os.getenv("BENCH_ID")
 local ids_file = os.getenv("BENCH_IDS_FILE")
 local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
+local keys_file = os.getenv("BENCH_KEYS_FILE")
 
 local ids = {}
 local n_ids = 0
 local i = 0
+local keys = {}
+local n_keys = 0
+local k = 0
+local headers = {}
 local threads = {}
 
 function setup(thread)
@@ -32,7 +40,15 @@ function init(args)
       ids[n_ids] = line
     end
   end
+  if keys_file and keys_file ~= "" then
+    for line in io.lines(keys_file) do
+      n_keys = n_keys + 1
+      keys[n_keys] = "Bearer " .. line
+    end
+  end
+  for name, value in pairs(wrk.headers) do headers[name] = value end
   i = offset
+  k = offset
   s200, s401, s404, s429, s5xx, other = 0, 0, 0, 0, 0, 0
 end
 
@@ -42,6 +58,12 @@ function request()
     i = i + 1
     if i > n_ids then i = 1 end
     id = ids[i]
+  end
+  if n_keys > 0 then
+    k = k + 1
+    if k > n_keys then k = 1 end
+    headers["Authorization"] = keys[k]
+    return wrk.format(nil, prefix .. id, headers)
   end
   return wrk.format(nil, prefix .. id)
 end

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from contract.spec import _merge_all_of, resolved
+from contract.spec import SAFE_LOADER, _merge_all_of, resolved
 
 CONTROL_SPEC = Path(__file__).with_name("control.yaml")
 _METHODS = {"get", "put", "post", "delete", "patch"}
@@ -125,7 +125,7 @@ def _pinned_code(response: dict) -> str | None:
 
 def load_control(path: Path = CONTROL_SPEC) -> ControlSpec:
     with open(path, encoding="utf-8") as fh:
-        return ControlSpec(yaml.safe_load(fh), Path(path))
+        return ControlSpec(yaml.load(fh, Loader=SAFE_LOADER), Path(path))
 
 
 CONTROL = load_control()

@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # the class `Registry.resolver()` returns; referencing export
     from referencing._core import Resolver
 
 SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
+# libyaml's parser where PyYAML has it (its wheels do): the same safe loading (SafeConstructor,
+# the same resolver), 5-8x faster; the specs are read at every start, in every worker.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def spec_sha256(path: Path = SPEC_PATH) -> str:
@@ -93,7 +96,7 @@ class DocumentedResponse:
     example: Any
     headers: dict = field(default_factory=dict)
 
-    @property
+    @cached_property  # asked on every error response; the spec does not change
     def code(self) -> str | None:
         """The envelope `code` pinned to this status (None for the success response)."""
         enum = self.schema.get("properties", {}).get("error", {}).get("properties", {}).get("code", {}).get("enum")
@@ -193,11 +196,12 @@ class Contract:
             )
         return out
 
-    @property
+    # Cached: asked on every error response (the spec does not change once loaded).
+    @cached_property
     def documented_statuses(self) -> list[int]:
         return sorted(self.responses)
 
-    @property
+    @cached_property
     def error_statuses(self) -> list[int]:
         return [s for s in self.documented_statuses if s >= 400]
 
@@ -213,12 +217,9 @@ class Contract:
         return code
 
     def status_for_code(self, code: str) -> int:
-        for status in self.error_statuses:
-            if self.responses[status].code == code:
-                return status
-        raise KeyError(code)
+        return self.codes[code]  # KeyError for a code the spec does not have
 
-    @property
+    @cached_property
     def codes(self) -> dict[str, int]:
         return {self.code_for_status(s): s for s in self.error_statuses}
 
@@ -286,7 +287,7 @@ class Contract:
 
 def load_contract(path: Path = SPEC_PATH) -> Contract:
     with open(path, encoding="utf-8") as fh:
-        return Contract(yaml.safe_load(fh), Path(path))
+        return Contract(yaml.load(fh, Loader=SAFE_LOADER), Path(path))
 
 
 CONTRACT = load_contract()

@@ -16,15 +16,19 @@ AsyncApp, not FlaskApp: the FlaskApp runs every request through an ASGI-to-WSGI 
 
 from __future__ import annotations
 
+import copy
 import gc
+import hashlib
+import json
 from functools import lru_cache
 
 from connexion import AsyncApp
+from connexion import spec as connexion_spec
 from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 
 from contract import CONTRACT
-from contract.control import CONTROL_PREFIX, CONTROL_SPEC
+from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from contract.world import DEFAULT_WORLD
 from mock_server.control.handlers import ControlHandlers
@@ -48,6 +52,36 @@ from mock_server.tenancy.lifecycle import Lifecycle
 from mock_server.tenancy.registry import Sandboxes
 from mock_server.tenancy.routing import SandboxRouter
 from mock_server.tenancy.worlds import SandboxWorlds
+
+
+def _validate_each_spec_once() -> None:
+    """Connexion checks a spec against the OpenAPI meta-schema each time it builds one (every
+    worker's `add_api`, and Swagger UI's copy per base path): about nine tenths of building the
+    app (jsonschema walking ~6,000 nodes). The check is kept, but each distinct spec (by its
+    canonical JSON) is checked once per process; under granian that is once, in the process
+    that forks the workers (`prepare`)."""
+    spec_cls = connexion_spec.Specification
+    # Connexion has no option for this: its own check, wrapped (same arguments, same errors).
+    check = spec_cls._validate_spec.__func__  # noqa: SLF001
+    passed: set[str] = set()
+
+    def validate_once(cls, spec):
+        key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+        if key not in passed:
+            check(cls, spec)  # raises InvalidSpecification as before
+            passed.add(key)
+
+    spec_cls._validate_spec = classmethod(validate_once)  # noqa: SLF001
+
+
+_validate_each_spec_once()  # once: this module is imported once per process
+
+
+def prepare(contract: Contract = CONTRACT) -> None:
+    """What every worker's app needs and can be done before the workers exist (granian forks
+    them): the two specs checked by Connexion's meta-schema check, once."""
+    for raw in (contract.raw, CONTROL.raw):
+        connexion_spec.Specification.load(copy.deepcopy(raw))
 
 
 def create_app(
@@ -99,14 +133,16 @@ def create_app(
     sandbox_ops = SandboxHandlers(registry)
     operate = OperateHandlers(storage, metrics_dir)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
+    # The specs as already parsed (contract/), not their paths: Connexion would read and parse
+    # both YAML files again, in every worker (a copy: Connexion fills in defaults in place).
     app.add_api(
-        contract.path,
+        copy.deepcopy(contract.raw),
         resolver=Resolver(function_resolver=lambda op: getattr(api, op)),
         validate_responses=settings.validate_responses,
         strict_validation=True,
     )  # Swagger UI at /ui/
     app.add_api(
-        CONTROL_SPEC,
+        copy.deepcopy(CONTROL.raw),
         base_path=CONTROL_PREFIX,
         name="control",
         resolver=Resolver(

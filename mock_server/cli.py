@@ -1,4 +1,4 @@
-"""`layers-mock`: seed a state file from a fixture and serve the mock with uvicorn."""
+"""`layers-mock`: seed a state file from a fixture and serve the mock (granian or uvicorn: mock_server/listen.py)."""
 
 from __future__ import annotations
 
@@ -85,11 +85,13 @@ def _main(argv: list[str] | None) -> int:
 
 
 def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file.StateLock | None) -> int:
+    preparation = listen.AppPreparation(settings.server)  # beside the seeding (listen.py says why)
     try:
         loaded, stored = seed_state(database, fixture, settings.reset, hosted=settings.hosted)
     except Exception as exc:  # noqa: BLE001 - a database that cannot be used: say which, and why
         print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
+    preparation.wait()
     gc.enable()  # loaded: collect as usual while serving
     if lock is not None:
         lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
@@ -132,20 +134,16 @@ def _serve_prepared(
             flush=True,
         )
 
-    import uvicorn
-
     announcement = ready.document(base=base, port=settings.port, state=shown, world=stored)
     with ready.announced(
         settings.ready_file, host=banner.connect_host(settings.host), port=settings.port, doc=announcement
     ):
-        uvicorn.run(
-            "mock_server.app:app_from_env",
-            factory=True,
+        listen.run(
+            settings.server,
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
-            access_log=False,
         )
     return 0
 

@@ -32,3 +32,93 @@ def claim_port(host: str, port: int) -> int:
                 "use --port 4010 or another one above 1023."
             ) from None
         raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+# -- the HTTP server ---------------------------------------------------------------------------
+APP_FACTORY = "mock_server.app:app_from_env"  # each worker builds its app from the handed-over settings
+
+
+class AppPreparation:
+    """Under granian (whose workers are forked from this process), the app's modules imported
+    and its specs checked here, once, on a thread started before the world is seeded: seeding
+    spends most of its time inside SQLite, which releases the GIL, so on two cores the import
+    runs beside it instead of after it (a million-account fixture: bench/RESULTS.md)."""
+
+    def __init__(self, server: str):
+        import threading
+
+        self._error: BaseException | None = None
+        self._thread = None
+        if server == "granian":
+            self._thread = threading.Thread(target=self._prepare, name="layers-mock-prepare", daemon=True)
+            self._thread.start()
+
+    def _prepare(self) -> None:
+        import importlib
+
+        try:
+            importlib.import_module(APP_FACTORY.split(":", 1)[0]).prepare()
+        except BaseException as exc:  # noqa: BLE001 - raised again by wait(), on the main thread
+            self._error = exc
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            if self._error is not None:
+                raise self._error
+
+
+def run(server: str, *, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the mock's app on `server` ("granian" or "uvicorn") until SIGTERM or SIGINT, then
+    shut down gracefully (both servers stop accepting, finish what is in flight, stop workers).
+    The workers read the settings the CLI handed over (`MockSettings.hand_to_workers`) from
+    their environment, whichever server started them."""
+    if server == "granian":
+        _run_granian(host=host, port=port, workers=workers, log_level=log_level)
+    else:
+        import uvicorn
+
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+
+
+def _run_granian(*, host: str, port: int, workers: int, log_level: str) -> None:
+    import gc
+    import importlib
+
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    # granian forks its workers (Python 3.11's default start method on Linux): the app's modules
+    # (Connexion, the specs parsed) imported here, and the specs checked here once, are every
+    # worker's at no cost, instead of each worker doing both after the fork (start-up:
+    # bench/RESULTS.md). Frozen, so that no collection in a worker walks them or dirties their
+    # shared pages.
+    importlib.import_module(APP_FACTORY.split(":", 1)[0]).prepare()  # done already by AppPreparation
+    # (no gc.collect() first: a million-account fixture's objects are still alive here, and a
+    # full collection would walk them all)
+    gc.freeze()
+    Server(
+        APP_FACTORY,
+        factory=True,
+        address=host,
+        port=port,
+        # ASGI without the lifespan protocol: the app needs no start-up or shutdown events (its
+        # storage opens in the factory), and with lifespan on, a worker's shutdown sometimes never
+        # got its `lifespan.shutdown.complete` and SIGTERM left it running (seen at log level warning).
+        interface=Interfaces.ASGINL,
+        workers=workers,
+        # HTTP/1.1 only, like uvicorn: the mock promises nothing about HTTP/2 (h2c).
+        http=HTTPModes.http1,
+        websockets=False,
+        log_level=LogLevels(log_level),
+        log_access=False,  # the app's own access log (edge/access_log.py) writes one line per request
+    ).serve()

@@ -42,6 +42,7 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # one on a one-core machine.
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+SERVERS = ("granian", "uvicorn")
 HOSTED_GROUP = "hosted sandboxes (one deployment, many isolated worlds; contract/control.yaml)"
 _LIMITS = Limits()  # the sandbox limits' defaults, and why, are Limits' docstring
 _MAX_LIMIT = 100_000_000
@@ -127,7 +128,7 @@ class MockSettings:
     )
     workers: int = setting(
         DEFAULT_WORKERS,
-        "uvicorn worker processes sharing one world (bench/RESULTS.md)",
+        "worker processes sharing one world (bench/RESULTS.md)",
         metavar="N",
         check=_at_least_one,
         shown_default="2 (1 on a one-core machine)",
@@ -256,7 +257,14 @@ class MockSettings:
         metavar="SECONDS",
         check=_between(STORAGE_TIMEOUT_RANGE[0], STORAGE_TIMEOUT_RANGE[1], "0.1 and 60 seconds"),
     )
-    log_level: str = setting("warning", "uvicorn's own messages", metavar="LEVEL", choices=LOG_LEVELS)
+    server: str = setting(
+        "granian",
+        "the HTTP server the workers run on (bench/RESULTS.md compares them)",
+        env="LAYERS_MOCK_SERVER",
+        metavar="NAME",
+        choices=SERVERS,
+    )
+    log_level: str = setting("warning", "the HTTP server's own messages", metavar="LEVEL", choices=LOG_LEVELS)
     quiet: bool = setting(False, "print neither the banner nor the access log (a line per request)")
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from connexion.exceptions import (
 )
 from connexion.lifecycle import ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from contract import CONTRACT
 from contract.spec import Contract
@@ -29,6 +30,18 @@ log = logging.getLogger("layers.mock")
 
 def reply_for(exc: BaseException, request_id: str, contract: Contract = CONTRACT) -> Reply:
     """The envelope for any exception, on any edge."""
+    if isinstance(exc, ClientDisconnect):
+        # The body could not be read to its end: the client went away mid-body, or sent a body
+        # the HTTP server could not decode (granian hands a broken chunked body to the app as a
+        # disconnect; uvicorn's parser refuses it itself). A client error, not ours: if the
+        # client is still there it gets the 400 envelope; nothing was changed.
+        return error_reply(
+            400,
+            code_for(400, contract),
+            "The request body could not be read to its end (connection closed, or a malformed chunked body).",
+            request_id,
+            contract=contract,
+        )
     if not isinstance(exc, (ProblemException, HTTPException)):
         return core_errors.reply_for(exc, request_id, contract)
     status = getattr(exc, "status_code", None) or getattr(exc, "status", None) or 500

@@ -355,22 +355,28 @@ def parse_response(raw: bytes) -> RawResponse | None:
     return RawResponse(status, headers, body, envelope)
 
 
+# What an HTTP server's parser answers before the app sees a request: malformed (400), a request
+# line too long (414), headers too large (431).
+PARSER_REFUSALS = (400, 414, 431)
+
+
 def classify_hostile(raw: bytes) -> str:
     """Judge one answer to hostile input. Returns "envelope", "parser-close" or "closed".
 
     Accepted: a 4xx in the contract's envelope (whose requestId equals X-Request-Id), or a clean
-    connection close. A clean close is either no answer at all, or the HTTP parser's own
-    "400 Invalid HTTP request received." with `Connection: close`: that request never reached
-    the app (it is not HTTP), so there is no request id to put in an envelope. Anything else
-    (a 5xx, a non-envelope answer from the app, a 2xx) fails.
+    connection close. A clean close is either no answer at all, or the HTTP server's own parser
+    refusing the bytes with `Connection: close` (uvicorn: "400 Invalid HTTP request received.";
+    granian: an empty 400, or 414 for a request line past its limit, 431 for headers): that
+    request never reached the app, so there is no request id to put in an envelope. Anything
+    else (a 5xx, a non-envelope answer from the app, a 2xx) fails.
     """
     resp = parse_response(raw)
     if resp is None:
         return "closed"
     assert 400 <= resp.status < 500, f"status {resp.status}: {raw[:300]!r}"
     rid = resp.headers.get(CONTRACT.request_id_header.lower())
-    if rid is None:  # not from the app: uvicorn's parser refused the bytes
-        assert resp.status == 400 and resp.headers.get("connection") == "close", raw[:300]
+    if rid is None:  # not from the app: the HTTP server's parser refused the bytes
+        assert resp.status in PARSER_REFUSALS and resp.headers.get("connection") == "close", raw[:300]
         return "parser-close"
     env = resp.envelope
     assert isinstance(env, dict) and set(env) == {"error"}, f"not an envelope: {raw[:300]!r}"

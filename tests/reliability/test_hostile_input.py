@@ -100,9 +100,15 @@ def hostile_cases(secret: str, account: str) -> dict[str, tuple[bytes, int | Non
             raw_request(ok_path, [a, b"Content-Type: application/json", b"Transfer-Encoding: chunked"]) + b"5\r\n{",
             None,
         ),
+        # Within every server's header count (granian's parser takes 100): answered by the app.
+        "90 headers": (
+            raw_request(PATH + f"sa_{uuid.uuid4()}".encode(), [a] + [b"X-H%d: %d" % (i, i) for i in range(89)]),
+            NOT_FOUND,
+        ),
+        # Past granian's: its parser refuses them (431, connection closed); uvicorn's app answers.
         "200 headers": (
             raw_request(PATH + f"sa_{uuid.uuid4()}".encode(), [a] + [b"X-H%d: %d" % (i, i) for i in range(200)]),
-            NOT_FOUND,
+            None,
         ),
     }
 

@@ -10,11 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from contract import CONTRACT
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess, free_port
 from mock_server import cli, state_file
+from mock_server.settings import SERVERS
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -131,6 +134,28 @@ def test_sigterm_removes_the_temporary_world(tmp_path, workers):
     finally:
         mock.stop()  # SIGTERM to the process group
     assert list(tmp.iterdir()) == [], f"left behind: {list(tmp.iterdir())}"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_each_server_shuts_down_gracefully_on_sigterm_and_sigint(tmp_path, server, sig):
+    """Both HTTP servers (`--server`), two workers: the signal to the process group (as a process
+    manager's stop or a terminal's Ctrl-C sends it) ends every process within 10 s, by the way out
+    that removes the temporary world (a SIGKILL would leave it)."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    mock = MockProcess(workers=2, env={"TMPDIR": str(tmp)}, extra_args=["--server", server]).start()
+    try:
+        r = httpx.delete(
+            mock.base_url + CONTRACT.path_for(CONTRACT.example_account_id),
+            headers={"Authorization": "Bearer lp_test_acme_write_7Qm2xK9pL4vN8rT1"},
+        )
+        assert r.status_code == 200, r.text
+        os.killpg(mock.proc.pid, sig)
+        assert mock.proc.wait(10) in (0, -sig, 128 + sig), "did not exit cleanly"
+        assert list(tmp.iterdir()) == [], f"left behind: {list(tmp.iterdir())}"
+    finally:
+        mock.stop()
 
 
 def test_mock_process_start_stop_leaks_nothing(tmp_path):
