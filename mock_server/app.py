@@ -34,7 +34,7 @@ from contract.world import DEFAULT_WORLD
 from mock_server.control.handlers import ControlHandlers
 from mock_server.control.operate import OperateHandlers
 from mock_server.control.sandboxes import SandboxHandlers
-from mock_server.core import world
+from mock_server.core import metrics, world
 from mock_server.core.clock import journal_stamp
 from mock_server.core.domain import Domain
 from mock_server.core.pipeline import RevokePipeline
@@ -131,6 +131,8 @@ def create_app(
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
+    if metrics_dir is not None:
+        metrics.record_in_shared_directory()
     operate = OperateHandlers(storage, metrics_dir)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     # The specs as already parsed (contract/), not their paths: Connexion would read and parse
