@@ -217,7 +217,9 @@ def test_max_time_stops_the_run_and_writes_what_was_done(tmp_path):
     with HostileServer("slow", delay=0.2) as server:
         # Only what a server answering 404 to everything passes (a violation seen first would make
         # the run exit 1: the verdict is monotone), so that the bound, not a finding, ends it.
-        run = kit(tmp_path, server.base_url, "--max-time", "2", "--timeout", "5", "--only", "unknown_account_answers_404")
+        run = kit(
+            tmp_path, server.base_url, "--max-time", "2", "--timeout", "5", "--only", "unknown_account_answers_404"
+        )
         answered = len(server.requests)
     assert run.code == 2, run
     assert run.wall < 30, run
