@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from conformance.scenario_base import Context, scenario
+from conformance import picking
+from conformance.scenario_base import OK, Context, ScenarioSkipped, needs_accounts, scenario
 from conformance.target import unknown_account_id
 from contract import CONTRACT
 
@@ -125,4 +126,33 @@ def undocumented_statuses(ctx: Context) -> None:
         )
 
 
-SCENARIOS = [boundary_ids, boundary_inputs, undocumented_statuses]
+@scenario("revoke_counts_at_boundaries", needs=needs_accounts)
+def counts_at_boundaries(ctx: Context) -> None:
+    """Revoke an account with nothing queued and one with exactly one queued post, when the run has
+    them: `canceledScheduledPosts` is the audit trail at the world's boundaries too (a LEFT JOIN's
+    COUNT(*) says 1 for none; a single-post path that forgets to count says 0 for one)."""
+    revoked = 0
+    for queued in picking.BOUNDARIES:
+        account = picking.with_queued(ctx, queued)
+        if account is None:
+            ctx.results.notes.append(
+                f"revoke_counts_at_boundaries: no account with exactly {queued} queued post(s) to revoke"
+                " (give one in --accounts)"
+            )
+            continue
+        ex = ctx.revoke(account.id, f"revoke an account with {queued} queued post(s)")
+        body = ex.json() if isinstance(ex.json(), dict) else {}
+        count = body.get("canceledScheduledPosts")
+        ctx.expect(
+            "revoke_counts_at_boundaries",
+            ex.status == OK and count == queued,
+            f"an account with {queued} queued post(s) answered {ex.status} with canceledScheduledPosts"
+            f" {count!r}: expected {OK} and {queued}",
+            ex,
+        )
+        revoked += 1
+    if not revoked:
+        raise ScenarioSkipped("no account with 0 or 1 queued posts left (give one of each in --accounts)")
+
+
+SCENARIOS = [boundary_ids, boundary_inputs, undocumented_statuses, counts_at_boundaries]

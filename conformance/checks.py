@@ -34,6 +34,23 @@ _INTEGER_SECONDS = re.compile(r"^\d+$")
 _REQUEST_ID_PREFIX = CONTRACT.request_id_pattern.pattern.lstrip("^").split("[", 1)[0]  # "req_"
 
 
+def _decided_statuses() -> dict[int, int]:
+    """Statuses the page does not list but a decision allows: status -> decision number.
+
+    Decision 12's statuses are read from the spec's own wording (`x-contract-decisions`); decision
+    17 adds the two refusals an HTTP stack or gateway answers before any application code runs
+    for a request line or headers beyond its limits (the kit sends a 10 KB id and an 8 KB header)."""
+    decided: dict[int, int] = {}
+    for number, item in enumerate(CONTRACT.raw.get("x-contract-decisions", {}).get("decisions", []), start=1):
+        if item.get("title") == "Undocumented statuses":
+            decided.update({int(s): number for s in re.findall(r"\b([1-5]\d\d)\b", item.get("text", ""))})
+    decided.update({414: 17, 431: 17})  # decision 17: URI Too Long, Request Header Fields Too Large
+    return {s: n for s, n in decided.items() if s not in CONTRACT.responses}
+
+
+DECIDED_STATUSES = _decided_statuses()
+
+
 def _header(response, name: str) -> str | None:
     values = response.headers.get(name.lower())
     if not values:
@@ -222,6 +239,67 @@ def strict_undocumented_status_uses_envelope(ctx, response, case):
     return True
 
 
+@applies_to("every response")
+def no_redirect(ctx, response, case):
+    """No 3xx: the page documents 200 and its errors table, no decision adds a redirect, and a
+    client that follows one re-sends a DELETE (with its key) somewhere the caller did not name."""
+    status = response.status_code
+    if not 300 <= status < 400:
+        return True
+    location = _header(response, "location")
+    raise AssertionError(
+        f"answered {status} (Location: {location!r}): no 3xx is on the page or in a decision; a client that"
+        " follows it sends the DELETE and the key to another URL"
+    )
+
+
+@applies_to("every response but 3xx")
+def status_is_documented(ctx, response, case):
+    """Every status is on the page, or allowed by a numbered decision (12: 404/405/413/415; 17: 414/431)."""
+    status = response.status_code
+    if 300 <= status < 400:
+        return None  # no_redirect's
+    if status in CONTRACT.responses or status in DECIDED_STATUSES:
+        return True
+    documented = ", ".join(str(s) for s in CONTRACT.documented_statuses)
+    decided = ", ".join(f"{s} (decision {n})" for s, n in sorted(DECIDED_STATUSES.items()))
+    raise AssertionError(
+        f"answered {status}, which is neither on the page ({documented}) nor allowed by a decision ({decided});"
+        f" body: {body_text(response)}"
+    )
+
+
+@applies_to("documented responses carrying X-RateLimit-Endpoint-Class")
+def rate_limit_class_is_write_light(ctx, response, case):
+    """The class header names the bucket the revoke spends: `write-light`, whatever the answer."""
+    if response.status_code not in CONTRACT.responses:
+        return None
+    value = _header(response, CONTRACT.rate_limit_class_header)
+    if value is None:
+        return None  # documented_headers_present's
+    assert value.strip() == CONTRACT.rate_limit_class, (
+        f"{response.status_code}: {CONTRACT.rate_limit_class_header} is {value!r}; a DELETE is"
+        f" {CONTRACT.rate_limit_class!r} (the rate-limits page)"
+    )
+    return True
+
+
+@applies_to("documented responses carrying X-Request-Id")
+def request_id_is_req_ulid(ctx, response, case):
+    """Request ids are `req_` + a 26-character ULID (the id-formats page), in the header and the envelope."""
+    if response.status_code not in CONTRACT.responses:
+        return None
+    ids = [_header(response, CONTRACT.request_id_header)]
+    if _is_error(response):
+        ids.append(_error(response).get("requestId"))
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return None  # documented_headers_present's and request_id_matches_header's
+    bad = [i for i in ids if not isinstance(i, str) or not CONTRACT.request_id_pattern.match(i)]
+    assert not bad, f"{response.status_code}: request id {bad[0]!r} is not req_ + a ULID (26 Crockford characters)"
+    return True
+
+
 RESPONSE_CHECKS = [
     json_content_type,
     error_envelope_shape,
@@ -232,6 +310,10 @@ RESPONSE_CHECKS = [
     kill_switch_scope_in_enum,
     success_body_shape,
     documented_headers_present,
+    no_redirect,
+    status_is_documented,
+    rate_limit_class_is_write_light,
+    request_id_is_req_ulid,
 ]
 """Run on every response the kit receives, in every phase."""
 

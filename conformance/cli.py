@@ -15,9 +15,18 @@ import sys
 from collections.abc import Iterable
 
 from conformance import secrets
-from conformance.client import PoliteClient, TargetTooSlow, TargetUnreachable
+from conformance.client import (
+    NotThisApi,
+    PoliteClient,
+    RateLimitedThroughout,
+    TargetTooSlow,
+    TargetUnreachable,
+    budget_hint,
+    not_this_api,
+)
+from conformance.pacing import Pacer
 from conformance.pipeline import Pipeline
-from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, Results
+from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, EXIT_VIOLATIONS, Results
 from conformance.settings import (
     EnvError,
     KitSettings,
@@ -27,9 +36,18 @@ from conformance.settings import (
     report_path_problem,
     secret_settings,
 )
-from conformance.target import Target, UsageError, load_accounts, provision_mock, provision_sandbox, unknown_account_id
+from conformance.target import (
+    Target,
+    UsageError,
+    accounts_from_command,
+    load_accounts,
+    provision_mock,
+    provision_sandbox,
+    unknown_account_id,
+)
 from conformance.transport import Bounds, RunStopped
-from conformance.waiting import MockClockWaiter, RealWaiter
+from conformance.waiting import MockClockWaiter, RealWaiter, WaitTooLong
+from contract import CONTRACT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,16 +104,21 @@ def tls_verify(settings: KitSettings) -> bool | ssl.SSLContext:
 
 
 def list_everything(strict: bool = True) -> str:
+    from conformance import schedule
     from conformance.fuzz import BUILTIN_CHECKS
     from conformance.pipeline import all_checks, is_strict
     from conformance.scenario_base import Options
     from conformance.scenarios import SCENARIOS
 
-    lines = ["Scenarios (run in this order; --only NAME,... selects):"]
+    lines = [
+        "Scenarios (started in this order, independent ones at the same time: --parallel;"
+        " [alone]: run by itself at the end; --only NAME,... selects):"
+    ]
     bare = Target("http://x", "k"), Options()  # what each needs beyond --api-key
     for sc in SCENARIOS:
         need = sc.needs(*bare)
-        lines.append(f"  {sc.name}{'  [strict]' if sc.strict else ''}{'  (' + need + ')' if need else ''}")
+        alone = "  [alone]" if schedule.is_exclusive(sc) else ""
+        lines.append(f"  {sc.name}{'  [strict]' if sc.strict else ''}{alone}{'  (' + need + ')' if need else ''}")
     lines.append("Checks (run on every response they apply to, in every phase):")
     for check in all_checks(strict):
         lines.append(f"  {check.__name__}{'  [strict]' if is_strict(check) else ''}: {check.applies_to}")
@@ -120,17 +143,29 @@ def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
         )
     if settings.concurrency < 2:
         raise UsageError("--concurrency must be at least 2")
+    if settings.accounts and settings.accounts_command:
+        raise UsageError("--accounts and --accounts-command exclude each other: a file, or a command that prints one")
     if settings.mock_control:
-        if settings.accounts:
+        if settings.accounts or settings.accounts_command:
             raise UsageError("--accounts and --mock-control exclude each other: the mock run provisions its own")
         if settings.operator_token:
             return provision_sandbox(settings.base_url, settings.api_key, settings.operator_token, bounds)
         return provision_mock(settings.base_url, settings.api_key, settings.admin_token, bounds)
     if not settings.api_key:
         raise UsageError("--api-key (or LAYERS_API_KEY) is required without --mock-control")
-    accounts = load_accounts(settings.accounts) if settings.accounts else []
+    accounts, source = [], "--accounts"
+    if settings.accounts:
+        accounts, source = load_accounts(settings.accounts), f"--accounts {settings.accounts}"
+    elif settings.accounts_command:
+        accounts = accounts_from_command(settings.accounts_command, settings.accounts_command_timeout)
+        source = "--accounts-command"
     return Target(
-        settings.base_url.rstrip("/"), settings.api_key, settings.read_only_key, settings.foreign_account_id, accounts
+        settings.base_url.rstrip("/"),
+        settings.api_key,
+        settings.read_only_key,
+        settings.foreign_account_id,
+        accounts,
+        accounts_source=source,
     )
 
 
@@ -154,9 +189,10 @@ def _bounds(settings: KitSettings) -> Bounds:
 
 
 def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None = None) -> tuple[int, str | None]:
+    from conformance import schedule
     from conformance.fuzz import run_fuzz
-    from conformance.scenario_base import Context, Options
-    from conformance.scenarios import run_scenarios
+    from conformance.scenario_base import AccountsStale, Context, Options
+    from conformance.scenarios import selected
 
     bounds = bounds or _bounds(settings)
     try:
@@ -183,9 +219,11 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
     waiter = (
         MockClockWaiter(target.provisioned.control)
         if target.provisioned
-        else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds)
+        else RealWaiter(settings.max_wait, max_total=settings.max_total_wait, bounds=bounds, progress=progress)
     )
     pipeline = Pipeline(results, strict=settings.strict)
+    if target.provisioned is not None:  # the mock's clock, which the kit may move, is the target's
+        pipeline.truth.mock_clock = target.provisioned.control.clock
     for account in target.known_accounts:
         pipeline.know(account.id, account.queued)
     if target.accounts and not any(a.queued for a in target.accounts):
@@ -209,48 +247,81 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
         verify=verify,
         pipeline=pipeline,
         bounds=bounds,
+        parallel=settings.parallel,
+        pacer=Pacer(
+            CONTRACT.rate_limit_tiers[settings.key_tier]["perMinute"] if settings.key_tier else None,
+            tier=settings.key_tier,
+            bounds=bounds,
+            progress=progress,
+        ),
     )
     mode = "mock (provisioned through /_mock)" if target.mock else "external"
     progress(
         f"layers-conformance: target {target.base_url} [{mode}], {len(target.accounts)} account(s) to revoke,"
-        f" strict={'on' if settings.strict else 'off'}, max {settings.max_requests} requests"
+        f" strict={'on' if settings.strict else 'off'}, max {settings.max_requests} requests,"
+        f" {settings.parallel} at once" + (f", {settings.key_tier} tier pacing" if settings.key_tier else "")
     )
     try:
-        probe = client.revoke(unknown_account_id(), token=target.api_key, label="probe: unknown account")
+        client.gate = not_this_api  # the first answer tells whether this is the API at all
+        try:
+            probe = client.revoke(unknown_account_id(), token=target.api_key, label="probe: unknown account")
+        finally:
+            client.gate = None
         if probe.status == 401:
-            return EXIT_CANNOT_RUN, "the --api-key was rejected with 401: give a valid key"
+            return stopped(results, "the --api-key was rejected with 401: give a valid key")
+        fuzz = None
         if not settings.no_fuzz:
-            run_fuzz(
-                client,
-                target.api_key,
-                results,
-                examples=settings.examples,
-                seed=settings.seed,
-                progress=progress,
-                strict=settings.strict,
-            )
-        run_scenarios(
-            Context(
-                client,
-                target,
-                results,
-                Options(
-                    settings.strict, settings.burst, settings.burst_limit, settings.only_names, settings.concurrency
-                ),
+
+            def fuzz() -> None:
+                run_fuzz(
+                    client,
+                    target.api_key,
+                    results,
+                    examples=settings.examples,
+                    seed=settings.seed,
+                    progress=progress,
+                    strict=settings.strict,
+                    parallel=settings.parallel,
+                )
+
+        ctx = Context(
+            client,
+            target,
+            results,
+            Options(
+                settings.strict,
+                settings.burst,
+                settings.burst_limit,
+                settings.only_names,
+                settings.concurrency,
+                settings.parallel,
+                settings.key_tier,
             ),
-            progress,
         )
+        # The generated phase runs with the independent scenarios (it names unknown accounts only).
+        schedule.run_all(ctx, selected(ctx.options), progress, settings.parallel, alongside=fuzz)
         pipeline.finish()
     except TargetUnreachable as exc:
-        return EXIT_CANNOT_RUN, f"target {'too slow' if isinstance(exc, TargetTooSlow) else 'unreachable'}: {exc}"
+        return stopped(results, f"target {'too slow' if isinstance(exc, TargetTooSlow) else 'unreachable'}: {exc}")
+    except (NotThisApi, AccountsStale) as exc:  # said in full: they are the whole story
+        return stopped(results, str(exc))
     except RunStopped as exc:
-        return EXIT_CANNOT_RUN, f"run stopped before the end: {exc}"
+        hint = f" ({budget_hint(settings.key_tier)})" if isinstance(exc, WaitTooLong | RateLimitedThroughout) else ""
+        return stopped(results, f"run stopped before the end: {exc}{hint}")
     finally:
         if waiter.waited and not target.mock:
             results.notes.append(f"waited {waiter.waited:g}s in all for Retry-After ({waiter.waits} wait(s))")
         client.close()
         target.release()  # closes the control client; deletes the run's own sandbox (hosted mock)
     return results.judged_exit_code(), None
+
+
+def stopped(results: Results, reason: str) -> tuple[int, str]:
+    """The exit code of a run that did not reach its end. A violation already observed stands
+    (exit 1, the reason reported beside it): what comes after it (a 429 storm, a timeout, a crash)
+    cannot make the run "could not be made", or a CI job that retries exit 2 would never see the bug.
+    Only a run that found nothing before it stopped exits 2."""
+    return (EXIT_VIOLATIONS if results.failed_names else EXIT_CANNOT_RUN), reason
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,7 +348,12 @@ def _main(settings: KitSettings) -> int:
     from conformance.report import json_text, junit_xml, render_console, write
 
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    results = Results(target=settings.base_url, strict=settings.strict, fail_on_skip=settings.fail_on_skip)
+    results = Results(
+        target=settings.base_url,
+        strict=settings.strict,
+        fail_on_skip=settings.fail_on_skip,
+        documented_only=settings.documented_only,
+    )
     started = time.perf_counter()
     bounds = _bounds(settings)
     try:
@@ -286,10 +362,10 @@ def _main(settings: KitSettings) -> int:
         import traceback
 
         traceback.print_exc()
-        code, error = EXIT_CANNOT_RUN, f"the kit failed: {exc.__class__.__name__}: {exc}"
+        code, error = stopped(results, f"the kit failed: {exc.__class__.__name__}: {exc}")
     results.end(code, error, time.perf_counter() - started)
     print(render_console(results), flush=True)
-    if code == EXIT_CANNOT_RUN and error:
+    if error:
         print(f"layers-conformance: {error}", file=sys.stderr)
     try:
         if settings.junit_xml:

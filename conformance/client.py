@@ -13,14 +13,17 @@ import re
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 
 import httpx
 
 from conformance.exchange import Exchange
+from conformance.pacing import Pacer, Slots
 from conformance.pipeline import Pipeline
 from conformance.results import Results
 from conformance.transport import (
     BODY_CHECKS,
+    SIZE_CHECK,
     BoundedTransport,
     Bounds,
     RequestHeaders,
@@ -45,8 +48,41 @@ class TargetUnreachable(Exception):
     pass
 
 
+class NotThisApi(RunStopped):
+    """The target answered with something no implementation of this API sends (an HTML page)."""
+
+
+# What a login page, a proxy's error page or a web server's default page is served as.
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def not_this_api(exchange: Exchange) -> None:
+    """Raise NotThisApi when the answer is a web page: the base URL is not this API (a login page,
+    a proxy's error page, a wrong --base-url). Used on the run's first request, before judging it,
+    so such a target stops the run at once with a short log instead of hundreds of failures."""
+    media = exchange.response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    looks_like_page = not media and exchange.response.content.lstrip()[:1] == b"<"
+    if media in PAGE_TYPES or looks_like_page:
+        raise NotThisApi(
+            f"this is not the Layers API: it answered {exchange.status} {media or 'an untyped <...> page'} to "
+            f"{exchange.method} {exchange.url} (a login page, a proxy's error page, a wrong --base-url?);"
+            " nothing more was sent"
+        )
+
+
 class TargetTooSlow(TargetUnreachable):
     """No complete answer within --timeout (the whole request, not one read)."""
+
+
+def budget_hint(tier: str | None) -> str:
+    """Which budget a cut-short burst or wait ran into: the key's tier if the operator named it,
+    else every tier's (from the spec), and how to say which."""
+    tiers = CONTRACT.rate_limit_tiers
+    if tier is not None:
+        b = tiers[tier]
+        return f"the key is {tier}-tier (--key-tier): {b['perMinute']:,} requests a minute, {b['perDay']:,} a day"
+    known = ", ".join(f"{name} {b['perMinute']:,}" for name, b in tiers.items())
+    return f"the key's tier was not given (--key-tier); the tiers' budgets a minute: {known}"
 
 
 def retry_after_seconds(response: httpx.Response) -> int | None:
@@ -74,6 +110,8 @@ class PoliteClient:
         verify: bool | ssl.SSLContext = True,
         pipeline: Pipeline | None = None,
         bounds: Bounds | None = None,
+        parallel: int = 1,
+        pacer: Pacer | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.results = results
@@ -90,6 +128,16 @@ class PoliteClient:
         transport = BoundedTransport(self.bounds, max_body_bytes=self.bounds.max_body_bytes, proxy=proxy, verify=verify)
         self.http = httpx.Client(timeout=timeout, transport=transport)
         self.progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        # Requests in flight at once, from every thread (--parallel), and the key's budget (--key-tier).
+        self.slots = Slots(max(1, parallel))
+        self.pacer = pacer or Pacer(None)
+        self._halted: str | None = None
+        # Called with each exchange before it is judged (the probe's not_this_api), or None.
+        self.gate: Callable[[Exchange], None] | None = None
+
+    def halt(self, reason: str) -> None:
+        """Send nothing more: another part of the run stopped it (its cause is what is reported)."""
+        self._halted = reason
 
     def close(self) -> None:
         self.http.close()
@@ -124,9 +172,11 @@ class PoliteClient:
         *,
         expect_429: bool = False,
         deliberate_5xx: bool = False,
+        content: bytes | None = None,
     ) -> Exchange:
         for attempt in range(MAX_POLITE_RETRIES + 1):
-            exchange = self._send_once(method, url, headers, label, deliberate_5xx)
+            # A request that aims for a 429 (the burst) is not paced: it is there to pass the budget.
+            exchange = self._send_once(method, url, headers, label, deliberate_5xx, content, paced=not expect_429)
             if exchange.status != RATE_LIMITED or expect_429:
                 return exchange
             if attempt == MAX_POLITE_RETRIES:
@@ -145,8 +195,18 @@ class PoliteClient:
         )
 
     def _send_once(
-        self, method: str, url: str, headers: RequestHeaders, label: str, deliberate_5xx: bool = False
+        self,
+        method: str,
+        url: str,
+        headers: RequestHeaders,
+        label: str,
+        deliberate_5xx: bool = False,
+        content: bytes | None = None,
+        *,
+        paced: bool = True,
     ) -> Exchange:
+        if self._halted is not None:
+            raise RunStopped(f"not sent: {self._halted}")
         with self._count_lock:
             if self.results.requests >= self.max_requests:
                 raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
@@ -155,19 +215,37 @@ class PoliteClient:
         taken = {name.lower() for name in headers}
         headers = {**{k: v for k, v in self.extra_headers.items() if k.lower() not in taken}, **headers}
         try:
-            response, body_problem = send_bounded(self.http, method, url, headers, self.bounds)
+            with self.slots.held():
+                if paced:
+                    self.pacer.acquire()
+                response, body_problem = send_bounded(self.http, method, url, headers, self.bounds, content)
         except httpx.TimeoutException as exc:
             raise TargetTooSlow(f"{method} {url}: {exc}") from exc
         except httpx.TransportError as exc:
             raise TargetUnreachable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from exc
         exchange = Exchange(
-            method, url, dict(headers), response, label, self.secrets, deliberate_5xx, body_problem=body_problem
+            method,
+            url,
+            dict(headers),
+            response,
+            label,
+            self.secrets,
+            deliberate_5xx,
+            body_problem=body_problem,
+            request_body=content,
         )
+        if self.gate is not None:
+            self.gate(exchange)
         if body_problem is None:
-            for name in BODY_CHECKS:
-                self.results.passed(name, "check")
+            with self.pipeline.lock:
+                for name in BODY_CHECKS:
+                    self.results.passed(name, "check")
             self.pipeline.judge(exchange)
         else:  # a body the checks cannot judge (too big, too deep) is a finding of its own
+            if body_problem.check == SIZE_CHECK:
+                # A target that sends bodies over the cap gets one request at a time from now on:
+                # each costs the kit up to the cap (and its copies) in memory, and speed no longer matters.
+                self.slots.narrow(1)
             with self.pipeline.lock:
                 self.results.saw(response.status_code)
                 self.results.failed(body_problem.check, "check", f"{label}: {body_problem.message}", exchange)

@@ -27,6 +27,7 @@ class Exchange:
     secrets: dict[str, str] = field(default_factory=dict)  # secret value -> env var name
     deliberate_5xx: bool = False  # the kit caused a 5xx on purpose (fault armed, kill switch on)
     body_problem: BodyProblem | None = None  # too big or too deep to judge
+    request_body: bytes | None = None  # only the probes send one (the page: "no request body")
 
     @property
     def path_account_id(self) -> str | None:
@@ -45,7 +46,7 @@ class Exchange:
             return None
 
     def curl(self) -> str:
-        parts = ["curl", "-i", "-X", self.method, shlex.quote(self.url)]
+        parts = ["curl", "-i", "-X", self.method, self._shell_text(self.url)]
         for name, value in self.request_headers.items():
             if name.lower() in {
                 "user-agent",
@@ -58,15 +59,26 @@ class Exchange:
             }:
                 continue
             rendered = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
-            for secret, env in self.secrets.items():
-                if secret and secret in rendered:
-                    rendered = rendered.replace(secret, "${" + env + "}")
-            # Double quotes so that ${ENV} references expand; escape what the shell would eat.
-            escaped = rendered.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
-            if "${" not in rendered:
-                escaped = escaped.replace("$", "\\$")
-            parts += ["-H", f'"{name}: {escaped}"']
+            parts += ["-H", self._double_quoted(f"{name}: {rendered}")]
+        if self.request_body is not None:
+            parts += ["--data-binary", self._shell_text(self.request_body.decode("utf-8", errors="replace"))]
         return " ".join(parts)
+
+    def _shell_text(self, text: str) -> str:
+        """A URL or body for the shell: single-quoted, unless it holds a known secret (a probe's key in
+        the query string), which then goes in as its environment variable like a header's."""
+        if any(secret and secret in text for secret in self.secrets):
+            return self._double_quoted(text)
+        return shlex.quote(text)
+
+    def _double_quoted(self, text: str) -> str:
+        """Each known secret as its environment variable (`${LAYERS_API_KEY}`), in double quotes so that
+        the references expand; what else the shell would eat is escaped."""
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$", "\\$")
+        for secret, env in self.secrets.items():
+            if secret and secret in text:
+                escaped = escaped.replace(secret, "${" + env + "}")
+        return f'"{escaped}"'
 
 
 def path_account_id(url: str) -> str | None:

@@ -9,6 +9,7 @@ revokes nothing.
 from __future__ import annotations
 
 import copy
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -77,25 +78,29 @@ def run_fuzz(
     seed: int | None,
     progress,
     strict: bool = False,
+    parallel: int = 1,
 ) -> None:
+    """Generate the cases (hypothesis, in this thread) and send them; with `parallel` > 1 each case
+    is sent and validated on a pool of that many threads while generation goes on, so a slow target
+    costs one answer's wait per `parallel` cases. Nothing in a case depends on an earlier answer
+    (no assertion reaches hypothesis, so it never shrinks): the cases are the same either way."""
     operation = _operation(strict)
-    # One function for both modes (hypothesis wraps it once per mode); what it counts is the mode's.
-    count = [0]
+    counts: dict[str, int] = {}
     stopped: list[Exception] = []
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fuzz") if parallel > 1 else None
+    pending: list[Future] = []
 
-    def one_case(case):
+    def send_and_validate(case, kwargs: dict, label: str, mode: str) -> None:
         if stopped:
             return
-        _only_unknown_accounts(case)
-        kwargs = case.as_transport_kwargs(base_url=client.base_url, headers={"Authorization": f"Bearer {api_key}"})
-        label = f"generated {case.meta.generation.mode.value if case.meta else 'schemathesis'} case"
         try:
             exchange = client.send(kwargs["method"], kwargs["url"], kwargs["headers"], label)
         except (RunStopped, TargetUnreachable) as exc:
             # Raised inside hypothesis it would be shrunk and retried; stop quietly instead.
             stopped.append(exc)
             return
-        count[0] += 1
+        with client.pipeline.lock:
+            counts[mode] = counts.get(mode, 0) + 1
         if exchange.body_problem is not None:  # too big or too deep: already a finding, not judgeable
             return
         for check in BUILTIN_CHECKS:
@@ -104,26 +109,51 @@ def run_fuzz(
             except (AssertionError, BaseExceptionGroup, Exception) as exc:  # noqa: BLE001
                 # schemathesis raises a FailureGroup (a BaseExceptionGroup) of its failures.
                 message = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-                results.failed(check.__name__, "schemathesis", f"{label}: {' '.join(message[:4])}", exchange)
+                with client.pipeline.lock:
+                    results.failed(check.__name__, "schemathesis", f"{label}: {' '.join(message[:4])}", exchange)
             else:
-                results.passed(check.__name__, "schemathesis")
+                with client.pipeline.lock:
+                    results.passed(check.__name__, "schemathesis")
 
-    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        count[0] = 0
-        test = settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            derandomize=seed is None,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-            print_blob=False,
-        )(given(operation.as_strategy(generation_mode=mode))(one_case))
-        if seed is not None:
-            from hypothesis import seed as hypothesis_seed
-
-            test = hypothesis_seed(seed)(test)
-        test()
+    # One function for both modes (hypothesis wraps it once per mode).
+    def one_case(case):
         if stopped:
-            raise stopped[0]
-        progress(f"[fuzz] {mode.value}: {count[0]} generated requests")
+            return
+        _only_unknown_accounts(case)
+        kwargs = case.as_transport_kwargs(base_url=client.base_url, headers={"Authorization": f"Bearer {api_key}"})
+        mode = case.meta.generation.mode.value if case.meta else "schemathesis"
+        label = f"generated {mode} case"
+        if pool is None:
+            send_and_validate(case, kwargs, label, mode)
+            return
+        # Generation runs ahead of the answers by at most a few rounds of the pool.
+        while sum(not f.done() for f in pending) >= 4 * parallel:
+            wait(pending, return_when=FIRST_COMPLETED)
+        pending.append(pool.submit(send_and_validate, case, kwargs, label, mode))
+
+    try:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            test = settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=seed is None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+                print_blob=False,
+            )(given(operation.as_strategy(generation_mode=mode))(one_case))
+            if seed is not None:
+                from hypothesis import seed as hypothesis_seed
+
+                test = hypothesis_seed(seed)(test)
+            test()
+            if stopped:
+                break
+    finally:
+        if pool is not None:
+            wait(pending)
+            pool.shutdown()
+    if stopped:
+        raise stopped[0]
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        progress(f"[fuzz] {mode.value}: {counts.get(mode.value, 0)} generated requests")

@@ -13,15 +13,18 @@ Two kinds of checks run here:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
 
 import schemathesis
 
 from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS, applies_to, body_text
 from conformance.exchange import Exchange
 from conformance.results import Results
+from conformance.truth import TRUTH_CHECKS, Truth
 from contract import CONTRACT
 
 OK = CONTRACT.success_status
@@ -106,6 +109,7 @@ EXCHANGE_CHECKS = [
     revoke_echoes_account_id,
     canceled_posts_equal_queued,
     not_found_reveals_nothing,
+    *TRUTH_CHECKS,
 ]
 
 
@@ -123,8 +127,21 @@ class Pipeline:
         self.results = results
         self.strict = strict
         self.known_queued: dict[str, int] = {}
-        # Scenarios send from several threads at once (the concurrency scenario).
+        self.truth = Truth()  # what the truth checks remember over the run (conformance.truth)
+        # Scenarios send from several threads at once (conformance.schedule, the race scenario):
+        # this lock guards every write to the results, the scenarios' own included.
         self.lock = threading.RLock()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[list[str]]:
+        """The names of the checks that fail on this thread's exchanges while inside (a scenario's)."""
+        failed: list[str] = []
+        self._local.failed = failed
+        try:
+            yield failed
+        finally:
+            self._local.failed = None
 
     def know(self, account_id: str, queued: int) -> None:
         """The account's queued posts before any revoke: what every 200 for it must report."""
@@ -145,6 +162,9 @@ class Pipeline:
             applied = call()
         except AssertionError as exc:
             self.results.failed(check.__name__, "check", f"{exchange.label}: {exc}", exchange, strict=is_strict(check))
+            failed = getattr(self._local, "failed", None)
+            if failed is not None and check.__name__ not in failed:
+                failed.append(check.__name__)
         else:
             if applied:
                 self.results.passed(check.__name__, "check", strict=is_strict(check))

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from conformance.exchange import Exchange
+from conformance.provenance import PAGE, Source, source_for
 from contract import CONTRACT
 
 MAX_EXAMPLES_PER_CHECK = 3
@@ -24,6 +25,7 @@ EXIT_CONFORMANT, EXIT_VIOLATIONS, EXIT_CANNOT_RUN = 0, 1, 2
 class Failure:
     message: str
     curl: str | None
+    source: Source | None = None  # the check's source: what the target broke (provenance.py)
 
 
 @dataclass
@@ -36,6 +38,8 @@ class CheckRecord:
     failures: list[Failure] = field(default_factory=list)
     skipped: str | None = None
     seconds: float = 0.0  # time spent on it: the scenario's requests, or the check's own work
+    source: Source | None = None  # where the rule comes from (conformance.provenance); None: unknown name
+    asserted: bool = True  # False under --documented-only for a rule the endpoint page does not state
 
     @property
     def outcome(self) -> str:
@@ -47,11 +51,21 @@ class CheckRecord:
 
 
 class Results:
-    def __init__(self, *, target: str | None = None, strict: bool = False, fail_on_skip: bool = False):
+    def __init__(
+        self,
+        *,
+        target: str | None = None,
+        strict: bool = False,
+        fail_on_skip: bool = False,
+        documented_only: bool = False,
+    ):
         # The run as asked: what the reports say was judged, and how.
         self.target = target
         self.strict = strict
         self.fail_on_skip = fail_on_skip
+        # --documented-only: only what the endpoint page states decides the verdict; the rest is
+        # still recorded (and reported as "not asserted") so nothing seen is hidden.
+        self.documented_only = documented_only
         # What it found.
         self.records: dict[str, CheckRecord] = {}
         self.statuses: Counter[int] = Counter()
@@ -65,7 +79,9 @@ class Results:
     def _record(self, name: str, kind: str, strict: bool) -> CheckRecord:
         rec = self.records.get(name)
         if rec is None:
-            rec = self.records[name] = CheckRecord(name, kind, strict)
+            source = source_for(name)
+            asserted = not self.documented_only or (source is not None and source.kind == PAGE)
+            rec = self.records[name] = CheckRecord(name, kind, strict, source=source, asserted=asserted)
         return rec
 
     def passed(self, name: str, kind: str, strict: bool = False) -> None:
@@ -83,7 +99,7 @@ class Results:
         rec = self._record(name, kind, strict)
         rec.failed += 1
         if len(rec.failures) < MAX_EXAMPLES_PER_CHECK:
-            rec.failures.append(Failure(message, curl or (exchange.curl() if exchange else None)))
+            rec.failures.append(Failure(message, curl or (exchange.curl() if exchange else None), rec.source))
 
     def skipped(self, name: str, kind: str, reason: str, strict: bool = False) -> None:
         rec = self._record(name, kind, strict)
@@ -129,7 +145,28 @@ class Results:
 
     @property
     def failed_names(self) -> list[str]:
-        return [r.name for r in self.records.values() if r.failed]
+        """The failures that decide the verdict (under --documented-only: the page's rules only)."""
+        return [r.name for r in self.records.values() if r.failed and r.asserted]
+
+    @property
+    def unasserted_failed_names(self) -> list[str]:
+        """Failures of rules --documented-only does not assert: reported, never hidden, not judged."""
+        return [r.name for r in self.records.values() if r.failed and not r.asserted]
+
+    def failures_by_source(self) -> dict[str, list[CheckRecord]]:
+        """Failed records grouped by where their rule comes from (the page, a docs page, a decision),
+        page first, then docs, then decisions in number order: what a report lists them under."""
+        groups: dict[str, list[CheckRecord]] = {}
+        order: dict[str, tuple] = {}
+        for rec in self.records.values():
+            if not rec.failed:
+                continue
+            src = rec.source
+            key = src.group if src else "unknown source"
+            groups.setdefault(key, []).append(rec)
+            rank = {"page": 0, "docs": 1, "decision": 2}[src.kind] if src else 3
+            order[key] = (rank, (src.number or 0) if src else 0, key)
+        return {k: groups[k] for k in sorted(groups, key=lambda k: order[k])}
 
     @property
     def passed_names(self) -> list[str]:

@@ -6,17 +6,21 @@ each other, so the kit has no import circle and the run order is written in one 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
-from conformance.client import PoliteClient
+from conformance.client import RATE_LIMITED, PoliteClient, budget_hint
 from conformance.exchange import Exchange
 from conformance.results import Results
-from conformance.target import Account, Provisioned, Target
+from conformance.target import Account, Provisioned, Target, unknown_account_id
+from conformance.transport import RunStopped
 from contract import CONTRACT
 
 STATUS = CONTRACT.codes  # error code -> its documented status
 OK = CONTRACT.success_status
+BURST_PROGRESS_EVERY = 50  # a progress line every this many burst requests
 
 
 class ScenarioSkipped(Exception):
@@ -27,6 +31,18 @@ class ScenarioStopped(Exception):
     """A precondition failed; the expectation that failed is already recorded."""
 
 
+class AccountsStale(RunStopped):
+    """The accounts handed to the run are not connected: the run cannot be made with them (exit 2)."""
+
+
+@dataclass
+class Touched:
+    """What one scenario recorded (its thread's share of the run): for its time and its progress line."""
+
+    expectations: set[str] = field(default_factory=set)
+    failed: list[str] = field(default_factory=list)
+
+
 @dataclass
 class Options:
     strict: bool = False
@@ -34,6 +50,8 @@ class Options:
     burst_limit: int = 200
     only: frozenset[str] = frozenset()  # scenario names to run; empty: all
     concurrency: int = 8  # simultaneous revokes of one account in the race scenario
+    parallel: int = 8  # scenarios (and requests) in flight at once
+    key_tier: str | None = None  # the key's rate-limit tier, when the operator said it
 
 
 class Context:
@@ -43,6 +61,38 @@ class Context:
         self.results = results
         self.options = options
         self.state: dict = {}
+        # Scenarios run on several threads (conformance.schedule): everything that writes the
+        # results, or takes an account, holds the pipeline's lock, the one lock of the run's results.
+        self.lock = client.pipeline.lock
+        self._local = threading.local()
+        self.progress: Callable[[str], None] = client.progress
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[Touched]:
+        """Collect what the scenario running on this thread records, checks of the pipeline included."""
+        touched = self._local.touched = Touched()
+        with self.client.pipeline.tracking() as checks_failed:
+            try:
+                yield touched
+            finally:
+                self._local.touched = None
+                touched.failed.extend(n for n in checks_failed if n not in touched.failed)
+
+    def _touch(self, name: str, failed: bool) -> None:
+        touched = getattr(self._local, "touched", None)
+        if touched is not None:
+            touched.expectations.add(name)
+            if failed and name not in touched.failed:
+                touched.failed.append(name)
+
+    def skip(self, sc: Scenario, reason: str) -> None:
+        with self.lock:
+            self.results.skipped(sc.name, "scenario", reason, sc.strict)
+
+    def add_time(self, names: set[str], seconds: float) -> None:
+        with self.lock:
+            for name in names:
+                self.results.add_time(name, seconds)
 
     def expect(
         self,
@@ -55,13 +105,15 @@ class Context:
         stop: bool = False,
         curl: str | None = None,
     ) -> bool:
-        if condition:
-            self.results.passed(name, "scenario", strict)
-        else:
-            label = f"{exchange.label}: " if exchange else ""
-            self.results.failed(name, "scenario", label + message, exchange, strict, curl=curl)
-            if stop:
-                raise ScenarioStopped(name)
+        with self.lock:
+            if condition:
+                self.results.passed(name, "scenario", strict)
+            else:
+                label = f"{exchange.label}: " if exchange else ""
+                self.results.failed(name, "scenario", label + message, exchange, strict, curl=curl)
+        self._touch(name, not condition)
+        if not condition and stop:
+            raise ScenarioStopped(name)
         return condition
 
     def expect_error(
@@ -98,9 +150,41 @@ class Context:
                 if self.target.had_accounts
                 else "needs --accounts or --mock-control (accounts the run may revoke)"
             )
-        pick = (max if prefer == "queued" else min)(self.target.accounts, key=lambda a: a.queued)
-        self.target.accounts.remove(pick)
+        with self.lock:  # two scenarios at once never get the same account
+            if not self.target.accounts:
+                raise ScenarioSkipped("no account left to revoke (give more with --accounts)")
+            pick = (max if prefer == "queued" else min)(self.target.accounts, key=lambda a: a.queued)
+            self.target.accounts.remove(pick)
         return pick
+
+    def first_revoke(self, label: str = "revoke an account") -> tuple[Account, Exchange]:
+        """The run's first revoke of an account it was handed, and the stale-account check.
+
+        The scheduler starts every scenario that revokes handed accounts after this one, so this
+        is the first destructive request of the run. A 404 NOT_FOUND here says the account is not
+        connected: the file was used up by an earlier run (a re-run with the same --accounts). That
+        is not the server's violation, and the run cannot be made with such accounts: exit 2, with
+        what to do. (A server that cannot find a connected account looks the same from outside:
+        the message says so.)"""
+        account = self.account()
+        ex = self.revoke(account.id, label)
+        body = ex.json()
+        error = body.get("error") if isinstance(body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        if (
+            self.target.had_accounts
+            and not self.target.mock
+            and ex.status == STATUS["NOT_FOUND"]
+            and code == "NOT_FOUND"
+        ):
+            raise AccountsStale(
+                f"stale accounts: {account.id} from {self.target.accounts_source} answered "
+                f"{ex.status} NOT_FOUND to the run's first revoke, before anything else was revoked: it is "
+                "not connected (an earlier run revoked it?). Give accounts that are connected: a fresh "
+                "accounts file, or --accounts-command to provision them for each run. If that account "
+                "is connected, the server could not find it, and that is the bug to look at."
+            )
+        return account, ex
 
     @property
     def mock(self) -> Provisioned:
@@ -116,6 +200,28 @@ class Context:
             raise ScenarioSkipped(needs_foreign(self.target, self.options) or "")
         return self.target.foreign_account_id
 
+    def burst_until_429(self, token: str) -> Exchange:
+        """Revokes of unknown ids (they spend budget and change nothing) until the target answers
+        429, at most --burst-limit of them, with a progress line every BURST_PROGRESS_EVERY. None
+        came: the scenario is skipped with the budget it ran into and how to reach it."""
+        limit = self.options.burst_limit
+        for i in range(limit):
+            ex = self.revoke(unknown_account_id(), f"burst request {i + 1}", token=token, expect_429=True)
+            if ex.status == RATE_LIMITED:
+                self.progress(f"  [burst] 429 after {i + 1} request(s)")
+                return ex
+            if (i + 1) % BURST_PROGRESS_EVERY == 0 and i + 1 < limit:
+                self.progress(f"  [burst] {i + 1} of at most {limit} requests (--burst-limit), no 429 yet")
+        tier = self.options.key_tier
+        per_minute = CONTRACT.rate_limit_tiers[tier]["perMinute"] if tier else None
+        if per_minute is not None and per_minute < limit:
+            reach = f"the burst should have passed it: is --key-tier {tier} the key's tier, and is the budget enforced?"
+        elif per_minute is not None:
+            reach = f"to reach it, --burst-limit {per_minute + 1} or more, or a key of a smaller tier"
+        else:
+            reach = "to reach it, --burst-limit above the key's budget, or a key of a smaller tier"
+        raise ScenarioSkipped(f"no 429 within --burst-limit {limit} requests: {budget_hint(tier)}; {reach}")
+
     def revoke(self, account_id: str, label: str, token: str | None = "default", **kw) -> Exchange:
         token = self.target.scenario_key if token == "default" else token
         return self.client.revoke(account_id, token=token, label=label, **kw)
@@ -127,14 +233,20 @@ class Scenario:
     run: Callable[[Context], None]
     strict: bool = False
     needs: Callable[[Target, Options], str | None] = lambda target, options: None  # a reason to skip, or None
+    # Scheduling (conformance.schedule): the scenarios whose ctx.state this one reads, and whether
+    # it must run alone (it changes what every other request would meet).
+    after: frozenset[str] = frozenset()
+    exclusive: bool = False
 
 
-def scenario(name: str, *, strict: bool = False, needs=None) -> Callable[[Callable[[Context], None]], Scenario]:
+def scenario(
+    name: str, *, strict: bool = False, needs=None, after: tuple[str, ...] = (), exclusive: bool = False
+) -> Callable[[Callable[[Context], None]], Scenario]:
     """Make the decorated function a `Scenario`. Nothing is registered: each scenario module lists
     its scenarios in its own `SCENARIOS`, and `conformance.scenarios` lists the modules, in run order."""
 
     def make(fn: Callable[[Context], None]) -> Scenario:
-        return Scenario(name, fn, strict, needs or (lambda target, options: None))
+        return Scenario(name, fn, strict, needs or (lambda target, options: None), frozenset(after), exclusive)
 
     return make
 

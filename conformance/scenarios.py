@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from conformance import boundaries, concurrency, credentials, leaks
+from conformance import boundaries, concurrency, credentials, leaks, picking, probes, schedule
 from conformance.client import retry_after_seconds
 from conformance.exchange import Exchange
 from conformance.scenario_base import (
@@ -22,7 +22,6 @@ from conformance.scenario_base import (
     Options,
     Scenario,
     ScenarioSkipped,
-    ScenarioStopped,
     needs_accounts,
     needs_foreign,
     needs_mock,
@@ -97,11 +96,9 @@ def foreign_account(ctx: Context) -> None:
 
 @scenario("read_only_key_answers_403", needs=needs_read_only)
 def read_only_key(ctx: Context) -> None:
-    untouched = ctx.state.get("untouched")
-    if untouched is None and ctx.target.accounts:
-        # An account of the key's own organization that a correct server leaves connected: the
-        # only thing wrong with the request is the missing scope.
-        untouched = ctx.state["untouched"] = ctx.account(prefer="empty")
+    # An account of the key's own organization that a correct server leaves connected: the only
+    # thing wrong with the request is the missing scope.
+    untouched = picking.bystander(ctx)
     if untouched is not None:
         ex = ctx.revoke(untouched.id, "read-only key on an own account", token=ctx.target.read_only_key)
         ctx.expect_error("read_only_key_answers_403", ex, "FORBIDDEN_SCOPE")
@@ -119,8 +116,7 @@ def read_only_key(ctx: Context) -> None:
 
 @scenario("revoke_succeeds", needs=needs_accounts)
 def revoke_succeeds(ctx: Context) -> None:
-    account = ctx.account()
-    ex = ctx.revoke(account.id, "revoke an account")
+    account, ex = ctx.first_revoke()  # also the stale-account check: the run's first revoke
     ctx.expect(
         "revoke_answers_200",
         ex.status == OK,
@@ -162,15 +158,49 @@ def idempotent_replay(ctx: Context) -> None:
     headers = {CONTRACT.idempotency_header: key}
     first = ctx.revoke(account.id, "revoke with an Idempotency-Key", headers=headers)
     ctx.expect("revoke_answers_200", first.status == OK, f"expected {OK}, got {first.status}", first, stop=True)
-    again = ctx.revoke(account.id, "the same request with the same Idempotency-Key", headers=headers)
+    # disconnectedAt has whole seconds: a replay in the same second as the original cannot show
+    # that it was computed again. Real time, not the mock's clock: moving that could end the rate
+    # scenario's window while it runs.
+    time.sleep(REPLAY_GAP_SECONDS)
+    again = ctx.revoke(account.id, "the same request with the same Idempotency-Key, a second later", headers=headers)
+    changed = _changed_fields(first.json(), again.json())
     ctx.expect(
         "idempotent_replay_same_response",
         again.status == first.status and again.json() == first.json(),
         f"the replay answered {again.status} {again.response.text[:160]!r}, the first request "
-        f"{first.status} {first.response.text[:160]!r}",
+        f"{first.status} {first.response.text[:160]!r}" + (f" (changed: {', '.join(changed)})" if changed else ""),
         again,
     )
     ctx.state["idempotency"] = (key, first, again)
+    if ctx.target.read_only_key:
+        # A key without the scope, with the Idempotency-Key the write key used: the scope is checked
+        # before anything is replayed, or a read-only key reads (and a stolen Idempotency-Key replays)
+        # another key's revoke.
+        ex = ctx.revoke(
+            account.id,
+            "a read-only key with the write key's Idempotency-Key",
+            token=ctx.target.read_only_key,
+            headers=headers,
+        )
+        code = (ex.json() or {}).get("error", {}).get("code") if isinstance(ex.json(), dict) else None
+        # 403 for the scope; a server that looks the account up first may say 404 (already
+        # disconnected): the docs state no order. Never the write key's 200.
+        ctx.expect(
+            "idempotency_replay_requires_scope",
+            (ex.status, code) in ((STATUS["FORBIDDEN_SCOPE"], "FORBIDDEN_SCOPE"), (STATUS["NOT_FOUND"], "NOT_FOUND")),
+            f"a key without {CONTRACT.required_scope} answered {ex.status} {code or ex.response.text[:120]!r}:"
+            " expected 403 FORBIDDEN_SCOPE (or 404 for the disconnected account), never the replayed revoke",
+            ex,
+        )
+
+
+REPLAY_GAP_SECONDS = 1.05
+
+
+def _changed_fields(first, again) -> list[str]:
+    if not isinstance(first, dict) or not isinstance(again, dict):
+        return []
+    return [k for k in sorted(set(first) | set(again)) if first.get(k) != again.get(k)]
 
 
 @scenario("strict_replay_is_verbatim", strict=True)
@@ -198,8 +228,9 @@ def idempotency_conflict(ctx: Context) -> None:
             ctx.skipped_because("idempotent_replay_same_response") or "the replay scenario did not run"
         )
     key = ctx.state["idempotency"][0]
-    other = ctx.state.get("untouched") or ctx.account(prefer="empty")
-    ctx.state["untouched"] = other
+    other = picking.bystander(ctx)
+    if other is None:
+        raise ScenarioSkipped("no account left to aim the reused key at (give more with --accounts)")
     ex = ctx.revoke(other.id, "the same Idempotency-Key on another account", headers={CONTRACT.idempotency_header: key})
     ctx.expect_error("idempotency_key_reuse_answers_409", ex, "IDEMPOTENCY_CONFLICT")
 
@@ -221,13 +252,7 @@ def rate_limit(ctx: Context) -> None:
     else:
         # A burst of revokes of unknown ids: they spend budget and change nothing.
         token = ctx.target.api_key
-        for i in range(ctx.options.burst_limit):
-            ex = ctx.revoke(unknown_account_id(), f"burst request {i + 1}", token=token, expect_429=True)
-            if ex.status == STATUS["RATE_LIMITED"]:
-                blocked = ex
-                break
-        if blocked is None:
-            raise ScenarioSkipped(f"no 429 within --burst-limit {ctx.options.burst_limit} requests")
+        blocked = ctx.burst_until_429(token)
     ctx.expect_error("rate_limit_answers_429", blocked, "RATE_LIMITED", stop=True)
     seconds = retry_after_seconds(blocked.response)
     ctx.expect("rate_limit_answers_429", seconds is not None, "no integer Retry-After to honour", blocked, stop=True)
@@ -295,6 +320,13 @@ def kill_switch(ctx: Context) -> None:
 # -- strict: this project's decisions where the docs are silent ------------------------------------
 
 
+def _case_folded_own_account(ctx: Context) -> list[tuple[str, str]]:
+    """The bystander's id in upper case: a lookup under a case-insensitive collation (MySQL's
+    default) finds, and revokes, the account the lower-case id names."""
+    account = picking.bystander(ctx)
+    return [("sa_" + account.id[3:].upper(), "upper-case hex of an own account")] if account else []
+
+
 @scenario("strict_id_shape_is_sa_uuid", strict=True)
 def strict_id_shape(ctx: Context) -> None:
     bare = str(uuid.uuid4())
@@ -304,6 +336,7 @@ def strict_id_shape(ctx: Context) -> None:
         ("sa_" + bare.replace("-", ""), "a UUID without hyphens"),
         ("sa_%7B" + bare + "%7D", "a UUID in braces"),
         ("sa_urn:uuid:" + bare, "a URN"),
+        *_case_folded_own_account(ctx),
     ):
         ex = ctx.revoke(account_id, f"decision 2: {why} is not the sa_<uuid> shape", token=ctx.target.api_key)
         ctx.expect_error("strict_id_shape_is_sa_uuid", ex, "VALIDATION", strict=True)
@@ -342,6 +375,7 @@ SCENARIOS: list[Scenario] = [
     strict_id_shape,
     strict_order,
     *boundaries.SCENARIOS,
+    *probes.SCENARIOS,
     *credentials.SCENARIOS,
     *concurrency.SCENARIOS,
     *leaks.SCENARIOS,
@@ -355,29 +389,5 @@ def selected(options: Options) -> list[Scenario]:
 
 
 def run_scenarios(ctx: Context, progress) -> None:
-    for sc in selected(ctx.options):
-        reason = sc.needs(ctx.target, ctx.options)
-        label = f"{sc.name}{' (strict)' if sc.strict else ''}"
-        if reason:
-            ctx.results.skipped(sc.name, "scenario", reason, sc.strict)
-            progress(f"[scenario] {label}: skipped ({reason})")
-            continue
-        before = {n: r.failed for n, r in ctx.results.records.items()}
-        touched = {n: r.passed + r.failed for n, r in ctx.results.records.items()}
-        started = time.perf_counter()
-        try:
-            sc.run(ctx)
-        except ScenarioSkipped as exc:
-            ctx.results.skipped(sc.name, "scenario", str(exc), sc.strict)
-            progress(f"[scenario] {label}: skipped ({exc})")
-            continue
-        except ScenarioStopped:
-            pass
-        finally:
-            # JUnit's `time` of a scenario expectation: the scenario that produced it.
-            elapsed = time.perf_counter() - started
-            for n, r in list(ctx.results.records.items()):
-                if r.kind == "scenario" and r.passed + r.failed > touched.get(n, 0):
-                    ctx.results.add_time(n, elapsed)
-        newly = [n for n, r in ctx.results.records.items() if r.failed > before.get(n, 0)]
-        progress(f"[scenario] {label}: {'FAILED ' + ', '.join(newly) if newly else 'ok'}")
+    """The selected scenarios, at the same time where they are independent (conformance.schedule)."""
+    schedule.run_all(ctx, selected(ctx.options), progress, ctx.options.parallel)

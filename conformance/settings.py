@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from conformance.secrets import BEARER_TOKEN, HEADER_TOKEN
 from conformance.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TIME, DEFAULT_TIMEOUT
+from contract import CONTRACT
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"", "0", "false", "no", "off"}
@@ -83,6 +84,19 @@ COUNT, EXAMPLES, SEED = integer(1, 1_000_000), integer(1, 100_000), integer(0, 2
 CONCURRENCY = integer(2, 64)
 TIMEOUT, RUN_TIME, WAIT = seconds(0, 3600, zero_ok=False), seconds(0, 7 * 86400, zero_ok=False), seconds(0, 86400)
 BODY_BYTES = integer(1024, 1 << 30)
+PARALLEL = integer(1, 64)
+
+
+def key_tier(value: str) -> str:
+    """one of the spec's key tiers"""
+    tiers = CONTRACT.rate_limit_tiers
+    name = str(value).strip().lower()
+    if name not in tiers:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a key tier: {', '.join(tiers)}")
+    return name
+
+
+key_tier.__doc__ = "a key tier of the spec (x-rate-limit-tiers)"
 
 VALUE, SWITCH, LIST = "value", "switch", "list"  # how a setting is given on the command line
 
@@ -180,6 +194,14 @@ class KitSettings:
         kind=SWITCH,
         help="also check this project's decisions where the docs are silent (labeled strict)",
     )
+    documented_only: bool = setting(
+        False,
+        "--documented-only",
+        env="LAYERS_DOCUMENTED_ONLY",
+        convert=flag,
+        kind=SWITCH,
+        help="assert only the rules the endpoint page states (the rest is reported, not judged)",
+    )
     burst: bool = setting(
         False,
         "--burst",
@@ -268,7 +290,8 @@ class KitSettings:
         "--max-time",
         env="LAYERS_MAX_TIME",
         convert=RUN_TIME,
-        help="bound on the whole run, in seconds: then it stops and writes its reports, marked incomplete (exit 2)",
+        help="bound on the whole run, in seconds: then it stops and writes its reports, marked incomplete"
+        " (exit 2; exit 1 if a violation was seen before)",
     )
     max_total_wait: float = setting(
         180.0,
@@ -292,6 +315,38 @@ class KitSettings:
         convert=flag,
         kind=SWITCH,
         help="allow plain http:// to a host that is not loopback (keys then cross the network in cleartext)",
+    )
+
+    # Speed and operations for CI (issue 22): conformance/schedule.py, pacing.py, target.py.
+    parallel: int = setting(
+        8,
+        "--parallel",
+        env="LAYERS_PARALLEL",
+        convert=PARALLEL,
+        help="scenarios, and requests, in flight at once (1: one at a time, in the listed order); the race"
+        " scenario runs alone with its --concurrency",
+    )
+    key_tier: str | None = setting(
+        None,
+        "--key-tier",
+        env="LAYERS_KEY_TIER",
+        convert=key_tier,
+        help="the --api-key's rate-limit tier: the run then stays within its per-minute budget, and a burst"
+        " cut short names it (default: no pacing, 429s are waited out)",
+    )
+    accounts_command: str | None = setting(
+        None,
+        "--accounts-command",
+        env="LAYERS_ACCOUNTS_COMMAND",
+        help="a command (no shell; words split as a shell would) that prints the --accounts JSON on stdout,"
+        " run once before the run: fresh accounts for each run",
+    )
+    accounts_command_timeout: float = setting(
+        60.0,
+        "--accounts-command-timeout",
+        env="LAYERS_ACCOUNTS_COMMAND_TIMEOUT",
+        convert=seconds(0, 3600, zero_ok=False),
+        help="bound on --accounts-command, in seconds",
     )
 
     @property
@@ -442,7 +497,7 @@ def report_path_problem(option: str, path: str | None) -> str | None:
 
 
 if __name__ == "__main__":
-    # README's "Conformance kit" table: `python -m conformance.settings --markdown`.
+    # The site's settings page (docs/reference/settings.md) shows this table, generated at build time.
     if sys.argv[1:] != ["--markdown"]:
         sys.exit("usage: python -m conformance.settings --markdown")
     print(settings_table(), end="")

@@ -7,7 +7,14 @@ accounts. The kit never revokes anything else: fuzzing only ever targets random 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +56,8 @@ class Target:
     provisioned: Provisioned | None = None  # only with --mock-control
     # With --operator-token (a hosted mock): the sandbox made for this run, deleted by `release`.
     sandbox: tuple[ControlClient, str] | None = field(default=None, repr=False)  # (operator, sandboxId)
+    # Where the accounts came from, as the stale-account message names it.
+    accounts_source: str = "--accounts"
     # Whether accounts were given at all (scenarios use them up; "none left" is not "none given").
     had_accounts: bool = field(init=False)
 
@@ -90,25 +99,124 @@ def unknown_account_id() -> str:
 
 def load_accounts(path: str) -> list[Account]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--accounts {path}: cannot read it: {exc}") from exc
+    return parse_accounts(text, f"--accounts {path}")
+
+
+# What --accounts-command may print: an accounts file is a few KB; a command that prints more is
+# not printing one (and the kit does not hold a runaway's output in memory).
+MAX_ACCOUNTS_OUTPUT = 1 << 20
+MAX_STDERR_SHOWN = 2000
+# Words that look like credentials, in a command's stderr: shown as [redacted] (the known secrets of
+# the run are redacted from all output anyway; these are the provisioning tool's own).
+_CREDENTIAL_LIKE = re.compile(
+    r"(?i)\b(?:lp|sk|pk|tok|key|ghp|xox[a-z])_[A-Za-z0-9_\-]{6,}"
+    r"|(?i:(?:bearer|token|secret|password|passwd|api[-_]?key|authorization)\s*[=:]?\s*)[^\s\"',;]{4,}"
+)
+
+
+def scrub(text: str) -> str:
+    return _CREDENTIAL_LIKE.sub("[redacted]", text)
+
+
+def accounts_from_command(command: str, timeout: float) -> list[Account]:
+    """Run --accounts-command once (no shell), bounded in time and output; its stdout is the
+    accounts file. On failure its stderr's end is shown, scrubbed; the command line is never shown
+    past its first word (it may carry a token)."""
+    try:
+        argv = shlex.split(command)
     except ValueError as exc:
-        raise UsageError(f"--accounts {path}: not valid JSON: {exc}") from exc
+        raise UsageError(f"--accounts-command: cannot split it into words: {exc}") from None
+    if not argv:
+        raise UsageError("--accounts-command is empty")
+    name = f"--accounts-command ({os.path.basename(argv[0])} …)"
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its children are ended with it
+        )
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot start it: {exc.strerror or exc}") from None
+    out, err = bytearray(), bytearray()
+    over = threading.Event()
+
+    def drain(stream, into: bytearray, cap: int, flag: bool) -> None:
+        while chunk := stream.read1(65536):
+            room = cap + 1 - len(into)
+            if room > 0:
+                into += chunk[:room]
+            if flag and len(into) > cap:
+                over.set()
+                _kill(proc)
+                return
+
+    readers = [
+        threading.Thread(target=drain, args=(proc.stdout, out, MAX_ACCOUNTS_OUTPUT, True), daemon=True),
+        threading.Thread(target=drain, args=(proc.stderr, err, 64 * 1024, False), daemon=True),
+    ]
+    for r in readers:
+        r.start()
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        proc.wait()
+        raise UsageError(
+            f"{name} did not finish within --accounts-command-timeout {timeout:g}s; it was ended" + _stderr_tail(err)
+        ) from None
+    finally:
+        for r in readers:
+            r.join(5)
+    if over.is_set():
+        raise UsageError(f"{name} printed more than {MAX_ACCOUNTS_OUTPUT:,} bytes: that is not an accounts file")
+    if code != 0:
+        raise UsageError(f"{name} failed with exit status {code}" + _stderr_tail(err))
+    try:
+        text = out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{name} printed something that is not UTF-8 text") from None
+    return parse_accounts(text, name)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _stderr_tail(err: bytearray) -> str:
+    text = scrub(bytes(err).decode("utf-8", errors="replace")).strip()
+    if not text:
+        return " (it wrote nothing on stderr)"
+    if len(text) > MAX_STDERR_SHOWN:
+        text = f"…[cut: {len(text) - MAX_STDERR_SHOWN:,} characters before]" + text[-MAX_STDERR_SHOWN:]
+    return "; its stderr:\n" + text
+
+
+def parse_accounts(text: str, source: str) -> list[Account]:
+    """The accounts file's JSON, checked: what the run may revoke and how many posts each has queued."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{source}: not valid JSON: {exc}") from exc
     items = data.get("accounts") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise UsageError(f'--accounts {path}: expected {{"accounts": [{{"socialAccountId": …, "queuedPosts": N}}]}}')
+        raise UsageError(f'{source}: expected {{"accounts": [{{"socialAccountId": …, "queuedPosts": N}}]}}')
     accounts = []
     for i, item in enumerate(items):
         account_id = item.get("socialAccountId") if isinstance(item, dict) else None
         queued = item.get("queuedPosts") if isinstance(item, dict) else None
         if not isinstance(account_id, str) or not CONTRACT.account_id_pattern.match(account_id):
             raise UsageError(
-                f"--accounts {path}: accounts[{i}].socialAccountId {account_id!r} is not a "
+                f"{source}: accounts[{i}].socialAccountId {str(account_id)[:80]!r} is not a "
                 f"{CONTRACT.path_parameter['schema']['pattern']} id"
             )
         if not isinstance(queued, int) or isinstance(queued, bool) or queued < 0:
-            raise UsageError(f"--accounts {path}: accounts[{i}].queuedPosts must be an integer >= 0")
+            raise UsageError(f"{source}: accounts[{i}].queuedPosts must be an integer >= 0")
         accounts.append(Account(account_id, queued))
     return accounts
 
@@ -117,6 +225,9 @@ def load_accounts(path: str) -> list[Account]:
 # others are there so that an implementation counting them is caught.
 PROVISIONED_POSTS = {"queued": 3, "published": 2, "draft": 1, "failed": 1, "publishing": 1}
 PROVISIONED_ACCOUNTS = 7
+# And one account with nothing queued, one with a single queued post: the count at the world's
+# boundaries (conformance.picking, the revoke_counts_at_boundaries scenario).
+BOUNDARY_POSTS = [{"queued": 0, "published": 2, "draft": 1}, {"queued": 1, "published": 1, "failed": 1}]
 
 
 def provision_sandbox(base_url: str, api_key: str | None, operator_token: str, bounds: Bounds) -> Target:
@@ -158,6 +269,7 @@ def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, 
         foreign_org = control.create_organization(f"conformance {run} foreign")
         foreign = control.create_account(foreign_org["id"], posts=PROVISIONED_POSTS)
         accounts = [control.create_account(org["id"], posts=PROVISIONED_POSTS) for _ in range(PROVISIONED_ACCOUNTS)]
+        accounts += [control.create_account(org["id"], posts=posts) for posts in BOUNDARY_POSTS]
     except (ControlPlaneError, OSError, Exception) as exc:  # any failure means "no control plane"
         control.close()
         raise UsageError(f"--mock-control: could not provision through {base_url}/_mock: {exc}") from exc

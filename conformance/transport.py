@@ -165,7 +165,12 @@ class BodyProblem:
 
 
 def send_bounded(
-    client: httpx.Client, method: str, url: str, headers: RequestHeaders, bounds: Bounds
+    client: httpx.Client,
+    method: str,
+    url: str,
+    headers: RequestHeaders,
+    bounds: Bounds,
+    content: bytes | None = None,
 ) -> tuple[httpx.Response, BodyProblem | None]:
     """Send one request within `bounds` (through a client on a `BoundedTransport`); return the
     response, its body read up to the cap.
@@ -181,6 +186,7 @@ def send_bounded(
         method,
         url,
         headers=headers,  # type: ignore[arg-type]
+        content=content,  # a body only where a probe sends one on purpose (the page: "no request body")
         extensions={DEADLINE: deadline},
     )
     try:

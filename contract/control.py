@@ -86,6 +86,12 @@ class ControlSpec:
                     raise ValueError(f"control.yaml gives {code} two statuses: {out[code]} and {status}")
         return out
 
+    @cached_property
+    def probe_paths(self) -> frozenset[str]:
+        """The probes' paths, prefix included (`x-probe: true`): answered to any client address
+        without a token, the Host and Origin rules still applied (the control guard)."""
+        return frozenset(self.prefix + path for _, path, op in self.operations.values() if op.get("x-probe") is True)
+
     def status_for_code(self, code: str) -> int:
         return self.codes[code]
 

@@ -21,6 +21,17 @@ class ErrorRow:
     when: str
     details: list[tuple[str, str]]  # (field, description or allowed values)
     headers: list[tuple[str, str]]  # documented headers beyond the ones every response carries
+    published_when: str = ""  # `x-published-description`: what Layers' page says, when the spec says more
+    unpublished_details: tuple[str, ...] = ()  # fields marked `x-published: false` (this contract's additions)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Where the spec says more than Layers' page: the public rendering shows the page's words in
+    place and this, set apart, as a note."""
+
+    what: str
+    text: str
 
 
 def inline_code(text: str) -> str:
@@ -40,8 +51,12 @@ def inline_code(text: str) -> str:
     return "".join(p if p.startswith("`") else pattern.sub(wrap, p) for p in parts)
 
 
+def _detail_props(schema: dict) -> dict:
+    return schema.get("properties", {}).get("error", {}).get("properties", {}).get("details", {}).get("properties", {})
+
+
 def _details(schema: dict) -> list[tuple[str, str]]:
-    props = schema.get("properties", {}).get("error", {}).get("properties", {}).get("details", {}).get("properties", {})
+    props = _detail_props(schema)
     out = []
     for name, prop in props.items():
         text = prop.get("description", "")
@@ -77,9 +92,21 @@ def page_context(contract: Contract) -> dict[str, Any]:
             for name, h in resp.headers.items()
             if name not in common_headers and h.get("required")
         ]
+        raw = contract.operation["responses"][str(status)]
+        published = raw.get("x-published-description", "")
         errors.append(
             ErrorRow(
-                status, contract.code_for_status(status), inline_code(resp.description), _details(resp.schema), extra
+                status,
+                contract.code_for_status(status),
+                inline_code(resp.description),
+                _details(resp.schema),
+                extra,
+                inline_code(published) if published else "",
+                tuple(
+                    f"details.{name}"
+                    for name, prop in _detail_props(resp.schema).items()
+                    if prop.get("x-published") is False
+                ),
             )
         )
     scheme = contract.resolved["components"]["securitySchemes"][contract.security_scheme_name]
@@ -87,7 +114,24 @@ def page_context(contract: Contract) -> dict[str, Any]:
         (name, _type(prop), _field_text(prop), json.dumps(success.example.get(name)))
         for name, prop in success.schema.get("properties", {}).items()
     ]
+    path_params = [p for p in op["parameters"] if p["in"] == "path"]
+    notes = [
+        Note(f"path parameter `{p['name']}`", p["description"]) for p in path_params if p.get("x-published-description")
+    ]
+    notes += [Note(f"{e.status} `{e.code}`", e.when) for e in errors if e.published_when]
+    notes += [
+        Note(f"{e.status} `{e.code}`: `{field}`", text)
+        for e in errors
+        for field, text in e.details
+        if field in e.unpublished_details
+    ]
+    notes += [
+        Note(f"header `{p['name']}` ({'required' if p.get('required') else 'optional'})", p.get("description", ""))
+        for p in op["parameters"]
+        if p["in"] == "header"
+    ]
     return {
+        "notes": notes,
         "title": f"{contract.method.upper()} {contract.route}",
         "summary": op["summary"],
         "phase": op.get("x-phase"),
@@ -96,7 +140,7 @@ def page_context(contract: Contract) -> dict[str, Any]:
         "scope": op.get("x-required-scope", contract.required_scope),
         "rate_limit_class": op.get("x-rate-limit-class"),
         "description": op["description"].strip(),
-        "path_params": [p for p in op["parameters"] if p["in"] == "path"],
+        "path_params": path_params,
         "header_params": [p for p in op["parameters"] if p["in"] == "header"],
         "has_body": "requestBody" in op,
         "code_samples": op.get("x-codeSamples", []),

@@ -18,7 +18,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from contract.spec import Contract
-from docs_gen.paths import PAGE_NAME
+from docs_gen.paths import PAGE_NAME, RENDERINGS
 from docs_gen.reference import page_context
 from docs_gen.try_it import mock_base_url, recipes
 
@@ -52,9 +52,21 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_markdown(contract: Contract, world: dict | None = None, control_spec: dict | None = None) -> str:
+def _check_rendering(rendering: str) -> None:
+    if rendering not in RENDERINGS:
+        raise ValueError(f"unknown rendering {rendering!r}: one of {', '.join(RENDERINGS)}")
+
+
+def render_markdown(
+    contract: Contract, world: dict | None = None, control_spec: dict | None = None, rendering: str = "sandbox"
+) -> str:
+    """The page as Markdown. `public`: only what Layers documents, in Layers' voice (no mock, no
+    "Try it", no decisions of this kit; the spec's additions set apart as notes). `sandbox`: the
+    same reference followed by "Try it against the mock" and the contract decisions."""
+    _check_rendering(rendering)
     context = page_context(contract)
-    context["recipes"] = recipes(contract, world, control_spec)
+    context["rendering"] = rendering
+    context["recipes"] = recipes(contract, world, control_spec) if rendering == "sandbox" else []
     context["mock_base"] = mock_base_url(contract)
     text = _environment().get_template("reference.md.j2").render(**context)
     # Blank-line runs come from template control blocks, not from content.
@@ -94,7 +106,7 @@ def _heading_ids(md: MarkdownIt) -> None:
     md.core.ruler.push("heading_ids", rule)
 
 
-def render_html(contract: Contract, markdown: str) -> str:
+def render_html(contract: Contract, markdown: str, rendering: str = "sandbox") -> str:
     md = MarkdownIt("commonmark", {"highlight": _highlight, "html": True}).enable("table")
     _heading_ids(md)
     body = md.render(markdown)
@@ -105,12 +117,16 @@ def render_html(contract: Contract, markdown: str) -> str:
             title=f"{contract.method.upper()} {contract.route}",
             summary=contract.operation["summary"],
             body=body,
+            rendering=rendering,
             pygments_css=HtmlFormatter(style="friendly").get_style_defs("pre code"),
         )
     )
 
 
-def render_all(contract: Contract, world: dict | None = None, control_spec: dict | None = None) -> dict[str, str]:
-    """File name -> content, for everything under docs/."""
-    markdown = render_markdown(contract, world, control_spec)
-    return {f"{PAGE_NAME}.md": markdown, f"{PAGE_NAME}.html": render_html(contract, markdown)}
+def render_all(
+    contract: Contract, world: dict | None = None, control_spec: dict | None = None, rendering: str = "sandbox"
+) -> dict[str, str]:
+    """File name -> content, for one rendering (the same names for both: they live in different
+    directories, docs_gen.paths.COMMITTED_DIRS)."""
+    markdown = render_markdown(contract, world, control_spec, rendering)
+    return {f"{PAGE_NAME}.md": markdown, f"{PAGE_NAME}.html": render_html(contract, markdown, rendering)}

@@ -1,15 +1,13 @@
 """Screenshots of what partners look at: Swagger UI (`/ui/`), the control plane's UI
 (`/_mock/ui/`) and the reference page (`/docs`), as headless Chromium shows them, served by a
-real `layers-mock`. `python -m docs_gen.screenshots [--out docs/screenshots]`; needs the `docs`
-extra and Chromium (scripts/setup-chromium.sh)."""
+real `layers-mock`. `python -m docs_gen.screenshots [--out docs/screenshots]` (relative to the
+current directory); needs the `docs` extra and Chromium (scripts/setup-chromium.sh)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-from docs_gen.paths import DOCS_DIR
 
 SHOTS = [
     # (file, path on the mock, selector to wait for, pixels from the top or None for the view,
@@ -49,7 +47,8 @@ def take(out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m docs_gen.screenshots", description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=DOCS_DIR / "screenshots")
+    # Relative to where it is run (in the checkout: docs/screenshots/), never into the package.
+    p.add_argument("--out", type=Path, default=Path("docs") / "screenshots")
     args = p.parse_args(argv)
     for path in take(args.out):
         print(f"wrote {path}")

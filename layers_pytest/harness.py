@@ -267,3 +267,35 @@ class LayersMock:
     def integrity(self) -> dict:
         """Half-revoked accounts or double revokes, if any (`{"ok": True, ...}` when sound)."""
         return self.control.integrity()
+
+    # -- how the client behaved (the client report, issue 24) ---------------------------------
+    def arm_scenario(self, steps: list[dict], *, account_id: str | None = None, key_id: str | None = None) -> dict:
+        """Scripted answers for the next revokes of an account and/or key, one per request, e.g.
+        `[{"status": 429, "retryAfter": 2}, {"status": 200}]`, `[{"status": 500}]`,
+        `[{"status": 503, "scope": "organization"}]`, `[{"status": 404}]` (revoked first elsewhere)."""
+        return self.control.arm_scenario(steps, account_id=account_id, key_id=key_id)
+
+    def client_report(self) -> dict:
+        """Every rule with its passes, flags and the requests that raised them (this test's requests)."""
+        return self.control.client_report()
+
+    def client_report_text(self) -> str:
+        return self.control.client_report_text()
+
+    def assert_client_behaved(self, severity: str = "advice") -> dict:
+        """Fail the test if the client broke a rule at `severity` or above ("advice": any rule;
+        "violation": only the page's own rules); the message names the rule, the request and the
+        fix. Returns the report."""
+        from mock_control.report import SEVERITIES, failure_message
+
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}")
+        report = self.client_report()
+        message = failure_message(report, severity)
+        if message is not None:
+            raise ClientMisbehaved(message)
+        return report
+
+
+class ClientMisbehaved(AssertionError):
+    """`assert_client_behaved()` found a flagged request (the message says which, and the fix)."""

@@ -23,6 +23,8 @@ from layers_pytest.target import PluginSettings, Target, add_options
 # How much of the journal to show under a failed test that used the mock.
 JOURNAL_LINES_ON_FAILURE = 30
 SETTINGS = pytest.StashKey[PluginSettings]()
+# Per test that used the mock: the rules its client broke (read at teardown; the terminal summary).
+GRADES = pytest.StashKey[dict[str, dict[str, int]]]()
 
 
 def pytest_addoption(parser) -> None:
@@ -32,6 +34,7 @@ def pytest_addoption(parser) -> None:
 def pytest_configure(config) -> None:
     """The plugin's settings, read once from the options and the environment."""
     config.stash[SETTINGS] = PluginSettings.from_config(config)
+    config.stash[GRADES] = {}
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +96,7 @@ def _control_client(base_url: str, admin_token: str | None):
 
 
 @pytest.fixture
-def layers_mock(layers_target):
+def layers_mock(request, layers_target):
     """A `LayersMock` over a freshly reset default world (or the live target, unreset)."""
     from layers_pytest.harness import LayersMock
 
@@ -109,8 +112,35 @@ def layers_mock(layers_target):
         harness = LayersMock(layers_target, control)
         try:
             yield harness
+            _remember_grade(request, control)
         finally:
             harness.close()
+
+
+def _remember_grade(request, control) -> None:
+    """What the client-report says of this test's requests, for the terminal summary."""
+    try:
+        report = control.client_report()
+    except Exception:  # noqa: BLE001 - the summary is a courtesy; the test's own result stands
+        return
+    if report["requests"]:
+        request.config.stash[GRADES][request.node.nodeid] = {r["id"]: r["flags"] for r in report["rules"] if r["flags"]}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """How the client behaved across the session: the rules broken, by test."""
+    grades = config.stash.get(GRADES, {})
+    if not grades:
+        return
+    terminalreporter.section("layers-mock client report")
+    flagged = {test: rules for test, rules in grades.items() if rules}
+    terminalreporter.write_line(
+        f"{len(grades)} test(s) sent requests to the mock; {len(flagged)} broke a rule"
+        + ("" if flagged else " (no rule flagged anything)")
+    )
+    for test, rules in flagged.items():
+        shown = ", ".join(f"{rule} x{n}" for rule, n in sorted(rules.items()))
+        terminalreporter.write_line(f"  {test}: {shown}")
 
 
 def pytest_report_header(config) -> str | None:

@@ -95,6 +95,21 @@ class ControlClient:
     def clear_faults(self) -> dict:
         return self._call("DELETE", "/faults")
 
+    def arm_scenario(self, steps: list[dict], *, account_id: str | None = None, key_id: str | None = None) -> dict:
+        """Scripted answers, one per matching revoke, e.g. [{"status": 429, "retryAfter": 2}, {"status": 200}]."""
+        body: dict = {"steps": steps}
+        if account_id:
+            body["socialAccountId"] = account_id
+        if key_id:
+            body["keyId"] = key_id
+        return self._call("POST", "/scenarios", body)
+
+    def scenarios(self) -> list[dict]:
+        return self._call("GET", "/scenarios")["steps"]
+
+    def clear_scenarios(self) -> dict:
+        return self._call("DELETE", "/scenarios")
+
     def clock(self) -> dict:
         return self._call("GET", "/clock")
 
@@ -124,3 +139,17 @@ class ControlClient:
 
     def integrity(self) -> dict:
         return self._call("GET", "/integrity")
+
+    def client_report(self) -> dict:
+        """How the client behaved, rule by rule (GET /client-report)."""
+        return self._call("GET", "/client-report")
+
+    def client_report_text(self) -> str:
+        r = self.http.get("/client-report", params={"format": "text"})
+        if r.status_code >= 400:
+            raise ControlPlaneError(f"GET {CONTROL_PREFIX}/client-report answered {r.status_code}: {r.text[:500]}")
+        return r.text
+
+    def clear_client_report(self) -> dict:
+        """Grade afresh from now (DELETE /client-report)."""
+        return self._call("DELETE", "/client-report")

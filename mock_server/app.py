@@ -32,12 +32,13 @@ from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from contract.world import DEFAULT_WORLD
 from mock_server.control.handlers import ControlHandlers
+from mock_server.control.operate import OperateHandlers
 from mock_server.control.sandboxes import SandboxHandlers
-from mock_server.core import world
+from mock_server.core import metrics, world
 from mock_server.core.clock import journal_stamp
 from mock_server.core.domain import Domain
 from mock_server.core.pipeline import RevokePipeline
-from mock_server.edge import access_log, cors, errors, served_spec
+from mock_server.edge import access_log, cors, errors, request_metrics, served_spec
 from mock_server.edge.docs_route import add_docs_route
 from mock_server.edge.fastpath import RevokeFastPath
 from mock_server.edge.handlers import ApiHandlers
@@ -45,7 +46,7 @@ from mock_server.edge.middleware import RequestContextMiddleware
 from mock_server.edge.page_headers import PageHeaders
 from mock_server.edge.security import security_handler_for
 from mock_server.edge.strict_paths import StrictPaths
-from mock_server.settings import MockSettings
+from mock_server.settings import MockSettings, worker_metrics_dir
 from mock_server.storage import open_storage
 from mock_server.tenancy.lifecycle import Lifecycle
 from mock_server.tenancy.registry import Sandboxes
@@ -83,7 +84,15 @@ def prepare(contract: Contract = CONTRACT) -> None:
         connexion_spec.Specification.load(copy.deepcopy(raw))
 
 
-def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, **changes) -> AsyncApp:
+def before_fork() -> None:
+    """Just before granian forks the workers, once the settings (and the metrics directory) are
+    handed over: metrics recorded into the shared directory (core/metrics.py)."""
+    metrics.share_with_forked_workers()
+
+
+def create_app(
+    settings: MockSettings | str, *, contract: Contract = CONTRACT, metrics_dir: str | None = None, **changes
+) -> AsyncApp:
     """An ASGI app serving `settings` (mock_server/settings.py) over the storage at
     `settings.database` (a SQLite path or URL, or a PostgreSQL URL), whose schema the CLI has
     prepared. `settings.fixtures`: the world `/_mock/reset` restores; `settings.operator_token`:
@@ -91,13 +100,22 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
 
     For apps built directly (tests, benchmarks): `create_app(database, **changes)` is
     `create_app(MockSettings(database=database, quiet=True).replace(**changes))`, quiet because
-    an app in a test process has no terminal to log requests to."""
+    an app in a test process has no terminal to log requests to.
+
+    `metrics_dir`: the directory the instance's workers share for their metrics (core/metrics.py;
+    the CLI makes it when it starts more than one worker); None: this process's own."""
     if isinstance(settings, str):
         settings = MockSettings(database=settings, quiet=True)
     settings = settings.replace(**changes) if changes else settings
     if settings.database is None:
         raise ValueError("create_app needs settings.database: the CLI prepares it before serving")
-    storage = open_storage(settings.database, serving=True, stamp=journal_stamp)
+    storage = open_storage(
+        settings.database,
+        serving=True,
+        stamp=journal_stamp,
+        timeout=settings.storage_timeout,
+        journal_limit=settings.journal_limit,
+    )
     domain = Domain(contract, hosted=settings.hosted)
 
     @lru_cache(maxsize=1)
@@ -119,6 +137,7 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
+    operate = OperateHandlers(storage, metrics_dir)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     # The specs as already parsed (contract/), not their paths: Connexion would read and parse
     # both YAML files again, in every worker (a copy: Connexion fills in defaults in place).
@@ -132,12 +151,17 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
         copy.deepcopy(CONTROL.raw),
         base_path=CONTROL_PREFIX,
         name="control",
-        resolver=Resolver(function_resolver=lambda op: getattr(control, op, None) or getattr(sandbox_ops, op)),
+        resolver=Resolver(
+            function_resolver=lambda op: (
+                getattr(control, op, None) or getattr(operate, op, None) or getattr(sandbox_ops, op)
+            )
+        ),
         strict_validation=True,
     )
     add_docs_route(app)  # the generated reference page at /docs
     errors.install(app, contract)
-    access_log.install(app, enabled=not settings.quiet)  # added first, so outermost: one line per request
+    request_metrics.install(app, contract)  # added before the access log, so outermost: every request counted
+    access_log.install(app, enabled=not settings.quiet)  # next: one line per request, refusals included
     cors.install(app, settings.cors_origins)  # --cors-origin: API routes only, never the control plane
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
     app.add_middleware(PageHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION)  # nosniff, a CSP on pages
@@ -163,7 +187,7 @@ def create_app(settings: MockSettings | str, *, contract: Contract = CONTRACT, *
 def app_from_env() -> AsyncApp:
     """Entry point for uvicorn workers (`--factory`): the CLI has prepared the database already and
     handed its settings over (`MockSettings.for_worker`)."""
-    app = create_app(MockSettings.for_worker())
+    app = create_app(MockSettings.for_worker(), metrics_dir=worker_metrics_dir())
     # The 200 path's p99 tail: a full (generation 2) garbage collection walks every object the
     # process holds, ~60,000 after Connexion has loaded both specs, and stops the event loop for
     # tens of milliseconds whenever request garbage triggers one (bench/RESULTS.md). What exists

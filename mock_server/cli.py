@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
+import tempfile
 
 from contract.world import DEFAULT_WORLD
 from mock_server import banner, listen, ready, state_file
@@ -14,6 +16,8 @@ from mock_server.settings import MockSettings, SettingsError, from_command_line
 from mock_server.storage import is_postgres, open_storage, redacted, sqlite_path
 from mock_server.tenancy.limits import Limits
 from mock_server.tenancy.routing import SANDBOXES_PATH
+
+METRICS_DIR_PREFIX = "layers-metrics-"
 
 
 def parse_args(argv: list[str] | None) -> MockSettings:
@@ -41,6 +45,11 @@ def seed_state(
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["report"]:  # `layers-mock report`: a running mock's client report (issue 24)
+        from mock_server.report_cli import main as report_main
+
+        return report_main(args[1:])
     # No cyclic garbage collection while the fixture is read and loaded (serve() turns it back on
     # before serving): a million accounts' parsed JSON is millions of objects that every
     # collection, set off by the rows being made, walked again (~2 s of a million-account start).
@@ -87,11 +96,25 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
     if lock is not None:
         lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
 
+    # Several workers share one directory for their metrics, so a scrape of any sees the whole
+    # instance (core/metrics.py); removed on exit like a temporary world.
+    # (Its prefix is not the temporary world's: tools that look for a mock's world find one.)
+    metrics_dir = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX) if settings.workers > 1 else None
+    try:
+        return _serve_prepared(settings, database, loaded, stored, metrics_dir)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve_prepared(
+    settings: MockSettings, database: str, loaded: bool, stored: banner.StoredWorld | None, metrics_dir: str | None
+) -> int:
     # What the workers serve: the world just prepared (--state resolved into it), and the fixture
     # by a path that holds whatever their working directory.
     settings.replace(
         database=database, state=None, fixtures=settings.fixtures and os.path.abspath(settings.fixtures)
-    ).hand_to_workers()
+    ).hand_to_workers(metrics_dir)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and not (settings.admin_token or settings.operator_token):
         print("layers-mock: note: the control plane refuses non-loopback clients (no --admin-token)", file=sys.stderr)
     base = banner.base_url(settings.host, settings.port)

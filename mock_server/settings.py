@@ -2,7 +2,7 @@
 
 Every setting is a field of `MockSettings`; its metadata names its flag, its environment variable
 and its help. From that one list come the CLI's parser (`mock_server/cli.py`), the reading of the
-environment, the validation, the table in README's "Settings" (`python -m mock_server.settings
+environment, the validation, the site's settings page (docs/reference/settings.md, generated at build; `python -m mock_server.settings
 --markdown`) and the JSON that hands the settings to uvicorn's worker processes.
 
 Where a value comes from: its flag, else its environment variable (an empty one counts as unset),
@@ -27,12 +27,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from mock_server.edge.cors import check_origin
-from mock_server.storage import redacted
+from mock_server.storage import DEFAULT_JOURNAL_LIMIT, redacted
 from mock_server.tenancy.limits import Limits
 from mock_server.tenancy.routing import MAX_TOKEN_LENGTH, OPERATOR_TOKEN_ENV, TOKEN_PREFIX
 
 # The serialized settings, from the CLI to uvicorn's workers (one variable, written once).
 SETTINGS_ENV = "LAYERS_MOCK_SETTINGS"
+# The directory an instance's workers share for their metrics (core/metrics.py): prometheus_client
+# reads this variable itself, when it is first imported, to choose its multiprocess mode.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Two workers where there are two or more cores (the best throughput measured on the 2-core
 # benchmark machine, bench/RESULTS.md; every write still queues for SQLite's one write lock),
@@ -43,6 +46,9 @@ SERVERS = ("granian", "uvicorn")
 HOSTED_GROUP = "hosted sandboxes (one deployment, many isolated worlds; contract/control.yaml)"
 _LIMITS = Limits()  # the sandbox limits' defaults, and why, are Limits' docstring
 _MAX_LIMIT = 100_000_000
+# The storage bound: at least 0.1 s (a busy write lock is normal for milliseconds under load), at
+# most 60 s (past common client and proxy timeouts the answer would reach no one).
+STORAGE_TIMEOUT_RANGE = (0.1, 60.0)
 
 
 class SettingsError(ValueError):
@@ -226,6 +232,14 @@ class MockSettings:
         group=HOSTED_GROUP,
         check=_between(1, _MAX_LIMIT, f"1 and {_MAX_LIMIT}"),
     )
+    journal_limit: int = setting(
+        DEFAULT_JOURNAL_LIMIT,
+        "request journal entries kept per sandbox (GET /_mock/journal, the client report); the oldest are"
+        " dropped and the report counts them; 0 records nothing",
+        env="LAYERS_MOCK_JOURNAL_LIMIT",
+        metavar="N",
+        check=_between(0, _MAX_LIMIT, f"0 and {_MAX_LIMIT}"),
+    )
     ready_file: str | None = setting(
         None,
         "once the mock answers, write a JSON document here (mode 0600; removed on exit): baseUrl, controlUrl,"
@@ -233,6 +247,15 @@ class MockSettings:
         " (never an admin or operator token)",
         env="LAYERS_MOCK_READY_FILE",
         metavar="PATH",
+    )
+    storage_timeout: float = setting(
+        5.0,
+        "the longest a request waits on storage (SQLite's write lock, PostgreSQL's connect, statement and"
+        " lock waits) before it answers the documented 500 with nothing changed; below common client"
+        " timeouts",
+        env="LAYERS_MOCK_STORAGE_TIMEOUT",
+        metavar="SECONDS",
+        check=_between(STORAGE_TIMEOUT_RANGE[0], STORAGE_TIMEOUT_RANGE[1], "0.1 and 60 seconds"),
     )
     server: str = setting(
         "granian",
@@ -303,9 +326,12 @@ class MockSettings:
         values: dict[str, typing.Any] = json.loads(text)
         return cls(**values)
 
-    def hand_to_workers(self) -> None:
-        """Serialize the settings once, for uvicorn's workers (`for_worker`); they inherit the variable."""
+    def hand_to_workers(self, metrics_dir: str | None = None) -> None:
+        """Serialize the settings once, for uvicorn's workers (`for_worker`); they inherit the variable.
+        `metrics_dir`: the workers' shared metrics directory (`worker_metrics_dir`)."""
         os.environ[SETTINGS_ENV] = self.to_json()
+        if metrics_dir is not None:
+            os.environ[METRICS_DIR_ENV] = metrics_dir
 
     @classmethod
     def for_worker(cls) -> MockSettings:
@@ -313,6 +339,11 @@ class MockSettings:
         with no CLI before it) the environment's and the defaults."""
         handed = os.environ.get(SETTINGS_ENV)
         return cls.from_json(handed) if handed else from_sources({}, os.environ)
+
+
+def worker_metrics_dir() -> str | None:
+    """The metrics directory the CLI handed to this worker (None: one process, its own metrics)."""
+    return os.environ.get(METRICS_DIR_ENV) or None
 
 
 # -- the list, as a parser, a reader of the environment and a table ----------------------------
@@ -406,7 +437,7 @@ def shown_default(f: dataclasses.Field) -> str:
 
 
 def markdown_table() -> str:
-    """README's settings table: every setting, from the one list."""
+    """The settings table of the site (docs/reference/settings.md): every setting, from the one list."""
     rows = ["| Setting | Flag | Environment variable | Type | Default | What it does |", "|---|---|---|---|---|---|"]
     names = {bool: "boolean", int: "integer", float: "number", str: "text", tuple: "list"}
     for f in dataclasses.fields(MockSettings):
@@ -426,3 +457,64 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--markdown"]:
         sys.exit("usage: python -m mock_server.settings --markdown")
     print(markdown_table())
+
+
+# -- `layers-mock report` (issue 24): its own few options, read here like every setting --------
+REPORT_FAIL_ON = ("violation", "advice", "never")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Where the running mock is, how to reach its control plane, and what to write."""
+
+    url: str
+    admin_token: str | None = field(default=None, repr=False)
+    junit: str | None = None
+    json: bool = False
+    fail_on: str = "advice"
+
+
+def report_from_command_line(argv: list[str]) -> ReportSettings:
+    """`layers-mock report [--url URL] [--admin-token T] [--junit FILE] [--json] [--fail-on S]`."""
+    p = argparse.ArgumentParser(
+        prog="layers-mock report",
+        description="Print how a client behaved against a running mock (its client report) and write JUnit XML.",
+    )
+    p.add_argument(
+        "--url",
+        help="the running mock (env LAYERS_MOCK_URL; default http://127.0.0.1:4010, or the baseUrl of"
+        " --ready-file / LAYERS_MOCK_READY_FILE)",
+    )
+    p.add_argument(
+        "--ready-file", metavar="PATH", help="a mock's ready file, to find its URL (env LAYERS_MOCK_READY_FILE)"
+    )
+    p.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="the control plane's token: --admin-token's, or a hosted sandbox's adminToken (env LAYERS_MOCK_ADMIN_TOKEN)",
+    )
+    p.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML (one test case per rule)")
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the text form")
+    p.add_argument(
+        "--fail-on",
+        choices=REPORT_FAIL_ON,
+        default="advice",
+        help="exit 1 (and JUnit failures) when a rule of this severity or above flagged something (default advice:"
+        " any flag)",
+    )
+    args = p.parse_args(argv)
+    url = args.url or os.environ.get("LAYERS_MOCK_URL")
+    ready_file = args.ready_file or os.environ.get("LAYERS_MOCK_READY_FILE")
+    if url is None and ready_file:
+        try:
+            with open(ready_file, encoding="utf-8") as fh:
+                url = json.load(fh)["baseUrl"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise SettingsError(f"--ready-file {ready_file}: cannot read its baseUrl ({exc})") from None
+    return ReportSettings(
+        url=(url or "http://127.0.0.1:4010").rstrip("/"),
+        admin_token=args.admin_token or os.environ.get("LAYERS_MOCK_ADMIN_TOKEN") or None,
+        junit=args.junit,
+        json=args.json,
+        fail_on=args.fail_on,
+    )

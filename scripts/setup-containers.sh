@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Container tooling for tests/container/ (the image built from ./Containerfile and run), and curl
-# for README's commands (tests/readme/):
+# Container tooling for tests/container/ (the image built from ./Dockerfile and run), and curl
+# for the commands of README and the guides (tests/readme/):
 # podman with runc (crun's setrlimit is refused on these machines), and a Python base image made
 # with mmdebstrap from Debian, because no container registry is reachable here (stack-notes.md,
 # "Containers"). Installs only what is missing; builds the base image only when podman does not

@@ -172,3 +172,18 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if "layers_mock" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def site_hooks():
+    """The documentation site's build hooks (tools/mkdocs/hooks.py: not a package, so loaded by
+    path): tests check that the pages they generate hold what the settings objects say."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "mkdocs" / "hooks.py"
+    spec = importlib.util.spec_from_file_location("layers_site_hooks", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 
 const READY_FILE = process.env.LAYERS_MOCK_READY_FILE;
 
-/** The mock's ready file (README: "Machine-readable start"), when one is named. */
+/** The mock's ready file (docs/using-the-mock.md: "Machine-readable start"), when one is named. */
 function readReadyFile(path) {
   try {
     return JSON.parse(readFileSync(path, "utf8"));
@@ -38,7 +38,7 @@ async function send(url, init) {
   } catch (err) {
     throw new Error(
       `cannot reach the Layers mock at ${url} (${err.cause?.code ?? err.message}). ` +
-        "Start it with `layers-mock --port 4010` (README: \"Using the mock\"), or point LAYERS_MOCK_URL " +
+        "Start it with `layers-mock --port 4010` (docs/using-the-mock.md), or point LAYERS_MOCK_URL " +
         "(or LAYERS_MOCK_READY_FILE, with `layers-mock --ready-file PATH`) at the mock you started.",
       { cause: err },
     );
@@ -57,6 +57,8 @@ export async function revoke(socialAccountId, { apiKey = API_KEY, idempotencyKey
 }
 
 /** One control-plane call (/_mock/...); throws unless it answers 2xx. */
+const adminHeaders = () => (ADMIN_TOKEN ? { "X-Mock-Admin-Token": ADMIN_TOKEN } : {});
+
 async function control(method, path, body) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -81,4 +83,25 @@ export const mock = {
   freezeClock: () => control("PUT", "/clock", { frozen: true }),
   advanceClock: (seconds) => control("PUT", "/clock", { advanceSeconds: seconds }),
   killSwitch: (scope, target, enabled = true) => control("PUT", "/kill-switches", { scope, target, enabled }),
+  // Scripted answers for the next revokes, e.g. [{ status: 429, retryAfter: 1 }, { status: 200 }].
+  armScenario: (steps, { socialAccountId, keyId } = {}) =>
+    control("POST", "/scenarios", { steps, ...(socialAccountId && { socialAccountId }), ...(keyId && { keyId }) }),
+  // How the client behaved: every rule with its passes, flags and the requests that raised them.
+  clientReport: () => control("GET", "/client-report"),
+  clientReportText: async () => (await send(`${BASE_URL}/_mock/client-report?format=text`, { headers: adminHeaders() })).text(),
+  clearClientReport: () => control("DELETE", "/client-report"),
 };
+
+/** Throws unless the client report flagged nothing; the message names the rule, the request and the fix. */
+export function assertClientBehaved(report) {
+  const broken = report.rules.filter((r) => r.flags > 0);
+  if (broken.length === 0) return report;
+  const lines = broken.flatMap((r) =>
+    r.flagged.map(
+      (f) =>
+        `[${r.severity}] ${r.id}: ${f.why}\n    request: ${f.requestId} ${f.method} ${f.socialAccountId} -> ${f.status}` +
+        `\n    fix: ${r.fix}`,
+    ),
+  );
+  throw new Error(`the client broke ${broken.length} rule(s) (layers-mock client report):\n${lines.join("\n")}`);
+}

@@ -24,6 +24,11 @@ DNS rebinding. The checks are those of the local dev servers that learnt this th
    the raw bytes before any parser sees them (`control_bounds`).
 
 The API routes get none of this: partners point apps at the mock under any host name.
+
+The probes (`/health`, `/ready`, `/metrics`: control.yaml's `x-probe` operations) skip rule 1:
+Kubernetes probes and Prometheus call from the node's or the scraper's address and send no token,
+and they reveal nothing secret. Rules 2 and 3 still hold, so a web page cannot reach them; they
+are GETs, so 4 and 5 do not apply.
 """
 
 from __future__ import annotations
@@ -101,7 +106,7 @@ class ControlGuard:
 
     # -- 1. the client ----------------------------------------------------------------------
     def _who(self, scope, headers) -> Refusal | None:
-        if self.hosted:
+        if self.hosted or scope.get("path") in CONTROL.probe_paths:
             return None  # the tokens decide (sandboxes.authorize, right after this guard)
         if self.admin_token:
             given = headers.get(ADMIN_HEADER, b"")

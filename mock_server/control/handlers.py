@@ -9,6 +9,9 @@ domain: the same code paths the fixtures and the API use. Every call acts on one
 from __future__ import annotations
 
 import json
+import time
+
+from connexion.lifecycle import ConnexionResponse
 
 from contract import CONTRACT
 from contract.control import CONTROL
@@ -17,6 +20,7 @@ from mock_server.core import invariants, world
 from mock_server.core.clock import parse_iso, to_iso
 from mock_server.core.domain import Domain
 from mock_server.core.errors import ApiError, control_error
+from mock_server.core.grading import Grader, render_text
 from mock_server.storage import Conflict
 from mock_server.storage.schema import TABLES_TO_CLEAR
 from mock_server.tenancy.limits import fixture_size
@@ -88,6 +92,7 @@ class ControlHandlers:
         self.clock = domain.clock
         self._default_world = default_world  # a callable: a big fixture is read only if a reset needs it
         self.worlds = worlds or SandboxWorlds(None, default_world)
+        self.grader = Grader(domain.contract)
 
     # -- the sandbox this call acts on ----------------------------------------------------
     def _tx(self):
@@ -273,7 +278,7 @@ class ControlHandlers:
 
     def clear_faults(self):
         with self._tx() as q:
-            q.clear_faults()
+            q.clear_faults(answers=False)
         return {"faults": []}
 
     def get_clock(self):
@@ -314,6 +319,57 @@ class ControlHandlers:
             ]
         }
 
+    # -- the client report (issue 24) -------------------------------------------------------
+    def get_client_report(self, format: str | None = None):
+        """Every rule with its passes and flags over this sandbox's journal (core/grading.py)."""
+        self.storage.flush_journal()  # this process's answered requests first
+        with self._tx() as q:  # exact bound before reading; the same transaction reads
+            self.storage.trim_journal(q)
+            since = q.get_setting("grading_since")
+            rows = q.journal_since(float(since) if since else 0.0, self.storage.journal_limit + 1)
+            report = self.grader.report(
+                [dict(r) for r in rows],
+                q.key_organizations(),
+                dropped=int(q.get_setting("journal_dropped") or 0),
+                limit=self.storage.journal_limit,
+                since=to_iso(float(since)) if since else None,
+            )
+        # Two content types documented: Connexion needs the answer to name its own.
+        if format == "text" or (format is None and _wants_text()):
+            return ConnexionResponse(
+                status_code=200, content_type="text/plain; charset=utf-8", body=render_text(report)
+            )
+        return ConnexionResponse(status_code=200, content_type="application/json", body=json.dumps(report))
+
+    def clear_client_report(self):
+        """Grade afresh from now: requests whose responses left before this call are not graded
+        (the journal keeps them); the dropped count starts again at 0."""
+        self.storage.flush_journal()
+        with self._tx() as q:
+            q.set_setting("grading_since", repr(time.time()))
+            q.set_setting("journal_dropped", "0")
+        return self.get_client_report(format="json")
+
+    # -- scripted answers (issue 24) ---------------------------------------------------------
+    def arm_scenario(self, body: dict):
+        account_id, key_ref = body.get("socialAccountId"), body.get("keyId")
+        steps = body["steps"]
+        with self._tx() as q:
+            if account_id and q.account(account_id) is None:
+                raise _missing("account", account_id)
+            key_id = self._key_id(q, key_ref) if key_ref else None
+            ids = q.arm_answers([json.dumps(s, sort_keys=True) for s in steps], account_id, key_id)
+        return {"socialAccountId": account_id, "keyId": key_id, "steps": _steps_view(zip(ids, steps, strict=True))}, 201
+
+    def list_scenarios(self):
+        with self._snap() as q:
+            return _scenarios_view(q)
+
+    def clear_scenarios(self):
+        with self._tx() as q:
+            q.clear_faults(answers=True)
+        return {"steps": []}
+
     def get_integrity(self):
         with self._snap() as q:
             found = invariants.violations(q, self.domain)
@@ -323,6 +379,31 @@ class ControlHandlers:
                 "revocations": q.revocation_count(),
                 "checkedAt": to_iso(self.clock.now(q)),
             }
+
+
+def _wants_text() -> bool:
+    """`Accept: text/plain` (and not JSON) asks for the readable report."""
+    try:
+        from connexion import request
+
+        accept = request.headers.get("accept", "")
+    except RuntimeError:  # outside Connexion's request context
+        return False
+    return "text/plain" in accept and "application/json" not in accept
+
+
+def _steps_view(pairs) -> list[dict]:
+    return [{"id": i, **step} for i, step in pairs]
+
+
+def _scenarios_view(q) -> dict:
+    rows = q.list_answers()
+    return {
+        "steps": [
+            {"id": r["id"], "socialAccountId": r["account_id"], "keyId": r["key_id"], **json.loads(r["answer"])}
+            for r in rows
+        ]
+    }
 
 
 def _faults_view(q) -> list[dict]:

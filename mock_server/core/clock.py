@@ -40,9 +40,11 @@ def mock_time(wall: float, frozen: float | None, offset: float) -> float:
     return frozen if frozen is not None else wall + offset
 
 
-def journal_stamp(wall: float, frozen: float | None, offset: float) -> str:
-    """A journal entry's time: the mock's time when its response left, as the API writes it."""
-    return to_iso(mock_time(wall, frozen, offset))
+def journal_stamp(wall: float, frozen: float | None, offset: float) -> tuple[str, float]:
+    """A journal entry's time: the mock's time when its response left, as the API writes it, and
+    as epoch seconds (the client report measures waits on it)."""
+    now = mock_time(wall, frozen, offset)
+    return to_iso(now), now
 
 
 def clock_problem(instant: float) -> str | None:

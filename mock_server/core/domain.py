@@ -1,8 +1,10 @@
 """The documented rules of the revoke endpoint, executed. No HTTP, no SQL: moto's models.py.
 
-Every rule runs over `q`, the queries of one open transaction that the storage hands in
-(`storage.write(fn)` on the request path, `storage.transaction()` elsewhere): the domain never
-commits, so "all or nothing" is the transaction's. The order of checks is the one decided in
+A revoke is decided by `plan`, a pure function of one snapshot that storage gathers in one read
+(storage/gathered.py): it returns the answer and the writes that go with it, which storage
+applies in one batch, all or nothing, with guards that detect a concurrent writer (then the
+decision is made again from a fresh read). So the rules exist once, for both backends and for
+the blocking path (`revoke_writing`, inside a transaction). The order of checks is the one decided in
 openapi.yaml's description (Contract decisions, item 1): `authenticate` (401, 503) and
 `authorize` (403) run in the security step, the revoke after request validation.
 """
@@ -12,15 +14,16 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contract import CONTRACT
 from contract.control import CONTROL
 from contract.spec import Contract
-from mock_server.core.clock import Clock, to_iso
+from mock_server.core.clock import Clock, mock_time, to_iso
 from mock_server.core.errors import ApiError, envelope, status_and_message
-from mock_server.storage.queries import LOCAL_SANDBOX
+from mock_server.core.ids import request_id as new_request_id
+from mock_server.storage.gathered import Ask, Remember, Revoke, Writes
+from mock_server.storage.queries import LOCAL_SANDBOX, clock_settings_of
 
 CANCELABLE_STATUS = "queued"
 WILDCARD_SCOPE = "*"
@@ -36,10 +39,6 @@ _KILL_MESSAGES = {
 }
 
 
-class InjectedFault(Exception):
-    """Raised mid-transaction by an armed fault; the revoke's savepoint rolls back."""
-
-
 @dataclass(frozen=True)
 class Caller:
     key_id: str
@@ -48,6 +47,7 @@ class Caller:
     scopes: tuple[str, ...]
     tier: str
     sandbox: str = LOCAL_SANDBOX  # the world the key belongs to: everything after authentication is scoped by it
+    digest: str = ""  # the secret's hash, when known (the Connexion edge reads again with it after validation)
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Outcome:
     body: dict
     request_id: str
     replayed: bool = False
+    headers: dict | None = None  # a scripted 429's Retry-After (the real ones are raised as ApiError)
 
 
 class Domain:
@@ -105,7 +106,10 @@ class Domain:
 
     def caller(self, q, secret: str) -> Caller:
         """The key behind a secret: 401 if none, 503 if a kill switch covers it."""
-        row = q.caller_by_secret(secret)
+        return self.caller_from(q.caller_by_secret(secret))
+
+    def caller_from(self, row: dict | None) -> Caller:
+        """The caller of a key's facts (queries.py `caller_of`; None: no such key): 401, 503."""
         if (
             row is None
             or (self.hosted and row["sandbox"] == LOCAL_SANDBOX)
@@ -118,6 +122,7 @@ class Domain:
             if row["killed"][scope]:
                 refused = self.kill_switch(scope)
                 refused.sandbox = row["sandbox"]  # a known key's refusal belongs in its sandbox's journal
+                refused.key_id, refused.key_hint = row["keyId"], row["keyHint"]  # graded (client report)
                 raise refused
         return Caller(
             row["keyId"], row["keyHint"], row["organizationId"], tuple(row["scopes"]), row["tier"], row["sandbox"]
@@ -130,104 +135,147 @@ class Domain:
             if scope not in caller.scopes:
                 raise self.forbidden_scope(scope)
 
-    # -- the revoke -----------------------------------------------------------------------
-    def answer_without_writing(
-        self, q, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str
-    ) -> Outcome | None:
-        """The answers that change nothing, decided over committed state without a write
-        transaction; None for the rest (then `revoke_writing`)."""
-        q = q.within(caller.sandbox)
-        forced = q.test_account_status(account_id)
-        if forced is not None:
-            return self._test_account(q, forced, account_id, request_id)
-        if (
-            idempotency_key is None
-            and caller.tier not in self.contract.rate_limit_tiers
-            and q.revocable_account(account_id, caller.organization_id) is None
-        ):
-            # No budget to spend (the `internal` tier), no outcome to remember, nothing to revoke.
-            return self.error_outcome("NOT_FOUND", request_id)
-        return None
+    # -- the revoke: decided on one snapshot, written in one batch (storage/gathered.py) -----
+    def ask(self, digest: str, account_id: str, idempotency_key: str | None, windows: tuple[str, ...]) -> Ask:
+        """What to read to decide a revoke; `windows`: the rate windows the clock is likely in
+        (`windows_at`); a wrong guess costs one more read, never a wrong answer."""
+        return Ask(digest, account_id, idempotency_key, windows, CANCELABLE_STATUS)
+
+    def windows_at(self, now: float) -> tuple[str, ...]:
+        return tuple(w for w, _ in self._windows(now))
+
+    def plan(
+        self, row: dict, caller: Caller, ask: Ask, request_id: str, wall: float
+    ) -> tuple[Outcome, Writes | None] | Ask:
+        """The revoke's answer and what it stores, decided on `row` (the gathered snapshot,
+        queries.py `gather`) at wall-clock time `wall`; or, when the snapshot read other rate
+        windows than the clock is in, the Ask to read instead. Raises the refusals that change
+        nothing (429 and the reserved test accounts' errors). Pure: no I/O."""
+        now = mock_time(wall, *clock_settings_of(row["clock_frozen"], row["clock_offset"]))
+        if row["test_status"] is not None:  # reserved ids: one status, never a change
+            return self._test_account(int(row["test_status"]), ask.account_id, request_id, now), None
+        take = None
+        if row["fault_answer"] is not None:
+            # A scripted answer armed for this account or key (POST /_mock/scenarios), taken once;
+            # it comes after authentication and before budget, idempotency and revoke (decision 25).
+            take = row["fault_id"]
+            answer = json.loads(row["fault_answer"])
+            if answer["status"] != self.contract.success_status:
+                return self._scripted(answer, row, caller, ask, request_id, now)
+            row = {**row, "fault_id": None, "fault_step": None}  # a `200` step: the real revoke runs
+        spend: tuple[tuple[str, int], ...] = ()
+        limits = self.contract.rate_limit_tiers.get(caller.tier)
+        if limits is not None:  # the undocumented `internal` tier has none (used by benchmarks)
+            windows = self._windows(now, limits)
+            if tuple(w for w, _ in windows) != ask.windows:
+                return replace(ask, windows=tuple(w for w, _ in windows))
+            # Fixed windows of one clock minute and one UTC day, per key (Contract decision 7):
+            # over the limit is refused, and a refused request spends nothing.
+            for (window, limit), count in zip(windows, (row["count_0"], row["count_1"]), strict=True):
+                if (count or 0) + 1 > limit:
+                    raise self.rate_limited(max(1, math.ceil(_seconds_left(window, now))))
+            spend = tuple(windows)
+        spent = Writes(caller.sandbox, caller.key_id, spend=spend, take=take)
+        key, replaces = ask.idempotency_key, None
+        if key is not None and row["idem_account_id"] is not None:
+            if now - row["idem_created_at"] >= self.contract.idempotency_window_seconds:
+                replaces = row["idem_created_at"]  # expired: as if there were none
+            elif row["idem_account_id"] != ask.account_id:
+                return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), spent or None
+            else:
+                replay = Outcome(row["idem_status"], json.loads(row["idem_body"]), row["idem_request_id"], True)
+                return replay, spent or None
+        revoke = None
+        if row["account_seq"] is None:
+            # Unknown, another organization's, or already disconnected: one answer for all three,
+            # so that cross-organization existence does not leak.
+            outcome = self.error_outcome("NOT_FOUND", request_id)
+        else:
+            at = to_iso(now)
+            canceled = int(row["cancelable"])
+            revoke = Revoke(
+                ask.account_id,
+                caller.organization_id,
+                self.revoke_reason,
+                at,
+                request_id,
+                ask.cancelable,
+                canceled,
+                row["fault_id"],
+                row["fault_step"],
+            )
+            if row["fault_id"] is not None:
+                # An armed fault breaks the revoke after its step: the steps roll back, the fault
+                # is consumed, the budget spent, nothing remembered (safe to retry).
+                outcome = self.error_outcome("INTERNAL", request_id)
+            else:
+                outcome = Outcome(
+                    self.contract.success_status, self._revoked_body(ask.account_id, canceled, at), request_id
+                )
+        remember = None
+        if key is not None and outcome.status != 500:
+            body = json.dumps(outcome.body, separators=(",", ":"))
+            remember = Remember(key, ask.account_id, outcome.status, body, request_id, now, replaces)
+        writes = replace(spent, remember=remember, revoke=revoke)
+        return outcome, writes or None
+
+    def _scripted(
+        self, answer: dict, row: dict, caller: Caller, ask: Ask, request_id: str, now: float
+    ) -> tuple[Outcome, Writes]:
+        """A scripted answer's outcome, and its writes: the armed row taken, and for a 404 of
+        "another process revoked first" the account really revoked (under a request id of its
+        own), so that this request finds it already disconnected."""
+        taken = Writes(caller.sandbox, caller.key_id, take=row["fault_id"])
+        status = answer["status"]
+        code = self.contract.code_for_status(status)
+        if code == "RATE_LIMITED":
+            out = self.error_outcome(code, request_id)
+            retry_after = {self.contract.retry_after_header: str(answer.get("retryAfter", 1))}
+            return Outcome(out.status, out.body, request_id, headers=retry_after), taken
+        if code == "KILL_SWITCH":
+            scope = answer.get("scope", self.contract.kill_switch_scopes[0])
+            return Outcome(
+                status, envelope(code, _KILL_MESSAGES[scope], request_id, {"scope": scope}), request_id
+            ), taken
+        if code == "NOT_FOUND" and answer.get("revokedElsewhere", True) and row["account_seq"] is not None:
+            elsewhere = Revoke(
+                ask.account_id,
+                caller.organization_id,
+                self.revoke_reason,
+                to_iso(now),
+                new_request_id(),
+                ask.cancelable,
+                int(row["cancelable"]),
+            )
+            taken = replace(taken, revoke=elsewhere)
+        return self.error_outcome(code, request_id), taken
 
     def revoke_writing(
         self, q, caller: Caller, account_id: str, idempotency_key: str | None, request_id: str
     ) -> Outcome:
-        """One revoke inside a write transaction. A raised ApiError (429) rolls it back whole."""
-        q = q.within(caller.sandbox)
-        now = self.clock.now(q)
-        self._spend_budget(q, caller, now)
-        if idempotency_key is not None:
-            q.lock_idempotency_key(caller.key_id, idempotency_key)
-            previous = self._previous_outcome(q, caller, idempotency_key, account_id, request_id, now)
-            if previous is not None:
-                return previous
-        outcome = self._revoke(q, caller, account_id, request_id, now)
-        if idempotency_key is not None and outcome.status != 500:
-            q.remember_idempotency(
-                caller.key_id, idempotency_key, account_id, outcome.status, outcome.body, request_id, now
-            )
-        return outcome
+        """One revoke inside an open blocking transaction (tools, tests, benchmarks): the same
+        read, decision and writes as the request path. A raised ApiError (429) changes nothing."""
+        digest = q.within(caller.sandbox).key_row(caller.key_id)["secret_sha256"]
+        wall = time.time()
+        ask = self.ask(digest, account_id, idempotency_key, ())
+        for _ in range(2):  # the second read has the windows the clock is in
+            row = q.gather(ask)
+            if row is None:
+                raise self.error("UNAUTHENTICATED")
+            decided = self.plan(row, caller, ask, request_id, wall)
+            if isinstance(decided, Ask):
+                ask = decided
+                continue
+            outcome, writes = decided
+            if writes is not None:
+                q.apply(writes)
+            return outcome
+        raise RuntimeError("the rate windows moved twice while one revoke was decided")
 
-    def _revoke(self, q, caller: Caller, account_id: str, request_id: str, now: float) -> Outcome:
-        at = to_iso(now)
-        if not q.fault_armed_for(account_id):
-            # The common case, in the fewest statements: one UPDATE checks that the account is
-            # revocable (its rowcount) while disconnecting it and dropping its token. A
-            # concurrent revoke of the same account waits for this row, then finds it disconnected.
-            if not q.disconnect_revocable(account_id, caller.organization_id, self.revoke_reason, at):
-                return self.error_outcome("NOT_FOUND", request_id)
-            canceled = q.cancel_posts_by_revoke(account_id, CANCELABLE_STATUS)
-            q.record_revocation(account_id, request_id, caller.key_id, at, canceled)
-            return Outcome(self.contract.success_status, self._revoked_body(account_id, canceled, at), request_id)
-        # A fault is armed: one statement per step, so that it can break the revoke after any.
-        if q.revocable_account(account_id, caller.organization_id, lock=True) is None:
-            # Unknown, another organization's, or already disconnected: one answer for all three,
-            # so that cross-organization existence does not leak.
-            return self.error_outcome("NOT_FOUND", request_id)
-        fault = q.take_fault(account_id)
-        try:
-            # The savepoint lets an injected fault undo these steps but keep the fault consumed.
-            with q.savepoint("revoke") if fault else nullcontext():
-                q.mark_disconnected(account_id, self.revoke_reason, at)
-                _maybe_fail(fault, "disconnect_account")
-                q.drop_token(account_id)
-                _maybe_fail(fault, "drop_token")
-                canceled = q.cancel_posts_by_revoke(account_id, CANCELABLE_STATUS)
-                _maybe_fail(fault, "cancel_posts")
-                q.record_revocation(account_id, request_id, caller.key_id, at, canceled)
-                _maybe_fail(fault, "record_revocation")
-        except InjectedFault:
-            return self.error_outcome("INTERNAL", request_id)
-        return Outcome(self.contract.success_status, self._revoked_body(account_id, canceled, at), request_id)
-
-    def _previous_outcome(
-        self, q, caller: Caller, idempotency_key: str, account_id: str, request_id: str, now: float
-    ) -> Outcome | None:
-        entry = q.idempotency_entry(caller.key_id, idempotency_key)
-        if entry is None:
-            return None
-        if now - entry["created_at"] >= self.contract.idempotency_window_seconds:
-            q.forget_idempotency(caller.key_id, idempotency_key)
-            return None
-        if entry["account_id"] != account_id:
-            return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id)
-        return Outcome(entry["status"], json.loads(entry["body"]), entry["request_id"], replayed=True)
-
-    def _spend_budget(self, q, caller: Caller, now: float) -> None:
-        """Fixed windows of one clock minute and one UTC day, per key (Contract decision 7).
-        Counted first, checked after: over the limit raises, and the transaction's rollback
-        takes the count back, so a refused request spends nothing."""
-        limits = self.contract.rate_limit_tiers.get(caller.tier)
-        if limits is None:  # the undocumented `internal` tier: no limit (used by benchmarks)
-            return
-        windows = [
-            (minute_window(now), limits["perMinute"], 60 - now % 60),
-            (f"d:{int(now // 86400)}", limits["perDay"], 86400 - now % 86400),
-        ]
-        counts = q.spend(caller.key_id, [w for w, _, _ in windows])
-        for (_, limit, seconds_left), count in zip(windows, counts, strict=True):
-            if count > limit:
-                raise self.rate_limited(max(1, math.ceil(seconds_left)))
+    def _windows(self, now: float, limits: dict | None = None) -> list[tuple[str, int]]:
+        """(window, limit): the minute and the UTC day `now` falls in."""
+        limits = limits or {"perMinute": 0, "perDay": 0}
+        return [(minute_window(now), limits["perMinute"]), (f"d:{int(now // 86400)}", limits["perDay"])]
 
     def set_remaining_budget(self, q, key_id: str, remaining: int) -> dict:
         """Control plane: leave `remaining` requests in the key's current minute window."""
@@ -248,10 +296,10 @@ class Domain:
         }
 
     # -- reserved test accounts -----------------------------------------------------------
-    def _test_account(self, q, status: int, account_id: str, request_id: str) -> Outcome:
+    def _test_account(self, status: int, account_id: str, request_id: str, now: float) -> Outcome:
         """Reserved ids that always answer one status and never change state."""
         if status == self.contract.success_status:
-            return Outcome(status, self._revoked_body(account_id, 4, to_iso(self.clock.now(q))), request_id)
+            return Outcome(status, self._revoked_body(account_id, 4, to_iso(now)), request_id)
         code = self.contract.code_for_status(status)
         # The same errors the real checks raise, with their details and headers.
         forced = {
@@ -276,6 +324,6 @@ def minute_window(now: float) -> str:
     return f"m:{int(now // 60)}"
 
 
-def _maybe_fail(fault: str | None, step: str) -> None:
-    if fault == step:
-        raise InjectedFault(step)
+def _seconds_left(window: str, now: float) -> float:
+    """Until the window `now` is in ends (Retry-After)."""
+    return 60 - now % 60 if window.startswith("m:") else 86400 - now % 86400

@@ -16,6 +16,8 @@ from typing import Any
 from contract import CONTRACT
 from contract.control import CONTROL
 from contract.spec import Contract
+from mock_server.core import metrics
+from mock_server.storage.errors import StorageFault
 
 log = logging.getLogger("layers.mock")
 
@@ -60,6 +62,9 @@ class ApiError(Exception):
         self.headers = headers or {}
         # The sandbox whose journal records this refusal, when the rules know it (a killed key's).
         self.sandbox: str | None = None
+        # And the key (a killed key's): the client report grades the calls of a known key.
+        self.key_id: str | None = None
+        self.key_hint: str | None = None
         super().__init__(f"{code}: {message}")
 
 
@@ -139,7 +144,13 @@ def reply_for(exc: BaseException, request_id: str, contract: Contract = CONTRACT
             headers=exc.headers,
             contract=contract,
         )
-    log.error("unexpected error", exc_info=exc)  # what log.exception() would say, outside an except
+    if isinstance(exc, StorageFault):
+        # Expected under faults (a stalled peer, a full disk, a database down): one line naming
+        # the cause, no traceback; the storage rolled back (or never began), so nothing changed.
+        log.error("storage fault (%s): answered 500 %s; %s", exc.cause, request_id, exc.detail or exc.cause)
+        metrics.storage_fault(exc.cause)
+    else:
+        log.error("unexpected error", exc_info=exc)  # what log.exception() would say, outside an except
     return error_reply(
         500, code_for(500, contract), contract.responses[500].example["error"]["message"], request_id, contract=contract
     )

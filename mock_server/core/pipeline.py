@@ -10,15 +10,22 @@ bytes or Connexion's objects into facts and the Reply back.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
+from mock_server.core.clock import mock_time
 from mock_server.core.domain import Caller, Domain, Outcome
 from mock_server.core.errors import Reply, dumps, reply_for
 from mock_server.core.request_context import RequestContext
 from mock_server.core.validation import compile_schema
-from mock_server.storage import Storage
+from mock_server.storage import Storage, StorageFault, hash_secret
+from mock_server.storage.gathered import Ask
+from mock_server.storage.queries import clock_settings_of
 
 log = logging.getLogger("layers.mock")
+# The rate windows a revoke reads are guessed from the clock its key's sandbox had last time
+# (a wrong guess costs one more read): how many keys' clocks are remembered before starting over.
+CLOCK_GUESSES = 4096
 
 
 @dataclass(frozen=True)
@@ -59,23 +66,40 @@ class RevokePipeline:
         self.contract = domain.contract
         self.check = ResponseCheck(domain.contract) if validate_responses else None
         self._headers = {self.contract.rate_limit_class_header: self.contract.rate_limit_class}
+        self._clocks: dict[str, tuple[float | None, float]] = {}  # digest -> the clock its sandbox had
 
     async def handle(self, request: RevokeRequest) -> Reply:
         """The whole revoke; every failure becomes its envelope here."""
+        ctx = request.context
         try:
-            caller = await self.authenticate(request.authorization, request.context)
-            return await self.revoke(caller, request.account_id, request.context)
+            outcome = await self._decide(request.authorization, None, request.account_id, ctx)
+            return self.render(outcome)
         except Exception as exc:  # noqa: BLE001 - each becomes its documented answer (or a 500)
-            return reply_for(exc, request.context.request_id, self.contract)
+            return reply_for(exc, ctx.request_id, self.contract)
 
     async def authenticate(self, authorization: tuple[str, ...], ctx: RequestContext) -> Caller:
-        """401 (missing, malformed, unknown or repeated key), 503 (kill switch), 403 (scope)."""
+        """The Connexion edge's security step (request validation comes after it): 401 (missing,
+        malformed, unknown or repeated key), 503 (kill switch), 403 (scope). One read."""
+        digest = self._digest(authorization)
+        row = await self.storage.gather(self.domain.ask(digest, "", None, ()))
+        caller = self._caller(row, ctx)
+        return replace(caller, digest=digest)
+
+    async def revoke(self, caller: Caller, account_id: str, ctx: RequestContext) -> Reply:
+        """After the Connexion edge's security step and request validation: 400, 404, 409, 429, 500 or 200."""
+        return self.render(await self._decide((), caller.digest, account_id, ctx))
+
+    def _digest(self, authorization: tuple[str, ...]) -> str:
         # A malformed header is a 401 without a lookup; only a well-formed secret reaches storage.
-        secret = self.domain.bearer_secret(authorization[0] if len(authorization) == 1 else None)
+        return hash_secret(self.domain.bearer_secret(authorization[0] if len(authorization) == 1 else None))
+
+    def _caller(self, row: dict | None, ctx: RequestContext) -> Caller:
         try:
-            caller = await self.storage.read(lambda q: self.domain.caller(q, secret))
+            caller = self.domain.caller_from(None if row is None else row["caller"])
         except Exception as exc:
             ctx.sandbox = getattr(exc, "sandbox", None)  # a killed key's sandbox (else unknown)
+            ctx.key_id = getattr(exc, "key_id", None)  # and the key: the client report grades its calls
+            ctx.key_hint = getattr(exc, "key_hint", None)
             raise
         ctx.key_id, ctx.key_hint, ctx.sandbox = caller.key_id, caller.key_hint, caller.sandbox
         if self.on_caller is not None:
@@ -83,19 +107,46 @@ class RevokePipeline:
         self.domain.authorize(caller)
         return caller
 
-    async def revoke(self, caller: Caller, account_id: str, ctx: RequestContext) -> Reply:
-        """After the security step and request validation: 400, 404, 409, 429, 500 or 200."""
-        if ctx.idempotency_key_repeated:  # which key would it be? A 400, before any budget or state
-            raise self.domain.error("VALIDATION", f"Send at most one {self.contract.idempotency_header} header.")
-        key, rid = ctx.idempotency_key, ctx.request_id
-        outcome = await self.storage.read_or_write(
-            lambda q: self.domain.answer_without_writing(q, caller, account_id, key, rid),
-            lambda q: self.domain.revoke_writing(q, caller, account_id, key, rid),
-        )
-        return self.render(outcome)
+    async def _decide(self, authorization: tuple[str, ...], digest: str | None, account_id: str, ctx) -> Outcome:
+        """One read, the domain's decision on it, one batch of writes (storage.decide)."""
+        digest = digest or self._digest(authorization)
+        wall = time.time()
+        guess = self._clocks.get(digest, (None, 0.0))
+        ask = self.domain.ask(digest, account_id, ctx.idempotency_key, self.domain.windows_at(mock_time(wall, *guess)))
+        rid = ctx.request_id
+        planned: list = []  # the last decision, for a write that fails (Contract decision 15)
+
+        def decide(row: dict | None, ask: Ask):
+            caller = self._caller(row, ctx)
+            if ctx.idempotency_key_repeated:  # which key would it be? A 400, before any budget or state
+                raise self.domain.error("VALIDATION", f"Send at most one {self.contract.idempotency_header} header.")
+            assert row is not None  # _caller raised otherwise
+            if len(self._clocks) > CLOCK_GUESSES:
+                self._clocks.clear()
+            self._clocks[digest] = clock_settings_of(row["clock_frozen"], row["clock_offset"])
+            decided = self.domain.plan(row, caller, ask, rid, wall)
+            planned[:] = [decided]
+            return decided
+
+        try:
+            return await self.storage.decide(ask, decide)
+        except StorageFault:
+            # The write failed and changed nothing. A 404 whose only write was spending its budget
+            # unit needs no write: it is still a 404, its unit not spent (Contract decision 15).
+            # What must write (a revoke, a remembered outcome, a consumed fault) stays a 500.
+            decided = planned[0] if planned else None
+            if isinstance(decided, tuple):
+                outcome, writes = decided
+                if outcome.status == self.contract.status_for_code("NOT_FOUND") and (
+                    writes is None or (writes.remember is None and writes.revoke is None)
+                ):
+                    return outcome
+            raise
 
     def render(self, outcome: Outcome) -> Reply:
         headers = {self.contract.request_id_header: outcome.request_id, **self._headers}
+        if outcome.headers:
+            headers.update(outcome.headers)
         if outcome.replayed:
             headers[self.contract.replay_header] = "true"
         if self.check is not None:

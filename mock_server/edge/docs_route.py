@@ -5,20 +5,21 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from docs_gen.paths import DOCS_DIR, PAGE_NAME
+from docs_gen.paths import COMMITTED_DIRS, PAGE_NAME
 
 DOCS_ROUTE = "/docs"
 
 
 def page_html() -> str:
-    """The committed page (what partners read); rendered from the spec when not in a checkout."""
-    committed = DOCS_DIR / f"{PAGE_NAME}.html"
+    """The committed sandbox rendering (the reference with "Try it against the mock"); rendered from
+    the spec when not in a checkout."""
+    committed = COMMITTED_DIRS["sandbox"] / f"{PAGE_NAME}.html"
     if committed.exists():
         return committed.read_text(encoding="utf-8")
     from contract import CONTRACT
     from docs_gen.render import render_all
 
-    return render_all(CONTRACT)[f"{PAGE_NAME}.html"]
+    return render_all(CONTRACT, rendering="sandbox")[f"{PAGE_NAME}.html"]
 
 
 async def docs_page(request: Request) -> HTMLResponse:

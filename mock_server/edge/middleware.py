@@ -3,17 +3,19 @@ every response, the journal, and the hook to the control plane's guard (control_
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from contract import CONTRACT
-from contract.control import CONTROL_PREFIX
+from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.control.guard import ControlGuard
-from mock_server.core.errors import error_reply
+from mock_server.core.errors import error_reply, reply_for
 from mock_server.core.request_context import open_context
 from mock_server.edge.errors import send_reply
 from mock_server.edge.route import RevokeRoute
+from mock_server.storage import StorageFault
 from mock_server.storage.queries import LOCAL_SANDBOX
 
 log = logging.getLogger("layers.mock")
@@ -42,11 +44,22 @@ class RequestContextMiddleware:
         self._rate_class = contract.rate_limit_class_header.lower().encode()
         self._rate_class_value = contract.rate_limit_class.encode()
         self._idempotency = contract.idempotency_header.lower().encode()
+        self._retry_after = contract.retry_after_header.lower().encode()
+        # What the client report needs of an answer, read off the bytes already passing by: the
+        # Retry-After of a 429, the details.scope of a 503 (both rare; nothing more on a 200).
+        self._rate_limited = contract.status_for_code("RATE_LIMITED")
+        self._kill_switch = contract.status_for_code("KILL_SWITCH")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        keys = [v for k, v in scope.get("headers") or [] if k == self._idempotency]
+        keys = []
+        has_body = False
+        for k, v in scope.get("headers") or []:
+            if k == self._idempotency:
+                keys.append(v)
+            elif (k == b"content-length" and v.strip() not in (b"0", b"")) or k == b"transfer-encoding":
+                has_body = True  # graded by the client report (the page: no request body)
         ctx = open_context(
             idempotency_key=keys[0].decode("latin-1") if keys else None, idempotency_key_repeated=len(keys) > 1
         )
@@ -56,8 +69,13 @@ class RequestContextMiddleware:
         if path.startswith(CONTROL_PREFIX):
             refusal, receive = await self.control_guard.admit(scope, dict(scope.get("headers") or []), receive)
             if refusal is None:
-                if self.sandboxes is not None:
-                    refusal = await self.sandboxes.authorize(scope, path, ctx)
+                if self.sandboxes is not None and path not in CONTROL.probe_paths:
+                    try:
+                        refusal = await self.sandboxes.authorize(scope, path, ctx)
+                    except StorageFault as fault:  # the token's lookup failed: the documented 500
+                        reply = reply_for(fault, ctx.request_id, self.contract)
+                        ctx.code = reply.code
+                        return await send_reply(send, reply)
                 else:
                     ctx.sandbox = LOCAL_SANDBOX
             if refusal is not None:
@@ -66,18 +84,22 @@ class RequestContextMiddleware:
                 ctx.code = reply.code
                 return await send_reply(send, reply)
 
-        status_holder = {}
+        status_holder: dict = {}
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 raw = list(message.get("headers") or [])
+                if message["status"] == self._rate_limited:
+                    status_holder["retry_after"] = _retry_after(raw, self._retry_after)
                 names = {k.lower() for k, _ in raw}
                 if self._request_id not in names:
                     raw.append((self._request_id, ctx.request_id.encode()))
                 if is_api and self._rate_class not in names:
                     raw.append((self._rate_class, self._rate_class_value))
                 message = {**message, "headers": raw}
+            elif status_holder.get("status") == self._kill_switch and is_api:
+                status_holder["body"] = status_holder.get("body", b"") + message.get("body", b"")
             await send(message)
 
         try:
@@ -97,7 +119,31 @@ class RequestContextMiddleware:
                             ctx.idempotency_key,
                             ctx.code,
                             ctx.sandbox or self._unknown_callers_sandbox,
+                            status_holder.get("retry_after"),
+                            _kill_scope(status_holder.get("body")),
+                            has_body,
                         )
                     )
                 except Exception:  # the journal must never break a response
                     log.exception("journal write failed")
+
+
+def _retry_after(headers: list, name: bytes) -> int | None:
+    for k, v in headers:
+        if k.lower() == name:
+            try:
+                return int(v)
+            except ValueError:
+                return None
+    return None
+
+
+def _kill_scope(body: bytes | None) -> str | None:
+    """details.scope of a 503 envelope (None if it has none)."""
+    if not body:
+        return None
+    try:
+        scope = json.loads(body)["error"]["details"]["scope"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return scope if isinstance(scope, str) else None

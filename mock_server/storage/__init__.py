@@ -10,16 +10,19 @@
 
 from __future__ import annotations
 
-from mock_server.storage.base import Conflict, Stamp, Storage, redacted
+from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, redacted
+from mock_server.storage.errors import StorageFault
 from mock_server.storage.queries import Queries, hash_secret, secret_hint
 from mock_server.storage.schema import SCHEMA_VERSION, SchemaMismatch
 
 __all__ = [
+    "DEFAULT_JOURNAL_LIMIT",
     "SCHEMA_VERSION",
     "Conflict",
     "Queries",
     "SchemaMismatch",
     "Storage",
+    "StorageFault",
     "hash_secret",
     "is_postgres",
     "open_storage",
@@ -41,13 +44,24 @@ def sqlite_path(url: str) -> str:
     return url
 
 
-def open_storage(url: str, *, serving: bool = False, stamp: Stamp | None = None) -> Storage:
+def open_storage(
+    url: str,
+    *,
+    serving: bool = False,
+    stamp: Stamp | None = None,
+    timeout: float | None = None,
+    journal_limit: int = DEFAULT_JOURNAL_LIMIT,
+) -> Storage:
     """The storage at `url`. `serving`: a server's storage (background checkpoints for SQLite).
-    `stamp`: how the journal's entries are dated (the core's clock); needed to write the journal."""
+    `stamp`: how the journal's entries are dated (the core's clock); needed to write the journal.
+    `timeout`: the bound on every wait for storage (the `storage_timeout` setting, seconds); past
+    it a call fails with `StorageFault` (storage/errors.py). None: the backend's own, longer wait
+    (the CLI's seeding, tools, tests). `journal_limit`: the newest entries kept per sandbox (0: no
+    journal)."""
     if is_postgres(url):
         from mock_server.storage.postgres import PostgresStorage
 
-        return PostgresStorage(url, serving=serving, stamp=stamp)
+        return PostgresStorage(url, serving=serving, stamp=stamp, timeout=timeout, journal_limit=journal_limit)
     from mock_server.storage.sqlite import SqliteStorage
 
-    return SqliteStorage(sqlite_path(url), serving=serving, stamp=stamp)
+    return SqliteStorage(sqlite_path(url), serving=serving, stamp=stamp, timeout=timeout, journal_limit=journal_limit)

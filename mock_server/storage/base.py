@@ -4,10 +4,14 @@ Two ways in:
 - `transaction()` / `snapshot()`: blocking, on the calling thread's own connection. For the CLI,
   tests, and the control plane (whose handlers Connexion runs in its thread pool). Refused on
   a thread that runs an event loop: there it would stall every request in flight.
-- `await write(fn)` / `await read(fn)`: the request path. `fn(queries)` runs in one
-  transaction without blocking the event loop: SQLite runs it in this process's group commit
-  (never waiting for another process's lock on the loop), PostgreSQL in a small pool of
-  threads with a connection each.
+- `await decide(ask, decide)`: a revoke (gathered.py). ONE read gathers its snapshot, the
+  domain decides on it (a pure function), ONE batch applies the decision with guards; a guard
+  broken by a concurrent writer rolls the batch back and the decision is made again from a fresh
+  read (`_run_decision`, bounded). `await gather(ask)`: the read alone (the Connexion edge's
+  security step). Neither blocks the event loop: SQLite reads on the loop's connection and
+  writes in this process's group commit, PostgreSQL uses async psycopg on a pool.
+- `await write(fn)` / `await read(fn)`: any other work of the request path (hosted mode's
+  sandbox bookkeeping), `fn(queries)` in one transaction, off the event loop.
 
 Sandboxes (issue #13): one database holds many worlds, each query scoped by a sandbox id
 (queries.py). `transaction()`/`snapshot()` give the implicit `local` sandbox's queries;
@@ -19,18 +23,31 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from mock_server.storage.queries import LOCAL_SANDBOX, Queries
-from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, SCHEMA_VERSION, SchemaMismatch
+from mock_server.storage.gathered import Ask, LostRace, Writes
+from mock_server.storage.queries import LOCAL_SANDBOX, Queries, clock_settings_of
+from mock_server.storage.schema import ALL_TABLES, INDEX_NAMES, MIGRATIONS, SCHEMA_VERSION, SchemaMismatch
 
-# (wall time, frozen instant or None, offset) -> the journal's timestamp text
-Stamp = Callable[[float, float | None, float], str]
+# (wall time, frozen instant or None, offset) -> (the journal's timestamp text, the mock's epoch seconds)
+Stamp = Callable[[float, float | None, float], tuple[str, float]]
+# The journal's bound per sandbox when none is given (MockSettings.journal_limit is the setting).
+DEFAULT_JOURNAL_LIMIT = 100_000
 T = TypeVar("T")
+# The domain's decision on a snapshot (None: no key has the secret): the answer and its writes
+# (None: nothing to write), or another Ask to read first.
+Decide = Callable[[dict | None, Ask], "tuple[T, Writes | None] | Ask"]
+# How many times one revoke is read and decided before giving up: each retry follows a
+# concurrent writer's commit (a lost race) or a rate window the clock moved into.
+MAX_DECISIONS = 10
+# How long the clock a request read is the one its journal entry is stamped with (base.py
+# `_journal_rows`); older, the journal reads the clock itself.
+CLOCK_SEEN_S = 1.0
 
 
 class Conflict(Exception):
@@ -51,21 +68,32 @@ class Storage(ABC):
     url: str
     backend: str
 
-    def __init__(self, stamp: Stamp | None = None) -> None:
+    def __init__(self, stamp: Stamp | None = None, journal_limit: int = DEFAULT_JOURNAL_LIMIT) -> None:
         # How a journal entry's wall time becomes the mock's time (the core's clock decides;
         # storage only hands it the clock settings its write transaction read).
         self._stamp = stamp
         self._journal_lock = threading.Lock()
         self._journal_pending: list[tuple] = []
+        # sandbox -> (frozen, offset, when): the clock the latest request of the sandbox read
+        self._clocks_seen: dict[str, tuple[float | None, float, float]] = {}
+        # The journal keeps the newest `journal_limit` entries per sandbox (0: it records nothing).
+        # Trimming is one DELETE per sandbox every tenth of the limit written (amortized, never a
+        # statement per response), and exact whenever the control plane flushes before reading.
+        self.journal_limit = journal_limit
+        self._trim_every = max(1, journal_limit // 10)
+        self._written_since_trim: dict[str, int] = {}
 
     # -- blocking, off the event loop ------------------------------------------------------
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Queries]:
-        """A write transaction: all of it commits, or (on any exception) none of it."""
+        """A write transaction: all of it commits, or (on any exception) none of it. What its
+        reads see is the backend's: SQLite holds the write lock (nothing else commits meanwhile);
+        PostgreSQL runs READ COMMITTED (each statement sees what committed before it)."""
 
     @abstractmethod
     def snapshot(self) -> AbstractContextManager[Queries]:
-        """Reads that see one consistent state."""
+        """Reads that see one consistent state (SQLite: one WAL read transaction; PostgreSQL:
+        REPEATABLE READ, READ ONLY)."""
 
     @contextmanager
     def sandbox_transaction(self, sandbox: str, *, write: bool = True) -> Iterator[Queries]:
@@ -75,6 +103,15 @@ class Storage(ABC):
 
     # -- the request path ------------------------------------------------------------------
     @abstractmethod
+    async def gather(self, ask: Ask) -> dict | None:
+        """A revoke's snapshot (queries.py `gather`), in one read."""
+
+    @abstractmethod
+    async def decide(self, ask: Ask, decide: Decide[T]) -> T:
+        """A revoke: read `ask`, `decide(row, ask)`, write what it decided, committed before this
+        returns (see the module docstring). A refusal `decide` raises is raised as it is."""
+
+    @abstractmethod
     async def write(self, fn: Callable[[Queries], T]) -> T:
         """`fn` in a write transaction, committed before this returns; its exception rolls it back."""
 
@@ -82,11 +119,31 @@ class Storage(ABC):
     async def read(self, fn: Callable[[Queries], T]) -> T:
         """`fn` over committed state."""
 
-    async def read_or_write(self, read: Callable[[Queries], T | None], write: Callable[[Queries], T]) -> T:
-        """`read`'s answer if it has one (not None), else `write`'s, committed. A backend whose reads
-        cost a round trip does both in one transaction (PostgreSQL overrides this)."""
-        answer = await self.read(read)
-        return answer if answer is not None else await self.write(write)
+    async def _run_decision(
+        self,
+        ask: Ask,
+        decide: Decide,
+        gather: Callable[[Ask], Awaitable[dict | None]],
+        apply: Callable[[Writes], Awaitable[None]],
+    ):
+        """Read, decide, write; again from the read when the write lost a race (bounded)."""
+        for _ in range(MAX_DECISIONS):
+            row = await gather(ask)
+            if row is not None:
+                self._saw_clock(row)
+            decided = decide(row, ask)
+            if isinstance(decided, Ask):
+                ask = decided
+                continue
+            answer, writes = decided
+            if writes is None:
+                return answer
+            try:
+                await apply(writes)
+            except LostRace:
+                continue
+            return answer
+        raise LostRace(f"decided {MAX_DECISIONS} times, each time overtaken by a concurrent writer")
 
     # -- schema and seeding ----------------------------------------------------------------
     @abstractmethod
@@ -109,6 +166,7 @@ class Storage(ABC):
             for table in ALL_TABLES:
                 q.conn.execute(f"DROP TABLE IF EXISTS {table}")
         else:
+            version = self._migrate(q, version)
             check_version(version, "organizations" in tables, where)
         for stmt in self.ddl:
             q.conn.execute(stmt)
@@ -128,6 +186,18 @@ class Storage(ABC):
             q.conn.execute(stmt)
         return seeding
 
+    real_type: str  # the backend's double, for MIGRATIONS' {REAL}
+
+    def _migrate(self, q: Queries, version: str | None) -> str | None:
+        """An older world brought to SCHEMA_VERSION in place, one step at a time (schema.MIGRATIONS),
+        inside prepare's locked transaction; a version with no path stays as found (refused next)."""
+        while version is not None and version.isdigit() and int(version) in MIGRATIONS:
+            for stmt in MIGRATIONS[int(version)]:
+                q.conn.execute(stmt.replace("{REAL}", self.real_type))
+            version = str(int(version) + 1)
+            q.conn.execute(f"UPDATE meta SET value='{version}' WHERE name='schema_version'")
+        return version
+
     def close(self) -> None:  # noqa: B027 - a hook: a backend with nothing to release keeps the no-op
         pass
 
@@ -136,8 +206,11 @@ class Storage(ABC):
     # entries share one commit. `wall` is time.time() when the response left; the mock's
     # clock (offset or frozen) is applied when the entries are written.
     def journal(self, entry: tuple) -> None:
-        """entry: (wall, request_id, method, path, status, key_id, key_hint, idempotency_key, code, sandbox);
-        an entry of no sandbox (None: an unknown caller in hosted mode) is dropped when written."""
+        """entry: (wall, request_id, method, path, status, key_id, key_hint, idempotency_key, code, sandbox,
+        retry_after, kill_scope, has_body); the last three may be left off (None, None, False). An
+        entry of no sandbox (None: an unknown caller in hosted mode) is dropped when written."""
+        if not self.journal_limit:
+            return
         with self._journal_lock:
             self._journal_pending.append(entry)
         self._journal_added()
@@ -154,18 +227,61 @@ class Storage(ABC):
         with self._journal_lock:
             self._journal_pending[:0] = pending
 
-    def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
+    def _saw_clock(self, row: dict) -> None:
+        frozen, offset = clock_settings_of(row["clock_frozen"], row["clock_offset"])
+        self._clocks_seen[row["sandbox"]] = (frozen, offset, time.monotonic())
+
+    def _seen_clock(self, sandbox: str) -> tuple[float | None, float] | None:
+        """The clock a request of `sandbox` read within CLOCK_SEEN_S: the one its response was
+        decided at, so the one its journal entry is stamped with (no read of its own)."""
+        seen = self._clocks_seen.get(sandbox)
+        if seen is None or time.monotonic() - seen[2] > CLOCK_SEEN_S:
+            return None
+        return seen[0], seen[1]
+
+    def _journal_rows(self, pending: list[tuple], clock_of: Callable[[str], tuple[float | None, float]]) -> list:
+        """(sandbox, at, request_id, ...) rows of the entries of a sandbox (the others are dropped)."""
         if self._stamp is None:
             raise RuntimeError("this storage was opened without a journal stamp (open_storage(stamp=...))")
-        by_sandbox: dict[str, list[tuple]] = {}
+        rows = []
         for e in pending:
             sandbox = e[9] if len(e) > 9 else LOCAL_SANDBOX
             if sandbox is not None:
-                by_sandbox.setdefault(sandbox, []).append(e)
-        for sandbox, entries in by_sandbox.items():
-            sq = q.within(sandbox)  # each sandbox's entries at its own clock
-            frozen, offset = sq.clock_settings()
-            sq.insert_journal([(self._stamp(e[0], frozen, offset),) + tuple(e[1:9]) for e in entries])
+                frozen, offset = clock_of(sandbox)  # each sandbox's entries at its own clock
+                at, mock_seconds = self._stamp(e[0], frozen, offset)
+                extra = tuple(e[10:13]) + (None, None, False)[len(e[10:13]) :]
+                rows.append(
+                    (sandbox, at) + tuple(e[1:9]) + (mock_seconds, e[0], extra[0], extra[1], int(bool(extra[2])))
+                )
+        return rows
+
+    def _trims_due(self, rows: list[tuple]) -> list[str]:
+        """The sandboxes whose written entries since their last trim reach a tenth of the bound."""
+        due = []
+        for row in rows:
+            written = self._written_since_trim.get(row[0], 0) + 1
+            self._written_since_trim[row[0]] = written
+            if written >= self._trim_every and row[0] not in due:
+                due.append(row[0])
+        return due
+
+    def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
+        clocks: dict[str, tuple[float | None, float]] = {}
+
+        def clock_of(sandbox: str) -> tuple[float | None, float]:
+            if sandbox not in clocks:
+                clocks[sandbox] = self._seen_clock(sandbox) or q.within(sandbox).clock_settings()
+            return clocks[sandbox]
+
+        rows = self._journal_rows(pending, clock_of)
+        q.insert_journal_rows(rows)
+        for sandbox in self._trims_due(rows):
+            self.trim_journal(q.within(sandbox))
+
+    def trim_journal(self, q: Queries) -> None:
+        """The sandbox of `q` held to the bound now (the control plane, before it reads the journal)."""
+        q.trim_journal(self.journal_limit)
+        self._written_since_trim[q.sandbox] = 0
 
     def flush_journal(self) -> None:
         """Write what is buffered now (blocking; the control plane does before reading it)."""
@@ -178,6 +294,15 @@ class Storage(ABC):
         except BaseException:
             self._restore_journal(pending)
             raise
+
+    # -- readiness (GET /_mock/ready) --------------------------------------------------------
+    def schema_version(self) -> str | None:
+        """The schema version the database holds (None: no schema), read in one snapshot; a
+        database that does not answer in time raises (StorageFault, or the driver's error)."""
+        with self.snapshot() as q:
+            if "meta" not in self._table_names(q):
+                return None
+            return q.scalar("SELECT value FROM meta WHERE name='schema_version'")
 
 
 def check_version(found: str | None, has_tables: bool, where: str) -> None:

@@ -1,37 +1,200 @@
 """PostgreSQL: one database shared by any number of `layers-mock` processes, on any hosts.
 
-Every promise holds across them because it is the database's: each revoke is one transaction
-(READ COMMITTED); a concurrent revoke of the same account waits on that account's row and then
-finds it disconnected; rate windows are counted by an upsert that locks the window's row;
-one (key, Idempotency-Key) is held by a transaction-scoped advisory lock; a fault is taken with
-`SELECT ... FOR UPDATE`; kill switches and the clock are rows every process reads. Seeding an
-empty database takes a transaction-scoped advisory lock, so many instances starting at once
-seed it exactly once.
+Isolation, as the interface promises it (base.py): `transaction()` is READ COMMITTED, PostgreSQL's
+default (all or nothing; each statement sees what committed before it; row locks order writers);
+`snapshot()` is REPEATABLE READ, READ ONLY (one state for all its statements). The request path:
+- a revoke is read in ONE statement (queries.py `GATHER`: one snapshot of the key, its kill
+  switches, the clock, the account, its posts' count, an armed fault, the rate windows and the
+  idempotency entry), decided by the domain on that snapshot, and written in ONE transaction sent
+  as one pipeline (BEGIN .. COMMIT, one Sync): two network round trips for any revoke, one for
+  an unknown key or any answer that changes nothing;
+- the writes carry guards (`_GUARDED`): a rate window counts up only below its limit, an
+  idempotency entry is inserted only where the snapshot saw none (or replaces only the expired
+  one it saw), the account is disconnected only if still revocable, exactly the posts counted are
+  canceled, a fault is consumed only if still armed. A guard that fails raises
+  serialization_failure inside the transaction (`layers_check`, made with the schema), so the
+  whole batch rolls back before COMMIT, and the revoke is decided again from a fresh read
+  (storage/base.py `_run_decision`, bounded). Row locks taken by the UPDATEs and upserts order
+  concurrent writers of one row; the guard sees the row as the winner left it;
+- kill switches, keys and the clock are rows every instance reads on each request: nothing is
+  cached per instance (no invalidation across instances to get wrong). The journal stamps its
+  entries with the clock the request itself read (base.py).
+Seeding an empty database takes a transaction-scoped advisory lock, so many instances starting at
+once seed it exactly once. Durability is PostgreSQL's default (fsync, synchronous_commit on).
 
-psycopg is blocking; the request path runs it on a few threads (one connection each), so the
-event loop never waits for the network or a row lock.
+Connections: the request path uses async psycopg on a pool (psycopg_pool.AsyncConnectionPool);
+the blocking path (control plane, CLI, tests) a small synchronous pool. A connection is checked
+as it is taken from either, without a round trip (`_idle_check_sync`: an idle connection has
+nothing to read; a server that restarted has sent it its goodbye); a dead one is closed and handed
+back, the pool replaces it in the background, and the next is taken at once. So no request fails
+because a pooled connection died while idle; a read that still finds its connection broken is
+retried once on another (a read changes nothing). The pools reconnect by themselves
+(psycopg_pool's reconnect with backoff) once the server is back.
+
+Bounds, all from `timeout` (the `storage_timeout` setting, seconds) on the request path: a
+connection from the pool within it, connect_timeout its ceiling (libpq counts whole seconds, at
+least 2), lock_timeout half of it, statement_timeout 0.8 of it, and the whole of a request's
+storage work within it. Past a bound the request fails with `StorageFault` naming the cause
+(storage/errors.py): the transaction was rolled back, or never began. (Only a server that stops
+answering in the middle of a COMMIT leaves the outcome unknown, as for any client.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
+import select
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here, redacted
-from mock_server.storage.queries import POSTGRES, Queries
+from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, T, no_event_loop_here, redacted
+from mock_server.storage.errors import DISK_FULL, LOCK_HELD, TIMED_OUT, UNREACHABLE, StorageFault
+from mock_server.storage.gathered import Ask, LostRace, Writes
+from mock_server.storage.queries import (
+    FIRST_FAULT_STEP,
+    GATHER,
+    JOURNAL_INSERT,
+    LOCAL_SANDBOX,
+    POSTGRES,
+    REMEMBER,
+    SPEND,
+    TAKE_FAULT,
+    Queries,
+    clock_settings_of,
+    disconnect_params,
+    fault_steps,
+    record_params,
+    remember_params,
+)
 from mock_server.storage.schema import INDEXES, TABLES, statements
 
+# A guard's failure, inside the transaction: serialization_failure, so that the rest of the
+# batch is skipped and COMMIT becomes a rollback. VOLATILE (plpgsql's default): never folded
+# into a constant by the planner, so it runs for each row it is asked about.
+LAYERS_CHECK = """CREATE OR REPLACE FUNCTION layers_check(ok boolean, what text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF ok IS NOT TRUE THEN
+        RAISE EXCEPTION 'a concurrent write changed the %', what USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN true;
+END
+$$"""
 _DDL = statements(TABLES, seq="BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", real="DOUBLE PRECISION")
+_DDL.append(LAYERS_CHECK)
 _INDEXES = statements(INDEXES, seq="", real="")
 # Any fixed number: the advisory lock every instance takes while it makes or seeds the schema.
 SEED_LOCK = 0x6C61_7965_7273  # "layers"
-REQUEST_THREADS = 6
+# The request path's pool, per process: a revoke holds a connection for its two round trips.
+REQUEST_POOL = (2, 16)
+BLOCKING_POOL = (1, 8)  # the control plane's threads, the CLI
+UNSERVED_TIMEOUT_S = 30.0  # no `timeout` given (the CLI seeding a world, tools, tests)
+
+
+class _QuietAbortedPipeline(logging.Filter):
+    """A guard that fails mid-pipeline is a lost race, handled (LostRace): psycopg would also log
+    a warning per lost race that it ignored the aborted pipeline's second error. Only that one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg == "error ignored terminating %r: %s" and args and "Pipeline" in type(args[0]).__name__)
+
+
+logging.getLogger("psycopg").addFilter(_QuietAbortedPipeline())
+
+
+def _guarded(sql: str, what: str) -> str:
+    """`sql` (returning a row when its assumption held), failing the transaction when it did not."""
+    return f"WITH s AS ({sql}) SELECT layers_check(EXISTS (SELECT 1 FROM s), '{what}')"
+
+
+_sql = POSTGRES.sql
+_SPEND = _sql(_guarded(SPEND, "rate window"))
+_REMEMBER = _sql(_guarded(REMEMBER, "idempotency key"))
+_TAKE_FAULT = _sql(_guarded(TAKE_FAULT + " RETURNING 1", "fault"))
+# The common revoke in one statement: disconnect (if still revocable), cancel its posts in the
+# cancelable status, record the revocation; the guard checks both counts.
+_REVOKE = _sql(
+    "WITH a AS (UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
+    " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected' RETURNING seq),"
+    " c AS (UPDATE posts SET status='canceled', by_revoke=1"
+    " WHERE sandbox=? AND account_seq IN (SELECT seq FROM a) AND status=? RETURNING 1),"
+    " r AS (INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts)"
+    " SELECT ?, ?, ?, ?, ?, ? FROM a RETURNING 1)"
+    " SELECT layers_check((SELECT COUNT(*) FROM a) = 1 AND (SELECT COUNT(*) FROM c) = ?, 'account')"
+)
+_GATHER = _sql(GATHER)
+_JOURNAL = _sql(JOURNAL_INSERT)
+_CLOCK = _sql("SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')")
+
+
+def batch(w: Writes) -> list[tuple[str, tuple]]:
+    """The statements of one decided revoke's writes, guards included, in their order (gathered.py)."""
+    out: list[tuple[str, tuple]] = [(_SPEND, (w.sandbox, w.key_id, window, limit)) for window, limit in w.spend]
+    if w.remember is not None:
+        out.append((_REMEMBER, remember_params(w.sandbox, w.key_id, w.remember)))
+    if w.take is not None:
+        out.append((_TAKE_FAULT, (w.take,)))
+    r = w.revoke
+    if r is None:
+        return out
+    if r.fault_id is None:
+        params = disconnect_params(w.sandbox, r) + (w.sandbox, r.cancelable)
+        out.append((_REVOKE, params + record_params(w.sandbox, w.key_id, r) + (r.canceled,)))
+        return out
+    # An armed fault: consume it, then the steps one statement each up to the failing one, undone.
+    out.append((_TAKE_FAULT, (r.fault_id,)))
+    out.append(("SAVEPOINT revoke", ()))
+    for step, sql, params in fault_steps(w.sandbox, w.key_id, r):
+        text = _guarded(sql + " RETURNING 1", "account") if step == FIRST_FAULT_STEP else sql
+        out.append((_sql(text), params))
+        if step == r.fail_after:
+            break
+    out.append(("ROLLBACK TO SAVEPOINT revoke", ()))
+    out.append(("RELEASE SAVEPOINT revoke", ()))
+    return out
+
+
+def _idle_check_sync(conn: psycopg.Connection) -> None:
+    """The pools' check before handing out a connection, without a round trip: an idle
+    connection has nothing to read. Readable means the server said goodbye (a restart, an
+    administrator's terminate) or closed it: the pool discards it and hands out another."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("connection closed")
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.Error) as exc:
+        raise psycopg.OperationalError("connection unusable") from exc
+    if readable:
+        raise psycopg.OperationalError("the server closed this idle connection")
+
+
+def fault_of(exc: BaseException, *, connect_failing: bool = False) -> StorageFault | None:
+    """The StorageFault a database error means (storage/errors.py), else None."""
+    if isinstance(exc, StorageFault):
+        return exc
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return StorageFault(LOCK_HELD, "another session held a row lock past lock_timeout")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return StorageFault(TIMED_OUT, "a statement ran past statement_timeout")
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return StorageFault(DISK_FULL, "PostgreSQL could not write (disk full)")
+    if isinstance(exc, PoolTimeout):
+        if connect_failing:
+            return StorageFault(UNREACHABLE, "no connection to PostgreSQL within the storage timeout")
+        return StorageFault(TIMED_OUT, "every pooled connection stayed busy past the storage timeout")
+    if isinstance(exc, TimeoutError):
+        return StorageFault(TIMED_OUT, "PostgreSQL did not answer within the storage timeout")
+    if isinstance(exc, psycopg.OperationalError):
+        return StorageFault(UNREACHABLE, "the connection to PostgreSQL failed")
+    return None
 
 
 class PgQueries(Queries):
@@ -41,49 +204,133 @@ class PgQueries(Queries):
                 copy.write_row(row)
 
 
+class _StaleRead(Exception):
+    """A read found its pooled connection broken: nothing was written, another one may retry it."""
+
+
 class PostgresStorage(Storage):
     backend = "postgresql"
 
-    def __init__(self, url: str, *, serving: bool = False, stamp: Stamp | None = None):
-        super().__init__(stamp)
+    def __init__(
+        self,
+        url: str,
+        *,
+        serving: bool = False,
+        stamp: Stamp | None = None,
+        timeout: float | None = None,
+        journal_limit: int = DEFAULT_JOURNAL_LIMIT,
+    ):
+        super().__init__(stamp, journal_limit)
+        self.timeout = timeout  # the storage_timeout setting (seconds): connect, statement and lock bounds
+        self._bound = UNSERVED_TIMEOUT_S if timeout is None else timeout
         self._dsn = url
         self.url = redacted(url)
-        self._local = threading.local()
-        self._all: list[psycopg.Connection] = []
-        self._all_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="layers-pg")
-        self._journal_scheduled = False
+        self._pool_lock = threading.Lock()
+        self._spool: ConnectionPool | None = None
+        self._apool: AsyncConnectionPool | None = None
+        self._apool_loop: asyncio.AbstractEventLoop | None = None
+        self._connect_errors: dict[int, int] = {}  # pool -> its failed connection attempts, last seen
         self._journal_flushing = False  # a flush is under way (see _flush_soon)
         self._journal_settled = threading.Condition()
         self._journal_loop: asyncio.AbstractEventLoop | None = None
 
     # -- connections ------------------------------------------------------------------------
-    def _conn(self) -> psycopg.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            # autocommit: transactions are opened explicitly (conn.transaction()), never implied.
-            conn = psycopg.connect(self._dsn, autocommit=True, row_factory=dict_row, application_name="layers-mock")
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+    def _kwargs(self, *, request_path: bool) -> dict[str, Any]:
+        # autocommit: transactions are opened explicitly (BEGIN in a pipeline, conn.transaction()).
+        kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "row_factory": dict_row,
+            "application_name": "layers-mock",
+            "connect_timeout": max(2, math.ceil(self._bound)),
+        }
+        if request_path and self.timeout is not None:
+            ms = self.timeout * 1000
+            kwargs["options"] = f"-c statement_timeout={int(ms * 0.8)} -c lock_timeout={int(ms * 0.5)}"
+        return kwargs
+
+    def _connect_failing(self, pool: ConnectionPool | AsyncConnectionPool | None) -> bool:
+        """Whether the pool failed to connect since the last time it was asked (its own counter)."""
+        if pool is None:
+            return False
+        errors = pool.get_stats().get("connections_errors", 0)
+        seen, self._connect_errors[id(pool)] = self._connect_errors.get(id(pool), 0), errors
+        return errors > seen
+
+    def _blocking_pool(self) -> ConnectionPool:
+        with self._pool_lock:
+            if self._spool is None:
+                self._spool = ConnectionPool(
+                    self._dsn,
+                    kwargs=self._kwargs(request_path=False),
+                    min_size=BLOCKING_POOL[0],
+                    max_size=BLOCKING_POOL[1],
+                    timeout=self._bound,
+                    name="layers-mock-blocking",
+                    open=True,
+                )
+            return self._spool
+
+    async def _request_pool(self) -> AsyncConnectionPool:
+        pool = self._apool
+        if pool is None:
+            pool = self._apool = AsyncConnectionPool(
+                self._dsn,
+                kwargs=self._kwargs(request_path=True),
+                min_size=REQUEST_POOL[0],
+                max_size=REQUEST_POOL[1],
+                timeout=self._bound,
+                name="layers-mock-requests",
+                open=False,
+            )
+            self._apool_loop = asyncio.get_running_loop()
+            await pool.open(wait=False)
+        return pool
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
-        with self._all_lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
+        pool, loop, self._apool = self._apool, self._apool_loop, None
+        if pool is not None and loop is not None and not loop.is_closed():
+            with suppress(Exception):  # the loop may be gone or stopping: its connections go with the process
+                if loop.is_running():
+                    asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=10)
+                else:
+                    loop.run_until_complete(pool.close())
+        with self._pool_lock:
+            spool, self._spool = self._spool, None
+        if spool is not None:
+            spool.close()
 
-    # -- transactions -----------------------------------------------------------------------
+    # -- blocking transactions --------------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[Queries]:
-        conn = self._conn()
         try:
-            with conn.transaction():
+            with self._checked_connection() as conn, conn.transaction():
                 yield PgQueries(conn, POSTGRES)
         except psycopg.errors.IntegrityError as exc:
             raise Conflict(str(exc).splitlines()[0]) from None
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            fault = fault_of(exc, connect_failing=self._connect_failing(self._spool))
+            if fault is None:
+                raise
+            raise fault from exc
+
+    @contextmanager
+    def _checked_connection(self) -> Iterator[psycopg.Connection]:
+        """The blocking pool's `_connection` (see there: closed and replaced, without backoff)."""
+        pool = self._blocking_pool()
+        for _ in range(BLOCKING_POOL[1] + 1):
+            conn = pool.getconn()
+            try:
+                _idle_check_sync(conn)
+            except psycopg.OperationalError:
+                conn.close()
+                pool.putconn(conn)
+                continue
+            try:
+                yield conn
+            finally:
+                pool.putconn(conn)
+            return
+        raise StorageFault(UNREACHABLE, "every pooled connection was closed by the server")
 
     @contextmanager
     def transaction(self) -> Iterator[Queries]:
@@ -91,38 +338,135 @@ class PostgresStorage(Storage):
         with self._tx() as q:
             yield q
 
-    snapshot = transaction
+    @contextmanager
+    def snapshot(self) -> Iterator[Queries]:
+        """REPEATABLE READ, READ ONLY: every statement of it sees the same committed state (READ
+        COMMITTED, the default, would give each statement its own)."""
+        no_event_loop_here("storage.snapshot()")
+        with self._tx() as q:
+            q.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield q
 
     def _run(self, fn: Callable[[Queries], T]) -> T:
         with self._tx() as q:
             return fn(q)
 
+    # -- the request path -------------------------------------------------------------------
     async def write(self, fn: Callable[[Queries], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn)
+        """`fn` over the blocking pool, on a thread (hosted mode's sandbox bookkeeping; the
+        revoke itself never comes here: `decide`)."""
+        return await asyncio.to_thread(self._run, fn)
 
     read = write
 
-    async def read_or_write(self, read, write):
-        # One round trip to a thread and one transaction, instead of two.
-        return await self.write(lambda q: _first_answer(q, read, write))
+    @asynccontextmanager
+    async def _connection(self):
+        """A pooled connection that passed `_idle_check`. One that failed is closed and handed
+        back (the pool replaces a closed connection in the background) and the next one is
+        taken at once: the pool's own `check=` loop backs off a second or more between
+        failures, past a short storage bound when a restart killed several idle connections."""
+        pool = await self._request_pool()
+        for _ in range(REQUEST_POOL[1] + 1):
+            conn = await pool.getconn()
+            try:
+                _idle_check_sync(conn)  # type: ignore[arg-type]  # the same socket test
+            except psycopg.OperationalError:
+                await conn.close()
+                await pool.putconn(conn)
+                continue
+            try:
+                yield conn
+            finally:
+                await pool.putconn(conn)
+            return
+        raise StorageFault(UNREACHABLE, "every pooled connection was closed by the server")
+
+    async def gather(self, ask: Ask) -> dict | None:
+        async def one(conn):
+            return await self._gather(conn, ask)
+
+        return await self._bounded(one)
+
+    async def decide(self, ask: Ask, decide):
+        async def run(conn):
+            return await self._run_decision(
+                ask, decide, lambda a: self._gather(conn, a), lambda w: self._apply(conn, w)
+            )
+
+        return await self._bounded(run)
+
+    async def _bounded(self, work):
+        """`work(conn)` on a pooled connection within the storage bound; a read that found its
+        connection broken (and so wrote nothing) runs again once on another."""
+        try:
+            async with asyncio.timeout(self._bound):
+                for attempt in (1, 2):
+                    try:
+                        async with self._connection() as conn:
+                            return await work(conn)
+                    except _StaleRead as stale:
+                        pool = self._apool
+                        if pool is not None:  # its idle siblings likely died with it: check them all
+                            asyncio.get_running_loop().create_task(pool.check())
+                        if attempt == 2:
+                            raise stale.__cause__ or stale from None
+        except Exception as exc:
+            fault = fault_of(exc, connect_failing=self._connect_failing(self._apool))
+            if fault is None or fault is exc:
+                raise
+            raise fault from exc
+        raise AssertionError("unreachable")
+
+    async def _gather(self, conn: psycopg.AsyncConnection, ask: Ask) -> dict | None:
+        try:
+            cur = await conn.execute(_GATHER, Queries.gather_params(ask))
+            row = await cur.fetchone()
+        except psycopg.OperationalError as exc:
+            if conn.broken:
+                raise _StaleRead from exc
+            raise
+        return Queries.gathered(row, ask)
+
+    async def _apply(self, conn: psycopg.AsyncConnection, w: Writes) -> None:
+        """The writes as ONE pipeline: BEGIN, the guarded statements, COMMIT, one Sync. A failed
+        guard (or a deadlock) aborts the transaction: LostRace, after rolling it back.
+        Nothing in a pipeline is prepared (prepare=False): psycopg counts a statement prepared
+        once it has sent its Parse, even when an earlier error in the pipeline made the server
+        skip it, and the next use then fails ("prepared statement _pg3_N does not exist")."""
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN", prepare=False)
+                for sql, params in batch(w):
+                    await conn.execute(sql, params, prepare=False)
+                await conn.execute("COMMIT", prepare=False)
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
+            await self._rollback(conn)
+            raise LostRace(str(exc).splitlines()[0]) from None
+        except psycopg.Error:
+            await self._rollback(conn)
+            raise
+
+    @staticmethod
+    async def _rollback(conn: psycopg.AsyncConnection) -> None:
+        if not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with suppress(psycopg.Error):
+                await conn.execute("ROLLBACK")
 
     # -- journal ----------------------------------------------------------------------------
+    # Written after the response, in ONE round trip (a pipeline: BEGIN, the entries, COMMIT),
+    # stamped with the clock their requests read (base.py). One flush at a time, so entries are
+    # written (and numbered) in the order the responses left; a flush that ends with entries
+    # waiting starts the next. `flush_journal` (the control plane, before it reads the journal
+    # or resets) takes its turn the same way, so a read right after a response sees its entry.
     def _journal_added(self) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
         self._journal_loop = loop
-        if not self._journal_scheduled:
-            self._journal_scheduled = True
-            loop.call_soon(self._flush_soon, loop)
+        self._flush_soon(loop)
 
-    # One flush at a time, so that entries are written (and numbered) in the order the responses
-    # left; a flush that ends with entries waiting starts the next one. `flush_journal` (the
-    # control plane, before it reads the journal or resets) takes its turn the same way, so a read
-    # right after a response sees its entry and a reset clears it.
     def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._journal_scheduled = False
         with self._journal_settled:
             if self._journal_flushing:  # the flush under way starts the next one when it ends
                 return
@@ -130,18 +474,44 @@ class PostgresStorage(Storage):
             if not pending:
                 return
             self._journal_flushing = True
-        loop.run_in_executor(self._executor, self._flush_pending, pending)
+        loop.create_task(self._flush_pending(pending))
 
-    def _flush_pending(self, pending: list[tuple]) -> None:
+    async def _flush_pending(self, pending: list[tuple]) -> None:
         written = False
         try:
-            with self._tx() as q:
-                self._write_journal(q, pending)
+            async with asyncio.timeout(self._bound), self._connection() as conn:
+                clocks: dict[str, tuple[float | None, float]] = {}
+                for sandbox in {e[9] if len(e) > 9 else LOCAL_SANDBOX for e in pending} - {None}:
+                    seen = self._seen_clock(str(sandbox))
+                    if seen is None:  # no request of it read the clock lately: read it
+                        cur = await conn.execute(_CLOCK, (sandbox,))
+                        found = {r["name"]: r["value"] for r in await cur.fetchall()}
+                        seen = clock_settings_of(found.get("clock_frozen"), found.get("clock_offset"))
+                    clocks[str(sandbox)] = seen
+                rows = self._journal_rows(pending, clocks.__getitem__)
+                if rows:
+                    try:
+                        async with conn.pipeline():  # unprepared: see _apply
+                            await conn.execute("BEGIN", prepare=False)
+                            for row in rows:
+                                await conn.execute(_JOURNAL, row, prepare=False)
+                            await conn.execute("COMMIT", prepare=False)
+                    except psycopg.Error:
+                        await self._rollback(conn)
+                        raise
+            due = self._trims_due(rows)
+            if due:  # once every tenth of the bound: off the loop, on the blocking pool
+                await asyncio.to_thread(self._trim_sandboxes, due)
             written = True
         except Exception:  # noqa: BLE001 - kept for the next flush; the journal never breaks a response
             self._restore_journal(pending)
         finally:
             self._flush_done(written)
+
+    def _trim_sandboxes(self, sandboxes: list[str]) -> None:
+        with self.transaction() as q:
+            for sandbox in sandboxes:
+                self.trim_journal(q.within(sandbox))
 
     def _flush_done(self, written: bool) -> None:
         with self._journal_settled:
@@ -173,7 +543,7 @@ class PostgresStorage(Storage):
             self._flush_done(written)
 
     # -- schema and seeding -----------------------------------------------------------------
-    ddl, index_ddl = _DDL, _INDEXES
+    ddl, index_ddl, real_type = _DDL, _INDEXES, "DOUBLE PRECISION"
 
     def _table_names(self, q: Queries) -> set[str]:
         return {
@@ -189,8 +559,3 @@ class PostgresStorage(Storage):
             if seeded:
                 q.conn.execute("ANALYZE")  # fresh statistics for the planner after a bulk load
             return seeded
-
-
-def _first_answer(q, read, write):
-    answer = read(q)
-    return answer if answer is not None else write(q)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from mock_server.storage.gathered import Ask, LostRace, Remember, Revoke, Writes
 from mock_server.storage.schema import ACCOUNTS_BY_ID
 
 LOCAL_SANDBOX = "local"  # the one implicit world of local (single-user) mode
@@ -77,6 +78,151 @@ POSTGRES = Dialect(
 )
 
 
+class _RollBack(Exception):
+    """Undo a savepoint's steps and go on (an armed fault's revoke)."""
+
+
+# -- the revoke's read and writes (their order and guards: storage/gathered.py) ---------------
+_CALLER_COLUMNS = (
+    "k.sandbox, k.id, k.secret_sha256, k.secret_hint, k.organization_id, k.scopes, k.tier,"
+    " k.killed AS key_killed, o.killed AS org_killed,"
+    " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='global_kill') AS global_killed,"
+    " (SELECT expires_at FROM sandboxes s WHERE s.id=k.sandbox) AS expires_at"
+)
+_CALLER_FROM = "api_keys k JOIN organizations o ON o.sandbox = k.sandbox AND o.id = k.organization_id"
+# Faults and scripted answers share one table (issue 24): the first armed row for this account
+# (or any account) and this key (or any key) decides.
+_ARMED_FAULT = (
+    "FROM faults f WHERE f.sandbox=k.sandbox AND f.remaining > 0 AND (f.account_id IS NULL OR f.account_id=?)"
+    " AND (f.key_id IS NULL OR f.key_id=k.id) ORDER BY f.id LIMIT 1"
+)
+# Scalar subqueries and two LEFT JOINs off the key's row: every lookup is by primary key or
+# index, and an unknown secret finds no row (a 401 costs this one statement).
+GATHER = (
+    f"SELECT {_CALLER_COLUMNS},"
+    " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='clock_frozen') AS clock_frozen,"
+    " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='clock_offset') AS clock_offset,"
+    " (SELECT t.status FROM test_accounts t WHERE t.sandbox=k.sandbox AND t.id=?) AS test_status,"
+    " a.seq AS account_seq,"
+    " (SELECT COUNT(*) FROM posts p WHERE p.sandbox=k.sandbox AND p.account_seq=a.seq AND p.status=?) AS cancelable,"
+    f" (SELECT f.id {_ARMED_FAULT}) AS fault_id,"
+    f" (SELECT f.step {_ARMED_FAULT}) AS fault_step,"
+    f" (SELECT f.answer {_ARMED_FAULT}) AS fault_answer,"
+    " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_0,"
+    " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_1,"
+    " i.account_id AS idem_account_id, i.status AS idem_status, i.body AS idem_body,"
+    " i.request_id AS idem_request_id, i.created_at AS idem_created_at"
+    f" FROM {_CALLER_FROM}"
+    " LEFT JOIN accounts a ON a.sandbox=k.sandbox AND a.id=? AND a.organization_id=k.organization_id"
+    " AND a.status != 'disconnected'"
+    " LEFT JOIN idempotency i ON i.sandbox=k.sandbox AND i.key_id=k.id AND i.idempotency_key=?"
+    " WHERE k.secret_sha256=?"
+)
+# Guarded writes: each returns a row (or changes one) only if what the decision assumed still
+# holds. A window's count goes up only while it is below the limit; an idempotency entry is
+# inserted only where there was none, or replaces only the expired one the snapshot saw.
+SPEND = (
+    "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
+    " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
+    " WHERE rate_windows.count < ? RETURNING count"
+)
+REMEMBER = (
+    "INSERT INTO idempotency(sandbox, key_id, idempotency_key, account_id, status, body, request_id, created_at)"
+    " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sandbox, key_id, idempotency_key) DO UPDATE SET"
+    " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
+    " request_id=excluded.request_id, created_at=excluded.created_at"
+    " WHERE idempotency.created_at = ? RETURNING status"
+)
+# The journal's columns after `sandbox`, in the order base.py `_journal_rows` builds them.
+JOURNAL_COLUMNS = (
+    "at",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "key_id",
+    "key_hint",
+    "idempotency_key",
+    "code",
+    "mock_seconds",
+    "wall_seconds",
+    "retry_after",
+    "kill_scope",
+    "has_body",
+)
+JOURNAL_INSERT = (
+    f"INSERT INTO journal(sandbox, {', '.join(JOURNAL_COLUMNS)}) VALUES ({','.join('?' * (len(JOURNAL_COLUMNS) + 1))})"
+)
+TAKE_FAULT = "UPDATE faults SET remaining = remaining - 1 WHERE id=? AND remaining > 0"
+DISCONNECT = (
+    "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
+    " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected'"
+)
+CANCEL = f"UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq={_SEQ_OF} AND status=?"
+RECORD = "INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts) VALUES (?,?,?,?,?,?)"
+
+
+def remember_params(sandbox: str, key_id: str, m: Remember) -> tuple:
+    return (sandbox, key_id, m.idempotency_key, m.account_id, m.status, m.body, m.request_id, m.created_at, m.replaces)
+
+
+def disconnect_params(sandbox: str, r: Revoke) -> tuple:
+    return (r.reason, r.at, sandbox, r.account_id, r.organization_id)
+
+
+def cancel_params(sandbox: str, r: Revoke) -> tuple:
+    return (sandbox, sandbox, r.account_id, r.cancelable)
+
+
+def record_params(sandbox: str, key_id: str, r: Revoke) -> tuple:
+    return (sandbox, r.account_id, r.request_id, key_id, r.at, r.canceled)
+
+
+# An armed fault breaks the revoke after one of its steps (control.yaml's FaultStep, in order):
+# the steps run one statement each, so that the failure really comes between them.
+FIRST_FAULT_STEP = "disconnect_account"
+
+
+def fault_steps(sandbox: str, key_id: str, r: Revoke) -> list[tuple[str, str, tuple]]:
+    return [
+        (
+            "disconnect_account",
+            "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?"
+            " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected'",
+            disconnect_params(sandbox, r),
+        ),
+        ("drop_token", "UPDATE accounts SET token=NULL WHERE sandbox=? AND id=?", (sandbox, r.account_id)),
+        ("cancel_posts", CANCEL, cancel_params(sandbox, r)),
+        ("record_revocation", RECORD, record_params(sandbox, key_id, r)),
+    ]
+
+
+def clock_settings_of(frozen: str | None, offset: str | None) -> tuple[float | None, float]:
+    """(frozen instant or None, offset) from the clock's two settings rows (their text)."""
+    return (float(frozen) if frozen not in (None, "") else None, float(offset or 0.0))
+
+
+def caller_of(row, digest: str) -> dict | None:
+    """The caller's facts from a row of `_CALLER_COLUMNS` (None: no key, or not this secret's)."""
+    # The index lookup finds the row; the constant-time compare is the actual check.
+    if row is None or not hmac.compare_digest(row["secret_sha256"], digest):
+        return None
+    return {
+        "sandbox": row["sandbox"],
+        "expiresAt": row["expires_at"],
+        "keyId": row["id"],
+        "keyHint": row["secret_hint"],
+        "organizationId": row["organization_id"],
+        "scopes": json.loads(row["scopes"]),
+        "tier": row["tier"],
+        "killed": {
+            "key": bool(row["key_killed"]),
+            "organization": bool(row["org_killed"]),
+            "global": row["global_killed"] == "1",
+        },
+    }
+
+
 class Queries:
     """The queries, bound to one connection whose transaction the storage opened."""
 
@@ -84,7 +230,7 @@ class Queries:
         self.conn = conn
         self.dialect = dialect
         self.sandbox = sandbox
-        self._sql = dialect.sql if dialect.placeholder != "?" else (lambda s: s.replace("{FOR_UPDATE}", ""))
+        self._sql = dialect.sql  # translated once per distinct text (lru_cache), not per call
 
     def within(self, sandbox: str) -> Queries:
         """This transaction's queries for another sandbox."""
@@ -116,9 +262,11 @@ class Queries:
         self.conn.execute(f"SAVEPOINT {name}")
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
             self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            if isinstance(exc, _RollBack):
+                return  # asked for: the steps are undone, the transaction goes on
             raise
         self.conn.execute(f"RELEASE SAVEPOINT {name}")
 
@@ -283,8 +431,7 @@ class Queries:
                 (self.sandbox,),
             )
         }
-        frozen = found.get("clock_frozen")
-        return (float(frozen) if frozen not in (None, "") else None, float(found.get("clock_offset") or 0.0))
+        return clock_settings_of(found.get("clock_frozen"), found.get("clock_offset"))
 
     def set_clock(self, *, frozen: float | None, offset: float) -> None:
         self.set_setting("clock_frozen", "" if frozen is None else repr(frozen))
@@ -296,32 +443,68 @@ class Queries:
         across sandboxes), with its organization's and its sandbox's global kill switch and the
         sandbox's expiry (None: never)."""
         digest = hash_secret(secret)
-        row = self.one(
-            "SELECT k.sandbox, k.id, k.secret_sha256, k.secret_hint, k.organization_id, k.scopes, k.tier,"
-            " k.killed AS key_killed, o.killed AS org_killed,"
-            " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='global_kill') AS global_killed,"
-            " (SELECT expires_at FROM sandboxes s WHERE s.id=k.sandbox) AS expires_at"
-            " FROM api_keys k JOIN organizations o ON o.sandbox = k.sandbox AND o.id = k.organization_id"
-            " WHERE k.secret_sha256=?",
-            (digest,),
+        return caller_of(
+            self.one(f"SELECT {_CALLER_COLUMNS} FROM {_CALLER_FROM} WHERE k.secret_sha256=?", (digest,)), digest
         )
-        # The index lookup finds the row; the constant-time compare is the actual check.
-        if row is None or not hmac.compare_digest(row["secret_sha256"], digest):
+
+    # -- the revoke's gathered read (storage/gathered.py) ---------------------------------
+    def gather(self, ask: Ask) -> dict | None:
+        """Everything a revoke is decided on, in ONE statement (one snapshot on both backends):
+        the key with its kill switches, the sandbox's clock, the reserved test account, the
+        account if it is revocable (with its posts' count to cancel), an armed fault for it, the
+        rate windows' counts and the idempotency entry. None: no key has this secret."""
+        return self.gathered(self.one(GATHER, self.gather_params(ask)), ask)
+
+    @staticmethod
+    def gather_params(ask: Ask) -> tuple:
+        windows = (*ask.windows, None, None)
+        a = ask.account_id
+        return (a, ask.cancelable, a, a, a, windows[0], windows[1], a, ask.idempotency_key, ask.digest)
+
+    @staticmethod
+    def gathered(row, ask: Ask) -> dict | None:
+        """GATHER's row as a dict with the caller's facts under "caller" (None: no such key)."""
+        caller = caller_of(row, ask.digest)
+        if caller is None:
             return None
-        return {
-            "sandbox": row["sandbox"],
-            "expiresAt": row["expires_at"],
-            "keyId": row["id"],
-            "keyHint": row["secret_hint"],
-            "organizationId": row["organization_id"],
-            "scopes": json.loads(row["scopes"]),
-            "tier": row["tier"],
-            "killed": {
-                "key": bool(row["key_killed"]),
-                "organization": bool(row["org_killed"]),
-                "global": row["global_killed"] == "1",
-            },
-        }
+        row = dict(row)
+        row["caller"] = caller
+        return row
+
+    # -- the revoke's writes, one statement at a time (SQLite; any blocking transaction) ----
+    def apply(self, w: Writes) -> None:
+        """`w` in the open transaction, each guard checked as its statement returns: a broken
+        one raises LostRace (the caller rolls back). PostgreSQL's request path sends the same
+        writes as one pipeline instead (postgres.py)."""
+        if w.sandbox != self.sandbox:
+            self.within(w.sandbox).apply(w)
+            return
+        for window, limit in w.spend:
+            if self.one(SPEND, (w.sandbox, w.key_id, window, limit)) is None:
+                raise LostRace("rate window")
+        if w.remember is not None and self.one(REMEMBER, remember_params(w.sandbox, w.key_id, w.remember)) is None:
+            raise LostRace("idempotency key")
+        if w.take is not None and self._x(TAKE_FAULT, (w.take,)).rowcount != 1:
+            raise LostRace("scripted answer")
+        r = w.revoke
+        if r is None:
+            return
+        if r.fault_id is not None:
+            if self._x(TAKE_FAULT, (r.fault_id,)).rowcount != 1:
+                raise LostRace("fault")
+            with self.savepoint("revoke"):
+                for step, sql, params in fault_steps(w.sandbox, w.key_id, r):
+                    cur = self._x(sql, params)
+                    if step == FIRST_FAULT_STEP and cur.rowcount != 1:
+                        raise LostRace("account")
+                    if step == r.fail_after:
+                        raise _RollBack
+            return
+        if self._x(DISCONNECT, disconnect_params(w.sandbox, r)).rowcount != 1:
+            raise LostRace("account")
+        if self._x(CANCEL, cancel_params(w.sandbox, r)).rowcount != r.canceled:
+            raise LostRace("posts")
+        self._x(RECORD, record_params(w.sandbox, w.key_id, r))
 
     def set_key_killed(self, key_id: str, killed: bool) -> bool:
         return (
@@ -410,42 +593,37 @@ class Queries:
             ),
         )
 
-    # -- faults ---------------------------------------------------------------------------
-    def take_fault(self, account_id: str) -> str | None:
-        """Consume one armed fault that applies to this account; return its step. The row lock
-        makes a concurrent taker wait and then see `remaining` already spent."""
-        row = self.one(
-            "SELECT id, step FROM faults WHERE sandbox=? AND remaining > 0"
-            " AND (account_id IS NULL OR account_id=?) ORDER BY id LIMIT 1{FOR_UPDATE}",
-            (self.sandbox, account_id),
-        )
-        if row is None:
-            return None
-        self._x("UPDATE faults SET remaining = remaining - 1 WHERE id=?", (row["id"],))
-        return row["step"]
-
-    def fault_armed_for(self, account_id: str) -> bool:
-        """Whether `take_fault` would consume a fault for this account (consumes nothing)."""
-        return (
-            self.one(
-                "SELECT 1 AS one FROM faults WHERE sandbox=? AND remaining > 0"
-                " AND (account_id IS NULL OR account_id=?) LIMIT 1",
-                (self.sandbox, account_id),
-            )
-            is not None
-        )
-
+    # -- faults and scripted answers (one table: the gathered read's `_ARMED_FAULT` covers both) --
     def arm_fault(self, step: str, count: int, account_id: str | None) -> int:
         return self.scalar(
             "INSERT INTO faults(sandbox, step, remaining, account_id) VALUES (?,?,?,?) RETURNING id",
             (self.sandbox, step, count, account_id),
         )
 
-    def list_faults(self) -> list:
-        return self.rows("SELECT * FROM faults WHERE sandbox=? AND remaining > 0 ORDER BY id", (self.sandbox,))
+    def arm_answers(self, answers: list[str], account_id: str | None, key_id: str | None) -> list[int]:
+        """A scripted sequence: one row per answer (JSON text), taken in id order, once each."""
+        return [
+            self.scalar(
+                "INSERT INTO faults(sandbox, step, remaining, account_id, key_id, answer)"
+                " VALUES (?, 'answer', 1, ?, ?, ?) RETURNING id",
+                (self.sandbox, account_id, key_id, answer),
+            )
+            for answer in answers
+        ]
 
-    def clear_faults(self) -> None:
-        self._x("DELETE FROM faults WHERE sandbox=?", (self.sandbox,))
+    def list_faults(self) -> list:
+        return self.rows(
+            "SELECT * FROM faults WHERE sandbox=? AND remaining > 0 AND answer IS NULL ORDER BY id", (self.sandbox,)
+        )
+
+    def list_answers(self) -> list:
+        return self.rows(
+            "SELECT * FROM faults WHERE sandbox=? AND remaining > 0 AND answer IS NOT NULL ORDER BY id", (self.sandbox,)
+        )
+
+    def clear_faults(self, *, answers: bool | None = None) -> None:
+        only = "" if answers is None else (" AND answer IS NOT NULL" if answers else " AND answer IS NULL")
+        self._x("DELETE FROM faults WHERE sandbox=?" + only, (self.sandbox,))
 
     # -- accounts and posts ---------------------------------------------------------------
     def test_account_status(self, account_id: str) -> int | None:
@@ -546,21 +724,50 @@ class Queries:
     def revocation_count(self) -> int:
         return int(self.scalar("SELECT COUNT(*) AS n FROM revocations WHERE sandbox=?", (self.sandbox,)))
 
-    # -- journal --------------------------------------------------------------------------
-    JOURNAL_COLUMNS = ("at", "request_id", "method", "path", "status", "key_id", "key_hint", "idempotency_key", "code")
+    # -- journal ---------------------------------------------------------------------------
 
-    def insert_journal(self, rows: list[tuple]) -> None:
-        """rows: tuples in JOURNAL_COLUMNS order, all of this sandbox."""
-        sandbox = (self.sandbox,)
-        self.many(
-            f"INSERT INTO journal(sandbox, {', '.join(self.JOURNAL_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [sandbox + tuple(r) for r in rows],
-        )
+    def insert_journal_rows(self, rows: list[tuple]) -> None:
+        """rows: (sandbox, *JOURNAL_COLUMNS) tuples, of any sandboxes."""
+        if rows:
+            self.many(JOURNAL_INSERT, rows)
 
     def journal(self, limit: int, after_id: int = 0) -> list:
         return self.rows(
             "SELECT * FROM journal WHERE sandbox=? AND id > ? ORDER BY id LIMIT ?", (self.sandbox, after_id, limit)
         )
+
+    def journal_since(self, wall_seconds: float, limit: int) -> list:
+        """The entries whose response left at or after `wall_seconds`, in the order they left."""
+        return self.rows(
+            "SELECT * FROM journal WHERE sandbox=? AND (wall_seconds IS NULL OR wall_seconds >= ?)"
+            " ORDER BY wall_seconds, id LIMIT ?",
+            (self.sandbox, wall_seconds, limit),
+        )
+
+    def trim_journal(self, keep: int) -> int:
+        """Drop all but the newest `keep` entries of this sandbox; count the dropped ones in its
+        `journal_dropped` setting (one upsert, so instances sharing a database add up)."""
+        newest_dropped = self.scalar(
+            "SELECT id FROM journal WHERE sandbox=? ORDER BY id DESC LIMIT 1 OFFSET ?", (self.sandbox, keep)
+        )
+        if newest_dropped is None:
+            return 0
+        dropped = self._x("DELETE FROM journal WHERE sandbox=? AND id <= ?", (self.sandbox, newest_dropped)).rowcount
+        if dropped:
+            self._x(
+                "INSERT INTO settings(sandbox, name, value) VALUES (?, 'journal_dropped', ?)"
+                " ON CONFLICT(sandbox, name) DO UPDATE SET"
+                " value = CAST(CAST(settings.value AS BIGINT) + CAST(excluded.value AS BIGINT) AS TEXT)",
+                (self.sandbox, str(dropped)),
+            )
+        return dropped
+
+    def key_organizations(self) -> dict[str, str]:
+        """key id -> its organization id (grading: which keys an organization's kill switch covers)."""
+        return {
+            r["id"]: r["organization_id"]
+            for r in self.rows("SELECT id, organization_id FROM api_keys WHERE sandbox=?", (self.sandbox,))
+        }
 
     COUNTED = ("organizations", "api_keys", "accounts", "posts", "revocations", "journal")
 

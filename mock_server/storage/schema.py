@@ -15,7 +15,8 @@ from __future__ import annotations
 
 # Bump when a table changes shape: a state made by another version is refused with a clear
 # message (start with --reset, or a new file / database), never read wrongly.
-SCHEMA_VERSION = 4  # 3: the sandbox column (issue #13); 4: posts name their account by its seq
+SCHEMA_VERSION = 5  # 3: the sandbox column (issue #13); 4: posts name their account by its seq;
+# 5: what grading needs in the journal, scripted answers in faults (issue 24; MIGRATIONS below)
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -126,7 +127,9 @@ CREATE TABLE IF NOT EXISTS faults (
     sandbox TEXT NOT NULL,
     step TEXT NOT NULL,
     remaining INTEGER NOT NULL,
-    account_id TEXT
+    account_id TEXT,
+    key_id TEXT,                         -- a scripted answer may be armed for a key (any account)
+    answer TEXT                          -- a scripted answer (JSON {status, retryAfter, scope}); NULL: a fault
 );
 CREATE TABLE IF NOT EXISTS revocations (
     seq {SEQ},
@@ -148,7 +151,13 @@ CREATE TABLE IF NOT EXISTS journal (
     key_id TEXT,
     key_hint TEXT,
     idempotency_key TEXT,
-    code TEXT
+    code TEXT,
+    -- What the client report grades (issue 24), written with the entry (no round trip of its own):
+    mock_seconds {REAL},                 -- the mock's clock when the response left (epoch seconds)
+    wall_seconds {REAL},                 -- the real clock then (a client's real sleeps under a frozen clock)
+    retry_after INTEGER,                 -- the Retry-After answered (429)
+    kill_scope TEXT,                     -- details.scope of a 503 KILL_SWITCH
+    has_body INTEGER NOT NULL DEFAULT 0  -- the request carried a body
 );
 """
 
@@ -187,6 +196,21 @@ TABLES_TO_CLEAR = (
     "organizations",
 )
 ALL_TABLES = TABLES_TO_CLEAR + ("sandboxes", "meta")
+
+
+# Upgrades in place: an older world gains the new columns (NULL in its old rows) instead of being
+# refused. version -> the statements that bring it to version + 1.
+MIGRATIONS: dict[int, list[str]] = {
+    4: [
+        "ALTER TABLE journal ADD COLUMN mock_seconds {REAL}",
+        "ALTER TABLE journal ADD COLUMN wall_seconds {REAL}",
+        "ALTER TABLE journal ADD COLUMN retry_after INTEGER",
+        "ALTER TABLE journal ADD COLUMN kill_scope TEXT",
+        "ALTER TABLE journal ADD COLUMN has_body INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE faults ADD COLUMN key_id TEXT",
+        "ALTER TABLE faults ADD COLUMN answer TEXT",
+    ],
+}
 
 
 def statements(text: str, *, seq: str, real: str) -> list[str]:

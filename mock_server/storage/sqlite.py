@@ -4,28 +4,43 @@ WAL mode lets readers run beside the one writer; every write runs inside `BEGIN 
 two workers never interleave a revoke. On the request path, writes join this process's group
 commit (`write`) and never wait for another process's lock on the event loop; everything
 blocking (`transaction`) runs on its own thread's connection, where SQLite's busy timeout may wait.
+
+Every wait is bounded by `timeout` (the `storage_timeout` setting when serving): a write that
+cannot get the write lock in time (a stalled peer process holds it) fails with
+`StorageFault("lock held")` and is dropped from the group commit, so it never commits after
+its request was answered; SQLITE_FULL (ENOSPC) fails with `StorageFault("disk full")`, its whole
+transaction rolled back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from mock_server.storage.base import Conflict, Stamp, Storage, T, no_event_loop_here
+from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, T, no_event_loop_here
+from mock_server.storage.errors import DISK_FULL, LOCK_HELD, StorageFault
+from mock_server.storage.gathered import Ask, Writes
 from mock_server.storage.queries import SQLITE, Queries
 from mock_server.storage.schema import INDEXES, TABLES, statements
 
-BUSY_TIMEOUT_MS = 30000
+# Outside a server (the CLI seeding a world, tests, tools): how long a blocking transaction
+# waits for another process's write lock. Serving, the `storage_timeout` setting bounds it.
+UNSERVED_TIMEOUT_S = 30.0
 # Checkpoints: a background thread copies the WAL into the main file every CHECKPOINT_INTERVAL_S
 # on its own connection, so request connections do not pay the checkpoint's fsyncs inside
 # COMMIT while they hold the write lock (bench/RESULTS.md). Request connections still
 # checkpoint by themselves past FALLBACK_AUTOCHECKPOINT_PAGES (~80 MiB of WAL).
 CHECKPOINT_INTERVAL_S = 0.05
 FALLBACK_AUTOCHECKPOINT_PAGES = 20000
+
+# Journal entries kept in memory while the journal cannot be written (a full disk); older ones go.
+JOURNAL_BACKLOG = 10_000
+log = logging.getLogger("layers.mock")
 
 _DDL = statements(TABLES, seq="INTEGER PRIMARY KEY", real="REAL")
 _INDEXES = statements(INDEXES, seq="", real="")
@@ -35,22 +50,57 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
 
+def _full(exc: sqlite3.Error) -> bool:
+    # SQLITE_FULL: SQLite's unix VFS reports ENOSPC as it (a write of the WAL, the journal or the file).
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+
+
+def storage_fault(exc: BaseException) -> StorageFault | None:
+    """The StorageFault a SQLite error means (full disk, a lock held past the bound), else None."""
+    if isinstance(exc, StorageFault):
+        return exc
+    if isinstance(exc, sqlite3.Error) and _full(exc):
+        return StorageFault(DISK_FULL, "SQLite could not write the state file (SQLITE_FULL)")
+    if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+        return StorageFault(LOCK_HELD, "another process held SQLite's lock past the storage timeout")
+    return None
+
+
+def _translated(exc: BaseException) -> BaseException:
+    fault = storage_fault(exc)
+    return exc if fault is None else fault
+
+
 class SqliteStorage(Storage):
     backend = "sqlite"
 
-    def __init__(self, path: str, *, serving: bool = False, stamp: Stamp | None = None):
-        super().__init__(stamp)
+    def __init__(
+        self,
+        path: str,
+        *,
+        serving: bool = False,
+        stamp: Stamp | None = None,
+        timeout: float | None = None,
+        journal_limit: int = DEFAULT_JOURNAL_LIMIT,
+    ):
+        super().__init__(stamp, journal_limit)
         self.path = path
+        # The bound on every wait for a lock (seconds): the busy timeout of blocking transactions,
+        # and how long a request's write stays queued for the write lock in the group commit.
+        self.timeout = UNSERVED_TIMEOUT_S if timeout is None else timeout
+        self._busy_ms = max(1, int(self.timeout * 1000))
         self.url = f"sqlite:///{path}"
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._loop_q: Queries | None = None
         # Group commit: the writes queued in this event-loop turn, with the futures they await.
-        self._batch: list[tuple[Callable[[Queries], Any], asyncio.Future]] = []
+        # Each with the loop time past which it is answered "lock held" instead of waiting on.
+        self._batch: list[tuple[Callable[[Queries], Any], asyncio.Future, float]] = []
         self._batch_scheduled = False
         self._batch_attempts = 0
         self._journal_scheduled = False
+        self._journal_failing = False
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
         if serving:
@@ -60,13 +110,13 @@ class SqliteStorage(Storage):
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction spans exactly
         # the statements we choose.
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self.timeout)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process (only an OS crash can lose the newest
         # commits), at a fraction of FULL's cost per commit.
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         conn.execute("PRAGMA foreign_keys=ON")
         if self._checkpointer is not None:
             conn.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
@@ -81,9 +131,12 @@ class SqliteStorage(Storage):
         return conn
 
     def _loop_queries(self) -> Queries:
-        """The event loop's own connection (one loop per process)."""
+        """The event loop's own connection (one loop per process). It never waits for another
+        process's lock (the loop would stall): its busy timeout is 0, set once here."""
         if self._loop_q is None:
-            self._loop_q = Queries(self._connect(), SQLITE)
+            conn = self._connect()
+            conn.execute("PRAGMA busy_timeout=0")
+            self._loop_q = Queries(conn, SQLITE)
         return self._loop_q
 
     def close(self) -> None:
@@ -104,17 +157,23 @@ class SqliteStorage(Storage):
     def transaction(self) -> Iterator[Queries]:
         no_event_loop_here("storage.transaction()")
         conn = self._thread_conn()
-        conn.execute("BEGIN IMMEDIATE")  # waits (busy timeout) on this thread, never on the loop
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # waits (busy timeout: the bound) on this thread, never on the loop
+        except sqlite3.OperationalError as exc:
+            raise _translated(exc) from None
         try:
             yield Queries(conn, SQLITE)
+            conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK")
             raise Conflict(str(exc)) from None
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            fault = storage_fault(exc)
+            if fault is not None and fault is not exc:
+                raise fault from None
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def snapshot(self) -> Iterator[Queries]:
@@ -127,9 +186,24 @@ class SqliteStorage(Storage):
             conn.execute("COMMIT")
 
     # -- the request path -------------------------------------------------------------------
+    async def gather(self, ask: Ask) -> dict | None:
+        return self._loop_queries().gather(ask)
+
+    async def decide(self, ask: Ask, decide):
+        """The snapshot read on the loop's connection (one statement: one read transaction of
+        WAL, never waiting), the writes in the group commit below, each guard checked as its
+        statement returns (queries.py `Queries.apply`)."""
+        return await self._run_decision(ask, decide, self.gather, self._apply)
+
+    async def _apply(self, writes: Writes) -> None:
+        await self.write(lambda q: q.apply(writes))
+
     async def read(self, fn: Callable[[Queries], T]) -> T:
         # WAL readers never wait for the writer: a read on the loop's connection takes microseconds.
-        return fn(self._loop_queries())
+        try:
+            return fn(self._loop_queries())
+        except sqlite3.OperationalError as exc:
+            raise _translated(exc) from None
 
     # Group commit. Under load a worker has many revokes ready in one event-loop turn; each
     # taking the write lock and committing on its own made the lock, not the CPU, the limit
@@ -141,14 +215,14 @@ class SqliteStorage(Storage):
     async def write(self, fn: Callable[[Queries], T]) -> T:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._batch.append((fn, fut))
+        self._batch.append((fn, fut, loop.time() + self.timeout))
         if not self._batch_scheduled:
             self._batch_scheduled = True
             loop.call_soon(self._run_batch)
         return await fut
 
     def _try_begin(self, conn: sqlite3.Connection) -> bool:
-        conn.execute("PRAGMA busy_timeout=0")
+        """BEGIN IMMEDIATE on the loop's connection (busy timeout 0: `_loop_queries`), or False."""
         try:
             conn.execute("BEGIN IMMEDIATE")
             return True
@@ -156,24 +230,40 @@ class SqliteStorage(Storage):
             if not _busy(exc):
                 raise
             return False
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def _run_batch(self) -> None:
         self._batch_scheduled = False
-        queue = [(fn, fut) for fn, fut in self._batch if not fut.done()]  # gone clients: nothing done
+        queue = [item for item in self._batch if not item[1].done()]  # gone clients: nothing done
         self._batch = []
         if not queue:
             return
         q = self._loop_queries()
         conn = q.conn
-        if not self._try_begin(conn):
-            # Another worker is writing: try again on the next loop turns (which keep reading
+        try:
+            began = self._try_begin(conn)
+        except sqlite3.Error as exc:
+            self._fail(queue, _translated(exc))
+            return
+        if not began:
+            # Another process is writing: try again on the next loop turns (which keep reading
             # requests into this batch), then every 1 ms; never by blocking the event loop.
+            # A write that has waited its bound is answered "lock held" now and dropped, so it
+            # never commits after its client was answered (or gave up).
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            expired = [item for item in queue if item[2] <= now]
+            if expired:
+                self._fail(
+                    expired,
+                    StorageFault(LOCK_HELD, "another process held SQLite's write lock past the storage timeout"),
+                )
+                queue = [item for item in queue if item[2] > now]
             self._batch = queue + self._batch
+            if not self._batch:
+                self._batch_attempts = 0
+                return
             self._batch_attempts += 1
             self._batch_scheduled = True
-            loop = asyncio.get_running_loop()
             if self._batch_attempts < 4:
                 loop.call_soon(self._run_batch)
             else:
@@ -182,11 +272,13 @@ class SqliteStorage(Storage):
         self._batch_attempts = 0
         done: list[tuple[asyncio.Future, BaseException | None, Any]] = []
         try:
-            for fn, fut in queue:
+            for fn, fut, _ in queue:
                 conn.execute("SAVEPOINT batch_item")
                 try:
                     result = fn(q)
-                except Exception as exc:  # noqa: BLE001 - that request's answer (e.g. a 429)
+                except Exception as exc:
+                    if storage_fault(exc) is not None:
+                        raise  # a full disk (SQLite may have rolled back the whole transaction): all fail
                     conn.execute("ROLLBACK TO SAVEPOINT batch_item")
                     conn.execute("RELEASE SAVEPOINT batch_item")
                     done.append((fut, Conflict(str(exc)) if isinstance(exc, sqlite3.IntegrityError) else exc, None))
@@ -195,18 +287,27 @@ class SqliteStorage(Storage):
                 done.append((fut, None, result))
             pending = self._take_journal()  # entries buffered meanwhile ride along
             if pending:
-                self._write_journal(q, pending)
+                try:
+                    self._write_journal(q, pending)
+                except BaseException as exc:
+                    if storage_fault(exc) is not None:  # kept for a later write (a full disk frees up)
+                        self._restore_journal(pending)
+                    raise
             conn.execute("COMMIT")
         except BaseException as exc:  # noqa: BLE001 - nothing of the batch was kept: every request fails
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            for _, fut in queue:
-                if not fut.done():
-                    fut.set_exception(exc)
+            self._fail(queue, _translated(exc))
             return
         for fut, error, result in done:
             if not fut.done():
                 fut.set_exception(error) if error is not None else fut.set_result(result)
+
+    @staticmethod
+    def _fail(items, exc: BaseException) -> None:
+        for item in items:
+            if not item[1].done():
+                item[1].set_exception(exc)
 
     # -- journal ----------------------------------------------------------------------------
     def _journal_added(self) -> None:
@@ -224,7 +325,15 @@ class SqliteStorage(Storage):
         if not self._journal_pending:
             return
         conn = self._loop_queries().conn
-        if not self._try_begin(conn):
+        try:
+            began = self._try_begin(conn)
+        except sqlite3.Error as exc:
+            self._journal_not_written(exc)
+            return
+        if not began:
+            # Another process writes (or a stalled one holds the lock): try again soon, keeping at
+            # most JOURNAL_BACKLOG entries meanwhile.
+            self._trim_journal()
             self._journal_scheduled = True
             asyncio.get_running_loop().call_later(0.001, self._flush_on_loop)
             return
@@ -232,14 +341,34 @@ class SqliteStorage(Storage):
         try:
             self._write_journal(self._loop_queries(), pending)
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._restore_journal(pending)
-            raise
+            if storage_fault(exc) is None:
+                raise
+            self._journal_not_written(exc)
+            return
+        self._journal_failing = False
+
+    def _trim_journal(self) -> None:
+        if len(self._journal_pending) > JOURNAL_BACKLOG:
+            with self._journal_lock:
+                del self._journal_pending[: max(0, len(self._journal_pending) - JOURNAL_BACKLOG)]
+
+    def _journal_not_written(self, exc: BaseException) -> None:
+        """The journal could not be written (a full disk): its entries wait for the next write, at
+        most JOURNAL_BACKLOG of them (the oldest go first); one log line when it starts failing."""
+        fault = storage_fault(exc)
+        if fault is None:
+            raise exc
+        self._trim_journal()
+        if not self._journal_failing:
+            self._journal_failing = True
+            log.error("storage fault (%s): the request journal is not being written; kept for later", fault.cause)
 
     # -- schema and seeding -----------------------------------------------------------------
-    ddl, index_ddl = _DDL, _INDEXES
+    ddl, index_ddl, real_type = _DDL, _INDEXES, "REAL"
 
     def _table_names(self, q: Queries) -> set[str]:
         return {r["name"] for r in q.rows("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -278,7 +407,7 @@ class SqliteStorage(Storage):
         self._checkpointer.start()
 
     def _checkpoint_loop(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self.timeout)
         try:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=0")  # another process's checkpoint running: skip a beat

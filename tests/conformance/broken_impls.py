@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import email.utils
+import hashlib
 import json
+import posixpath
 import random
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 import httpx
 
@@ -59,10 +63,16 @@ class Request:
     method: str
     path: str  # the upstream path, e.g. /v1/social-accounts/sa_...
     headers: dict[str, str]  # lower-case names
+    body: bytes = b""
+    client: str = ""  # the caller's address and port: one per connection
 
     @property
     def account_id(self) -> str:
-        return self.path.rstrip("/").rsplit("/", 1)[-1]
+        return self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(self.path.split("?", 1)[1]) if "?" in self.path else {}
 
     @property
     def decoded_id(self) -> str:
@@ -70,13 +80,13 @@ class Request:
         return unquote(self.path.split("?", 1)[0].split("/social-accounts/", 1)[-1])
 
     def with_id(self, account_id: str) -> Request:
-        return Request(self.method, "/v1/social-accounts/" + quote(account_id, safe=""), dict(self.headers))
+        return dataclasses.replace(self, path="/v1/social-accounts/" + quote(account_id, safe=""))
 
     def without(self, name: str) -> Request:
-        return Request(self.method, self.path, {k: v for k, v in self.headers.items() if k != name.lower()})
+        return dataclasses.replace(self, headers={k: v for k, v in self.headers.items() if k != name.lower()})
 
     def with_header(self, name: str, value: str) -> Request:
-        return Request(self.method, self.path, {**self.headers, name.lower(): value})
+        return dataclasses.replace(self, headers={**self.headers, name.lower(): value})
 
 
 Forward = Callable[[Request], Awaitable[Reply]]
@@ -91,7 +101,10 @@ class Proxy:
     async def forward(self, req: Request) -> Reply:
         # Header values arrive as latin-1 text; send the very bytes on (httpx would refuse non-ASCII str).
         r = await self.upstream.request(
-            req.method, req.path, headers={k: v.encode("latin-1") for k, v in req.headers.items()}
+            req.method,
+            req.path,
+            headers={k: v.encode("latin-1") for k, v in req.headers.items()},
+            content=req.body or None,
         )
         reply = Reply(
             r.status_code, {k.lower(): v for k, v in r.headers.items() if k.lower() not in HOP_HEADERS}, r.content
@@ -113,7 +126,7 @@ class Bug:
     intended_check: str  # the kit check that must name it
     apply: Callable[[Proxy, Request], Awaitable[Reply]]
     kit_args: list[str] = field(default_factory=list)
-    bug_class: str = ""  # the README's class: one of CLASSES
+    bug_class: str = ""  # the catch-rate table's class (docs/guides/staging-ci.md): one of CLASSES
 
     @property
     def needs_control(self) -> bool:
@@ -130,7 +143,16 @@ CLASSES = {
     "5xx": "server errors on bad input (boundary ids and headers)",
     "credentials": "lenient credentials",
     "rules": "the documented statuses, codes and envelope",
+    # Issue 22: classes the kit used to miss.
+    "time": "truth: disconnectedAt well-formed but not the revoke's time",
+    "request_ids": "truth: request ids (and the class header) well-formed but not what they say",
+    "boundary_counts": "truth: the count right for many queued posts, wrong at zero or one",
+    "redirects": "a 3xx on the documented route",
+    "statuses": "a status on neither the page nor a decision",
+    "replay": "a replay that is not the original response",
+    "probes": "what the page forbids: method override, key in the query, a body or header naming the account",
 }
+NEW_CLASSES = frozenset(["time", "request_ids", "boundary_counts", "redirects", "statuses", "replay", "probes"])
 
 CATALOG: dict[str, Bug] = {}
 VARIANTS: dict[str, Bug] = {}  # correct implementations, different from the mock: never flagged
@@ -1009,6 +1031,418 @@ async def scheme_case(p: Proxy, req: Request) -> Reply:
     return await p.forward(req)
 
 
+# -- issue 22: values that are well-formed but false, and what the target must never do ----------------
+#
+# Each entry below is in one of the classes the kit used to miss (NEW_CLASSES): a value of the
+# right shape that is not true, a status that is on neither the page nor a decision, a redirect,
+# a replay that is not the original, and the probes of what the page forbids.
+
+
+def _z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _stamp(reply: Reply) -> datetime:
+    return datetime.strptime(reply.data["disconnectedAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _shift_disconnected_at(reply: Reply, by: timedelta) -> Reply:
+    if reply.status != 200 or not isinstance(reply.data, dict) or "disconnectedAt" not in reply.data:
+        return reply
+    return reply.with_json({**reply.data, "disconnectedAt": _z(_stamp(reply) + by)})
+
+
+def _with_request_id(reply: Reply, rid: str) -> Reply:
+    """The same answer with another request id, in the header and (on errors) in the envelope."""
+    if "x-request-id" in reply.headers:
+        reply.headers["x-request-id"] = rid
+    err = _error(reply)
+    if err:
+        err["requestId"] = rid
+        replaced = reply.with_json({"error": err})
+        replaced.headers = reply.headers
+        return replaced
+    return reply
+
+
+@bug(
+    "disconnected_at_local_time_as_utc",
+    "disconnectedAt is the revoke's time: a server in UTC-7 writes its wall clock with a Z",
+    "disconnected_at_is_revoke_time",
+    bug_class="time",
+)
+async def local_time_as_utc(p: Proxy, req: Request) -> Reply:
+    return _shift_disconnected_at(await p.forward(req), timedelta(hours=-7))
+
+
+@bug(
+    "disconnected_at_is_connected_at",
+    "disconnectedAt is the revoke's time, not the account's connectedAt (the wrong column)",
+    "disconnected_at_is_revoke_time",
+    bug_class="time",
+)
+async def connected_at(p: Proxy, req: Request) -> Reply:
+    return _shift_disconnected_at(await p.forward(req), timedelta(days=-38, hours=-5, minutes=-12))
+
+
+@bug(
+    "disconnected_at_is_purge_time",
+    "disconnectedAt is the revoke's time, not when the soft-deleted row will be purged (+24 h)",
+    "disconnected_at_is_revoke_time",
+    bug_class="time",
+)
+async def purge_time(p: Proxy, req: Request) -> Reply:
+    return _shift_disconnected_at(await p.forward(req), timedelta(hours=24))
+
+
+DOCS_EXAMPLE_REQUEST_ID = "req_01HXZ9G7KMV2QX8Y1S5RJW3B7T"
+
+
+@bug(
+    "constant_request_id",
+    "request ids correlate with the logs: the docs' example id on every response is none",
+    "request_ids_unique",
+    bug_class="request_ids",
+)
+async def constant_request_id(p: Proxy, req: Request) -> Reply:
+    return _with_request_id(await p.forward(req), DOCS_EXAMPLE_REQUEST_ID)
+
+
+@bug(
+    "request_id_per_connection",
+    "one request id per request, not per keep-alive connection (minted in the connection handler)",
+    "request_ids_unique",
+    bug_class="request_ids",
+)
+async def request_id_per_connection(p: Proxy, req: Request) -> Reply:
+    minted = p.__dict__.setdefault("connection_ids", {})
+    rid = minted.setdefault(req.client, _request_id())
+    return _with_request_id(await p.forward(req), rid)
+
+
+@bug(
+    "request_id_hash_of_path",
+    "one request id per request, not a hash of method and path (the second revoke repeats the first's)",
+    "request_ids_unique",
+    bug_class="request_ids",
+)
+async def request_id_hash(p: Proxy, req: Request) -> Reply:
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    digest = hashlib.sha256(f"{req.method} {req.path}".encode()).digest()
+    rid = "req_" + "".join(alphabet[b % 32] for b in digest[:26])
+    return _with_request_id(await p.forward(req), rid)
+
+
+@bug(
+    "request_id_is_uuid",
+    "request ids are req_ + a ULID (the id-formats page), not req_ + 32 hex digits",
+    "request_id_is_req_ulid",
+    bug_class="request_ids",
+)
+async def request_id_uuid(p: Proxy, req: Request) -> Reply:
+    return _with_request_id(await p.forward(req), "req_" + uuid.uuid4().hex)
+
+
+@bug(
+    "rate_limit_class_generic",
+    "X-RateLimit-Endpoint-Class names the revoke's bucket, write-light (not a generic 'write')",
+    "rate_limit_class_is_write_light",
+    bug_class="request_ids",
+)
+async def class_generic(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if "x-ratelimit-endpoint-class" in reply.headers:
+        reply.headers["x-ratelimit-endpoint-class"] = "write"
+    return reply
+
+
+@bug(
+    "count_none_as_one",
+    "canceledScheduledPosts is 0 for an account with nothing queued (COUNT(*) over a LEFT JOIN says 1)",
+    "revoke_counts_at_boundaries",
+    bug_class="boundary_counts",
+)
+async def count_none_as_one(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200 and reply.data.get("canceledScheduledPosts") == 0:
+        return _with_count(reply, 1)
+    return reply
+
+
+@bug(
+    "count_single_post_as_zero",
+    "canceledScheduledPosts is 1 for one queued post (the single-post path cancels but never counts)",
+    "revoke_counts_at_boundaries",
+    bug_class="boundary_counts",
+)
+async def count_single_as_zero(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200 and reply.data.get("canceledScheduledPosts") == 1:
+        return _with_count(reply, 0)
+    return reply
+
+
+@bug(
+    "trailing_slash_redirect",
+    "no 3xx on the route: redirect_slashes answers 308 to the path without the slash",
+    "no_redirect",
+    bug_class="redirects",
+)
+async def trailing_slash(p: Proxy, req: Request) -> Reply:
+    path = req.path.split("?", 1)[0]
+    if path.endswith("/") and path.startswith("/v1/social-accounts/") and path != "/v1/social-accounts/":
+        return Reply(308, {"location": path.rstrip("/"), "content-length": "0"}, b"")
+    return await p.forward(req)
+
+
+@bug(
+    "login_redirect_on_401",
+    "no 3xx on the route: a web framework's auth guard redirects a missing key to its login page",
+    "no_redirect",
+    bug_class="redirects",
+)
+async def login_redirect(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 401 and "authorization" not in req.headers:
+        body = b"<html><body>Redirecting to /login</body></html>"
+        return Reply(302, {"location": "/login?next=" + quote(req.path, safe=""), "content-type": "text/html"}, body)
+    return reply
+
+
+@bug(
+    "validation_as_422",
+    "a malformed id is 400 on this page (422 elsewhere in the docs)",
+    "status_is_documented",
+    bug_class="statuses",
+)
+async def validation_422(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.code == "VALIDATION":
+        replaced = reply.with_json(reply.data, 422)
+        return replaced
+    return reply
+
+
+@bug(
+    "revoke_answers_204",
+    "a revoke answers 200 with its body, not 204 No Content",
+    "status_is_documented",
+    bug_class="statuses",
+)
+async def revoke_204(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200:
+        headers = {k: v for k, v in reply.headers.items() if k != "content-type"}
+        return Reply(204, headers, b"")
+    return reply
+
+
+@bug(
+    "second_revoke_answers_410",
+    "an already disconnected account answers 404, not 410 Gone",
+    "status_is_documented",
+    bug_class="statuses",
+)
+async def second_revoke_410(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.code == "NOT_FOUND":
+        account = await p.control_account(req.account_id)
+        if account and account["status"] == "disconnected":
+            return reply.with_json(reply.data, 410)
+    return reply
+
+
+@bug(
+    "other_method_answers_501",
+    "another method answers 405 (decision 12), not 501 Not Implemented",
+    "status_is_documented",
+    bug_class="statuses",
+)
+async def other_method_501(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 405:
+        return _fresh_error("INTERNAL", "Method not implemented.", status=501)
+    return reply
+
+
+@bug(
+    "replay_recomputes_disconnected_at",
+    "a replay repeats the first response verbatim, not with disconnectedAt recomputed",
+    "idempotent_replay_same_response",
+    bug_class="replay",
+)
+async def replay_now(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200 and reply.headers.get(CONTRACT.replay_header.lower()) == "true":
+        return reply.with_json({**reply.data, "disconnectedAt": _z(datetime.now(UTC))})
+    return reply
+
+
+def _override(req: Request) -> str | None:
+    for name in ("x-http-method-override", "x-http-method", "x-method-override"):
+        if req.headers.get(name):
+            return req.headers[name].upper()
+    values = req.query.get("_method")
+    return values[0].upper() if values else None
+
+
+@bug(
+    "method_override_honoured",
+    "the method is DELETE: a POST with X-HTTP-Method-Override: DELETE is not a revoke",
+    "method_override_ignored",
+    bug_class="probes",
+)
+async def method_override(p: Proxy, req: Request) -> Reply:
+    if req.method == "POST" and _override(req) == "DELETE":
+        return await p.forward(dataclasses.replace(req, method="DELETE", path=req.path.split("?", 1)[0]))
+    return await p.forward(req)
+
+
+@bug(
+    "query_token_accepted",
+    "a key in ?access_token= is not an Authorization header: 401",
+    "query_token_refused",
+    bug_class="probes",
+)
+async def query_token(p: Proxy, req: Request) -> Reply:
+    token = (req.query.get("access_token") or req.query.get("api_key") or [None])[0]
+    if token and "authorization" not in req.headers:
+        fixed = req.with_header("Authorization", f"Bearer {token}")
+        return await p.forward(dataclasses.replace(fixed, path=req.path.split("?", 1)[0]))
+    return await p.forward(req)
+
+
+@bug(
+    "body_account_id_wins",
+    "the endpoint takes no request body: an id in it is not revoked",
+    "request_body_not_acted_on",
+    bug_class="probes",
+)
+async def body_account(p: Proxy, req: Request) -> Reply:
+    try:
+        named = json.loads(req.body).get("socialAccountId") if req.body else None
+    except (ValueError, AttributeError):
+        named = None
+    if req.method == "DELETE" and isinstance(named, str):
+        return await p.forward(dataclasses.replace(req.with_id(named), body=b""))
+    return await p.forward(req)
+
+
+@bug(
+    "query_account_id_wins",
+    "the path names the account: ?socialAccountId= does not override it ($_REQUEST merges them)",
+    "path_names_the_account",
+    bug_class="probes",
+)
+async def query_account(p: Proxy, req: Request) -> Reply:
+    named = (req.query.get("socialAccountId") or [None])[0]
+    return await p.forward(req.with_id(named) if req.method == "DELETE" and named else req)
+
+
+@bug(
+    "x_original_url_honoured",
+    "the path names the account: X-Original-URL does not rewrite it (IIS/Symfony)",
+    "path_names_the_account",
+    bug_class="probes",
+)
+async def original_url(p: Proxy, req: Request) -> Reply:
+    rewritten = req.headers.get("x-original-url") or req.headers.get("x-rewrite-url")
+    if rewritten and rewritten.startswith("/v1/"):
+        return await p.forward(dataclasses.replace(req, path=rewritten))
+    return await p.forward(req)
+
+
+@bug(
+    "encoded_dot_segments_resolved",
+    "the path names the account: a decoded %2F..%2F does not lead to another one",
+    "path_names_the_account",
+    bug_class="probes",
+)
+async def dot_segments(p: Proxy, req: Request) -> Reply:
+    raw = req.decoded_id
+    if "/" in raw:
+        resolved = posixpath.normpath("/" + raw).rsplit("/", 1)[-1]
+        if CONTRACT.account_id_pattern.match(resolved):
+            return await p.forward(req.with_id(resolved))
+    return await p.forward(req)
+
+
+@bug(
+    "case_insensitive_id_lookup",
+    "decision 2: upper-case hex is not an id (a case-insensitive collation finds the account)",
+    "strict_id_shape_is_sa_uuid",
+    kit_args=["--strict"],
+    bug_class="probes",
+)
+async def case_insensitive(p: Proxy, req: Request) -> Reply:
+    raw = req.decoded_id
+    if raw != raw.lower() and raw.startswith("sa_") and CONTRACT.account_id_pattern.match(raw.lower()):
+        return await p.forward(req.with_id(raw.lower()))
+    return await p.forward(req)
+
+
+@bug(
+    "count_none_as_null",
+    "canceledScheduledPosts is 0 for an account with nothing queued (SUM over no rows is NULL)",
+    "revoke_counts_at_boundaries",
+    bug_class="boundary_counts",
+)
+async def count_none_as_null(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.status == 200 and reply.data.get("canceledScheduledPosts") == 0:
+        return _with_count(reply, None)
+    return reply
+
+
+@bug(
+    "dot_segments_redirect",
+    "no 3xx on the route: a gateway redirects a decoded %2F..%2F to the normalised path (another account)",
+    "no_redirect",
+    bug_class="redirects",
+)
+async def dot_redirect(p: Proxy, req: Request) -> Reply:
+    raw = req.decoded_id
+    if "/" in raw:
+        resolved = posixpath.normpath("/" + raw).rsplit("/", 1)[-1]
+        return Reply(301, {"location": "/v1/social-accounts/" + quote(resolved, safe=""), "content-length": "0"}, b"")
+    return await p.forward(req)
+
+
+@bug(
+    "replay_kept_one_second",
+    "a replay repeats the first response within the window (a TTL of 1 s, not 24 h, passed to the store)",
+    "idempotent_replay_same_response",
+    bug_class="replay",
+)
+async def replay_one_second(p: Proxy, req: Request) -> Reply:
+    key = req.headers.get("idempotency-key")
+    kept = p.__dict__.setdefault("kept", {})
+    if key and req.method == "DELETE" and key in kept and asyncio.get_running_loop().time() - kept[key] > 1.0:
+        return await p.forward(req.without("Idempotency-Key"))  # expired: the request runs again
+    reply = await p.forward(req)
+    if key and key not in kept:
+        kept[key] = asyncio.get_running_loop().time()
+    return reply
+
+
+@bug(
+    "replay_before_auth",
+    "a key without social:write answers 403, even with another key's Idempotency-Key (replayed before the scope check)",
+    "idempotency_replay_requires_scope",
+    bug_class="replay",
+)
+async def replay_before_auth(p: Proxy, req: Request) -> Reply:
+    key = req.headers.get("idempotency-key")
+    stored = p.__dict__.setdefault("stored", {})
+    if key and (key, req.path) in stored:
+        first = stored[(key, req.path)]
+        return Reply(first.status, {**first.headers, CONTRACT.replay_header.lower(): "true"}, first.body)
+    reply = await p.forward(req)
+    if key and reply.status == 200:
+        stored[(key, req.path)] = reply
+    return reply
+
+
 # -- correct variants: different from the mock, still conformant -----------------------------------
 
 
@@ -1070,6 +1504,68 @@ async def gateway(p: Proxy, req: Request) -> Reply:
     return reply
 
 
+@variant("ok_charset_in_content_type", "every JSON answer says application/json; charset=utf-8")
+async def charset(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    if reply.headers.get("content-type", "").startswith("application/json"):
+        reply.headers["content-type"] = "application/json; charset=utf-8"
+    return reply
+
+
+@variant("ok_lower_case_header_names", "every header name in lower case (HTTP/2 style), values untouched")
+async def lower_case_names(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    reply.headers = {k.lower(): v for k, v in reply.headers.items()}
+    return reply
+
+
+@variant("ok_title_case_header_names", "every header name in Title-Case (X-Request-Id, X-Ratelimit-Endpoint-Class)")
+async def title_case_names(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    reply.headers = {"-".join(part.capitalize() for part in k.split("-")): v for k, v in reply.headers.items()}
+    return reply
+
+
+@variant("ok_connection_close", "answers every request with Connection: close (no keep-alive)")
+async def connection_close(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    reply.headers["connection"] = "close"
+    return reply
+
+
+@variant("ok_other_error_wording", "every error message worded differently (clients branch on code, not message)")
+async def other_wording(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    err = _error(reply)
+    if err:
+        err["message"] = f"Request refused ({err.get('code', 'error').lower()}); see the docs."
+        replaced = reply.with_json({"error": err})
+        replaced.headers = reply.headers
+        return replaced
+    return reply
+
+
+@variant("ok_date_skewed", "the gateway's Date runs 40 s behind the database's clock (within decision 16)")
+async def date_skewed(p: Proxy, req: Request) -> Reply:
+    reply = await p.forward(req)
+    reply.headers["date"] = email.utils.formatdate(datetime.now(UTC).timestamp() - 40, usegmt=True)
+    return reply
+
+
+@variant("ok_body_refused_415", "a DELETE with a body answers 415 in the envelope (decision 12)")
+async def body_415(p: Proxy, req: Request) -> Reply:
+    if req.body:
+        return _fresh_error("VALIDATION", "This endpoint takes no request body.", status=415)
+    return await p.forward(req)
+
+
+@variant("ok_query_refused_400", "a DELETE with any query string answers 400 VALIDATION, before authentication")
+async def query_400(p: Proxy, req: Request) -> Reply:
+    if req.method == "DELETE" and "?" in req.path:
+        return _fresh_error("VALIDATION", "This endpoint takes no query parameters.")
+    return await p.forward(req)
+
+
 # -- the proxy -----------------------------------------------------------------------------------
 
 
@@ -1117,7 +1613,11 @@ def make_app(upstream_url: str):
                 )
             else:
                 proxy = proxies.setdefault(name, Proxy(client))
-                reply = await known[name].apply(proxy, Request(scope["method"], path, headers))
+                client_addr = scope.get("client") or ("", 0)
+                request = Request(scope["method"], path, headers, body, f"{client_addr[0]}:{client_addr[1]}")
+                reply = await known[name].apply(proxy, request)
+        if "date" not in reply.headers:  # the proxy's own clock; a variant may send another (uvicorn's is off)
+            reply.headers["date"] = email.utils.formatdate(usegmt=True)
         await send(
             {
                 "type": "http.response.start",
@@ -1146,6 +1646,7 @@ def main() -> None:
         log_level="warning",
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
+        date_header=False,  # the proxy sends Date itself (once), so that a variant can send its own
     )
 
 

@@ -3,7 +3,7 @@
 Raw sockets, so that a server can do what no framework would let it: dribble its answer a byte
 at a time, never answer, send 100 MB, nest JSON 100,000 levels deep, answer 429 to everything,
 echo the caller's key back. Used in-process by tests/conformance/test_hostile_targets.py, and
-from the command line for the measurements in README ("Reliability and security — the kit"):
+from the command line for the measurements in docs/reliability.md ("The kit against hostile targets"):
 
     python tests/conformance/hostile_servers.py dribble-headers --port 8701 --interval 2
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import socketserver
 import sys
@@ -20,14 +21,32 @@ import time
 import uuid
 import zlib
 
+from contract import CONTRACT
+
 CRLF = b"\r\n"
 MB = 1 << 20
 
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def request_id() -> str:
+    """req_ + a ULID (48-bit milliseconds, 80 random bits, Crockford base32), as the docs show."""
+    # os.urandom, not random: hypothesis seeds `random` while the kit generates, in this process too.
+    n = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    return "req_" + "".join(CROCKFORD[(n >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
 def _envelope(status: int, code: str, message: str) -> tuple[bytes, dict]:
-    rid = "req_" + uuid.uuid4().hex
+    """A documented error answer, headers included: a server hostile in its manners (it dribbles,
+    storms, hangs) but not in its answers, so that what the kit reports is the manners alone."""
+    rid = request_id()
     body = json.dumps({"error": {"code": code, "message": message, "requestId": rid}}).encode()
-    return body, {"Content-Type": "application/json", "X-Request-Id": rid}
+    return body, {
+        "Content-Type": "application/json",
+        CONTRACT.request_id_header: rid,
+        CONTRACT.rate_limit_class_header: CONTRACT.rate_limit_class,
+    }
 
 
 def head(status: int, headers: dict, reason: str = "X") -> bytes:

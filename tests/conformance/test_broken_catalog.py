@@ -14,7 +14,9 @@ pass. Every entry is its own test, so `pytest -n 2` spreads them.
 from __future__ import annotations
 
 import pytest
-from broken_impls import CATALOG, CLASSES, VARIANTS
+from broken_impls import CATALOG, CLASSES, NEW_CLASSES, VARIANTS
+
+from conformance.provenance import SOURCES
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
@@ -23,12 +25,48 @@ pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 FAST = ["--examples", "2"]
 
 
+# The checks of issue 22 (truth, statuses, redirects, probes): each is proven by a broken server.
+ISSUE_22_CHECKS = [
+    "disconnected_at_is_revoke_time",
+    "request_ids_unique",
+    "request_id_is_req_ulid",
+    "rate_limit_class_is_write_light",
+    "revoke_counts_at_boundaries",
+    "no_redirect",
+    "status_is_documented",
+    "idempotent_replay_same_response",
+    "idempotency_replay_requires_scope",
+    "method_override_ignored",
+    "query_token_refused",
+    "request_body_not_acted_on",
+    "path_names_the_account",
+]
+
+# The correct variants issue 22 names: none may be flagged.
+ISSUE_22_VARIANTS = [
+    "ok_other_error_wording",
+    "ok_charset_in_content_type",
+    "ok_lower_case_header_names",
+    "ok_connection_close",
+    "ok_other_order_of_checks",  # validate before auth
+    "ok_additive_fields",
+    "ok_slow",
+]
+
+
 def test_catalog_covers_every_class():
-    assert len(CATALOG) >= 45 and len(VARIANTS) >= 3
+    assert len(CATALOG) >= 80 and len(VARIANTS) >= 10
     by_class = {c: [b.name for b in CATALOG.values() if b.bug_class == c] for c in CLASSES}
     assert all(len(names) >= 3 for names in by_class.values()), by_class
     assert "check_then_act_race" in by_class["concurrency"] and by_class["leak"]
     assert sum(b.needs_control for b in CATALOG.values()) <= 5, "staging-style is the rule"
+    assert set(CLASSES) >= NEW_CLASSES
+
+
+def test_every_new_check_is_proven_by_a_broken_server():
+    intended = {b.intended_check for b in CATALOG.values()}
+    assert [c for c in ISSUE_22_CHECKS if c not in intended] == []
+    assert [v for v in ISSUE_22_VARIANTS if v not in VARIANTS] == []
 
 
 def _args(entry, base, staging_args) -> list[str]:
@@ -70,3 +108,20 @@ def test_strict_only_bug_passes_without_strict(name, kit, broken_base, staging_a
     args = [a for a in _args(bug, broken_base, staging_args) if a != "--strict"]
     code, report = kit(*args)
     assert code == 0, report["failedChecks"]
+
+
+@pytest.mark.parametrize(
+    "name, source",
+    [("rate_limit_class_generic", "docs"), ("replay_not_marked", "decision")],
+)
+def test_documented_only_reports_but_does_not_judge_other_sources(name, source, kit, broken_base, staging_args):
+    """--documented-only: a rule of the wider docs or a decision is still run and reported, apart,
+    and decides nothing; the page's own rules still do."""
+    bug = CATALOG[name]
+    code, report = kit(*_args(bug, broken_base, staging_args), "--documented-only")
+    assert code == 0, report["failedChecks"]
+    assert next(c for c in report["checks"] if c["name"] == bug.intended_check)["failed"]
+    assert SOURCES[bug.intended_check].kind == source
+    page_bug = CATALOG["count_none_as_one"]
+    code, report = kit(*_args(page_bug, broken_base, staging_args), "--documented-only")
+    assert code == 1 and page_bug.intended_check in report["failedChecks"]

@@ -54,7 +54,7 @@ def test_list_prints_scenarios_and_checks(capsys):
         "response_schema_conformance",
     ):
         assert name in out
-    assert "kill_switch_answers_503  (needs --mock-control" in out
+    assert "kill_switch_answers_503  [alone]  (needs --mock-control" in out
     assert "strict_order_of_checks  [strict]" in out
 
 

@@ -1,8 +1,9 @@
-"""Build and run ./Containerfile with podman, the way scripts/setup-containers.sh prepared it.
+"""Build and run ./Dockerfile with podman, the way scripts/setup-containers.sh prepared it.
 
 No container daemon runs on CI machines and no registry is reachable: podman (as root) with
 runc, a Debian base image made by mmdebstrap, and wheels built on the host (stack-notes.md,
-"Containers"). The Containerfile itself is the ordinary one partners build with docker.
+"Containers"). The Dockerfile itself is the ordinary one partners build with `docker build -t layers-mock .`;
+CI proves that same file with podman and a locally built base (`--build-arg BASE=...`).
 """
 
 from __future__ import annotations

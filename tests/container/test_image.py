@@ -1,4 +1,4 @@
-"""CI builds ./Containerfile and runs the image: the API and the control plane answer from
+"""CI builds ./Dockerfile (the file `docker build -t layers-mock .` reads) and runs the image: the API and the control plane answer from
 outside the container, through a published port, with an admin token; the image runs as a
 non-root user and its HEALTHCHECK passes. Prints the image size and the time to first answer.
 """
@@ -40,7 +40,7 @@ def image(tmp_path_factory):
         "-t",
         tag,
         "-f",
-        str(context / "Containerfile"),
+        str(context / "Dockerfile"),
         str(context),
         timeout=900,
     )

@@ -75,12 +75,13 @@ def test_the_mocks_world_is_built_from_the_shipped_spec():
 
 
 def test_the_revokes_fault_steps_are_the_specs_in_order():
-    called = [
-        node.args[1].value
-        for node in ast.walk(ast.parse((MOCK / "core" / "domain.py").read_text()))
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_maybe_fail"
-    ]
-    assert called == CONTROL.enum("FaultStep") == list(FAULT_STEPS)
+    # The statements an armed fault breaks the revoke between (storage/queries.py), in order.
+    from mock_server.storage.gathered import Revoke
+    from mock_server.storage.queries import fault_steps
+
+    revoke = Revoke("sa_1", "org_1", "revoked", "2026-01-01T00:00:00Z", "req_1", "queued", 0)
+    steps = [step for step, _, _ in fault_steps("local", "key_1", revoke)]
+    assert steps == CONTROL.enum("FaultStep") == list(FAULT_STEPS)
 
 
 def test_clock_range_and_limits_follow_the_spec():

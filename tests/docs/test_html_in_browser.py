@@ -7,11 +7,11 @@ import pytest
 
 from contract import CONTRACT
 from docs_gen.browser import HeadlessChromium, png_size
-from docs_gen.paths import DOCS_DIR, PAGE_NAME
+from docs_gen.paths import COMMITTED_DIRS, PAGE_NAME
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
-PAGE = DOCS_DIR / f"{PAGE_NAME}.html"
+PAGES = {rendering: folder / f"{PAGE_NAME}.html" for rendering, folder in COMMITTED_DIRS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,9 @@ def browser(require_chromium):
         yield b
 
 
-def test_page_shows_title_and_errors_table_without_console_errors(browser, tmp_path):
-    report = browser.open(PAGE.as_uri())  # file://: readable without a server
+@pytest.mark.parametrize("rendering", sorted(PAGES))
+def test_page_shows_title_and_errors_table_without_console_errors(browser, tmp_path, rendering):
+    report = browser.open(PAGES[rendering].as_uri())  # file://: readable without a server
     probe = report.probe
     (tmp_path / "screenshot.png").write_bytes(report.screenshot)
 
@@ -39,6 +40,29 @@ def test_page_shows_title_and_errors_table_without_console_errors(browser, tmp_p
     for box in (probe["h1Box"], probe["errorsTableBox"]):
         assert box["width"] > 0 and box["height"] > 0
         assert 0 <= box["top"] < box["bottom"] <= height
+
+
+# Every inline <code> in the errors table's first two columns, as the number of line boxes it
+# takes: a code broken mid-word (IDEMPOTENCY_CONFLICT over two lines, issue 23) takes two.
+_CODE_LINES = """(() => {
+  const h2 = [...document.querySelectorAll('h2')].find(h => h.textContent.trim() === 'Errors');
+  let table = h2; while (table && table.tagName !== 'TABLE') table = table.nextElementSibling;
+  return [...table.querySelectorAll('tbody td:nth-child(2) code')].map(c => [c.textContent, c.getClientRects().length]);
+})()"""
+
+
+@pytest.mark.parametrize("rendering", sorted(PAGES))
+@pytest.mark.parametrize("width", [1280, 390])
+def test_error_codes_are_never_broken_mid_word(browser, rendering, width):
+    wide = browser.width
+    browser.width = width  # the viewport of the next page (one Chromium per module)
+    try:
+        report = browser.open(PAGES[rendering].as_uri(), full_page=False, script=_CODE_LINES)
+    finally:
+        browser.width = wide
+    codes = dict(report.evaluated)
+    assert set(codes) == {CONTRACT.code_for_status(s) for s in CONTRACT.error_statuses}
+    assert all(lines == 1 for lines in codes.values()), codes
 
 
 def test_console_errors_are_caught(browser, tmp_path):

@@ -18,9 +18,10 @@ PAGE = (Path(__file__).resolve().parents[1] / "fixtures" / "revoke-social-accoun
 FACTS = published_facts(PAGE)
 
 
-def test_generated_markdown_carries_every_published_fact():
-    report = check_page(FACTS, render_markdown(CONTRACT))
-    print(report.summary())  # "fidelity: N of N facts ..." (pytest -s, or -rP, shows it)
+@pytest.mark.parametrize("rendering", ["public", "sandbox"])
+def test_generated_markdown_carries_every_published_fact(rendering):
+    report = check_page(FACTS, render_markdown(CONTRACT, rendering=rendering))
+    print(rendering, report.summary())  # "fidelity: N of N facts ..." (pytest -s, or -rP, shows it)
     assert report.ok, report.summary()
 
 

@@ -1,6 +1,6 @@
 """Every documented status, reached through the real app over HTTP (in-process) by the steps in
-README, with the world checked through the control plane afterwards; on both backends, through
-both edges."""
+docs/guides/any-language.md, with the world checked through the control plane afterwards; on
+both backends, through both edges."""
 
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def test_journal_records_requests_with_keys_redacted(api, control, keys):
     assert secret not in str(entries) and entries[0]["keyHint"].endswith("…")
 
 
-# -- the project's decisions on what the page does not document (README, decision 12) --------------
+# -- the project's decisions on what the page does not document (docs/decisions.md, decision 12) --------------
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH"])
 def test_other_methods_on_the_revoke_route_are_405_in_the_envelope(api, control, keys, method):
     r = api.request(

@@ -42,10 +42,6 @@ def caller(storage, domain, label):
 
 
 def revoke(storage, domain, c, account, key=None, rid="req_TEST"):
-    with storage.snapshot() as q:
-        quick = domain.answer_without_writing(q, c, account, key, rid)
-    if quick is not None:
-        return quick
     with storage.transaction() as q:
         return domain.revoke_writing(q, c, account, key, rid)
 

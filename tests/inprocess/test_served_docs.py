@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contract.control import CONTROL_PREFIX
-from docs_gen.paths import DOCS_DIR, PAGE_NAME
+from docs_gen.paths import COMMITTED_DIRS, PAGE_NAME
 from mock_server.edge.docs_route import DOCS_ROUTE
 
 
@@ -22,4 +22,6 @@ def test_swagger_ui_for_the_api_and_the_control_plane(mock):
 def test_generated_page_at_docs(api):
     r = api.get(DOCS_ROUTE)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert r.text == (DOCS_DIR / f"{PAGE_NAME}.html").read_text(encoding="utf-8")
+    # The sandbox rendering: the reference with "Try it against the mock".
+    assert r.text == (COMMITTED_DIRS["sandbox"] / f"{PAGE_NAME}.html").read_text(encoding="utf-8")
+    assert "try-it-against-the-mock" in r.text

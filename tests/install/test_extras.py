@@ -23,7 +23,16 @@ from mock_control.launcher import free_port
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 
 REPO = Path(__file__).resolve().parents[2]
-EXTRAS_ONLY = ["schemathesis", "hypothesis", "playwright", "openapi_spec_validator", "xdist"]
+EXTRAS_ONLY = [
+    "schemathesis",
+    "hypothesis",
+    "playwright",
+    "openapi_spec_validator",
+    "xdist",
+    "mkdocs",
+    "material",
+    "pymdownx",
+]
 # Not installed at all any more (pyproject.toml asks for connexion without its `flask` extra): an
 # older environment may still have them, and the mock must not need them.
 NOT_INSTALLED = ["flask", "a2wsgi"]
@@ -120,7 +129,7 @@ def test_docs_screenshot_without_its_extra_says_what_to_install(tmp_path):
 def test_docs_render_needs_no_extra():
     proc = _python("""
         from docs_gen.entry import main
-        sys.exit(main(["--check"]))
+        sys.exit(main(["--committed", "--check"]))  # both renderings and the guide's steps, rendered anew
     """)
     assert proc.returncode == 0, proc.stderr
 
@@ -128,7 +137,7 @@ def test_docs_render_needs_no_extra():
 def test_base_install_names_no_extra_and_allows_pytest_8():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     base = " ".join(project["dependencies"]).lower()
-    for name in ["schemathesis", "hypothesis", "playwright", "openapi-spec-validator", "pytest", "flask"]:
+    for name in ["schemathesis", "hypothesis", "playwright", "openapi-spec-validator", "pytest", "flask", "mkdocs"]:
         assert name not in base, f"{name} is in the base install"
     assert "jsonschema_rs" in base, "the mock's fast validation path must be declared, not inherited"
     assert "pytest>=8" in project["optional-dependencies"]["pytest"]

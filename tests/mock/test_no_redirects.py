@@ -82,7 +82,7 @@ async def test_malformed_id_is_400_validation_with_issues(client, suffix):
 
 
 async def test_malformed_id_keeps_the_order_of_checks(client):
-    """401 comes before 400 (README, Order of checks), for an id that cannot even be routed too."""
+    """401 comes before 400 (docs/decisions.md, decision 1: order of checks), for an id that cannot even be routed too."""
     response = await client.delete(httpx.URL(ROUTE + "%0A"))
     _envelope(response, 401, "UNAUTHENTICATED")
 

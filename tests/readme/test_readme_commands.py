@@ -1,5 +1,6 @@
-"""Every command of README's "Reaching every documented status", run in order, as written, by
-bash against a fresh mock (only the port changed), answers the status written after it."""
+"""Every command of the any-language guide's "Reaching every documented status" (README's until
+issue 23), run in order, as written, by bash against a fresh mock (only the port changed),
+answers the status written after it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import pytest
 
 from contract import CONTRACT
-from docs_gen.readme import README, current_block, render_block
+from docs_gen.readme import START, STEPS_PAGE, current_block, render_block
 from docs_gen.try_it import mock_base_url
 from mock_control.launcher import MockProcess
 
@@ -21,7 +22,7 @@ COMMAND = re.compile(r"^(curl .*?)\s+# (\d{3})$")
 
 
 def readme_commands() -> list[tuple[str, int]]:
-    block = current_block(README.read_text(encoding="utf-8"))
+    block = current_block(STEPS_PAGE.read_text(encoding="utf-8"))
     fences = re.findall(r"```bash\n(.*?)```", block, re.S)
     commands = []
     for fence in fences:
@@ -29,14 +30,14 @@ def readme_commands() -> list[tuple[str, int]]:
             if line.startswith("#") or not line.strip():
                 continue
             m = COMMAND.match(line)
-            assert m, f"a README command without its expected status: {line!r}"
+            assert m, f"a status-steps command without its expected status: {line!r}"
             commands.append((m.group(1), int(m.group(2))))
     return commands
 
 
 def test_readme_block_is_generated_from_try_it():
-    assert current_block(README.read_text(encoding="utf-8")) == render_block(CONTRACT), (
-        "README's status steps are stale: run `layers-docs`"
+    assert current_block(STEPS_PAGE.read_text(encoding="utf-8")) == render_block(CONTRACT), (
+        "the guide's status steps are stale: run `layers-docs --committed`"
     )
 
 
@@ -47,7 +48,7 @@ def test_every_documented_status_is_reached_by_a_readme_command():
 def test_every_readme_command_answers_its_status_in_order():
     if shutil.which("curl") is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("curl is not installed (apt-get install curl): README's commands need it")
+            pytest.fail("curl is not installed (apt-get install curl): the guide's commands need it")
         pytest.skip("curl is not installed")
     commands = readme_commands()
     documented_base = mock_base_url(CONTRACT)
@@ -63,15 +64,17 @@ def test_every_readme_command_answers_its_status_in_order():
             status = int(re.match(r"HTTP/[\d.]+ (\d{3})", proc.stdout).group(1))
             ran.append(f"{i:2}. {status} (expected {expected})  {command}")
             assert status == expected, "\n".join(ran) + "\n" + proc.stdout[-800:]
-    print("\nREADME commands run, in order:\n" + "\n".join(ran))
+    print("\nstatus-steps commands run, in order:\n" + "\n".join(ran))
 
 
-def test_layers_docs_check_catches_a_hand_edited_readme_block(tmp_path, capsys):
+def test_layers_docs_check_catches_a_hand_edited_steps_block(tmp_path, capsys):
     from docs_gen.cli import main
 
-    edited = README.read_text(encoding="utf-8").replace("   # 429\n", "   # 200\n", 1)
-    (tmp_path / "README.md").write_text(edited, encoding="utf-8")
-    assert main(["--check", "--readme", str(tmp_path / "README.md")]) == 1
+    head, block = STEPS_PAGE.read_text(encoding="utf-8").split(START, 1)
+    edited = head + START + block.replace("   # 429\n", "   # 200\n", 1)  # inside the generated block
+    page = tmp_path / "any-language.md"
+    page.write_text(edited, encoding="utf-8")
+    assert main(["--check", "--readme", str(page), "--out", str(tmp_path / "docs")]) == 1
     assert "status steps are stale" in capsys.readouterr().err
-    assert main(["--readme", str(tmp_path / "README.md"), "--out", str(tmp_path / "docs")]) == 0
-    assert (tmp_path / "README.md").read_text(encoding="utf-8") == README.read_text(encoding="utf-8")
+    assert main(["--readme", str(page), "--out", str(tmp_path / "docs")]) == 0
+    assert page.read_text(encoding="utf-8") == STEPS_PAGE.read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ import pytest
 from contract import CONTRACT
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess, free_port
-from mock_server import state_file
+from mock_server import cli, state_file
 from mock_server.settings import SERVERS
 
 pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
@@ -128,6 +128,9 @@ def test_sigterm_removes_the_temporary_world(tmp_path, workers):
     try:
         during = [p.name for p in tmp.iterdir() if p.name.startswith(state_file.TEMP_PREFIX)]
         assert len(during) == 1, during  # the world is there while it serves
+        # With several workers, their shared metrics directory too (removed as well, below).
+        metrics = [p.name for p in tmp.iterdir() if p.name.startswith(cli.METRICS_DIR_PREFIX)]
+        assert len(metrics) == (1 if workers > 1 else 0), metrics
     finally:
         mock.stop()  # SIGTERM to the process group
     assert list(tmp.iterdir()) == [], f"left behind: {list(tmp.iterdir())}"

@@ -11,7 +11,7 @@ from layers_client.api.social_accounts import revoke_social_account
 from layers_client.models import ForbiddenScopeError, KillSwitchError, ValidationError
 from layers_client.types import Unset
 
-# The mock's reserved test accounts (README): each always answers its status.
+# The mock's reserved test accounts (docs/guides/any-language.md): each always answers its status.
 FORBIDDEN = "sa_00000000-0000-4000-8000-000000000403"
 KILLED = "sa_00000000-0000-4000-8000-000000000503"
 

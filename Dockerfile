@@ -1,6 +1,9 @@
-# The Layers mock as a container: `docker build -f Containerfile -t layers-mock .` then
-#   docker run --rm -p 4010:4010 -e LAYERS_MOCK_ADMIN_TOKEN=change-me layers-mock
-# (README, "Run it in a container"). Also builds with podman/buildah.
+# The Layers mock as a container (docs/guides/container.md):
+#   docker build -t layers-mock .
+#   docker run -p 4010:4010 layers-mock                                   # the API on the host's port 4010
+#   docker run -p 4010:4010 -e LAYERS_MOCK_ADMIN_TOKEN=change-me layers-mock   # and the control plane
+# The one container file: podman and buildah read a Dockerfile too, and CI builds this file with
+# podman (tests/container/: `podman build -f Dockerfile --build-arg BASE=...`).
 #
 # BASE: any image with python3 3.11 (what the package supports: pyproject's requires-python) and
 # its venv module. Where no registry is reachable the tests pass a Debian bookworm base made with
@@ -35,7 +38,8 @@ CMD ["--port", "4010"]
 # The mock writes its ready file once it answers (README: "Machine-readable start"); the health
 # check asks the address written there, so it follows the port whatever arguments the container
 # gets (`--port 5000`), and it fails until the mock is ready. python, not curl: the slim image
-# has no curl. /openapi.json is served without a key or token.
+# has no curl. /_mock/ready needs no token (also with --admin-token) and fails (503) while the
+# database does not answer or holds another schema version.
 ENV LAYERS_MOCK_READY_FILE=/tmp/layers-mock-ready.json
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["python3", "-c", "import json, os, urllib.request; ready = json.load(open(os.environ['LAYERS_MOCK_READY_FILE'])); urllib.request.urlopen(ready['baseUrl'] + '/openapi.json', timeout=2)"]
+  CMD ["python3", "-c", "import json, os, urllib.request; ready = json.load(open(os.environ['LAYERS_MOCK_READY_FILE'])); urllib.request.urlopen(ready['controlUrl'] + '/ready', timeout=2)"]

@@ -1,0 +1,97 @@
+"""Every request counted and timed for `/_mock/metrics` (core/metrics.py): the outermost layer.
+
+Labels stay few whatever clients send: the route is the route's template (the revoke's, a
+control operation's, or a fixed name such as `/ui/`), never the path; the method is one of the
+HTTP methods or `OTHER`. The per-request cost is a dictionary lookup, one counter increment and
+one histogram observation (label children cached after their first use).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from connexion.middleware import MiddlewarePosition
+
+from contract import CONTRACT
+from contract.control import CONTROL, CONTROL_PREFIX
+from contract.spec import Contract
+from mock_server.core import metrics
+from mock_server.edge.route import RevokeRoute
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+# Besides the revoke and the control operations: Swagger UI (the API's and the control plane's),
+# the reference page and the served specs.
+_FIXED = (CONTROL_PREFIX + "/ui/", "/ui/", "/docs", "/openapi.json", "/openapi.yaml")
+
+
+def _control_paths() -> list[str]:
+    return sorted({path for _, path, _ in CONTROL.operations.values()})
+
+
+def _template(path: str) -> re.Pattern:
+    """`/accounts/{accountId}` -> a pattern matching one segment where each parameter is."""
+    return re.compile("[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]+\}", path)) + "$")
+
+
+class RouteLabels:
+    """A request path -> the route label it is counted under (a bounded set)."""
+
+    def __init__(self, contract: Contract = CONTRACT):
+        self.route = RevokeRoute(contract)
+        self.api = contract.route
+        self.control = [(_template(CONTROL_PREFIX + path), CONTROL_PREFIX + path) for path in _control_paths()]
+
+    def __call__(self, path: str) -> str:
+        if self.route.account_id(path) is not None:
+            return self.api
+        if path.startswith(CONTROL_PREFIX + "/"):
+            for pattern, label in self.control:
+                if pattern.match(path):
+                    return label
+        for fixed in _FIXED:
+            if path == fixed or (fixed.endswith("/") and path.startswith(fixed)):
+                return fixed
+        return UNMATCHED
+
+
+class RequestMetrics:
+    def __init__(self, app, contract: Contract = CONTRACT):
+        self.app = app
+        self.labels = RouteLabels(contract)
+        self._counters: dict[tuple[str, str, int], object] = {}
+        self._histograms: dict[str, object] = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        seen = [500]  # a request that raised before answering is answered 500 by the server
+
+        async def send_and_note(message):
+            if message["type"] == "http.response.start":
+                seen[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            self.record(scope, seen[0], time.perf_counter() - started)
+
+    def record(self, scope, status: int, seconds: float) -> None:
+        route = self.labels(scope.get("path", ""))
+        method = scope.get("method", "")
+        key = (route, method if method in METHODS else "OTHER", status)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = metrics.REQUESTS.labels(key[0], key[1], str(status))
+        counter.inc()  # type: ignore[attr-defined]
+        histogram = self._histograms.get(route)
+        if histogram is None:
+            histogram = self._histograms[route] = metrics.LATENCY.labels(route)
+        histogram.observe(seconds)  # type: ignore[attr-defined]
+
+
+def install(app, contract: Contract = CONTRACT) -> None:
+    app.add_middleware(RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, contract=contract)
