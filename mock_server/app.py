@@ -84,12 +84,6 @@ def prepare(contract: Contract = CONTRACT) -> None:
         connexion_spec.Specification.load(copy.deepcopy(raw))
 
 
-def before_fork() -> None:
-    """Just before granian forks the workers, once the settings (and the metrics directory) are
-    handed over: metrics recorded into the shared directory (core/metrics.py)."""
-    metrics.share_with_forked_workers()
-
-
 def create_app(
     settings: MockSettings | str, *, contract: Contract = CONTRACT, metrics_dir: str | None = None, **changes
 ) -> AsyncApp:
@@ -137,6 +131,8 @@ def create_app(
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
+    if metrics_dir is not None:
+        metrics.record_in_shared_directory()
     operate = OperateHandlers(storage, metrics_dir)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     # The specs as already parsed (contract/), not their paths: Connexion would read and parse

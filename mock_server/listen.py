@@ -102,9 +102,7 @@ def _run_granian(*, host: str, port: int, workers: int, log_level: str) -> None:
     # worker's at no cost, instead of each worker doing both after the fork (start-up:
     # bench/RESULTS.md). Frozen, so that no collection in a worker walks them or dirties their
     # shared pages.
-    app_module = importlib.import_module(APP_FACTORY.split(":", 1)[0])
-    app_module.prepare()  # done already by AppPreparation
-    app_module.before_fork()
+    importlib.import_module(APP_FACTORY.split(":", 1)[0]).prepare()  # done already by AppPreparation
     # (no gc.collect() first: a million-account fixture's objects are still alive here, and a
     # full collection would walk them all)
     gc.freeze()

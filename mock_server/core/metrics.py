@@ -9,9 +9,9 @@ Workers: uvicorn's workers are separate processes behind one port, so a scrape r
 them at random. With more than one worker the CLI gives them a shared directory
 (prometheus_client's multiprocess mode: each process writes its values to a memory-mapped file
 there, and `exposition` sums every process's files), so every scrape sees the whole instance.
-The directory must be named in the environment before prometheus_client is first imported (the
-library decides its storage then): the settings module does it (`hand_to_workers`), and the
-workers, fresh processes, import it after. With one worker, or an app built in-process (tests),
+The directory is named in the environment by the settings module (`hand_to_workers`); uvicorn's
+workers, fresh processes, import prometheus_client after that, and granian's forked workers switch
+to it when their app is built (`record_in_shared_directory`). With one worker, or an app built in-process (tests),
 the values live in this process.
 """
 
@@ -56,6 +56,24 @@ _OWN = (REQUESTS, LATENCY, STORAGE_FAULTS)
 _local: CollectorRegistry | None = None
 
 
+def record_in_shared_directory() -> None:
+    """Write this process's values to the shared directory the CLI named, also when
+    prometheus_client was imported before it was named: granian forks its workers from the CLI's
+    process, which imported the app (and this module) to check the specs once before forking, so
+    the library chose in-process values there. The value class is switched and the label children
+    made so far (the fault causes; the edge caches its own only once requests arrive) are made
+    again. Uvicorn's workers import it fresh: nothing to do."""
+    if multiprocess_ready():
+        return
+    values.ValueClass = values.MultiProcessValue()
+    for metric in _OWN:
+        # prometheus_client has no public way to drop a metric's children; they were made with
+        # the old value class and hold nothing yet (no request was answered before the fork).
+        metric._metrics.clear()  # noqa: SLF001
+    for cause in CAUSES:
+        STORAGE_FAULTS.labels(cause)
+
+
 def multiprocess_ready() -> bool:
     """Whether this process records into the shared directory (it was named before the import)."""
     return bool(getattr(values.ValueClass, "_multiprocess", False))
@@ -74,20 +92,6 @@ def exposition(metrics_dir: str | None) -> bytes:
         for metric in _OWN:
             _local.register(metric)
     return generate_latest(_local)
-
-
-def share_with_forked_workers() -> None:
-    """For workers forked from this process (granian forks; uvicorn spawns fresh processes): the
-    CLI has named the shared directory only now, after prometheus_client was imported here with
-    in-process values. Switch to the directory's values before the fork, so that each forked
-    worker writes its own file there (prometheus_client opens a new file when the pid changes);
-    the label children made at import (the storage-fault causes) are made again the same way."""
-    values.ValueClass = values.get_value_class()
-    if not multiprocess_ready():
-        return  # no directory named (one worker): values stay in the process
-    for cause in CAUSES:
-        STORAGE_FAULTS.remove(cause)
-        STORAGE_FAULTS.labels(cause)
 
 
 def storage_fault(cause: str) -> None:
