@@ -112,17 +112,26 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
 
 
-def _prepare(targets: list[T.Target], args) -> dict:
-    """Installs and images the targets need: the mock-only venv, the container image."""
+def _prepare(targets: list[T.Target], args, failed: dict[str, str]) -> dict:
+    """Installs and images the targets need: the mock-only venv, the container image. One that
+    cannot be made is reported (`failed`) and its rows left out, not the whole run lost."""
     made: dict = {}
-    if any(t.install == "mock-only" for t in targets):
+    steps = (
+        ("mock-only", "mock-only venv", lambda: str(T.mock_only_venv())),
+        ("container", "image", lambda: T.build_image() if not args.no_build else T.IMAGE),
+    )
+    for install, what, make in steps:
+        if not any(t.install == install for t in targets):
+            continue
         t0 = time.perf_counter()
-        made["mock-only venv"] = str(T.mock_only_venv())
-        print(f"mock-only install refreshed in {time.perf_counter() - t0:.0f}s", flush=True)
-    if any(t.install == "container" for t in targets):
-        t0 = time.perf_counter()
-        made["image"] = T.build_image() if not args.no_build else T.IMAGE
-        print(f"container image {made['image']} ready in {time.perf_counter() - t0:.0f}s", flush=True)
+        try:
+            made[what] = make()
+            print(f"{what} ready in {time.perf_counter() - t0:.0f}s", flush=True)
+        except Exception as exc:  # noqa: BLE001 - said in the report, the other rows still measured
+            for t in targets:
+                if t.install == install:
+                    failed[t.key] = f"{what} could not be made: {str(exc).strip()[-300:]}"
+            print(f"WARNING: {what} could not be made: {exc}", flush=True)
     return made
 
 
@@ -134,18 +143,47 @@ def startup_times(targets: list[T.Target], args, pg) -> dict[str, list[float]]:
         for t in targets:
             if t.key not in times:
                 continue
-            database = pg.new_database("startup") if t.backend == "postgres" and t.kind == "mock" else None
-            times[t.key].append(T.timed_start(t, database, c.OUT / f"startup-{t.key}.log", args.mock_args))
+            try:
+                database = pg.new_database("startup") if t.backend == "postgres" and t.kind == "mock" else None
+                times[t.key].append(T.timed_start(t, database, c.OUT / f"startup-{t.key}.log", args.mock_args))
+            except Exception as exc:  # noqa: BLE001 - a start that failed is reported, not measured
+                print(f"WARNING: start-up of {t.key} failed: {exc}", flush=True)
     for key, ts in times.items():
         print(f"  start-up {key}: median {c.median(ts):.2f}s  ({', '.join(f'{x:.2f}' for x in ts)})", flush=True)
     return times
+
+
+def _start_target(t: T.Target, args, pg, servers: dict, ids: dict, used: dict) -> None:
+    """Seed the target's world (the mock) and start its server(s)."""
+    database = None
+    if t.kind == "mock":
+        if t.backend == "postgres":
+            database = pg.new_database(t.key.replace("-", "_"))
+        else:
+            folder = c.OUT / f"db-{t.key}"
+            folder.mkdir(exist_ok=True)
+            database = str(folder / "bench.sqlite3")
+        t0 = time.perf_counter()
+        ids[t.key] = c.seed_world(database, accounts=args.accounts, queued_per_account=2, partner_keys=PARTNER_KEYS)
+        c.write_ids(c.OUT / f"fresh_ids_{t.key}.txt", ids[t.key])
+        if t.install == "container":
+            T.share_with_container(Path(database))
+        print(f"{t.key}: seeded {len(ids[t.key]):,} fresh accounts in {time.perf_counter() - t0:.1f}s", flush=True)
+        used[t.key] = 0
+    servers[t.key] = []
+    for n in range(t.instances):
+        server = T.server(t, c.free_port(), database, extra=args.mock_args, log=c.OUT / f"{t.key}-{n}.log")
+        servers[t.key].append(server.start(timeout=120))
 
 
 def table(args, report: dict) -> None:
     """The one table: every target on every (path, key tier), start-up, ratios against Prism."""
     c.OUT.mkdir(exist_ok=True)
     targets = [T.CATALOG[k] for k in args.targets]
-    report["prepared"] = _prepare(targets, args)
+    failed: dict[str, str] = {}
+    report["table_failed"] = failed
+    report["prepared"] = _prepare(targets, args, failed)
+    targets = [t for t in targets if t.key not in failed]
     c.write_ids(c.OUT / "partner_keys.txt", c.partner_secrets(PARTNER_KEYS))
     pg = c.PostgresServer().start() if any(t.backend == "postgres" for t in targets if t.kind == "mock") else None
     servers: dict[str, list] = {}
@@ -154,32 +192,18 @@ def table(args, report: dict) -> None:
     results: dict = {_combo_name(p, tier): {t.key: [] for t in targets} for p, tier in COMBOS}
     try:
         report["startup"] = startup_times(targets, args, pg) if args.startup_rounds else {}
-        for t in targets:
-            database = None
-            if t.kind == "mock":
-                if t.backend == "postgres":
-                    database = pg.new_database(t.key.replace("-", "_"))
-                else:
-                    folder = c.OUT / f"db-{t.key}"
-                    folder.mkdir(exist_ok=True)
-                    database = str(folder / "bench.sqlite3")
-                t0 = time.perf_counter()
-                ids[t.key] = c.seed_world(
-                    database, accounts=args.accounts, queued_per_account=2, partner_keys=PARTNER_KEYS
-                )
-                c.write_ids(c.OUT / f"fresh_ids_{t.key}.txt", ids[t.key])
-                if t.install == "container":
-                    T.share_with_container(Path(database))
-                print(
-                    f"{t.key}: seeded {len(ids[t.key]):,} fresh accounts in {time.perf_counter() - t0:.1f}s", flush=True
-                )
-                used[t.key] = 0
-            servers[t.key] = [
-                T.server(t, c.free_port(), database, extra=args.mock_args, log=c.OUT / f"{t.key}-{n}.log").start(
-                    timeout=120
-                )
-                for n in range(t.instances)
-            ]
+        for t in list(targets):
+            try:
+                _start_target(t, args, pg, servers, ids, used)
+            except Exception as exc:  # noqa: BLE001 - reported; the other rows are still measured
+                failed[t.key] = str(exc).strip()[-300:]
+                print(f"WARNING: {t.key} could not be started: {exc}", flush=True)
+                for s in servers.pop(t.key, []):
+                    s.stop()
+                ids.pop(t.key, None)
+                used.pop(t.key, None)
+                targets.remove(t)
+        results = {k: {t.key: [] for t in targets} for k in results}
 
         def urls(t):
             return [s.base for s in servers[t.key]]
@@ -202,8 +226,12 @@ def table(args, report: dict) -> None:
                 for t in todo if rnd % 2 == 0 else list(reversed(todo)):
                     c.wait_for_quiet(args.quiet_wait)
                     load_before = os.getloadavg()[0]
-                    with c.CpuMeter([s.proc.pid for s in servers[t.key]]) as cpu:
-                        r = _wrk_all(urls(t), args.seconds, envs(path, tier, t))
+                    try:
+                        with c.CpuMeter([s.proc.pid for s in servers[t.key]]) as cpu:
+                            r = _wrk_all(urls(t), args.seconds, envs(path, tier, t))
+                    except Exception as exc:  # noqa: BLE001 - one failed run is reported, not the whole table lost
+                        print(f"WARNING: {combo} {t.key}: {exc}", flush=True)
+                        continue
                     r.update(
                         server_cores=cpu.server_cores if t.install != "container" else float("nan"),
                         wrk_cores=cpu.wrk_cores,
@@ -548,6 +576,8 @@ def render_table(report: dict) -> list[str]:
         ]
         lines.append(f"| {names[key]} | {up} | " + " | ".join(cells) + " |")
     lines += [""]
+    for key, why in (report.get("table_failed") or {}).items():
+        lines += [f"**Not measured: {T.CATALOG[key].name}**: {why}", ""]
     # the 401 path against the bare app on the same server
     notes = []
     for mock, bare in (("sqlite", "bare-granian"), ("sqlite-uvicorn", "bare-uvicorn")):
@@ -729,7 +759,8 @@ def main() -> int:
     unknown = [x for x in args.targets if x not in T.CATALOG]
     if unknown:
         p.error(f"unknown targets {unknown}; known: {', '.join(T.CATALOG)}")
-    parts = [x.strip() for x in args.only.split(",") if x.strip()]
+    # `throughput` and `startup` (before issue 20) are the table's now: one table, one run
+    parts = list(dict.fromkeys("table" if x in ("throughput", "startup") else x for x in args.only.split(",") if x))
     c.ensure_wrk()
     c.ensure_prism()
     report = {"machine": c.machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}

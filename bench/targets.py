@@ -4,7 +4,7 @@ ASGI app on each HTTP server (the ceiling the server sets), each started and sto
 - `sqlite`: the development install (this checkout's .venv, `pip install -e ".[test,...]"`), a
   SQLite file, the default HTTP server; `sqlite-uvicorn`: the same with `--server uvicorn`;
 - `mock-only`: `pip install -c constraints.txt .` without extras, in its own venv (bench/out/);
-- `container`: the image ./Containerfile builds (podman, as tests/container/ builds it), the
+- `container`: the image ./Dockerfile builds (podman, as tests/container/ builds it), the
   SQLite file on a volume, `--network host` (no port-forwarding proxy in the measurement);
 - `pg1`, `pg2`: the development install on one local PostgreSQL server (fsync on), one instance
   or two instances (two processes, two ports) on one database;
@@ -69,7 +69,7 @@ def mock_only_venv() -> Path:
 
 
 def build_image() -> str:
-    """./Containerfile built from this checkout (tests/container/podman.py's way: wheels built on
+    """./Dockerfile (./Containerfile before issue 23) built from this checkout (tests/container/podman.py's way: wheels built on
     the host, a Debian base image made by scripts/setup-containers.sh)."""
     import tempfile
 
@@ -91,7 +91,7 @@ def build_image() -> str:
             "-t",
             IMAGE,
             "-f",
-            str(context / "Containerfile"),
+            str(next(context / n for n in ("Dockerfile", "Containerfile") if (context / n).exists())),
             str(context),
             timeout=900,
         )
