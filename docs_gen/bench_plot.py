@@ -66,7 +66,34 @@ def throughput_rows(markdown: str) -> list[Row]:
             )
         if rows:
             return rows
+    rows = _one_table_rows(lines)
+    if rows:
+        return rows
     raise NoThroughputTable("no table with the columns path, target, req/s and p99 ms (bench/run.py writes it)")
+
+
+# bench/run.py's one table: a row per target, a column per path, each measured cell
+# "req/s (x Prism)<br>p50 / p99" (Prism's own without the ratio; "—" where not measured).
+_CELL = re.compile(r"^([0-9][0-9,]*(?:\.[0-9]+)?)[^<]*<br>\s*[0-9.]+\s*/\s*([0-9.]+)")
+
+
+def _one_table_rows(lines: list[str]) -> list[Row]:
+    for i, line in enumerate(lines):
+        header = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if not header or header[0].lower() != "target":
+            continue
+        rows = []
+        for body in lines[i + 2 :]:
+            if not body.startswith("|"):
+                break
+            cells = [c.strip() for c in body.strip().strip("|").split("|")]
+            for path, cell in zip(header[1:], cells[1:], strict=False):
+                m = _CELL.match(cell)
+                if m:
+                    rows.append(Row(path, cells[0], _number(m.group(1)), float(m.group(2))))
+        if rows:
+            return rows
+    return []
 
 
 def _panel(rows: list[Row], value, title: str, unit: str, x0: int, width: int, targets: list[str]) -> list[str]:
