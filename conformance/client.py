@@ -207,17 +207,22 @@ class PoliteClient:
     ) -> Exchange:
         if self._halted is not None:
             raise RunStopped(f"not sent: {self._halted}")
-        with self._count_lock:
-            if self.results.requests >= self.max_requests:
-                raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
-            self.bounds.check_time("the next request")  # a request stopped before it is sent is not counted
-            self.results.requests += 1
         taken = {name.lower() for name in headers}
         headers = {**{k: v for k, v in self.extra_headers.items() if k.lower() not in taken}, **headers}
         try:
             with self.slots.held():
                 if paced:
                     self.pacer.acquire()
+                # Counted once it has a slot and its pace, just before it leaves: a request still
+                # waiting for either when --max-time or --max-requests ends the run was never sent,
+                # and the report's count is what the target was sent (at most --parallel cut off).
+                with self._count_lock:
+                    if self._halted is not None:
+                        raise RunStopped(f"not sent: {self._halted}")
+                    if self.results.requests >= self.max_requests:
+                        raise RequestBudgetExhausted(f"the run reached --max-requests {self.max_requests}")
+                    self.bounds.check_time("the next request")
+                    self.results.requests += 1
                 response, body_problem = send_bounded(self.http, method, url, headers, self.bounds, content)
         except httpx.TimeoutException as exc:
             raise TargetTooSlow(f"{method} {url}: {exc}") from exc

@@ -108,6 +108,7 @@ class _QuietAbortedPipeline(logging.Filter):
 
 
 logging.getLogger("psycopg").addFilter(_QuietAbortedPipeline())
+log = logging.getLogger("layers.mock")
 
 
 def _guarded(sql: str, what: str) -> str:
@@ -131,6 +132,9 @@ _REVOKE = _sql(
     " SELECT layers_check((SELECT COUNT(*) FROM a) = 1 AND (SELECT COUNT(*) FROM c) = ?, 'account')"
 )
 _GATHER = _sql(GATHER)
+# Whether a batch whose connection broke as it committed landed (`_landed`): by its request id.
+_LANDED_REVOKE = _sql("SELECT 1 FROM revocations WHERE sandbox=? AND account_id=? AND request_id=?")
+_LANDED_REMEMBER = _sql("SELECT 1 FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=? AND request_id=?")
 _JOURNAL = _sql(JOURNAL_INSERT)
 _CLOCK = _sql("SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')")
 
@@ -205,7 +209,16 @@ class PgQueries(Queries):
 
 
 class _StaleRead(Exception):
-    """A read found its pooled connection broken: nothing was written, another one may retry it."""
+    """A read found its pooled connection broken (or a batch sent on one did not land): nothing
+    was written, another connection may do it again."""
+
+
+def _connection_lost(conn: psycopg.AsyncConnection, exc: psycopg.OperationalError) -> bool:
+    """The connection itself failed (not one statement: a lock or statement timeout, SQLSTATE
+    55P03/57014, aborts the transaction and leaves nothing in doubt): closed, broken, no SQLSTATE
+    (libpq lost the socket), a shutdown (57P..) or a connection exception (08...)."""
+    state = exc.sqlstate
+    return conn.closed or conn.broken or state is None or state.startswith(("57P", "08"))
 
 
 class PostgresStorage(Storage):
@@ -382,28 +395,63 @@ class PostgresStorage(Storage):
         raise StorageFault(UNREACHABLE, "every pooled connection was closed by the server")
 
     async def gather(self, ask: Ask) -> dict | None:
-        async def one(conn):
+        async def one(conn, _bound):
             return await self._gather(conn, ask)
 
         return await self._bounded(one)
 
     async def decide(self, ask: Ask, decide):
-        async def run(conn):
-            return await self._run_decision(
-                ask, decide, lambda a: self._gather(conn, a), lambda w: self._apply(conn, w)
-            )
+        async def run(conn, bound: asyncio.Timeout):
+            async def apply(w: Writes) -> None:
+                try:
+                    await self._apply(conn, w)
+                except psycopg.OperationalError as exc:
+                    if not _connection_lost(conn, exc):
+                        raise
+                    # The connection broke with the batch sent: its COMMIT may have been carried
+                    # out. The page's 500 promises "nothing changed", so a 500 must not be answered
+                    # over a revoke that landed: ask the database, which gets one storage bound of
+                    # its own to come back (a restart), then answer what it holds.
+                    bound.reschedule(asyncio.get_running_loop().time() + self._bound)
+                    if not await self._landed(w):
+                        raise _StaleRead from exc  # nothing kept: decided again, on another connection
+                    log.warning("a revoke's connection broke as it committed; it had landed: answered as decided")
+
+            return await self._run_decision(ask, decide, lambda a: self._gather(conn, a), apply)
 
         return await self._bounded(run)
 
+    async def _landed(self, w: Writes) -> bool:
+        """Whether `w`, sent on a connection that broke, was committed: its revocation (or its
+        idempotency entry) is there under its request id. A batch with neither (a budget unit, a
+        consumed script or fault) decides no answer: the decided one stands either way. Asked on a
+        connection of its own, made again every 0.1 s until the database answers or the bound ends."""
+        r, m = w.revoke, w.remember
+        params: tuple[str, ...]
+        if r is not None and r.fault_id is None:
+            sql, params = _LANDED_REVOKE, (w.sandbox, r.account_id, r.request_id)
+        elif m is not None:
+            sql, params = _LANDED_REMEMBER, (w.sandbox, w.key_id, m.idempotency_key, m.request_id)
+        else:
+            return True
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._dsn, **self._kwargs(request_path=True)) as conn:
+                    cur = await conn.execute(sql, params)
+                    return await cur.fetchone() is not None
+            except psycopg.OperationalError:
+                await asyncio.sleep(0.1)  # refused or starting up: the bound (rescheduled above) ends it
+
     async def _bounded(self, work):
-        """`work(conn)` on a pooled connection within the storage bound; a read that found its
-        connection broken (and so wrote nothing) runs again once on another."""
+        """`work(conn, bound)` on a pooled connection within the storage bound (`bound`, the
+        asyncio.Timeout); a read that found its connection broken (and so wrote nothing) runs
+        again once on another."""
         try:
-            async with asyncio.timeout(self._bound):
+            async with asyncio.timeout(self._bound) as bound:
                 for attempt in (1, 2):
                     try:
                         async with self._connection() as conn:
-                            return await work(conn)
+                            return await work(conn, bound)
                     except _StaleRead as stale:
                         pool = self._apool
                         if pool is not None:  # its idle siblings likely died with it: check them all

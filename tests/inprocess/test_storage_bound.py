@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 
+import psycopg
 import pytest
 
 from contract import CONTRACT
@@ -202,3 +203,58 @@ def test_a_fault_while_looking_up_a_sandbox_token_is_the_500(hosted_mock, monkey
     assert r.status_code == 500, r.text
     assert r.json()["error"]["code"] == CONTRACT.code_for_status(500)
     assert len(_fault_lines(caplog, "database unreachable")) == 1
+
+
+# -- PostgreSQL: a connection that breaks as its COMMIT is sent ----------------------------------
+# The page's 500 says "nothing changed". A restart of the database can kill a connection after
+# the server committed a revoke and before the mock read that it did (seen in CI: a revoke
+# answered 500 was in the database). The mock asks the database whether the batch landed.
+def _lose_connection(after_commit: bool, times: int = 1):
+    """A stand-in for `_apply` that loses the connection, before or after the real batch ran."""
+    left = [times]
+
+    def wrap(real):
+        async def apply(conn, writes):
+            if left[0] <= 0:
+                return await real(conn, writes)
+            left[0] -= 1
+            if after_commit:
+                await real(conn, writes)
+            await conn.close()
+            raise psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+
+        return apply
+
+    return wrap
+
+
+@pytest.mark.parametrize("after_commit", [True, False], ids=["committed", "not-committed"])
+def test_a_connection_lost_as_a_revoke_commits_answers_what_the_database_holds(
+    after_commit, make_mock, keys, monkeypatch, caplog
+):
+    mock = make_mock("postgresql", storage_timeout=2.0)
+    storage = mock.app.storage
+    monkeypatch.setattr(storage, "_apply", _lose_connection(after_commit)(storage._apply))
+    with mock.client() as c:
+        r = _revoke(c, EXAMPLE_ID, keys["write"]["secret"])
+        assert r.status_code == 200, r.text  # before: 500 over a revoke that had landed
+        assert r.json()["canceledScheduledPosts"] == 4
+        with psycopg.connect(storage._dsn) as db:
+            rows = db.execute("SELECT request_id FROM revocations WHERE account_id = %s", (EXAMPLE_ID,)).fetchall()
+        assert rows == [(r.headers[CONTRACT.request_id_header],)]  # once, the answered revoke
+    landed = [rec for rec in caplog.records if "it had landed" in rec.getMessage()]
+    assert len(landed) == (1 if after_commit else 0)
+
+
+def test_a_revoke_in_doubt_past_the_bound_is_a_500(make_mock, keys, monkeypatch):
+    """The database never answers whether the batch landed: the documented 500, at one more bound."""
+    mock = make_mock("postgresql", storage_timeout=0.5)
+    storage = mock.app.storage
+    monkeypatch.setattr(storage, "_apply", _lose_connection(after_commit=False)(storage._apply))
+    monkeypatch.setattr(storage, "_dsn", "postgresql://127.0.0.1:1/unreachable")  # _landed's own connections
+    with mock.client() as c:
+        started = time.perf_counter()
+        r = _revoke(c, EXAMPLE_ID, keys["write"]["secret"])
+        took = time.perf_counter() - started
+    assert r.status_code == 500 and r.json()["error"]["code"] == CONTRACT.code_for_status(500)
+    assert 0.5 <= took < 2 * 0.5 + 1.0, took
