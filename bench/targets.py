@@ -69,32 +69,16 @@ def mock_only_venv() -> Path:
 
 
 def build_image() -> str:
-    """./Dockerfile (./Containerfile before issue 23) built from this checkout (tests/container/podman.py's way: wheels built on
-    the host, a Debian base image made by scripts/setup-containers.sh)."""
+    """./Dockerfile built from this checkout, as the container tests build it (tests/container/
+    podman.py `build_image`: wheels built on the host, a Debian base image made by
+    scripts/setup-containers.sh)."""
     import tempfile
 
     sys.path.insert(0, str(c.ROOT / "tests"))
     from container import podman as pm
 
     with tempfile.TemporaryDirectory(prefix="layers-bench-image-") as tmp:
-        context = pm.build_context(Path(tmp))
-        pm.podman(
-            "build",
-            "--quiet",
-            "--format",
-            "docker",
-            "--layers=false",
-            "--network",
-            "host",
-            "--build-arg",
-            f"BASE={pm.BASE_IMAGE}",
-            "-t",
-            IMAGE,
-            "-f",
-            str(next(context / n for n in ("Dockerfile", "Containerfile") if (context / n).exists())),
-            str(context),
-            timeout=900,
-        )
+        pm.build_image(IMAGE, Path(tmp))
     return IMAGE
 
 

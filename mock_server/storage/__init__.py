@@ -41,6 +41,11 @@ def sqlite_path(url: str) -> str:
         return url[len("sqlite:///") :]
     if url.startswith("sqlite:"):
         raise ValueError(f"a SQLite database is sqlite:///relative/file or sqlite:////absolute/file, not {url!r}")
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme.isidentifier():
+        # Another database's URL would otherwise be taken for a file path. Only the scheme is
+        # named: the rest may hold a password.
+        raise ValueError(f"the database is postgresql://... or sqlite:///... (or a file path), not a {scheme}:// URL")
     return url
 
 

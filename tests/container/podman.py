@@ -114,3 +114,27 @@ def build_context(dest: Path) -> Path:
         timeout=600,
     )
     return dest
+
+
+def build_image(tag: str, workdir: Path) -> None:
+    """./Dockerfile built from this checkout as `tag`: the context (`build_context`) in `workdir`,
+    the local base image through `--build-arg BASE`, Docker format (for HEALTHCHECK), no layer
+    cache (each build is of this checkout). The container tests and bench/targets.py build this way."""
+    context = build_context(workdir)
+    podman(
+        "build",
+        "--quiet",
+        "--format",
+        "docker",
+        "--layers=false",
+        "--network",
+        "host",
+        "--build-arg",
+        f"BASE={BASE_IMAGE}",
+        "-t",
+        tag,
+        "-f",
+        str(context / "Dockerfile"),
+        str(context),
+        timeout=900,
+    )

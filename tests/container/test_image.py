@@ -24,26 +24,9 @@ pytestmark = pytest.mark.e2e  # real processes: see pyproject.toml's markers
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
     pm.check_ready()
-    context = pm.build_context(tmp_path_factory.mktemp("image-context"))
     tag = f"localhost/layers-mock:test-{os.getpid()}"
     started = time.monotonic()
-    pm.podman(
-        "build",
-        "--quiet",
-        "--format",
-        "docker",
-        "--layers=false",
-        "--network",
-        "host",
-        "--build-arg",
-        f"BASE={pm.BASE_IMAGE}",
-        "-t",
-        tag,
-        "-f",
-        str(context / "Dockerfile"),
-        str(context),
-        timeout=900,
-    )
+    pm.build_image(tag, tmp_path_factory.mktemp("image-context"))
     build_s = time.monotonic() - started
     size = int(pm.podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
     yield {"tag": tag, "build_s": build_s, "size": size}

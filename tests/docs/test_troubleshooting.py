@@ -31,6 +31,12 @@ CASES = [
         "give --state or --database, not both",
     ),
     (
+        ["--database", "mysql://root:hunter2@db/x"],  # the password must not be echoed (checked below)
+        {},
+        "the database is postgresql://... or sqlite:///... (or a file path), not a mysql:// URL",
+        "not a mysql:// URL",
+    ),
+    (
         ["--operator-token", "x" * 20, "--admin-token", "y" * 20],
         {},
         "give --operator-token (hosted sandboxes) or --admin-token (one shared world), not both",
@@ -90,7 +96,7 @@ def test_each_start_up_message_is_what_the_page_shows(argv, env, said, shown, tm
         busy.close()
     err = capsys.readouterr().err
     assert err.startswith("layers-mock: ") and said in err, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "hunter2" not in err
     assert _page_has(shown), f"docs/troubleshooting.md does not show: {shown}"
 
 
