@@ -53,6 +53,11 @@ class RequestContextMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        # granian hands every request of a worker the SAME `extensions` dict, and Connexion keeps
+        # each request's routing and its security step's token_info in it (`scope.setdefault(
+        # "extensions", {})`): concurrent requests then read each other's caller (a revoke
+        # decided with another key: seen as a flaky 404 in CI). Each request gets its own.
+        scope["extensions"] = dict(scope.get("extensions") or ())
         keys = []
         has_body = False
         for k, v in scope.get("headers") or []:
