@@ -189,10 +189,19 @@ def _bounds(settings: KitSettings) -> Bounds:
     return Bounds(timeout=settings.timeout, max_time=settings.max_time, max_body_bytes=settings.max_body_bytes)
 
 
+def _load() -> None:
+    """Import what a run needs (the generated phase's schemathesis and hypothesis are most of the
+    kit's start-up), then freeze the heap. Called before the run's clock starts, so that
+    --max-time bounds the run's requests, not the interpreter loading libraries."""
+    from conformance import fuzz, scenarios, schedule  # noqa: F401
+
+    _freeze_heap()
+
+
 def _freeze_heap() -> None:
     """Exempt what is on the heap now from garbage collection, once per process.
 
-    The heap is now mostly the modules just imported (schemathesis, hypothesis, httpx), which live
+    The heap is then mostly the modules just imported (schemathesis, hypothesis, httpx), which live
     as long as the process. Every full collection walks all of it: the automatic ones, and the one
     hypothesis makes when the generated phase starts (`register_random` runs `gc.collect()` and
     `gc.get_referrers()` for the new thread's PRNG): a tenth of a second of CPU each, on a run whose
@@ -370,6 +379,7 @@ def _main(settings: KitSettings) -> int:
         fail_on_skip=settings.fail_on_skip,
         documented_only=settings.documented_only,
     )
+    _load()
     started = time.perf_counter()
     bounds = _bounds(settings)
     try:
