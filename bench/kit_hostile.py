@@ -153,18 +153,23 @@ def main() -> int:
             f"| {r['case']} | {r['kit']} | {code} | {r['wall_s']} s | {r['peak_rss_mb']} MB | "
             f"{'yes' if r['reports_written'] else 'no'} | {r['requests_received']} |"
         )
+    write_results("kit_hostile", {"kill_after_s": args.kill_after}, rows)
+    return 0
+
+
+def write_results(name: str, meta: dict, rows: list[dict]) -> None:
+    """bench/out/<name>.json: the rows, with the machine, the Python and the time beside `meta`."""
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     meta = {
         "machine": os.uname().nodename,
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
-        "kill_after_s": args.kill_after,
+        **meta,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    (out / "kit_hostile.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"\nwritten to {out / 'kit_hostile.json'}", file=sys.stderr)
-    return 0
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    print(f"\nwritten to {out / f'{name}.json'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ and its answer comes back unchanged). Each run is staging-style, as the catalog 
 prepares the world through the mock's control plane (directly, never through the proxy) and the
 kit gets `--api-key --read-only-key --foreign-account-id --accounts`, no `--mock-control`.
 
-The keys are of the `partner` tier: 3,000 requests a minute (decision 7), against the ~350 a run
-sends, so the budget never binds and no Retry-After wait is in any number; `--burst` is not given
-(its requests and waits are the rate limit's, not the kit's). Every run is in one working
-directory after a warm-up run (hypothesis builds ./.hypothesis once). Results: printed, and
-written to bench/out/kit_latency.json.
+The world is the kit tests' staging world (tests/conformance/staging.py). Its keys are of the
+`partner` tier: 3,000 requests a minute (decision 7), against the ~130 a run sends, so the budget
+never binds and no Retry-After wait is in any number; `--burst` is not given (its requests and
+waits are the rate limit's, not the kit's). Every run is in one working directory after a warm-up
+run (hypothesis builds its unicode tables into ./.hypothesis once). With `--before`, the two kits
+run in interleaved rounds (now, before, now, before, ...), so that a change in the machine's load
+falls on both. The kit's own CPU time (user + system) is measured beside the wall time: on a
+shared machine the wall time of a CPU-bound run (the local mock) is that stretched by the load.
+Results: printed, and written to bench/out/kit_latency.json.
 """
 
 from __future__ import annotations
@@ -32,54 +36,31 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from kit_hostile import kit_tree  # noqa: E402
+from kit_hostile import kit_tree, write_results  # noqa: E402
 
-from contract import CONTRACT  # noqa: E402
 from mock_control import ControlClient  # noqa: E402
 from mock_control.launcher import MockProcess, free_port  # noqa: E402
+from tests.conformance.asgi_relay import relay_app  # noqa: E402
+from tests.conformance.staging import make_staging_world  # noqa: E402
 
 KIT = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
-QUEUED = [4, 3, 0, 5, 2, 6, 1]  # as tests/conformance/conftest.py's staging world
 HOP = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
 
 
 def latency_app(upstream: str, delay: float):
     """An ASGI app: wait `delay`, forward the request to `upstream`, answer what it answered."""
-    client = httpx.AsyncClient(base_url=upstream, timeout=60.0)
 
-    async def app(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await client.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        if scope.get("query_string"):
-            path += "?" + scope["query_string"].decode("latin-1")
-        headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in {"host", "content-length"}]
+    async def handle(client, scope, body: bytes, path: str, query: str, headers: dict[str, str]):
         await asyncio.sleep(delay)
-        r = await client.request(scope["method"], path, content=body, headers=headers)
-        out = [(k.encode(), v.encode()) for k, v in r.headers.items() if k.lower() not in HOP]
-        await send({"type": "http.response.start", "status": r.status_code, "headers": out})
-        await send({"type": "http.response.body", "body": r.content})
+        raw = {k: v.encode("latin-1") for k, v in headers.items()}  # as received: a UTF-8 Idempotency-Key too
+        r = await client.request(scope["method"], path + query, content=body, headers=raw)
+        return r.status_code, [(k, v) for k, v in r.headers.items() if k.lower() not in HOP], r.content
 
-    return app
+    return relay_app(upstream, 60.0, handle)
 
 
 class LatencyProxy:
@@ -108,36 +89,6 @@ class LatencyProxy:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(10)
-
-
-def staging_world(control: ControlClient, workdir: Path) -> list[str]:
-    """Keys (partner tier), accounts with queued posts, another organization's account."""
-    org = control.create_organization("bench staging-like")
-    write = control.create_key(org["id"], [CONTRACT.required_scope], tier="partner")
-    read_only = control.create_key(org["id"], ["social:read"], tier="partner")
-    accounts = [control.create_account(org["id"], posts={"queued": n, "published": 2, "draft": 1}) for n in QUEUED]
-    foreign = control.create_account(control.create_organization("bench other")["id"], posts={"queued": 3})
-    path = workdir / f"accounts-{org['id']}.json"
-    path.write_text(
-        json.dumps(
-            {
-                "accounts": [
-                    {"socialAccountId": a["socialAccountId"], "queuedPosts": n}
-                    for a, n in zip(accounts, QUEUED, strict=True)
-                ]
-            }
-        )
-    )
-    return [
-        "--api-key",
-        write["secret"],
-        "--read-only-key",
-        read_only["secret"],
-        "--foreign-account-id",
-        foreign["socialAccountId"],
-        "--accounts",
-        str(path),
-    ]
 
 
 def run_kit(base_url: str, world: list[str], pythonpath: Path, cwd: Path, workdir: Path, extra: list[str]) -> dict:
@@ -195,33 +146,35 @@ def main() -> int:
             LatencyProxy(mock.base_url, args.delay) as proxy,
         ):
             bases = {"mock": mock.base_url, "proxy": proxy.base_url}
-            warm = run_kit(mock.base_url, staging_world(control, tmp), REPO, cwd, tmp, extra)
+            warm = run_kit(mock.base_url, make_staging_world(control, tmp), REPO, cwd, tmp, extra)
             print(f"warm-up run (not in the table): exit {warm['exit']}, {warm['wall_s']} s", file=sys.stderr)
-            for target in targets:
-                for label, path in kits:
-                    runs = []
-                    for i in range(args.runs):
-                        row = run_kit(bases[target], staging_world(control, tmp), path, cwd, tmp, extra)
-                        runs.append(row)
+            runs: dict[tuple[str, str], list[dict]] = {(t, label): [] for t in targets for label, _ in kits}
+            for i in range(args.runs):  # rounds: every kit once per target in each
+                for target in targets:
+                    for label, path in kits:
+                        row = run_kit(bases[target], make_staging_world(control, tmp), path, cwd, tmp, extra)
+                        row["load_1min"] = round(os.getloadavg()[0], 1)
+                        runs[(target, label)].append(row)
                         print(
-                            f"[{label}] {target} run {i + 1}: exit {row['exit']}, {row['wall_s']} s "
-                            f"({row['cpu_s']} s CPU, load {os.getloadavg()[0]:.1f}), "
+                            f"[{label}] {target} round {i + 1}: exit {row['exit']}, {row['wall_s']} s "
+                            f"({row['cpu_s']} s CPU, load {row['load_1min']}), "
                             f"{row['requests']} requests {row['failed_checks'] or ''} {row['error'] or ''}",
                             file=sys.stderr,
                             flush=True,
                         )
-                    rows.append(
-                        {
-                            "target": target,
-                            "kit": label,
-                            "median_s": round(statistics.median(r["wall_s"] for r in runs), 2),
-                            "median_cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
-                            "load_1min": round(os.getloadavg()[0], 1),
-                            "runs": runs,
-                        }
-                    )
+            for (target, label), done in runs.items():
+                rows.append(
+                    {
+                        "target": target,
+                        "kit": label,
+                        "median_s": round(statistics.median(r["wall_s"] for r in done), 2),
+                        "median_cpu_s": round(statistics.median(r["cpu_s"] for r in done), 2),
+                        "load_1min": round(statistics.median(r["load_1min"] for r in done), 1),
+                        "runs": done,
+                    }
+                )
     where = {"mock": "local mock", "proxy": f"behind a {args.delay:g} s latency proxy"}
-    print(f"\n| target | kit | median wall ({args.runs} run(s)) | kit CPU | load (1 min) | exits | requests |")
+    print(f"\n| target | kit | median wall ({args.runs} run(s)) | kit CPU | load (1 min, median) | exits | requests |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         exits = ",".join(str(x["exit"]) for x in r["runs"])
@@ -229,19 +182,7 @@ def main() -> int:
             f"| {where[r['target']]} | {r['kit']} | {r['median_s']} s | {r['median_cpu_s']} s | {r['load_1min']} |"
             f" {exits} | {r['runs'][0]['requests']} |"
         )
-    out = REPO / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "machine": os.uname().nodename,
-        "cpus": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "delay_s": args.delay,
-        "key_tier": "partner",
-        "kit_args": extra,
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    (out / "kit_latency.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    print(f"\nwritten to {out / 'kit_latency.json'}", file=sys.stderr)
+    write_results("kit_latency", {"delay_s": args.delay, "key_tier": "partner", "kit_args": extra}, rows)
     return 0
 
 

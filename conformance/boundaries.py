@@ -16,6 +16,7 @@ well-formed id finds no account and revokes nothing.
 
 from __future__ import annotations
 
+from functools import partial
 from urllib.parse import quote
 
 from conformance import picking
@@ -81,18 +82,26 @@ def _url(ctx: Context, raw_id: str) -> str:
 @scenario("boundary_ids_answer_400")
 def boundary_ids(ctx: Context) -> None:
     key = ctx.target.api_key
-    for why, raw in malformed_ids():
+
+    def one(item: tuple[str, str]) -> None:
+        why, raw = item
         ex = ctx.client.send("DELETE", _url(ctx, raw), {"Authorization": f"Bearer {key}"}, f"boundary id: {why}")
         ctx.expect_error("boundary_ids_answer_400", ex, "VALIDATION")
+
+    ctx.each(malformed_ids(), one)  # each id is judged on its own: no answer depends on another
 
 
 @scenario("boundary_inputs_answer_4xx")
 def boundary_inputs(ctx: Context) -> None:
     key = ctx.target.api_key
-    for why, raw in routing_inputs():
+
+    def routed(item: tuple[str, str]) -> None:
+        why, raw = item
         ex = ctx.client.send("DELETE", _url(ctx, raw), {"Authorization": f"Bearer {key}"}, f"boundary id: {why}")
         ctx.expect("boundary_inputs_answer_4xx", 400 <= ex.status < 500, f"expected a 4xx, got {ex.status}", ex)
-    for why, value in idempotency_keys():
+
+    def header(item: tuple[str, bytes]) -> None:
+        why, value = item
         ex = ctx.client.send(
             "DELETE",
             ctx.client.url_for(unknown_account_id()),
@@ -105,6 +114,11 @@ def boundary_inputs(ctx: Context) -> None:
             f"an unknown account with {why}: expected a 4xx, got {ex.status}",
             ex,
         )
+
+    # Every input names an unknown account of its own: none depends on another's answer.
+    ctx.together(
+        [partial(routed, item) for item in routing_inputs()] + [partial(header, i) for i in idempotency_keys()]
+    )
 
 
 @scenario("strict_undocumented_statuses_use_envelope", strict=True)

@@ -7,6 +7,7 @@ variables the CLI reads them from (CI logs must not leak staging keys).
 
 from __future__ import annotations
 
+import functools
 import shlex
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -36,6 +37,15 @@ class Exchange:
     @property
     def status(self) -> int:
         return self.response.status_code
+
+    @functools.cached_property
+    def checked_response(self):
+        """The response as schemathesis' checks take it (`schemathesis.Response`), converted once:
+        the pipeline's checks and the generated phase's built-in checks (five calls a case) all
+        read this one (each conversion copies headers and body, and rebuilds the request)."""
+        import schemathesis  # here, not at the top: reading a report or a curl line needs none of it
+
+        return schemathesis.Response.from_any(self.response)
 
     def json(self):
         if self.body_problem is not None:  # never parse a body already judged hostile

@@ -105,7 +105,7 @@ def run_fuzz(
             return
         for check in BUILTIN_CHECKS:
             try:
-                case.validate_response(exchange.response, checks=[check], headers=kwargs["headers"])
+                case.validate_response(exchange.checked_response, checks=[check], headers=kwargs["headers"])
             except (AssertionError, BaseExceptionGroup, Exception) as exc:  # noqa: BLE001
                 # schemathesis raises a FailureGroup (a BaseExceptionGroup) of its failures.
                 message = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]

@@ -19,8 +19,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-import schemathesis
-
 from conformance.checks import RESPONSE_CHECKS, STRICT_RESPONSE_CHECKS, applies_to, body_text
 from conformance.exchange import Exchange
 from conformance.results import Results
@@ -134,21 +132,27 @@ class Pipeline:
         self._local = threading.local()
 
     @contextlib.contextmanager
-    def tracking(self) -> Iterator[list[str]]:
-        """The names of the checks that fail on this thread's exchanges while inside (a scenario's)."""
-        failed: list[str] = []
+    def tracking(self, failed: list[str] | None = None) -> Iterator[list[str]]:
+        """The names of the checks that fail on this thread's exchanges while inside (a scenario's).
+        `failed`: another thread's list (`tracked()`), for the requests a scenario sends from helper
+        threads (`Context.each`)."""
+        failed = [] if failed is None else failed
         self._local.failed = failed
         try:
             yield failed
         finally:
             self._local.failed = None
 
+    def tracked(self) -> list[str] | None:
+        """This thread's list of failed checks while inside `tracking`, else None."""
+        return getattr(self._local, "failed", None)
+
     def know(self, account_id: str, queued: int) -> None:
         """The account's queued posts before any revoke: what every 200 for it must report."""
         self.known_queued[account_id] = queued
 
     def judge(self, exchange: Exchange) -> None:
-        response = schemathesis.Response.from_any(exchange.response)
+        response = exchange.checked_response
         with self.lock:
             self.results.saw(exchange.status)
             for check in RESPONSE_CHECKS + (STRICT_RESPONSE_CHECKS if self.strict else []):

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from conformance.client import RATE_LIMITED, PoliteClient, budget_hint
 from conformance.exchange import Exchange
@@ -21,6 +24,7 @@ from contract import CONTRACT
 STATUS = CONTRACT.codes  # error code -> its documented status
 OK = CONTRACT.success_status
 BURST_PROGRESS_EVERY = 50  # a progress line every this many burst requests
+T = TypeVar("T")
 
 
 class ScenarioSkipped(Exception):
@@ -85,6 +89,41 @@ class Context:
             if failed and name not in touched.failed:
                 touched.failed.append(name)
 
+    def each(self, items: Iterable[T], fn: Callable[[T], object]) -> None:
+        """`fn(item)` for every item, as `together` runs them."""
+        self.together([partial(fn, item) for item in items])
+
+    def together(self, calls: Iterable[Callable[[], object]]) -> None:
+        """Every call, at the same time within `--parallel`: for a scenario whose
+        requests do not depend on each other's answers (a list of malformed ids, of lenient
+        credentials), so that a slow target costs one answer's wait per `--parallel` requests, not
+        one per call. What each call records counts for the calling scenario (its time, its
+        progress line, its failed checks). Every call runs even when one fails; then the first
+        error (in the calls' order) is raised, as the loop would have. `--parallel 1`: a plain
+        loop, in order."""
+        calls = list(calls)
+        width = min(self.options.parallel, len(calls))
+        if width <= 1:
+            for call in calls:
+                call()
+            return
+        touched = getattr(self._local, "touched", None)
+        checks_failed = self.client.pipeline.tracked()
+
+        def one(call: Callable[[], object]) -> None:
+            self._local.touched = touched
+            with self.client.pipeline.tracking(checks_failed):
+                try:
+                    call()
+                finally:
+                    self._local.touched = None
+
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="together") as pool:
+            futures = [pool.submit(one, call) for call in calls]
+        for future in futures:
+            if future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
     def skip(self, sc: Scenario, reason: str) -> None:
         with self.lock:
             self.results.skipped(sc.name, "scenario", reason, sc.strict)
@@ -111,7 +150,7 @@ class Context:
             else:
                 label = f"{exchange.label}: " if exchange else ""
                 self.results.failed(name, "scenario", label + message, exchange, strict, curl=curl)
-        self._touch(name, not condition)
+            self._touch(name, not condition)  # under the lock: `Context.each` shares one record among threads
         if not condition and stop:
             raise ScenarioStopped(name)
         return condition

@@ -41,12 +41,14 @@ MALFORMED_IDS = ["sa_not-a-uuid", "not-an-account-id", "sa_", "sa_9c1e42a0-b7f3-
 
 @scenario("malformed_id_answers_400")
 def malformed_id(ctx: Context) -> None:
-    for account_id in MALFORMED_IDS:
-        ctx.expect_error(
+    ctx.each(
+        MALFORMED_IDS,
+        lambda account_id: ctx.expect_error(
             "malformed_id_answers_400",
             ctx.revoke(account_id, f"malformed id {account_id}", token=ctx.target.api_key),
             "VALIDATION",
-        )
+        ),
+    )
 
 
 # Without valid credentials there is no "your organization" to look an account up in, so an

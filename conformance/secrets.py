@@ -12,6 +12,7 @@ body would hold) by a label: whatever path a secret takes, it is not written.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -120,25 +121,32 @@ class Redactor:
         return text
 
 
+@functools.lru_cache(maxsize=64)
+def _fragment_finder(secret: str) -> re.Pattern:
+    """Every position where a _FRAGMENT-long run of `secret` starts, overlapping ones included (the
+    lookahead consumes nothing): the regex engine walks the text, not a Python loop (a report is
+    tens of kilobytes, redacted once per secret)."""
+    grams = sorted({secret[i : i + _FRAGMENT] for i in range(len(secret) - _FRAGMENT + 1)})
+    return re.compile("(?=(?:" + "|".join(map(re.escape, grams)) + "))")
+
+
 def _redact_fragments(text: str, secret: str, replacement: str) -> str:
-    grams = {secret[i : i + _FRAGMENT] for i in range(len(secret) - _FRAGMENT + 1)}
-    marked = bytearray(len(text))
-    hit = False
-    for i in range(len(text) - _FRAGMENT + 1):
-        if text[i : i + _FRAGMENT] in grams:
-            marked[i : i + _FRAGMENT] = b"\x01" * _FRAGMENT
-            hit = True
-    if not hit:
-        return text
-    out, i = [], 0
-    while i < len(text):
-        if marked[i]:
-            while i < len(text) and marked[i]:
-                i += 1
-            out.append(replacement)
+    """Each stretch of `text` covered by fragments of `secret` (overlapping or touching) becomes
+    one `replacement`."""
+    spans: list[list[int]] = []  # [start, end) of the stretches, in order
+    for match in _fragment_finder(secret).finditer(text):
+        start = match.start()
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = start + _FRAGMENT
         else:
-            out.append(text[i])
-            i += 1
+            spans.append([start, start + _FRAGMENT])
+    if not spans:
+        return text
+    out, at = [], 0
+    for start, end in spans:
+        out += [text[at:start], replacement]
+        at = end
+    out.append(text[at:])
     return "".join(out)
 
 

@@ -18,10 +18,13 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conformance.transport import BoundedTransport, Bounds
 from contract import CONTRACT
-from mock_control import ControlClient, ControlPlaneError
+
+if TYPE_CHECKING:  # imported where used: only --mock-control runs need the control plane's client
+    from mock_control import ControlClient
 
 
 class UsageError(Exception):
@@ -233,6 +236,8 @@ BOUNDARY_POSTS = [{"queued": 0, "published": 2, "draft": 1}, {"queued": 1, "publ
 def provision_sandbox(base_url: str, api_key: str | None, operator_token: str, bounds: Bounds) -> Target:
     """On a hosted mock (`layers-mock --operator-token`): an empty sandbox of the run's own, then
     `provision_mock` inside it. `Target.release` deletes it."""
+    from mock_control import ControlClient, ControlPlaneError
+
     operator = ControlClient(base_url, admin_token=operator_token, transport=BoundedTransport(bounds))
     try:
         made = operator.create_sandbox(label="layers-conformance", fixtures={})
@@ -251,6 +256,8 @@ def provision_sandbox(base_url: str, api_key: str | None, operator_token: str, b
 
 def provision_mock(base_url: str, api_key: str | None, admin_token: str | None, bounds: Bounds) -> Target:
     """Make an organization of the kit's own on the mock, with keys and accounts to revoke."""
+    from mock_control import ControlClient, ControlPlaneError
+
     # Control-plane calls end by --max-time too (not by --timeout: they keep the client's 30 s per read).
     control = ControlClient(base_url, admin_token=admin_token, transport=BoundedTransport(bounds))
     try:

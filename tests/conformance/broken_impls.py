@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote
 
 import httpx
+from asgi_relay import relay_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from contract import CONTRACT
@@ -1571,37 +1572,13 @@ async def query_400(p: Proxy, req: Request) -> Reply:
 
 def make_app(upstream_url: str):
     proxies: dict[str, Proxy] = {}
-    client = httpx.AsyncClient(base_url=upstream_url, timeout=30.0)
 
-    async def app(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await client.aclose()
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+    async def handle(client, scope, body: bytes, raw_path: str, query: str, headers: dict[str, str]):
         parts = raw_path.split("/", 3)  # "", "bug", name, rest
         reply = Reply(404, {"content-type": "application/json"}, b'{"error": "unknown bug"}')
         known = {**CATALOG, **VARIANTS}
         if len(parts) == 4 and parts[1] == "bug" and (parts[2] in known or parts[2] == "none"):
-            name, path = parts[2], "/" + parts[3]
-            if scope.get("query_string"):
-                path += "?" + scope["query_string"].decode("latin-1")
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1")
-                for k, v in scope["headers"]
-                if k.decode("latin-1").lower() not in {"host", "content-length"}
-            }
+            name, path = parts[2], "/" + parts[3] + query
             if path.startswith(CONTROL_PREFIX) or name == "none":
                 r = await client.request(
                     scope["method"], path, content=body, headers={k: v.encode("latin-1") for k, v in headers.items()}
@@ -1618,16 +1595,9 @@ def make_app(upstream_url: str):
                 reply = await known[name].apply(proxy, request)
         if "date" not in reply.headers:  # the proxy's own clock; a variant may send another (uvicorn's is off)
             reply.headers["date"] = email.utils.formatdate(usegmt=True)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": reply.status,
-                "headers": [(k.encode(), v.encode()) for k, v in reply.headers.items()],
-            }
-        )
-        await send({"type": "http.response.body", "body": reply.body})
+        return reply.status, list(reply.headers.items()), reply.body
 
-    return app
+    return relay_app(upstream_url, 30.0, handle)
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 from broken_impls import CATALOG, CLASSES, NEW_CLASSES, VARIANTS  # noqa: E402
-from conftest import make_staging_world  # noqa: E402
 from servers import serve_broken_impls  # noqa: E402
+from staging import make_staging_world  # noqa: E402
 
 from mock_control import ControlClient  # noqa: E402
 from mock_control.launcher import MockProcess  # noqa: E402
