@@ -36,7 +36,11 @@ from mock_server.storage.gathered import Ask, Revoke, Writes
 from mock_server.storage.postgres import _GATHER, batch
 from mock_server.storage.queries import Queries, hash_secret
 
-STATEMENTS = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+# track=all: the statements inside layers_apply are listed too (their time is also its own).
+STATEMENTS = (
+    "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+    " -c pg_stat_statements.track=all"
+)
 
 
 def _cpu_of(pids: list[int]) -> float:
@@ -66,11 +70,13 @@ def server_cpu(datadir: Path) -> float:
     return _cpu_of([postmaster, *kids])
 
 
-def xacts(admin: psycopg.Connection) -> tuple[int, int]:
+def xacts(admin: psycopg.Connection) -> tuple[int, ...]:
+    """Transactions committed and rolled back; WAL records, full-page images, bytes; WAL syncs."""
     row = admin.execute(
-        "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        "SELECT xact_commit, xact_rollback, w.wal_records, w.wal_fpi, w.wal_bytes, w.wal_sync"
+        " FROM pg_stat_database, pg_stat_wal w WHERE datname = current_database()"
     ).fetchone()
-    return int(row[0]), int(row[1])
+    return tuple(int(x) for x in row)
 
 
 def statements(admin: psycopg.Connection, requests: int, top: int) -> None:
@@ -223,8 +229,10 @@ def main() -> int:
                 f" PostgreSQL {pg_s / n * 1000:.2f} ms ({pg_s / wall:.2f} cores), wrk {cpu.wrk_cores:.2f} cores,"
                 f" the rest {max(0.0, cpu.other_cores - pg_s / wall):.2f} cores"
             )
+            d = [(b - a) / n for a, b in zip(x0, x1, strict=True)]
             print(
-                f"transactions per request: committed {(x1[0] - x0[0]) / n:.2f}, rolled back {(x1[1] - x0[1]) / n:.3f}"
+                f"per request: transactions committed {d[0]:.2f}, rolled back {d[1]:.3f} (lost races);"
+                f" WAL records {d[2]:.1f}, full-page images {d[3]:.2f}, bytes {d[4]:,.0f}, syncs {d[5]:.2f}"
             )
             statements(admin, n, args.top)
             if spy is not None:
