@@ -33,7 +33,7 @@ from run import PARTNER_KEYS, load_env
 
 from mock_server.core.domain import CANCELABLE_STATUS
 from mock_server.storage.gathered import Ask, Revoke, Writes
-from mock_server.storage.postgres import _GATHER, batch
+from mock_server.storage.postgres import _APPLY, _GATHER, apply_params
 from mock_server.storage.queries import Queries, hash_secret
 
 # track=all: the statements inside layers_apply are listed too (their time is also its own).
@@ -96,21 +96,24 @@ def statements(admin: psycopg.Connection, requests: int, top: int) -> None:
         )
 
 
-def explain(admin: psycopg.Connection, sql: str, params: tuple, label: str) -> None:
-    print(f"\nEXPLAIN (ANALYZE, BUFFERS) {label}:")
-    admin.execute("BEGIN")
-    try:
-        for (line,) in admin.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params).fetchall():
+def explain_generic(admin: psycopg.Connection, sql: str, params: tuple, label: str) -> None:
+    """The plan the request path runs: prepared, generic (postgres.py sets plan_cache_mode)."""
+    numbers = iter(range(1, len(params) + 1))
+    admin.execute("SET plan_cache_mode = force_generic_plan")
+    admin.execute("PREPARE layers_explain AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
+    print(f"\nEXPLAIN (ANALYZE, BUFFERS) EXECUTE, the generic plan: {label}")
+    with psycopg.ClientCursor(admin) as cur:  # the parameters as literals of EXECUTE
+        cur.execute(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE layers_explain({', '.join(['%s'] * len(params))})", params)
+        for (line,) in cur.fetchall():
             print("  " + line)
-    finally:
-        admin.execute("ROLLBACK")
+    admin.execute("DEALLOCATE layers_explain")
 
 
 def explain_all(admin: psycopg.Connection, account_id: str, secret: str) -> None:
     digest = hash_secret(secret)
     windows = tuple(r[0] for r in admin.execute("SELECT DISTINCT window_key FROM rate_windows ORDER BY 1").fetchall())
     ask = Ask(digest, account_id, None, windows[:2], CANCELABLE_STATUS)
-    explain(admin, _GATHER, Queries.gather_params(ask), "GATHER (a fresh account, a partner key)")
+    explain_generic(admin, _GATHER, Queries.gather_params(ask), "GATHER (a fresh account, a partner key)")
     key = admin.execute(
         "SELECT sandbox, id, organization_id FROM api_keys WHERE secret_sha256=%s", (digest,)
     ).fetchone()
@@ -123,8 +126,26 @@ def explain_all(admin: psycopg.Connection, account_id: str, secret: str) -> None
         account_id, key[2], "revoked_by_partner", "2026-01-01T00:00:00Z", "req_x", CANCELABLE_STATUS, cancelable
     )
     w = Writes(key[0], key[1], spend=tuple((w, 10**9) for w in windows[:2]), revoke=revoke)
-    for sql, params in batch(w):
-        explain(admin, sql, params, sql[:70] + "...")
+    explain_nested(admin, _APPLY, apply_params(w), "layers_apply: a 200's writes (rolled back)")
+
+
+def explain_nested(admin: psycopg.Connection, sql: str, params: tuple, label: str) -> None:
+    """The plans of the statements inside a function call, by auto_explain (as notices)."""
+    admin.execute("LOAD 'auto_explain'")
+    for name, value in (("min_duration", "0"), ("nested_statements", "on"), ("analyze", "on"), ("buffers", "on")):
+        admin.execute(f"SET auto_explain.log_{name} = {value}")
+    admin.execute("SET auto_explain.log_level = notice")
+    notes: list[str] = []
+    admin.add_notice_handler(lambda diag: notes.append(diag.message_primary or ""))
+    print(f"\nauto_explain (ANALYZE, BUFFERS), generic plans: {label}")
+    admin.execute("BEGIN")
+    try:
+        admin.execute(sql, params)
+    finally:
+        admin.execute("ROLLBACK")
+        admin.execute("SET auto_explain.log_min_duration = -1")
+    for note in notes:
+        print("  " + note.replace("\n", "\n  "))
 
 
 def pyspy(pids: list[int], seconds: float, out: Path, gil: bool) -> subprocess.Popen:

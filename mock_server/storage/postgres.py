@@ -332,10 +332,13 @@ class PostgresStorage(Storage):
             "connect_timeout": max(2, math.ceil(self._bound)),
         }
         if request_path:
-            # The request path's statements are prepared (GATHER, `_APPLY`, and layers_apply's
-            # own) and every one finds its rows by key: the generic plan is the plan, and
-            # PostgreSQL's default (a custom plan for each run while its estimate looks cheaper)
-            # planned GATHER again on every request (~0.1 ms of the server's CPU, pg_stat_statements).
+            # The request path's statements are prepared (GATHER, `_APPLY`, `_JOURNAL`: psycopg's
+            # prepare_threshold) and every one finds its rows by key: the generic plan is the
+            # plan. PostgreSQL's default (a custom plan for each run while its estimate looks
+            # cheaper) planned GATHER again on every request (~0.1 ms of the server's CPU,
+            # pg_stat_statements). (A prepare_threshold of 0 is not safe here: psycopg deallocates
+            # all after an armed fault's ROLLBACK TO SAVEPOINT only once the next statement was
+            # prepared, and that statement is then gone.)
             options = ["-c plan_cache_mode=force_generic_plan"]
             if self.timeout is not None:
                 ms = self.timeout * 1000
