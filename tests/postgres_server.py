@@ -43,9 +43,10 @@ def pg_ctl_path() -> str | None:
 
 
 class PostgresServer:
-    """`durable=False` (the tests): fsync off. The benchmarks keep fsync on."""
+    """`durable=False` (the tests): fsync off. The benchmarks keep fsync on. `options`: more
+    `-c name=value` server settings (bench/pg_profile.py loads pg_stat_statements)."""
 
-    def __init__(self, *, durable: bool = True):
+    def __init__(self, *, durable: bool = True, options: str = ""):
         pg_ctl = pg_ctl_path()
         if pg_ctl is None:
             raise RuntimeError("PostgreSQL's pg_ctl not found: run `bash scripts/setup-postgresql.sh`")
@@ -57,7 +58,7 @@ class PostgresServer:
             wrapper.write_text(f'#!/bin/sh\nexec runuser -u {USER} -- "{pg_ctl}" "$@"\n')
             wrapper.chmod(0o755)
             pg_ctl = str(wrapper)
-        options = "-c listen_addresses=127.0.0.1 -c max_connections=300"
+        options = f"-c listen_addresses=127.0.0.1 -c max_connections=300 {options}".strip()
         if not durable:
             # For test data only: no test crashes the server itself (the crash tests kill
             # layers-mock processes, whose commits PostgreSQL already has).

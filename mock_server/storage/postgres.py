@@ -5,15 +5,18 @@ default (all or nothing; each statement sees what committed before it; row locks
 `snapshot()` is REPEATABLE READ, READ ONLY (one state for all its statements). The request path:
 - a revoke is read in ONE statement (queries.py `GATHER`: one snapshot of the key, its kill
   switches, the clock, the account, its posts' count, an armed fault, the rate windows and the
-  idempotency entry), decided by the domain on that snapshot, and written in ONE transaction sent
-  as one pipeline (BEGIN .. COMMIT, one Sync): two network round trips for any revoke, one for
-  an unknown key or any answer that changes nothing;
-- the writes carry guards (`_GUARDED`): a rate window counts up only below its limit, an
+  idempotency entry), decided by the domain on that snapshot, and written in ONE statement (a call
+  of `layers_apply`, made with the schema: a statement is its own transaction): two network round
+  trips for any revoke, one for an unknown key or any answer that changes nothing. Both are
+  prepared once per pooled connection, and the function's inner statements keep their plans for
+  the session: no parsing or planning per request. (A revoke with an armed fault runs its steps
+  one statement each, as one pipeline: BEGIN .. COMMIT, one Sync, `batch`);
+- the writes carry guards: a rate window counts up only below its limit, an
   idempotency entry is inserted only where the snapshot saw none (or replaces only the expired
   one it saw), the account is disconnected only if still revocable, exactly the posts counted are
   canceled, a fault is consumed only if still armed. A guard that fails raises
   serialization_failure inside the transaction (`layers_check`, made with the schema), so the
-  whole batch rolls back before COMMIT, and the revoke is decided again from a fresh read
+  whole batch rolls back, and the revoke is decided again from a fresh read
   (storage/base.py `_run_decision`, bounded). Row locks taken by the UPDATEs and upserts order
   concurrent writers of one row; the guard sees the row as the winner left it;
 - kill switches, keys and the clock are rows every instance reads on each request: nothing is
@@ -58,19 +61,20 @@ from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Sto
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, TIMED_OUT, UNREACHABLE, StorageFault
 from mock_server.storage.gathered import Ask, LostRace, Writes
 from mock_server.storage.queries import (
+    CANCEL,
+    DISCONNECT,
     FIRST_FAULT_STEP,
     GATHER,
-    JOURNAL_INSERT,
+    JOURNAL_COLUMNS,
     LOCAL_SANDBOX,
     POSTGRES,
+    RECORD,
     REMEMBER,
     SPEND,
     TAKE_FAULT,
     Queries,
     clock_settings_of,
-    disconnect_params,
     fault_steps,
-    record_params,
     remember_params,
 )
 from mock_server.storage.schema import INDEXES, TABLES, statements
@@ -87,8 +91,72 @@ BEGIN
     RETURN true;
 END
 $$"""
+
+
+def _named(sql: str, *names: str) -> str:
+    """`sql` (queries.py, `?` placeholders) with its parameters named in order: a statement of
+    the plpgsql function below, written once for both backends."""
+    parts = sql.split("?")
+    if len(parts) != len(names) + 1:
+        raise ValueError(f"{len(parts) - 1} placeholders, {len(names)} names: {sql}")
+    return "".join(part + name for part, name in zip(parts, names + ("",), strict=True))
+
+
+# A decided revoke's common writes (gathered.py `Writes`, in its order) as ONE statement: the
+# batch is a single round trip with no BEGIN/COMMIT (a statement is its own transaction), its
+# text is prepared once per connection (psycopg's prepare_threshold), and plpgsql keeps each
+# inner statement's plan for the session: no parsing or planning per revoke. Each guard fails
+# the statement (`layers_check`), so nothing of it is kept. Absent parts are NULL (an empty
+# window list spends nothing). An armed fault's step-by-step revoke is not here (`batch`).
+LAYERS_APPLY = f"""CREATE OR REPLACE FUNCTION layers_apply(
+    p_sandbox text, p_key_id text, p_windows text[], p_limits integer[],
+    p_idem_key text, p_idem_account text, p_idem_status integer, p_idem_body text, p_idem_request text,
+    p_idem_created double precision, p_idem_replaces double precision, p_take bigint,
+    p_account text, p_org text, p_reason text, p_at text, p_request text, p_cancelable text, p_canceled integer
+) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    i integer;
+    n bigint;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_windows, 1), 0) LOOP
+        {_named(SPEND, "p_sandbox", "p_key_id", "p_windows[i]", "p_limits[i]")} INTO n;
+        PERFORM layers_check(FOUND, 'rate window');
+    END LOOP;
+    IF p_idem_key IS NOT NULL THEN
+        {
+    _named(
+        REMEMBER,
+        "p_sandbox",
+        "p_key_id",
+        "p_idem_key",
+        "p_idem_account",
+        "p_idem_status",
+        "p_idem_body",
+        "p_idem_request",
+        "p_idem_created",
+        "p_idem_replaces",
+    )
+} INTO n;
+        PERFORM layers_check(FOUND, 'idempotency key');
+    END IF;
+    IF p_take IS NOT NULL THEN
+        {_named(TAKE_FAULT, "p_take")};
+        PERFORM layers_check(FOUND, 'scripted answer');
+    END IF;
+    IF p_account IS NOT NULL THEN
+        {_named(DISCONNECT, "p_reason", "p_at", "p_sandbox", "p_account", "p_org")};
+        PERFORM layers_check(FOUND, 'account');
+        {_named(CANCEL, "p_sandbox", "p_sandbox", "p_account", "p_cancelable")};
+        GET DIAGNOSTICS n = ROW_COUNT;
+        PERFORM layers_check(n = p_canceled, 'account');
+        {_named(RECORD, "p_sandbox", "p_account", "p_request", "p_key_id", "p_at", "p_canceled")};
+    END IF;
+    RETURN true;
+END
+$$"""
+_APPLY = "SELECT layers_apply(%s, %s, %s::text[], %s::integer[]" + ", %s" * 15 + ")"
 _DDL = statements(TABLES, seq="BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", real="DOUBLE PRECISION")
-_DDL.append(LAYERS_CHECK)
+_DDL += [LAYERS_CHECK, LAYERS_APPLY]
 _INDEXES = statements(INDEXES, seq="", real="")
 # Any fixed number: the advisory lock every instance takes while it makes or seeds the schema.
 SEED_LOCK = 0x6C61_7965_7273  # "layers"
@@ -120,40 +188,47 @@ _sql = POSTGRES.sql
 _SPEND = _sql(_guarded(SPEND, "rate window"))
 _REMEMBER = _sql(_guarded(REMEMBER, "idempotency key"))
 _TAKE_FAULT = _sql(_guarded(TAKE_FAULT + " RETURNING 1", "fault"))
-# The common revoke in one statement: disconnect (if still revocable), cancel its posts in the
-# cancelable status, record the revocation; the guard checks both counts.
-_REVOKE = _sql(
-    "WITH a AS (UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
-    " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected' RETURNING seq),"
-    " c AS (UPDATE posts SET status='canceled', by_revoke=1"
-    " WHERE sandbox=? AND account_seq IN (SELECT seq FROM a) AND status=? RETURNING 1),"
-    " r AS (INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts)"
-    " SELECT ?, ?, ?, ?, ?, ? FROM a RETURNING 1)"
-    " SELECT layers_check((SELECT COUNT(*) FROM a) = 1 AND (SELECT COUNT(*) FROM c) = ?, 'account')"
-)
 _GATHER = _sql(GATHER)
 # Whether a batch whose connection broke as it committed landed (`_landed`): by its request id.
 _LANDED_REVOKE = _sql("SELECT 1 FROM revocations WHERE sandbox=? AND account_id=? AND request_id=?")
 _LANDED_REMEMBER = _sql("SELECT 1 FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=? AND request_id=?")
-_JOURNAL = _sql(JOURNAL_INSERT)
+# The journal entries of one flush as ONE statement (prepared, its own transaction): a column
+# per array, the rows numbered in the order the responses left (so their ids are too).
+_JOURNAL_TYPES = {"status": "integer", "retry_after": "integer", "has_body": "integer"}
+_JOURNAL_TYPES |= {"mock_seconds": "double precision", "wall_seconds": "double precision"}
+_JOURNAL_NAMES = ("sandbox", *JOURNAL_COLUMNS)
+_JOURNAL = (
+    f"INSERT INTO journal({', '.join(_JOURNAL_NAMES)}) SELECT {', '.join(_JOURNAL_NAMES)} FROM unnest("
+    + ", ".join(f"%s::{_JOURNAL_TYPES.get(name, 'text')}[]" for name in _JOURNAL_NAMES)
+    + f") WITH ORDINALITY AS e({', '.join(_JOURNAL_NAMES)}, n) ORDER BY n"
+)
 _CLOCK = _sql("SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')")
 
 
+def apply_params(w: Writes) -> tuple:
+    """`_APPLY`'s parameters: `layers_apply`'s, in its order."""
+    m, r = w.remember, w.revoke
+    remember = (None,) * 7 if m is None else remember_params(w.sandbox, w.key_id, m)[2:]
+    revoke = (
+        (None,) * 7
+        if r is None
+        else (r.account_id, r.organization_id, r.reason, r.at, r.request_id, r.cancelable, r.canceled)
+    )
+    return (w.sandbox, w.key_id, [x for x, _ in w.spend], [x for _, x in w.spend], *remember, w.take, *revoke)
+
+
 def batch(w: Writes) -> list[tuple[str, tuple]]:
-    """The statements of one decided revoke's writes, guards included, in their order (gathered.py)."""
+    """The statements of a decided revoke with an armed fault (the others: `layers_apply`), guards
+    included, in their order (gathered.py): the fault's steps one statement each, so that the
+    failure really comes between them, up to the failing one, undone."""
+    r = w.revoke
+    if r is None or r.fault_id is None:
+        raise ValueError("only an armed fault's revoke is sent statement by statement")
     out: list[tuple[str, tuple]] = [(_SPEND, (w.sandbox, w.key_id, window, limit)) for window, limit in w.spend]
     if w.remember is not None:
         out.append((_REMEMBER, remember_params(w.sandbox, w.key_id, w.remember)))
     if w.take is not None:
         out.append((_TAKE_FAULT, (w.take,)))
-    r = w.revoke
-    if r is None:
-        return out
-    if r.fault_id is None:
-        params = disconnect_params(w.sandbox, r) + (w.sandbox, r.cancelable)
-        out.append((_REVOKE, params + record_params(w.sandbox, w.key_id, r) + (r.canceled,)))
-        return out
-    # An armed fault: consume it, then the steps one statement each up to the failing one, undone.
     out.append((_TAKE_FAULT, (r.fault_id,)))
     out.append(("SAVEPOINT revoke", ()))
     for step, sql, params in fault_steps(w.sandbox, w.key_id, r):
@@ -256,9 +331,19 @@ class PostgresStorage(Storage):
             "application_name": "layers-mock",
             "connect_timeout": max(2, math.ceil(self._bound)),
         }
-        if request_path and self.timeout is not None:
-            ms = self.timeout * 1000
-            kwargs["options"] = f"-c statement_timeout={int(ms * 0.8)} -c lock_timeout={int(ms * 0.5)}"
+        if request_path:
+            # The request path's statements are prepared (GATHER, `_APPLY`, `_JOURNAL`: psycopg's
+            # prepare_threshold) and every one finds its rows by key: the generic plan is the
+            # plan. PostgreSQL's default (a custom plan for each run while its estimate looks
+            # cheaper) planned GATHER again on every request (~0.1 ms of the server's CPU,
+            # pg_stat_statements). (A prepare_threshold of 0 is not safe here: psycopg deallocates
+            # all after an armed fault's ROLLBACK TO SAVEPOINT only once the next statement was
+            # prepared, and that statement is then gone.)
+            options = ["-c plan_cache_mode=force_generic_plan"]
+            if self.timeout is not None:
+                ms = self.timeout * 1000
+                options += [f"-c statement_timeout={int(ms * 0.8)}", f"-c lock_timeout={int(ms * 0.5)}"]
+            kwargs["options"] = " ".join(options)
         return kwargs
 
     def _connect_failing(self, pool: ConnectionPool | AsyncConnectionPool | None) -> bool:
@@ -476,12 +561,16 @@ class PostgresStorage(Storage):
         return Queries.gathered(row, ask)
 
     async def _apply(self, conn: psycopg.AsyncConnection, w: Writes) -> None:
-        """The writes as ONE pipeline: BEGIN, the guarded statements, COMMIT, one Sync. A failed
-        guard (or a deadlock) aborts the transaction: LostRace, after rolling it back.
+        """The writes in one round trip: `layers_apply`, one statement (its own transaction); an
+        armed fault's revoke as ONE pipeline instead (BEGIN, the guarded statements, COMMIT, one
+        Sync). A failed guard (or a deadlock) aborts the transaction: LostRace, rolled back.
         Nothing in a pipeline is prepared (prepare=False): psycopg counts a statement prepared
         once it has sent its Parse, even when an earlier error in the pipeline made the server
         skip it, and the next use then fails ("prepared statement _pg3_N does not exist")."""
         try:
+            if w.revoke is None or w.revoke.fault_id is None:
+                await conn.execute(_APPLY, apply_params(w))
+                return
             async with conn.pipeline():
                 await conn.execute("BEGIN", prepare=False)
                 for sql, params in batch(w):
@@ -501,7 +590,7 @@ class PostgresStorage(Storage):
                 await conn.execute("ROLLBACK")
 
     # -- journal ----------------------------------------------------------------------------
-    # Written after the response, in ONE round trip (a pipeline: BEGIN, the entries, COMMIT),
+    # Written after the response, in ONE round trip (`_JOURNAL`: one statement for all entries),
     # stamped with the clock their requests read (base.py). One flush at a time, so entries are
     # written (and numbered) in the order the responses left; a flush that ends with entries
     # waiting starts the next. `flush_journal` (the control plane, before it reads the journal
@@ -538,15 +627,7 @@ class PostgresStorage(Storage):
                     clocks[str(sandbox)] = seen
                 rows = self._journal_rows(pending, clocks.__getitem__)
                 if rows:
-                    try:
-                        async with conn.pipeline():  # unprepared: see _apply
-                            await conn.execute("BEGIN", prepare=False)
-                            for row in rows:
-                                await conn.execute(_JOURNAL, row, prepare=False)
-                            await conn.execute("COMMIT", prepare=False)
-                    except psycopg.Error:
-                        await self._rollback(conn)
-                        raise
+                    await conn.execute(_JOURNAL, [list(column) for column in zip(*rows, strict=True)])
             due = self._trims_due(rows)
             if due:  # once every tenth of the bound: off the loop, on the blocking pool
                 await asyncio.to_thread(self._trim_sandboxes, due)
