@@ -204,57 +204,63 @@ def add_accounts(q, accounts: list[dict], now: float, *, report: bool = False) -
     # One read of the OS's randomness for every token and handle (secrets.token_hex per account
     # was a visible part of loading a million accounts): 8 bytes of token, 3 of handle each.
     random_hex = os.urandom(11 * len(accounts)).hex()
-    rows, made = [], []
+    made: list[dict] = []
+    ids: list[str] = []  # each account's id, for posts named by id
     # Posts by runs of consecutive accounts with the same single status and count (a million
     # accounts of 3 queued posts each: one run): [the first account's row, its id, counts, span].
     runs: list[list] = []
-    run: list = [-2, None, None, 0]
-    for i, acc in enumerate(accounts):
-        status = acc.get("status", DEFAULT_ACCOUNT_STATUS)
-        account_id = acc.get("id") or f"sa_{uuid.uuid4()}"
-        leased = bool(acc.get("leased", False))
-        r = random_hex[22 * i : 22 * i + 22]
-        row = (
-            account_id,
-            acc["organizationId"],
-            acc.get("platform", DEFAULT_PLATFORM),
-            acc.get("handle") or "@user" + r[16:],
-            status,
-            None,
-            disconnected_at if status == "disconnected" else None,
-            int(leased),
-            "active" if leased else None,
-            None if status == "disconnected" else "ptok_" + r[:16],
-            connected_at,
-        )
-        rows.append(row)
-        counts = acc.get("posts")
-        if counts:
-            if counts == run[2] and run[0] + run[3] == i and len(counts) == 1:
-                run[3] += 1
-            else:
-                run = [i, account_id, counts, 1]
-                runs.append(run)
-        if report:
-            made.append(
-                {
-                    "id": account_id,
-                    "organizationId": row[1],
-                    "platform": row[2],
-                    "handle": row[3],
-                    "status": status,
-                    "leased": leased,
-                    "leaseStatus": row[8],
-                    "token": row[9],
-                    "connectedAt": connected_at,
-                    "disconnectedReason": None,
-                    "disconnectedAt": row[6],
-                    "posts": {s: int(n) for s, n in (counts or {}).items()},
-                }
+
+    def rows():
+        # Made as the database takes them (a million accounts' rows never all held at once).
+        run: list = [-2, None, None, 0]
+        for i, acc in enumerate(accounts):
+            status = acc.get("status", DEFAULT_ACCOUNT_STATUS)
+            account_id = acc.get("id") or f"sa_{uuid.uuid4()}"
+            ids.append(account_id)
+            leased = bool(acc.get("leased", False))
+            r = random_hex[22 * i : 22 * i + 22]
+            row = (
+                account_id,
+                acc["organizationId"],
+                acc.get("platform", DEFAULT_PLATFORM),
+                acc.get("handle") or "@user" + r[16:],
+                status,
+                None,
+                disconnected_at if status == "disconnected" else None,
+                int(leased),
+                "active" if leased else None,
+                None if status == "disconnected" else "ptok_" + r[:16],
+                connected_at,
             )
-    first_seq = q.insert_accounts(rows)
+            yield row
+            counts = acc.get("posts")
+            if counts:
+                if counts == run[2] and run[0] + run[3] == i and len(counts) == 1:
+                    run[3] += 1
+                else:
+                    run = [i, account_id, counts, 1]
+                    runs.append(run)
+            if report:
+                made.append(
+                    {
+                        "id": account_id,
+                        "organizationId": row[1],
+                        "platform": row[2],
+                        "handle": row[3],
+                        "status": status,
+                        "leased": leased,
+                        "leaseStatus": row[8],
+                        "token": row[9],
+                        "connectedAt": connected_at,
+                        "disconnectedReason": None,
+                        "disconnectedAt": row[6],
+                        "posts": {s: int(n) for s, n in (counts or {}).items()},
+                    }
+                )
+
+    first_seq = q.insert_accounts(rows())
     if first_seq is None:  # the database numbered them apart: name each account by its id
-        _insert_posts(q, [(None, rows[i + j][0], c, 1) for i, _, c, span in runs for j in range(span)], now)
+        _insert_posts(q, [(None, ids[i + j], c, 1) for i, _, c, span in runs for j in range(span)], now)
     else:
         _insert_posts(q, [(first_seq + i, None, c, span) for i, _, c, span in runs], now)
     return made

@@ -322,18 +322,24 @@ class Queries:
         """Many rows at once (PostgreSQL overrides this with COPY)."""
         self.many(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
 
-    def insert_accounts(self, rows: list[tuple]) -> int | None:
-        """rows: tuples in ACCOUNT_COLUMNS order. Returns the seq of the first when the rows got
-        consecutive seqs (then row i's is that + i; always so on SQLite, whose write lock this
-        transaction holds), else None."""
+    def insert_accounts(self, rows: Iterable[tuple]) -> int | None:
+        """rows: tuples in ACCOUNT_COLUMNS order (taken one by one). Returns the seq of the first
+        when the rows got consecutive seqs (then row i's is that + i; always so on SQLite, whose
+        write lock this transaction holds), else None."""
         sandbox = (self.sandbox,)
         before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM accounts")
-        self.bulk_insert("accounts", ("sandbox",) + self.ACCOUNT_COLUMNS, (sandbox + r for r in rows))
+        taken = [0]
+
+        def with_sandbox():
+            for taken[0], r in enumerate(rows, 1):  # counted as they go by
+                yield sandbox + r
+
+        self.bulk_insert("accounts", ("sandbox",) + self.ACCOUNT_COLUMNS, with_sandbox())
         if self.dialect.index_accounts_after_insert:
             self._x(ACCOUNTS_BY_ID)  # a no-op unless a bulk load dropped it
         # n new seqs, all above `before`, the largest before + n: exactly before+1 .. before+n.
         after = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM accounts")
-        return int(before) + 1 if rows and int(after) - int(before) == len(rows) else None
+        return int(before) + 1 if taken[0] and int(after) - int(before) == taken[0] else None
 
     def generate_posts(
         self,
