@@ -61,11 +61,6 @@ class StoredWorld:
 def read_world(q: Queries, fixture: dict) -> StoredWorld:
     """The world in `q` (a snapshot of the local sandbox), named as the banner shows it."""
     secrets = {hash_secret(k["secret"]): k["secret"] for k in fixture.get("keys", []) if k.get("secret")}
-    notes = {
-        a["id"]: (a.get("status", "connected"), a["note"])
-        for a in fixture.get("accounts", [])
-        if a.get("id") and a.get("note")
-    }
     keys = [
         {
             "id": r["id"],
@@ -81,7 +76,9 @@ def read_world(q: Queries, fixture: dict) -> StoredWorld:
     ]
     orgs = [{"id": r["id"], "name": r["name"], "killed": bool(r["killed"])} for r in q.list_organizations()]
     accounts = []
-    for r in q.list_accounts(limit=MAX_ACCOUNTS):
+    listed = q.list_accounts(limit=MAX_ACCOUNTS)
+    notes = _fixture_notes(fixture, {r["id"] for r in listed})
+    for r in listed:
         status, note = notes.get(r["id"], (None, None))
         accounts.append(
             {
@@ -117,6 +114,21 @@ def read_world(q: Queries, fixture: dict) -> StoredWorld:
         else q.first_revocable_account(org)
     )
     return replace(world, example_account=example)
+
+
+def _fixture_notes(fixture: dict, ids: set[str]) -> dict[str, tuple[str, str]]:
+    """id -> (status, note) of the fixture's accounts among `ids` that carry a note. The scan stops
+    once every one of `ids` is seen: the accounts a banner shows are a fresh world's first few,
+    where a million-account fixture's whole list took ~0.5 s to go through."""
+    notes, left = {}, set(ids)
+    for a in fixture.get("accounts", []):
+        if not left:
+            break
+        if a.get("id") in left:
+            left.discard(a["id"])
+            if a.get("note"):
+                notes[a["id"]] = (a.get("status", "connected"), a["note"])
+    return notes
 
 
 def connect_host(host: str) -> str:

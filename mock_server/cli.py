@@ -92,7 +92,12 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
         print(f"layers-mock: cannot use {redacted(database)}: {str(exc).strip()}", file=sys.stderr)
         return 2
     preparation.wait()
-    gc.enable()  # loaded: collect as usual while serving
+    # Loaded: collect as usual while serving, but never walk what exists now. With collection off
+    # while loading, every object made since (a million accounts' parsed JSON) sat in the youngest
+    # generation, and the first allocation after gc.enable() walked them all (~1 s of a
+    # million-account start). Frozen, they are left alone (granian freezes before forking anyway).
+    gc.freeze()
+    gc.enable()
     if lock is not None:
         lock.share()  # the reset (if any) is done: other mocks may serve this file beside us
 

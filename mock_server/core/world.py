@@ -204,72 +204,86 @@ def add_accounts(q, accounts: list[dict], now: float, *, report: bool = False) -
     # One read of the OS's randomness for every token and handle (secrets.token_hex per account
     # was a visible part of loading a million accounts): 8 bytes of token, 3 of handle each.
     random_hex = os.urandom(11 * len(accounts)).hex()
-    rows, made = [], []
-    post_counts: list[tuple[int, str, dict[str, int]]] = []  # (the account's row, its id, counts)
-    for i, acc in enumerate(accounts):
-        status = acc.get("status", DEFAULT_ACCOUNT_STATUS)
-        account_id = acc.get("id") or f"sa_{uuid.uuid4()}"
-        leased = bool(acc.get("leased", False))
-        r = random_hex[22 * i : 22 * i + 22]
-        row = (
-            account_id,
-            acc["organizationId"],
-            acc.get("platform", DEFAULT_PLATFORM),
-            acc.get("handle") or "@user" + r[16:],
-            status,
-            None,
-            disconnected_at if status == "disconnected" else None,
-            int(leased),
-            "active" if leased else None,
-            None if status == "disconnected" else "ptok_" + r[:16],
-            connected_at,
-        )
-        rows.append(row)
-        counts = acc.get("posts")
-        if counts:
-            post_counts.append((i, account_id, counts))
-        if report:
-            made.append(
-                {
-                    "id": account_id,
-                    "organizationId": row[1],
-                    "platform": row[2],
-                    "handle": row[3],
-                    "status": status,
-                    "leased": leased,
-                    "leaseStatus": row[8],
-                    "token": row[9],
-                    "connectedAt": connected_at,
-                    "disconnectedReason": None,
-                    "disconnectedAt": row[6],
-                    "posts": {s: int(n) for s, n in (counts or {}).items()},
-                }
+    made: list[dict] = []
+    ids: list[str] = []  # each account's id, for posts named by id
+    # Posts by runs of consecutive accounts with the same single status and count (a million
+    # accounts of 3 queued posts each: one run): [the first account's row, its id, counts, span].
+    runs: list[list] = []
+
+    def rows():
+        # Made as the database takes them (a million accounts' rows never all held at once).
+        run: list = [-2, None, None, 0]
+        for i, acc in enumerate(accounts):
+            status = acc.get("status", DEFAULT_ACCOUNT_STATUS)
+            account_id = acc.get("id") or f"sa_{uuid.uuid4()}"
+            ids.append(account_id)
+            leased = bool(acc.get("leased", False))
+            r = random_hex[22 * i : 22 * i + 22]
+            row = (
+                account_id,
+                acc["organizationId"],
+                acc.get("platform", DEFAULT_PLATFORM),
+                acc.get("handle") or "@user" + r[16:],
+                status,
+                None,
+                disconnected_at if status == "disconnected" else None,
+                int(leased),
+                "active" if leased else None,
+                None if status == "disconnected" else "ptok_" + r[:16],
+                connected_at,
             )
-    first_seq = q.insert_accounts(rows)
+            yield row
+            counts = acc.get("posts")
+            if counts:
+                if counts == run[2] and run[0] + run[3] == i and len(counts) == 1:
+                    run[3] += 1
+                else:
+                    run = [i, account_id, counts, 1]
+                    runs.append(run)
+            if report:
+                made.append(
+                    {
+                        "id": account_id,
+                        "organizationId": row[1],
+                        "platform": row[2],
+                        "handle": row[3],
+                        "status": status,
+                        "leased": leased,
+                        "leaseStatus": row[8],
+                        "token": row[9],
+                        "connectedAt": connected_at,
+                        "disconnectedReason": None,
+                        "disconnectedAt": row[6],
+                        "posts": {s: int(n) for s, n in (counts or {}).items()},
+                    }
+                )
+
+    first_seq = q.insert_accounts(rows())
     if first_seq is None:  # the database numbered them apart: name each account by its id
-        _insert_posts(q, [(None, account_id, counts) for _, account_id, counts in post_counts], now)
+        _insert_posts(q, [(None, ids[i + j], c, 1) for i, _, c, span in runs for j in range(span)], now)
     else:
-        _insert_posts(q, [(first_seq + i, None, counts) for i, _, counts in post_counts], now)
+        _insert_posts(q, [(first_seq + i, None, c, span) for i, _, c, span in runs], now)
     return made
 
 
 def add_posts(q, account_id: str, counts: dict[str, int], now: float, *, report: int = 1000) -> tuple[list[str], int]:
     """Posts for one account; (the first `report` ids, how many were made)."""
     _require_post_total(sum(counts.values()))
-    before = _insert_posts(q, [(None, account_id, counts)], now)
+    before = _insert_posts(q, [(None, account_id, counts, 1)], now)
     return q.post_ids_after(before, account_id, report), sum(int(n) for n in counts.values())
 
 
-def _insert_posts(q, post_counts: list[tuple[int | None, str | None, dict[str, int]]], now: float) -> int:
-    """The posts of many accounts (each named by its seq or else its id), generated by the
-    database; the `seq` before the first."""
+def _insert_posts(q, runs: list[tuple[int | None, str | None, dict[str, int], int]], now: float) -> int:
+    """The posts of many accounts, generated by the database: runs of `span` accounts of
+    consecutive seqs from the one named (by its seq, or else by its id with a span of 1), each
+    with these counts; the `seq` before the first."""
     rows = [
-        (seq, account_id, status, int(n))
-        for seq, account_id, counts in post_counts
+        (seq, account_id, status, int(n), span)
+        for seq, account_id, counts, span in runs
         for status, n in (counts.items() if len(counts) == 1 else sorted(counts.items(), key=_status_order))
         if n
     ]
-    most = max((n for *_, n in rows), default=0)
+    most = max((r[3] for r in rows), default=0)
     # the i-th post of a status is scheduled i hours from now
     schedule = [to_iso(now + 3600 * i) for i in range(1, most + 1)]
     return q.generate_posts(rows, schedule, to_iso(now - 60), "canceled_by_partner")

@@ -66,7 +66,7 @@ class Dialect:
 # SQLite has no UUID function, and formatting six randomblob() calls per row was most of the
 # cost of generating three million posts. Its post ids are UUID-shaped instead: 60 random bits
 # drawn once per load ({salt}), then a 48-bit number unique within the load.
-SQLITE = Dialect("sqlite", "?", "", None, "'sp_{salt}' || printf('%012x', s.ord * 1048576 + p.i)", True)
+SQLITE = Dialect("sqlite", "?", "", None, "'sp_{salt}' || printf('%012x', (s.ord + k.j) * 1048576 + p.i)", True)
 # Two transactions on one idempotency key would both see no entry and both revoke; the
 # transaction-scoped advisory lock makes the second wait for the first's COMMIT and then see it.
 POSTGRES = Dialect(
@@ -76,6 +76,10 @@ POSTGRES = Dialect(
     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
     "'sp_' || gen_random_uuid()",
 )
+
+
+# The most accounts one staged row of `generate_posts` stands for.
+SPAN_ROWS = 1024
 
 
 class _RollBack(Exception):
@@ -318,54 +322,78 @@ class Queries:
         """Many rows at once (PostgreSQL overrides this with COPY)."""
         self.many(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
 
-    def insert_accounts(self, rows: list[tuple]) -> int | None:
-        """rows: tuples in ACCOUNT_COLUMNS order. Returns the seq of the first when the rows got
-        consecutive seqs (then row i's is that + i; always so on SQLite, whose write lock this
-        transaction holds), else None."""
+    def insert_accounts(self, rows: Iterable[tuple]) -> int | None:
+        """rows: tuples in ACCOUNT_COLUMNS order (taken one by one). Returns the seq of the first
+        when the rows got consecutive seqs (then row i's is that + i; always so on SQLite, whose
+        write lock this transaction holds), else None."""
         sandbox = (self.sandbox,)
         before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM accounts")
-        self.bulk_insert("accounts", ("sandbox",) + self.ACCOUNT_COLUMNS, (sandbox + r for r in rows))
+        taken = [0]
+
+        def with_sandbox():
+            for taken[0], r in enumerate(rows, 1):  # counted as they go by
+                yield sandbox + r
+
+        self.bulk_insert("accounts", ("sandbox",) + self.ACCOUNT_COLUMNS, with_sandbox())
         if self.dialect.index_accounts_after_insert:
             self._x(ACCOUNTS_BY_ID)  # a no-op unless a bulk load dropped it
         # n new seqs, all above `before`, the largest before + n: exactly before+1 .. before+n.
         after = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM accounts")
-        return int(before) + 1 if rows and int(after) - int(before) == len(rows) else None
+        return int(before) + 1 if taken[0] and int(after) - int(before) == taken[0] else None
 
     def generate_posts(
         self,
-        counts: Iterable[tuple[int | None, str | None, str, int]],
+        counts: Iterable[tuple[int | None, str | None, str, int, int]],
         schedule: list[str],
         canceled_at: str,
         cancel_reason: str,
     ) -> int:
-        """Posts made inside the database from (account seq, account id, status, how many) rows,
-        the account named by its seq (a bulk load knows it: `insert_accounts`) or else by its id
-        (the other None): the i-th post
-        of a row is scheduled at schedule[i-1]; canceled ones carry `canceled_at` and
+        """Posts made inside the database from (account seq, account id, status, how many, span)
+        rows, the account named by its seq (a bulk load knows it: `insert_accounts`) or else by its
+        id (the other None). A row stands for `span` accounts of consecutive seqs with the same
+        counts (an id-named row: span 1): a million accounts of 3 queued posts each are one row,
+        not a million rows bound one by one (most of what staging them cost). The i-th post of a
+        row's account is scheduled at schedule[i-1]; canceled ones carry `canceled_at` and
         `cancel_reason`. Ids are minted by the database (`Dialect.new_post_id`): three million
         posts never pass through Python one by one. Returns the `seq` before the first new post."""
         self._x(
             "CREATE TEMP TABLE IF NOT EXISTS staged_posts"
             " (ord INTEGER PRIMARY KEY, account_seq BIGINT, account_id TEXT, status TEXT NOT NULL,"
-            " n INTEGER NOT NULL)"
+            " n INTEGER NOT NULL, span INTEGER NOT NULL)"
         )
         self._x("CREATE TEMP TABLE IF NOT EXISTS post_slots (i INTEGER PRIMARY KEY, scheduled_for TEXT NOT NULL)")
-        self._x("DELETE FROM staged_posts")
-        self._x("DELETE FROM post_slots")
-        rows = [(i, seq, a, s, n) for i, (seq, a, s, n) in enumerate(counts)]
-        self.bulk_insert("staged_posts", ("ord", "account_seq", "account_id", "status", "n"), rows)
+        self._x("CREATE TEMP TABLE IF NOT EXISTS account_slots (j INTEGER PRIMARY KEY)")
+        for table in ("staged_posts", "post_slots", "account_slots"):
+            self._x(f"DELETE FROM {table}")
+        # A row's ord: where its first account's posts come in the load (the next row's ord is
+        # past all of this row's accounts), so that (ord + j, i) numbers every post of the load.
+        # Runs longer than SPAN_ROWS are cut (account_slots stays small).
+        rows, ord_ = [], 0
+        for seq, a, s, n, span in counts:
+            while span > 0:
+                part = min(span, SPAN_ROWS)
+                rows.append((ord_, seq, a, s, n, part))
+                ord_, span = ord_ + part, span - part
+                seq = None if seq is None else seq + part
+        self.bulk_insert("staged_posts", ("ord", "account_seq", "account_id", "status", "n", "span"), rows)
         # Every row named by its seq (a bulk load): no join with accounts at all. PostgreSQL, knowing
         # nothing of a just-loaded table (its id index is built after the rows), otherwise planned
         # a nested loop over the accounts for each staged row: minutes for 150,000 accounts.
         by_seq = all(r[1] is not None for r in rows)
         self.bulk_insert("post_slots", ("i", "scheduled_for"), enumerate(schedule, 1))
+        # The j-th account of a row (0 .. its span - 1), counted by the database.
+        self._x(
+            "INSERT INTO account_slots(j) WITH RECURSIVE k(j) AS"
+            " (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j + 1 < ?) SELECT j FROM k",
+            (max((r[5] for r in rows), default=1),),
+        )
         before = self.scalar("SELECT COALESCE(MAX(seq), 0) AS n FROM posts")  # over all sandboxes: seq is global
         h = secrets.token_hex(10)  # the load's salt, shaped "xxxxxxxx-xxxx-4xxx-[89ab]xxx-"
         salt = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
         new_id = self.dialect.new_post_id.replace("{salt}", salt)
         self._x(
             f"INSERT INTO posts(sandbox, id, account_seq, status, scheduled_for, canceled_at, cancel_reason)"
-            f" SELECT ?, {new_id}, {'s.account_seq' if by_seq else 'COALESCE(s.account_seq, a.seq)'},"
+            f" SELECT ?, {new_id}, {'s.account_seq + k.j' if by_seq else 'COALESCE(s.account_seq + k.j, a.seq)'},"
             f" s.status, p.scheduled_for,"
             f" CASE WHEN s.status = 'canceled' THEN ? END, CASE WHEN s.status = 'canceled' THEN ? END"
             # A row named by its seq looks nothing up (a NULL id matches no account): a
@@ -373,12 +401,15 @@ class Queries:
             # then keeps the staged rows outermost, in order (with a plain JOIN its planner,
             # knowing nothing of the temp tables' sizes, looped over the accounts instead: 10 s
             # for a million). An account not found gives a NULL seq, which NOT NULL refuses.
+            # CROSS JOIN: SQLite keeps this loop order too (rows, their accounts, their posts), which
+            # is the ORDER BY's: no sort.
             + (
                 " FROM staged_posts s"
                 if by_seq
                 else " FROM staged_posts s LEFT JOIN accounts a ON a.sandbox = ? AND a.id = s.account_id"
             )
-            + " JOIN post_slots p ON p.i <= s.n ORDER BY s.ord, p.i",
+            + " CROSS JOIN account_slots k CROSS JOIN post_slots p WHERE k.j < s.span AND p.i <= s.n"
+            " ORDER BY s.ord, k.j, p.i",
             (self.sandbox, canceled_at, cancel_reason) + (() if by_seq else (self.sandbox,)),
         )
         return int(before)

@@ -42,6 +42,11 @@ FALLBACK_AUTOCHECKPOINT_PAGES = 20000
 JOURNAL_BACKLOG = 10_000
 log = logging.getLogger("layers.mock")
 
+# None is bound as NULL through an adapter found at once ({}.get(None) is None, a C call): without
+# one, sqlite3 binds None by its slow path (two failed attribute lookups each time), about half of
+# what binding a million accounts' rows (three NULLs each) cost. Nothing else changes: the same NULL.
+sqlite3.register_adapter(type(None), {}.get)  # type: ignore[arg-type]  # dict.get: overloaded, one of them fits
+
 _DDL = statements(TABLES, seq="INTEGER PRIMARY KEY", real="REAL")
 _INDEXES = statements(INDEXES, seq="", real="")
 
