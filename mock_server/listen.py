@@ -89,6 +89,11 @@ def run(server: str, *, host: str, port: int, workers: int, log_level: str) -> N
         )
 
 
+# Seconds a granian worker has to finish what it is doing after SIGTERM before it is killed:
+# more than a request can take (the storage bound's default is 5 s), less than `docker stop`'s 10.
+WORKER_STOP_S = 8
+
+
 def _run_granian(*, host: str, port: int, workers: int, log_level: str) -> None:
     import gc
     import importlib
@@ -121,4 +126,8 @@ def _run_granian(*, host: str, port: int, workers: int, log_level: str) -> None:
         websockets=False,
         log_level=LogLevels(log_level),
         log_access=False,  # the app's own access log (edge/access_log.py) writes one line per request
+        # A worker SIGTERM reaches while it is still starting sometimes never stops (seen after
+        # a big fixture: stuck in granian's _spawn_asgi_worker, the parent waiting on it for
+        # ever); granian kills a worker that has not stopped this long after being asked.
+        workers_kill_timeout=WORKER_STOP_S,
     ).serve()
