@@ -265,7 +265,9 @@ class Storage(ABC):
                 due.append(row[0])
         return due
 
-    def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
+    def _write_journal(self, q: Queries, pending: list[tuple], *, trim_later: bool = False) -> None:
+        """`pending` written in `q`'s transaction; a sandbox whose trim is due is trimmed in it,
+        or, `trim_later` (the request path of a backend that trims off it), handed to `_trim_later`."""
         clocks: dict[str, tuple[float | None, float]] = {}
 
         def clock_of(sandbox: str) -> tuple[float | None, float]:
@@ -276,7 +278,15 @@ class Storage(ABC):
         rows = self._journal_rows(pending, clock_of)
         q.insert_journal_rows(rows)
         for sandbox in self._trims_due(rows):
-            self.trim_journal(q.within(sandbox))
+            if trim_later:
+                self._written_since_trim[sandbox] = 0
+                self._trim_later(sandbox)
+            else:
+                self.trim_journal(q.within(sandbox))
+
+    def _trim_later(self, sandbox: str) -> None:
+        """Trim `sandbox`'s journal soon, off the request path (backends that can: SQLite)."""
+        raise NotImplementedError
 
     def trim_journal(self, q: Queries) -> None:
         """The sandbox of `q` held to the bound now (the control plane, before it reads the journal)."""
