@@ -169,11 +169,10 @@ def create_app(
         allowed_hosts=settings.allowed_hosts,
         contract=contract,
         sandboxes=router,
+        # Asked first by the context middleware: well-formed revokes skip Connexion's per-request
+        # stack. `--no-fast-path` serves everything through Connexion; the tests run both ways.
+        fast_path=RevokeFastPath(pipeline) if settings.fast_path else None,
     )
-    if settings.fast_path:
-        # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
-        # `--no-fast-path` serves everything through Connexion; the tests run both ways.
-        app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION, pipeline=pipeline)
     app.add_middleware(StrictPaths, position=MiddlewarePosition.BEFORE_EXCEPTION)  # no redirects: edge/strict_paths.py
     app.storage = storage  # for in-process tests
     app.sandboxes = registry
