@@ -20,6 +20,7 @@ import copy
 import gc
 import hashlib
 import json
+import logging
 from functools import lru_cache
 
 from connexion import AsyncApp
@@ -52,6 +53,8 @@ from mock_server.tenancy.lifecycle import Lifecycle
 from mock_server.tenancy.registry import Sandboxes
 from mock_server.tenancy.routing import SandboxRouter
 from mock_server.tenancy.worlds import SandboxWorlds
+
+log = logging.getLogger("layers.mock")
 
 
 def _validate_each_spec_once() -> None:
@@ -131,8 +134,10 @@ def create_app(
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
-    if metrics_dir is not None:
-        metrics.record_in_shared_directory()
+    if metrics_dir is not None and not metrics.multiprocess_ready():
+        # prometheus_client was imported before the CLI named the directory (core/metrics.py):
+        # a scrape then sees this worker's requests only. Said once per worker, not hidden.
+        log.warning("metrics: %s was named too late; this worker's metrics are its own", metrics_dir)
     operate = OperateHandlers(storage, metrics_dir)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     # The specs as already parsed (contract/), not their paths: Connexion would read and parse
