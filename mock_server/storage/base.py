@@ -78,7 +78,8 @@ class Storage(ABC):
         self._clocks_seen: dict[str, tuple[float | None, float, float]] = {}
         # The journal keeps the newest `journal_limit` entries per sandbox (0: it records nothing).
         # Trimming is one DELETE per sandbox every tenth of the limit written (amortized, never a
-        # statement per response), and exact whenever the control plane flushes before reading.
+        # statement per response; SQLite's request path hands it to a thread: `_trim_later`), and
+        # exact where the control plane trims before reading (the client report).
         self.journal_limit = journal_limit
         self._trim_every = max(1, journal_limit // 10)
         self._written_since_trim: dict[str, int] = {}
@@ -258,11 +259,12 @@ class Storage(ABC):
     def _trims_due(self, rows: list[tuple]) -> list[str]:
         """The sandboxes whose written entries since their last trim reach a tenth of the bound."""
         due = []
-        for row in rows:
-            written = self._written_since_trim.get(row[0], 0) + 1
-            self._written_since_trim[row[0]] = written
-            if written >= self._trim_every and row[0] not in due:
-                due.append(row[0])
+        with self._journal_lock:  # SQLite writes the journal on the loop and on a thread
+            for row in rows:
+                written = self._written_since_trim.get(row[0], 0) + 1
+                self._written_since_trim[row[0]] = written
+                if written >= self._trim_every and row[0] not in due:
+                    due.append(row[0])
         return due
 
     def _write_journal(self, q: Queries, pending: list[tuple], *, trim_later: bool = False) -> None:
