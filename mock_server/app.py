@@ -20,6 +20,7 @@ import copy
 import gc
 import hashlib
 import json
+import logging
 from functools import lru_cache
 
 from connexion import AsyncApp
@@ -52,6 +53,8 @@ from mock_server.tenancy.lifecycle import Lifecycle
 from mock_server.tenancy.registry import Sandboxes
 from mock_server.tenancy.routing import SandboxRouter
 from mock_server.tenancy.worlds import SandboxWorlds
+
+log = logging.getLogger("layers.mock")
 
 
 def _validate_each_spec_once() -> None:
@@ -131,8 +134,10 @@ def create_app(
     api = ApiHandlers(pipeline)
     control = ControlHandlers(storage, domain, default_world, worlds)
     sandbox_ops = SandboxHandlers(registry)
-    if metrics_dir is not None:
-        metrics.record_in_shared_directory()
+    if metrics_dir is not None and not metrics.multiprocess_ready():
+        # prometheus_client was imported before the CLI named the directory (core/metrics.py):
+        # a scrape then sees this worker's requests only. Said once per worker, not hidden.
+        log.warning("metrics: %s was named too late; this worker's metrics are its own", metrics_dir)
     operate = OperateHandlers(storage, metrics_dir)
     app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     # The specs as already parsed (contract/), not their paths: Connexion would read and parse
@@ -169,11 +174,10 @@ def create_app(
         allowed_hosts=settings.allowed_hosts,
         contract=contract,
         sandboxes=router,
+        # Asked first by the context middleware: well-formed revokes skip Connexion's per-request
+        # stack. `--no-fast-path` serves everything through Connexion; the tests run both ways.
+        fast_path=RevokeFastPath(pipeline) if settings.fast_path else None,
     )
-    if settings.fast_path:
-        # Inside the context middleware: well-formed revokes skip Connexion's per-request stack.
-        # `--no-fast-path` serves everything through Connexion; the tests run both ways.
-        app.add_middleware(RevokeFastPath, position=MiddlewarePosition.BEFORE_EXCEPTION, pipeline=pipeline)
     app.add_middleware(StrictPaths, position=MiddlewarePosition.BEFORE_EXCEPTION)  # no redirects: edge/strict_paths.py
     app.storage = storage  # for in-process tests
     app.sandboxes = registry

@@ -73,6 +73,10 @@ class Domain:
         self.revoke_reason = contract.success_enum("disconnectedReason")
         self.disconnected = contract.success_enum("status")
         self.required_scopes = [contract.required_scope]
+        # Read off the spec once, not per request (the contract computes them on each call).
+        self._kill_scopes_broadest_first = tuple(reversed(contract.kill_switch_scopes))  # Contract decision 8
+        self._success_status = contract.success_status
+        self._idempotency_window = contract.idempotency_window_seconds
 
     # -- errors, built in one place each ----------------------------------------------------
     def error(self, code: str, message: str | None = None, **kw) -> ApiError:
@@ -118,7 +122,7 @@ class Domain:
             # An expired sandbox's keys are unknown at once, before its rows are cleaned up.
             raise self.error("UNAUTHENTICATED")
         # Contract decision 8: the broadest switch wins.
-        for scope in reversed(self.contract.kill_switch_scopes):
+        for scope in self._kill_scopes_broadest_first:
             if row["killed"][scope]:
                 refused = self.kill_switch(scope)
                 refused.sandbox = row["sandbox"]  # a known key's refusal belongs in its sandbox's journal
@@ -160,7 +164,7 @@ class Domain:
             # it comes after authentication and before budget, idempotency and revoke (decision 25).
             take = row["fault_id"]
             answer = json.loads(row["fault_answer"])
-            if answer["status"] != self.contract.success_status:
+            if answer["status"] != self._success_status:
                 return self._scripted(answer, row, caller, ask, request_id, now)
             row = {**row, "fault_id": None, "fault_step": None}  # a `200` step: the real revoke runs
         spend: tuple[tuple[str, int], ...] = ()
@@ -178,7 +182,7 @@ class Domain:
         spent = Writes(caller.sandbox, caller.key_id, spend=spend, take=take)
         key, replaces = ask.idempotency_key, None
         if key is not None and row["idem_account_id"] is not None:
-            if now - row["idem_created_at"] >= self.contract.idempotency_window_seconds:
+            if now - row["idem_created_at"] >= self._idempotency_window:
                 replaces = row["idem_created_at"]  # expired: as if there were none
             elif row["idem_account_id"] != ask.account_id:
                 return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), spent or None
@@ -209,14 +213,15 @@ class Domain:
                 # is consumed, the budget spent, nothing remembered (safe to retry).
                 outcome = self.error_outcome("INTERNAL", request_id)
             else:
-                outcome = Outcome(
-                    self.contract.success_status, self._revoked_body(ask.account_id, canceled, at), request_id
-                )
+                outcome = Outcome(self._success_status, self._revoked_body(ask.account_id, canceled, at), request_id)
         remember = None
         if key is not None and outcome.status != 500:
             body = json.dumps(outcome.body, separators=(",", ":"))
             remember = Remember(key, ask.account_id, outcome.status, body, request_id, now, replaces)
-        writes = replace(spent, remember=remember, revoke=revoke)
+        # `spent` with them (built directly: dataclasses.replace inspects the fields on every call)
+        writes = Writes(
+            spent.sandbox, spent.key_id, spend=spent.spend, remember=remember, revoke=revoke, take=spent.take
+        )
         return outcome, writes or None
 
     def _scripted(

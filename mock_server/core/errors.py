@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
@@ -93,6 +95,28 @@ def dumps(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_]+")  # what JSON writes as it is (request ids are req_<ULID>)
+_RID = "\x00"  # a stand-in request id, where `envelope_bytes` cuts its template
+
+
+@lru_cache(maxsize=256)
+def _envelope_template(code: str, message: str) -> tuple[bytes, bytes]:
+    """The bytes of `envelope(code, message, rid)` before and after the request id: an error
+    answered on every request (a 401 without a key) is then two concatenations, not a JSON
+    encoding. Cut from `dumps(envelope(...))` itself, so the bytes are the same (at the last
+    stand-in: the request id comes after the message, which might hold one too)."""
+    before, _, after = dumps(envelope(code, message, _RID)).rpartition(json.dumps(_RID).encode()[1:-1])
+    return before, after
+
+
+def envelope_bytes(code: str, message: str, request_id: str, details: dict | None = None) -> bytes:
+    """`dumps(envelope(code, message, request_id, details))`."""
+    if details is not None or not _PLAIN_ID.fullmatch(request_id):  # else JSON might escape it
+        return dumps(envelope(code, message, request_id, details))
+    before, after = _envelope_template(code, message)
+    return before + request_id.encode("ascii") + after
+
+
 def error_reply(
     status: int,
     code: str,
@@ -106,7 +130,7 @@ def error_reply(
     return Reply(
         status,
         {**(headers or {}), contract.request_id_header: request_id},
-        dumps(envelope(code, message, request_id, details)),
+        envelope_bytes(code, message, request_id, details),
         code,
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from mock_server.core.ids import request_id as new_request_id
 
 
-@dataclass
+@dataclass(slots=True)  # made for every request: slots are quicker to make and to read
 class RequestContext:
     request_id: str
     idempotency_key: str | None = None

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from http import HTTPStatus
 
 from connexion.exceptions import (
@@ -75,19 +76,28 @@ def to_connexion(reply: Reply) -> ConnexionResponse:
     )
 
 
-async def send_reply(send, reply: Reply) -> None:
-    """A Reply's bytes on a raw ASGI edge (the fast edge, the control plane's guard)."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": reply.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(reply.body)).encode()),
-                *[(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in reply.headers.items()],
-            ],
-        }
-    )
+_JSON = (b"content-type", b"application/json")
+
+
+@lru_cache(maxsize=64)
+def _header_name(name: str) -> bytes:
+    """A header name as it goes on the wire (names come from the contract: a few, reused)."""
+    return name.lower().encode("latin-1")
+
+
+def reply_headers(reply: Reply) -> list[tuple[bytes, bytes]]:
+    """A Reply's headers as ASGI writes them, content type and length first."""
+    return [
+        _JSON,
+        (b"content-length", str(len(reply.body)).encode()),
+        *[(_header_name(k), str(v).encode("latin-1")) for k, v in reply.headers.items()],
+    ]
+
+
+async def send_reply(send, reply: Reply, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A Reply's bytes on a raw ASGI edge (the fast edge, the control plane's guard); `headers`:
+    its `reply_headers`, when the caller has them already."""
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers or reply_headers(reply)})
     await send({"type": "http.response.body", "body": reply.body})
 
 

@@ -1,5 +1,8 @@
 """The outermost layer: a request context (and id) for every request, the documented headers on
-every response, the journal, and the hook to the control plane's guard (control_guard.py)."""
+every response, the journal, and the hook to the control plane's guard (control_guard.py).
+
+Well-formed revokes are answered here, by the fast edge (fastpath.py) and written on the wire
+directly; everything else goes on to Connexion's stack, its answer passing through `send`."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.control.guard import ControlGuard
 from mock_server.core.errors import error_reply, reply_for
-from mock_server.core.request_context import open_context
-from mock_server.edge.errors import send_reply
+from mock_server.core.request_context import RequestContext, open_context
+from mock_server.edge.errors import reply_headers, send_reply
+from mock_server.edge.fastpath import RevokeFastPath
 from mock_server.edge.route import RevokeRoute
 from mock_server.storage import StorageFault
 from mock_server.storage.queries import LOCAL_SANDBOX
@@ -30,8 +34,10 @@ class RequestContextMiddleware:
         allowed_hosts: tuple[str, ...] = (),
         contract: Contract = CONTRACT,
         sandboxes=None,
+        fast_path: RevokeFastPath | None = None,
     ):
         self.app = app
+        self.fast_path = fast_path  # None: `--no-fast-path`, every request through Connexion
         # Hosted mode (mock_server/sandboxes.py): tokens decide who may call the control plane and
         # on which sandbox; API requests of no known key are journaled nowhere.
         self.sandboxes = sandboxes
@@ -41,8 +47,7 @@ class RequestContextMiddleware:
         self.contract = contract
         self.route = RevokeRoute(contract)
         self._request_id = contract.request_id_header.lower().encode()
-        self._rate_class = contract.rate_limit_class_header.lower().encode()
-        self._rate_class_value = contract.rate_limit_class.encode()
+        self._rate_class = (contract.rate_limit_class_header.lower().encode(), contract.rate_limit_class.encode())
         self._idempotency = contract.idempotency_header.lower().encode()
         self._retry_after = contract.retry_after_header.lower().encode()
         # What the client report needs of an answer, read off the bytes already passing by: the
@@ -89,6 +94,21 @@ class RequestContextMiddleware:
                 ctx.code = reply.code
                 return await send_reply(send, reply)
 
+        if is_api and self.fast_path is not None:
+            request = self.fast_path.request(scope, ctx)
+            if request is not None:
+                reply = await self.fast_path.answer(request)
+                headers = self._documented(reply_headers(reply), ctx, is_api)
+                try:
+                    await send_reply(send, reply, headers)
+                finally:
+                    retry_after = (
+                        _retry_after(headers, self._retry_after) if reply.status == self._rate_limited else None
+                    )
+                    kill_body = reply.body if reply.status == self._kill_switch else None
+                    self._journal(scope, path, ctx, reply.status, retry_after, kill_body, has_body)
+                return None
+
         status_holder: dict = {}
 
         async def send_with_headers(message):
@@ -97,12 +117,7 @@ class RequestContextMiddleware:
                 raw = list(message.get("headers") or [])
                 if message["status"] == self._rate_limited:
                     status_holder["retry_after"] = _retry_after(raw, self._retry_after)
-                names = {k.lower() for k, _ in raw}
-                if self._request_id not in names:
-                    raw.append((self._request_id, ctx.request_id.encode()))
-                if is_api and self._rate_class not in names:
-                    raw.append((self._rate_class, self._rate_class_value))
-                message = {**message, "headers": raw}
+                message = {**message, "headers": self._documented(raw, ctx, is_api)}
             elif status_holder.get("status") == self._kill_switch and is_api:
                 status_holder["body"] = status_holder.get("body", b"") + message.get("body", b"")
             await send(message)
@@ -110,27 +125,53 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if is_api and "status" in status_holder and self.storage is not None:
-                try:
-                    self.storage.journal(
-                        (
-                            time.time(),
-                            ctx.request_id,
-                            scope.get("method", ""),
-                            path[:2048],
-                            status_holder["status"],
-                            ctx.key_id,
-                            ctx.key_hint,
-                            ctx.idempotency_key,
-                            ctx.code,
-                            ctx.sandbox or self._unknown_callers_sandbox,
-                            status_holder.get("retry_after"),
-                            _kill_scope(status_holder.get("body")),
-                            has_body,
-                        )
-                    )
-                except Exception:  # the journal must never break a response
-                    log.exception("journal write failed")
+            if is_api and "status" in status_holder:
+                self._journal(
+                    scope,
+                    path,
+                    ctx,
+                    status_holder["status"],
+                    status_holder.get("retry_after"),
+                    status_holder.get("body"),
+                    has_body,
+                )
+
+    def _documented(self, raw: list, ctx: RequestContext, is_api: bool) -> list:
+        """`raw` (an answer's headers) with the documented ones it lacks: the request id on
+        every answer, the rate-limit class on the API's."""
+        names = {k.lower() for k, _ in raw}
+        if self._request_id not in names:
+            raw.append((self._request_id, ctx.request_id.encode()))
+        if is_api and self._rate_class[0] not in names:
+            raw.append(self._rate_class)
+        return raw
+
+    def _journal(
+        self, scope, path: str, ctx: RequestContext, status: int, retry_after, kill_body, has_body: bool
+    ) -> None:
+        """The API request's journal entry (what the client report grades), once it was answered."""
+        if self.storage is None:
+            return
+        try:
+            self.storage.journal(
+                (
+                    time.time(),
+                    ctx.request_id,
+                    scope.get("method", ""),
+                    path[:2048],
+                    status,
+                    ctx.key_id,
+                    ctx.key_hint,
+                    ctx.idempotency_key,
+                    ctx.code,
+                    ctx.sandbox or self._unknown_callers_sandbox,
+                    retry_after,
+                    _kill_scope(kill_body),
+                    has_body,
+                )
+            )
+        except Exception:  # the journal must never break a response
+            log.exception("journal write failed")
 
 
 def _retry_after(headers: list, name: bytes) -> int | None:

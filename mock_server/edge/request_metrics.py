@@ -85,11 +85,11 @@ class RequestMetrics:
         key = (route, method if method in METHODS else "OTHER", status)
         counter = self._counters.get(key)
         if counter is None:
-            counter = self._counters[key] = metrics.REQUESTS.labels(key[0], key[1], str(status))
+            counter = self._counters[key] = metrics.requests(key[0], key[1], str(status))
         counter.inc()  # type: ignore[attr-defined]
         histogram = self._histograms.get(route)
         if histogram is None:
-            histogram = self._histograms[route] = metrics.LATENCY.labels(route)
+            histogram = self._histograms[route] = metrics.latency(route)
         histogram.observe(seconds)  # type: ignore[attr-defined]
 
 

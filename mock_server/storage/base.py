@@ -78,7 +78,8 @@ class Storage(ABC):
         self._clocks_seen: dict[str, tuple[float | None, float, float]] = {}
         # The journal keeps the newest `journal_limit` entries per sandbox (0: it records nothing).
         # Trimming is one DELETE per sandbox every tenth of the limit written (amortized, never a
-        # statement per response), and exact whenever the control plane flushes before reading.
+        # statement per response; SQLite's request path hands it to a thread: `_trim_later`), and
+        # exact where the control plane trims before reading (the client report).
         self.journal_limit = journal_limit
         self._trim_every = max(1, journal_limit // 10)
         self._written_since_trim: dict[str, int] = {}
@@ -258,14 +259,17 @@ class Storage(ABC):
     def _trims_due(self, rows: list[tuple]) -> list[str]:
         """The sandboxes whose written entries since their last trim reach a tenth of the bound."""
         due = []
-        for row in rows:
-            written = self._written_since_trim.get(row[0], 0) + 1
-            self._written_since_trim[row[0]] = written
-            if written >= self._trim_every and row[0] not in due:
-                due.append(row[0])
+        with self._journal_lock:  # SQLite writes the journal on the loop and on a thread
+            for row in rows:
+                written = self._written_since_trim.get(row[0], 0) + 1
+                self._written_since_trim[row[0]] = written
+                if written >= self._trim_every and row[0] not in due:
+                    due.append(row[0])
         return due
 
-    def _write_journal(self, q: Queries, pending: list[tuple]) -> None:
+    def _write_journal(self, q: Queries, pending: list[tuple], *, trim_later: bool = False) -> None:
+        """`pending` written in `q`'s transaction; a sandbox whose trim is due is trimmed in it,
+        or, `trim_later` (the request path of a backend that trims off it), handed to `_trim_later`."""
         clocks: dict[str, tuple[float | None, float]] = {}
 
         def clock_of(sandbox: str) -> tuple[float | None, float]:
@@ -276,7 +280,15 @@ class Storage(ABC):
         rows = self._journal_rows(pending, clock_of)
         q.insert_journal_rows(rows)
         for sandbox in self._trims_due(rows):
-            self.trim_journal(q.within(sandbox))
+            if trim_later:
+                self._written_since_trim[sandbox] = 0
+                self._trim_later(sandbox)
+            else:
+                self.trim_journal(q.within(sandbox))
+
+    def _trim_later(self, sandbox: str) -> None:
+        """Trim `sandbox`'s journal soon, off the request path (backends that can: SQLite)."""
+        raise NotImplementedError
 
     def trim_journal(self, q: Queries) -> None:
         """The sandbox of `q` held to the bound now (the control plane, before it reads the journal)."""

@@ -4,6 +4,7 @@ the journal's bound, the scripted answers, the text form, afresh, hosted sandbox
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from contract import CONTRACT
 from mock_server.core.client_rules import RULES, VIOLATION
+from mock_server.storage.queries import JOURNAL_COLUMNS, LOCAL_SANDBOX
 
 OK = CONTRACT.success_status
 NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
@@ -274,6 +276,38 @@ def test_the_journal_keeps_its_bound_and_the_report_counts_the_dropped(make_mock
         report = control.client_report()
         assert report["journal"] == {"limit": 3, "dropped": 2, "ungradable": 0}
         assert report["graded"] == 3 and len(control.journal()) == 3
+
+
+def test_sqlite_trims_the_journal_off_the_request_path_to_its_bound(make_mock, default_world):
+    """Serving, SQLite trims on its checkpoint thread, in short transactions (a trim on the event
+    loop held every request for tens of milliseconds): the bound holds without the control
+    plane's exact trim, and every dropped entry is counted."""
+    mock = make_mock("sqlite", journal_limit=4)
+    key = next(k for k in default_world["keys"] if CONTRACT.required_scope in k["scopes"])
+    storage = mock.app.storage
+
+    def journal() -> tuple[int, int]:
+        with storage.snapshot() as q:
+            return len(q.journal(1000)), int(q.get_setting("journal_dropped") or 0)
+
+    with mock.client() as api, mock.control() as control:
+        control.reset()
+        for _ in range(9):
+            api.delete(CONTRACT.path_for(f"sa_{uuid.uuid4()}"), headers={"Authorization": f"Bearer {key['secret']}"})
+        storage.flush_journal()  # what the loop had not written yet
+        with storage.transaction() as q:  # more entries, not trimmed: the thread is asked to below
+            copies = [(r["sandbox"], *[r[c] for c in JOURNAL_COLUMNS]) for r in q.journal(1000)] * 5
+            q.insert_journal_rows(copies)
+        held, dropped = journal()
+        storage._trim_later(LOCAL_SANDBOX)
+        deadline = time.monotonic() + 10
+        while held > 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            now_held, now_dropped = journal()
+            assert now_held + now_dropped == held + dropped  # each entry kept or counted as dropped
+            held_before, held = held, now_held
+            assert held <= held_before
+        assert held == 4
 
 
 def test_a_sandbox_reads_its_own_report_with_its_own_token(hosted_mock):
