@@ -212,6 +212,12 @@ class Storage(ABC):
         entry of no sandbox (None: an unknown caller in hosted mode) is dropped when written."""
         if not self.journal_limit:
             return
+        # The clock the request read, taken now, as its response leaves: a flush comes later
+        # (a batch, another thread), when the clock may have been moved by the control plane,
+        # and the client report grades a request's timing on the clock it was answered at.
+        entry = entry + (LOCAL_SANDBOX, None, None, False)[len(entry) - 9 :]  # all 13 fields
+        seen = None if entry[9] is None else self._seen_clock(str(entry[9]))
+        entry += (seen,)
         with self._journal_lock:
             self._journal_pending.append(entry)
         self._journal_added()
@@ -248,7 +254,8 @@ class Storage(ABC):
         for e in pending:
             sandbox = e[9] if len(e) > 9 else LOCAL_SANDBOX
             if sandbox is not None:
-                frozen, offset = clock_of(sandbox)  # each sandbox's entries at its own clock
+                # The clock its request read (`journal`), else the sandbox's clock now.
+                frozen, offset = e[13] if len(e) > 13 and e[13] is not None else clock_of(sandbox)
                 at, mock_seconds = self._stamp(e[0], frozen, offset)
                 extra = tuple(e[10:13]) + (None, None, False)[len(e[10:13]) :]
                 rows.append(

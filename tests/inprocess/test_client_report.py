@@ -405,3 +405,23 @@ def test_journal_limit_zero_records_nothing_and_the_bound_is_checked(make_mock, 
     with mock.client() as api, mock.control() as control:
         api.delete(CONTRACT.path_for(f"sa_{uuid.uuid4()}"), headers={"Authorization": f"Bearer {key['secret']}"})
         assert control.journal() == [] and control.client_report()["requests"] == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_entry_is_stamped_with_the_clock_its_request_read_even_when_written_after_a_move(
+    backend, make_mock, monkeypatch
+):
+    """Entries are written later than their responses leave (a batch; SQLite's housekeeping
+    thread): a clock moved meanwhile must not date them (CI once saw a request after a 429's
+    Retry-After graded as too early: the 429's entry was stamped with the moved clock)."""
+    storage = make_mock(backend).app.storage
+    monkeypatch.setattr(storage, "_journal_added", lambda: None)  # written below, after the move
+    storage._saw_clock({"sandbox": "local", "clock_frozen": None, "clock_offset": "0"})
+    wall = time.time()
+    storage.journal((wall, "req_answered_before_the_move", "DELETE", "/v1/x", 429, None, None, None, "RATE_LIMITED"))
+    storage._saw_clock({"sandbox": "local", "clock_frozen": None, "clock_offset": "3600"})  # the clock moved
+    monkeypatch.undo()
+    storage.flush_journal()
+    with storage.snapshot() as q:
+        stamped = q.scalar("SELECT mock_seconds FROM journal WHERE request_id = 'req_answered_before_the_move'")
+    assert abs(stamped - wall) < 1.0, stamped - wall  # before: an hour late
