@@ -251,16 +251,13 @@ class Storage(ABC):
         if self._stamp is None:
             raise RuntimeError("this storage was opened without a journal stamp (open_storage(stamp=...))")
         rows = []
-        for e in pending:
-            sandbox = e[9] if len(e) > 9 else LOCAL_SANDBOX
+        for e in pending:  # every entry has its 13 fields and the clock seen (`journal`)
+            sandbox = e[9]
             if sandbox is not None:
-                # The clock its request read (`journal`), else the sandbox's clock now.
-                frozen, offset = e[13] if len(e) > 13 and e[13] is not None else clock_of(sandbox)
+                # The clock its request read, else the sandbox's clock now.
+                frozen, offset = e[13] if e[13] is not None else clock_of(sandbox)
                 at, mock_seconds = self._stamp(e[0], frozen, offset)
-                extra = tuple(e[10:13]) + (None, None, False)[len(e[10:13]) :]
-                rows.append(
-                    (sandbox, at) + tuple(e[1:9]) + (mock_seconds, e[0], extra[0], extra[1], int(bool(extra[2])))
-                )
+                rows.append((sandbox, at) + tuple(e[1:9]) + (mock_seconds, e[0], e[10], e[11], int(bool(e[12]))))
         return rows
 
     def _trims_due(self, rows: list[tuple]) -> list[str]:

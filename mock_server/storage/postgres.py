@@ -66,7 +66,6 @@ from mock_server.storage.queries import (
     FIRST_FAULT_STEP,
     GATHER,
     JOURNAL_COLUMNS,
-    LOCAL_SANDBOX,
     POSTGRES,
     RECORD,
     REMEMBER,
@@ -618,7 +617,7 @@ class PostgresStorage(Storage):
         try:
             async with asyncio.timeout(self._bound), self._connection() as conn:
                 clocks: dict[str, tuple[float | None, float]] = {}
-                for sandbox in {e[9] if len(e) > 9 else LOCAL_SANDBOX for e in pending} - {None}:
+                for sandbox in {e[9] for e in pending} - {None}:
                     seen = self._seen_clock(str(sandbox))
                     if seen is None:  # no request of it read the clock lately: read it
                         cur = await conn.execute(_CLOCK, (sandbox,))
