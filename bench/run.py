@@ -48,6 +48,7 @@ DEFAULT_TARGETS = (
     "container",
     "pg1",
     "pg2",
+    "pg2-split",
     "bare-granian",
     "bare-uvicorn",
     "prism",
@@ -516,9 +517,12 @@ def render_targets(report: dict) -> list[str]:
     for combo in ("200 partner", "404 partner"):
         versus("pg1", combo, 1, 2)
     for combo in ("200 partner", "404 partner"):
-        one, two = med("pg1", combo, "rps"), med("pg2", combo, "rps")
-        if one and two:
-            rows.append((f"pg2 {combo}: not below pg1 in aggregate", f"{two / one:.2f}x pg1", two >= one))
+        for two_key, how in (("pg2", ""), ("pg2-split", ", one worker each")):
+            one, two = med("pg1", combo, "rps"), med(two_key, combo, "rps")
+            if one and two:
+                rows.append(
+                    (f"{two_key} {combo}: not below pg1 in aggregate{how}", f"{two / one:.2f}x pg1", two >= one)
+                )
     ours, bare = med("sqlite", "401", "rps"), med("bare-granian", "401", "rps")
     if ours and bare:
         rows.append(("401 ≥ 50 % of a bare ASGI app (granian)", f"{ours / bare * 100:.0f} %", ours >= bare / 2))
@@ -589,7 +593,8 @@ def render_table(report: dict) -> list[str]:
         lines += ["401 path against a bare ASGI app on the same server (target ≥ 50 %): " + "; ".join(notes) + ".", ""]
     lines += [
         f"- ours: `{t['mock_cmd']}` ({t['workers']} workers, the CLI's default; DATABASE: a SQLite file, or a database"
-        " on one local PostgreSQL server, fsync on); x2: two instances on one database; mock-only: the same command"
+        " on one local PostgreSQL server, fsync on); x2: two instances on one database"
+        " (x2 of one worker each: `--workers 1` per instance, the same number of workers as x1); mock-only: the same command"
         f" from a venv made by `pip install -c constraints.txt .`; container: `{t['container_cmd']}`",
         f"- Prism: `{t['prism_cmd']}`; bare ASGI app: `bench/bare_app.py` on the same server and workers",
         "- 401: no `Authorization`. 404: an unknown well-formed id (Prism: `Prefer: code=404`). 200: each request a"

@@ -7,7 +7,9 @@ ASGI app on each HTTP server (the ceiling the server sets), each started and sto
 - `container`: the image ./Dockerfile builds (podman, as tests/container/ builds it), the
   SQLite file on a volume, `--network host` (no port-forwarding proxy in the measurement);
 - `pg1`, `pg2`: the development install on one local PostgreSQL server (fsync on), one instance
-  or two instances (two processes, two ports) on one database;
+  or two instances (two processes, two ports) on one database; `pg2-split`: two instances of one
+  worker each, so the same number of worker processes as `pg1` (on a 2-core machine `pg2` runs
+  four workers on two cores: it measures oversubscription as much as the second instance);
 - `bare-granian`, `bare-uvicorn`: bench/bare_app.py, the 401 path only;
 - `prism`: `prism mock openapi.yaml -v warn`.
 """
@@ -35,6 +37,7 @@ class Target:
     backend: str = "sqlite"  # mock: "sqlite" or "postgres"
     instances: int = 1
     server: str | None = None  # mock: --server (None: the CLI's default); bare: granian or uvicorn
+    workers: int | None = None  # mock: --workers per instance (None: the CLI's default)
 
 
 CATALOG = {
@@ -46,6 +49,14 @@ CATALOG = {
         Target("container", "ours, SQLite, container image", "mock", install="container"),
         Target("pg1", "ours, PostgreSQL x1", "mock", backend="postgres"),
         Target("pg2", "ours, PostgreSQL x2 (one database)", "mock", backend="postgres", instances=2),
+        Target(
+            "pg2-split",
+            "ours, PostgreSQL x2 of one worker each (one database)",
+            "mock",
+            backend="postgres",
+            instances=2,
+            workers=1,
+        ),
         Target("bare-granian", "bare ASGI app, granian", "bare", server="granian"),
         Target("bare-uvicorn", "bare ASGI app, uvicorn", "bare", server="uvicorn"),
         Target("prism", "Prism 5.14.2", "prism"),
@@ -102,6 +113,8 @@ def mock_args(target: Target, port: int, database: str | None, extra: list[str])
         args += ["--database", database]
     if target.server:
         args += ["--server", target.server]
+    if target.workers:
+        args += ["--workers", str(target.workers)]
     return args + list(extra)
 
 
