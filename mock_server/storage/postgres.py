@@ -289,6 +289,21 @@ def fault_of(exc: BaseException, *, connect_failing: bool = False) -> StorageFau
     return None
 
 
+class _RequestConnection(psycopg.AsyncConnection):
+    """A connection of the request pool, with one cursor of its own for the revoke's two
+    statements (`statements`), made on first use and kept with the connection: psycopg's
+    `conn.execute` makes a cursor per statement, ~20 us of the mock's CPU each (~10 % of a
+    statement's cost on the mock's side; a loop of prepared statements, this machine)."""
+
+    _statements: psycopg.AsyncCursor | None = None
+
+    @property
+    def statements(self) -> psycopg.AsyncCursor:
+        if self._statements is None:
+            self._statements = self.cursor()
+        return self._statements
+
+
 class PgQueries(Queries):
     def bulk_insert(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
         with self.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -386,6 +401,7 @@ class PostgresStorage(Storage):
         if pool is None:
             pool = self._apool = AsyncConnectionPool(
                 self._dsn,
+                connection_class=_RequestConnection,
                 kwargs=self._kwargs(request_path=True),
                 min_size=REQUEST_POOL[0],
                 max_size=REQUEST_POOL[1],
@@ -563,9 +579,9 @@ class PostgresStorage(Storage):
             raise fault from exc
         raise AssertionError("unreachable")
 
-    async def _gather(self, conn: psycopg.AsyncConnection, ask: Ask) -> dict | None:
+    async def _gather(self, conn: _RequestConnection, ask: Ask) -> dict | None:
         try:
-            cur = await conn.execute(_GATHER, Queries.gather_params(ask))
+            cur = await conn.statements.execute(_GATHER, Queries.gather_params(ask))
             row = await cur.fetchone()
         except psycopg.OperationalError as exc:
             if conn.broken:
@@ -573,7 +589,7 @@ class PostgresStorage(Storage):
             raise
         return Queries.gathered(row, ask)
 
-    async def _apply(self, conn: psycopg.AsyncConnection, w: Writes) -> None:
+    async def _apply(self, conn: _RequestConnection, w: Writes) -> None:
         """The writes in one round trip: `layers_apply`, one statement (its own transaction); an
         armed fault's revoke as ONE pipeline instead (BEGIN, the guarded statements, COMMIT, one
         Sync). A failed guard (or a deadlock) aborts the transaction: LostRace, rolled back.
@@ -582,7 +598,7 @@ class PostgresStorage(Storage):
         skip it, and the next use then fails ("prepared statement _pg3_N does not exist")."""
         try:
             if w.revoke is None or w.revoke.fault_id is None:
-                await conn.execute(_APPLY, apply_params(w))
+                await conn.statements.execute(_APPLY, apply_params(w))
                 return
             async with conn.pipeline():
                 await conn.execute("BEGIN", prepare=False)
