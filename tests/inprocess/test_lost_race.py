@@ -6,11 +6,13 @@ aborted by a guard leaves no half-prepared statement behind)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from contract import CONTRACT
 from mock_server.storage.base import MAX_DECISIONS
-from mock_server.storage.gathered import Ask, LostRace, Revoke, Writes
+from mock_server.storage.gathered import Ask, LostRace, Remember, Revoke, Writes
 
 DISCONNECTED = "sa_f1da6e09-46d3-4f52-834c-fa81badc5bfd"  # Acme's, already disconnected
 
@@ -56,4 +58,48 @@ def test_a_broken_guard_rolls_the_whole_batch_back_and_is_decided_again(mock, co
             CONTRACT.path_for(CONTRACT.example_account_id),
             headers={"Authorization": f"Bearer {keys['write']['secret']}"},
         )
+    assert r.status_code == CONTRACT.success_status
+
+
+@pytest.mark.parametrize("broken", ["second rate window", "idempotency entry", "scripted answer", "canceled count"])
+def test_each_guard_fails_the_whole_batch(mock, control, keys, broken):
+    """Every guard of the write batch (postgres.py `layers_apply`, sqlite.py), one at a time: the
+    batch whose one assumption broke keeps nothing, not the rate window it spent first."""
+    from mock_server.storage import hash_secret
+
+    storage = mock.app.storage
+    key_id, account = keys["write"]["id"], CONTRACT.example_account_id
+    fresh, full = "m:2", "m:3"  # windows of their own: no other request spends in them
+    ask = Ask(hash_secret(keys["write"]["secret"]), account, None, (), "queued")
+
+    def apply(writes_of):
+        async def run():
+            return await storage.decide(ask, lambda row, _ask: ("ok", writes_of(row)))
+
+        return mock.transport.portal.call(run)
+
+    def remember(row):
+        return Remember("guard-key", account, 200, "{}", "req_guard", 1.0)
+
+    if broken == "second rate window":  # its count already at its limit
+        apply(lambda row: Writes(row["sandbox"], key_id, spend=((full, 1),)))
+        stale = lambda row: Writes(row["sandbox"], key_id, spend=((fresh, 10**6), (full, 1)))  # noqa: E731
+    elif broken == "idempotency entry":  # an entry the decision did not see
+        apply(lambda row: Writes(row["sandbox"], key_id, remember=remember(row)))
+        stale = lambda row: Writes(row["sandbox"], key_id, spend=((fresh, 10**6),), remember=remember(row))  # noqa: E731
+    elif broken == "scripted answer":  # taken by another request (no such row armed)
+        stale = lambda row: Writes(row["sandbox"], key_id, spend=((fresh, 10**6),), take=10**9)  # noqa: E731
+    else:  # the posts counted are not the posts there
+        revoke = Revoke(account, "", "revoked", "2026-01-01T00:00:00Z", "req_guard", "queued", 10**6)
+        stale = lambda row: Writes(  # noqa: E731
+            row["sandbox"],
+            key_id,
+            spend=((fresh, 10**6),),
+            revoke=replace(revoke, organization_id=row["organization_id"]),
+        )
+    with pytest.raises(LostRace):
+        apply(stale)
+    assert _window_count(storage, key_id, fresh) is None
+    with mock.client() as api:  # the account is still revocable: its disconnect was undone too
+        r = api.delete(CONTRACT.path_for(account), headers={"Authorization": f"Bearer {keys['write']['secret']}"})
     assert r.status_code == CONTRACT.success_status
