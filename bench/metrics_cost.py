@@ -24,7 +24,7 @@ import json, sys, timeit
 from contract import CONTRACT
 from mock_server.edge.request_metrics import RequestMetrics
 from mock_server.core import metrics
-m = RequestMetrics(app=None)
+m = RequestMetrics()
 api = {"path": CONTRACT.path_for(CONTRACT.example_account_id), "method": "DELETE"}
 control = {"path": "/_mock/accounts/" + CONTRACT.example_account_id, "method": "GET"}
 calls = int(sys.argv[1])

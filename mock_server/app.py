@@ -87,9 +87,23 @@ def prepare(contract: Contract = CONTRACT) -> None:
         connexion_spec.Specification.load(copy.deepcopy(raw))
 
 
+class MockApp(AsyncApp):
+    """Connexion's AsyncApp whose ASGI entry is the edge (`edge`, edge/middleware.py), not
+    Connexion's stack: the edge calls that stack itself for what the fast path does not answer.
+    The HTTP server is handed `edge` itself (`app_from_env`); this class is for apps built in
+    process (tests, benchmarks), which call the app."""
+
+    edge: RequestContextMiddleware
+    storage: object
+    sandboxes: object
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.edge(scope, receive, send)
+
+
 def create_app(
     settings: MockSettings | str, *, contract: Contract = CONTRACT, metrics_dir: str | None = None, **changes
-) -> AsyncApp:
+) -> MockApp:
     """An ASGI app serving `settings` (mock_server/settings.py) over the storage at
     `settings.database` (a SQLite path or URL, or a PostgreSQL URL), whose schema the CLI has
     prepared. `settings.fixtures`: the world `/_mock/reset` restores; `settings.operator_token`:
@@ -139,7 +153,7 @@ def create_app(
         # a scrape then sees this worker's requests only. Said once per worker, not hidden.
         log.warning("metrics: %s was named too late; this worker's metrics are its own", metrics_dir)
     operate = OperateHandlers(storage, metrics_dir)
-    app = AsyncApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
+    app = MockApp(__name__, security_map={"bearer": security_handler_for(pipeline)})
     # The specs as already parsed (contract/), not their paths: Connexion would read and parse
     # both YAML files again, in every worker (a copy: Connexion fills in defaults in place).
     app.add_api(
@@ -161,32 +175,34 @@ def create_app(
     )
     add_docs_route(app)  # the generated reference page at /docs
     errors.install(app, contract)
-    request_metrics.install(app, contract)  # added before the access log, so outermost: every request counted
-    access_log.install(app, enabled=not settings.quiet)  # next: one line per request, refusals included
-    cors.install(app, settings.cors_origins)  # --cors-origin: API routes only, never the control plane
     served_spec.install(app)  # Swagger UI's Servers: this mock first, then the documented ones
     app.add_middleware(PageHeaders, position=MiddlewarePosition.BEFORE_EXCEPTION)  # nosniff, a CSP on pages
-    app.add_middleware(
-        RequestContextMiddleware,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
+    app.add_middleware(StrictPaths, position=MiddlewarePosition.BEFORE_EXCEPTION)  # no redirects: edge/strict_paths.py
+    # The edge, outside Connexion's stack (its `middleware`, which it calls for what the fast path
+    # does not answer): every request crosses it, a well-formed revoke nothing else.
+    app.edge = RequestContextMiddleware(
+        app.middleware,
         storage=storage,
         admin_token=settings.admin_token,
         allowed_hosts=settings.allowed_hosts,
         contract=contract,
         sandboxes=router,
-        # Asked first by the context middleware: well-formed revokes skip Connexion's per-request
-        # stack. `--no-fast-path` serves everything through Connexion; the tests run both ways.
+        # Asked first by the edge: well-formed revokes skip Connexion's per-request stack.
+        # `--no-fast-path` serves everything through Connexion; the tests run both ways.
         fast_path=RevokeFastPath(pipeline) if settings.fast_path else None,
+        metrics=request_metrics.RequestMetrics(contract),  # every request counted, refusals included
+        access_log=access_log.make(enabled=not settings.quiet),  # one line per request, refusals included
+        cors=cors.make(settings.cors_origins),  # --cors-origin: API routes only, never the control plane
     )
-    app.add_middleware(StrictPaths, position=MiddlewarePosition.BEFORE_EXCEPTION)  # no redirects: edge/strict_paths.py
     app.storage = storage  # for in-process tests
     app.sandboxes = registry
     return app
 
 
-def app_from_env() -> AsyncApp:
-    """Entry point for uvicorn workers (`--factory`): the CLI has prepared the database already and
-    handed its settings over (`MockSettings.for_worker`)."""
+def app_from_env() -> RequestContextMiddleware:
+    """Entry point for the HTTP server's workers (`--factory`): the CLI has prepared the database
+    already and handed its settings over (`MockSettings.for_worker`). The server gets the edge
+    itself (`MockApp.edge`), so a fast-path request crosses one ASGI callable: the edge."""
     app = create_app(MockSettings.for_worker(), metrics_dir=worker_metrics_dir())
     # The 200 path's p99 tail: a full (generation 2) garbage collection walks every object the
     # process holds, ~60,000 after Connexion has loaded both specs, and stops the event loop for
@@ -194,4 +210,4 @@ def app_from_env() -> AsyncApp:
     # now lives as long as the process: freeze it out of the collector's walks.
     gc.collect()
     gc.freeze()
-    return app
+    return app.edge

@@ -1,5 +1,5 @@
 """The facts of one request (its id, caller, idempotency key, error code), shared by the layers
-that handle it: the outermost middleware opens it, security and the pipeline fill it, the
+that handle it: the edge (edge/middleware.py) opens it, security and the pipeline fill it, the
 journal reads it when the response leaves.
 
 It exists only inside a request: `current()` outside one is a bug and says so (it used to make a
@@ -22,6 +22,7 @@ class RequestContext:
     key_id: str | None = None
     key_hint: str | None = None
     code: str | None = None  # the error code of the answer, for the journal
+    status: int | None = None  # the answer's status once it started (metrics, access log); None: none did
     # Whose world the request acts on (mock_server/sandboxes.py): set from the caller's key on
     # the API, from the admin token on the control plane; None until known.
     sandbox: str | None = None

@@ -12,10 +12,6 @@ import logging
 import sys
 import time
 
-from connexion.middleware import MiddlewarePosition
-
-from mock_server.core.request_context import NoRequestContext, current
-
 MAX_TARGET = 200  # characters of path + query shown; the rest is counted, not printed
 log = logging.getLogger("layers.mock.access")
 
@@ -48,43 +44,12 @@ def format_line(
 
 
 class AccessLog:
-    """Outermost ASGI layer: it sees every request, the control plane's refusals included."""
+    """Not an ASGI layer: the edge (middleware.py) calls `write` once per request, after its
+    answer was sent, the control plane's refusals included."""
 
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        seen: dict = {}
-
-        async def send_and_note(message):
-            if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            # The request context opened inside (RequestContextMiddleware) is this task's context.
-            code: str | None
-            request_id: str | None
-            try:
-                ctx = current()
-                code, request_id = ctx.code, ctx.request_id
-            except NoRequestContext:  # refused before a context was opened: the line says so with '-'
-                code = request_id = None
-            log.info(
-                format_line(
-                    scope.get("method", ""),
-                    request_target(scope),
-                    seen.get("status"),
-                    code,
-                    request_id,
-                    (time.perf_counter() - started) * 1000,
-                )
-            )
+    def write(self, scope, status: int | None, code: str | None, request_id: str | None, seconds: float) -> None:
+        """`status` None: the request failed before an answer started; the line says so with '-'."""
+        log.info(format_line(scope.get("method", ""), request_target(scope), status, code, request_id, seconds * 1000))
 
 
 class _AccessHandler(logging.StreamHandler):
@@ -101,9 +66,9 @@ def _configure_logger() -> None:
     log.propagate = False
 
 
-def install(app, enabled: bool) -> None:
-    """The hook create_app calls first, so the access log wraps every other layer."""
+def make(enabled: bool) -> AccessLog | None:
+    """The access log the edge writes to (its logger set up once), or None when `quiet`."""
     if not enabled:
-        return
+        return None
     _configure_logger()
-    app.add_middleware(AccessLog, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    return AccessLog()

@@ -9,8 +9,10 @@ blocks the page from reading them); a preflight then gets the API's own 405 enve
 
 from __future__ import annotations
 
+import functools
 import re
 
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 
 from contract import CONTRACT
@@ -28,13 +30,15 @@ def check_origin(origin: str) -> str:
 
 
 class ApiOnlyCors:
-    def __init__(self, app, origins: list[str]):
-        self.app = app
+    """Not an ASGI layer: the edge (middleware.py) asks `applies` of every request and, for the
+    few it applies to, runs the rest of the request through `around`. The others cross nothing."""
+
+    def __init__(self, origins: list[str] | tuple[str, ...]):
         self.route = RevokeRoute(CONTRACT)
         self.origins = set(origins)
         self.cors = CORSMiddleware(
-            app,
-            allow_origins=origins,
+            _never_called,
+            allow_origins=list(origins),
             allow_methods=[CONTRACT.method.upper()],
             allow_headers=["Authorization", CONTRACT.idempotency_header, "Content-Type"],
             expose_headers=[
@@ -46,18 +50,31 @@ class ApiOnlyCors:
             max_age=600,
         )
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.route.is_api(scope.get("path", "")):
-            origin = dict(scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
-            if "*" in self.origins or origin in self.origins:
-                return await self.cors(scope, receive, send)
-        return await self.app(scope, receive, send)
+    def applies(self, scope) -> bool:
+        """An API route, from an origin on the list (any, with `*`)."""
+        if not self.route.is_api(scope.get("path", "")):
+            return False
+        if "*" in self.origins:
+            return True
+        origin = dict(scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
+        return origin in self.origins
+
+    async def around(self, scope, receive, send, serve) -> None:
+        """What Starlette's CORSMiddleware does around an app, around `serve(send)` (the rest of
+        the request, as the edge serves it): a preflight answered here, any other request
+        served with the CORS headers added to its answer."""
+        headers = Headers(scope=scope)
+        if scope["method"] == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers:
+            await self.cors.preflight_response(request_headers=headers)(scope, receive, send)
+            return
+        await serve(functools.partial(self.cors.send, send=send, request_headers=headers))
 
 
-def install(app, origins: tuple[str, ...]) -> None:
-    """`origins`: the `cors_origins` setting, checked by `check_origin` when it was built."""
-    if not origins:
-        return
-    from connexion.middleware import MiddlewarePosition
+async def _never_called(scope, receive, send) -> None:
+    raise AssertionError("ApiOnlyCors.around passes the request on itself")
 
-    app.add_middleware(ApiOnlyCors, position=MiddlewarePosition.BEFORE_EXCEPTION, origins=list(origins))
+
+def make(origins: tuple[str, ...]) -> ApiOnlyCors | None:
+    """`origins`: the `cors_origins` setting, checked by `check_origin` when it was built; None
+    when it is empty (no CORS at all)."""
+    return ApiOnlyCors(origins) if origins else None

@@ -1,5 +1,6 @@
-"""The outermost layer: a request context (and id) for every request, the documented headers on
-every response, the journal, and the hook to the control plane's guard (control_guard.py).
+"""The edge, the outermost ASGI callable: a request context (and id) for every request, the
+documented headers on every response, the journal, the hook to the control plane's guard
+(control_guard.py), and once the answer is sent, the request's metrics and access-log line.
 
 Well-formed revokes are answered here, by the fast edge (fastpath.py) and written on the wire
 directly; everything else goes on to Connexion's stack, its answer passing through `send`."""
@@ -9,15 +10,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import suppress
+from time import perf_counter
 
 from contract import CONTRACT
 from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.control.guard import ControlGuard
-from mock_server.core.errors import error_reply, reply_for
+from mock_server.core.errors import code_for, error_reply, reply_for
 from mock_server.core.request_context import RequestContext, open_context
+from mock_server.edge.access_log import AccessLog
+from mock_server.edge.cors import ApiOnlyCors
 from mock_server.edge.errors import reply_headers, send_reply
 from mock_server.edge.fastpath import RevokeFastPath
+from mock_server.edge.request_metrics import RequestMetrics
 from mock_server.edge.route import RevokeRoute
 from mock_server.storage import StorageFault
 from mock_server.storage.queries import LOCAL_SANDBOX
@@ -26,6 +32,15 @@ log = logging.getLogger("layers.mock")
 
 
 class RequestContextMiddleware:
+    """The edge: the ASGI callable the HTTP server calls (app.py's `MockApp` and `app_from_env`
+    hand every request here first), and the only layer a fast-path request crosses. Connexion's
+    stack (`app`) is called only for what the fast path does not answer, and for lifespan.
+
+    Metrics, the access log and CORS are not layers around it (each would be one more call and
+    one more `send` wrapper on every request, for a function call's worth of work): the edge
+    counts and logs each request once, after its answer was sent, and runs the rest of a request
+    through CORS only where CORS applies (`--cors-origin`, an API route)."""
+
     def __init__(
         self,
         app,
@@ -35,9 +50,15 @@ class RequestContextMiddleware:
         contract: Contract = CONTRACT,
         sandboxes=None,
         fast_path: RevokeFastPath | None = None,
+        metrics: RequestMetrics | None = None,
+        access_log: AccessLog | None = None,
+        cors: ApiOnlyCors | None = None,
     ):
         self.app = app
         self.fast_path = fast_path  # None: `--no-fast-path`, every request through Connexion
+        self.metrics = metrics  # None: not counted (an edge built on its own, as tests do)
+        self.access_log = access_log  # None: `--quiet`
+        self.cors = cors  # None: no `--cors-origin`
         # Hosted mode (mock_server/sandboxes.py): tokens decide who may call the control plane and
         # on which sandbox; API requests of no known key are journaled nowhere.
         self.sandboxes = sandboxes
@@ -57,12 +78,8 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        # granian hands every request of a worker the SAME `extensions` dict, and Connexion keeps
-        # each request's routing and its security step's token_info in it (`scope.setdefault(
-        # "extensions", {})`): concurrent requests then read each other's caller (a revoke
-        # decided with another key: seen as a flaky 404 in CI). Each request gets its own.
-        scope["extensions"] = dict(scope.get("extensions") or ())
+            return await self.app(scope, receive, send)  # lifespan: Connexion's
+        started = perf_counter()
         keys = []
         has_body = False
         for k, v in scope.get("headers") or []:
@@ -73,6 +90,43 @@ class RequestContextMiddleware:
         ctx = open_context(
             idempotency_key=keys[0].decode("latin-1") if keys else None, idempotency_key_repeated=len(keys) > 1
         )
+        try:
+            if self.cors is not None and self.cors.applies(scope):
+                await self._with_cors(scope, receive, send, ctx, has_body)
+            else:
+                await self._serve(scope, receive, send, ctx, has_body)
+        except Exception:
+            if ctx.status is None:  # nothing answered yet (Connexion's stack answers its own failures)
+                reply = error_reply(
+                    500,
+                    code_for(500, self.contract),
+                    self.contract.responses[500].example["error"]["message"],
+                    ctx.request_id,
+                    contract=self.contract,
+                )
+                ctx.code, ctx.status = reply.code, reply.status
+                with suppress(Exception):  # the client may be gone: the server logs the cause
+                    await send_reply(send, reply)
+            raise
+        finally:
+            seconds = perf_counter() - started
+            if self.metrics is not None:  # a request that failed unanswered is a 500 to its client
+                self.metrics.record(scope, ctx.status or 500, seconds)
+            if self.access_log is not None:
+                self.access_log.write(scope, ctx.status, ctx.code, ctx.request_id, seconds)
+        return None
+
+    async def _with_cors(self, scope, receive, send, ctx: RequestContext, has_body: bool) -> None:
+        async def noted(message):  # a preflight is answered by CORS itself
+            if message["type"] == "http.response.start":
+                ctx.status = message["status"]
+            await send(message)
+
+        await self.cors.around(  # type: ignore[union-attr]
+            scope, receive, noted, lambda cors_send: self._serve(scope, receive, cors_send, ctx, has_body)
+        )
+
+    async def _serve(self, scope, receive, send, ctx: RequestContext, has_body: bool) -> None:
         path = scope.get("path", "")
         is_api = self.route.is_api(path)
 
@@ -84,14 +138,14 @@ class RequestContextMiddleware:
                         refusal = await self.sandboxes.authorize(scope, path, ctx)
                     except StorageFault as fault:  # the token's lookup failed: the documented 500
                         reply = reply_for(fault, ctx.request_id, self.contract)
-                        ctx.code = reply.code
+                        ctx.code, ctx.status = reply.code, reply.status
                         return await send_reply(send, reply)
                 else:
                     ctx.sandbox = LOCAL_SANDBOX
             if refusal is not None:
                 status, code, message = refusal
                 reply = error_reply(status, code, message, ctx.request_id, contract=self.contract)
-                ctx.code = reply.code
+                ctx.code, ctx.status = reply.code, reply.status
                 return await send_reply(send, reply)
 
         if is_api and self.fast_path is not None:
@@ -99,6 +153,7 @@ class RequestContextMiddleware:
             if request is not None:
                 reply = await self.fast_path.answer(request)
                 headers = self._documented(reply_headers(reply), ctx, is_api)
+                ctx.status = reply.status
                 try:
                     await send_reply(send, reply, headers)
                 finally:
@@ -109,11 +164,16 @@ class RequestContextMiddleware:
                     self._journal(scope, path, ctx, reply.status, retry_after, kill_body, has_body)
                 return None
 
+        # granian hands every request of a worker the SAME `extensions` dict, and Connexion keeps
+        # each request's routing and its security step's token_info in it (`scope.setdefault(
+        # "extensions", {})`): concurrent requests then read each other's caller (a revoke
+        # decided with another key: seen as a flaky 404 in CI). Each request gets its own.
+        scope["extensions"] = dict(scope.get("extensions") or ())
         status_holder: dict = {}
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                status_holder["status"] = ctx.status = message["status"]
                 raw = list(message.get("headers") or [])
                 if message["status"] == self._rate_limited:
                     status_holder["retry_after"] = _retry_after(raw, self._retry_after)

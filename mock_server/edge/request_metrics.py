@@ -1,4 +1,4 @@
-"""Every request counted and timed for `/_mock/metrics` (core/metrics.py): the outermost layer.
+"""Every request counted and timed for `/_mock/metrics` (core/metrics.py), by the edge.
 
 Labels stay few whatever clients send: the route is the route's template (the revoke's, a
 control operation's, or a fixed name such as `/ui/`), never the path; the method is one of the
@@ -9,9 +9,6 @@ one histogram observation (label children cached after their first use).
 from __future__ import annotations
 
 import re
-import time
-
-from connexion.middleware import MiddlewarePosition
 
 from contract import CONTRACT
 from contract.control import CONTROL, CONTROL_PREFIX
@@ -57,27 +54,13 @@ class RouteLabels:
 
 
 class RequestMetrics:
-    def __init__(self, app, contract: Contract = CONTRACT):
-        self.app = app
+    """Not an ASGI layer: the edge (middleware.py) calls `record` once per request, after its
+    answer was sent (or it failed), with the status and the time it took."""
+
+    def __init__(self, contract: Contract = CONTRACT):
         self.labels = RouteLabels(contract)
         self._counters: dict[tuple[str, str, int], object] = {}
         self._histograms: dict[str, object] = {}
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        started = time.perf_counter()
-        seen = [500]  # a request that raised before answering is answered 500 by the server
-
-        async def send_and_note(message):
-            if message["type"] == "http.response.start":
-                seen[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            self.record(scope, seen[0], time.perf_counter() - started)
 
     def record(self, scope, status: int, seconds: float) -> None:
         route = self.labels(scope.get("path", ""))
@@ -91,7 +74,3 @@ class RequestMetrics:
         if histogram is None:
             histogram = self._histograms[route] = metrics.latency(route)
         histogram.observe(seconds)  # type: ignore[attr-defined]
-
-
-def install(app, contract: Contract = CONTRACT) -> None:
-    app.add_middleware(RequestMetrics, position=MiddlewarePosition.BEFORE_EXCEPTION, contract=contract)
