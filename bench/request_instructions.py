@@ -218,7 +218,12 @@ def main() -> None:
         print(json.dumps(report, indent=1))
         if args.annotate:
             annotated = subprocess.run(
-                ["callgrind_annotate", "--inclusive=no", "--threshold=100", *map(str, sorted(work.glob("callgrind.out-*")))],
+                [
+                    "callgrind_annotate",
+                    "--inclusive=no",
+                    "--threshold=100",
+                    *map(str, sorted(work.glob("callgrind.out-*"))),
+                ],
                 capture_output=True,
                 text=True,
             ).stdout
