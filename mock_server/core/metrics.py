@@ -18,6 +18,8 @@ worker, or an app built in-process (tests), the values live in this process.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -66,13 +68,71 @@ def _made() -> dict[str, Any]:
 
 
 def requests(route: str, method: str, status: str):
-    """The request counter's child for these labels (the edge caches it)."""
+    """The request counter's child for these labels."""
     return _made()["requests"].labels(route, method, status)
 
 
 def latency(route: str):
-    """The latency histogram's child for a route (the edge caches it)."""
+    """The latency histogram's child for a route."""
     return _made()["latency"].labels(route)
+
+
+# -- recording on the hot path ------------------------------------------------------------------
+# prometheus_client's `inc` and `observe`, per call, check that the metric is observable and the
+# amount not negative, take a lock, and in multiprocess mode ask the OS for the process id (a
+# fork resets the values): three times per request, about a sixth of a 401's instructions
+# (bench/request_instructions.py). The edge records from the event loop's thread only, in the
+# worker that made the values (made on first use, after the fork), so it adds to the very same
+# values without those steps: a scrape reads what `inc` would have written. Any value of another
+# kind (another version of prometheus_client) is added to with its own `inc`.
+
+
+def _adder(value) -> Callable[[float], None]:
+    """`value.inc` without the per-call lock and fork check (see above)."""
+    file = getattr(value, "_file", None)
+    if file is not None and hasattr(file, "write_value") and hasattr(value, "_key"):  # multiprocess
+        value.get()  # prometheus_client's own fork check, once: this process's file from now on
+        key = value._key  # noqa: SLF001 - see above
+
+        def add_and_write(amount: float) -> None:
+            value._value += amount  # noqa: SLF001 - the value's own copy, as `inc` keeps it
+            file.write_value(key, value._value, 0.0)  # noqa: SLF001 - the bytes a scrape sums
+
+        return add_and_write
+    if hasattr(value, "_lock") and isinstance(getattr(value, "_value", None), float):  # this process's own
+
+        def add(amount: float) -> None:
+            value._value += amount  # noqa: SLF001 - read by a scrape on the same thread
+
+        return add
+    return value.inc
+
+
+def request_counter(route: str, method: str, status: str) -> Callable[[float], None]:
+    """Adds to the request counter's child for these labels (the edge caches it)."""
+    child = requests(route, method, status)
+    value = getattr(child, "_value", None)
+    return child.inc if value is None else _adder(value)
+
+
+def latency_observer(route: str) -> Callable[[float], None]:
+    """Observes a duration in the latency histogram's child for `route` (the edge caches it):
+    what `Histogram.observe` does, its sum and the one bucket the duration falls in."""
+    child = latency(route)
+    try:
+        bounds = list(child._upper_bounds)  # noqa: SLF001 - see above
+        add_to_sum = _adder(child._sum)  # noqa: SLF001
+        add_to_bucket = [_adder(bucket) for bucket in child._buckets]  # noqa: SLF001
+    except AttributeError:  # another version's layout
+        return child.observe
+    if len(bounds) != len(add_to_bucket) or bounds[-1] != float("inf"):
+        return child.observe
+
+    def observe(seconds: float) -> None:
+        add_to_sum(seconds)
+        add_to_bucket[bisect_left(bounds, seconds)](1.0)  # the first bound >= seconds, as observe's
+
+    return observe
 
 
 def multiprocess_ready() -> bool:

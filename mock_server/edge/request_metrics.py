@@ -9,6 +9,7 @@ one histogram observation (label children cached after their first use).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from contract import CONTRACT
 from contract.control import CONTROL, CONTROL_PREFIX
@@ -59,18 +60,18 @@ class RequestMetrics:
 
     def __init__(self, contract: Contract = CONTRACT):
         self.labels = RouteLabels(contract)
-        self._counters: dict[tuple[str, str, int], object] = {}
-        self._histograms: dict[str, object] = {}
+        self._counters: dict[tuple[str, str, int], Callable[[float], None]] = {}
+        self._histograms: dict[str, Callable[[float], None]] = {}
 
     def record(self, scope, status: int, seconds: float) -> None:
         route = self.labels(scope.get("path", ""))
         method = scope.get("method", "")
         key = (route, method if method in METHODS else "OTHER", status)
-        counter = self._counters.get(key)
-        if counter is None:
-            counter = self._counters[key] = metrics.requests(key[0], key[1], str(status))
-        counter.inc()  # type: ignore[attr-defined]
-        histogram = self._histograms.get(route)
-        if histogram is None:
-            histogram = self._histograms[route] = metrics.latency(route)
-        histogram.observe(seconds)  # type: ignore[attr-defined]
+        count = self._counters.get(key)
+        if count is None:
+            count = self._counters[key] = metrics.request_counter(key[0], key[1], str(status))
+        count(1.0)
+        observe = self._histograms.get(route)
+        if observe is None:
+            observe = self._histograms[route] = metrics.latency_observer(route)
+        observe(seconds)
