@@ -233,3 +233,56 @@ def test_a_failure_in_the_edge_is_answered_with_the_500_envelope(make_mock, monk
     headers = dict(sent[0]["headers"])
     assert headers[CONTRACT.request_id_header.lower().encode()].startswith(b"req_")
     assert CONTRACT.code_for_status(500).encode() in sent[1]["body"]
+
+
+# The edge records through core/metrics.py's adders, not prometheus_client's `inc`/`observe`:
+# the same numbers must come out of a scrape, in both of the library's modes.
+RECORDING = r"""
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+from mock_server.core import metrics
+
+DURATIONS = (0.0, 0.0005, 0.001, 0.0011, 0.3, 5.0, 60.0, 61.0)
+
+
+def scraped(route):
+    text = metrics.exposition(sys.argv[1] or None).decode()
+    return sorted(
+        (s.name, sorted((k, v) for k, v in s.labels.items() if k != "route"), s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.labels.get("route") == route and not s.name.endswith("_created")
+    )
+
+
+for seconds in DURATIONS:
+    metrics.latency_observer("ours")(seconds)
+    metrics.request_counter("ours", "DELETE", "401")(1.0)
+    metrics.latency("theirs").observe(seconds)
+    metrics.requests("theirs", "DELETE", "401").inc()
+ours, theirs = scraped("ours"), scraped("theirs")
+print(json.dumps({"multiprocess": metrics.multiprocess_ready(), "same": ours == theirs, "ours": ours}))
+"""
+
+
+@pytest.mark.parametrize("multiprocess", [False, True], ids=["one-worker", "several-workers"])
+def test_the_edges_recording_scrapes_as_prometheus_clients_own(tmp_path, multiprocess):
+    import json
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != METRICS_DIR_ENV}
+    if multiprocess:  # read by prometheus_client when imported: a process of its own
+        env[METRICS_DIR_ENV] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", RECORDING, str(tmp_path) if multiprocess else ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert result["multiprocess"] is multiprocess
+    assert result["same"], result["ours"]
+    counts = {name: value for name, labels, value in result["ours"] if name.endswith(("_total", "_count"))}
+    assert set(counts.values()) == {8.0}, counts
