@@ -18,6 +18,7 @@ worker, or an app built in-process (tests), the values live in this process.
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left
 from collections.abc import Callable
 from functools import lru_cache
@@ -77,6 +78,8 @@ def latency(route: str):
     return _made()["latency"].labels(route)
 
 
+_TWO_DOUBLES = struct.Struct("dd").pack  # a value and its timestamp, in a multiprocess file
+
 # -- recording on the hot path ------------------------------------------------------------------
 # prometheus_client's `inc` and `observe`, per call, check that the metric is observable and the
 # amount not negative, take a lock, and in multiprocess mode ask the OS for the process id (a
@@ -90,13 +93,18 @@ def latency(route: str):
 def _adder(value) -> Callable[[float], None]:
     """`value.inc` without the per-call lock and fork check (see above)."""
     file = getattr(value, "_file", None)
-    if file is not None and hasattr(file, "write_value") and hasattr(value, "_key"):  # multiprocess
+    if file is not None and hasattr(value, "_key") and isinstance(getattr(file, "_positions", None), dict):
         value.get()  # prometheus_client's own fork check, once: this process's file from now on
         key = value._key  # noqa: SLF001 - see above
+        file.write_value(key, value._value, 0.0)  # noqa: SLF001 - the key has its place in the file now
+        at = file._positions[key]  # noqa: SLF001 - a key's place never moves (the file only grows)
 
         def add_and_write(amount: float) -> None:
             value._value += amount  # noqa: SLF001 - the value's own copy, as `inc` keeps it
-            file.write_value(key, value._value, 0.0)  # noqa: SLF001 - the bytes a scrape sums
+            # The bytes a scrape sums, written as prometheus_client writes them (one slice
+            # assignment, never a moment of zeros); `_m` is read each time: a file that grows
+            # for a new key is mapped again.
+            file._m[at : at + 16] = _TWO_DOUBLES(value._value, 0.0)  # noqa: SLF001
 
         return add_and_write
     if hasattr(value, "_lock") and isinstance(getattr(value, "_value", None), float):  # this process's own

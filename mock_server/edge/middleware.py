@@ -67,6 +67,7 @@ class RequestContextMiddleware:
         self.control_guard = ControlGuard(admin_token, allowed_hosts, hosted=sandboxes is not None)
         self.contract = contract
         self.route = RevokeRoute(contract)
+        self._request_id_name, self._rate_class_name = contract.request_id_header, contract.rate_limit_class_header
         self._request_id = contract.request_id_header.lower().encode()
         self._rate_class = (contract.rate_limit_class_header.lower().encode(), contract.rate_limit_class.encode())
         self._idempotency = contract.idempotency_header.lower().encode()
@@ -90,11 +91,12 @@ class RequestContextMiddleware:
         ctx = open_context(
             idempotency_key=keys[0].decode("latin-1") if keys else None, idempotency_key_repeated=len(keys) > 1
         )
+        route = None  # the metrics' route label, when known without parsing the path again
         try:
             if self.cors is not None and self.cors.applies(scope):
                 await self._with_cors(scope, receive, send, ctx, has_body)
             else:
-                await self._serve(scope, receive, send, ctx, has_body)
+                route = await self._serve(scope, receive, send, ctx, has_body)
         except Exception:
             if ctx.status is None:  # nothing answered yet (Connexion's stack answers its own failures)
                 reply = error_reply(
@@ -111,7 +113,7 @@ class RequestContextMiddleware:
         finally:
             seconds = perf_counter() - started
             if self.metrics is not None:  # a request that failed unanswered is a 500 to its client
-                self.metrics.record(scope, ctx.status or 500, seconds)
+                self.metrics.record(scope, ctx.status or 500, seconds, route)
             if self.access_log is not None:
                 self.access_log.write(scope, ctx.status, ctx.code, ctx.request_id, seconds)
         return None
@@ -126,7 +128,9 @@ class RequestContextMiddleware:
             scope, receive, noted, lambda cors_send: self._serve(scope, receive, cors_send, ctx, has_body)
         )
 
-    async def _serve(self, scope, receive, send, ctx: RequestContext, has_body: bool) -> None:
+    async def _serve(self, scope, receive, send, ctx: RequestContext, has_body: bool) -> str | None:
+        """The request, answered; the route's template when the fast path answered it (the
+        metrics' label), else None."""
         path = scope.get("path", "")
         is_api = self.route.is_api(path)
 
@@ -139,20 +143,29 @@ class RequestContextMiddleware:
                     except StorageFault as fault:  # the token's lookup failed: the documented 500
                         reply = reply_for(fault, ctx.request_id, self.contract)
                         ctx.code, ctx.status = reply.code, reply.status
-                        return await send_reply(send, reply)
+                        await send_reply(send, reply)
+                        return None
                 else:
                     ctx.sandbox = LOCAL_SANDBOX
             if refusal is not None:
                 status, code, message = refusal
                 reply = error_reply(status, code, message, ctx.request_id, contract=self.contract)
                 ctx.code, ctx.status = reply.code, reply.status
-                return await send_reply(send, reply)
+                await send_reply(send, reply)
+                return None
 
         if is_api and self.fast_path is not None:
             request = self.fast_path.request(scope, ctx)
             if request is not None:
                 reply = await self.fast_path.answer(request)
-                headers = self._documented(reply_headers(reply), ctx, is_api)
+                # A Reply's header names are the contract's, as written: asked of its dict.
+                headers = self._documented(
+                    reply_headers(reply),
+                    ctx,
+                    is_api,
+                    self._request_id_name in reply.headers,
+                    self._rate_class_name in reply.headers,
+                )
                 ctx.status = reply.status
                 try:
                     await send_reply(send, reply, headers)
@@ -162,7 +175,7 @@ class RequestContextMiddleware:
                     )
                     kill_body = reply.body if reply.status == self._kill_switch else None
                     self._journal(scope, path, ctx, reply.status, retry_after, kill_body, has_body)
-                return None
+                return self.contract.route
 
         # granian hands every request of a worker the SAME `extensions` dict, and Connexion keeps
         # each request's routing and its security step's token_info in it (`scope.setdefault(
@@ -177,13 +190,16 @@ class RequestContextMiddleware:
                 raw = list(message.get("headers") or [])
                 if message["status"] == self._rate_limited:
                     status_holder["retry_after"] = _retry_after(raw, self._retry_after)
-                message = {**message, "headers": self._documented(raw, ctx, is_api)}
+                names = {k.lower() for k, _ in raw}
+                has_id, has_class = self._request_id in names, self._rate_class[0] in names
+                message = {**message, "headers": self._documented(raw, ctx, is_api, has_id, has_class)}
             elif status_holder.get("status") == self._kill_switch and is_api:
                 status_holder["body"] = status_holder.get("body", b"") + message.get("body", b"")
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
+            return None
         finally:
             if is_api and "status" in status_holder:
                 self._journal(
@@ -196,13 +212,12 @@ class RequestContextMiddleware:
                     has_body,
                 )
 
-    def _documented(self, raw: list, ctx: RequestContext, is_api: bool) -> list:
-        """`raw` (an answer's headers) with the documented ones it lacks: the request id on
-        every answer, the rate-limit class on the API's."""
-        names = {k.lower() for k, _ in raw}
-        if self._request_id not in names:
+    def _documented(self, raw: list, ctx: RequestContext, is_api: bool, has_id: bool, has_class: bool) -> list:
+        """`raw` (an answer's headers) with the documented ones it lacks (`has_id`, `has_class`:
+        what it has): the request id on every answer, the rate-limit class on the API's."""
+        if not has_id:
             raw.append((self._request_id, ctx.request_id.encode()))
-        if is_api and self._rate_class[0] not in names:
+        if is_api and not has_class:
             raw.append(self._rate_class)
         return raw
 

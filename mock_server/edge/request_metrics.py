@@ -63,8 +63,10 @@ class RequestMetrics:
         self._counters: dict[tuple[str, str, int], Callable[[float], None]] = {}
         self._histograms: dict[str, Callable[[float], None]] = {}
 
-    def record(self, scope, status: int, seconds: float) -> None:
-        route = self.labels(scope.get("path", ""))
+    def record(self, scope, status: int, seconds: float, route: str | None = None) -> None:
+        """`route`: the label, when the caller knows it (the fast path answers the API's route)."""
+        if route is None:
+            route = self.labels(scope.get("path", ""))
         method = scope.get("method", "")
         key = (route, method if method in METHODS else "OTHER", status)
         count = self._counters.get(key)
