@@ -91,8 +91,13 @@ def envelope(code: str, message: str, request_id: str, details: dict | None = No
     return {"error": error}
 
 
+# json.dumps makes a JSONEncoder per call when given any option (here the separators): one, made
+# once, writes the same bytes (every answer's body goes through it).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dumps(body: dict) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _ENCODE(body).encode()
 
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_]+")  # what JSON writes as it is (request ids are req_<ULID>)
