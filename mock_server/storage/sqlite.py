@@ -400,7 +400,7 @@ class SqliteStorage(Storage):
     ddl, index_ddl, real_type = _DDL, _INDEXES, "REAL"
     # A load's posts arrive in posts_by_account's order (account by account, seqs rising), so
     # each entry goes at the end of the index: cheaper kept than sorted afterwards (3,000,000
-    # posts: ~0.4 CPU-s less; bench/fixture_cpu.py). The accounts come in random id order.
+    # posts: 0.3-0.5 CPU-s less; bench/fixture_cpu.py). The accounts come in random id order.
     kept_while_seeding = ("posts_by_account",)
 
     def _table_names(self, q: Queries) -> set[str]:
