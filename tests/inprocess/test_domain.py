@@ -14,6 +14,7 @@ from mock_server.core.errors import ApiError
 from mock_server.core.request_context import NoRequestContext, current
 from mock_server.storage import open_storage
 from mock_server.storage.queries import BULK_PARAMETERS, Queries
+from mock_server.storage.schema import INDEX_NAMES
 
 from .conftest import BACKENDS
 
@@ -143,6 +144,13 @@ def test_a_bulk_load_keeps_every_account_in_order_with_its_posts(request, tmp_pa
                 assert all(p["canceled_at"] and p["cancel_reason"] for p in canceled), a["id"]
             posts = sum(sum(a["posts"].values()) for a in accounts)
             assert q.scalar("SELECT COUNT(DISTINCT id) AS n FROM posts WHERE sandbox=?", (q.sandbox,)) == posts
+            # every index there after the load, whether it was kept while the rows went in or built after
+            indexes = (
+                "SELECT name FROM sqlite_master WHERE type='index'"
+                if backend == "sqlite"
+                else "SELECT indexname AS name FROM pg_indexes"
+            )
+            assert set(INDEX_NAMES) <= {r["name"] for r in q.rows(indexes)}
     finally:
         s.close()
 
