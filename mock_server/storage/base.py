@@ -22,6 +22,7 @@ once the bearer secret has named the sandbox (domain.py).
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -155,6 +156,8 @@ class Storage(ABC):
     # What `_build_world` needs from a backend: its DDL, and the names of the tables it holds.
     ddl: list[str]
     index_ddl: list[str]
+    # Indexes a seed leaves in place (the others are dropped and built once after the rows).
+    kept_while_seeding: tuple[str, ...] = ()
 
     def _table_names(self, q: Queries) -> set[str]:
         raise NotImplementedError
@@ -181,7 +184,11 @@ class Storage(ABC):
         )
         if seeding:
             for name in INDEX_NAMES:  # bulk loading: build the indexes once, after the rows
-                q.conn.execute(f"DROP INDEX IF EXISTS {name}")
+                if name not in self.kept_while_seeding:
+                    q.conn.execute(f"DROP INDEX IF EXISTS {name}")
+            for stmt in self.index_ddl:  # and the kept ones there before the rows (a new file has none yet)
+                if _index_name(stmt) in self.kept_while_seeding:
+                    q.conn.execute(stmt)
             seed(q)
         for stmt in self.index_ddl:
             q.conn.execute(stmt)
@@ -319,6 +326,12 @@ class Storage(ABC):
             if "meta" not in self._table_names(q):
                 return None
             return q.scalar("SELECT value FROM meta WHERE name='schema_version'")
+
+
+def _index_name(ddl: str) -> str | None:
+    """The index a statement of schema.INDEXES makes."""
+    found = re.search(r"INDEX IF NOT EXISTS (\w+)", ddl)
+    return found and found.group(1)
 
 
 def check_version(found: str | None, has_tables: bool, where: str) -> None:

@@ -13,6 +13,8 @@ from mock_server.core.domain import FAULT_STEPS, Domain
 from mock_server.core.errors import ApiError
 from mock_server.core.request_context import NoRequestContext, current
 from mock_server.storage import open_storage
+from mock_server.storage.queries import BULK_PARAMETERS, Queries
+from mock_server.storage.schema import INDEX_NAMES
 
 from .conftest import BACKENDS
 
@@ -101,6 +103,56 @@ def test_revoke_counts_only_queued_posts_at_scale(storage, domain):
     assert outcome.body["canceledScheduledPosts"] == 5000
     with storage.snapshot() as q:
         assert q.post_counts(acc["id"]) == {"canceled": 5000, "published": 300, "draft": 7}
+
+
+# Accounts per statement of a bulk insert (their columns and the sandbox); the loads below are
+# one statement short of, exactly, and one past whole statements, and several statements long.
+_PER_STATEMENT = BULK_PARAMETERS // (len(Queries.ACCOUNT_COLUMNS) + 1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n", [_PER_STATEMENT - 1, _PER_STATEMENT, _PER_STATEMENT + 1, 3 * _PER_STATEMENT + 1])
+def test_a_bulk_load_keeps_every_account_in_order_with_its_posts(request, tmp_path, backend, n):
+    """A fixture's load (a fresh world: indexes built after the rows, posts named by seq): every
+    account, in the file's order, with exactly its posts; counts that change from account to
+    account make a staged row each, so the staged posts cross statement boundaries too."""
+    database = (
+        str(tmp_path / "bulk.sqlite3")
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres").new_database("bulk")
+    )
+    org = "org_00000000-0000-4000-8000-00000000b01c"
+    accounts = [
+        {
+            "id": f"sa_00000000-0000-4000-8000-{i:012d}",
+            "organizationId": org,
+            "posts": {"queued": i % 3, "canceled": int(i % 5 == 0), "published": 2 * int(i % 7 == 0)},
+        }
+        for i in range(n)
+    ]
+    s = open_storage(database)
+    try:
+        assert s.prepare(
+            lambda q: world.load(q, {"organizations": [{"id": org, "name": "Bulk"}], "accounts": accounts}, 0.0)
+        )
+        with s.snapshot() as q:
+            assert [r["id"] for r in q.list_accounts(limit=n + 1)] == [a["id"] for a in accounts]
+            for a in accounts:
+                expected = {status: count for status, count in a["posts"].items() if count}
+                assert q.post_counts(a["id"]) == expected, a["id"]
+                canceled = [p for p in q.posts_of(a["id"]) if p["status"] == "canceled"]
+                assert all(p["canceled_at"] and p["cancel_reason"] for p in canceled), a["id"]
+            posts = sum(sum(a["posts"].values()) for a in accounts)
+            assert q.scalar("SELECT COUNT(DISTINCT id) AS n FROM posts WHERE sandbox=?", (q.sandbox,)) == posts
+            # every index there after the load, whether it was kept while the rows went in or built after
+            indexes = (
+                "SELECT name FROM sqlite_master WHERE type='index'"
+                if backend == "sqlite"
+                else "SELECT indexname AS name FROM pg_indexes"
+            )
+            assert set(INDEX_NAMES) <= {r["name"] for r in q.rows(indexes)}
+    finally:
+        s.close()
 
 
 def test_a_refused_request_spends_no_budget(storage, domain):
