@@ -122,21 +122,28 @@ GATHER = (
     " LEFT JOIN idempotency i ON i.sandbox=k.sandbox AND i.key_id=k.id AND i.idempotency_key=?"
     " WHERE k.secret_sha256=?"
 )
-# Guarded writes: each returns a row (or changes one) only if what the decision assumed still
-# holds. A window's count goes up only while it is below the limit; an idempotency entry is
-# inserted only where there was none, or replaces only the expired one the snapshot saw.
-SPEND = (
+# Guarded writes: each changes a row only if what the decision assumed still holds. A window's
+# count goes up only while it is below the limit; an idempotency entry is inserted only where
+# there was none, or replaces only the expired one the snapshot saw. `Queries.apply` checks a
+# guard by the number of rows the statement changed: with a RETURNING clause SQLite builds a
+# temporary table for every statement (~60,000 instructions of a partner-tier revoke, measured
+# by bench/revoke_instructions.py). PostgreSQL's layers_apply reads the row RETURNING gives
+# (postgres.py): SPEND and REMEMBER are the same statements with it.
+SPEND_ROW = (
     "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
     " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
-    " WHERE rate_windows.count < ? RETURNING count"
+    " WHERE rate_windows.count < ?"
 )
-REMEMBER = (
+SPEND = SPEND_ROW + " RETURNING count"
+
+REMEMBER_ROW = (
     "INSERT INTO idempotency(sandbox, key_id, idempotency_key, account_id, status, body, request_id, created_at)"
     " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sandbox, key_id, idempotency_key) DO UPDATE SET"
     " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
     " request_id=excluded.request_id, created_at=excluded.created_at"
-    " WHERE idempotency.created_at = ? RETURNING status"
+    " WHERE idempotency.created_at = ?"
 )
+REMEMBER = REMEMBER_ROW + " RETURNING status"
 # The journal's columns after `sandbox`, in the order base.py `_journal_rows` builds them.
 JOURNAL_COLUMNS = (
     "at",
@@ -515,9 +522,12 @@ class Queries:
             self.within(w.sandbox).apply(w)
             return
         for window, limit in w.spend:
-            if self.one(SPEND, (w.sandbox, w.key_id, window, limit)) is None:
+            if self._x(SPEND_ROW, (w.sandbox, w.key_id, window, limit)).rowcount != 1:
                 raise LostRace("rate window")
-        if w.remember is not None and self.one(REMEMBER, remember_params(w.sandbox, w.key_id, w.remember)) is None:
+        if (
+            w.remember is not None
+            and self._x(REMEMBER_ROW, remember_params(w.sandbox, w.key_id, w.remember)).rowcount != 1
+        ):
             raise LostRace("idempotency key")
         if w.take is not None and self._x(TAKE_FAULT, (w.take,)).rowcount != 1:
             raise LostRace("scripted answer")
