@@ -91,8 +91,13 @@ def envelope(code: str, message: str, request_id: str, details: dict | None = No
     return {"error": error}
 
 
+# One encoder for every answer: json.dumps with any non-default argument builds a JSONEncoder
+# per call (a third of what encoding a revoke's answer cost).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def dumps(body: dict) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    return _ENCODE(body).encode()
 
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_]+")  # what JSON writes as it is (request ids are req_<ULID>)

@@ -208,9 +208,15 @@ def fault_steps(sandbox: str, key_id: str, r: Revoke) -> list[tuple[str, str, tu
     ]
 
 
+@lru_cache(maxsize=256)  # read on every revoke (three times), and the clock is rarely moved
 def clock_settings_of(frozen: str | None, offset: str | None) -> tuple[float | None, float]:
     """(frozen instant or None, offset) from the clock's two settings rows (their text)."""
     return (float(frozen) if frozen not in (None, "") else None, float(offset or 0.0))
+
+
+@lru_cache(maxsize=256)  # a key's scopes, read on every revoke: a handful of distinct texts
+def _scopes(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
 
 
 def caller_of(row, digest: str) -> dict | None:
@@ -224,7 +230,7 @@ def caller_of(row, digest: str) -> dict | None:
         "keyId": row["id"],
         "keyHint": row["secret_hint"],
         "organizationId": row["organization_id"],
-        "scopes": json.loads(row["scopes"]),
+        "scopes": _scopes(row["scopes"]),
         "tier": row["tier"],
         "killed": {
             "key": bool(row["key_killed"]),
@@ -232,6 +238,10 @@ def caller_of(row, digest: str) -> dict | None:
             "global": row["global_killed"] == "1",
         },
     }
+
+
+# GATHER's column names by their number (one text: one entry), for `Queries.gathered`.
+_GATHERED_NAMES: dict[int, tuple[str, ...]] = {}
 
 
 class Queries:
@@ -505,8 +515,15 @@ class Queries:
         if row is None:
             return None
         # A sqlite3.Row finds each column by name with a scan of all ~30: made a dict first, by
-        # position (dict(row) would look every name up that way: most of a 404's time in Python).
-        row = dict(row) if isinstance(row, dict) else dict(zip(row.keys(), row, strict=True))
+        # position (dict(row) would look every name up that way: most of a 404's time in Python),
+        # with GATHER's column names read once (row.keys() makes a new list on every call).
+        if isinstance(row, dict):
+            row = dict(row)
+        else:
+            names = _GATHERED_NAMES.get(len(row))
+            if names is None:
+                names = _GATHERED_NAMES[len(row)] = tuple(row.keys())
+            row = dict(zip(names, row, strict=True))
         caller = caller_of(row, ask.digest)
         if caller is None:
             return None
