@@ -253,6 +253,7 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=700, help="requests per kind before measuring")
     p.add_argument("--concurrency", type=int, default=16, help="clients at once (wrk -c32 over 2 workers: 16 each)")
     p.add_argument("--keys", type=int, default=600, help="partner-tier keys in rotation (bench/run.py's number)")
+    p.add_argument("--world", type=int, default=0, help="accounts in the world (at least those the 200s revoke)")
     p.add_argument("--kinds", default="200,404", help=f"comma-separated, of {','.join(KINDS)}")
     p.add_argument("--top", type=int, default=0, help="print the N costliest functions (self cost) per kind")
     p.add_argument("--profile", action="store_true", help="no valgrind: cProfile's top functions per kind")
@@ -279,7 +280,7 @@ def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     database = WORK / "world.sqlite3"
     n_fresh = (args.warmup + args.requests) * args.kinds.count("200") + 1
-    ids = c.seed_world(database, accounts=n_fresh, queued_per_account=2, partner_keys=args.keys)
+    ids = c.seed_world(database, accounts=max(n_fresh, args.world), queued_per_account=2, partner_keys=args.keys)
     ids_file = c.write_ids(WORK / "fresh_ids.txt", ids)
     cmd = [
         sys.executable,
