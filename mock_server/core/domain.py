@@ -186,16 +186,23 @@ class Domain:
             for (window, limit), count in zip(spend, (row["count_0"], row["count_1"]), strict=True):
                 if (count or 0) + 1 > limit:
                     raise self.rate_limited(max(1, math.ceil(_seconds_left(window, now))))
-        spent = Writes(caller.sandbox, caller.key_id, spend=spend, take=take)
+
+        # What every outcome from here stores: the budget spent and the scripted answer taken
+        # (made only when returned: a frozen dataclass costs a microsecond or two to make).
+        def spent(remember: Remember | None = None, revoke: Revoke | None = None) -> Writes | None:
+            return (
+                Writes(caller.sandbox, caller.key_id, spend=spend, remember=remember, revoke=revoke, take=take) or None
+            )
+
         key, replaces = ask.idempotency_key, None
         if key is not None and row["idem_account_id"] is not None:
             if now - row["idem_created_at"] >= self._idempotency_window:
                 replaces = row["idem_created_at"]  # expired: as if there were none
             elif row["idem_account_id"] != ask.account_id:
-                return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), spent or None
+                return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), spent()
             else:
                 replay = Outcome(row["idem_status"], json.loads(row["idem_body"]), row["idem_request_id"], True)
-                return replay, spent or None
+                return replay, spent()
         revoke = None
         if row["account_seq"] is None:
             # Unknown, another organization's, or already disconnected: one answer for all three,
@@ -225,11 +232,7 @@ class Domain:
         if key is not None and outcome.status != 500:
             body = json.dumps(outcome.body, separators=(",", ":"))
             remember = Remember(key, ask.account_id, outcome.status, body, request_id, now, replaces)
-        # `spent` with them (built directly: dataclasses.replace inspects the fields on every call)
-        writes = Writes(
-            spent.sandbox, spent.key_id, spend=spent.spend, remember=remember, revoke=revoke, take=spent.take
-        )
-        return outcome, writes or None
+        return outcome, spent(remember, revoke)
 
     def _scripted(
         self, answer: dict, row: dict, caller: Caller, ask: Ask, request_id: str, now: float
