@@ -186,23 +186,16 @@ class Domain:
             for (window, limit), count in zip(spend, (row["count_0"], row["count_1"]), strict=True):
                 if (count or 0) + 1 > limit:
                     raise self.rate_limited(max(1, math.ceil(_seconds_left(window, now))))
-
-        # What every outcome from here stores: the budget spent and the scripted answer taken
-        # (made only when returned: a frozen dataclass costs a microsecond or two to make).
-        def spent(remember: Remember | None = None, revoke: Revoke | None = None) -> Writes | None:
-            return (
-                Writes(caller.sandbox, caller.key_id, spend=spend, remember=remember, revoke=revoke, take=take) or None
-            )
-
+        # Every outcome from here stores the budget spent and the scripted answer taken (`_writes`).
         key, replaces = ask.idempotency_key, None
         if key is not None and row["idem_account_id"] is not None:
             if now - row["idem_created_at"] >= self._idempotency_window:
                 replaces = row["idem_created_at"]  # expired: as if there were none
             elif row["idem_account_id"] != ask.account_id:
-                return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), spent()
+                return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), _writes(caller, spend, take)
             else:
                 replay = Outcome(row["idem_status"], json.loads(row["idem_body"]), row["idem_request_id"], True)
-                return replay, spent()
+                return replay, _writes(caller, spend, take)
         revoke = None
         if row["account_seq"] is None:
             # Unknown, another organization's, or already disconnected: one answer for all three,
@@ -232,7 +225,7 @@ class Domain:
         if key is not None and outcome.status != 500:
             body = json.dumps(outcome.body, separators=(",", ":"))
             remember = Remember(key, ask.account_id, outcome.status, body, request_id, now, replaces)
-        return outcome, spent(remember, revoke)
+        return outcome, _writes(caller, spend, take, remember, revoke)
 
     def _scripted(
         self, answer: dict, row: dict, caller: Caller, ask: Ask, request_id: str, now: float
@@ -327,6 +320,18 @@ class Domain:
             "canceledScheduledPosts": canceled,
             "disconnectedAt": at,
         }
+
+
+def _writes(
+    caller: Caller,
+    spend: tuple[tuple[str, int], ...],
+    take: int | None,
+    remember: Remember | None = None,
+    revoke: Revoke | None = None,
+) -> Writes | None:
+    """A decision's writes (None: nothing to write), made once, when returned: a frozen
+    dataclass costs a microsecond or two to make."""
+    return Writes(caller.sandbox, caller.key_id, spend=spend, remember=remember, revoke=revoke, take=take) or None
 
 
 def minute_window(now: float) -> str:
