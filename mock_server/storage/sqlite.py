@@ -227,10 +227,8 @@ class SqliteStorage(Storage):
         statement returns (queries.py `Queries.apply`)."""
         return await self._run_decision(ask, decide, self.gather, self._apply)
 
-    def _apply(self, writes: Writes) -> asyncio.Future:
-        # The queued write's future itself, not a coroutine awaiting it: a revoke's task resumes
-        # through one frame fewer when its batch commits.
-        return self._queue(lambda q: q.apply(writes))
+    async def _apply(self, writes: Writes) -> None:
+        await self.write(lambda q: q.apply(writes))
 
     async def read(self, fn: Callable[[Queries], T]) -> T:
         # WAL readers never wait for the writer: a read on the loop's connection takes microseconds.
@@ -249,17 +247,13 @@ class SqliteStorage(Storage):
     # batch had a failed write runs twice (the first pass undone): `fn` changes nothing but
     # the database.
     async def write(self, fn: Callable[[Queries], T]) -> T:
-        return await self._queue(fn)
-
-    def _queue(self, fn: Callable[[Queries], T]) -> asyncio.Future:
-        """`fn` queued for this turn's batch: the future its result (or error) is set on."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._batch.append((fn, fut, loop.time() + self.timeout))
         if not self._batch_scheduled:
             self._batch_scheduled = True
             loop.call_soon(self._run_batch)
-        return fut
+        return await fut
 
     def _try_begin(self, conn: sqlite3.Connection) -> bool:
         """BEGIN IMMEDIATE on the loop's connection (busy timeout 0: `_loop_queries`), or False."""
