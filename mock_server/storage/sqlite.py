@@ -91,6 +91,12 @@ def storage_fault(exc: BaseException) -> StorageFault | None:
     return None
 
 
+def _answer(exc: Exception) -> Exception:
+    """What a write that failed answers its request: a broken uniqueness or reference rule is a
+    Conflict; anything else (a lost race) as raised."""
+    return Conflict(str(exc)) if isinstance(exc, sqlite3.IntegrityError) else exc
+
+
 def _translated(exc: BaseException) -> BaseException:
     fault = storage_fault(exc)
     return exc if fault is None else fault
@@ -310,12 +316,20 @@ class SqliteStorage(Storage):
             # with each write in a savepoint of its own, so that only the failed one is left out
             # (a savepoint per write on every batch was ~27,000 instructions a revoke:
             # bench/revoke_instructions.py). The same outcome, for two passes over the writes.
-            conn.execute("SAVEPOINT batch")
-            done = self._try_writes(q, queue)
-            if done is None:
+            # A lone write needs no savepoint: if it fails, the transaction is undone instead.
+            alone = len(queue) == 1
+            if not alone:
+                conn.execute("SAVEPOINT batch")
+            done, failed = self._try_writes(q, queue)
+            if failed is not None and alone:
+                conn.execute("ROLLBACK")  # nothing was written; the journal waits for the next write
+                self._fail(queue, _answer(failed))
+                return
+            if failed is not None:
                 conn.execute("ROLLBACK TO SAVEPOINT batch")
                 done = self._writes_each_alone(q, queue)
-            conn.execute("RELEASE SAVEPOINT batch")
+            if not alone:
+                conn.execute("RELEASE SAVEPOINT batch")
             pending = self._take_journal()  # entries buffered meanwhile ride along
             if pending:
                 try:
@@ -335,9 +349,9 @@ class SqliteStorage(Storage):
                 fut.set_exception(error) if error is not None else fut.set_result(result)
 
     @staticmethod
-    def _try_writes(q: Queries, queue) -> list | None:
+    def _try_writes(q: Queries, queue) -> tuple[list, Exception | None]:
         """The batch's writes in the open transaction, one after another: (future, None, result)
-        for each, or None at the first that fails (the caller undoes what ran before it)."""
+        for each, and None; or, at the first that fails, its error (the caller undoes what ran)."""
         done: list[tuple[asyncio.Future, BaseException | None, Any]] = []
         for fn, fut, _ in queue:
             try:
@@ -345,8 +359,8 @@ class SqliteStorage(Storage):
             except Exception as exc:
                 if storage_fault(exc) is not None:
                     raise  # a full disk (SQLite may have rolled back the whole transaction): all fail
-                return None
-        return done
+                return done, exc
+        return done, None
 
     @staticmethod
     def _writes_each_alone(q: Queries, queue) -> list:
@@ -363,7 +377,7 @@ class SqliteStorage(Storage):
                     raise  # a full disk (SQLite may have rolled back the whole transaction): all fail
                 conn.execute("ROLLBACK TO SAVEPOINT batch_item")
                 conn.execute("RELEASE SAVEPOINT batch_item")
-                done.append((fut, Conflict(str(exc)) if isinstance(exc, sqlite3.IntegrityError) else exc, None))
+                done.append((fut, _answer(exc), None))
                 continue
             conn.execute("RELEASE SAVEPOINT batch_item")
             done.append((fut, None, result))
