@@ -77,6 +77,7 @@ class Domain:
         self._kill_scopes_broadest_first = tuple(reversed(contract.kill_switch_scopes))  # Contract decision 8
         self._success_status = contract.success_status
         self._idempotency_window = contract.idempotency_window_seconds
+        self._windows_known: tuple[int | None, tuple[str, ...]] = (None, ())  # windows_at's last minute
 
     # -- errors, built in one place each ----------------------------------------------------
     def error(self, code: str, message: str | None = None, **kw) -> ApiError:
@@ -146,7 +147,13 @@ class Domain:
         return Ask(digest, account_id, idempotency_key, windows, CANCELABLE_STATUS)
 
     def windows_at(self, now: float) -> tuple[str, ...]:
-        return tuple(w for w, _ in self._windows(now))
+        """The rate windows `now` falls in: its clock minute and its UTC day (asked twice a
+        revoke; made again only when the minute changes)."""
+        minute = int(now // 60)
+        known = self._windows_known
+        if known[0] != minute:
+            known = self._windows_known = (minute, (minute_window(now), f"d:{int(now // 86400)}"))
+        return known[1]
 
     def plan(
         self, row: dict, caller: Caller, ask: Ask, request_id: str, wall: float
@@ -170,25 +177,25 @@ class Domain:
         spend: tuple[tuple[str, int], ...] = ()
         limits = self.contract.rate_limit_tiers.get(caller.tier)
         if limits is not None:  # the undocumented `internal` tier has none (used by benchmarks)
-            windows = self._windows(now, limits)
-            if tuple(w for w, _ in windows) != ask.windows:
-                return replace(ask, windows=tuple(w for w, _ in windows))
+            names = self.windows_at(now)
+            if names != ask.windows:
+                return replace(ask, windows=names)
             # Fixed windows of one clock minute and one UTC day, per key (Contract decision 7):
             # over the limit is refused, and a refused request spends nothing.
-            for (window, limit), count in zip(windows, (row["count_0"], row["count_1"]), strict=True):
+            spend = ((names[0], limits["perMinute"]), (names[1], limits["perDay"]))
+            for (window, limit), count in zip(spend, (row["count_0"], row["count_1"]), strict=True):
                 if (count or 0) + 1 > limit:
                     raise self.rate_limited(max(1, math.ceil(_seconds_left(window, now))))
-            spend = tuple(windows)
-        spent = Writes(caller.sandbox, caller.key_id, spend=spend, take=take)
+        # Every outcome from here stores the budget spent and the scripted answer taken (`_writes`).
         key, replaces = ask.idempotency_key, None
         if key is not None and row["idem_account_id"] is not None:
             if now - row["idem_created_at"] >= self._idempotency_window:
                 replaces = row["idem_created_at"]  # expired: as if there were none
             elif row["idem_account_id"] != ask.account_id:
-                return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), spent or None
+                return self.error_outcome("IDEMPOTENCY_CONFLICT", request_id), _writes(caller, spend, take)
             else:
                 replay = Outcome(row["idem_status"], json.loads(row["idem_body"]), row["idem_request_id"], True)
-                return replay, spent or None
+                return replay, _writes(caller, spend, take)
         revoke = None
         if row["account_seq"] is None:
             # Unknown, another organization's, or already disconnected: one answer for all three,
@@ -218,11 +225,7 @@ class Domain:
         if key is not None and outcome.status != 500:
             body = json.dumps(outcome.body, separators=(",", ":"))
             remember = Remember(key, ask.account_id, outcome.status, body, request_id, now, replaces)
-        # `spent` with them (built directly: dataclasses.replace inspects the fields on every call)
-        writes = Writes(
-            spent.sandbox, spent.key_id, spend=spent.spend, remember=remember, revoke=revoke, take=spent.take
-        )
-        return outcome, writes or None
+        return outcome, _writes(caller, spend, take, remember, revoke)
 
     def _scripted(
         self, answer: dict, row: dict, caller: Caller, ask: Ask, request_id: str, now: float
@@ -277,11 +280,6 @@ class Domain:
             return outcome
         raise RuntimeError("the rate windows moved twice while one revoke was decided")
 
-    def _windows(self, now: float, limits: dict | None = None) -> list[tuple[str, int]]:
-        """(window, limit): the minute and the UTC day `now` falls in."""
-        limits = limits or {"perMinute": 0, "perDay": 0}
-        return [(minute_window(now), limits["perMinute"]), (f"d:{int(now // 86400)}", limits["perDay"])]
-
     def set_remaining_budget(self, q, key_id: str, remaining: int) -> dict:
         """Control plane: leave `remaining` requests in the key's current minute window."""
         row = q.key_row(key_id)
@@ -322,6 +320,18 @@ class Domain:
             "canceledScheduledPosts": canceled,
             "disconnectedAt": at,
         }
+
+
+def _writes(
+    caller: Caller,
+    spend: tuple[tuple[str, int], ...],
+    take: int | None,
+    remember: Remember | None = None,
+    revoke: Revoke | None = None,
+) -> Writes | None:
+    """A decision's writes (None: nothing to write), made once, when returned: a frozen
+    dataclass costs a microsecond or two to make."""
+    return Writes(caller.sandbox, caller.key_id, spend=spend, remember=remember, revoke=revoke, take=take) or None
 
 
 def minute_window(now: float) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from mock_server.core.clock import mock_time
 from mock_server.core.domain import Caller, Domain, Outcome
-from mock_server.core.errors import Reply, dumps, reply_for
+from mock_server.core.errors import Reply, dumps, envelope_bytes, reply_for
 from mock_server.core.request_context import RequestContext
 from mock_server.core.validation import compile_schema
 from mock_server.storage import Storage, StorageFault, hash_secret
@@ -26,6 +26,8 @@ log = logging.getLogger("layers.mock")
 # The rate windows a revoke reads are guessed from the clock its key's sandbox had last time
 # (a wrong guess costs one more read): how many keys' clocks are remembered before starting over.
 CLOCK_GUESSES = 4096
+# How many Authorization headers' secret digests are kept before starting over.
+DIGESTS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class RevokePipeline:
         self.check = ResponseCheck(domain.contract) if validate_responses else None
         self._headers = {self.contract.rate_limit_class_header: self.contract.rate_limit_class}
         self._clocks: dict[str, tuple[float | None, float]] = {}  # digest -> the clock its sandbox had
+        self._digests: dict[str, str] = {}  # Authorization header -> its secret's digest (`_digest`)
 
     async def handle(self, request: RevokeRequest) -> Reply:
         """The whole revoke; every failure becomes its envelope here."""
@@ -91,7 +94,17 @@ class RevokePipeline:
 
     def _digest(self, authorization: tuple[str, ...]) -> str:
         # A malformed header is a 401 without a lookup; only a well-formed secret reaches storage.
-        return hash_secret(self.domain.bearer_secret(authorization[0] if len(authorization) == 1 else None))
+        # The digests of the headers seen last are kept (clients send the same few keys again).
+        if len(authorization) != 1:
+            return hash_secret(self.domain.bearer_secret(None))  # raises: none, or which one?
+        header = authorization[0]
+        digest = self._digests.get(header)
+        if digest is None:
+            digest = hash_secret(self.domain.bearer_secret(header))  # a malformed header raises: never kept
+            if len(self._digests) >= DIGESTS_KEPT:
+                self._digests.clear()
+            self._digests[header] = digest
+        return digest
 
     def _caller(self, row: dict | None, ctx: RequestContext) -> Caller:
         try:
@@ -154,5 +167,8 @@ class RevokePipeline:
             if problem is not None:
                 log.error("response rejected: %s", problem)
                 raise self.domain.error(self.contract.code_for_status(500))
-        code = outcome.body["error"]["code"] if outcome.status >= 400 else None
-        return Reply(outcome.status, headers, dumps(outcome.body), code)
+        if outcome.status < 400:
+            return Reply(outcome.status, headers, dumps(outcome.body), None)
+        error = outcome.body["error"]  # an envelope: its bytes from the template (no encoding)
+        body = envelope_bytes(error["code"], error["message"], error["requestId"], error.get("details"))
+        return Reply(outcome.status, headers, body, error["code"])

@@ -115,7 +115,9 @@ class Storage(ABC):
 
     @abstractmethod
     async def write(self, fn: Callable[[Queries], T]) -> T:
-        """`fn` in a write transaction, committed before this returns; its exception rolls it back."""
+        """`fn` in a write transaction, committed before this returns; its exception rolls it back.
+        `fn` may be run again after a rollback (SQLite's group commit): it changes nothing but
+        the database."""
 
     @abstractmethod
     async def read(self, fn: Callable[[Queries], T]) -> T:

@@ -125,21 +125,28 @@ GATHER = (
     " LEFT JOIN idempotency i ON i.sandbox=k.sandbox AND i.key_id=k.id AND i.idempotency_key=?"
     " WHERE k.secret_sha256=?"
 )
-# Guarded writes: each returns a row (or changes one) only if what the decision assumed still
-# holds. A window's count goes up only while it is below the limit; an idempotency entry is
-# inserted only where there was none, or replaces only the expired one the snapshot saw.
-SPEND = (
+# Guarded writes: each changes a row only if what the decision assumed still holds. A window's
+# count goes up only while it is below the limit; an idempotency entry is inserted only where
+# there was none, or replaces only the expired one the snapshot saw. `Queries.apply` checks a
+# guard by the number of rows the statement changed: with a RETURNING clause SQLite builds a
+# temporary table for every statement (~60,000 instructions of a partner-tier revoke, measured
+# by bench/revoke_instructions.py). PostgreSQL's layers_apply reads the row RETURNING gives
+# (postgres.py): SPEND and REMEMBER are the same statements with it.
+SPEND_ROW = (
     "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
     " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
-    " WHERE rate_windows.count < ? RETURNING count"
+    " WHERE rate_windows.count < ?"
 )
-REMEMBER = (
+SPEND = SPEND_ROW + " RETURNING count"
+
+REMEMBER_ROW = (
     "INSERT INTO idempotency(sandbox, key_id, idempotency_key, account_id, status, body, request_id, created_at)"
     " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(sandbox, key_id, idempotency_key) DO UPDATE SET"
     " account_id=excluded.account_id, status=excluded.status, body=excluded.body,"
     " request_id=excluded.request_id, created_at=excluded.created_at"
-    " WHERE idempotency.created_at = ? RETURNING status"
+    " WHERE idempotency.created_at = ?"
 )
+REMEMBER = REMEMBER_ROW + " RETURNING status"
 # The journal's columns after `sandbox`, in the order base.py `_journal_rows` builds them.
 JOURNAL_COLUMNS = (
     "at",
@@ -204,9 +211,15 @@ def fault_steps(sandbox: str, key_id: str, r: Revoke) -> list[tuple[str, str, tu
     ]
 
 
+@lru_cache(maxsize=256)  # read on every revoke (three times), and the clock is rarely moved
 def clock_settings_of(frozen: str | None, offset: str | None) -> tuple[float | None, float]:
     """(frozen instant or None, offset) from the clock's two settings rows (their text)."""
     return (float(frozen) if frozen not in (None, "") else None, float(offset or 0.0))
+
+
+@lru_cache(maxsize=256)  # a key's scopes, read on every revoke: a handful of distinct texts
+def _scopes(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
 
 
 def caller_of(row, digest: str) -> dict | None:
@@ -220,7 +233,7 @@ def caller_of(row, digest: str) -> dict | None:
         "keyId": row["id"],
         "keyHint": row["secret_hint"],
         "organizationId": row["organization_id"],
-        "scopes": json.loads(row["scopes"]),
+        "scopes": _scopes(row["scopes"]),
         "tier": row["tier"],
         "killed": {
             "key": bool(row["key_killed"]),
@@ -228,6 +241,10 @@ def caller_of(row, digest: str) -> dict | None:
             "global": row["global_killed"] == "1",
         },
     }
+
+
+# GATHER's column names by their number (one text: one entry), for `Queries.gathered`.
+_GATHERED_NAMES: dict[int, tuple[str, ...]] = {}
 
 
 class Queries:
@@ -522,8 +539,15 @@ class Queries:
         if row is None:
             return None
         # A sqlite3.Row finds each column by name with a scan of all ~30: made a dict first, by
-        # position (dict(row) would look every name up that way: most of a 404's time in Python).
-        row = dict(row) if isinstance(row, dict) else dict(zip(row.keys(), row, strict=True))
+        # position (dict(row) would look every name up that way: most of a 404's time in Python),
+        # with GATHER's column names read once (row.keys() makes a new list on every call).
+        if isinstance(row, dict):
+            row = dict(row)
+        else:
+            names = _GATHERED_NAMES.get(len(row))
+            if names is None:
+                names = _GATHERED_NAMES[len(row)] = tuple(row.keys())
+            row = dict(zip(names, row, strict=True))
         caller = caller_of(row, ask.digest)
         if caller is None:
             return None
@@ -539,9 +563,12 @@ class Queries:
             self.within(w.sandbox).apply(w)
             return
         for window, limit in w.spend:
-            if self.one(SPEND, (w.sandbox, w.key_id, window, limit)) is None:
+            if self._x(SPEND_ROW, (w.sandbox, w.key_id, window, limit)).rowcount != 1:
                 raise LostRace("rate window")
-        if w.remember is not None and self.one(REMEMBER, remember_params(w.sandbox, w.key_id, w.remember)) is None:
+        if (
+            w.remember is not None
+            and self._x(REMEMBER_ROW, remember_params(w.sandbox, w.key_id, w.remember)).rowcount != 1
+        ):
             raise LostRace("idempotency key")
         if w.take is not None and self._x(TAKE_FAULT, (w.take,)).rowcount != 1:
             raise LostRace("scripted answer")

@@ -103,3 +103,39 @@ def test_each_guard_fails_the_whole_batch(mock, control, keys, broken):
     with mock.client() as api:  # the account is still revocable: its disconnect was undone too
         r = api.delete(CONTRACT.path_for(account), headers={"Authorization": f"Bearer {keys['write']['secret']}"})
     assert r.status_code == CONTRACT.success_status
+
+
+def test_a_broken_guard_in_a_shared_commit_leaves_the_others_writes(mock, control, keys):
+    """Revokes decided at once share one commit on SQLite (its group commit: every write of the
+    batch, then again each alone when one failed). The one whose guard broke keeps nothing and
+    is decided again; the others' writes are kept, each once."""
+    import asyncio
+
+    from mock_server.storage import hash_secret
+
+    storage = mock.app.storage
+    key_id = keys["write"]["id"]
+    window = "m:4"  # a window of its own: no other request spends in it
+    ask = Ask(hash_secret(keys["write"]["secret"]), DISCONNECTED, None, (), "queued")
+    decisions: list[str] = []
+
+    def fine(row, _ask):
+        decisions.append("fine")
+        return "ok", Writes(row["sandbox"], key_id, spend=((window, 10**6),))
+
+    def stale_once(row, _ask):
+        if "stale" in decisions:  # decided again on a fresh read: nothing to write
+            decisions.append("again")
+            return "decided again", None
+        decisions.append("stale")
+        revoke = Revoke(DISCONNECTED, row["organization_id"], "revoked", "2026-01-01T00:00:00Z", "req_x", "queued", 0)
+        return "stale", Writes(row["sandbox"], key_id, spend=((window, 10**6),), revoke=revoke)
+
+    async def run():  # one event-loop turn: SQLite queues the three writes in one batch
+        return await asyncio.gather(
+            storage.decide(ask, fine), storage.decide(ask, stale_once), storage.decide(ask, fine)
+        )
+
+    assert mock.transport.portal.call(run) == ["ok", "decided again", "ok"]
+    assert sorted(decisions) == ["again", "fine", "fine", "stale"]
+    assert _window_count(storage, key_id, window) == 2  # the two kept, once each; the stale spend undone
