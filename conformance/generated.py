@@ -220,17 +220,19 @@ class Worker:
             self._begun = False
             _idle = self
             return
-        self.close()
+        self.close(wait=clean)
 
     @property
     def alive(self) -> bool:
         return self._dead is None and self._proc.poll() is None
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """End the worker: at the end of its input (`wait`: it ends by itself within moments), or
+        at once (a run that stopped mid-way leaves it generating, to no purpose)."""
         with contextlib.suppress(OSError):
             self._proc.stdin.close()  # type: ignore[union-attr]
         try:
-            self._proc.wait(2 if self._dead is None else 0.1)
+            self._proc.wait(2 if wait and self._dead is None else 0)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
