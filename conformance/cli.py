@@ -416,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(settings: KitSettings) -> int:
     import time
 
+    worker = start_generating(settings)  # first: it generates while this process loads the kit
     from conformance.report import json_text, junit_xml, render_console, write
 
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -425,7 +426,6 @@ def _main(settings: KitSettings) -> int:
         fail_on_skip=settings.fail_on_skip,
         documented_only=settings.documented_only,
     )
-    worker = start_generating(settings)  # first: it generates while this process loads the kit
     _load()
     started = time.perf_counter()
     bounds = _bounds(settings)

@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,15 +325,21 @@ def start_worker() -> Worker:
         return worker
     if worker is not None:
         worker.close()
-    return Worker()
+    worker = Worker()
+    _started.add(worker)
+    return worker
+
+
+_started: weakref.WeakSet[Worker] = weakref.WeakSet()  # every worker of this process, to end at its exit
 
 
 @atexit.register
-def _close_idle() -> None:
+def _close_all() -> None:
+    """The kept worker ends with its input; one a run failed to finish (the kit crashed) at once."""
     global _idle
-    if _idle is not None:
-        _idle.close()
-        _idle = None
+    for worker in list(_started):
+        worker.close(wait=worker is _idle)
+    _idle = None
 
 
 # -- the worker's side ------------------------------------------------------------------------------
