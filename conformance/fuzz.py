@@ -65,9 +65,11 @@ def run_fuzz(
             if pool is None:
                 send_and_validate(case)
                 continue
-            # Sending runs behind the worker by at most a few rounds of the pool.
-            while sum(not f.done() for f in pending) >= 4 * parallel:
-                wait(pending, return_when=FIRST_COMPLETED)
+            # Sending runs behind the worker by at most a few rounds of the pool. (Wait on the
+            # futures not done only: `wait` returns at once while any of those it is given is done,
+            # and the worker makes cases far faster than a slow target answers them.)
+            while len(running := [f for f in pending if not f.done()]) >= 4 * parallel:
+                wait(running, return_when=FIRST_COMPLETED)
             pending.append(pool.submit(send_and_validate, case))
     finally:
         if pool is not None:
