@@ -392,7 +392,10 @@ class _Generator:
 
         self.out = out
         self.inbox = inbox
-        self.operations: dict[bool, Any] = {}
+        # The spec loaded into schemathesis (which imports most of its OpenAPI support on first use),
+        # now, while the kit is still starting: for a run without --strict (the default); a strict
+        # run loads its own variant when it begins.
+        self.operations: dict[bool, Any] = {False: _operation(False)}
         self.cases: dict[int, tuple[Any, Any]] = {}  # number -> (schemathesis case, its headers)
 
     def run(self, options: dict) -> None:
