@@ -16,7 +16,8 @@ never binds and no Retry-After wait is in any number; `--burst` is not given (it
 waits are the rate limit's, not the kit's). Every run is in one working directory after a warm-up
 run (hypothesis builds its unicode tables into ./.hypothesis once). With `--before`, the two kits
 run in interleaved rounds (now, before, now, before, ...), so that a change in the machine's load
-falls on both. The kit's own CPU time (user + system) is measured beside the wall time: on a
+falls on both. The kit's own CPU time (user + system; its process and the generated phase's worker
+process, also apart) is measured beside the wall time: on a
 shared machine the wall time of a CPU-bound run (the local mock) is that stretched by the load.
 Results: printed, and written to bench/out/kit_latency.json.
 """
@@ -47,7 +48,19 @@ from mock_control.launcher import MockProcess, free_port  # noqa: E402
 from tests.conformance.asgi_relay import relay_app  # noqa: E402
 from tests.conformance.staging import make_staging_world  # noqa: E402
 
-KIT = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
+# The kit's main, and at its exit (after the kit's own atexit work: registered first, run last) its
+# process's CPU time and that of the processes it waited for (the generated phase's worker).
+KIT = [
+    sys.executable,
+    "-c",
+    "import atexit, resource, sys\n"
+    "def cpu():\n"
+    "    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "    print(f'KIT-CPU {own.ru_utime + own.ru_stime:.3f} {kids.ru_utime + kids.ru_stime:.3f}', file=sys.stderr)\n"
+    "atexit.register(cpu)\n"
+    "from conformance.cli import main\n"
+    "sys.exit(main())",
+]
 HOP = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
 
 
@@ -109,17 +122,27 @@ def run_kit(base_url: str, world: list[str], pythonpath: Path, cwd: Path, workdi
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     data = json.loads(report.read_text()) if report.exists() else {}
+    split = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("KIT-CPU ")]
+    own, worker = (float(x) for x in split[-1]) if split else (None, None)
     return {
         "exit": proc.returncode,
         "wall_s": round(wall, 2),
         # The kit's own CPU time (user + system): on a shared machine the wall time of a CPU-bound
         # run (the local mock) is this stretched by the load; the load average is in the meta.
         "cpu_s": round(cpu, 2),
+        # Of which the kit's own process, and the generated phase's worker process (0 before it had one).
+        "kit_process_cpu_s": own,
+        "worker_cpu_s": worker,
         "requests": data.get("requests"),
         "failed_checks": data.get("failedChecks"),
         "error": data.get("error"),
         "waited": [n for n in data.get("notes", []) if "Retry-After" in n],
     }
+
+
+def _median(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 2) if known else None
 
 
 def main() -> int:
@@ -157,7 +180,8 @@ def main() -> int:
                         runs[(target, label)].append(row)
                         print(
                             f"[{label}] {target} round {i + 1}: exit {row['exit']}, {row['wall_s']} s "
-                            f"({row['cpu_s']} s CPU, load {row['load_1min']}), "
+                            f"({row['cpu_s']} s CPU: kit process {row['kit_process_cpu_s']}, worker"
+                            f" {row['worker_cpu_s']}; load {row['load_1min']}), "
                             f"{row['requests']} requests {row['failed_checks'] or ''} {row['error'] or ''}",
                             file=sys.stderr,
                             flush=True,
@@ -169,17 +193,23 @@ def main() -> int:
                         "kit": label,
                         "median_s": round(statistics.median(r["wall_s"] for r in done), 2),
                         "median_cpu_s": round(statistics.median(r["cpu_s"] for r in done), 2),
+                        "median_kit_process_cpu_s": _median(r["kit_process_cpu_s"] for r in done),
+                        "median_worker_cpu_s": _median(r["worker_cpu_s"] for r in done),
                         "load_1min": round(statistics.median(r["load_1min"] for r in done), 1),
                         "runs": done,
                     }
                 )
     where = {"mock": "local mock", "proxy": f"behind a {args.delay:g} s latency proxy"}
-    print(f"\n| target | kit | median wall ({args.runs} run(s)) | kit CPU | load (1 min, median) | exits | requests |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        f"\n| target | kit | median wall ({args.runs} run(s)) | CPU (kit + worker) | kit process | worker |"
+        " load (1 min, median) | exits | requests |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         exits = ",".join(str(x["exit"]) for x in r["runs"])
         print(
-            f"| {where[r['target']]} | {r['kit']} | {r['median_s']} s | {r['median_cpu_s']} s | {r['load_1min']} |"
+            f"| {where[r['target']]} | {r['kit']} | {r['median_s']} s | {r['median_cpu_s']} s |"
+            f" {r['median_kit_process_cpu_s']} s | {r['median_worker_cpu_s']} s | {r['load_1min']} |"
             f" {exits} | {r['runs'][0]['requests']} |"
         )
     write_results("kit_latency", {"delay_s": args.delay, "key_tier": "partner", "kit_args": extra}, rows)

@@ -20,8 +20,8 @@ from functools import partial
 from urllib.parse import quote
 
 from conformance import picking
+from conformance.ids import unknown_account_id
 from conformance.scenario_base import OK, Context, ScenarioSkipped, needs_accounts, scenario
-from conformance.target import unknown_account_id
 from contract import CONTRACT
 
 KB = 1024

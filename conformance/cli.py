@@ -11,22 +11,11 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import ssl
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from conformance import secrets
-from conformance.client import (
-    NotThisApi,
-    PoliteClient,
-    RateLimitedThroughout,
-    TargetTooSlow,
-    TargetUnreachable,
-    budget_hint,
-    not_this_api,
-)
-from conformance.pacing import Pacer
-from conformance.pipeline import Pipeline
 from conformance.results import EXIT_CANNOT_RUN, EXIT_CONFORMANT, EXIT_VIOLATIONS, Results
 from conformance.settings import (
     EnvError,
@@ -37,18 +26,16 @@ from conformance.settings import (
     report_path_problem,
     secret_settings,
 )
-from conformance.target import (
-    Target,
-    UsageError,
-    accounts_from_command,
-    load_accounts,
-    provision_mock,
-    provision_sandbox,
-    unknown_account_id,
-)
-from conformance.transport import Bounds, RunStopped
-from conformance.waiting import MockClockWaiter, RealWaiter, WaitTooLong
-from contract import CONTRACT
+
+# The rest of the kit (httpx, the client, the scenarios) is imported where it is used: a run
+# starts the generated phase's worker process first (`conformance.generated`), so that it
+# generates while this process loads them.
+if TYPE_CHECKING:
+    import ssl
+
+    from conformance.generated import Worker
+    from conformance.target import Target
+    from conformance.transport import Bounds
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_headers(values: Iterable[str]) -> dict[str, str]:
     import re
 
+    from conformance.target import UsageError
+
     headers = {}
     for value in values:
         name, sep, rest = value.partition(":")
@@ -90,6 +79,10 @@ def header_env_name(name: str) -> str:
 
 
 def tls_verify(settings: KitSettings) -> bool | ssl.SSLContext:
+    import ssl
+
+    from conformance.target import UsageError
+
     if settings.insecure and settings.ca_bundle:
         raise UsageError("--insecure and --ca-bundle exclude each other: trust a CA bundle, or verify nothing")
     if settings.insecure:
@@ -106,10 +99,11 @@ def tls_verify(settings: KitSettings) -> bool | ssl.SSLContext:
 
 def list_everything(strict: bool = True) -> str:
     from conformance import schedule
-    from conformance.fuzz import BUILTIN_CHECKS
+    from conformance.generated import BUILTIN_CHECKS
     from conformance.pipeline import all_checks, is_strict
     from conformance.scenario_base import Options
     from conformance.scenarios import SCENARIOS
+    from conformance.target import Target
 
     lines = [
         "Scenarios (started in this order, independent ones at the same time: --parallel;"
@@ -124,11 +118,20 @@ def list_everything(strict: bool = True) -> str:
     for check in all_checks(strict):
         lines.append(f"  {check.__name__}{'  [strict]' if is_strict(check) else ''}: {check.applies_to}")
     lines.append("Schemathesis checks (on generated requests):")
-    lines += [f"  {c.__name__}" for c in BUILTIN_CHECKS]
+    lines += [f"  {name}" for name in BUILTIN_CHECKS]
     return "\n".join(lines)
 
 
 def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
+    from conformance.target import (
+        Target,
+        UsageError,
+        accounts_from_command,
+        load_accounts,
+        provision_mock,
+        provision_sandbox,
+    )
+
     if not settings.base_url:
         raise UsageError("--base-url (or LAYERS_BASE_URL) is required")
     if not settings.base_url.startswith(("http://", "https://")):
@@ -172,6 +175,8 @@ def _build_target(settings: KitSettings, bounds: Bounds) -> Target:
 
 def _refuse_unsafe(settings: KitSettings, base_url: str) -> None:
     """Before anything is sent: malformed secrets, keys in cleartext, reports that could not be written."""
+    from conformance.target import UsageError
+
     for attr, option, env, pattern in secret_settings():
         if getattr(settings, attr):
             try:
@@ -186,14 +191,16 @@ def _refuse_unsafe(settings: KitSettings, base_url: str) -> None:
 
 
 def _bounds(settings: KitSettings) -> Bounds:
+    from conformance.transport import Bounds
+
     return Bounds(timeout=settings.timeout, max_time=settings.max_time, max_body_bytes=settings.max_body_bytes)
 
 
 def _load() -> None:
-    """Import what a run needs (the generated phase's schemathesis and hypothesis are most of the
-    kit's start-up), then freeze the heap. Called before the run's clock starts, so that
-    --max-time bounds the run's requests, not the interpreter loading libraries."""
-    from conformance import fuzz, scenarios, schedule  # noqa: F401
+    """Import what a run needs (httpx, the client, the scenarios), then freeze the heap. Called
+    before the run's clock starts, so that --max-time bounds the run's requests, not the
+    interpreter loading libraries."""
+    from conformance import client, fuzz, scenarios, schedule, waiting  # noqa: F401
 
     _freeze_heap()
 
@@ -212,11 +219,55 @@ def _freeze_heap() -> None:
         gc.freeze()
 
 
-def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None = None) -> tuple[int, str | None]:
+def start_generating(settings: KitSettings) -> Worker | None:
+    """The generated phase's worker process, started before this process imports the rest of the
+    kit, so that it loads schemathesis and hypothesis while this one loads httpx and the scenarios
+    (None under --no-fuzz)."""
+    if settings.no_fuzz:
+        return None
+    from conformance.generated import start_worker
+
+    return start_worker()
+
+
+def run(
+    settings: KitSettings, results: Results, progress, bounds: Bounds | None = None, worker: Worker | None = None
+) -> tuple[int, str | None]:
+    """One run of the kit. `worker`: the generated phase's, already started (`start_generating`);
+    started here when not given. This run ends it (or keeps it for the next run of this process)."""
+    if worker is None:
+        worker = start_generating(settings)
+    try:
+        return _run(settings, results, progress, bounds, worker)
+    finally:
+        if worker is not None:
+            worker.finish()
+
+
+def _run(
+    settings: KitSettings, results: Results, progress, bounds: Bounds | None, worker: Worker | None
+) -> tuple[int, str | None]:
     from conformance import schedule
+    from conformance.client import (
+        NotThisApi,
+        PoliteClient,
+        RateLimitedThroughout,
+        TargetTooSlow,
+        TargetUnreachable,
+        budget_hint,
+        not_this_api,
+    )
     from conformance.fuzz import run_fuzz
+    from conformance.generated import GeneratedPhaseFailed
+    from conformance.ids import unknown_account_id
+    from conformance.pacing import Pacer
+    from conformance.pipeline import Pipeline
     from conformance.scenario_base import AccountsStale, Context, Options
     from conformance.scenarios import selected
+    from conformance.target import UsageError
+    from conformance.transport import RunStopped
+    from conformance.waiting import MockClockWaiter, RealWaiter, WaitTooLong
+    from contract import CONTRACT
 
     _freeze_heap()
     bounds = bounds or _bounds(settings)
@@ -295,19 +346,14 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
         if probe.status == 401:
             return stopped(results, "the --api-key was rejected with 401: give a valid key")
         fuzz = None
-        if not settings.no_fuzz:
+        if worker is not None:
+            generating = worker  # (for mypy: not None inside the closure)
+            generating.begin(
+                base_url=client.base_url, examples=settings.examples, seed=settings.seed, strict=settings.strict
+            )
 
             def fuzz() -> None:
-                run_fuzz(
-                    client,
-                    target.api_key,
-                    results,
-                    examples=settings.examples,
-                    seed=settings.seed,
-                    progress=progress,
-                    strict=settings.strict,
-                    parallel=settings.parallel,
-                )
+                run_fuzz(client, target.api_key, results, generating, progress=progress, parallel=settings.parallel)
 
         ctx = Context(
             client,
@@ -328,7 +374,7 @@ def run(settings: KitSettings, results: Results, progress, bounds: Bounds | None
         pipeline.finish()
     except TargetUnreachable as exc:
         return stopped(results, f"target {'too slow' if isinstance(exc, TargetTooSlow) else 'unreachable'}: {exc}")
-    except (NotThisApi, AccountsStale) as exc:  # said in full: they are the whole story
+    except (NotThisApi, AccountsStale, GeneratedPhaseFailed) as exc:  # said in full: they are the whole story
         return stopped(results, str(exc))
     except RunStopped as exc:
         hint = f" ({budget_hint(settings.key_tier)})" if isinstance(exc, WaitTooLong | RateLimitedThroughout) else ""
@@ -370,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(settings: KitSettings) -> int:
     import time
 
+    worker = start_generating(settings)  # first: it generates while this process loads the kit
     from conformance.report import json_text, junit_xml, render_console, write
 
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -383,7 +430,7 @@ def _main(settings: KitSettings) -> int:
     started = time.perf_counter()
     bounds = _bounds(settings)
     try:
-        code, error = run(settings, results, progress, bounds)  # no network call outlives --max-time
+        code, error = run(settings, results, progress, bounds, worker)  # no network call outlives --max-time
     except Exception as exc:  # noqa: BLE001 - a kit failure is "could not run", never "conformant"
         import traceback
 

@@ -139,6 +139,11 @@ class PoliteClient:
         """Send nothing more: another part of the run stopped it (its cause is what is reported)."""
         self._halted = reason
 
+    @property
+    def halted(self) -> bool:
+        """Whether another part of the run stopped it (`halt`)."""
+        return self._halted is not None
+
     def close(self) -> None:
         self.http.close()
 

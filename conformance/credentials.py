@@ -13,8 +13,8 @@ case-insensitive (RFC 7235), so `bearer <key>` is accepted.
 
 from __future__ import annotations
 
+from conformance.ids import unknown_account_id
 from conformance.scenario_base import Context, scenario
-from conformance.target import unknown_account_id
 
 
 def _flip_last(key: str) -> str:

@@ -8,14 +8,58 @@ variables the CLI reads them from (CI logs must not leak staging keys).
 from __future__ import annotations
 
 import functools
+import json
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import httpx
-
-from conformance.transport import BodyProblem, RequestHeaders
 from contract import CONTRACT
+
+if TYPE_CHECKING:  # a report, a curl line and the checks need neither httpx nor the transport
+    import httpx
+
+    from conformance.transport import BodyProblem, RequestHeaders
+
+
+class CheckedResponse:
+    """A response as the checks read it: `status_code`, `content`, `headers` (lower-case names, each
+    with a list of values) and `json()`: the shape of schemathesis' `Response`, so the checks of
+    `conformance.checks` judge either (schemathesis passes its own when `conformance.hooks` registers
+    them). Built from an httpx response as schemathesis' `Response.from_any` builds its own (the
+    same headers, the same text encoding), without importing schemathesis: the kit's process never
+    does (the generated phase runs it in a worker process, `conformance.generated`)."""
+
+    __slots__ = ("_json", "content", "encoding", "headers", "status_code")
+
+    _UNPARSED: Any = object()
+
+    def __init__(self, status_code: int, headers: dict[str, list[str]], content: bytes, encoding: str | None):
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.encoding = encoding
+        self._json = self._UNPARSED
+
+    @classmethod
+    def from_httpx(cls, response: httpx.Response) -> CheckedResponse:
+        # httpx's items() joins a repeated header's values with ", ", as schemathesis' conversion reads them.
+        return cls(
+            response.status_code,
+            {key.lower(): [value] for key, value in response.headers.items()},
+            response.content,
+            response.encoding,
+        )
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises on a body that is not JSON, as schemathesis' does)."""
+        if self._json is self._UNPARSED:
+            self._json = json.loads(self.text)
+        return self._json
 
 
 @dataclass
@@ -39,13 +83,9 @@ class Exchange:
         return self.response.status_code
 
     @functools.cached_property
-    def checked_response(self):
-        """The response as schemathesis' checks take it (`schemathesis.Response`), converted once:
-        the pipeline's checks and the generated phase's built-in checks (five calls a case) all
-        read this one (each conversion copies headers and body, and rebuilds the request)."""
-        import schemathesis  # here, not at the top: reading a report or a curl line needs none of it
-
-        return schemathesis.Response.from_any(self.response)
+    def checked_response(self) -> CheckedResponse:
+        """The response as the checks read it, converted once for all of them."""
+        return CheckedResponse.from_httpx(self.response)
 
     def json(self):
         if self.body_problem is not None:  # never parse a body already judged hostile

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 from conformance.exchange import Exchange
+from conformance.ids import unknown_account_id
 from conformance.scenario_base import Context, ScenarioSkipped, needs_foreign, scenario
-from conformance.target import unknown_account_id
 from contract import CONTRACT
 
 TRANSPORT_HEADERS = {

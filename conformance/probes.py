@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 from conformance import picking
 from conformance.exchange import Exchange
+from conformance.ids import unknown_account_id
 from conformance.scenario_base import STATUS, Context, scenario
-from conformance.target import unknown_account_id
 from contract import CONTRACT
 
 

@@ -16,8 +16,9 @@ from typing import TypeVar
 
 from conformance.client import RATE_LIMITED, PoliteClient, budget_hint
 from conformance.exchange import Exchange
+from conformance.ids import unknown_account_id
 from conformance.results import Results
-from conformance.target import Account, Provisioned, Target, unknown_account_id
+from conformance.target import Account, Provisioned, Target
 from conformance.transport import RunStopped
 from contract import CONTRACT
 

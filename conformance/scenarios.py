@@ -15,6 +15,7 @@ import uuid
 from conformance import boundaries, concurrency, credentials, leaks, picking, probes, schedule
 from conformance.client import retry_after_seconds
 from conformance.exchange import Exchange
+from conformance.ids import unknown_account_id
 from conformance.scenario_base import (
     OK,
     STATUS,
@@ -29,7 +30,6 @@ from conformance.scenario_base import (
     needs_read_only,
     scenario,
 )
-from conformance.target import unknown_account_id
 from contract import CONTRACT
 
 __all__ = ["SCENARIOS", "run_scenarios", "selected"]

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TIME, DEFAULT_TIMEOUT
 from conformance.secrets import BEARER_TOKEN, HEADER_TOKEN
-from conformance.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TIME, DEFAULT_TIMEOUT
 from contract import CONTRACT
 
 TRUE = {"1", "true", "yes", "on"}

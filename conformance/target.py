@@ -95,11 +95,6 @@ class Target:
         return self.accounts + (self.provisioned.kill_accounts if self.provisioned else [])
 
 
-def unknown_account_id() -> str:
-    """A well-formed id that names no account: random, so no run collides with another."""
-    return "sa_" + str(uuid.uuid4())
-
-
 def load_accounts(path: str) -> list[Account]:
     try:
         text = Path(path).read_text(encoding="utf-8")

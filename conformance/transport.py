@@ -32,12 +32,11 @@ import anyio
 import anyio.from_thread
 import httpx
 
+from conformance.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_TIME, DEFAULT_TIMEOUT
+
 # A request's headers: a value may be bytes, sent as they are (the boundary scenarios' Idempotency-Keys).
 RequestHeaders = Mapping[str, str | bytes]
 
-DEFAULT_TIMEOUT = 15.0
-DEFAULT_MAX_TIME = 600.0
-DEFAULT_MAX_BODY_BYTES = 1 << 20
 OVERSIZE_PREVIEW = 4096  # what is kept of a body over the cap, for the failure messages
 # The documented bodies nest at most three levels (error.details.requiredScope); 64 leaves room for
 # any extra an implementation may add, and stays far below what Python's recursion limit allows.
