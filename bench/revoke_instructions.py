@@ -2,8 +2,10 @@
 whatever else the machine runs, so a change of a few percent shows (wall and CPU time on the
 shared 2-core machine move by more than that from run to run).
 
-The real app (`create_app`, as tests/inprocess builds it) is called in-process as an ASGI app (no
-sockets: the HTTP server's share is not counted), on a world of bench/common.py `seed_world`:
+The app granian serves (`mock_server.app:app_from_env`: the edge, with the settings the CLI hands
+its workers, `--quiet` as bench/run.py starts the mock, and several workers' metrics unless
+`--one-worker`) is called in-process as an ASGI app (no sockets: the HTTP server's share is
+bench/run.py's to show), on a world of bench/common.py `seed_world`:
 fresh accounts with 2 queued posts each and partner-tier keys. A child process runs under
 `valgrind --tool=callgrind --instr-atstart=no`: start-up and a warm-up run uninstrumented; for
 each kind, instrumentation is switched on (callgrind's client requests, through a 6-line shim
@@ -16,6 +18,13 @@ housekeeping thread's: journal writes and checkpoints).
     .venv/bin/python bench/revoke_instructions.py --top 25         # and the costliest C functions
     .venv/bin/python bench/revoke_instructions.py --profile        # cProfile instead (no valgrind)
     .venv/bin/python bench/revoke_instructions.py --native         # CPU time (user + system) instead
+    .venv/bin/python bench/revoke_instructions.py --kinds 401 --tree /tmp/old   # another checkout
+
+`--tree DIR` measures another checkout's mock_server (`git worktree add /tmp/old <commit>`) on a
+world seeded by this one's code (the same schema: an older schema version refuses to open).
+Work done once per millisecond or per batch is over-counted under valgrind, where a request takes
+about a millisecond instead of tens of microseconds (the request id's time digits, the journal's
+batches): compare versions with the same tool, not these counts with served CPU time.
 
 System calls are not instructions: each run also counts the read and write system calls per
 request (/proc/self/io), where SQLite's reads of pages another connection changed show.
@@ -32,12 +41,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import gc
 import glob
 import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -69,8 +78,16 @@ def shim() -> Path:
 
 # -- the child: the app, in-process --------------------------------------------------------
 def child(args) -> None:
-    from mock_server.app import create_app
+    if args.tree:  # another checkout's mock serves (the world was seeded by this one's code)
+        sys.path.insert(0, args.tree)
+        for name in [m for m in sys.modules if m.split(".")[0] in ("mock_server", "contract")]:
+            del sys.modules[name]
+    from mock_server import app as app_module
+    from mock_server.settings import MockSettings
     from mock_server.storage import sqlite
+
+    if args.tree:
+        assert Path(app_module.__file__).is_relative_to(Path(args.tree).resolve()), app_module.__file__
 
     # Under callgrind everything runs ~50x slower, but the housekeeping thread's waits are wall
     # time: unscaled, it would flush the journal (and checkpoint) ~50x more often per request than
@@ -82,11 +99,11 @@ def child(args) -> None:
     marks = ctypes.CDLL(str(args.shim)) if args.shim else None
     fresh = Path(args.ids).read_text().split()
     secrets = c.partner_secrets(args.keys)
-    app = create_app(args.database)
-    # What a served worker does after building its app (app.py `app_from_env`): what exists now
-    # lives as long as the process and is frozen out of the collector's walks.
-    gc.collect()
-    gc.freeze()
+    # The app granian is handed (`app_from_env`: the edge, the collector frozen and tuned), with
+    # the settings the CLI hands its workers (`--quiet`, as bench/run.py starts the mock) and,
+    # unless `--one-worker`, the multiprocess metrics of several workers.
+    MockSettings(database=args.database, quiet=True).hand_to_workers(args.metrics_dir)
+    app = app_module.app_from_env()
     storage = app.storage
     # How the writes went (they decide much of the cost): group commits, journal flushes on the
     # housekeeping thread (each invalidates the event loop connection's page cache).
@@ -266,11 +283,14 @@ def main() -> int:
     )
     p.add_argument("--native", action="store_true", help="no valgrind: CPU time per request (noisy: a shared machine)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--tree", help="measure another checkout's mock_server (e.g. a `git worktree` of an older commit)")
+    p.add_argument("--one-worker", action="store_true", help="one worker's metrics (no shared directory)")
     # the child's arguments
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--database", help=argparse.SUPPRESS)
     p.add_argument("--ids", help=argparse.SUPPRESS)
     p.add_argument("--shim", help=argparse.SUPPRESS)
+    p.add_argument("--metrics-dir", help=argparse.SUPPRESS)
     args = p.parse_args()
     args.kinds = [k for k in args.kinds.split(",") if k]
     if args.child:
@@ -303,6 +323,13 @@ def main() -> int:
         "--slowdown",
         str(1.0 if args.native or args.profile else args.slowdown),
     ]
+    if args.tree:
+        cmd += ["--tree", str(Path(args.tree).resolve())]
+    if not args.one_worker:
+        metrics_dir = WORK / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        cmd += ["--metrics-dir", str(metrics_dir)]
     prefix = str(WORK / "callgrind.out")
     if args.profile:
         cmd.append("--profile")

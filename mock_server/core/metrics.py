@@ -84,7 +84,7 @@ _TWO_DOUBLES = struct.Struct("dd").pack  # a value and its timestamp, in a multi
 # prometheus_client's `inc` and `observe`, per call, check that the metric is observable and the
 # amount not negative, take a lock, and in multiprocess mode ask the OS for the process id (a
 # fork resets the values): three times per request, about a sixth of a 401's instructions
-# (bench/request_instructions.py). The edge records from the event loop's thread only, in the
+# (callgrind, bench/revoke_instructions.py --kinds 401). The edge records from the event loop's thread only, in the
 # worker that made the values (made on first use, after the fork), so it adds to the very same
 # values without those steps: a scrape reads what `inc` would have written. Any value of another
 # kind (another version of prometheus_client) is added to with its own `inc`.
