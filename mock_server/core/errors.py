@@ -180,6 +180,11 @@ def reply_for(exc: BaseException, request_id: str, contract: Contract = CONTRACT
         metrics.storage_fault(exc.cause)
     else:
         log.error("unexpected error", exc_info=exc)  # what log.exception() would say, outside an except
+    return documented_500(request_id, contract)
+
+
+def documented_500(request_id: str, contract: Contract = CONTRACT) -> Reply:
+    """The page's 500: its code and its example's message."""
     return error_reply(
         500, code_for(500, contract), contract.responses[500].example["error"]["message"], request_id, contract=contract
     )

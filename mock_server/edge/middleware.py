@@ -17,7 +17,7 @@ from contract import CONTRACT
 from contract.control import CONTROL, CONTROL_PREFIX
 from contract.spec import Contract
 from mock_server.control.guard import ControlGuard
-from mock_server.core.errors import code_for, error_reply, reply_for
+from mock_server.core.errors import documented_500, error_reply, reply_for
 from mock_server.core.request_context import RequestContext, open_context
 from mock_server.edge.access_log import AccessLog
 from mock_server.edge.cors import ApiOnlyCors
@@ -99,13 +99,7 @@ class RequestContextMiddleware:
                 route = await self._serve(scope, receive, send, ctx, has_body)
         except Exception:
             if ctx.status is None:  # nothing answered yet (Connexion's stack answers its own failures)
-                reply = error_reply(
-                    500,
-                    code_for(500, self.contract),
-                    self.contract.responses[500].example["error"]["message"],
-                    ctx.request_id,
-                    contract=self.contract,
-                )
+                reply = documented_500(ctx.request_id, self.contract)
                 ctx.code, ctx.status = reply.code, reply.status
                 with suppress(Exception):  # the client may be gone: the server logs the cause
                     await send_reply(send, reply)
