@@ -26,8 +26,12 @@ log = logging.getLogger("layers.mock")
 # The rate windows a revoke reads are guessed from the clock its key's sandbox had last time
 # (a wrong guess costs one more read): how many keys' clocks are remembered before starting over.
 CLOCK_GUESSES = 4096
-# How many Authorization headers' secret digests are kept before starting over.
+# How many Authorization headers' secret digests are kept before starting over, and the longest
+# header kept: a key's secret is at most ~200 characters (control.yaml's Secret), so a longer
+# header is hashed each time rather than held (4,096 hostile headers of a server's maximum size
+# would otherwise sit in every worker's memory).
 DIGESTS_KEPT = 4096
+DIGEST_HEADER_MAX = 512
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,10 @@ class RevokePipeline:
         digest = self._digests.get(header)
         if digest is None:
             digest = hash_secret(self.domain.bearer_secret(header))  # a malformed header raises: never kept
-            if len(self._digests) >= DIGESTS_KEPT:
-                self._digests.clear()
-            self._digests[header] = digest
+            if len(header) <= DIGEST_HEADER_MAX:
+                if len(self._digests) >= DIGESTS_KEPT:
+                    self._digests.clear()
+                self._digests[header] = digest
         return digest
 
     def _caller(self, row: dict | None, ctx: RequestContext) -> Caller:
