@@ -19,6 +19,7 @@ housekeeping thread's: journal writes and checkpoints).
     .venv/bin/python bench/revoke_instructions.py --profile        # cProfile instead (no valgrind)
     .venv/bin/python bench/revoke_instructions.py --native         # CPU time (user + system) instead
     .venv/bin/python bench/revoke_instructions.py --kinds 401 --tree /tmp/old   # another checkout
+    .venv/bin/python bench/revoke_instructions.py --postgres --uvloop --native   # the mock's side on PostgreSQL
 
 `--tree DIR` measures another checkout's mock_server (`git worktree add /tmp/old <commit>`) on a
 world seeded by this one's code (the same schema: an older schema version refuses to open).
@@ -108,7 +109,6 @@ def child(args) -> None:
     # How the writes went (they decide much of the cost): group commits, journal flushes on the
     # housekeeping thread (each invalidates the event loop connection's page cache).
     tally = {"commits": 0, "flushes": 0}
-    try_begin, flush_taken = storage._try_begin, storage._flush_taken
 
     def counted_begin(conn):
         began = try_begin(conn)
@@ -119,7 +119,9 @@ def child(args) -> None:
         tally["flushes"] += bool(storage._journal_pending)
         flush_taken(jc)
 
-    storage._try_begin, storage._flush_taken = counted_begin, counted_flush
+    if not c.is_postgres(args.database):  # SQLite's group commit and housekeeping thread: PostgreSQL has neither
+        try_begin, flush_taken = storage._try_begin, storage._flush_taken
+        storage._try_begin, storage._flush_taken = counted_begin, counted_flush
     with storage.transaction() as q:  # frozen: no window boundary while the slow run goes on
         q.set_clock(frozen=float(int(time.time())), offset=0.0)
     path_of = c.CONTRACT.path_for
@@ -221,7 +223,12 @@ def child(args) -> None:
             }
         return out
 
-    result = asyncio.run(main())
+    if args.uvloop:  # granian's loop when uvloop is installed (as it is in every install)
+        import uvloop
+
+        result = uvloop.run(main())
+    else:
+        result = asyncio.run(main())
     storage.close()
     print("RESULT " + json.dumps(result))
 
@@ -285,6 +292,13 @@ def main() -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--tree", help="measure another checkout's mock_server (e.g. a `git worktree` of an older commit)")
     p.add_argument("--one-worker", action="store_true", help="one worker's metrics (no shared directory)")
+    p.add_argument("--uvloop", action="store_true", help="on uvloop, granian's loop (default: asyncio's own)")
+    p.add_argument(
+        "--postgres",
+        action="store_true",
+        help="on a throwaway PostgreSQL server (fsync on, as bench/run.py's): the mock's side only"
+        " (the server's CPU is bench/pg_profile.py's to show)",
+    )
     # the child's arguments
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--database", help=argparse.SUPPRESS)
@@ -298,7 +312,15 @@ def main() -> int:
         return 0
 
     WORK.mkdir(parents=True, exist_ok=True)
-    database = WORK / "world.sqlite3"
+    pg = c.PostgresServer().start() if args.postgres else None
+    try:
+        return _measure(args, pg.new_database("instr") if pg else str(WORK / "world.sqlite3"))
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+def _measure(args, database: str) -> int:
     n_fresh = (args.warmup + args.requests) * args.kinds.count("200") + 1
     ids = c.seed_world(database, accounts=max(n_fresh, args.world), queued_per_account=2, partner_keys=args.keys)
     ids_file = c.write_ids(WORK / "fresh_ids.txt", ids)
@@ -325,6 +347,8 @@ def main() -> int:
     ]
     if args.tree:
         cmd += ["--tree", str(Path(args.tree).resolve())]
+    if args.uvloop:
+        cmd.append("--uvloop")
     if not args.one_worker:
         metrics_dir = WORK / "metrics"
         shutil.rmtree(metrics_dir, ignore_errors=True)
