@@ -113,7 +113,7 @@ def explain_all(admin: psycopg.Connection, account_id: str, secret: str) -> None
     digest = hash_secret(secret)
     windows = tuple(r[0] for r in admin.execute("SELECT DISTINCT window_key FROM rate_windows ORDER BY 1").fetchall())
     ask = Ask(digest, account_id, None, windows[:2], CANCELABLE_STATUS)
-    explain_generic(admin, _GATHER, Queries.gather_params(ask), "GATHER (a fresh account, a partner key)")
+    explain_generic(admin, _GATHER.sql, Queries.gather_params(ask), "GATHER (a fresh account, a partner key)")
     key = admin.execute(
         "SELECT sandbox, id, organization_id FROM api_keys WHERE secret_sha256=%s", (digest,)
     ).fetchone()
@@ -126,7 +126,7 @@ def explain_all(admin: psycopg.Connection, account_id: str, secret: str) -> None
         account_id, key[2], "revoked_by_partner", "2026-01-01T00:00:00Z", "req_x", CANCELABLE_STATUS, cancelable
     )
     w = Writes(key[0], key[1], spend=tuple((w, 10**9) for w in windows[:2]), revoke=revoke)
-    explain_nested(admin, _APPLY, apply_params(w), "layers_apply: a 200's writes (rolled back)")
+    explain_nested(admin, _APPLY.sql, apply_params(w), "layers_apply: a 200's writes (rolled back)")
 
 
 def explain_nested(admin: psycopg.Connection, sql: str, params: tuple, label: str) -> None:

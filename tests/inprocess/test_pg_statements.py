@@ -1,0 +1,69 @@
+"""The request path's two PostgreSQL statements (the gathered read, `layers_apply`) go through
+psycopg's libpq layer instead of a cursor (postgres.py `Statement`, `_RequestConnection.one`):
+what they read must be what a cursor reads, their failures the errors a cursor raises, and a
+session that lost its prepared statements (a pooler's DISCARD ALL) must not fail a request."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from contract import CONTRACT
+from mock_server.core.domain import CANCELABLE_STATUS
+from mock_server.storage import hash_secret
+from mock_server.storage.gathered import Ask
+from mock_server.storage.postgres import _GATHER, Statement
+from mock_server.storage.queries import Queries
+
+
+@pytest.fixture(scope="module")
+def pg_mock(make_mock):
+    return make_mock("postgresql")
+
+
+def _ask(keys, account_id: str) -> Ask:
+    return Ask(hash_secret(keys["write"]["secret"]), account_id, "idem-1", ("m:1", "d:1"), CANCELABLE_STATUS)
+
+
+def _on_a_connection(mock, work):
+    async def run():
+        async with mock.app.storage._connection() as conn:
+            return await work(conn)
+
+    return mock.transport.portal.call(run)
+
+
+def test_the_gathered_row_is_what_a_cursor_reads(pg_mock, keys):
+    params = Queries.gather_params(_ask(keys, CONTRACT.example_account_id))
+
+    async def both(conn):
+        cur = await conn.execute(_GATHER.sql, params)  # psycopg's own path: its dumpers, its loaders
+        return await conn.one(_GATHER, params), await cur.fetchone()
+
+    ours, cursor = _on_a_connection(pg_mock, both)
+    assert ours == cursor
+    assert ours["account_seq"] is not None and ours["cancelable"] > 0  # a row with its numbers loaded
+
+
+def test_a_statement_deallocated_behind_its_back_is_prepared_again(pg_mock, keys):
+    params = Queries.gather_params(_ask(keys, CONTRACT.example_account_id))
+
+    async def deallocated(conn):
+        first = await conn.one(_GATHER, params)
+        await conn.execute("DEALLOCATE ALL")  # what a pooler's reset (DISCARD ALL) does too
+        return first, await conn.one(_GATHER, params)
+
+    first, again = _on_a_connection(pg_mock, deallocated)
+    assert again == first
+
+
+def test_a_failure_raises_the_error_a_cursor_would(pg_mock):
+    broken = Statement("layers_test_broken", "SELECT 1 / ?::integer AS x")
+
+    async def divide(conn):
+        assert await conn.one(broken, (2,)) == {"x": 0}
+        with pytest.raises(psycopg.errors.DivisionByZero, match="division by zero"):
+            await conn.one(broken, (0,))
+        return await conn.one(broken, (1,))  # and the connection goes on
+
+    assert _on_a_connection(pg_mock, divide) == {"x": 1}
