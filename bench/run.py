@@ -47,6 +47,7 @@ DEFAULT_TARGETS = (
     "mock-only",
     "container",
     "pg1",
+    "pg1-socket",
     "pg2",
     "pg2-split",
     "bare-granian",
@@ -160,6 +161,8 @@ def _start_target(t: T.Target, args, pg, servers: dict, ids: dict, used: dict) -
     if t.kind == "mock":
         if t.backend == "postgres":
             database = pg.new_database(t.key.replace("-", "_"))
+            if t.socket:
+                database = pg.over_socket(database)
         else:
             folder = c.OUT / f"db-{t.key}"
             folder.mkdir(exist_ok=True)

@@ -10,6 +10,8 @@ ASGI app on each HTTP server (the ceiling the server sets), each started and sto
   or two instances (two processes, two ports) on one database; `pg2-split`: two instances of one
   worker each, so the same number of worker processes as `pg1` (on a 2-core machine `pg2` runs
   four workers on two cores: it measures oversubscription as much as the second instance);
+  `pg1-socket`: `pg1` connected over the server's Unix socket instead of TCP loopback (a
+  database on the mock's own machine; the targets are read on `pg1`, the network's path);
 - `bare-granian`, `bare-uvicorn`: bench/bare_app.py, the 401 path only;
 - `prism`: `prism mock openapi.yaml -v warn`.
 """
@@ -38,6 +40,7 @@ class Target:
     instances: int = 1
     server: str | None = None  # mock: --server (None: the CLI's default); bare: granian or uvicorn
     workers: int | None = None  # mock: --workers per instance (None: the CLI's default)
+    socket: bool = False  # mock on PostgreSQL: over the server's Unix socket, not TCP loopback
 
 
 CATALOG = {
@@ -48,6 +51,7 @@ CATALOG = {
         Target("mock-only", "ours, SQLite, mock-only install", "mock", install="mock-only"),
         Target("container", "ours, SQLite, container image", "mock", install="container"),
         Target("pg1", "ours, PostgreSQL x1", "mock", backend="postgres"),
+        Target("pg1-socket", "ours, PostgreSQL x1, Unix socket", "mock", backend="postgres", socket=True),
         Target("pg2", "ours, PostgreSQL x2 (one database)", "mock", backend="postgres", instances=2),
         Target(
             "pg2-split",

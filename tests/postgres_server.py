@@ -90,6 +90,10 @@ class PostgresServer:
         DatabaseJanitor(user=USER, host=HOST, port=self.port, dbname=name).init()
         return self.url(name)
 
+    def over_socket(self, url: str) -> str:
+        """`url` (one of `new_database`'s) over this server's Unix socket instead of TCP loopback."""
+        return url.replace(f"@{HOST}:{self.port}/", "@/", 1) + f"?host={self.dir}&port={self.port}"
+
     def stop(self) -> None:
         if self.executor.running():
             self.executor.stop()
