@@ -95,7 +95,9 @@ def print_table_writes(before: dict, after: dict, requests: int) -> None:
     for name in sorted(after):
         d = [(b - a) / requests for a, b in zip(before.get(name, (0,) * 5), after[name], strict=True)]
         if any(d):
-            print(f"  {name:14} ins {d[0]:5.2f}  upd {d[1]:5.2f} ({d[2]:5.2f} HOT)  heap {d[3]:6.1f}  index {d[4]:6.1f}")
+            print(
+                f"  {name:14} ins {d[0]:5.2f}  upd {d[1]:5.2f} ({d[2]:5.2f} HOT)  heap {d[3]:6.1f}  index {d[4]:6.1f}"
+            )
 
 
 def statements(admin: psycopg.Connection, requests: int, top: int) -> None:
