@@ -172,7 +172,11 @@ DISCONNECT = (
     "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
     " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected'"
 )
-CANCEL = f"UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq={_SEQ_OF} AND status=?"
+# The account's posts by its seq. PostgreSQL's layers_apply takes the seq from the account row
+# DISCONNECT just changed (RETURNING seq: no second lookup of the account by id); SQLite's writes
+# and an armed fault's steps name the account by its id (`CANCEL`).
+CANCEL_BY_SEQ = "UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq=? AND status=?"
+CANCEL = CANCEL_BY_SEQ.replace("account_seq=?", f"account_seq={_SEQ_OF}")
 RECORD = "INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts) VALUES (?,?,?,?,?,?)"
 
 
