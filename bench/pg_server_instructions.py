@@ -67,7 +67,7 @@ def callgrind(datadir: Path, dbname: str, text: str, out: Path) -> int:
     if os.geteuid() == 0:  # postgres refuses root; the data directory is the postgres user's
         cmd = ["runuser", "-u", PG_USER, "--", *cmd]
     done = subprocess.run(cmd, input=text, text=True, capture_output=True, check=False)
-    errors = [line for line in done.stdout.splitlines() if "ERROR" in line]
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "ERROR" in line]
     if done.returncode != 0 or errors:
         raise SystemExit(f"postgres --single failed ({done.returncode}): {errors[:3]} {done.stderr[-2000:]}")
     for line in out.read_text().splitlines():
