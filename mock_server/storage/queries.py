@@ -112,7 +112,9 @@ GATHER = (
     " (SELECT t.status FROM test_accounts t WHERE t.sandbox=k.sandbox AND t.id=?) AS test_status,"
     " a.seq AS account_seq,"
     " (SELECT COUNT(*) FROM posts p WHERE p.sandbox=k.sandbox AND p.account_seq=a.seq AND p.status=?) AS cancelable,"
-    " af.id AS fault_id, af.step AS fault_step, af.answer AS fault_answer,"
+    f" (SELECT f.id {_ARMED_FAULT}) AS fault_id,"
+    f" (SELECT f.step {_ARMED_FAULT}) AS fault_step,"
+    f" (SELECT f.answer {_ARMED_FAULT}) AS fault_answer,"
     " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_0,"
     " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_1,"
     " i.account_id AS idem_account_id, i.status AS idem_status, i.body AS idem_body,"
@@ -121,10 +123,6 @@ GATHER = (
     " LEFT JOIN accounts a ON a.sandbox=k.sandbox AND a.id=? AND a.organization_id=k.organization_id"
     " AND a.status != 'disconnected'"
     " LEFT JOIN idempotency i ON i.sandbox=k.sandbox AND i.key_id=k.id AND i.idempotency_key=?"
-    # The armed fault found once, then its row by primary key (three scalar subqueries, one per
-    # column, each scanned and sorted the faults: ~44,000 of PostgreSQL's instructions per revoke,
-    # bench/pg_server_instructions.py).
-    f" LEFT JOIN faults af ON af.id = (SELECT f.id {_ARMED_FAULT})"
     " WHERE k.secret_sha256=?"
 )
 # Guarded writes: each changes a row only if what the decision assumed still holds. A window's
@@ -537,7 +535,7 @@ class Queries:
     def gather_params(ask: Ask) -> tuple:
         windows = (*ask.windows, None, None)
         a = ask.account_id
-        return (a, ask.cancelable, windows[0], windows[1], a, ask.idempotency_key, a, ask.digest)
+        return (a, ask.cancelable, a, a, a, windows[0], windows[1], a, ask.idempotency_key, ask.digest)
 
     @staticmethod
     def gathered(row, ask: Ask) -> dict | None:
