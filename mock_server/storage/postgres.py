@@ -69,7 +69,9 @@ from mock_server.storage.queries import (
     POSTGRES,
     RECORD,
     REMEMBER,
+    REMEMBER_ROW,
     SPEND,
+    SPEND_ROW,
     TAKE_FAULT,
     Queries,
     clock_settings_of,
@@ -124,17 +126,17 @@ DECLARE
     v_seq bigint;  -- the disconnected account's: its posts name it by this (schema.py)
 BEGIN
     IF p_window_0 IS NOT NULL THEN
-        {_named(SPEND, "p_sandbox", "p_key_id", "p_window_0", "p_limit_0")} INTO n;
+        {_named(SPEND_ROW, "p_sandbox", "p_key_id", "p_window_0", "p_limit_0")};
         IF NOT FOUND THEN PERFORM layers_check(false, 'rate window'); END IF;
     END IF;
     IF p_window_1 IS NOT NULL THEN
-        {_named(SPEND, "p_sandbox", "p_key_id", "p_window_1", "p_limit_1")} INTO n;
+        {_named(SPEND_ROW, "p_sandbox", "p_key_id", "p_window_1", "p_limit_1")};
         IF NOT FOUND THEN PERFORM layers_check(false, 'rate window'); END IF;
     END IF;
     IF p_idem_key IS NOT NULL THEN
         {
     _named(
-        REMEMBER,
+        REMEMBER_ROW,
         "p_sandbox",
         "p_key_id",
         "p_idem_key",
@@ -145,7 +147,7 @@ BEGIN
         "p_idem_created",
         "p_idem_replaces",
     )
-} INTO n;
+};
         IF NOT FOUND THEN PERFORM layers_check(false, 'idempotency key'); END IF;
     END IF;
     IF p_take IS NOT NULL THEN
