@@ -79,6 +79,27 @@ def xacts(admin: psycopg.Connection) -> tuple[int, ...]:
     return tuple(int(x) for x in row)
 
 
+def table_writes(admin: psycopg.Connection) -> dict[str, tuple[int, ...]]:
+    """Per table: rows inserted, updated, updated HOT (on their page, no index entry written),
+    index entries read (idx_tup_read + idx_scan), and heap/index blocks touched."""
+    rows = admin.execute(
+        "SELECT s.relname, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd,"
+        " io.heap_blks_hit + io.heap_blks_read, COALESCE(io.idx_blks_hit + io.idx_blks_read, 0)"
+        " FROM pg_stat_user_tables s JOIN pg_statio_user_tables io USING (relid)"
+    ).fetchall()
+    return {r[0]: tuple(int(x) for x in r[1:]) for r in rows}
+
+
+def print_table_writes(before: dict, after: dict, requests: int) -> None:
+    print("\nper request, by table: inserted, updated (HOT), heap blocks, index blocks")
+    for name in sorted(after):
+        d = [(b - a) / requests for a, b in zip(before.get(name, (0,) * 5), after[name], strict=True)]
+        if any(d):
+            print(
+                f"  {name:14} ins {d[0]:5.2f}  upd {d[1]:5.2f} ({d[2]:5.2f} HOT)  heap {d[3]:6.1f}  index {d[4]:6.1f}"
+            )
+
+
 def statements(admin: psycopg.Connection, requests: int, top: int) -> None:
     rows = admin.execute(
         "SELECT calls, total_plan_time, total_exec_time, rows, shared_blks_hit, shared_blks_read, query"
@@ -223,8 +244,8 @@ def main() -> int:
         load(2)  # warm-up: pools filled, statements prepared
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute("SELECT pg_stat_statements_reset()")
-            time.sleep(0.6)  # pg_stat_database is refreshed by the backends at most every 0.5 s
-            x0, cpu0 = xacts(admin), server_cpu(pg.dir / "data")
+            time.sleep(1.1)  # the backends report their counters (pg_stat_database, tables) at most once a second
+            x0, cpu0, t0w = xacts(admin), server_cpu(pg.dir / "data"), table_writes(admin)
             load_before = os.getloadavg()[0]
             spy = (
                 pyspy([m.proc.pid for m in mocks], args.seconds - 1, c.OUT / "pgprof-pyspy.txt", args.gil)
@@ -234,8 +255,8 @@ def main() -> int:
             with c.CpuMeter([m.proc.pid for m in mocks]) as cpu:
                 rs = load(args.seconds)
             cpu1 = server_cpu(pg.dir / "data")
-            time.sleep(0.6)
-            x1 = xacts(admin)
+            time.sleep(1.1)  # the backends report their table counters at most once a second
+            x1, t1w = xacts(admin), table_writes(admin)
             n = sum(r["requests"] for r in rs)
             wall = max(r["duration_us"] for r in rs) / 1e6
             statuses = {k: sum(r[k] for r in rs) for k in ("s200", "s401", "s404", "s429", "s5xx", "other")}
@@ -255,6 +276,7 @@ def main() -> int:
                 f"per request: transactions committed {d[0]:.2f}, rolled back {d[1]:.3f} (lost races);"
                 f" WAL records {d[2]:.1f}, full-page images {d[3]:.2f}, bytes {d[4]:,.0f}, syncs {d[5]:.2f}"
             )
+            print_table_writes(t0w, t1w, n)
             statements(admin, n, args.top)
             if spy is not None:
                 spy.wait(timeout=60)

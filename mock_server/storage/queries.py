@@ -130,8 +130,10 @@ GATHER = (
 # there was none, or replaces only the expired one the snapshot saw. `Queries.apply` checks a
 # guard by the number of rows the statement changed: with a RETURNING clause SQLite builds a
 # temporary table for every statement (~60,000 instructions of a partner-tier revoke, measured
-# by bench/revoke_instructions.py). PostgreSQL's layers_apply reads the row RETURNING gives
-# (postgres.py): SPEND and REMEMBER are the same statements with it.
+# by bench/revoke_instructions.py). PostgreSQL's layers_apply runs the same statements and reads
+# FOUND (a RETURNING clause read INTO a variable cost ~8,000 of PostgreSQL's instructions a
+# revoke, bench/pg_server_instructions.py); its pipeline of guarded statements (an armed
+# fault's revoke, postgres.py `_guarded`) needs a row from each: SPEND and REMEMBER return one.
 SPEND_ROW = (
     "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
     " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
@@ -172,7 +174,11 @@ DISCONNECT = (
     "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
     " WHERE sandbox=? AND id=? AND organization_id=? AND status != 'disconnected'"
 )
-CANCEL = f"UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq={_SEQ_OF} AND status=?"
+# The account's posts by its seq. PostgreSQL's layers_apply takes the seq from the account row
+# DISCONNECT just changed (RETURNING seq: no second lookup of the account by id); SQLite's writes
+# and an armed fault's steps name the account by its id (`CANCEL`).
+CANCEL_BY_SEQ = "UPDATE posts SET status='canceled', by_revoke=1 WHERE sandbox=? AND account_seq=? AND status=?"
+CANCEL = CANCEL_BY_SEQ.replace("account_seq=?", f"account_seq={_SEQ_OF}")
 RECORD = "INSERT INTO revocations(sandbox, account_id, request_id, key_id, at, canceled_posts) VALUES (?,?,?,?,?,?)"
 
 

@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     -- 39-character id). Unique by id too: accounts_by_id below, built after a bulk load.
     UNIQUE (sandbox, seq),
     FOREIGN KEY (sandbox, organization_id) REFERENCES organizations(sandbox, id)
-);
+){UPDATED_IN_PLACE};
 -- posts.id is minted by the mock (sp_<uuid4>), never chosen by a caller, and never looked up
 -- alone: no unique index to maintain, which is most of what loading 3,000,000 posts costs.
 CREATE TABLE IF NOT EXISTS posts (
@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS posts (
     -- writes one small integer per post instead of two strings: 100,000 posts in one go.
     by_revoke INTEGER NOT NULL DEFAULT 0,
     FOREIGN KEY (sandbox, account_seq) REFERENCES accounts(sandbox, seq)
-);
+){UPDATED_IN_PLACE};
 CREATE TABLE IF NOT EXISTS test_accounts (
     sandbox TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -110,7 +110,7 @@ CREATE TABLE IF NOT EXISTS rate_windows (
     window_key TEXT NOT NULL,            -- 'm:<minute since epoch>' or 'd:<day since epoch>'
     count INTEGER NOT NULL,
     PRIMARY KEY (sandbox, key_id, window_key)
-);
+){UPDATED_IN_PLACE};
 CREATE TABLE IF NOT EXISTS idempotency (
     sandbox TEXT NOT NULL,
     key_id TEXT NOT NULL,
@@ -213,9 +213,9 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 
-def statements(text: str, *, seq: str, real: str) -> list[str]:
+def statements(text: str, *, seq: str, real: str, updated_in_place: str = "") -> list[str]:
     """The DDL as single statements for one backend."""
-    sql = text.replace("{SEQ}", seq).replace("{REAL}", real)
+    sql = text.replace("{SEQ}", seq).replace("{REAL}", real).replace("{UPDATED_IN_PLACE}", updated_in_place)
     lines = [line.split("--", 1)[0] for line in sql.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
