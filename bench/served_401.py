@@ -55,7 +55,9 @@ def main() -> int:
         database = str(folder / "bench.sqlite3")
         c.seed_world(database, accounts=10)
         extra = args.mock_args.split()
-        servers["mock"] = T.server(T.CATALOG["sqlite"], c.free_port(), database, extra=extra, log=c.OUT / "s401-mock.log")
+        servers["mock"] = T.server(
+            T.CATALOG["sqlite"], c.free_port(), database, extra=extra, log=c.OUT / "s401-mock.log"
+        )
         if args.tree:
             old = str(folder / "old.sqlite3")
             c.seed_world(old, accounts=10)
