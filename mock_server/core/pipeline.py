@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from mock_server.core.clock import mock_time
 from mock_server.core.domain import Caller, Domain, Outcome
-from mock_server.core.errors import Reply, dumps, envelope_bytes, reply_for
+from mock_server.core.errors import ApiError, Reply, dumps, envelope_bytes, reply_for
 from mock_server.core.request_context import RequestContext
 from mock_server.core.validation import compile_schema
 from mock_server.storage import Storage, StorageFault, hash_secret
@@ -72,12 +72,22 @@ class RevokePipeline:
         self.contract = domain.contract
         self.check = ResponseCheck(domain.contract) if validate_responses else None
         self._headers = {self.contract.rate_limit_class_header: self.contract.rate_limit_class}
+        # A request without any Authorization header (most 401s: a client that forgot its key) is
+        # refused whatever else it says: the domain's refusal (its rule: `bearer_secret`), asked
+        # once here instead of raised, caught and rendered on every such request.
+        self._no_key: ApiError | None = None
+        try:
+            self.domain.bearer_secret(None)
+        except ApiError as refusal:
+            self._no_key = refusal
         self._clocks: dict[str, tuple[float | None, float]] = {}  # digest -> the clock its sandbox had
         self._digests: dict[str, str] = {}  # Authorization header -> its secret's digest (`_digest`)
 
     async def handle(self, request: RevokeRequest) -> Reply:
         """The whole revoke; every failure becomes its envelope here."""
         ctx = request.context
+        if not request.authorization and self._no_key is not None:
+            return reply_for(self._no_key, ctx.request_id, self.contract)
         try:
             outcome = await self._decide(request.authorization, None, request.account_id, ctx)
             return self.render(outcome)

@@ -72,6 +72,7 @@ from mock_server.storage.queries import (
     FIRST_FAULT_STEP,
     GATHER,
     JOURNAL_COLUMNS,
+    JOURNAL_INSERT,
     POSTGRES,
     RECORD,
     REMEMBER,
@@ -378,6 +379,12 @@ class _RequestConnection(psycopg.AsyncConnection):
 
 
 class PgQueries(Queries):
+    def insert_journal_rows(self, rows: list[tuple]) -> None:
+        """One statement a row, as psycopg's executemany pipelines them (the multi-row form is for
+        SQLite's driver, which hands the GIL over per statement; not measured on PostgreSQL)."""
+        if rows:
+            self.many(JOURNAL_INSERT, rows)
+
     def bulk_insert(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
         with self.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:

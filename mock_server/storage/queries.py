@@ -169,6 +169,10 @@ JOURNAL_COLUMNS = (
 JOURNAL_INSERT = (
     f"INSERT INTO journal(sandbox, {', '.join(JOURNAL_COLUMNS)}) VALUES ({','.join('?' * (len(JOURNAL_COLUMNS) + 1))})"
 )
+# Journal rows go in as statements of this many rows (`insert_journal_rows`): the most one
+# statement binds (BULK_PARAMETERS values).
+JOURNAL_ROWS_PER_INSERT = BULK_PARAMETERS // (len(JOURNAL_COLUMNS) + 1)
+JOURNAL_INSERT_MANY = JOURNAL_INSERT + ("," + JOURNAL_INSERT.rsplit(" VALUES ", 1)[1]) * (JOURNAL_ROWS_PER_INSERT - 1)
 TAKE_FAULT = "UPDATE faults SET remaining = remaining - 1 WHERE id=? AND remaining > 0"
 DISCONNECT = (
     "UPDATE accounts SET status='disconnected', disconnected_reason=?, disconnected_at=?, token=NULL"
@@ -819,9 +823,20 @@ class Queries:
     # -- journal ---------------------------------------------------------------------------
 
     def insert_journal_rows(self, rows: list[tuple]) -> None:
-        """rows: (sandbox, *JOURNAL_COLUMNS) tuples, of any sandboxes."""
-        if rows:
-            self.many(JOURNAL_INSERT, rows)
+        """rows: (sandbox, *JOURNAL_COLUMNS) tuples, of any sandboxes, written in their order.
+
+        As statements of JOURNAL_ROWS_PER_INSERT rows, the rest one by one: SQLite's driver
+        hands the GIL over around every statement it steps, and SQLite's housekeeping thread
+        writes a served 401's entries in batches of hundreds while the event loop wants the GIL
+        (its CPU per 401: -0.5 to -0.9 us; bench/served_401.py --threads). Two statement texts
+        only: one per remainder's length would crowd the connection's statement cache."""
+        whole = len(rows) - len(rows) % JOURNAL_ROWS_PER_INSERT
+        if whole:
+            per = JOURNAL_ROWS_PER_INSERT
+            chunks = (tuple(chain.from_iterable(rows[i : i + per])) for i in range(0, whole, per))
+            self.many(JOURNAL_INSERT_MANY, chunks)
+        if whole < len(rows):
+            self.many(JOURNAL_INSERT, rows[whole:])
 
     def journal(self, limit: int, after_id: int = 0) -> list:
         return self.rows(

@@ -12,7 +12,7 @@ import pytest
 
 from contract import CONTRACT
 from mock_server.core.client_rules import RULES, VIOLATION
-from mock_server.storage.queries import JOURNAL_COLUMNS, LOCAL_SANDBOX
+from mock_server.storage.queries import JOURNAL_COLUMNS, JOURNAL_ROWS_PER_INSERT, LOCAL_SANDBOX
 
 OK = CONTRACT.success_status
 NOT_FOUND = CONTRACT.status_for_code("NOT_FOUND")
@@ -425,3 +425,28 @@ def test_an_entry_is_stamped_with_the_clock_its_request_read_even_when_written_a
     with storage.snapshot() as q:
         stamped = q.scalar("SELECT mock_seconds FROM journal WHERE request_id = 'req_answered_before_the_move'")
     assert abs(stamped - wall) < 1.0, stamped - wall  # before: an hour late
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_batch_of_entries_is_written_whole_and_in_order(backend, make_mock, monkeypatch):
+    """SQLite writes a batch as statements of JOURNAL_ROWS_PER_INSERT rows and the rest one by
+    one: two whole statements and a few rows more, each in its place with its own fields."""
+    storage = make_mock(backend).app.storage
+    monkeypatch.setattr(storage, "_journal_added", lambda: None)  # one batch, written below
+    n = 2 * JOURNAL_ROWS_PER_INSERT + 3
+    wall = time.time()
+    for i in range(n):
+        status, code = (429, "RATE_LIMITED") if i % 2 else (401, "UNAUTHENTICATED")
+        storage.journal((wall + i, f"req_batch_{i:04d}", "DELETE", f"/v1/x{i}", status, None, None, None, code))
+    monkeypatch.undo()
+    storage.flush_journal()
+    with storage.snapshot() as q:
+        rows = q.rows(
+            "SELECT request_id, path, status, code, wall_seconds FROM journal WHERE request_id LIKE ? ORDER BY id",
+            ("req_batch_%",),
+        )
+    assert [(r["request_id"], r["path"], r["status"], r["code"]) for r in rows] == [
+        (f"req_batch_{i:04d}", f"/v1/x{i}", 429 if i % 2 else 401, "RATE_LIMITED" if i % 2 else "UNAUTHENTICATED")
+        for i in range(n)
+    ]
+    assert [round(r["wall_seconds"] - wall) for r in rows] == list(range(n))
