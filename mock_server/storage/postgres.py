@@ -130,7 +130,7 @@ class Statement:
 
 # A decided revoke's common writes (gathered.py `Writes`, in its order) as ONE statement: the
 # batch is a single round trip with no BEGIN/COMMIT (a statement is its own transaction), its
-# text is prepared once per connection (psycopg's prepare_threshold), and plpgsql keeps each
+# text is prepared once per connection (`Statement`), and plpgsql keeps each
 # inner statement's plan for the session: no parsing or planning per revoke. Each guard fails
 # the statement (`layers_check`), so nothing of it is kept. Absent parts are NULL. An armed
 # fault's step-by-step revoke is not here (`batch`).
@@ -331,7 +331,9 @@ def fault_of(exc: BaseException, *, connect_failing: bool = False) -> StorageFau
 
 
 _TEXT = psycopg.adapt.PyFormat.TEXT
+_SQLSTATE = psycopg.pq.DiagnosticField.SQLSTATE
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+_ALREADY_PREPARED = b"42P05"  # duplicate_prepared_statement
 
 
 class _RequestConnection(psycopg.AsyncConnection):
@@ -351,10 +353,10 @@ class _RequestConnection(psycopg.AsyncConnection):
             self._layers_tx = Transformer(self)
         tx, prepared = self._layers_tx, self._layers_prepared
         result = await self._run(statement, tx.dump_sequence(params, [_TEXT] * len(params)), prepared)
-        if result.error_field(psycopg.pq.DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
+        if result.error_field(_SQLSTATE) == _NO_SUCH_STATEMENT:
             prepared.clear()
             result = await self._run(statement, tx.dump_sequence(params, [_TEXT] * len(params)), prepared)
-        self._check([result])
+        self._check(result)
         if not result.ntuples:
             return None
         if statement.columns is None:
@@ -366,13 +368,15 @@ class _RequestConnection(psycopg.AsyncConnection):
         pg = self.pgconn
         if statement.name not in prepared:
             pg.send_prepare(statement.name, statement.text)
-            self._check(await self.wait(execute(pg)))
+            done = (await self.wait(execute(pg)))[-1]
+            # Already there: a Parse whose wait was cancelled (the storage bound) may have landed.
+            if done.error_field(_SQLSTATE) != _ALREADY_PREPARED:
+                self._check(done)
             prepared.add(statement.name)
         pg.send_query_prepared(statement.name, params)
         return (await self.wait(execute(pg)))[-1]
 
-    def _check(self, results: list[PGresult]) -> PGresult:
-        result = results[-1]
+    def _check(self, result: PGresult) -> PGresult:
         if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
             raise psycopg.errors.error_from_result(result, encoding=self.info.encoding)
         return result

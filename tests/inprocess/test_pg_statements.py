@@ -67,3 +67,17 @@ def test_a_failure_raises_the_error_a_cursor_would(pg_mock):
         return await conn.one(broken, (1,))  # and the connection goes on
 
     assert _on_a_connection(pg_mock, divide) == {"x": 1}
+
+
+def test_a_statement_the_session_holds_already_is_not_prepared_twice(pg_mock, keys):
+    """A Parse whose wait was cancelled (the storage bound) may have landed: the session then
+    holds the statement while the connection does not know it; the next Parse must not fail."""
+    params = Queries.gather_params(_ask(keys, CONTRACT.example_account_id))
+
+    async def forgotten(conn):
+        first = await conn.one(_GATHER, params)
+        conn._layers_prepared.clear()  # what a cancelled wait leaves: prepared, not remembered
+        return first, await conn.one(_GATHER, params)
+
+    first, again = _on_a_connection(pg_mock, forgotten)
+    assert again == first
