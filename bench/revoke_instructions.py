@@ -94,8 +94,9 @@ def child(args) -> None:
     # time: unscaled, it would flush the journal (and checkpoint) ~50x more often per request than
     # a served worker does, taking the write lock away from the group commit. Scaled, the
     # requests see the same pattern of flushes as natively (compare the system calls a request).
-    for name in ("CHECKPOINT_INTERVAL_S", "JOURNAL_DELAY_S", "TRIM_PAUSE_S"):
-        setattr(sqlite, name, getattr(sqlite, name) * args.slowdown)
+    for name in ("CHECKPOINT_INTERVAL_S", "JOURNAL_DELAY_S", "JOURNAL_BUSY_DELAY_S", "TRIM_PAUSE_S"):
+        if hasattr(sqlite, name):  # an older checkout (--tree) may lack one
+            setattr(sqlite, name, getattr(sqlite, name) * args.slowdown)
 
     marks = ctypes.CDLL(str(args.shim)) if args.shim else None
     fresh = Path(args.ids).read_text().split()
