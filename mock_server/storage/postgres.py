@@ -72,7 +72,6 @@ from mock_server.storage.queries import (
     FIRST_FAULT_STEP,
     GATHER,
     JOURNAL_COLUMNS,
-    JOURNAL_INSERT,
     POSTGRES,
     RECORD,
     REMEMBER,
@@ -110,6 +109,9 @@ def _named(sql: str, *names: str) -> str:
     return "".join(part + name for part, name in zip(parts, names + ("",), strict=True))
 
 
+_TEXT = psycopg.adapt.PyFormat.TEXT
+
+
 class Statement:
     """One of the request path's two statements (the gathered read, `layers_apply`), sent through
     psycopg's libpq layer instead of a cursor: named and prepared once per connection (Parse),
@@ -121,9 +123,10 @@ class Statement:
     per statement, twice a revoke, were the largest share of the mock's Python on PostgreSQL."""
 
     def __init__(self, name: str, sql: str):
-        parts = sql.split("?")  # queries.py's placeholders (no `?` in their literals: `_named`)
+        n = sql.count("?")  # queries.py's placeholders, numbered as the server's $1.. (`_named`)
         self.name = name.encode()
-        self.text = "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)).encode() + parts[-1].encode()
+        self.text = _named(sql, *(f"${i}" for i in range(1, n + 1))).encode()
+        self.formats = [_TEXT] * n  # every parameter in text: its type is the one the server inferred
         self.sql = POSTGRES.sql(sql)  # psycopg's form, for a cursor (bench/pg_profile.py's EXPLAIN)
         self.columns: tuple[str, ...] | None = None  # its result's names, read from the first result
 
@@ -330,7 +333,6 @@ def fault_of(exc: BaseException, *, connect_failing: bool = False) -> StorageFau
     return None
 
 
-_TEXT = psycopg.adapt.PyFormat.TEXT
 _SQLSTATE = psycopg.pq.DiagnosticField.SQLSTATE
 _NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
 _ALREADY_PREPARED = b"42P05"  # duplicate_prepared_statement
@@ -352,10 +354,11 @@ class _RequestConnection(psycopg.AsyncConnection):
             self._layers_prepared = set()
             self._layers_tx = Transformer(self)
         tx, prepared = self._layers_tx, self._layers_prepared
-        result = await self._run(statement, tx.dump_sequence(params, [_TEXT] * len(params)), prepared)
+        dumped = tx.dump_sequence(params, statement.formats)
+        result = await self._run(statement, dumped, prepared)
         if result.error_field(_SQLSTATE) == _NO_SUCH_STATEMENT:
             prepared.clear()
-            result = await self._run(statement, tx.dump_sequence(params, [_TEXT] * len(params)), prepared)
+            result = await self._run(statement, dumped, prepared)
         self._check(result)
         if not result.ntuples:
             return None
@@ -376,19 +379,12 @@ class _RequestConnection(psycopg.AsyncConnection):
         pg.send_query_prepared(statement.name, params)
         return (await self.wait(execute(pg)))[-1]
 
-    def _check(self, result: PGresult) -> PGresult:
+    def _check(self, result: PGresult) -> None:
         if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
             raise psycopg.errors.error_from_result(result, encoding=self.info.encoding)
-        return result
 
 
 class PgQueries(Queries):
-    def insert_journal_rows(self, rows: list[tuple]) -> None:
-        """One statement a row, as psycopg's executemany pipelines them (the multi-row form is for
-        SQLite's driver, which hands the GIL over per statement; not measured on PostgreSQL)."""
-        if rows:
-            self.many(JOURNAL_INSERT, rows)
-
     def bulk_insert(self, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
         with self.conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:

@@ -429,8 +429,9 @@ def test_an_entry_is_stamped_with_the_clock_its_request_read_even_when_written_a
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_batch_of_entries_is_written_whole_and_in_order(backend, make_mock, monkeypatch):
-    """SQLite writes a batch as statements of JOURNAL_ROWS_PER_INSERT rows and the rest one by
-    one: two whole statements and a few rows more, each in its place with its own fields."""
+    """A batch (the blocking flush, both backends) goes in as statements of
+    JOURNAL_ROWS_PER_INSERT rows and the rest one by one: two whole statements and a few rows
+    more, each in its place with its own fields."""
     storage = make_mock(backend).app.storage
     monkeypatch.setattr(storage, "_journal_added", lambda: None)  # one batch, written below
     n = 2 * JOURNAL_ROWS_PER_INSERT + 3
