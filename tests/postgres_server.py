@@ -59,7 +59,12 @@ class PostgresServer:
             wrapper.chmod(0o755)
             pg_ctl = str(wrapper)
         options = f"-c listen_addresses=127.0.0.1 -c max_connections=300 {options}".strip()
-        if not durable:
+        if durable:
+            # pytest-postgresql starts every server with `postgres -F` (fsync off) ahead of these
+            # options; a later `-c` wins, so durability is asked for explicitly. Without this
+            # line the benchmarks ran with fsync off while saying it was on (test_postgres_server.py).
+            options += " -c fsync=on"
+        else:
             # For test data only: no test crashes the server itself (the crash tests kill
             # layers-mock processes, whose commits PostgreSQL already has).
             options += " -c fsync=off -c full_page_writes=off"
