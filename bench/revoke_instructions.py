@@ -85,7 +85,7 @@ def child(args) -> None:
             del sys.modules[name]
     from mock_server import app as app_module
     from mock_server.settings import MockSettings
-    from mock_server.storage import sqlite
+    from mock_server.storage import base, sqlite
 
     if args.tree:
         assert Path(app_module.__file__).is_relative_to(Path(args.tree).resolve()), app_module.__file__
@@ -94,9 +94,10 @@ def child(args) -> None:
     # time: unscaled, it would flush the journal (and checkpoint) ~50x more often per request than
     # a served worker does, taking the write lock away from the group commit. Scaled, the
     # requests see the same pattern of flushes as natively (compare the system calls a request).
-    for name in ("CHECKPOINT_INTERVAL_S", "JOURNAL_DELAY_S", "JOURNAL_BUSY_DELAY_S", "TRIM_PAUSE_S"):
-        if hasattr(sqlite, name):  # an older checkout (--tree) may lack one
-            setattr(sqlite, name, getattr(sqlite, name) * args.slowdown)
+    for module in (sqlite, base):  # (the busy batches' delay is base.py's, both backends')
+        for name in ("CHECKPOINT_INTERVAL_S", "JOURNAL_DELAY_S", "JOURNAL_BUSY_DELAY_S", "TRIM_PAUSE_S"):
+            if hasattr(module, name):  # an older checkout (--tree) may lack one
+                setattr(module, name, getattr(module, name) * args.slowdown)
 
     marks = ctypes.CDLL(str(args.shim)) if args.shim else None
     fresh = Path(args.ids).read_text().split()

@@ -63,7 +63,16 @@ from psycopg.pq.abc import PGresult
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, T, no_event_loop_here, redacted
+from mock_server.storage.base import (
+    DEFAULT_JOURNAL_LIMIT,
+    Conflict,
+    Stamp,
+    Storage,
+    T,
+    journal_delay,
+    no_event_loop_here,
+    redacted,
+)
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, TIMED_OUT, UNREACHABLE, StorageFault
 from mock_server.storage.gathered import Ask, LostRace, Writes
 from mock_server.storage.queries import (
@@ -429,6 +438,7 @@ class PostgresStorage(Storage):
         self._journal_flushing = False  # a flush is under way (see _flush_soon)
         self._journal_settled = threading.Condition()
         self._journal_loop: asyncio.AbstractEventLoop | None = None
+        self._journal_last_batch = 0  # entries in the last flush (`journal_delay`)
 
     # -- connections ------------------------------------------------------------------------
     def _kwargs(self, *, request_path: bool) -> dict[str, Any]:
@@ -701,8 +711,10 @@ class PostgresStorage(Storage):
     # Written after the response, in ONE round trip (`_JOURNAL`: one statement for all entries),
     # stamped with the clock their requests read (base.py). One flush at a time, so entries are
     # written (and numbered) in the order the responses left; a flush that ends with entries
-    # waiting starts the next. `flush_journal` (the control plane, before it reads the journal
-    # or resets) takes its turn the same way, so a read right after a response sees its entry.
+    # waiting starts the next. A quiet worker's flush starts at once; a busy one's gathers entries
+    # for JOURNAL_BUSY_DELAY_S first (base.py `journal_delay`), counted as under way meanwhile.
+    # `flush_journal` (the control plane, on a thread, before it reads the journal or resets)
+    # takes its turn the same way, so a read right after a response sees its entry.
     def _journal_added(self) -> None:
         try:
             loop = asyncio.get_running_loop()
@@ -713,13 +725,22 @@ class PostgresStorage(Storage):
 
     def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._journal_settled:
-            if self._journal_flushing:  # the flush under way starts the next one when it ends
-                return
-            pending = self._take_journal()
-            if not pending:
+            if self._journal_flushing or not self._journal_pending:  # the flush under way starts the next
                 return
             self._journal_flushing = True
-        loop.create_task(self._flush_pending(pending))
+        delay = journal_delay(self._journal_last_batch, 0.0)
+        if delay:
+            loop.call_later(delay, self._flush_now, loop)
+        else:
+            self._flush_now(loop)
+
+    def _flush_now(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._take_journal()
+        self._journal_last_batch = len(pending)
+        if pending:
+            loop.create_task(self._flush_pending(pending))
+        else:  # nothing came (a reset took them): the flush ends here
+            self._flush_done(True)
 
     async def _flush_pending(self, pending: list[tuple]) -> None:
         written = False

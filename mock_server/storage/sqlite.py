@@ -23,7 +23,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from mock_server.storage.base import DEFAULT_JOURNAL_LIMIT, Conflict, Stamp, Storage, T, no_event_loop_here
+from mock_server.storage.base import (
+    DEFAULT_JOURNAL_LIMIT,
+    Conflict,
+    Stamp,
+    Storage,
+    T,
+    journal_delay,
+    no_event_loop_here,
+)
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, StorageFault
 from mock_server.storage.gathered import Ask, Writes
 from mock_server.storage.queries import SQLITE, Queries
@@ -45,24 +53,10 @@ FALLBACK_AUTOCHECKPOINT_PAGES = 20000
 # write (a group commit every loop turn) the entries ride along in the batch's transaction instead
 # of taking the write lock once more (measured: 10-30 % fewer 404s a second with partner keys
 # when the thread wrote at once). Where nothing else writes (401s: no key, no lookup) the thread
-# writes them all: each write's cost is mostly per transaction (the lock, the WAL frames of the
-# journal's last pages, the thread's wake-up and its GIL hand-overs), so while the worker is busy
-# (its last batch held JOURNAL_BUSY_BATCH entries or more: thousands of requests a second) the
-# thread waits JOURNAL_BUSY_DELAY_S instead: 20 ms instead of 2 cut its CPU per served 401 from
-# ~8.5 to ~6 us (50 ms: no less; bench/served_401.py, the per-thread CPU). Not always: another
-# worker's control plane reads the file, not this worker's memory, and a client that asks for
-# the state or the journal right after a few requests expects them there (2 ms is less than a
-# control-plane round trip; 20 ms is not). The control plane flushes its own process's entries
-# before it reads the journal. The write waits JOURNAL_LOCK_WAIT_MS for the write lock, then
-# tries again later, keeping at most JOURNAL_BACKLOG entries meanwhile.
+# writes them all, waiting longer while the worker is busy (base.py `journal_delay`). The write
+# waits JOURNAL_LOCK_WAIT_MS for the write lock, then tries again later, keeping at most
+# JOURNAL_BACKLOG entries meanwhile.
 JOURNAL_DELAY_S = 0.002
-JOURNAL_BUSY_DELAY_S = 0.02
-JOURNAL_BUSY_BATCH = 8
-
-
-def journal_delay(last_batch: int) -> float:
-    """How long the housekeeping thread lets entries gather, after a batch of `last_batch`."""
-    return JOURNAL_BUSY_DELAY_S if last_batch >= JOURNAL_BUSY_BATCH else JOURNAL_DELAY_S
 
 
 JOURNAL_LOCK_WAIT_MS = 50
@@ -527,7 +521,7 @@ class SqliteStorage(Storage):
                     break
                 try:
                     if woken and self._journal_pending:
-                        self._stop.wait(journal_delay(last_batch))
+                        self._stop.wait(journal_delay(last_batch, JOURNAL_DELAY_S))
                     if (woken or self._journal_retry) and self._journal_pending:
                         last_batch = len(self._journal_pending)
                         self._flush_here(jc)
