@@ -65,7 +65,9 @@ def script(conn: psycopg.Connection, kind: str, accounts: list[str], key: tuple,
         ask = Ask(digest, account, None, windows, CANCELABLE_STATUS)
         steps = [("g", Queries.gather_params(ask))]
         if kind != "404i":  # the internal tier has no rate windows: nothing to write
-            r = Revoke(account, key[2], "revoked_by_partner", "2026-01-01T00:00:00Z", "req_b", CANCELABLE_STATUS, QUEUED)
+            r = Revoke(
+                account, key[2], "revoked_by_partner", "2026-01-01T00:00:00Z", "req_b", CANCELABLE_STATUS, QUEUED
+            )
             spend = tuple((x, 10**9) for x in windows)
             w = Writes(key[0], key[1], spend=spend, revoke=r if kind == "200" else None)
             steps.append(("a", apply_params(w)))
@@ -122,7 +124,10 @@ def main() -> int:
                 else:  # accounts no world has
                     few = [f"sa_unknown_{n}" for n in range(args.few)]
                     many = [f"sa_unknown_{n}" for n in range(args.few, args.few + args.many)]
-                texts[kind] = (script(conn, kind, few, key, digest, windows), script(conn, kind, many, key, digest, windows))
+                texts[kind] = (
+                    script(conn, kind, few, key, digest, windows),
+                    script(conn, kind, many, key, digest, windows),
+                )
             conn.execute("CHECKPOINT")
         pg.executor.stop()
         dbname = url.rsplit("/", 1)[1]
@@ -145,6 +150,7 @@ def main() -> int:
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

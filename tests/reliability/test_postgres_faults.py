@@ -41,7 +41,10 @@ def test_the_durable_server_syncs_its_commits(own_postgres):
     """What these tests and the benchmarks call durable is PostgreSQL as it ships: pytest-postgresql
     starts its servers with `-F` (fsync off), which the durable server must override."""
     with psycopg.connect(own_postgres.url()) as conn:
-        shown = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in ("fsync", "synchronous_commit", "full_page_writes")}
+        shown = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("fsync", "synchronous_commit", "full_page_writes")
+        }
     assert shown == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}, shown
 
 
