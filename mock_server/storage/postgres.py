@@ -3,7 +3,7 @@
 Isolation, as the interface promises it (base.py): `transaction()` is READ COMMITTED, PostgreSQL's
 default (all or nothing; each statement sees what committed before it; row locks order writers);
 `snapshot()` is REPEATABLE READ, READ ONLY (one state for all its statements). The request path:
-- a revoke is read in ONE statement (queries.py `GATHER`: one snapshot of the key, its kill
+- a revoke is read in ONE statement (queries.py `gather_sql`: one snapshot of the key, its kill
   switches, the clock, the account, its posts' count, an armed fault, the rate windows and the
   idempotency entry), decided by the domain on that snapshot, and written in ONE statement (a call
   of `layers_apply`, made with the schema: a statement is its own transaction): two network round
@@ -70,7 +70,6 @@ from mock_server.storage.queries import (
     CANCEL_BY_SEQ,
     DISCONNECT,
     FIRST_FAULT_STEP,
-    GATHER,
     JOURNAL_COLUMNS,
     POSTGRES,
     RECORD,
@@ -82,6 +81,7 @@ from mock_server.storage.queries import (
     Queries,
     clock_settings_of,
     fault_steps,
+    gather_sql,
     remember_params,
 )
 from mock_server.storage.schema import INDEXES, TABLES, statements
@@ -239,7 +239,7 @@ _sql = POSTGRES.sql
 _SPEND = _sql(_guarded(SPEND, "rate window"))
 _REMEMBER = _sql(_guarded(REMEMBER, "idempotency key"))
 _TAKE_FAULT = _sql(_guarded(TAKE_FAULT + " RETURNING 1", "fault"))
-_GATHER = Statement("layers_gather", GATHER)
+_GATHER = Statement("layers_gather", gather_sql(POSTGRES))
 # Whether a batch whose connection broke as it committed landed (`_landed`): by its request id.
 _LANDED_REVOKE = _sql("SELECT 1 FROM revocations WHERE sandbox=? AND account_id=? AND request_id=?")
 _LANDED_REMEMBER = _sql("SELECT 1 FROM idempotency WHERE sandbox=? AND key_id=? AND idempotency_key=? AND request_id=?")
