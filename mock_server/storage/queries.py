@@ -164,7 +164,8 @@ def gather_sql(dialect: Dialect) -> str:
 # there was none, or replaces only the expired one the snapshot saw. `Queries.apply` checks a
 # guard by the number of rows the statement changed: with a RETURNING clause SQLite builds a
 # temporary table for every statement (~60,000 instructions of a partner-tier revoke, measured
-# by bench/revoke_instructions.py). PostgreSQL's layers_apply runs the same statements and reads
+# by bench/revoke_instructions.py). PostgreSQL's layers_apply runs the same statements (but
+# spends the rate windows in one UPDATE with the same guard: postgres.py `_SPEND_EXISTING`) and reads
 # FOUND (a RETURNING clause read INTO a variable cost ~8,000 of PostgreSQL's instructions a
 # revoke, bench/pg_server_instructions.py); its pipeline of guarded statements (an armed
 # fault's revoke, postgres.py `_guarded`) needs a row from each: SPEND and REMEMBER return one.
