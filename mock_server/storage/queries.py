@@ -170,10 +170,9 @@ def gather_sql(dialect: Dialect) -> str:
 # revoke, bench/pg_server_instructions.py); its pipeline of guarded statements (an armed
 # fault's revoke, postgres.py `_guarded`) needs a row from each: SPEND and REMEMBER return one.
 UNDER_LIMIT = "rate_windows.count < ?"  # the guard of every spend of a window (its limit)
-NEW_WINDOW = "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
 SPEND_ROW = (
-    f"{NEW_WINDOW} ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
-    f" WHERE {UNDER_LIMIT}"
+    "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
+    f" ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1 WHERE {UNDER_LIMIT}"
 )
 SPEND = SPEND_ROW + " RETURNING count"
 
