@@ -19,7 +19,7 @@ class LostRace(Exception):
 
 @dataclass(frozen=True)
 class Ask:
-    """What a revoke needs to be decided, read in one query (queries.py `GATHER`)."""
+    """What a revoke needs to be decided, read in one query (queries.py `gather_sql`)."""
 
     digest: str  # the bearer secret's hash: names the key, its organization and its sandbox
     account_id: str

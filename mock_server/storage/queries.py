@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import chain, islice
 from typing import Any
 
@@ -53,6 +53,12 @@ class Dialect:
     # SQLite: a bulk load builds the accounts' id index right after their rows (storage/base.py
     # drops it first), so that their posts can find them; PostgreSQL joins by hash without it.
     index_accounts_after_insert: bool = False
+    # PostgreSQL: a lookup of several columns (the armed fault's) is one LATERAL subquery, set
+    # up once per execution, instead of a scalar subquery per column, each a subplan of its own
+    # that the executor sets up on every run of the prepared GATHER (with `_ASK_ROW`: 535k ->
+    # 482k of the server's instructions per internal-tier 404, 854k -> 800k per partner 404,
+    # bench/pg_server_instructions.py). SQLite has no LATERAL.
+    lateral: bool = False
     # `sql(text)`: the text in this dialect, translated once per distinct text (set below).
     sql: Callable[[str], str] = field(init=False, repr=False, compare=False)
 
@@ -76,6 +82,7 @@ POSTGRES = Dialect(
     " FOR UPDATE",
     "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
     "'sp_' || gen_random_uuid()",
+    lateral=True,
 )
 
 
@@ -100,44 +107,72 @@ _CALLER_FROM = "api_keys k JOIN organizations o ON o.sandbox = k.sandbox AND o.i
 # Faults and scripted answers share one table (issue 24): the first armed row for this account
 # (or any account) and this key (or any key) decides.
 _ARMED_FAULT = (
-    "FROM faults f WHERE f.sandbox=k.sandbox AND f.remaining > 0 AND (f.account_id IS NULL OR f.account_id=?)"
+    "FROM faults f WHERE f.sandbox=k.sandbox AND f.remaining > 0"
+    " AND (f.account_id IS NULL OR f.account_id=ask.account_id)"
     " AND (f.key_id IS NULL OR f.key_id=k.id) ORDER BY f.id LIMIT 1"
 )
-# Scalar subqueries and two LEFT JOINs off the key's row: every lookup is by primary key or
-# index, and an unknown secret finds no row (a 401 costs this one statement).
-GATHER = (
-    f"SELECT {_CALLER_COLUMNS},"
-    " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='clock_frozen') AS clock_frozen,"
-    " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='clock_offset') AS clock_offset,"
-    " (SELECT t.status FROM test_accounts t WHERE t.sandbox=k.sandbox AND t.id=?) AS test_status,"
-    " a.seq AS account_seq,"
-    " (SELECT COUNT(*) FROM posts p WHERE p.sandbox=k.sandbox AND p.account_seq=a.seq AND p.status=?) AS cancelable,"
-    f" (SELECT f.id {_ARMED_FAULT}) AS fault_id,"
-    f" (SELECT f.step {_ARMED_FAULT}) AS fault_step,"
-    f" (SELECT f.answer {_ARMED_FAULT}) AS fault_answer,"
-    " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_0,"
-    " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id AND w.window_key=?) AS count_1,"
-    " i.account_id AS idem_account_id, i.status AS idem_status, i.body AS idem_body,"
-    " i.request_id AS idem_request_id, i.created_at AS idem_created_at"
-    f" FROM {_CALLER_FROM}"
-    " LEFT JOIN accounts a ON a.sandbox=k.sandbox AND a.id=? AND a.organization_id=k.organization_id"
-    " AND a.status != 'disconnected'"
-    " LEFT JOIN idempotency i ON i.sandbox=k.sandbox AND i.key_id=k.id AND i.idempotency_key=?"
-    " WHERE k.secret_sha256=?"
+_FAULT_COLUMNS = ("id", "step", "answer")  # GATHER's fault_id, fault_step, fault_answer
+# The request's own values, bound once each, as the one row every part of GATHER reads them
+# from: a part may move between the select list and FROM (`Dialect.lateral`) and the parameters
+# keep their order (`Queries.gather_params`).
+_ASK_ROW = (
+    "(SELECT ? AS account_id, ? AS cancelable, ? AS window_0, ? AS window_1, ? AS idempotency_key, ? AS digest) ask"
 )
+
+
+@cache
+def gather_sql(dialect: Dialect) -> str:
+    """GATHER (`?` placeholders): everything a revoke is decided on, in ONE statement
+    (`Queries.gather`). Scalar subqueries and LEFT JOINs off the key's row: every lookup is by
+    primary key or index, and an unknown secret finds no row (a 401 costs this one statement).
+    The armed fault's three columns are one LATERAL subquery where the dialect has it, three
+    scalar subqueries where not: the same lookup, `_ARMED_FAULT`, either way. A change of this
+    text needs no schema version: each connection prepares its own (postgres.py `Statement`)."""
+    if dialect.lateral:
+        fault_columns = ", ".join(f"af.fault_{c}" for c in _FAULT_COLUMNS)
+        fault_columns_of = ", ".join(f"f.{c} AS fault_{c}" for c in _FAULT_COLUMNS)
+        fault_join = f" LEFT JOIN LATERAL (SELECT {fault_columns_of} {_ARMED_FAULT}) af ON true"
+    else:
+        fault_columns = ", ".join(f"(SELECT f.{c} {_ARMED_FAULT}) AS fault_{c}" for c in _FAULT_COLUMNS)
+        fault_join = ""
+    return (
+        f"SELECT {_CALLER_COLUMNS},"
+        " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='clock_frozen') AS clock_frozen,"
+        " (SELECT value FROM settings g WHERE g.sandbox=k.sandbox AND g.name='clock_offset') AS clock_offset,"
+        " (SELECT t.status FROM test_accounts t WHERE t.sandbox=k.sandbox AND t.id=ask.account_id) AS test_status,"
+        " a.seq AS account_seq,"
+        " (SELECT COUNT(*) FROM posts p WHERE p.sandbox=k.sandbox AND p.account_seq=a.seq"
+        " AND p.status=ask.cancelable) AS cancelable,"
+        f" {fault_columns},"
+        " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id"
+        " AND w.window_key=ask.window_0) AS count_0,"
+        " (SELECT w.count FROM rate_windows w WHERE w.sandbox=k.sandbox AND w.key_id=k.id"
+        " AND w.window_key=ask.window_1) AS count_1,"
+        " i.account_id AS idem_account_id, i.status AS idem_status, i.body AS idem_body,"
+        " i.request_id AS idem_request_id, i.created_at AS idem_created_at"
+        f" FROM {_ASK_ROW} CROSS JOIN {_CALLER_FROM}"
+        f"{fault_join}"
+        " LEFT JOIN accounts a ON a.sandbox=k.sandbox AND a.id=ask.account_id AND a.organization_id=k.organization_id"
+        " AND a.status != 'disconnected'"
+        " LEFT JOIN idempotency i ON i.sandbox=k.sandbox AND i.key_id=k.id AND i.idempotency_key=ask.idempotency_key"
+        " WHERE k.secret_sha256=ask.digest"
+    )
+
+
 # Guarded writes: each changes a row only if what the decision assumed still holds. A window's
 # count goes up only while it is below the limit; an idempotency entry is inserted only where
 # there was none, or replaces only the expired one the snapshot saw. `Queries.apply` checks a
 # guard by the number of rows the statement changed: with a RETURNING clause SQLite builds a
 # temporary table for every statement (~60,000 instructions of a partner-tier revoke, measured
-# by bench/revoke_instructions.py). PostgreSQL's layers_apply runs the same statements and reads
+# by bench/revoke_instructions.py). PostgreSQL's layers_apply runs the same statements (but
+# spends the rate windows in one UPDATE with the same guard: postgres.py `_SPEND_EXISTING`) and reads
 # FOUND (a RETURNING clause read INTO a variable cost ~8,000 of PostgreSQL's instructions a
 # revoke, bench/pg_server_instructions.py); its pipeline of guarded statements (an armed
 # fault's revoke, postgres.py `_guarded`) needs a row from each: SPEND and REMEMBER return one.
+UNDER_LIMIT = "rate_windows.count < ?"  # the guard of every spend of a window (its limit)
 SPEND_ROW = (
     "INSERT INTO rate_windows(sandbox, key_id, window_key, count) VALUES (?, ?, ?, 1)"
-    " ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1"
-    " WHERE rate_windows.count < ?"
+    f" ON CONFLICT(sandbox, key_id, window_key) DO UPDATE SET count = rate_windows.count + 1 WHERE {UNDER_LIMIT}"
 )
 SPEND = SPEND_ROW + " RETURNING count"
 
@@ -535,13 +570,13 @@ class Queries:
         the key with its kill switches, the sandbox's clock, the reserved test account, the
         account if it is revocable (with its posts' count to cancel), an armed fault for it, the
         rate windows' counts and the idempotency entry. None: no key has this secret."""
-        return self.gathered(self.one(GATHER, self.gather_params(ask)), ask)
+        return self.gathered(self.one(gather_sql(self.dialect), self.gather_params(ask)), ask)
 
     @staticmethod
     def gather_params(ask: Ask) -> tuple:
+        """GATHER's parameters: its `_ASK_ROW`, in order."""
         windows = (*ask.windows, None, None)
-        a = ask.account_id
-        return (a, ask.cancelable, a, a, a, windows[0], windows[1], a, ask.idempotency_key, ask.digest)
+        return (ask.account_id, ask.cancelable, windows[0], windows[1], ask.idempotency_key, ask.digest)
 
     @staticmethod
     def gathered(row, ask: Ask) -> dict | None:

@@ -139,3 +139,39 @@ def test_a_broken_guard_in_a_shared_commit_leaves_the_others_writes(mock, contro
     assert mock.transport.portal.call(run) == ["ok", "decided again", "ok"]
     assert sorted(decisions) == ["again", "fine", "fine", "stale"]
     assert _window_count(storage, key_id, window) == 2  # the two kept, once each; the stale spend undone
+
+
+def test_a_spend_counts_each_window_once_made_or_counted(mock, control, keys):
+    """A revoke's rate windows, whichever of them already have a row (postgres.py counts the
+    existing rows in one UPDATE and then makes the missing ones; sqlite.py upserts each): every
+    window counted exactly once, and one at its limit fails the batch with the other's count
+    undone."""
+    from mock_server.storage import hash_secret
+
+    storage = mock.app.storage
+    key_id = keys["write"]["id"]
+    ask = Ask(hash_secret(keys["write"]["secret"]), CONTRACT.example_account_id, None, (), "queued")
+    made, new, other, full = "m:10", "m:11", "m:12", "m:13"  # windows of their own
+
+    def spend(*windows):
+        async def run():
+            return await storage.decide(ask, lambda row, _ask: ("ok", Writes(row["sandbox"], key_id, spend=windows)))
+
+        return mock.transport.portal.call(run)
+
+    def counts():
+        return [_window_count(storage, key_id, w) for w in (made, new, other, full)]
+
+    spend((made, 10**6))
+    spend((made, 10**6), (new, 10**6))  # the first has its row, the second is made
+    assert counts() == [2, 1, None, None]
+    spend((other, 10**6), (made, 10**6))  # the other way round
+    assert counts() == [3, 1, 1, None]
+    spend((made, 10**6), (new, 10**6))  # both have their rows
+    assert counts() == [4, 2, 1, None]
+    spend((full, 1))
+    with pytest.raises(LostRace):  # both have rows, one at its limit
+        spend((made, 10**6), (full, 1))
+    with pytest.raises(LostRace):
+        spend((full, 1), (made, 10**6))
+    assert counts() == [4, 2, 1, 1]

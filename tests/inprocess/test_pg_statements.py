@@ -81,3 +81,49 @@ def test_a_statement_the_session_holds_already_is_not_prepared_twice(pg_mock, ke
 
     first, again = _on_a_connection(pg_mock, forgotten)
     assert again == first
+
+
+def test_a_window_made_by_a_concurrent_revoke_is_counted_not_lost(pg_mock, keys):
+    """`layers_apply` counts a revoke's existing window rows in one UPDATE, then upserts the windows
+    it did not count (postgres.py `_SPEND_EXISTING`): a window row that a concurrent revoke made
+    after that UPDATE began is counted, as the upsert counts it, not a lost race; the row that
+    UPDATE counted is not counted twice."""
+    import threading
+
+    from mock_server.storage.gathered import Writes
+    from mock_server.storage.postgres import _APPLY, apply_params
+
+    dsn, sandbox, key_id = pg_mock.app.storage._dsn, "local", keys["write"]["id"]
+    made, new = "d:30", "m:30"  # windows of their own
+    writes = Writes(sandbox, key_id, spend=((made, 100), (new, 100)))
+
+    def count(conn, window):
+        row = conn.execute(
+            "SELECT count FROM rate_windows WHERE sandbox=%s AND key_id=%s AND window_key=%s", (sandbox, key_id, window)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as other:
+        admin.execute("INSERT INTO rate_windows VALUES (%s, %s, %s, 5)", (sandbox, key_id, made))
+        other.execute("INSERT INTO rate_windows VALUES (%s, %s, %s, 1)", (sandbox, key_id, new))  # not committed
+        result: list = []
+
+        def revoke():
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                result.append(conn.execute(_APPLY.sql, apply_params(writes)).fetchone()[0])
+
+        spender = threading.Thread(target=revoke)
+        spender.start()
+        for _ in range(500):  # until the revoke waits for the other's row (its upsert of `new`)
+            waiting = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                ("%layers_apply%",),
+            ).fetchone()[0]
+            if waiting:
+                break
+            threading.Event().wait(0.01)
+        assert waiting, "the revoke never waited for the concurrent window row"
+        other.commit()
+        spender.join()
+        assert result == [True]
+        assert (count(admin, made), count(admin, new)) == (6, 2)
