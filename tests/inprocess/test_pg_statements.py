@@ -127,3 +127,25 @@ def test_a_window_made_by_a_concurrent_revoke_is_counted_not_lost(pg_mock, keys)
         spender.join()
         assert result == [True]
         assert (count(admin, made), count(admin, new)) == (6, 2)
+
+
+def test_the_request_paths_generic_plans_find_rows_by_key_however_few_the_table_holds(pg_mock, keys):
+    """Each pooled connection plans GATHER once (a generic plan) when it first runs it, often while
+    a table such as rate_windows is nearly empty, and keeps that plan for its life: with sequential
+    scans allowed, the plan made then scanned the whole table on every later request (rate_windows:
+    65 heap blocks a partner-tier revoke instead of 7 once a few thousand windows existed,
+    bench/pg_profile.py). The request path's connections plan by key instead."""
+    params = Queries.gather_params(_ask(keys, CONTRACT.example_account_id))
+
+    async def generic_plan(conn):
+        await conn.execute(b"PREPARE layers_plan_check AS " + _GATHER.text)
+        try:
+            cur = psycopg.AsyncClientCursor(conn)  # EXPLAIN EXECUTE takes its parameters as literals
+            await cur.execute(f"EXPLAIN EXECUTE layers_plan_check({', '.join(['%s'] * len(params))})", params)
+            return "\n".join(row["QUERY PLAN"] for row in await cur.fetchall())
+        finally:
+            await conn.execute("DEALLOCATE layers_plan_check")
+
+    plan = _on_a_connection(pg_mock, generic_plan)
+    assert "Seq Scan" not in plan, plan
+    assert "rate_windows" in plan and "Index" in plan
