@@ -769,7 +769,7 @@ class PostgresStorage(Storage):
         self._journal_last_batch = len(pending)
         if pending:
             loop.create_task(self._flush_pending(pending))
-        else:  # nothing came (a reset took them): the flush ends here
+        else:  # nothing to write (whatever takes entries waits for this flush: defensive)
             self._flush_done(True)
 
     async def _flush_pending(self, pending: list[tuple]) -> None:
