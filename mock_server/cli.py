@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import gc
+import glob
 import os
 import shutil
 import sys
@@ -18,6 +20,42 @@ from mock_server.tenancy.limits import Limits
 from mock_server.tenancy.routing import SANDBOXES_PATH
 
 METRICS_DIR_PREFIX = "layers-metrics-"
+# Inside an instance's metrics directory: a file the instance holds an exclusive flock on for its
+# life (its forked workers share the lock). A mock killed with SIGKILL cannot remove its
+# directory; the kernel releases its lock, and the next mock to start removes the directory.
+METRICS_OWNER = "owner.lock"
+
+
+def own_metrics_dir() -> tuple[str, int]:
+    """A new metrics directory and the descriptor of its held lock, after removing those of
+    instances that died without removing theirs."""
+    for found in glob.glob(os.path.join(tempfile.gettempdir(), METRICS_DIR_PREFIX + "*")):
+        _remove_if_abandoned(found)
+    directory = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
+    # Locked under another name, then renamed: a sweeper never finds the owner file unlocked.
+    staging = os.path.join(directory, METRICS_OWNER + ".new")
+    fd = os.open(staging, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(staging, os.path.join(directory, METRICS_OWNER))
+    return directory, fd
+
+
+def _remove_if_abandoned(directory: str) -> None:
+    """Removes `directory` if its owner file's lock is free (its instance is gone). One without
+    the file (being made, or an older version's) is left alone: nothing says its owner died."""
+    try:
+        fd = os.open(os.path.join(directory, METRICS_OWNER), os.O_RDWR)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: a live instance's
+        os.close(fd)
+        return
+    try:
+        shutil.rmtree(directory, ignore_errors=True)
+    finally:
+        os.close(fd)
 
 
 def parse_args(argv: list[str] | None) -> MockSettings:
@@ -104,12 +142,14 @@ def serve(settings: MockSettings, fixture: dict, database: str, lock: state_file
     # Several workers share one directory for their metrics, so a scrape of any sees the whole
     # instance (core/metrics.py); removed on exit like a temporary world.
     # (Its prefix is not the temporary world's: tools that look for a mock's world find one.)
-    metrics_dir = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX) if settings.workers > 1 else None
+    metrics_dir, owner = own_metrics_dir() if settings.workers > 1 else (None, None)
     try:
         return _serve_prepared(settings, database, loaded, stored, metrics_dir)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+        if owner is not None:
+            os.close(owner)
 
 
 def _serve_prepared(
