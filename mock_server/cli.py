@@ -49,11 +49,9 @@ def _remove_if_abandoned(directory: str) -> None:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held: a live instance's
-        os.close(fd)
-        return
-    try:
         shutil.rmtree(directory, ignore_errors=True)
+    except OSError:  # held: a live instance's
+        pass
     finally:
         os.close(fd)
 

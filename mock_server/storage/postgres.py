@@ -166,6 +166,15 @@ _SPEND_EXISTING = (
     + _named(UNDER_LIMIT, "CASE window_key WHEN p_window_0 THEN p_limit_0 ELSE p_limit_1 END")
 )
 _SPEND_UNCOUNTED = SPEND_ROW + " AND rate_windows.xmin <> pg_current_xact_id()::xid"
+
+
+def _count_uncounted(window: str, limit: str) -> str:
+    """`layers_apply`'s fallback for one window: its upsert, the rows it counted added to `n`."""
+    return f"""{_named(_SPEND_UNCOUNTED, "p_sandbox", "p_key_id", window, limit)};
+            GET DIAGNOSTICS m = ROW_COUNT;
+            n := n + m;"""
+
+
 LAYERS_APPLY = f"""CREATE OR REPLACE FUNCTION layers_apply(
     p_sandbox text, p_key_id text, p_window_0 text, p_limit_0 integer, p_window_1 text, p_limit_1 integer,
     p_idem_key text, p_idem_account text, p_idem_status integer, p_idem_body text, p_idem_request text,
@@ -183,13 +192,9 @@ BEGIN
         {_SPEND_EXISTING};
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n < v_windows THEN
-            {_named(_SPEND_UNCOUNTED, "p_sandbox", "p_key_id", "p_window_0", "p_limit_0")};
-            GET DIAGNOSTICS m = ROW_COUNT;
-            n := n + m;
+            {_count_uncounted("p_window_0", "p_limit_0")}
             IF p_window_1 IS NOT NULL THEN
-                {_named(_SPEND_UNCOUNTED, "p_sandbox", "p_key_id", "p_window_1", "p_limit_1")};
-                GET DIAGNOSTICS m = ROW_COUNT;
-                n := n + m;
+            {_count_uncounted("p_window_1", "p_limit_1")}
             END IF;
             IF n < v_windows THEN PERFORM layers_check(false, 'rate window'); END IF;
         END IF;
