@@ -42,9 +42,10 @@ def own_metrics_dir() -> tuple[str, int]:
 
 def _remove_if_abandoned(directory: str) -> None:
     """Removes `directory` if its owner file's lock is free (its instance is gone). One without
-    the file (being made, or an older version's) is left alone: nothing says its owner died."""
+    the file (being made, or an older version's) is left alone: nothing says its owner died, and
+    so is one whose owner file is a link or a device another user of /tmp put there."""
     try:
-        fd = os.open(os.path.join(directory, METRICS_OWNER), os.O_RDWR)
+        fd = os.open(os.path.join(directory, METRICS_OWNER), os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return
     try:

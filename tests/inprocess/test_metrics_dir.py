@@ -59,3 +59,13 @@ def test_a_live_instances_directory_and_an_unowned_one_are_kept(tmp):
         assert not Path(first).exists() and not Path(second).exists() and live.exists()
     finally:
         os.close(holder)
+
+
+def test_an_owner_file_that_is_a_link_is_not_followed(tmp):
+    target = tmp / "someone-elses-file"
+    target.write_text("kept")
+    linked = _directory(tmp, "linked", owner=False)
+    (linked / METRICS_OWNER).symlink_to(target)
+    _, fd = own_metrics_dir()
+    os.close(fd)
+    assert linked.exists() and target.read_text() == "kept"
