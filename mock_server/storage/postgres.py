@@ -12,6 +12,10 @@ default (all or nothing; each statement sees what committed before it; row locks
   (`Statement`), and the function's inner statements keep their plans for the session: no
   parsing or planning per request. (A revoke with an armed fault runs its steps
   one statement each, as one pipeline: BEGIN .. COMMIT, one Sync, `batch`);
+- concurrent requests of a worker share those round trips (`_batches`, storage/batches.py): the
+  reads waiting at once go as one pipeline, the writes as one transaction (a group commit, each
+  write still its own `layers_apply` call with its guards); should one write fail, the batch is
+  rolled back and each runs again alone. A quiet worker's request goes alone;
 - the writes carry guards: a rate window counts up only below its limit, an
   idempotency entry is inserted only where the snapshot saw none (or replaces only the expired
   one it saw), the account is disconnected only if still revocable, exactly the posts counted are
@@ -38,8 +42,9 @@ retried once on another (a read changes nothing). The pools reconnect by themsel
 Bounds, all from `timeout` (the `storage_timeout` setting, seconds) on the request path: a
 connection from the pool within it, connect_timeout its ceiling (libpq counts whole seconds, at
 least 2), lock_timeout half of it, statement_timeout 0.8 of it, and the whole of a request's
-storage work within it. Past a bound the request fails with `StorageFault` naming the cause
-(storage/errors.py): the transaction was rolled back, or never began. (Only a server that stops
+storage work within it (a shared batch within the earliest of its requests'). Past a bound the
+request fails with `StorageFault` naming the cause (storage/errors.py): the transaction was
+rolled back, or never began. (Only a server that stops
 answering in the middle of a COMMIT leaves the outcome unknown, as for any client.)
 """
 
@@ -50,15 +55,14 @@ import logging
 import math
 import select
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 import psycopg
-from psycopg.abc import Buffer
 from psycopg.abc import Transformer as TransformerType
 from psycopg.adapt import Transformer
-from psycopg.generators import execute
+from psycopg.generators import execute, fetch_many, send
 from psycopg.pq.abc import PGresult
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
@@ -73,6 +77,7 @@ from mock_server.storage.base import (
     no_event_loop_here,
     redacted,
 )
+from mock_server.storage.batches import Batches, Item, settle
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, TIMED_OUT, UNREACHABLE, StorageFault
 from mock_server.storage.gathered import Ask, LostRace, Writes
 from mock_server.storage.queries import (
@@ -247,6 +252,11 @@ _DDL = statements(
 )
 _DDL += [LAYERS_CHECK, LAYERS_APPLY]
 _INDEXES = statements(INDEXES, seq="", real="")
+# The request path's batches (`_batches`): under way at once per worker, of each kind (reads,
+# writes), and requests per batch (a write batch holds its rows' locks until its COMMIT; its text
+# stays a few kilobytes: `_pipelined`).
+BATCHES_AT_ONCE = 2
+BATCH_MOST = 16
 # Any fixed number: the advisory lock every instance takes while it makes or seeds the schema.
 SEED_LOCK = 0x6C61_7965_7273  # "layers"
 # The request path's pool, per process: a revoke holds a connection for its two round trips.
@@ -336,6 +346,12 @@ def batch(w: Writes) -> list[tuple[str, tuple]]:
     return out
 
 
+def _deadline(bound: asyncio.Timeout) -> float:
+    """When `bound` ends, on the loop's clock (never unset on the request path: inf if it were)."""
+    when = bound.when()
+    return math.inf if when is None else when
+
+
 def _idle_check_sync(conn: psycopg.Connection) -> None:
     """The pools' check before handing out a connection, without a round trip: an idle
     connection has nothing to read. Readable means the server said goodbye (a restart, an
@@ -382,44 +398,106 @@ class _RequestConnection(psycopg.AsyncConnection):
     _layers_prepared: set[bytes] | None = None  # (psycopg has a `_prepared` of its own)
     _layers_tx: TransformerType | None = None
 
+    def _layers(self) -> tuple[TransformerType, set[bytes]]:
+        if self._layers_tx is None or self._layers_prepared is None:
+            self._layers_prepared = set()
+            self._layers_tx = Transformer(self)
+        return self._layers_tx, self._layers_prepared
+
     async def one(self, statement: Statement, params: tuple) -> dict | None:
         """`statement` run with `params`: its first row (a dict by column name), or None. A
         failure raises what a cursor would (psycopg.errors by SQLSTATE; OperationalError when
         the connection failed); a cancellation (the storage bound) cancels it in the server
         (psycopg's `wait`). A statement the session no longer holds (a DEALLOCATE ALL or
         DISCARD ALL on it: a pooler's reset) ran nothing: prepared again and run once more."""
-        if self._layers_tx is None or self._layers_prepared is None:
-            self._layers_prepared = set()
-            self._layers_tx = Transformer(self)
-        tx, prepared = self._layers_tx, self._layers_prepared
+        tx, prepared = self._layers()
         dumped = tx.dump_sequence(params, statement.formats)
-        result = await self._run(statement, dumped, prepared)
+        await self._prepare(statement, prepared)
+        pg = self.pgconn
+        pg.send_query_prepared(statement.name, dumped)
+        result = (await self.wait(execute(pg)))[-1]
         if result.error_field(_SQLSTATE) == _NO_SUCH_STATEMENT:
             prepared.clear()
-            result = await self._run(statement, dumped, prepared)
+            await self._prepare(statement, prepared)
+            pg.send_query_prepared(statement.name, dumped)
+            result = (await self.wait(execute(pg)))[-1]
         self._check(result)
+        return self.row_of(statement, result)
+
+    async def pipelined(self, statement: Statement, rows: list[tuple], *, transaction: bool = False) -> list[PGresult]:
+        """`statement` run once with each of `rows`, all sent as one pipeline with one Sync: one
+        round trip (`_pipelined`); `transaction`: between BEGIN and COMMIT. Its results, in order;
+        or the first error, raised: the statements after it were skipped and the transaction
+        (the implicit one, or the caller's to roll back) kept nothing. A statement the session
+        no longer holds fails the batch and is prepared again by the next run."""
+        tx, prepared = self._layers()
+        dumped = [tx.dump_sequence(params, statement.formats) for params in rows]
+        await self._prepare(statement, prepared)  # outside the pipeline
+        pg = self.pgconn
+        pg.enter_pipeline_mode()
+        try:
+            results = await self.wait(_pipelined(pg, statement.name, dumped, transaction))
+        finally:
+            try:
+                pg.exit_pipeline_mode()
+            except psycopg.Error:  # results left unread (a cancelled wait): never reused, the pool drops it
+                pg.finish()
+        for result in results:
+            if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+                if result.error_field(_SQLSTATE) == _NO_SUCH_STATEMENT:
+                    prepared.clear()
+                self._check(result)
+        return results[1:-1] if transaction else results
+
+    def row_of(self, statement: Statement, result: PGresult) -> dict | None:
+        """The first row of `result` (one of `statement`'s), a dict by column name; or None."""
         if not result.ntuples:
             return None
         if statement.columns is None:
             statement.columns = tuple((result.fname(i) or b"").decode() for i in range(result.nfields))
+        tx = self._layers()[0]
         tx.set_pgresult(result)
         return dict(zip(statement.columns, tx.load_row(0, tuple), strict=True))
 
-    async def _run(self, statement: Statement, params: Sequence[Buffer | None], prepared: set[bytes]) -> PGresult:
+    async def _prepare(self, statement: Statement, prepared: set[bytes]) -> None:
+        if statement.name in prepared:
+            return
         pg = self.pgconn
-        if statement.name not in prepared:
-            pg.send_prepare(statement.name, statement.text)
-            done = (await self.wait(execute(pg)))[-1]
-            # Already there: a Parse whose wait was cancelled (the storage bound) may have landed.
-            if done.error_field(_SQLSTATE) != _ALREADY_PREPARED:
-                self._check(done)
-            prepared.add(statement.name)
-        pg.send_query_prepared(statement.name, params)
-        return (await self.wait(execute(pg)))[-1]
+        pg.send_prepare(statement.name, statement.text)
+        done = (await self.wait(execute(pg)))[-1]
+        # Already there: a Parse whose wait was cancelled (the storage bound) may have landed.
+        if done.error_field(_SQLSTATE) != _ALREADY_PREPARED:
+            self._check(done)
+        prepared.add(statement.name)
 
     def _check(self, result: PGresult) -> None:
         if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
             raise psycopg.errors.error_from_result(result, encoding=self.info.encoding)
+
+
+_BEGIN, _COMMIT = b"BEGIN", b"COMMIT"
+_PIPELINE_SYNC = psycopg.pq.ExecStatus.PIPELINE_SYNC
+
+
+def _pipelined(pg: Any, name: bytes, rows: list, transaction: bool) -> Any:
+    """The generator of `pipelined`'s round trip (psycopg's own `send` and `fetch_many` do the
+    I/O): every message queued, one Sync, the output flushed, then each statement's results up
+    to the Sync's. A batch is a few kilobytes each way, far below the sockets' buffers, so
+    sending it all before reading cannot block on the server's replies."""
+    if transaction:
+        pg.send_query_params(_BEGIN, None)
+    for params in rows:
+        pg.send_query_prepared(name, params)
+    if transaction:
+        pg.send_query_params(_COMMIT, None)
+    pg.pipeline_sync()
+    yield from send(pg)
+    out: list[PGresult] = []
+    while True:
+        results = yield from fetch_many(pg)
+        if results and results[0].status == _PIPELINE_SYNC:
+            return out
+        out.extend(results)
 
 
 class PgQueries(Queries):
@@ -468,6 +546,8 @@ class PostgresStorage(Storage):
         self._journal_settled = threading.Condition()
         self._journal_loop: asyncio.AbstractEventLoop | None = None
         self._journal_last_batch = 0  # entries in the last flush (`journal_delay`)
+        self._reads: Batches[Ask] | None = None  # the request path's batches (`_batches`)
+        self._writes: Batches[Writes] | None = None
 
     # -- connections ------------------------------------------------------------------------
     def _kwargs(self, *, request_path: bool) -> dict[str, Any]:
@@ -634,31 +714,164 @@ class PostgresStorage(Storage):
         raise StorageFault(UNREACHABLE, "every pooled connection was closed by the server")
 
     async def gather(self, ask: Ask) -> dict | None:
-        async def one(conn, _bound):
-            return await self._gather(conn, ask)
-
-        return await self._bounded(one)
+        try:
+            async with asyncio.timeout(self._bound) as bound:
+                return await self._batches()[0].run(ask, _deadline(bound))
+        except Exception as exc:
+            raise self._fault(exc) from exc
 
     async def decide(self, ask: Ask, decide):
-        async def run(conn, bound: asyncio.Timeout):
-            async def apply(w: Writes) -> None:
-                try:
-                    await self._apply(conn, w)
-                except psycopg.OperationalError as exc:
-                    if not _connection_lost(conn, exc):
+        """Read, decide, write: each step with other requests' same step (`_batches`)."""
+        try:
+            async with asyncio.timeout(self._bound) as bound:
+                reads, writes = self._batches()
+
+                async def gather(a: Ask) -> dict | None:
+                    return await reads.run(a, _deadline(bound))
+
+                async def apply(w: Writes) -> None:
+                    # The writes are bounded by this request's deadline (a batch by the earliest
+                    # of its requests'), and once sent are answered as they ended: this
+                    # request's own timer must not answer 500 over writes that may still land.
+                    deadline = _deadline(bound)
+                    bound.reschedule(None)
+                    try:
+                        await writes.run(w, deadline)
+                    except LostRace:
+                        bound.reschedule(deadline)  # decided again, within what is left
                         raise
-                    # The connection broke with the batch sent: its COMMIT may have been carried
-                    # out. The page's 500 promises "nothing changed", so a 500 must not be answered
-                    # over a revoke that landed: ask the database, which gets one storage bound of
-                    # its own to come back (a restart), then answer what it holds.
-                    bound.reschedule(asyncio.get_running_loop().time() + self._bound)
-                    if not await self._landed(w):
-                        raise _StaleRead from exc  # nothing kept: decided again, on another connection
-                    log.warning("a revoke's connection broke as it committed; it had landed: answered as decided")
 
-            return await self._run_decision(ask, decide, lambda a: self._gather(conn, a), apply)
+                return await self._run_decision(ask, decide, gather, apply)
+        except Exception as exc:
+            raise self._fault(exc) from exc
 
-        return await self._bounded(run)
+    def _fault(self, exc: Exception) -> Exception:
+        """What the request path raises for `exc`: its StorageFault (storage/errors.py), or itself."""
+        fault = fault_of(exc, connect_failing=self._connect_failing(self._apool))
+        return exc if fault is None else fault
+
+    # Under load a worker has many requests at one step at once, and each alone paid its own
+    # round trip, pool checkout and the server's per-message work, and for a write its own
+    # transaction and WAL flush (~0.11 ms of the server's CPU per revoke, measured apart). So the
+    # gathered reads, and the writes, of concurrent requests go together (batches.py): up to
+    # BATCHES_AT_ONCE batches of each under way per worker, each of up to BATCH_MOST, one
+    # pipeline each (`_RequestConnection.pipelined`). A quiet worker's request goes alone, as before.
+    # Writes are a group commit, as SQLite's (sqlite.py `write`): ONE transaction per batch,
+    # each write the same `layers_apply` call with its guards, so no rule is written twice.
+    # Optimistic first: should one write fail (a lost race, a lock or statement timeout), the
+    # batch is rolled back whole and each write runs again alone, at once, on a connection of its
+    # own (`_commit_alone`), so that only the failed one is left out; a read batch that fails is
+    # read again the same way. A batch is bounded by the earliest deadline of its requests, a
+    # lone write by its own; a request is answered once its writes committed or were rolled back.
+    def _batches(self) -> tuple[Batches[Ask], Batches[Writes]]:
+        if self._reads is None or self._writes is None:
+            self._reads = Batches(self._read_batch, at_once=BATCHES_AT_ONCE, most=BATCH_MOST)
+            self._writes = Batches(self._commit_batch, at_once=BATCHES_AT_ONCE, most=BATCH_MOST)
+        return self._reads, self._writes
+
+    async def _read_batch(self, group: list[Item[Ask]]) -> None:
+        if len(group) > 1:
+            try:
+                async with asyncio.timeout_at(min(item.deadline for item in group)):
+                    async with self._connection() as conn:
+                        results = await conn.pipelined(_GATHER, [Queries.gather_params(i.value) for i in group])
+                        rows = [conn.row_of(_GATHER, result) for result in results]
+            except Exception:  # noqa: BLE001 - read again one by one (each its own error, if any)
+                pass
+            else:
+                for item, row in zip(group, rows, strict=True):
+                    settle(item.fut, result=Queries.gathered(row, item.value))
+                return
+        await asyncio.gather(*(self._read_alone(item) for item in group))
+
+    async def _read_alone(self, item: Item[Ask]) -> None:
+        """The gathered read on a pooled connection; once more on another if that connection was
+        found broken (a read changes nothing)."""
+        try:
+            async with asyncio.timeout_at(item.deadline):
+                for attempt in (1, 2):
+                    try:
+                        async with self._connection() as conn:
+                            settle(item.fut, result=await self._gather(conn, item.value))
+                            return
+                    except _StaleRead as stale:
+                        pool = self._apool
+                        if pool is not None:  # its idle siblings likely died with it: check them all
+                            asyncio.get_running_loop().create_task(pool.check())
+                        if attempt == 2:
+                            raise stale.__cause__ or stale from None
+        except Exception as exc:  # noqa: BLE001 - its request's answer
+            settle(item.fut, exc)
+
+    async def _commit_batch(self, group: list[Item[Writes]]) -> None:
+        alone = [i for i in group if i.value.revoke is not None and i.value.revoke.fault_id is not None]
+        together = [i for i in group if i not in alone]  # an armed fault's steps run alone (`_apply`)
+        if len(together) > 1 and await self._commit_together(together):
+            together = []
+        await asyncio.gather(*(self._commit_alone(item) for item in alone + together))
+
+    async def _commit_together(self, group: list[Item[Writes]]) -> bool:
+        """The writes of `group` in one transaction; False if they are to run again one by one."""
+        writes = [item.value for item in group]
+        lost: psycopg.OperationalError | None = None
+        try:
+            async with asyncio.timeout_at(min(item.deadline for item in group)):
+                async with self._connection() as conn:
+                    try:
+                        await conn.pipelined(_APPLY, [apply_params(w) for w in writes], transaction=True)
+                    except psycopg.Error as exc:
+                        if not (isinstance(exc, psycopg.OperationalError) and _connection_lost(conn, exc)):
+                            await self._rollback(conn)
+                            raise
+                        lost = exc
+            if lost is not None:  # its COMMIT may have been carried out: asked, as `_commit_alone` does
+                async with asyncio.timeout(self._bound):
+                    landed = [await self._landed(w) for w in writes]
+                for item, kept in zip(group, landed, strict=True):
+                    settle(item.fut, None if kept else LostRace("the connection broke before the batch committed"))
+                return True
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
+            log.debug("a batch of writes lost a race (%s): each runs again alone", exc)
+            return False
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+            return False  # one write waited too long (a stalled peer holds its row): the others need not
+        except Exception as exc:  # noqa: BLE001 - the database itself failed (unreachable, full): every write
+            for item in group:
+                settle(item.fut, exc)
+            return True
+        for item in group:
+            settle(item.fut)
+        return True
+
+    async def _commit_alone(self, item: Item[Writes]) -> None:
+        """One write in its own transaction (`_apply`), within its request's deadline."""
+        if item.fut.done():  # its request is gone: nothing written
+            return
+        w = item.value
+        lost: psycopg.OperationalError | None = None
+        try:
+            async with asyncio.timeout_at(item.deadline):
+                async with self._connection() as conn:
+                    try:
+                        await self._apply(conn, w)
+                    except psycopg.OperationalError as exc:
+                        if not _connection_lost(conn, exc):
+                            raise
+                        lost = exc
+            if lost is not None:
+                # The connection broke with the write sent: its COMMIT may have been carried
+                # out. The page's 500 promises "nothing changed", so a 500 must not be answered
+                # over a revoke that landed: ask the database, which gets one storage bound of
+                # its own to come back (a restart), then answer what it holds.
+                async with asyncio.timeout(self._bound):
+                    kept = await self._landed(w)
+                if not kept:  # nothing kept: decided again from a fresh read
+                    raise LostRace("the connection broke before the revoke committed") from lost
+                log.warning("a revoke's connection broke as it committed; it had landed: answered as decided")
+        except Exception as exc:  # noqa: BLE001 - its request's answer
+            settle(item.fut, exc)
+            return
+        settle(item.fut)
 
     async def _landed(self, w: Writes) -> bool:
         """Whether `w`, sent on a connection that broke, was committed: its revocation (or its
@@ -680,29 +893,6 @@ class PostgresStorage(Storage):
                     return await cur.fetchone() is not None
             except psycopg.OperationalError:
                 await asyncio.sleep(0.1)  # refused or starting up: the bound (rescheduled above) ends it
-
-    async def _bounded(self, work):
-        """`work(conn, bound)` on a pooled connection within the storage bound (`bound`, the
-        asyncio.Timeout); a read that found its connection broken (and so wrote nothing) runs
-        again once on another."""
-        try:
-            async with asyncio.timeout(self._bound) as bound:
-                for attempt in (1, 2):
-                    try:
-                        async with self._connection() as conn:
-                            return await work(conn, bound)
-                    except _StaleRead as stale:
-                        pool = self._apool
-                        if pool is not None:  # its idle siblings likely died with it: check them all
-                            asyncio.get_running_loop().create_task(pool.check())
-                        if attempt == 2:
-                            raise stale.__cause__ or stale from None
-        except Exception as exc:
-            fault = fault_of(exc, connect_failing=self._connect_failing(self._apool))
-            if fault is None or fault is exc:
-                raise
-            raise fault from exc
-        raise AssertionError("unreachable")
 
     async def _gather(self, conn: _RequestConnection, ask: Ask) -> dict | None:
         try:

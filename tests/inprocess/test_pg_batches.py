@@ -1,0 +1,137 @@
+"""PostgreSQL's request path shares its round trips among concurrent requests (postgres.py
+`_batches`, storage/batches.py): the gathered reads of requests that wait at once go as one
+pipeline, their writes as one transaction (a group commit). What each request is answered, and
+what the database keeps, is what it would be alone: every acknowledged revoke is there once, a
+write whose guard fails in a batch is left out alone and decided again, and a write held up by a
+row lock holds up only itself, within the storage bound."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import psycopg
+import pytest
+
+from contract import CONTRACT
+from mock_server.core import world
+from mock_server.core.clock import Clock
+from mock_server.storage import postgres
+
+BOUND = 1.0  # storage_timeout: lock_timeout is half of it (postgres.py `_kwargs`)
+
+
+@pytest.fixture(scope="module")
+def pg(make_mock):
+    return make_mock("postgresql", storage_timeout=BOUND)
+
+
+@pytest.fixture
+def batches(monkeypatch) -> list[tuple[str, int, str]]:
+    """Every pipeline the request path sends: (statement, how many runs, how it ended)."""
+    sent: list[tuple[str, int, str]] = []
+    real = postgres._RequestConnection.pipelined
+
+    async def pipelined(self, statement, rows, **kwargs):
+        try:
+            out = await real(self, statement, rows, **kwargs)
+        except Exception as exc:
+            sent.append((statement.name.decode(), len(rows), type(exc).__name__))
+            raise
+        sent.append((statement.name.decode(), len(rows), "ok"))
+        return out
+
+    monkeypatch.setattr(postgres._RequestConnection, "pipelined", pipelined)
+    return sent
+
+
+def _fresh_accounts(mock, key: dict, n: int) -> list[str]:
+    ids = [f"sa_{uuid.uuid4()}" for _ in range(n)]
+    with mock.app.storage.transaction() as q:
+        rows = [{"id": a, "organizationId": key["organizationId"], "posts": {"queued": 2}} for a in ids]
+        world.add_accounts(q, rows, Clock.now(q))
+    return ids
+
+
+def _revoke_all(mock, secret: str, account_ids: list[str]) -> list[httpx.Response]:
+    """The revokes at once, as many clients would send them, through the real ASGI app."""
+
+    async def all_at_once():
+        transport = httpx.ASGITransport(app=mock.app)
+        async with httpx.AsyncClient(transport=transport, base_url=mock.base_url) as client:
+            headers = {"Authorization": f"Bearer {secret}"}
+            return await asyncio.gather(*(client.delete(CONTRACT.path_for(a), headers=headers) for a in account_ids))
+
+    return mock.transport.portal.call(all_at_once)
+
+
+def _revocations(mock, account_ids: list[str]) -> dict[str, list[str]]:
+    with psycopg.connect(mock.app.storage._dsn) as db:
+        rows = db.execute(
+            "SELECT account_id, request_id FROM revocations WHERE account_id = ANY(%s)", (account_ids,)
+        ).fetchall()
+    out: dict[str, list[str]] = {}
+    for account_id, request_id in rows:
+        out.setdefault(account_id, []).append(request_id)
+    return out
+
+
+def test_concurrent_revokes_share_their_round_trips_and_each_lands_once(pg, keys, batches):
+    key = keys["write"]
+    accounts = _fresh_accounts(pg, key, 12)
+    answers = _revoke_all(pg, key["secret"], accounts)
+    assert [r.status_code for r in answers] == [CONTRACT.success_status] * len(accounts)
+    assert {r.json()["canceledScheduledPosts"] for r in answers} == {2}
+    # Shared: the reads in one pipeline of several, the writes in one transaction of several.
+    assert any(name == "layers_gather" and n > 1 and end == "ok" for name, n, end in batches), batches
+    assert any(name == "layers_apply" and n > 1 and end == "ok" for name, n, end in batches), batches
+    # Each revoke once, under the request id it was answered with.
+    assert _revocations(pg, accounts) == {
+        a: [r.headers[CONTRACT.request_id_header]] for a, r in zip(accounts, answers, strict=True)
+    }
+    with pg.control() as control:
+        assert control.integrity()["ok"]
+
+
+def test_a_write_whose_guard_fails_in_a_batch_is_left_out_alone_and_decided_again(pg, keys, batches):
+    """Two revokes of one account in one batch: both were decided on the same snapshot, so the
+    second's guard (the account still connected) fails inside the batch's transaction. The batch
+    is rolled back, each write runs again alone: the others and one of the two land, the other
+    is decided again from a fresh read and answered as a revoke of a disconnected account."""
+    key = keys["write"]
+    accounts = _fresh_accounts(pg, key, 8)
+    twice = accounts + [accounts[0]]
+    answers = _revoke_all(pg, key["secret"], twice)
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == sorted([CONTRACT.success_status] * len(accounts) + [404]), statuses
+    assert ("layers_apply", len(twice), "SerializationFailure") in batches, batches
+    landed = _revocations(pg, accounts)
+    assert sorted(landed) == sorted(accounts) and all(len(ids) == 1 for ids in landed.values())
+    with pg.control() as control:
+        assert control.integrity()["ok"]
+
+
+def test_a_write_held_up_by_a_row_lock_holds_up_only_itself_within_the_bound(pg, keys, batches):
+    # An internal-tier key spends no rate window: a partner key's held-up write would hold its
+    # windows' rows too, and that key's other writes would rightly wait behind it.
+    with pg.app.storage.transaction() as q:
+        key = world.add_key(q, {"organizationId": keys["write"]["organizationId"], "tier": "internal"})
+    accounts = _fresh_accounts(pg, key, 6)
+    held = accounts[-1]
+    with psycopg.connect(pg.app.storage._dsn) as peer:  # a stalled peer, holding the account's row
+        peer.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (held,))
+        started = time.perf_counter()
+        answers = _revoke_all(pg, key["secret"], accounts)
+        took = time.perf_counter() - started
+        peer.rollback()
+    by_account = dict(zip(accounts, answers, strict=True))
+    assert by_account[held].status_code == 500, by_account[held].text
+    assert by_account[held].json()["error"]["code"] == CONTRACT.code_for_status(500)
+    assert all(by_account[a].status_code == CONTRACT.success_status for a in accounts[:-1])
+    assert took < BOUND + 0.5, took  # the 500 within the bound (and a loop turn or two)
+    assert ("layers_apply", len(accounts), "LockNotAvailable") in batches, batches
+    assert sorted(_revocations(pg, accounts)) == sorted(accounts[:-1])  # nothing of the held one
+    with pg.control() as control:
+        assert control.integrity()["ok"]
