@@ -806,6 +806,10 @@ class PostgresStorage(Storage):
     async def _commit_batch(self, group: list[Item[Writes]]) -> None:
         alone = [i for i in group if i.value.revoke is not None and i.value.revoke.fault_id is not None]
         together = [i for i in group if i not in alone]  # an armed fault's steps run alone (`_apply`)
+        # In key order: every batch then takes its rate windows' row locks in one order (a
+        # lone write takes its own two in index order), so two batches never wait on each other
+        # in a cycle over them (a deadlock costs deadlock_timeout, 1 s, before one gives way).
+        together.sort(key=lambda item: (item.value.sandbox, item.value.key_id))
         if len(together) > 1 and await self._commit_together(together):
             together = []
         await asyncio.gather(*(self._commit_alone(item) for item in alone + together))

@@ -20,6 +20,7 @@ from mock_server.core import world
 from mock_server.core.clock import Clock
 from mock_server.storage import postgres
 
+applied: list[list[str]] = []  # the key ids of each batch of writes, in the order sent (`batches`)
 BOUND = 1.0  # storage_timeout: lock_timeout is half of it (postgres.py `_kwargs`)
 
 
@@ -32,9 +33,12 @@ def pg(make_mock):
 def batches(monkeypatch) -> list[tuple[str, int, str]]:
     """Every pipeline the request path sends: (statement, how many runs, how it ended)."""
     sent: list[tuple[str, int, str]] = []
+    applied.clear()
     real = postgres._RequestConnection.pipelined
 
     async def pipelined(self, statement, rows, **kwargs):
+        if statement.name == b"layers_apply":
+            applied.append([params[1] for params in rows])  # layers_apply's p_key_id
         try:
             out = await real(self, statement, rows, **kwargs)
         except Exception as exc:
@@ -135,3 +139,31 @@ def test_a_write_held_up_by_a_row_lock_holds_up_only_itself_within_the_bound(pg,
     assert sorted(_revocations(pg, accounts)) == sorted(accounts[:-1])  # nothing of the held one
     with pg.control() as control:
         assert control.integrity()["ok"]
+
+
+def test_a_batch_of_writes_takes_its_row_locks_in_key_order(pg, keys, batches):
+    """Two workers' (or instances') batches that took the same keys' rate-window rows in opposite
+    orders could each wait for the other (a deadlock, 1 s before PostgreSQL ends one): every
+    batch is sent in key order."""
+    other = keys["other organization"]
+    mine, theirs = _fresh_accounts(pg, keys["write"], 4), _fresh_accounts(pg, other, 4)
+    answers = _revoke_all(pg, keys["write"]["secret"], mine[:2]), _revoke_all(pg, other["secret"], theirs[:2])
+    assert all(r.status_code == CONTRACT.success_status for rs in answers for r in rs)
+
+    async def interleaved():
+        transport = httpx.ASGITransport(app=pg.app)
+        async with httpx.AsyncClient(transport=transport, base_url=pg.base_url) as client:
+            sends = []
+            for a, b in zip(mine[2:], theirs[2:], strict=True):  # the other key first each time
+                sends.append(
+                    client.delete(CONTRACT.path_for(b), headers={"Authorization": f"Bearer {other['secret']}"})
+                )
+                sends.append(
+                    client.delete(CONTRACT.path_for(a), headers={"Authorization": f"Bearer {keys['write']['secret']}"})
+                )
+            return await asyncio.gather(*sends)
+
+    assert all(r.status_code == CONTRACT.success_status for r in pg.transport.portal.call(interleaved))
+    shared = [ids for ids in applied if len(set(ids)) > 1]
+    assert shared, applied
+    assert all(ids == sorted(ids) for ids in shared), shared
