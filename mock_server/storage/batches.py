@@ -56,12 +56,12 @@ class Batches(Generic[V]):
         self._queued.append(Item(value, fut, deadline))
         if self._under_way < self._at_once:
             self._under_way += 1
-            task = loop.create_task(self._drain())  # takes what queued by the time it runs
+            task = loop.create_task(self._drain(loop))  # takes what queued by the time it runs
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return await fut
 
-    async def _drain(self) -> None:
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             while self._queued:
                 group = [item for item in self._queued[: self._most] if not item.fut.done()]
@@ -76,4 +76,5 @@ class Batches(Generic[V]):
                     if not isinstance(exc, Exception):
                         raise
         finally:
-            self._under_way -= 1
+            if self._loop is loop:  # (a loop's successor counts its own)
+                self._under_way -= 1
