@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass, field
 
 import httpx
 import psycopg
@@ -20,7 +21,6 @@ from mock_server.core import world
 from mock_server.core.clock import Clock
 from mock_server.storage import postgres
 
-applied: list[list[str]] = []  # the key ids of each batch of writes, in the order sent (`batches`)
 BOUND = 1.0  # storage_timeout: lock_timeout is half of it (postgres.py `_kwargs`)
 
 
@@ -29,22 +29,29 @@ def pg(make_mock):
     return make_mock("postgresql", storage_timeout=BOUND)
 
 
+@dataclass
+class Sent:
+    """What the request path sent as pipelines: (statement, how many runs, how it ended) each, and
+    the key ids of each batch of writes in the order they were sent."""
+
+    pipelines: list[tuple[str, int, str]] = field(default_factory=list)
+    applied: list[list[str]] = field(default_factory=list)
+
+
 @pytest.fixture
-def batches(monkeypatch) -> list[tuple[str, int, str]]:
-    """Every pipeline the request path sends: (statement, how many runs, how it ended)."""
-    sent: list[tuple[str, int, str]] = []
-    applied.clear()
+def batches(monkeypatch) -> Sent:
+    sent = Sent()
     real = postgres._RequestConnection.pipelined
 
     async def pipelined(self, statement, rows, **kwargs):
         if statement.name == b"layers_apply":
-            applied.append([params[1] for params in rows])  # layers_apply's p_key_id
+            sent.applied.append([params[1] for params in rows])  # layers_apply's p_key_id
         try:
             out = await real(self, statement, rows, **kwargs)
         except Exception as exc:
-            sent.append((statement.name.decode(), len(rows), type(exc).__name__))
+            sent.pipelines.append((statement.name.decode(), len(rows), type(exc).__name__))
             raise
-        sent.append((statement.name.decode(), len(rows), "ok"))
+        sent.pipelines.append((statement.name.decode(), len(rows), "ok"))
         return out
 
     monkeypatch.setattr(postgres._RequestConnection, "pipelined", pipelined)
@@ -89,8 +96,12 @@ def test_concurrent_revokes_share_their_round_trips_and_each_lands_once(pg, keys
     assert [r.status_code for r in answers] == [CONTRACT.success_status] * len(accounts)
     assert {r.json()["canceledScheduledPosts"] for r in answers} == {2}
     # Shared: the reads in one pipeline of several, the writes in one transaction of several.
-    assert any(name == "layers_gather" and n > 1 and end == "ok" for name, n, end in batches), batches
-    assert any(name == "layers_apply" and n > 1 and end == "ok" for name, n, end in batches), batches
+    assert any(name == "layers_gather" and n > 1 and end == "ok" for name, n, end in batches.pipelines), (
+        batches.pipelines
+    )
+    assert any(name == "layers_apply" and n > 1 and end == "ok" for name, n, end in batches.pipelines), (
+        batches.pipelines
+    )
     # Each revoke once, under the request id it was answered with.
     assert _revocations(pg, accounts) == {
         a: [r.headers[CONTRACT.request_id_header]] for a, r in zip(accounts, answers, strict=True)
@@ -110,7 +121,7 @@ def test_a_write_whose_guard_fails_in_a_batch_is_left_out_alone_and_decided_agai
     answers = _revoke_all(pg, key["secret"], twice)
     statuses = sorted(r.status_code for r in answers)
     assert statuses == sorted([CONTRACT.success_status] * len(accounts) + [404]), statuses
-    assert ("layers_apply", len(twice), "SerializationFailure") in batches, batches
+    assert ("layers_apply", len(twice), "SerializationFailure") in batches.pipelines, batches.pipelines
     landed = _revocations(pg, accounts)
     assert sorted(landed) == sorted(accounts) and all(len(ids) == 1 for ids in landed.values())
     with pg.control() as control:
@@ -135,7 +146,7 @@ def test_a_write_held_up_by_a_row_lock_holds_up_only_itself_within_the_bound(pg,
     assert by_account[held].json()["error"]["code"] == CONTRACT.code_for_status(500)
     assert all(by_account[a].status_code == CONTRACT.success_status for a in accounts[:-1])
     assert took < BOUND + 0.5, took  # the 500 within the bound (and a loop turn or two)
-    assert ("layers_apply", len(accounts), "LockNotAvailable") in batches, batches
+    assert ("layers_apply", len(accounts), "LockNotAvailable") in batches.pipelines, batches.pipelines
     assert sorted(_revocations(pg, accounts)) == sorted(accounts[:-1])  # nothing of the held one
     with pg.control() as control:
         assert control.integrity()["ok"]
@@ -164,6 +175,6 @@ def test_a_batch_of_writes_takes_its_row_locks_in_key_order(pg, keys, batches):
             return await asyncio.gather(*sends)
 
     assert all(r.status_code == CONTRACT.success_status for r in pg.transport.portal.call(interleaved))
-    shared = [ids for ids in applied if len(set(ids)) > 1]
-    assert shared, applied
+    shared = [ids for ids in batches.applied if len(set(ids)) > 1]
+    assert shared, batches.applied
     assert all(ids == sorted(ids) for ids in shared), shared
