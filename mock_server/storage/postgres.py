@@ -817,23 +817,19 @@ class PostgresStorage(Storage):
 
     async def _commit_together(self, group: list[Item[Writes]]) -> bool:
         """The writes of `group` in one transaction; False if they are to run again one by one."""
-        writes = [item.value for item in group]
-        lost: psycopg.OperationalError | None = None
+        in_doubt = False
         try:
             async with asyncio.timeout_at(min(item.deadline for item in group)):
                 async with self._connection() as conn:
                     try:
-                        await conn.pipelined(_APPLY, [apply_params(w) for w in writes], transaction=True)
+                        await conn.pipelined(_APPLY, [apply_params(i.value) for i in group], transaction=True)
                     except psycopg.Error as exc:
                         if not (isinstance(exc, psycopg.OperationalError) and _connection_lost(conn, exc)):
                             await self._rollback(conn)
                             raise
-                        lost = exc
-            if lost is not None:  # its COMMIT may have been carried out: asked, as `_commit_alone` does
-                async with asyncio.timeout(self._bound):
-                    landed = [await self._landed(w) for w in writes]
-                for item, kept in zip(group, landed, strict=True):
-                    settle(item.fut, None if kept else LostRace("the connection broke before the batch committed"))
+                        in_doubt = True
+            if in_doubt:
+                await self._settle_in_doubt(group)
                 return True
         except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
             log.debug("a batch of writes lost a race (%s): each runs again alone", exc)
@@ -852,31 +848,38 @@ class PostgresStorage(Storage):
         """One write in its own transaction (`_apply`), within its request's deadline."""
         if item.fut.done():  # its request is gone: nothing written
             return
-        w = item.value
-        lost: psycopg.OperationalError | None = None
+        in_doubt = False
         try:
             async with asyncio.timeout_at(item.deadline):
                 async with self._connection() as conn:
                     try:
-                        await self._apply(conn, w)
+                        await self._apply(conn, item.value)
                     except psycopg.OperationalError as exc:
                         if not _connection_lost(conn, exc):
                             raise
-                        lost = exc
-            if lost is not None:
-                # The connection broke with the write sent: its COMMIT may have been carried
-                # out. The page's 500 promises "nothing changed", so a 500 must not be answered
-                # over a revoke that landed: ask the database, which gets one storage bound of
-                # its own to come back (a restart), then answer what it holds.
-                async with asyncio.timeout(self._bound):
-                    kept = await self._landed(w)
-                if not kept:  # nothing kept: decided again from a fresh read
-                    raise LostRace("the connection broke before the revoke committed") from lost
-                log.warning("a revoke's connection broke as it committed; it had landed: answered as decided")
+                        in_doubt = True
+            if in_doubt:
+                await self._settle_in_doubt([item])
+                return
         except Exception as exc:  # noqa: BLE001 - its request's answer
             settle(item.fut, exc)
             return
         settle(item.fut)
+
+    async def _settle_in_doubt(self, group: list[Item[Writes]]) -> None:
+        """Writes sent on a connection that broke as they committed: their COMMIT may have been
+        carried out. The page's 500 promises "nothing changed", so a 500 must not be answered over
+        a revoke that landed: the database is asked (`_landed`), with one storage bound of its own
+        to come back (a restart), and each request answered what it holds: as decided if its
+        writes landed, decided again from a fresh read if not (LostRace)."""
+        async with asyncio.timeout(self._bound):
+            kept = [await self._landed(item.value) for item in group]
+        for item, landed in zip(group, kept, strict=True):
+            if landed:
+                log.warning("a revoke's connection broke as it committed; it had landed: answered as decided")
+                settle(item.fut)
+            else:
+                settle(item.fut, LostRace("the connection broke before the revoke committed"))
 
     async def _landed(self, w: Writes) -> bool:
         """Whether `w`, sent on a connection that broke, was committed: its revocation (or its
