@@ -31,7 +31,8 @@ class Item(Generic[V]):
 
 
 def settle(fut: asyncio.Future, error: BaseException | None = None, result: Any = None) -> None:
-    """An item's outcome to its request, unless the request is gone (cancelled)."""
+    """An outcome to the request awaiting `fut`, unless the request is gone (cancelled). Both
+    backends' batches answer their requests with it (sqlite.py's group commit too)."""
     if not fut.done():
         if error is None:
             fut.set_result(result)

@@ -32,6 +32,7 @@ from mock_server.storage.base import (
     journal_delay,
     no_event_loop_here,
 )
+from mock_server.storage.batches import settle
 from mock_server.storage.errors import DISK_FULL, LOCK_HELD, StorageFault
 from mock_server.storage.gathered import Ask, Writes
 from mock_server.storage.queries import SQLITE, Queries
@@ -357,8 +358,7 @@ class SqliteStorage(Storage):
             self._fail(queue, _translated(exc))
             return
         for fut, error, result in done:
-            if not fut.done():
-                fut.set_exception(error) if error is not None else fut.set_result(result)
+            settle(fut, error, result)
 
     @staticmethod
     def _try_writes(q: Queries, queue) -> tuple[list, Exception | None]:
@@ -398,8 +398,7 @@ class SqliteStorage(Storage):
     @staticmethod
     def _fail(items, exc: BaseException) -> None:
         for item in items:
-            if not item[1].done():
-                item[1].set_exception(exc)
+            settle(item[1], exc)
 
     # -- journal ----------------------------------------------------------------------------
     def _journal_added(self) -> None:
