@@ -13,19 +13,24 @@ stack on the first request), so none is started.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import uuid
 from collections.abc import Callable, Iterator
 
 import anyio.from_thread
 import httpx
 import pytest
 
+from contract import CONTRACT
 from contract.world import DEFAULT_WORLD
 from mock_control import ControlClient
 from mock_control.launcher import MockProcess
 from mock_server.app import create_app
 from mock_server.cli import seed_state
+from mock_server.core import world
+from mock_server.core.clock import Clock
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +128,29 @@ class InProcessMock:
 
     def control(self, admin_token: str | None = None) -> ControlClient:
         return ControlClient(self.base_url, admin_token=admin_token, transport=self.transport)
+
+    def add_accounts(self, organization_id: str, n: int, queued: int = 2) -> list[str]:
+        """`n` fresh connected accounts of the organization, `queued` queued posts each: their ids."""
+        ids = [f"sa_{uuid.uuid4()}" for _ in range(n)]
+        with self.app.storage.transaction() as q:
+            rows = [{"id": a, "organizationId": organization_id, "posts": {"queued": queued}} for a in ids]
+            world.add_accounts(q, rows, Clock.now(q))
+        return ids
+
+    def revoke_at_once(self, revokes: list[tuple[str, str]]) -> list[httpx.Response]:
+        """Each (account id, bearer secret) revoked at the same moment through the real ASGI app,
+        as many clients would send them (the storage sees them concurrently); the responses in order."""
+
+        async def all_at_once() -> list[httpx.Response]:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=self.base_url) as client:
+                return await asyncio.gather(
+                    *(
+                        client.delete(CONTRACT.path_for(account), headers={"Authorization": f"Bearer {secret}"})
+                        for account, secret in revokes
+                    )
+                )
+
+        return self.transport.portal.call(all_at_once)
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,14 @@ row lock holds up only itself, within the storage bound."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field
 
-import httpx
 import psycopg
 import pytest
 
 from contract import CONTRACT
 from mock_server.core import world
-from mock_server.core.clock import Clock
 from mock_server.storage import postgres
 
 BOUND = 1.0  # storage_timeout: lock_timeout is half of it (postgres.py `_kwargs`)
@@ -58,26 +54,6 @@ def batches(monkeypatch) -> Sent:
     return sent
 
 
-def _fresh_accounts(mock, key: dict, n: int) -> list[str]:
-    ids = [f"sa_{uuid.uuid4()}" for _ in range(n)]
-    with mock.app.storage.transaction() as q:
-        rows = [{"id": a, "organizationId": key["organizationId"], "posts": {"queued": 2}} for a in ids]
-        world.add_accounts(q, rows, Clock.now(q))
-    return ids
-
-
-def _revoke_all(mock, secret: str, account_ids: list[str]) -> list[httpx.Response]:
-    """The revokes at once, as many clients would send them, through the real ASGI app."""
-
-    async def all_at_once():
-        transport = httpx.ASGITransport(app=mock.app)
-        async with httpx.AsyncClient(transport=transport, base_url=mock.base_url) as client:
-            headers = {"Authorization": f"Bearer {secret}"}
-            return await asyncio.gather(*(client.delete(CONTRACT.path_for(a), headers=headers) for a in account_ids))
-
-    return mock.transport.portal.call(all_at_once)
-
-
 def _revocations(mock, account_ids: list[str]) -> dict[str, list[str]]:
     with psycopg.connect(mock.app.storage._dsn) as db:
         rows = db.execute(
@@ -91,8 +67,8 @@ def _revocations(mock, account_ids: list[str]) -> dict[str, list[str]]:
 
 def test_concurrent_revokes_share_their_round_trips_and_each_lands_once(pg, keys, batches):
     key = keys["write"]
-    accounts = _fresh_accounts(pg, key, 12)
-    answers = _revoke_all(pg, key["secret"], accounts)
+    accounts = pg.add_accounts(key["organizationId"], 12)
+    answers = pg.revoke_at_once([(a, key["secret"]) for a in accounts])
     assert [r.status_code for r in answers] == [CONTRACT.success_status] * len(accounts)
     assert {r.json()["canceledScheduledPosts"] for r in answers} == {2}
     # Shared: the reads in one pipeline of several, the writes in one transaction of several.
@@ -116,9 +92,9 @@ def test_a_write_whose_guard_fails_in_a_batch_is_left_out_alone_and_decided_agai
     is rolled back, each write runs again alone: the others and one of the two land, the other
     is decided again from a fresh read and answered as a revoke of a disconnected account."""
     key = keys["write"]
-    accounts = _fresh_accounts(pg, key, 8)
+    accounts = pg.add_accounts(key["organizationId"], 8)
     twice = accounts + [accounts[0]]
-    answers = _revoke_all(pg, key["secret"], twice)
+    answers = pg.revoke_at_once([(a, key["secret"]) for a in twice])
     statuses = sorted(r.status_code for r in answers)
     assert statuses == sorted([CONTRACT.success_status] * len(accounts) + [404]), statuses
     assert ("layers_apply", len(twice), "SerializationFailure") in batches.pipelines, batches.pipelines
@@ -133,12 +109,12 @@ def test_a_write_held_up_by_a_row_lock_holds_up_only_itself_within_the_bound(pg,
     # windows' rows too, and that key's other writes would rightly wait behind it.
     with pg.app.storage.transaction() as q:
         key = world.add_key(q, {"organizationId": keys["write"]["organizationId"], "tier": "internal"})
-    accounts = _fresh_accounts(pg, key, 6)
+    accounts = pg.add_accounts(key["organizationId"], 6)
     held = accounts[-1]
     with psycopg.connect(pg.app.storage._dsn) as peer:  # a stalled peer, holding the account's row
         peer.execute("SELECT 1 FROM accounts WHERE id = %s FOR UPDATE", (held,))
         started = time.perf_counter()
-        answers = _revoke_all(pg, key["secret"], accounts)
+        answers = pg.revoke_at_once([(a, key["secret"]) for a in accounts])
         took = time.perf_counter() - started
         peer.rollback()
     by_account = dict(zip(accounts, answers, strict=True))
@@ -157,24 +133,18 @@ def test_a_batch_of_writes_takes_its_row_locks_in_key_order(pg, keys, batches):
     orders could each wait for the other (a deadlock, 1 s before PostgreSQL ends one): every
     batch is sent in key order."""
     other = keys["other organization"]
-    mine, theirs = _fresh_accounts(pg, keys["write"], 4), _fresh_accounts(pg, other, 4)
-    answers = _revoke_all(pg, keys["write"]["secret"], mine[:2]), _revoke_all(pg, other["secret"], theirs[:2])
-    assert all(r.status_code == CONTRACT.success_status for rs in answers for r in rs)
-
-    async def interleaved():
-        transport = httpx.ASGITransport(app=pg.app)
-        async with httpx.AsyncClient(transport=transport, base_url=pg.base_url) as client:
-            sends = []
-            for a, b in zip(mine[2:], theirs[2:], strict=True):  # the other key first each time
-                sends.append(
-                    client.delete(CONTRACT.path_for(b), headers={"Authorization": f"Bearer {other['secret']}"})
-                )
-                sends.append(
-                    client.delete(CONTRACT.path_for(a), headers={"Authorization": f"Bearer {keys['write']['secret']}"})
-                )
-            return await asyncio.gather(*sends)
-
-    assert all(r.status_code == CONTRACT.success_status for r in pg.transport.portal.call(interleaved))
+    mine, theirs = pg.add_accounts(keys["write"]["organizationId"], 4), pg.add_accounts(other["organizationId"], 4)
+    warm = pg.revoke_at_once(
+        [(a, keys["write"]["secret"]) for a in mine[:2]] + [(b, other["secret"]) for b in theirs[:2]]
+    )
+    assert all(r.status_code == CONTRACT.success_status for r in warm)
+    # The other key first each time.
+    interleaved = [
+        pair
+        for a, b in zip(mine[2:], theirs[2:], strict=True)
+        for pair in ((b, other["secret"]), (a, keys["write"]["secret"]))
+    ]
+    assert all(r.status_code == CONTRACT.success_status for r in pg.revoke_at_once(interleaved))
     shared = [ids for ids in batches.applied if len(set(ids)) > 1]
     assert shared, batches.applied
     assert all(ids == sorted(ids) for ids in shared), shared

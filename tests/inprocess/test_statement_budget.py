@@ -293,31 +293,13 @@ CONCURRENT_CEILINGS: dict[str, tuple[float, float]] = {"sqlite": (7, 1.5), "post
 
 
 def test_revokes_at_once_share_their_round_trips(request, mock, keys):
-    import asyncio
-    import uuid
+    key = keys["write"]
+    accounts = mock.add_accounts(key["organizationId"], CONCURRENT + 1)
 
-    import httpx
+    def at_once(ids: list[str]) -> list[int]:
+        return [r.status_code for r in mock.revoke_at_once([(a, key["secret"]) for a in ids])]
 
-    from mock_server.core import world
-    from mock_server.core.clock import Clock
-
-    storage, key = mock.app.storage, keys["write"]
-    accounts = [f"sa_{uuid.uuid4()}" for _ in range(CONCURRENT + 1)]
-    with storage.transaction() as q:
-        rows = [{"id": a, "organizationId": key["organizationId"], "posts": {"queued": 2}} for a in accounts]
-        world.add_accounts(q, rows, Clock.now(q))
-
-    async def at_once(ids: list[str]) -> list[int]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=mock.app), base_url=mock.base_url) as client:
-            headers = {"Authorization": f"Bearer {key['secret']}"}
-            answers = await asyncio.gather(*(client.delete(f"/v1/social-accounts/{a}", headers=headers) for a in ids))
-        return [r.status_code for r in answers]
-
-    statuses, tally, _journal = _measure(
-        mock,
-        lambda: mock.transport.portal.call(at_once, accounts[:1]),
-        lambda: mock.transport.portal.call(at_once, accounts[1:]),
-    )
+    statuses, tally, _journal = _measure(mock, lambda: at_once(accounts[:1]), lambda: at_once(accounts[1:]))
     assert statuses == [200] * CONCURRENT
     per_statements, per_trips = len(tally.statements) / CONCURRENT, tally.trips / CONCURRENT
     print(f"{mock.backend}: {per_statements:.2f} statements, {per_trips:.2f} transactions/round trips per revoke")
