@@ -260,7 +260,8 @@ BATCHES_AT_ONCE = 2
 BATCH_MOST = 16
 # Any fixed number: the advisory lock every instance takes while it makes or seeds the schema.
 SEED_LOCK = 0x6C61_7965_7273  # "layers"
-# The request path's pool, per process: a revoke holds a connection for its two round trips.
+# The request path's pool, per process: a connection per round trip under way (a lone request's
+# read or write, or a batch's), and the journal's flush.
 REQUEST_POOL = (2, 16)
 BLOCKING_POOL = (1, 8)  # the control plane's threads, the CLI
 UNSERVED_TIMEOUT_S = 30.0  # no `timeout` given (the CLI seeding a world, tools, tests)
