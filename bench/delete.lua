@@ -7,6 +7,9 @@
 --   BENCH_KEYS_FILE a file of key secrets, one a line: each request takes the next (keys in
 --                   rotation, e.g. partner-tier keys, so that no key's rate window runs out);
 --                   overrides BENCH_AUTH
+--   BENCH_KEYS_OFFSET where in BENCH_KEYS_FILE this run starts, on top of BENCH_OFFSET (several wrk
+--                   at once, one per instance, each start elsewhere in the keys: in lock-step
+--                   they would send the same key to both instances at the same moment)
 -- done() prints one JSON line (prefix "BENCH_JSON ") with throughput, latency and status counts.
 local prefix = "/v1/social-accounts/"
 local auth = os.getenv("BENCH_AUTH") or ""
@@ -15,6 +18,7 @@ local one_id = os.getenv("BENCH_ID")
 local ids_file = os.getenv("BENCH_IDS_FILE")
 local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local keys_file = os.getenv("BENCH_KEYS_FILE")
+local keys_offset = tonumber(os.getenv("BENCH_KEYS_OFFSET") or "0")
 
 local ids = {}
 local n_ids = 0
@@ -48,7 +52,7 @@ function init(args)
   end
   for name, value in pairs(wrk.headers) do headers[name] = value end
   i = offset
-  k = offset
+  if n_keys > 0 then k = (offset + keys_offset) % n_keys end
   s200, s401, s404, s429, s5xx, other = 0, 0, 0, 0, 0, 0
 end
 

@@ -209,6 +209,7 @@ def main() -> int:
     ap.add_argument("--accounts", type=int, default=250_000)
     ap.add_argument("--seconds", type=int, default=6)
     ap.add_argument("--instances", type=int, default=1)
+    ap.add_argument("--connections", type=int, default=32, help="wrk's connections to each instance")
     ap.add_argument("--pyspy", action="store_true", help="sample the (first) mock's processes with py-spy")
     ap.add_argument("--gil", action="store_true", help="py-spy: only threads holding the GIL (Python's CPU time)")
     ap.add_argument("--top", type=int, default=12)
@@ -236,9 +237,16 @@ def main() -> int:
 
         def load(seconds: int) -> list[dict]:
             first = next(runs) * len(mocks)
-            envs = [load_env(args.path, "mock", ids_file, (first + k) * part, args.tier) for k in range(len(mocks))]
+            envs = [
+                load_env(args.path, "mock", ids_file, (first + k) * part, args.tier, part=k, parts=len(mocks))
+                for k in range(len(mocks))
+            ]
             with ThreadPoolExecutor(len(mocks)) as pool:  # wrk runs as a child process: threads suffice
-                out = list(pool.map(lambda m, e: c.wrk(m.base, seconds=seconds, env=e), mocks, envs))
+                out = list(
+                    pool.map(
+                        lambda m, e: c.wrk(m.base, seconds=seconds, env=e, connections=args.connections), mocks, envs
+                    )
+                )
             return out
 
         load(2)  # warm-up: pools filled, statements prepared
