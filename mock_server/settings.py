@@ -37,10 +37,21 @@ SETTINGS_ENV = "LAYERS_MOCK_SETTINGS"
 # reads this variable itself, when it is first imported, to choose its multiprocess mode.
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-# Two workers where there are two or more cores (the best throughput measured on the 2-core
-# benchmark machine, bench/RESULTS.md; every write still queues for SQLite's one write lock),
-# one on a one-core machine.
-DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (`taskset`, a container's cpuset), not
+    the machine's count (os.cpu_count), which an instance given one core of two would also see."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on this platform (macOS)
+        return os.cpu_count() or 1
+
+
+# Two workers where the process may use two or more cores (the best throughput measured on the
+# 2-core benchmark machine, bench/RESULTS.md; every write still queues for SQLite's one write
+# lock), one where it may use one: more workers than cores cost each request more CPU (two
+# instances of two workers on two cores served 0.75x what one did: docs/performance.md).
+DEFAULT_WORKERS = min(2, usable_cores())
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 SERVERS = ("granian", "uvicorn")
 HOSTED_GROUP = "hosted sandboxes (one deployment, many isolated worlds; contract/control.yaml)"
@@ -131,7 +142,7 @@ class MockSettings:
         "worker processes sharing one world (bench/RESULTS.md)",
         metavar="N",
         check=_at_least_one,
-        shown_default="2 (1 on a one-core machine)",
+        shown_default="2 (1 where the process may use one core: taskset, a container's cpuset)",
     )
     database: str | None = setting(
         None,

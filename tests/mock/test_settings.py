@@ -7,6 +7,8 @@ import dataclasses
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from mock_server.settings import (
     from_sources,
     markdown_table,
     parser,
+    usable_cores,
 )
 
 SETTINGS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "settings.md"
@@ -136,6 +139,34 @@ def test_workers_get_the_settings_as_the_cli_built_them(monkeypatch):
     assert json.loads(settings.to_json()) == json.loads(os.environ[SETTINGS_ENV])
     monkeypatch.setenv("LAYERS_MOCK_FAST_PATH", "1")  # what the CLI handed over wins over the variables
     assert MockSettings.for_worker() == settings
+
+
+def test_the_default_workers_follow_the_cores_the_process_may_use(monkeypatch):
+    """An instance given one core (taskset, a container's cpuset) starts one worker, not the
+    machine's two: two workers on one core served less (docs/performance.md)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert usable_cores() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    assert usable_cores() == 3
+    monkeypatch.delattr(os, "sched_getaffinity")  # a platform without it (macOS): the machine's count
+    assert usable_cores() == 8
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_a_process_pinned_to_one_core_defaults_to_one_worker():
+    code = (
+        "from mock_server.settings import DEFAULT_WORKERS, MockSettings; print(DEFAULT_WORKERS, MockSettings().workers)"
+    )
+    first = min(os.sched_getaffinity(0))
+    pinned = subprocess.run(
+        [sys.executable, "-c", code],
+        preexec_fn=lambda: os.sched_setaffinity(0, {first}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert pinned.stdout.split() == ["1", "1"]
 
 
 def test_the_object_is_frozen_and_replace_validates():
