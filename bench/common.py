@@ -179,9 +179,17 @@ class Server:
     """A server child process in its own process group; `ready_s` is start-to-first-200."""
 
     def __init__(
-        self, name: str, cmd: list[str], port: int, log: Path, env: dict | None = None, ready_status: int | None = 200
+        self,
+        name: str,
+        cmd: list[str],
+        port: int,
+        log: Path,
+        env: dict | None = None,
+        ready_status: int | None = 200,
+        cores: set[int] | None = None,
     ):
         self.name, self.cmd, self.port, self.log_path = name, cmd, port, log
+        self.cores = cores  # the CPU affinity it starts with (None: this process's), as taskset -c
         self.ready_status = ready_status  # None: any answer means ready (the bare app answers 401)
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen | None = None
@@ -194,8 +202,15 @@ class Server:
     def start(self, timeout: float = 60.0) -> Server:
         self.log = open(self.log_path, "w")  # noqa: SIM115 - the server's log while it runs; stop() closes it
         t0 = time.perf_counter()
+        cores = self.cores
         self.proc = subprocess.Popen(
-            self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT, start_new_session=True
+            self.cmd,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=ROOT,
+            start_new_session=True,
+            preexec_fn=None if cores is None else lambda: os.sched_setaffinity(0, cores),
         )
         try:
             self.ready_s = wait_first_200(self.base, self.proc, t0, timeout, self.ready_status)

@@ -50,6 +50,7 @@ DEFAULT_TARGETS = (
     "pg1-socket",
     "pg2",
     "pg2-split",
+    "pg2-pinned",
     "bare-granian",
     "bare-uvicorn",
     "prism",
@@ -60,9 +61,24 @@ QUICK_TARGETS = ("sqlite", "bare-granian", "prism")
 PARTNER_KEYS = 600
 
 
-def load_env(path: str, server: str, ids_file: Path | None, offset: int, tier: str | None = "internal") -> dict:
+def load_env(
+    path: str,
+    server: str,
+    ids_file: Path | None,
+    offset: int,
+    tier: str | None = "internal",
+    *,
+    part: int = 0,
+    parts: int = 1,
+) -> dict:
+    """wrk's environment (bench/delete.lua) for one path and key tier. `part` of `parts`: one of
+    several wrk sent at once, one per instance, which starts its partner keys `part / parts` of
+    the way into them (in lock-step, each instance would get the same key at the same moment, and
+    the two would queue on that key's rate-window row: a contention a load balancer spreading
+    600 keys' requests over instances seldom makes)."""
     env = {"BENCH_AUTH": "", "BENCH_ID": c.UNKNOWN_ID, "BENCH_IDS_FILE": "", "BENCH_OFFSET": "0", "BENCH_PREFER": ""}
     env["BENCH_KEYS_FILE"] = ""
+    env["BENCH_KEYS_OFFSET"] = str(part * PARTNER_KEYS // parts)
     if path in ("404", "200"):
         env["BENCH_AUTH"] = f"Bearer {c.BENCH_SECRET}"
         if tier == c.PARTNER_TIER:
@@ -176,7 +192,7 @@ def _start_target(t: T.Target, args, pg, servers: dict, ids: dict, used: dict) -
         used[t.key] = 0
     servers[t.key] = []
     for n in range(t.instances):
-        server = T.server(t, c.free_port(), database, extra=args.mock_args, log=c.OUT / f"{t.key}-{n}.log")
+        server = T.server(t, c.free_port(), database, extra=args.mock_args, log=c.OUT / f"{t.key}-{n}.log", instance=n)
         servers[t.key].append(server.start(timeout=120))
 
 
@@ -219,7 +235,10 @@ def table(args, report: dict) -> None:
             # that no id is sent twice (a part recomputed from what is left moved instance 1's
             # start back into ids it had revoked the round before: 404s on pg2's 200 path).
             region = len(ids.get(t.key, [])) // n
-            return [load_env(path, t.kind, ids_file, k * region + used.get(t.key, 0), tier) for k in range(n)]
+            return [
+                load_env(path, t.kind, ids_file, k * region + used.get(t.key, 0), tier, part=k, parts=n)
+                for k in range(n)
+            ]
 
         for path, tier in COMBOS:
             combo = _combo_name(path, tier)
@@ -522,7 +541,11 @@ def render_targets(report: dict) -> list[str]:
     for combo in ("200 partner", "404 partner"):
         versus("pg1", combo, 1, 2)
     for combo in ("200 partner", "404 partner"):
-        for two_key, how in (("pg2", ""), ("pg2-split", ", one worker each")):
+        for two_key, how in (
+            ("pg2-pinned", ", each instance on its own core"),
+            ("pg2-split", ", one worker each"),
+            ("pg2", ", two workers each (on two cores: oversubscribed)"),
+        ):
             one, two = med("pg1", combo, "rps"), med(two_key, combo, "rps")
             if one and two:
                 rows.append(
@@ -599,7 +622,9 @@ def render_table(report: dict) -> list[str]:
     lines += [
         f"- ours: `{t['mock_cmd']}` ({t['workers']} workers, the CLI's default; DATABASE: a SQLite file, or a database"
         " on one local PostgreSQL server, fsync on); x2: two instances on one database"
-        " (x2 of one worker each: `--workers 1` per instance, the same number of workers as x1); mock-only: the same command"
+        " (each on its own core: started with that core as its CPU affinity, as `taskset -c N` does, the CLI's"
+        " default workers following it, one each; of one worker each: `--workers 1` per instance, the same number of"
+        " workers as x1; otherwise the CLI's default each); mock-only: the same command"
         f" from a venv made by `pip install -c constraints.txt .`; container: `{t['container_cmd']}`",
         f"- Prism: `{t['prism_cmd']}`; bare ASGI app: `bench/bare_app.py` on the same server and workers",
         "- 401: no `Authorization`. 404: an unknown well-formed id (Prism: `Prefer: code=404`). 200: each request a"

@@ -10,6 +10,9 @@ ASGI app on each HTTP server (the ceiling the server sets), each started and sto
   or two instances (two processes, two ports) on one database; `pg2-split`: two instances of one
   worker each, so the same number of worker processes as `pg1` (on a 2-core machine `pg2` runs
   four workers on two cores: it measures oversubscription as much as the second instance);
+  `pg2-pinned`: two instances each given its own core (CPU affinity, as `taskset` or a
+  container's cpuset gives it; the CLI's default workers then follow: one each), as two instances
+  are deployed on one machine;
   `pg1-socket`: `pg1` connected over the server's Unix socket instead of TCP loopback (a
   database on the mock's own machine; the targets are read on `pg1`, the network's path);
 - `bare-granian`, `bare-uvicorn`: bench/bare_app.py, the 401 path only;
@@ -41,6 +44,7 @@ class Target:
     server: str | None = None  # mock: --server (None: the CLI's default); bare: granian or uvicorn
     workers: int | None = None  # mock: --workers per instance (None: the CLI's default)
     socket: bool = False  # mock on PostgreSQL: over the server's Unix socket, not TCP loopback
+    pinned: bool = False  # mock: instance n runs on core n only (of the cores bench/run.py may use)
 
 
 CATALOG = {
@@ -60,6 +64,14 @@ CATALOG = {
             backend="postgres",
             instances=2,
             workers=1,
+        ),
+        Target(
+            "pg2-pinned",
+            "ours, PostgreSQL x2, each instance on its own core (one database)",
+            "mock",
+            backend="postgres",
+            instances=2,
+            pinned=True,
         ),
         Target("bare-granian", "bare ASGI app, granian", "bare", server="granian"),
         Target("bare-uvicorn", "bare ASGI app, uvicorn", "bare", server="uvicorn"),
@@ -140,8 +152,11 @@ class ContainerServer(c.Server):
         super().stop()
 
 
-def server(target: Target, port: int, database: str | None, *, extra: list[str] = (), log: Path) -> c.Server:
-    """An unstarted server for `target` on `port` (database None: the mock's default fresh world)."""
+def server(
+    target: Target, port: int, database: str | None, *, extra: list[str] = (), log: Path, instance: int = 0
+) -> c.Server:
+    """An unstarted server for `target` on `port` (database None: the mock's default fresh world);
+    `instance`: which of the target's instances (a pinned one's core)."""
     if target.kind == "prism":
         return c.Server(target.name, c.prism_cmd(port), port, log)
     if target.kind == "bare":
@@ -162,7 +177,12 @@ def server(target: Target, port: int, database: str | None, *, extra: list[str] 
             database = "/data/" + Path(database).name
         cmd = ["podman", "--runtime", "runc", "run", "--rm", "--name", name, "--network", "host", *volume, IMAGE]
         return ContainerServer(target.name, cmd + mock_args(target, port, database, list(extra)), port, log, name)
-    return c.Server(target.name, [layers_mock(target), *mock_args(target, port, database, list(extra))], port, log)
+    cores = None
+    if target.pinned:
+        usable = sorted(os.sched_getaffinity(0))
+        cores = {usable[instance % len(usable)]}
+    cmd = [layers_mock(target), *mock_args(target, port, database, list(extra))]
+    return c.Server(target.name, cmd, port, log, cores=cores)
 
 
 def share_with_container(path: Path) -> None:
