@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sqlite3
@@ -50,6 +51,46 @@ def test_banner_curl_line_reproduces_the_page_example(tmp_path):
         assert first.json()["canceledScheduledPosts"] == 4
         again = httpx.delete(url, headers=dict([auth.split(": ", 1)]))
         assert again.status_code == 404 and again.json()["error"]["code"] == "NOT_FOUND"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a granian server's workers)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_an_instance_given_one_core_serves_with_one_worker():
+    """Started as `taskset -c N layers-mock` (or in a container with one core in its cpuset), with
+    no --workers: one worker, on that core, and it serves (settings.py `usable_cores`)."""
+    core = min(os.sched_getaffinity(0))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "--port", str(port), "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+    )
+    try:
+        mock = MockProcess(port=port)
+        mock.proc = proc
+        mock.wait_ready(30)
+        workers = _children(proc.pid)
+        assert len(workers) == 1, workers
+        assert os.sched_getaffinity(workers[0]) == {core}
+        assert httpx.get(mock.base_url + "/_mock/health").status_code == 200
     finally:
         proc.terminate()
         proc.wait(10)
