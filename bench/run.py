@@ -73,9 +73,9 @@ def load_env(
 ) -> dict:
     """wrk's environment (bench/delete.lua) for one path and key tier. `part` of `parts`: one of
     several wrk sent at once, one per instance, which starts its partner keys `part / parts` of
-    the way into them (in lock-step, each instance would get the same key at the same moment, and
-    the two would queue on that key's rate-window row: a contention a load balancer spreading
-    600 keys' requests over instances seldom makes)."""
+    the way into them: in lock-step, each instance would get the same key at the same moment,
+    both writing that key's rate-window row, which a load balancer spreading 600 keys' requests
+    over instances seldom does (it moved no row measurably: bench/RESULTS.md)."""
     env = {"BENCH_AUTH": "", "BENCH_ID": c.UNKNOWN_ID, "BENCH_IDS_FILE": "", "BENCH_OFFSET": "0", "BENCH_PREFER": ""}
     env["BENCH_KEYS_FILE"] = ""
     env["BENCH_KEYS_OFFSET"] = str(part * PARTNER_KEYS // parts)
