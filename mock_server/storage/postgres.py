@@ -309,6 +309,11 @@ _JOURNAL = (
 _CLOCK = _sql("SELECT name, value FROM settings WHERE sandbox=? AND name IN ('clock_frozen', 'clock_offset')")
 
 
+def _account_of(w: Writes) -> str:
+    """The account whose row a write locks ("" for a write that revokes nothing)."""
+    return "" if w.revoke is None else w.revoke.account_id
+
+
 def apply_params(w: Writes) -> tuple:
     """`_APPLY`'s parameters: `layers_apply`'s, in its order."""
     m, r = w.remember, w.revoke
@@ -808,10 +813,12 @@ class PostgresStorage(Storage):
     async def _commit_batch(self, group: list[Item[Writes]]) -> None:
         alone = [i for i in group if i.value.revoke is not None and i.value.revoke.fault_id is not None]
         together = [i for i in group if i not in alone]  # an armed fault's steps run alone (`_apply`)
-        # In key order: every batch then takes its rate windows' row locks in one order (a
-        # lone write takes its own two in index order), so two batches never wait on each other
-        # in a cycle over them (a deadlock costs deadlock_timeout, 1 s, before one gives way).
-        together.sort(key=lambda item: (item.value.sandbox, item.value.key_id))
+        # In key order, and a key's writes in account order: every batch then takes its rate
+        # windows' row locks in one order (a lone write takes its own two in index order), and
+        # the same key's account rows too, so two batches (two workers', two instances') never
+        # wait on each other in a cycle over them (a deadlock costs deadlock_timeout, 1 s, before
+        # one gives way). Left possible: one account revoked through two keys in two batches.
+        together.sort(key=lambda item: (item.value.sandbox, item.value.key_id, _account_of(item.value)))
         if len(together) > 1 and await self._commit_together(together):
             together = []
         await asyncio.gather(*(self._commit_alone(item) for item in alone + together))

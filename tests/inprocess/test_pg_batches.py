@@ -32,6 +32,7 @@ class Sent:
 
     pipelines: list[tuple[str, int, str]] = field(default_factory=list)
     applied: list[list[str]] = field(default_factory=list)
+    applied_params: list[list[tuple]] = field(default_factory=list)  # each batch's layers_apply parameters
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def batches(monkeypatch) -> Sent:
     async def pipelined(self, statement, rows, **kwargs):
         if statement.name == b"layers_apply":
             sent.applied.append([params[1] for params in rows])  # layers_apply's p_key_id
+            sent.applied_params.append([tuple(params) for params in rows])
         try:
             out = await real(self, statement, rows, **kwargs)
         except Exception as exc:
@@ -146,5 +148,21 @@ def test_a_batch_of_writes_takes_its_row_locks_in_key_order(pg, keys, batches):
     ]
     assert all(r.status_code == CONTRACT.success_status for r in pg.revoke_at_once(interleaved))
     shared = [ids for ids in batches.applied if len(set(ids)) > 1]
+    assert shared, batches.applied
+    assert all(ids == sorted(ids) for ids in shared), shared
+
+
+def test_a_batch_takes_one_keys_account_rows_in_account_order(pg, keys, batches):
+    """Two instances' batches of one key's revokes, over the same accounts in different orders,
+    could each hold an account row the other wants (the two-instance SIGKILL test's load: one
+    internal-tier key, no rate-window row to queue them first): a key's writes are sent in
+    account order."""
+    write = keys["write"]
+    accounts = pg.add_accounts(write["organizationId"], 12)
+    known = set(accounts)
+    answers = pg.revoke_at_once([(a, write["secret"]) for a in sorted(accounts, reverse=True)])
+    assert all(r.status_code == CONTRACT.success_status for r in answers)
+    sent = [[next(p for p in params if p in known) for params in batch] for batch in batches.applied_params]
+    shared = [ids for ids in sent if len(ids) > 1]
     assert shared, batches.applied
     assert all(ids == sorted(ids) for ids in shared), shared
