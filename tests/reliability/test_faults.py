@@ -90,7 +90,9 @@ def test_faults_under_concurrent_load_roll_back_exactly(backend_mock, backend_co
     assert load.transport_errors == [] and len(load.results) == 32 * 16
     internal = [r for r in load.results if r.status == INTERNAL]
     oks = [r for r in load.results if r.status == OK]
-    assert len(internal) == faults
+    # The mock's log with the failure: a 500 past the armed ones (seen once in CI, on
+    # PostgreSQL) names its storage fault's cause there, and nowhere else.
+    assert len(internal) == faults, ([r.request_id for r in internal], backend_mock.log_text())
     assert all(r.body["error"]["code"] == CONTRACT.code_for_status(INTERNAL) for r in internal)
     assert sorted(r.account for r in oks) == sorted(tenant.accounts)
     assert len(load.results) - len(oks) - len(internal) == load.count(NOT_FOUND)
